@@ -1,0 +1,184 @@
+/*
+ * ntg_core.c — error records and the allocator / interrupt / log hooks (see ntg_core.h).
+ */
+#include "common/ntg_core.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int
+ntg_error(NtgError *err, NtgStatus code, const char *fmt,...)
+{
+	if (err != NULL)
+	{
+		va_list		ap;
+
+		err->code = code;
+		err->detail[0] = '\0';
+		va_start(ap, fmt);
+		vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+		va_end(ap);
+	}
+	return code;
+}
+
+void
+ntg_error_detail(NtgError *err, const char *fmt,...)
+{
+	va_list		ap;
+
+	if (err == NULL)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err->detail, sizeof(err->detail), fmt, ap);
+	va_end(ap);
+}
+
+void
+ntg_error_clear(NtgError *err)
+{
+	if (err != NULL)
+	{
+		err->code = NTG_OK;
+		err->msg[0] = '\0';
+		err->detail[0] = '\0';
+	}
+}
+
+const char *
+ntg_status_name(NtgStatus code)
+{
+	switch (code)
+	{
+		case NTG_OK:
+			return "ok";
+		case NTG_ERR_INVALID_ARG:
+			return "invalid argument";
+		case NTG_ERR_CORRUPT:
+			return "corrupt data";
+		case NTG_ERR_NOMEM:
+			return "out of memory";
+		case NTG_ERR_IO:
+			return "i/o error";
+		case NTG_ERR_UNSUPPORTED:
+			return "unsupported";
+		case NTG_ERR_BAD_FORMAT:
+			return "bad format";
+		case NTG_ERR_INTERNAL:
+			return "internal error";
+	}
+	return "unknown status";
+}
+
+/* ---- memory -------------------------------------------------------------------------------- */
+
+static void *
+default_alloc(size_t size, void *ctx)
+{
+	return malloc(size);
+}
+
+static void *
+default_realloc(void *ptr, size_t size, void *ctx)
+{
+	return realloc(ptr, size);
+}
+
+static void
+default_free(void *ptr, void *ctx)
+{
+	free(ptr);
+}
+
+static const NtgAllocator default_allocator = {default_alloc, default_realloc, default_free, NULL};
+static NtgAllocator current_allocator = {default_alloc, default_realloc, default_free, NULL};
+
+void
+ntg_set_allocator(const NtgAllocator *a)
+{
+	current_allocator = (a != NULL) ? *a : default_allocator;
+}
+
+void *
+ntg_malloc(size_t size)
+{
+	return current_allocator.alloc(size == 0 ? 1 : size, current_allocator.ctx);
+}
+
+void *
+ntg_calloc(size_t n, size_t size)
+{
+	void	   *p;
+
+	if (size != 0 && n > SIZE_MAX / size)
+		return NULL;
+	p = ntg_malloc(n * size);
+	if (p != NULL)
+		memset(p, 0, n * size);
+	return p;
+}
+
+void *
+ntg_realloc(void *ptr, size_t size)
+{
+	if (ptr == NULL)
+		return ntg_malloc(size);
+	return current_allocator.realloc(ptr, size == 0 ? 1 : size, current_allocator.ctx);
+}
+
+void
+ntg_free(void *ptr)
+{
+	if (ptr != NULL)
+		current_allocator.free(ptr, current_allocator.ctx);
+}
+
+char *
+ntg_strdup(const char *s)
+{
+	size_t		n = strlen(s) + 1;
+	char	   *p = ntg_malloc(n);
+
+	if (p != NULL)
+		memcpy(p, s, n);
+	return p;
+}
+
+/* ---- interrupts and log lines -------------------------------------------------------------- */
+
+static NtgInterruptHook interrupt_hook = NULL;
+static NtgLogHook log_hook = NULL;
+
+void
+ntg_set_interrupt_hook(NtgInterruptHook hook)
+{
+	interrupt_hook = hook;
+}
+
+void
+ntg_check_interrupts(void)
+{
+	if (interrupt_hook != NULL)
+		interrupt_hook();
+}
+
+void
+ntg_set_log_hook(NtgLogHook hook)
+{
+	log_hook = hook;
+}
+
+void
+ntg_log(int level, const char *fmt,...)
+{
+	char		buf[1024];
+	va_list		ap;
+
+	if (log_hook == NULL)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	log_hook(level, buf);
+}

@@ -1,0 +1,90 @@
+/*
+ * ntg_core.h — what every part of the plain-C core shares: status codes, the error record,
+ * and the allocator / interrupt hooks through which the host (a backend, a worker, a test binary)
+ * gives the core its memory and its cancel checks.
+ *
+ * The core never includes postgres.h.  Inside PostgreSQL the glue (src/pg/ntg_hooks.c) points the
+ * allocator at a memory context, so an error or a cancel that unwinds through core code leaks
+ * nothing, and points the interrupt hook at CHECK_FOR_INTERRUPTS().
+ */
+#ifndef NTG_CORE_H
+#define NTG_CORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdarg.h>
+
+/* Status codes returned by core functions; the glue maps each to an SQLSTATE. */
+typedef enum NtgStatus
+{
+	NTG_OK = 0,
+	NTG_ERR_INVALID_ARG = -1,	/* caller's argument out of range -> 22023 */
+	NTG_ERR_CORRUPT = -2,		/* damaged or foreign bytes -> XX001 data_corrupted */
+	NTG_ERR_NOMEM = -3,			/* allocation failed -> 53200 */
+	NTG_ERR_IO = -4,			/* file could not be opened or read -> 58030 */
+	NTG_ERR_UNSUPPORTED = -5,	/* valid input we do not handle -> 0A000 */
+	NTG_ERR_BAD_FORMAT = -6,	/* input is not what it claims to be -> 22P04 bad_copy_file_format */
+	NTG_ERR_INTERNAL = -7		/* cannot happen -> XX000 */
+} NtgStatus;
+
+#define NTG_ERRMSG_LEN 256
+
+/* An error record: a status and a message in PostgreSQL's style (lowercase, no trailing period). */
+typedef struct NtgError
+{
+	NtgStatus	code;
+	char		msg[NTG_ERRMSG_LEN];
+	char		detail[NTG_ERRMSG_LEN];
+} NtgError;
+
+/* Set *err (when not NULL) and return code, so that callers can write `return ntg_error(...)`. */
+int			ntg_error(NtgError *err, NtgStatus code, const char *fmt,...)
+			__attribute__((format(printf, 3, 4)));
+/* Add a detail sentence to an error already set. */
+void		ntg_error_detail(NtgError *err, const char *fmt,...)
+			__attribute__((format(printf, 2, 3)));
+void		ntg_error_clear(NtgError *err);
+const char *ntg_status_name(NtgStatus code);
+
+/* ---- memory -------------------------------------------------------------------------------- */
+
+typedef struct NtgAllocator
+{
+	void	   *(*alloc) (size_t size, void *ctx);	/* may return NULL */
+	void	   *(*realloc) (void *ptr, size_t size, void *ctx);
+	void		(*free) (void *ptr, void *ctx);
+	void	   *ctx;
+} NtgAllocator;
+
+/* Install an allocator; NULL restores malloc/realloc/free.  Not thread-safe: set once per process
+ * or around a call. */
+void		ntg_set_allocator(const NtgAllocator *a);
+
+void	   *ntg_malloc(size_t size);			/* NULL on failure */
+void	   *ntg_calloc(size_t n, size_t size);	/* zeroed; NULL on failure or overflow */
+void	   *ntg_realloc(void *ptr, size_t size);
+void		ntg_free(void *ptr);				/* NULL is fine */
+char	   *ntg_strdup(const char *s);
+
+/* ---- interrupts ---------------------------------------------------------------------------- */
+
+/*
+ * Long loops in the core call ntg_check_interrupts() often (at least every ~10 ms of work).
+ * Inside a backend the hook runs CHECK_FOR_INTERRUPTS(), which may not return (it longjmps);
+ * core code therefore keeps all its memory in the allocator above and holds no other resource
+ * across the call except ones the glue registered for cleanup.
+ */
+typedef void (*NtgInterruptHook) (void);
+void		ntg_set_interrupt_hook(NtgInterruptHook hook);
+void		ntg_check_interrupts(void);
+
+/* Progress / log lines from long operations (epoch losses, packets read); NULL drops them. */
+typedef void (*NtgLogHook) (int level, const char *msg);
+#define NTG_LOG_DEBUG	0
+#define NTG_LOG_INFO	1
+#define NTG_LOG_NOTICE	2
+#define NTG_LOG_WARNING 3
+void		ntg_set_log_hook(NtgLogHook hook);
+void		ntg_log(int level, const char *fmt,...) __attribute__((format(printf, 2, 3)));
+
+#endif							/* NTG_CORE_H */

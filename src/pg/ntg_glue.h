@@ -1,0 +1,29 @@
+/*
+ * ntg_glue.h — what the SQL glue files share: turning core errors into ereport(), and running
+ * core code with its hooks pointed at the current memory context and CHECK_FOR_INTERRUPTS().
+ */
+#ifndef NTG_GLUE_H
+#define NTG_GLUE_H
+
+#include "postgres.h"
+
+#include "common/ntg_core.h"
+
+/* Map a core status to its SQLSTATE. */
+int			ntg_pg_errcode(NtgStatus code);
+
+/* ereport(ERROR) for a core error (uses err->code, err->msg and err->detail). */
+void		ntg_pg_raise(const NtgError *err) pg_attribute_noreturn();
+
+/* ntg_pg_raise() when status != NTG_OK. */
+#define NTG_PG_CHECK(status, err) \
+	do { if ((status) != NTG_OK) ntg_pg_raise(err); } while (0)
+
+/* Point the core's allocator at CurrentMemoryContext (palloc; freed with the context on error),
+ * its interrupt hook at CHECK_FOR_INTERRUPTS() and its log lines at ereport.  Done in _PG_init. */
+void		ntg_pg_install_hooks(void);
+
+/* Whether NOTICE progress lines from long operations are shown (GUC ntg.progress). */
+extern bool ntg_progress;
+
+#endif							/* NTG_GLUE_H */
