@@ -7,6 +7,8 @@
 
 #include "postgres.h"
 
+#include "utils/jsonb.h"
+
 #include "common/ntg_core.h"
 
 /* Map a core status to its SQLSTATE. */
@@ -22,6 +24,20 @@ void		ntg_pg_raise(const NtgError *err) pg_attribute_noreturn();
 /* Point the core's allocator at CurrentMemoryContext (palloc; freed with the context on error),
  * its interrupt hook at CHECK_FOR_INTERRUPTS() and its log lines at ereport.  Done in _PG_init. */
 void		ntg_pg_install_hooks(void);
+
+/*
+ * Run a user query that returns (label, pl) — label of a text type, pl int2[] or int4[] — and
+ * collect its rows into a sequence set allocated in CurrentMemoryContext.  `argname` names the
+ * argument in error messages ("source", "real_query", ...).  Rows stream through a cursor.
+ * Errors: wrong column count or types (42804), NULL label, NULL array or NULL element (22004),
+ * multidimensional array (2202E).
+ */
+struct NtgSeqSet;
+void		ntg_pg_collect_seqs(const char *query, const char *argname, struct NtgSeqSet *out);
+
+/* Convert a jsonb object of hyperparameters (NULL allowed: empty) into core params. */
+struct NtgParams;
+void		ntg_pg_params_from_jsonb(Jsonb *j, struct NtgParams *out);
 
 /* Whether NOTICE progress lines from long operations are shown (GUC ntg.progress). */
 extern bool ntg_progress;
