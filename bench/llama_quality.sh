@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# bench/llama_quality.sh — the quality protocol of issue 3 for the llama generator, through SQL.
+#
+#   bench/llama_quality.sh                     # hyperparameters: the model's defaults (Table I)
+#   EPOCHS=20 SEED=1 HYPER='"batch_size": 32' bench/llama_quality.sh
+#
+# Rows: the 30 classes of ../shared/data/ndpi/recommended_classes_min30.txt (label_app of
+# flows.tsv, payload biflows, first 10 signed payload lengths), split 80/20 per class by a
+# deterministic hash of the flow's pcap and 5-tuple (bench/make_rows.py).  The model is trained on
+# the training split; as many rows per class as the training split has are generated; then, with
+# ntg.fidelity() (metrics branch), JSD(synthetic, test) is compared with JSD(train, test) for
+# jsd_num_packets, jsd_1gram, jsd_2gram and jsd_markov, and leakage(synthetic, train) with
+# leakage(test, train).  Goal: synthetic no farther from test than train is, and leakage no higher.
+set -euo pipefail
+
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$repo"
+# shellcheck source=bench/pg_server.sh
+. bench/pg_server.sh
+BENCH_ENV=("EPOCHS=${EPOCHS:-}" "SEED=${SEED:-1}" "HYPER=${HYPER:-}" "GEN_SEED=${GEN_SEED:-1}"
+	"TEMPERATURE=${TEMPERATURE:-1.0}")
+bench_as_postgres "$@"
+
+EPOCHS=${EPOCHS:-}; SEED=${SEED:-1}; HYPER=${HYPER:-}; GEN_SEED=${GEN_SEED:-1}
+TEMPERATURE=${TEMPERATURE:-1.0}
+data=${NTG_SHARED_DATA:-$repo/../shared/data}
+if [ ! -f "$data/ndpi/flows.tsv" ]; then
+	echo "skipped: $data/ndpi/flows.tsv is absent (set NTG_SHARED_DATA)"; exit 0
+fi
+rows=$(mktemp /tmp/ntg-quality-rows.XXXXXX.tsv)
+/usr/bin/python3 bench/make_rows.py quality --flows "$data/ndpi/flows.tsv" --out "$rows" \
+	--classes-file "$data/ndpi/recommended_classes_min30.txt"
+
+bench_start_server 54332
+hp="{\"seed\": $SEED${EPOCHS:+, \"epochs\": $EPOCHS}${HYPER:+, $HYPER}}"
+"${PSQL[@]}" <<SQL
+SET ntg.progress = off;
+CREATE TABLE flows (split text, label text, pl integer[]);
+\copy flows FROM '$rows'
+CREATE VIEW train AS SELECT label, pl FROM flows WHERE split = 'train';
+CREATE VIEW test AS SELECT label, pl FROM flows WHERE split = 'test';
+SQL
+echo "rows: $("${PSQL[@]}" -c "SELECT string_agg(split || ' ' || n, ', ') FROM (SELECT split, count(*) n FROM flows GROUP BY split ORDER BY split DESC) s"), classes: $("${PSQL[@]}" -c "SELECT count(DISTINCT label) FROM flows")"
+echo "training llama on the training split, hyperparameters $hp"
+"${PSQL[@]}" -F ' ' <<SQL
+SET ntg.progress = off;
+SELECT 'trained: ' || epochs || ' epochs, ' || round(train_seconds::numeric, 1) || ' s, final loss '
+	|| round(final_loss::numeric, 4) || ', ' || parameters || ' parameters, ' || bytes || ' bytes'
+FROM ntg.train('quality', 'llama', 'SELECT label, pl FROM train', '$hp');
+-- As many synthetic rows per class as the training split has.
+CREATE TABLE synth AS
+	SELECT g.label, g.pl
+	FROM (SELECT label, count(*)::integer AS n FROM train GROUP BY label) AS c,
+		 LATERAL ntg.generate_int('quality', c.label, c.n, $GEN_SEED, $TEMPERATURE) AS g;
+SELECT 'generated: ' || count(*) || ' rows' FROM synth;
+SQL
+
+if [ "$("${PSQL[@]}" -c "SELECT count(*) FROM pg_proc WHERE proname = 'fidelity' AND pronamespace = 'ntg'::regnamespace")" = 0 ]; then
+	echo "ntg.fidelity() is not installed in this build (the metrics branch is not merged): no figures."
+	exit 0
+fi
+echo
+echo "llama quality on ndpi (30 classes, stratified 80/20 split)"
+"${PSQL[@]}" -F ' | ' <<'SQL'
+SET ntg.progress = off;
+WITH tt AS (SELECT metric, value FROM ntg.fidelity('SELECT label, pl FROM test', 'SELECT label, pl FROM train')),
+	 st AS (SELECT metric, value FROM ntg.fidelity('SELECT label, pl FROM test', 'SELECT label, pl FROM synth')),
+	 lk_s AS (SELECT value FROM ntg.fidelity('SELECT label, pl FROM train', 'SELECT label, pl FROM synth') WHERE metric = 'leakage'),
+	 lk_t AS (SELECT value FROM ntg.fidelity('SELECT label, pl FROM train', 'SELECT label, pl FROM test') WHERE metric = 'leakage'),
+	 ref(metric, issue_train_test, torch_40ep) AS (VALUES ('jsd_num_packets', 0.115, 0.167), ('jsd_1gram', 0.344, 0.387),
+		('jsd_2gram', 0.499, 0.563), ('jsd_markov', 0.495, 0.448))
+SELECT '| metric | JSD(train, test) | JSD(synthetic, test) | synthetic <= train | issue: train vs test | issue: torch 40 epochs |'
+UNION ALL SELECT '|---|---|---|---|---|---|'
+UNION ALL SELECT * FROM (
+	SELECT format('| %s | %s | %s | %s | %s | %s |', tt.metric, round(tt.value::numeric, 3), round(st.value::numeric, 3),
+				  CASE WHEN st.value <= tt.value THEN 'yes' ELSE 'NO' END, ref.issue_train_test, ref.torch_40ep)
+	FROM tt JOIN st USING (metric) JOIN ref USING (metric)
+	ORDER BY array_position(ARRAY['jsd_num_packets', 'jsd_1gram', 'jsd_2gram', 'jsd_markov'], tt.metric)) AS m
+UNION ALL SELECT format('| leakage vs train split | test: %s | synthetic: %s | %s | - | torch: 0.44 |',
+	round(lk_t.value::numeric, 3), round(lk_s.value::numeric, 3),
+	CASE WHEN lk_s.value <= lk_t.value THEN 'yes' ELSE 'NO' END) FROM lk_s, lk_t;
+SQL
+rm -f "$rows"

@@ -1,0 +1,116 @@
+#!/usr/bin/python3
+"""models_cancel.t — a cancelled ntg.train() stops, leaves ntg.models as it was, frees its memory,
+and leaves a working backend: by statement_timeout and by pg_cancel_backend() from a second session.
+Also checks the format of the per-epoch progress NOTICE.  Timings are printed, never asserted."""
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+
+repo = os.environ.get("NTG_REPO", ".")
+psql_bin = os.path.join(repo, "tmp_install/usr/lib/postgresql/15/bin/psql")
+if not os.path.exists(psql_bin):
+    psql_bin = "psql"
+n = 0
+failed = 0
+
+
+def ok(cond, name, diag=""):
+    global n, failed
+    n += 1
+    print("%sok %d - %s" % ("" if cond else "not ", n, name))
+    if not cond:
+        failed += 1
+        for line in str(diag).splitlines()[-20:]:
+            print("#   " + line)
+    sys.stdout.flush()
+
+
+def psql(sql, app="ntg_tap"):
+    env = dict(os.environ, PGAPPNAME=app)
+    return subprocess.run([psql_bin, "-X", "-A", "-t", "-v", "VERBOSITY=default"], input=sql, env=env,
+                          capture_output=True, text=True, timeout=300)
+
+
+def scalar(sql):
+    r = psql(sql)
+    if r.returncode != 0:
+        raise RuntimeError(r.stderr)
+    return r.stdout.strip()
+
+
+STATE = "SELECT coalesce(string_agg(name || ':' || version || ':' || md5(weights), ',' ORDER BY name), '') FROM ntg.models"
+# Big enough that one epoch takes seconds: the default shape (Table I) on 4000 rows.
+LONG_TRAIN = ("SELECT ntg.train('cancel_keep', 'llama', 'SELECT label, pl FROM cancel_rows', "
+              "'{\"epochs\": 1000, \"seed\": 1}', replace => true);")
+AFTER = ("\\echo sqlstate :LAST_ERROR_SQLSTATE\n"
+         "SELECT 'alive ' || count(*) FROM pg_backend_memory_contexts WHERE name = 'ntg train';\n")
+
+scalar("""
+SET ntg.progress = off;
+DROP TABLE IF EXISTS cancel_rows;
+SELECT setseed(0.5);
+CREATE TABLE cancel_rows AS
+  SELECT 'c' || (i % 5) AS label,
+         (SELECT array_agg(((random() * 3000)::int - 1500)::smallint) FROM generate_series(1, 2 + i % 8)
+          WHERE i > 0) AS pl
+  FROM generate_series(1, 4000) AS i;
+SELECT ntg.drop_model('cancel_keep', if_exists => true);
+SELECT model FROM ntg.train('cancel_keep', 'llama', 'SELECT label, pl FROM cancel_rows LIMIT 50',
+  '{"dim": 8, "hidden_dim": 16, "n_layers": 1, "n_heads": 1, "epochs": 1}');
+""")
+before = scalar(STATE)
+ok(before.startswith("cancel_keep:1:"), "a model to protect is stored", before)
+
+# 1. statement_timeout
+t0 = time.time()
+r = psql("SET ntg.progress = off;\nSET statement_timeout = '1s';\n" + LONG_TRAIN +
+         "\nRESET statement_timeout;\n" + AFTER)
+elapsed = time.time() - t0
+print("# statement_timeout: session ended %.2f s after start (timeout 1 s)" % elapsed)
+ok("canceling statement due to statement timeout" in r.stderr, "statement_timeout cancels the training", r.stderr)
+ok("sqlstate 57014" in r.stdout, "with SQLSTATE 57014 (query_canceled)", r.stdout)
+ok("alive 0" in r.stdout, "the backend works afterwards and holds no training memory", r.stdout + r.stderr)
+ok(scalar(STATE) == before, "ntg.models is unchanged")
+
+# 2. pg_cancel_backend from a second session
+script = tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False)
+script.write("SET ntg.progress = off;\n" + LONG_TRAIN + "\n" + AFTER)
+script.close()
+victim = subprocess.Popen([psql_bin, "-X", "-A", "-t", "-f", script.name], stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, text=True, env=dict(os.environ, PGAPPNAME="ntg_cancel_victim"))
+pid = ""
+deadline = time.time() + 60
+while not pid and time.time() < deadline:
+    pid = scalar("SELECT pid FROM pg_stat_activity WHERE application_name = 'ntg_cancel_victim' "
+                 "AND state = 'active' AND query LIKE '%ntg.train%'")
+    time.sleep(0.1)
+ok(pid != "", "the training runs in the second session")
+time.sleep(2)			# well into the first epoch
+t0 = time.time()
+ok(scalar("SELECT pg_cancel_backend(%s)" % (pid or "0")) == "t", "pg_cancel_backend() signals it")
+try:
+    out, err = victim.communicate(timeout=120)
+except subprocess.TimeoutExpired:
+    victim.kill()
+    out, err = victim.communicate()
+os.unlink(script.name)
+print("# pg_cancel_backend: session ended %.2f s after the cancel" % (time.time() - t0))
+ok("canceling statement due to user request" in err, "the training is cancelled", err)
+ok("sqlstate 57014" in out, "with SQLSTATE 57014", out)
+ok("alive 0" in out, "the backend works afterwards and holds no training memory", out + err)
+ok(scalar(STATE) == before, "ntg.models is unchanged")
+
+# 3. the progress NOTICE: one per epoch, with the loss and the time
+r = psql("SET ntg.progress = on;\nSELECT model FROM ntg.train('notice_fmt', 'llama', "
+         "'SELECT label, pl FROM cancel_rows LIMIT 20', "
+         "'{\"dim\": 8, \"hidden_dim\": 16, \"n_layers\": 1, \"n_heads\": 1, \"epochs\": 2}');\n"
+         "SET ntg.progress = off;\nSELECT ntg.drop_model('notice_fmt');\n"
+         "SELECT ntg.drop_model('cancel_keep');\nDROP TABLE cancel_rows;\n")
+notices = [l for l in r.stderr.splitlines() if l.startswith("NOTICE:")]
+ok(len(notices) == 2 and all(re.fullmatch(r"NOTICE:  epoch [12]/2: loss \d+\.\d{4}, \d+\.\d s", l) for l in notices),
+   "one NOTICE per epoch: 'epoch E/N: loss L, S s'", r.stderr)
+print("1..%d" % n)
+sys.exit(1 if failed else 0)
