@@ -6,6 +6,10 @@
 #   bench_start_server PORT    # build, initdb, start; sets $PSQL; stops the server on exit
 
 bench_as_postgres() {
+	if [ -z "${NTG_SHARED_DATA:-}" ] && [ -d "$repo/../shared/data" ]; then
+		NTG_SHARED_DATA=$(cd "$repo/../shared/data" && pwd)
+	fi
+	export NTG_SHARED_DATA
 	[ "$(id -u)" -ne 0 ] && return 0
 	local work=/tmp/ntg-bench.$(basename "$0" .sh)
 	rm -rf "$work"; mkdir -p "$work"

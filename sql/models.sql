@@ -100,7 +100,7 @@ SELECT ntg.train('bad', 'llama', 'SELECT label, pl FROM toy', '{"dim": 12, "n_he
 SELECT ntg.train('bad', 'llama', 'SELECT label, pl FROM toy', '{"dim": "large"}');
 SELECT ntg.train('bad', 'llama', 'SELECT label, pl FROM toy', '[1, 2]');
 SELECT ntg.train('bad', 'llama', 'SELECT label, pl FROM toy', '{"dim": [8]}');
-SELECT ntg.train('bad', 'llama', 'SELECT label FROM toy');
+SELECT pg_temp.fails($$SELECT ntg.train('bad', 'llama', 'SELECT label FROM toy')$$);
 SELECT ntg.train('bad', 'llama', 'SELECT pl, label FROM toy');
 SELECT ntg.train('bad', 'llama', 'SELECT label, pl::text FROM toy');
 SELECT ntg.train('bad', 'llama', 'SELEC label, pl FROM toy');

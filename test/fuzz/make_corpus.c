@@ -33,5 +33,6 @@ main(int argc, char **argv)
 		return 1;
 	}
 	printf("%s: %zu bytes\n", path, len);
+	ntg_free(buf);
 	return 0;
 }
