@@ -334,7 +334,8 @@ test_adamw(void)
 	NnAdamW		opt = {0};
 	int			a = nn_params_declare(&p, "w", 2, 2, 3, 1);
 	int			b = nn_params_declare(&p, "norm", 1, 4, 0, 0);
-	float		w0[10];
+	float		w0[10],
+				g0[10];
 	double		lr = 0.1,
 				wd = 0.5,
 				b1 = 0.9,
@@ -347,11 +348,12 @@ test_adamw(void)
 	fill(p.data, 10, 1.0f);
 	fill(p.grad, 10, 1.0f);
 	memcpy(w0, p.data, sizeof(w0));
+	memcpy(g0, p.grad, sizeof(g0));
 	opt.lr = lr, opt.beta1 = b1, opt.beta2 = b2, opt.eps = eps, opt.weight_decay = wd;
 	nn_adamw_step(&opt, &p);
 	for (int i = 0; i < 10; i++)
 	{
-		double		g = p.grad[i];
+		double		g = g0[i];
 		double		m = (1 - b1) * g / (1 - b1),
 					v = (1 - b2) * g * g / (1 - b2);
 		double		want = w0[i] - lr * (m / (sqrt(v) + eps)) - (i < 6 ? lr * wd * w0[i] : 0.0);
@@ -360,6 +362,7 @@ test_adamw(void)
 	}
 	ok(worst < 1e-6, "AdamW step matches the formula (decay only on matrices)");
 	is_int(opt.step, 1, "step counter");
+	ok(p.grad_clean && p.grad[0] == 0.0f && p.grad[9] == 0.0f, "the step leaves the gradient zeroed");
 
 	/* clipping: a huge gradient is scaled to the clip norm, so the first step is the same */
 	memcpy(p.data, w0, sizeof(w0));

@@ -114,6 +114,7 @@ typedef struct NnParams
 	float	   *grad;
 	float	   *m;
 	float	   *v;
+	int			grad_clean;		/* grad is all zero (set by zero_grad and the AdamW step) */
 } NnParams;
 
 /* Declare a tensor (before nn_params_alloc); returns its index or -1 when out of memory. */
@@ -148,7 +149,8 @@ typedef struct NnAdamW
 double		nn_lr_at(const NnAdamW *opt, int64_t step);
 /* Global L2 norm of the gradient. */
 double		nn_grad_norm(const NnParams *p);
-/* Clip, then one AdamW update; returns the gradient norm before clipping. */
+/* Clip, then one AdamW update; returns the gradient norm before clipping.  Leaves the gradient
+ * zeroed (grad_clean), ready for the next step's accumulation. */
 double		nn_adamw_step(NnAdamW *opt, NnParams *p);
 
 #endif							/* NTG_NN_H */

@@ -3,6 +3,7 @@
  * Shapes are in nn.h; every backward accumulates (+=).
  */
 #include "nn/nn.h"
+#include "nn/nn_simd.h"
 
 #include <cblas.h>
 #include <math.h>
@@ -91,16 +92,31 @@ rmsnorm_backward(float *dinp, float *dw, const float *dout, const float *inp, co
 	}
 }
 
+/*
+ * Below NN_SMALL_N rows (batch 1 training, one-at-a-time sampling) OpenBLAS spends more time
+ * packing the weight matrix than multiplying; a loop over weight rows with vector dot / axpy
+ * kernels reads each weight row once and does the same arithmetic.
+ */
+#define NN_SMALL_N 8
+
 void
 linear_forward(float *out, const float *inp, const float *w, int N, int C, int OC)
 {
 	if (N <= 0)
 		return;
-	if (N == 1)					/* one token (sampling one row at a time): a matrix-vector product */
-		cblas_sgemv(CblasRowMajor, CblasNoTrans, OC, C, 1.0f, w, C, inp, 1, 0.0f, out, 1);
-	else
-		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, OC, C,
-					1.0f, inp, C, w, C, 0.0f, out, OC);
+	if (N <= NN_SMALL_N)
+	{
+		for (int o = 0; o < OC; o++)
+		{
+			const float *wr = w + (size_t) o * C;
+
+			for (int n = 0; n < N; n++)
+				out[(size_t) n * OC + o] = nn_dot(inp + (size_t) n * C, wr, C);
+		}
+		return;
+	}
+	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, OC, C,
+				1.0f, inp, C, w, C, 0.0f, out, OC);
 }
 
 void
@@ -109,6 +125,27 @@ linear_backward(float *dinp, float *dw, const float *dout, const float *inp, con
 {
 	if (N <= 0)
 		return;
+	if (N <= NN_SMALL_N)
+	{
+		for (int o = 0; o < OC; o++)
+		{
+			const float *wr = w + (size_t) o * C;
+			float	   *dwr = dw != NULL ? dw + (size_t) o * C : NULL;
+
+			for (int n = 0; n < N; n++)
+			{
+				float		d = dout[(size_t) n * OC + o];
+
+				if (d == 0.0f)
+					continue;
+				if (dinp != NULL)
+					nn_axpy(dinp + (size_t) n * C, d, wr, C);
+				if (dwr != NULL)
+					nn_axpy(dwr, d, inp + (size_t) n * C, C);
+			}
+		}
+		return;
+	}
 	if (dinp != NULL)
 		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, C, OC,
 					1.0f, dout, OC, w, C, 1.0f, dinp, C);

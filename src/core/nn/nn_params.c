@@ -47,6 +47,7 @@ nn_params_alloc(NnParams *p, int with_grad)
 		p->v = ntg_calloc(p->count, sizeof(float));
 		if (p->grad == NULL || p->m == NULL || p->v == NULL)
 			return NTG_ERR_NOMEM;
+		p->grad_clean = 1;
 	}
 	return NTG_OK;
 }
@@ -71,8 +72,9 @@ nn_params_free(NnParams *p)
 void
 nn_params_zero_grad(NnParams *p)
 {
-	if (p->grad != NULL)
+	if (p->grad != NULL && !p->grad_clean)
 		memset(p->grad, 0, p->count * sizeof(float));
+	p->grad_clean = 1;
 }
 
 void
