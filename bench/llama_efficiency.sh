@@ -9,8 +9,9 @@
 # Rows: the 5 largest label_app classes of ../shared/data/ndpi/flows.tsv x 500 rows (with
 # replacement, seeded).  For every batch size: seconds per epoch (ntg.train on the rows through
 # SQL vs torch), generation ms/sample one at a time (ntg.generate with n = 1 called SINGLE_CALLS
-# times, each a separate call; torch generates one row per forward pass) and batched (SAMPLES rows
-# in one ntg.generate call), model bytes, and the peak resident memory of the backend (VmHWM).
+# times over the 5 classes, each a separate call; torch generates SAMPLES rows one row per pass)
+# and batched (SAMPLES/5 rows per class in one ntg.generate call; torch one batch per class),
+# model bytes, and peak resident memory (VmHWM of the backend; torch's process max RSS).
 # Batch 1 runs BATCH1_EPOCHS epochs only (s/epoch is reported; the table says so).
 set -euo pipefail
 
@@ -46,7 +47,6 @@ echo "rows: $("${PSQL[@]}" -c "SELECT count(*) || ' rows, ' || count(DISTINCT la
 "${PSQL[@]}" -c "CREATE FUNCTION time_ms(q text) RETURNS float8 LANGUAGE plpgsql AS \$\$
 DECLARE t0 timestamptz := clock_timestamp(); BEGIN EXECUTE q; RETURN extract(epoch FROM clock_timestamp() - t0) * 1000; END \$\$"
 
-first_class=$("${PSQL[@]}" -c "SELECT min(label) FROM eff")
 per_class=$(( (SAMPLES + 4) / 5 ))
 results=$(mktemp /tmp/ntg-eff-results.XXXXXX)
 for b in $BATCHES; do
@@ -61,14 +61,15 @@ for b in $BATCHES; do
 	# call of SAMPLES rows (per_class rows of each of the 5 classes).
 	read -r single batched <<<"$("${PSQL[@]}" -F ' ' -c "SET ntg.progress = off" -c \
 		"SELECT count(*) FROM ntg.generate_int('eff_b$b', n => 1)" -c \
-		"SELECT round((time_ms('SELECT count(*) FROM generate_series(1, $SINGLE_CALLS) AS s,
-			LATERAL ntg.generate_int(''eff_b$b'', ''$first_class'', 1, s)') / $SINGLE_CALLS)::numeric, 4),
+		"SELECT round((time_ms('WITH c AS (SELECT array_agg(DISTINCT label ORDER BY label) AS l FROM eff)
+			SELECT count(*) FROM c, generate_series(1, $SINGLE_CALLS) AS s,
+			LATERAL ntg.generate_int(''eff_b$b'', c.l[1 + s % 5], 1, s)') / $SINGLE_CALLS)::numeric, 4),
 		        round((time_ms('SELECT count(*) FROM ntg.generate_int(''eff_b$b'', n => $per_class, seed => 2)')
 			/ ($per_class * 5))::numeric, 4)" | tail -1)"
 	torch='{}'
 	if [ "$SKIP_TORCH" != 1 ] && [ -f bench/torch_llama.py ]; then
 		torch=$(OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 /usr/bin/python3 bench/torch_llama.py \
-			--tsv "$rows" --epochs "$e" --batch-size "$b" --samples "$SAMPLES" --seed 1 | tail -1)
+			--tsv "$rows" --epochs "$e" --batch-size "$b" --samples "$per_class" --seed 1 | tail -1)
 	fi
 	echo "$b $e $s_epoch $single $batched $bytes $params $peak $torch" >>"$results"
 done
@@ -88,17 +89,17 @@ def num(v, fmt):
 print()
 print("llama efficiency: 5 classes x 500 rows, one CPU thread (ntg through SQL vs PyTorch, same rows)")
 print("| batch | epochs run | ntg s/epoch | torch s/epoch | speed-up | ntg ms/sample 1-at-a-time | torch | speed-up "
-      "| ntg ms/sample batched | torch | speed-up | ntg model MB | torch MB | params ntg / torch | ntg backend peak MB |")
-print("|" + "---|" * 15)
+      "| ntg ms/sample batched | torch | speed-up | ntg model MB | torch MB | params ntg / torch | ntg backend peak MB | torch peak MB |")
+print("|" + "---|" * 16)
 for r in rows:
     t = r["torch"]
-    print("| %d | %d | %.2f | %s | %s | %.3f | %s | %s | %.4f | %s | %s | %.2f | %s | %d / %s | %.0f |" % (
+    print("| %d | %d | %.2f | %s | %s | %.3f | %s | %s | %.4f | %s | %s | %.2f | %s | %d / %s | %.0f | %s |" % (
         r["batch"], r["epochs"], r["s_epoch"], num(t.get("s_per_epoch"), "%.2f"),
         ratio(t.get("s_per_epoch"), r["s_epoch"]), r["single"], num(t.get("ms_per_sample_single"), "%.3f"),
         ratio(t.get("ms_per_sample_single"), r["single"]), r["batched"],
         num(t.get("ms_per_sample_batched"), "%.4f"), ratio(t.get("ms_per_sample_batched"), r["batched"]),
         r["bytes"] / 1e6, num(t.get("model_bytes", 0) / 1e6 if t.get("model_bytes") else None, "%.2f"),
-        r["params"], t.get("params", "-"), r["peak_kb"] / 1024))
+        r["params"], t.get("params", "-"), r["peak_kb"] / 1024, num(t.get("peak_rss_mb"), "%.0f")))
 print()
 print("Paper, Table III (LLaMA, datacenter GPU): 36.8 s/epoch, 31.21 ms/sample, 7.9 MB model, 393 MB memory.")
 print("Goals (issue 3): training >= 3x faster than torch at batch 1 and 32; generation >= 3x faster one at a time "
