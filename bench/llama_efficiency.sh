@@ -44,8 +44,22 @@ CREATE TEMP TABLE raw (label text, pl text);
 INSERT INTO eff SELECT label, ('{' || pl || '}')::integer[] FROM raw;
 SQL
 echo "rows: $("${PSQL[@]}" -c "SELECT count(*) || ' rows, ' || count(DISTINCT label) || ' classes' FROM eff")"
-"${PSQL[@]}" -c "CREATE FUNCTION time_ms(q text) RETURNS float8 LANGUAGE plpgsql AS \$\$
-DECLARE t0 timestamptz := clock_timestamp(); BEGIN EXECUTE q; RETURN extract(epoch FROM clock_timestamp() - t0) * 1000; END \$\$"
+# timed(q): wall-clock and CPU time (this backend's, from /proc/self/schedstat, in ns) of a statement.
+# CPU time is what other load on a shared machine disturbs least; PyTorch reports the same.
+"${PSQL[@]}" <<'SQL'
+CREATE TABLE cpu_log (what text, batch integer, wall_ms float8, cpu_ms float8);
+CREATE FUNCTION timed(q text, OUT wall_ms float8, OUT cpu_ms float8) LANGUAGE plpgsql AS $$
+DECLARE
+	t0 timestamptz;
+	c0 float8;
+BEGIN
+	c0 := split_part(pg_read_file('/proc/self/schedstat'), ' ', 1)::float8;
+	t0 := clock_timestamp();
+	EXECUTE q;
+	wall_ms := extract(epoch FROM clock_timestamp() - t0) * 1000;
+	cpu_ms := (split_part(pg_read_file('/proc/self/schedstat'), ' ', 1)::float8 - c0) / 1e6;
+END $$;
+SQL
 
 per_class=$(( (SAMPLES + 4) / 5 ))
 results=$(mktemp /tmp/ntg-eff-results.XXXXXX)
@@ -53,52 +67,73 @@ for b in $BATCHES; do
 	e=$EPOCHS; [ "$b" = 1 ] && e=$BATCH1_EPOCHS
 	hp="{\"epochs\": $e, \"batch_size\": $b, \"seed\": 1${HYPER:+, $HYPER}}"
 	# Training and generation in one fresh backend, whose peak memory is then read.
-	peak=$(bench_backend_peak_kb "SELECT ntg.train('eff_b$b', 'llama', 'SELECT label, pl FROM eff', '$hp');
+	peak=$(bench_backend_peak_kb "INSERT INTO cpu_log SELECT 'train', $b, * FROM timed(
+			'SELECT ntg.train(''eff_b$b'', ''llama'', ''SELECT label, pl FROM eff'', ''$hp'')');
 		SELECT count(*) FROM ntg.generate_int('eff_b$b', n => $per_class, seed => 1)")
-	read -r s_epoch bytes params <<<"$("${PSQL[@]}" -F ' ' -c \
-		"SELECT round((train_seconds / epochs)::numeric, 3), bytes, parameters FROM ntg.models WHERE name = 'eff_b$b'")"
-	# Warm the per-backend model cache, then time: SINGLE_CALLS separate calls of n = 1, and one
-	# call of SAMPLES rows (per_class rows of each of the 5 classes).
-	read -r single batched <<<"$("${PSQL[@]}" -F ' ' -c "SET ntg.progress = off" -c \
-		"SELECT count(*) FROM ntg.generate_int('eff_b$b', n => 1)" -c \
-		"SELECT round((time_ms('WITH c AS (SELECT array_agg(DISTINCT label ORDER BY label) AS l FROM eff)
+	# Warm the per-backend model cache, then time: SINGLE_CALLS separate calls of n = 1 over the
+	# 5 classes, and one call of SAMPLES rows (per_class rows of each class).
+	"${PSQL[@]}" -c "SET ntg.progress = off" -c "SELECT count(*) FROM ntg.generate_int('eff_b$b', n => 1)" -c \
+		"INSERT INTO cpu_log SELECT 'single', $b, * FROM timed('WITH c AS (SELECT array_agg(DISTINCT label ORDER BY label) AS l FROM eff)
 			SELECT count(*) FROM c, generate_series(1, $SINGLE_CALLS) AS s,
-			LATERAL ntg.generate_int(''eff_b$b'', c.l[1 + s % 5], 1, s)') / $SINGLE_CALLS)::numeric, 4),
-		        round((time_ms('SELECT count(*) FROM ntg.generate_int(''eff_b$b'', n => $per_class, seed => 2)')
-			/ ($per_class * 5))::numeric, 4)" | tail -1)"
+			LATERAL ntg.generate_int(''eff_b$b'', c.l[1 + s % 5], 1, s)')" -c \
+		"INSERT INTO cpu_log SELECT 'batched', $b, * FROM timed('SELECT count(*) FROM ntg.generate_int(''eff_b$b'', n => $per_class, seed => 2)')" >/dev/null
+	# s/epoch: the epochs' wall time as ntg.train measured it, and CPU of the whole call per epoch.
+	read -r s_epoch cpu_epoch single cpu_single batched cpu_batched bytes params <<<"$("${PSQL[@]}" -F ' ' -c "
+		SELECT round((m.train_seconds / m.epochs)::numeric, 3), round((t.cpu_ms / 1000 / m.epochs)::numeric, 3),
+			round((s.wall_ms / $SINGLE_CALLS)::numeric, 4), round((s.cpu_ms / $SINGLE_CALLS)::numeric, 4),
+			round((g.wall_ms / ($per_class * 5))::numeric, 4), round((g.cpu_ms / ($per_class * 5))::numeric, 4),
+			m.bytes, m.parameters
+		FROM ntg.models AS m, cpu_log AS t, cpu_log AS s, cpu_log AS g
+		WHERE m.name = 'eff_b$b' AND t.batch = $b AND t.what = 'train' AND s.batch = $b AND s.what = 'single'
+			AND g.batch = $b AND g.what = 'batched'")"
 	torch='{}'
 	if [ "$SKIP_TORCH" != 1 ] && [ -f bench/torch_llama.py ]; then
 		torch=$(OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 /usr/bin/python3 bench/torch_llama.py \
 			--tsv "$rows" --epochs "$e" --batch-size "$b" --samples "$per_class" --seed 1 | tail -1)
 	fi
-	echo "$b $e $s_epoch $single $batched $bytes $params $peak $torch" >>"$results"
+	echo "$b $e $s_epoch $single $batched $bytes $params $peak $cpu_epoch $cpu_single $cpu_batched $torch" >>"$results"
 done
 
 /usr/bin/python3 - "$results" <<'PY'
 import json, sys
 rows = []
 for line in open(sys.argv[1]):
-    f = line.split(" ", 8)
-    t = json.loads(f[8]) if f[8].strip() else {}
+    f = line.split(" ", 11)
+    t = json.loads(f[11]) if f[11].strip() else {}
     rows.append(dict(batch=int(f[0]), epochs=int(f[1]), s_epoch=float(f[2]), single=float(f[3]),
-                     batched=float(f[4]), bytes=int(f[5]), params=int(f[6]), peak_kb=int(f[7]), torch=t))
+                     batched=float(f[4]), bytes=int(f[5]), params=int(f[6]), peak_kb=int(f[7]),
+                     cpu_epoch=float(f[8]), cpu_single=float(f[9]), cpu_batched=float(f[10]), torch=t))
 def ratio(a, b):
     return "%.1fx" % (a / b) if a and b else "-"
 def num(v, fmt):
     return fmt % v if isinstance(v, (int, float)) else "-"
+def table(title, keys, tkeys):
+    print()
+    print(title)
+    print("| batch | epochs run | ntg s/epoch | torch s/epoch | speed-up | ntg ms/sample 1-at-a-time | torch | speed-up "
+          "| ntg ms/sample batched | torch | speed-up |")
+    print("|" + "---|" * 11)
+    for r in rows:
+        t = r["torch"]
+        a, b, c = (r[k] for k in keys)
+        ta, tb, tc = (t.get(k) for k in tkeys)
+        print("| %d | %d | %.2f | %s | %s | %.3f | %s | %s | %.4f | %s | %s |" % (
+            r["batch"], r["epochs"], a, num(ta, "%.2f"), ratio(ta, a), b, num(tb, "%.3f"), ratio(tb, b),
+            c, num(tc, "%.4f"), ratio(tc, c)))
 print()
-print("llama efficiency: 5 classes x 500 rows, one CPU thread (ntg through SQL vs PyTorch, same rows)")
-print("| batch | epochs run | ntg s/epoch | torch s/epoch | speed-up | ntg ms/sample 1-at-a-time | torch | speed-up "
-      "| ntg ms/sample batched | torch | speed-up | ntg model MB | torch MB | params ntg / torch | ntg backend peak MB | torch peak MB |")
-print("|" + "---|" * 16)
+print("llama efficiency: 5 classes x 500 rows, one CPU thread each (ntg through SQL vs PyTorch, same rows)")
+table("Wall-clock time:", ("s_epoch", "single", "batched"),
+      ("s_per_epoch", "ms_per_sample_single", "ms_per_sample_batched"))
+table("CPU time (ntg: the backend's; torch: the process's) - less disturbed by other load:",
+      ("cpu_epoch", "cpu_single", "cpu_batched"),
+      ("cpu_s_per_epoch", "cpu_ms_per_sample_single", "cpu_ms_per_sample_batched"))
+print()
+print("| batch | ntg model MB | torch state_dict MB | params ntg / torch | ntg backend peak MB (VmHWM) | torch peak RSS MB |")
+print("|---|---|---|---|---|---|")
 for r in rows:
     t = r["torch"]
-    print("| %d | %d | %.2f | %s | %s | %.3f | %s | %s | %.4f | %s | %s | %.2f | %s | %d / %s | %.0f | %s |" % (
-        r["batch"], r["epochs"], r["s_epoch"], num(t.get("s_per_epoch"), "%.2f"),
-        ratio(t.get("s_per_epoch"), r["s_epoch"]), r["single"], num(t.get("ms_per_sample_single"), "%.3f"),
-        ratio(t.get("ms_per_sample_single"), r["single"]), r["batched"],
-        num(t.get("ms_per_sample_batched"), "%.4f"), ratio(t.get("ms_per_sample_batched"), r["batched"]),
-        r["bytes"] / 1e6, num(t.get("model_bytes", 0) / 1e6 if t.get("model_bytes") else None, "%.2f"),
+    print("| %d | %.2f | %s | %d / %s | %.0f | %s |" % (
+        r["batch"], r["bytes"] / 1e6, num(t.get("model_bytes", 0) / 1e6 if t.get("model_bytes") else None, "%.2f"),
         r["params"], t.get("params", "-"), r["peak_kb"] / 1024, num(t.get("peak_rss_mb"), "%.0f")))
 print()
 print("Paper, Table III (LLaMA, datacenter GPU): 36.8 s/epoch, 31.21 ms/sample, 7.9 MB model, 393 MB memory.")

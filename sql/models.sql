@@ -167,3 +167,15 @@ ROLLBACK;
 SELECT count(*) AS no_in_tx FROM ntg.models WHERE name = 'in_tx';
 SELECT count(*) AS train_contexts FROM pg_backend_memory_contexts WHERE name = 'ntg train';
 SELECT ntg.drop_model('toy');
+
+-- The extension dropped and created again in the same session: saved lookups and cached models
+-- follow the new table.
+SELECT model FROM ntg.train('again', 'llama', 'SELECT label, pl FROM toy', '{"dim": 8, "hidden_dim": 16, "n_layers": 1, "n_heads": 1, "epochs": 1}');
+SELECT count(*) FROM ntg.generate('again', n => 2);
+DROP EXTENSION ntg;
+CREATE EXTENSION ntg;
+SET ntg.progress = off;
+SELECT * FROM ntg.generate('again');
+SELECT model FROM ntg.train('again', 'llama', 'SELECT label, pl FROM toy WHERE label = ''dns''', '{"dim": 8, "hidden_dim": 16, "n_layers": 1, "n_heads": 1, "epochs": 1}');
+SELECT label, count(*) FROM ntg.generate('again', n => 2) GROUP BY label;
+SELECT ntg.drop_model('again');

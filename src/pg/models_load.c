@@ -46,21 +46,41 @@ ntg_pg_model_missing(const char *name)
 	pg_unreachable();
 }
 
+/* Saved plans of the two lookups: small ntg.generate() calls should not parse and plan them. */
+static SPIPlanPtr
+lookup_plan(bool with_weights)
+{
+	static SPIPlanPtr plans[2];
+	static const char *const sql[2] = {
+		"SELECT kind, version, xmin::text || ':' || ctid::text FROM ntg.models WHERE name = $1",
+		"SELECT kind, version, xmin::text || ':' || ctid::text, weights FROM ntg.models WHERE name = $1"
+	};
+	Oid			argtypes[1] = {TEXTOID};
+	SPIPlanPtr *slot = &plans[with_weights ? 1 : 0];
+
+	if (*slot == NULL)
+	{
+		SPIPlanPtr	plan = SPI_prepare(sql[with_weights ? 1 : 0], 1, argtypes);
+
+		if (plan == NULL)
+			elog(ERROR, "could not prepare a query on ntg.models: %s",
+				 SPI_result_code_string(SPI_result));
+		SPI_keepplan(plan);
+		*slot = plan;
+	}
+	return *slot;
+}
+
 bool
 ntg_pg_model_fetch(const char *name, bool with_weights, bool missing_ok, NtgModelRow *row)
 {
 	MemoryContext callercxt = CurrentMemoryContext;
-	Oid			argtypes[1] = {TEXTOID};
 	Datum		args[1];
-	const char *sql;
 	bool		found;
 
 	args[0] = CStringGetTextDatum(name);
-	sql = with_weights
-		? "SELECT kind, version, xmin::text || ':' || ctid::text, weights FROM ntg.models WHERE name = $1"
-		: "SELECT kind, version, xmin::text || ':' || ctid::text FROM ntg.models WHERE name = $1";
 	SPI_connect();
-	if (SPI_execute_with_args(sql, 1, argtypes, args, NULL, true, 1) != SPI_OK_SELECT)
+	if (SPI_execute_plan(lookup_plan(with_weights), args, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not read ntg.models: %s", SPI_result_code_string(SPI_result));
 	found = SPI_processed > 0;
 	if (found)
