@@ -52,6 +52,8 @@ SELECT max(cardinality(pl)) <= 10 AS lengths_ok FROM ntg.generate('toy', n => 50
 -- The tiny model has learnt its classes: most greedy rows are training rows of their class.
 SELECT label, (pl::integer[] IN (SELECT t.pl::integer[] FROM toy AS t WHERE t.label = g.label)) AS is_training_row
 FROM ntg.generate('toy', n => 1, top_k => 1) AS g ORDER BY label;
+-- In a select list rows are made on demand: a LIMIT stops the sampling of two billion rows.
+SELECT count(*) FROM (SELECT (ntg.generate('toy', n => 2000000000)).label LIMIT 5) AS s;
 -- integer[] rows from generate_int().
 SELECT pg_typeof(pl), count(*) FROM ntg.generate_int('toy', 'video', 4) GROUP BY 1;
 -- Values beyond smallint: an error from generate(), never a silent clamp; integer[] from generate_int().

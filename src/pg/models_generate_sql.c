@@ -2,8 +2,9 @@
  * models_generate_sql.c — ntg.generate() / ntg.generate_int(): synthetic (label, pl) rows from a
  * stored model.
  *
- * A value-per-call SRF: rows are sampled in chunks of CHUNK_ROWS, so memory stays bounded for any
- * n and the first rows come back before the last are sampled.  Each class has its own random
+ * A value-per-call SRF: rows are sampled in chunks of CHUNK_ROWS, so the function's memory stays
+ * bounded for any n (in FROM the executor still collects the rows in a tuplestore, which spills to
+ * disk; in a select list rows are made on demand and a LIMIT stops the sampling).  Each class has its own random
  * stream derived from (seed, class index), so the rows of a class do not depend on whether the
  * other classes were asked for: generate(m, 'x', 10, 7) equals the 'x' rows of generate(m, NULL,
  * 10, 7).
