@@ -31,6 +31,12 @@ struct LlamaSampler
 	int		   *slot;			/* [cap] active row -> cache slot */
 	int32_t    *tok;			/* [cap] */
 	int		   *order;			/* [K] for top-k / top-p */
+	/* Every row of a class starts with the same step (<CLASS_c> at position 0): its keys,
+	 * values and logits are computed once per call and copied into each row (prefix caching). */
+	int			prefix_class;	/* -1: not computed in this call */
+	float	   *prefix_k;		/* [L][C] */
+	float	   *prefix_v;		/* [L][C] */
+	float	   *prefix_logits;	/* [K] */
 };
 
 void
@@ -47,6 +53,7 @@ llama_free_sampler(LlamaModel *m)
 	ntg_free(s->slot);
 	ntg_free(s->tok);
 	ntg_free(s->order);
+	ntg_free(s->prefix_k);
 	ntg_free(s);
 	m->sampler = NULL;
 }
@@ -79,8 +86,9 @@ llama_ensure_sampler(LlamaModel *m, int cap)
 	s->slot = ntg_malloc(cap * sizeof(int));
 	s->tok = ntg_malloc(cap * sizeof(int32_t));
 	s->order = ntg_malloc(K * sizeof(int));
+	s->prefix_k = ntg_malloc((2 * (size_t) c->n_layers * C + K) * sizeof(float));
 	if (s->kcache == NULL || s->vcache == NULL || s->x == NULL || s->pos == NULL ||
-		s->slot == NULL || s->tok == NULL || s->order == NULL)
+		s->slot == NULL || s->tok == NULL || s->order == NULL || s->prefix_k == NULL)
 	{
 		llama_free_sampler(m);
 		return NTG_ERR_NOMEM;
@@ -94,6 +102,9 @@ llama_ensure_sampler(LlamaModel *m, int cap)
 	s->logits = p, p += cap * K;
 	s->rstd = p, p += cap;
 	s->att = p;
+	s->prefix_v = s->prefix_k + (size_t) c->n_layers * C;
+	s->prefix_logits = s->prefix_v + (size_t) c->n_layers * C;
+	s->prefix_class = -1;
 	return NTG_OK;
 }
 
@@ -283,22 +294,54 @@ draw_token(float *z, int K, const NtgSampleOptions *o, int *order, NtgRng *rng)
 	return 0;
 }
 
+/* Compute the shared first step of class_index once (row slot 0) and keep it. */
+static void
+llama_prefix(LlamaModel *m, int class_index)
+{
+	LlamaSampler *s = m->sampler;
+	int			C = m->cfg.dim;
+	int			K = m->tok.n_values + 1;
+	size_t		layer_cache = (size_t) s->cap * s->T * C;
+
+	s->slot[0] = 0;
+	s->tok[0] = ntg_tok_class(&m->tok, class_index);
+	llama_decode_step(m, 1, 0);
+	for (int l = 0; l < m->cfg.n_layers; l++)
+	{
+		memcpy(s->prefix_k + (size_t) l * C, s->kcache + l * layer_cache, C * sizeof(float));
+		memcpy(s->prefix_v + (size_t) l * C, s->vcache + l * layer_cache, C * sizeof(float));
+	}
+	memcpy(s->prefix_logits, s->logits, K * sizeof(float));
+	s->prefix_class = class_index;
+}
+
 /* Generate rows [0, nb) of one batch into out/out_len. */
 static void
 llama_sample_chunk(LlamaModel *m, int class_index, int nb, const NtgSampleOptions *opts,
 				   NtgRng *rng, int32_t *out, int *out_len)
 {
 	LlamaSampler *s = m->sampler;
+	int			C = m->cfg.dim;
 	int			K = m->tok.n_values + 1;
 	int			eos = ntg_tok_eos(&m->tok);
 	int			N = m->cfg.max_len;
 	int			nact = nb;
+	size_t		layer_cache = (size_t) s->cap * s->T * C;
 
+	if (s->prefix_class != class_index)
+		llama_prefix(m, class_index);
 	for (int r = 0; r < nb; r++)
 	{
 		s->slot[r] = r;
-		s->tok[r] = ntg_tok_class(&m->tok, class_index);
 		out_len[r] = 0;
+		for (int l = 0; l < m->cfg.n_layers; l++)
+		{
+			size_t		at = l * layer_cache + (size_t) r * s->T * C;
+
+			memcpy(s->kcache + at, s->prefix_k + (size_t) l * C, C * sizeof(float));
+			memcpy(s->vcache + at, s->prefix_v + (size_t) l * C, C * sizeof(float));
+		}
+		memcpy(s->logits + (size_t) r * K, s->prefix_logits, K * sizeof(float));
 	}
 	memset(out, 0, (size_t) nb * N * sizeof(int32_t));
 	for (int pos = 0; pos < N && nact > 0; pos++)
@@ -306,7 +349,8 @@ llama_sample_chunk(LlamaModel *m, int class_index, int nb, const NtgSampleOption
 		int			still = 0;
 
 		ntg_check_interrupts();
-		llama_decode_step(m, nact, pos);
+		if (pos > 0)
+			llama_decode_step(m, nact, pos);
 		for (int r = 0; r < nact; r++)
 		{
 			int			row = s->slot[r];
@@ -348,6 +392,7 @@ llama_sample_batched(LlamaModel *m, int class_index, int n, int batch,
 	if (llama_ensure_sampler(m, batch) != NTG_OK)
 		return ntg_error(err, NTG_ERR_NOMEM, "out of memory");
 	nn_blas_init(m->cfg.blas_threads);
+	m->sampler->prefix_class = -1;	/* weights may have changed since the last call */
 	for (int r0 = 0; r0 < n; r0 += batch)
 	{
 		int			nb = n - r0 < batch ? n - r0 : batch;

@@ -281,7 +281,8 @@ llama_step(LlamaModel *m, const int32_t *tokens, const int32_t *targets, const i
 		return ntg_error(err, NTG_ERR_INTERNAL, "model has no gradient buffers");
 	crossentropy_backward(a->logits, a->logits, a->targets, N, m->cfg.vocab_size,
 						  1.0f / *count);
-	nn_params_zero_grad(&m->params);
+	nn_params_zero_grad(&m->params);	/* a no-op after an AdamW step, which zeroes it */
+	m->params.grad_clean = 0;
 	llama_backward(m, N, S);
 	if (update == 1)
 		nn_adamw_step(&m->opt, &m->params);
@@ -328,6 +329,7 @@ llama_ensure_training(LlamaModel *m, const NtgSeqSet *train, NtgError *err)
 		m->params.v = ntg_calloc(m->params.count, sizeof(float));
 		if (m->params.grad == NULL || m->params.m == NULL || m->params.v == NULL)
 			return ntg_error(err, NTG_ERR_NOMEM, "out of memory");
+		m->params.grad_clean = 1;
 		llama_reset_optimizer(m, train->n_rows);
 	}
 	if (llama_ensure_acts(m, m->cfg.batch_size) != NTG_OK)

@@ -104,6 +104,11 @@ linear_forward(float *out, const float *inp, const float *w, int N, int C, int O
 {
 	if (N <= 0)
 		return;
+	if (N == 1)
+	{
+		cblas_sgemv(CblasRowMajor, CblasNoTrans, OC, C, 1.0f, w, C, inp, 1, 0.0f, out, 1);
+		return;
+	}
 	if (N <= NN_SMALL_N)
 	{
 		for (int o = 0; o < OC; o++)
