@@ -7,6 +7,7 @@
  * are impossible by construction, not by a mask that could be bypassed.
  */
 #include "models/llama.h"
+#include "nn/nn_simd.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -239,10 +240,10 @@ draw_token(float *z, int K, const NtgSampleOptions *o, int *order, NtgRng *rng)
 			mx = z[i];
 	}
 	for (int i = 0; i < K; i++)
-	{
-		z[i] = expf(z[i] - mx);
+		z[i] -= mx;
+	nn_vexp(z, K);
+	for (int i = 0; i < K; i++)
 		sum += z[i];
-	}
 	if ((o->top_k > 0 && o->top_k < K) || o->top_p < 1.0)
 	{
 		double		kept = 0.0;
