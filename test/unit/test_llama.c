@@ -354,6 +354,81 @@ test_sampling_rules(const NtgSeqSet *s)
 	ntg_llama_kind.destroy(&m->base);
 }
 
+/*
+ * The sampler draws from the model's own distribution: compare empirical frequencies of the
+ * first token and of the second token after the most frequent first one with the forward pass's
+ * probabilities, one row at a time and batched (the batched sampler shares computation between
+ * rows with the same history, which must not change the distribution).  Bounds: 5 standard
+ * errors + 0.003.
+ */
+static int
+freq_matches(const LlamaModel *m, const float *p, const int *hits, int n)
+{
+	int			K = m->tok.n_values + 1;
+
+	for (int i = 0; i < K; i++)
+	{
+		double		f = (double) hits[i] / n;
+
+		if (fabs(f - p[i]) > 5 * sqrt(p[i] * (1 - p[i]) / n) + 0.003)
+		{
+			printf("# token %d: frequency %.4f, probability %.4f (n %d)\n", i, f, p[i], n);
+			return 0;
+		}
+	}
+	return 1;
+}
+
+static void
+test_distribution(const NtgSeqSet *s)
+{
+	LlamaModel *m = trained(s, 8);
+	enum
+	{
+		NS = 20000
+	};
+	static int32_t out[NS * 3];
+	static int	len[NS];
+	int			K = m->tok.n_values + 1;
+	int			eos = ntg_tok_eos(&m->tok);
+	NtgError	err;
+	NtgRng		rng;
+
+	for (int mode = 0; mode < 2; mode++)
+	{
+		int			batch = mode == 0 ? 1 : 4096;
+		int			hits1[16] = {0},
+					hits2[16] = {0},
+					n2 = 0,
+					best = 0;
+		float		p1[16],
+					p2[16];
+		int32_t		hist[2];
+
+		ntg_rng_seed(&rng, 100 + mode);
+		llama_sample_batched(m, 0, NS, batch, &plain, &rng, out, len, &err);
+		hist[0] = ntg_tok_class(&m->tok, 0);
+		llama_next_probs(m, hist, 1, p1, &err);
+		for (int r = 0; r < NS; r++)
+			hits1[len[r] == 0 ? eos : ntg_tok_value_token(&m->tok, out[r * 3])]++;
+		ok(freq_matches(m, p1, hits1, NS), "first tokens follow the model (batch %d)", batch);
+		for (int i = 1; i < K - 1; i++)
+			if (hits1[i] > hits1[best] || best == eos)
+				best = i;
+		hist[1] = best;
+		llama_next_probs(m, hist, 2, p2, &err);
+		for (int r = 0; r < NS; r++)
+			if (len[r] >= 1 && ntg_tok_value_token(&m->tok, out[r * 3]) == best)
+			{
+				hits2[len[r] == 1 ? eos : ntg_tok_value_token(&m->tok, out[r * 3 + 1])]++;
+				n2++;
+			}
+		ok(n2 > 1000 && freq_matches(m, p2, hits2, n2),
+		   "second tokens after the likeliest first follow the model (batch %d, %d rows)", batch, n2);
+	}
+	ntg_llama_kind.destroy(&m->base);
+}
+
 static void
 test_save_load(const NtgSeqSet *s)
 {
@@ -596,6 +671,7 @@ main(void)
 	test_overfit(&s);
 	test_determinism(&s);
 	test_sampling_rules(&s);
+	test_distribution(&s);
 	test_save_load(&s);
 	test_inconsistent(&s);
 	ntg_seqset_free(&s);

@@ -101,6 +101,11 @@ void		llama_init_weights(LlamaModel *m, uint64_t seed);
 int			llama_step(LlamaModel *m, const int32_t *tokens, const int32_t *targets,
 					   const int *len, int S, int update, double *loss_sum, int *count,
 					   NtgError *err);
+/* The model's distribution of the next token after tokens[0..len) (a history starting with a
+ * class token), renormalised over the drawable tokens 0 .. n_values (values and <EOS>), as the
+ * sampler sees it at temperature 1: probs gets n_values + 1 floats.  For tests. */
+int			llama_next_probs(LlamaModel *m, const int32_t *tokens, int len, float *probs,
+							 NtgError *err);
 /* Mean loss over a whole set (no update): for tests and evaluation. */
 int			llama_eval_loss(LlamaModel *m, const NtgSeqSet *set, double *mean_loss, NtgError *err);
 

@@ -444,3 +444,28 @@ llama_eval_loss(LlamaModel *m, const NtgSeqSet *set, double *mean_loss, NtgError
 	*mean_loss = counted > 0 ? total / counted : 0.0;
 	return rc;
 }
+
+int
+llama_next_probs(LlamaModel *m, const int32_t *tokens, int len, float *probs, NtgError *err)
+{
+	int32_t		targets[LLAMA_MAX_LEN + 1];
+	double		loss;
+	int			count,
+				rc;
+	int			K = m->tok.n_values + 1;
+	const float *row;
+	double		sum = 0.0;
+
+	if (len < 1 || len > m->cfg.max_len)
+		return ntg_error(err, NTG_ERR_INVALID_ARG, "history length out of range");
+	for (int t = 0; t < len; t++)
+		targets[t] = -1;
+	if ((rc = llama_step(m, tokens, targets, &len, 1, 0, &loss, &count, err)) != NTG_OK)
+		return rc;
+	row = m->acts->logits + (size_t) (len - 1) * m->cfg.vocab_size;
+	for (int i = 0; i < K; i++)
+		sum += row[i];
+	for (int i = 0; i < K; i++)
+		probs[i] = (float) (row[i] / sum);
+	return NTG_OK;
+}
