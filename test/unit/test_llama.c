@@ -178,6 +178,62 @@ test_gradient(const NtgSeqSet *s)
 	ntg_llama_kind.destroy(&m->base);
 }
 
+/* A batch larger than one pass (64 rows) accumulates its passes' gradients into the batch mean. */
+static void
+test_micro_batches(const NtgSeqSet *s)
+{
+	LlamaModel *m = make_model(s, 1, 150);
+	enum
+	{
+		R = 150
+	};
+	static int32_t tok[R * 4],
+				tgt[R * 4];
+	int			len[R],
+				off = 0,
+				offA = 0,
+				cA = 0,
+				cB = 0,
+				c;
+	double		loss,
+				worst = 0.0;
+	float	   *gA,
+			   *gB;
+	NtgError	err;
+	size_t		P = m->params.count;
+
+	for (int r = 0; r < R; r++)
+	{
+		int			rl;
+		const int32_t *row = ntg_seqset_row(s, r % 6, &rl);
+
+		len[r] = ntg_tok_encode_row(&m->tok, s->row_class[r % 6], row, rl, m->cfg.max_len,
+									tok + off, tgt + off);
+		off += len[r];
+		if (r == 69)
+			offA = off;
+	}
+	gA = ntg_malloc(P * sizeof(float));
+	gB = ntg_malloc(P * sizeof(float));
+	llama_step(m, tok, tgt, len, 70, 2, &loss, &cA, &err);
+	memcpy(gA, m->params.grad, P * sizeof(float));
+	llama_step(m, tok + offA, tgt + offA, len + 70, 80, 2, &loss, &cB, &err);
+	memcpy(gB, m->params.grad, P * sizeof(float));
+	ok(llama_step(m, tok, tgt, len, R, 2, &loss, &c, &err) == NTG_OK && c == cA + cB,
+	   "a 150-row batch runs in passes of 64 rows");
+	for (size_t i = 0; i < P; i++)
+	{
+		double		want = ((double) cA * gA[i] + (double) cB * gB[i]) / (cA + cB);
+
+		worst = fmax(worst, fabs(m->params.grad[i] - want) / (1e-6 + fabs(want)));
+	}
+	ok(worst < 1e-3, "its gradient is the mean over the whole batch (worst relative error %.2g)",
+	   worst);
+	ntg_free(gA);
+	ntg_free(gB);
+	ntg_llama_kind.destroy(&m->base);
+}
+
 static void
 test_overfit(const NtgSeqSet *s)
 {
@@ -668,6 +724,7 @@ main(void)
 	test_registry();
 	test_create(&s);
 	test_gradient(&s);
+	test_micro_batches(&s);
 	test_overfit(&s);
 	test_determinism(&s);
 	test_sampling_rules(&s);

@@ -144,6 +144,23 @@ llama_ensure_sampler(LlamaModel *m, int cap)
 
 #define W(m, i) nn_params_ptr(&(m)->params, (i))
 
+/* Rows per batch such that the sampler's buffers (KV cache and per-node tables) stay within
+ * LLAMA_SAMPLER_BYTES, whatever sample_batch asks for. */
+#define LLAMA_SAMPLER_BYTES ((size_t) 64 << 20)
+
+static int
+llama_sampler_max_rows(const LlamaModel *m)
+{
+	const LlamaConfig *c = &m->cfg;
+	size_t		K = m->tok.n_values + 1;
+	size_t		per_row = sizeof(float) * (2 * (size_t) c->n_layers * c->max_len * c->dim +
+										   7 * (size_t) c->dim + 3 * (size_t) c->hidden_dim + K + 1) +
+		sizeof(double) * K + sizeof(int) * (c->max_len + K + 6);
+	size_t		rows = LLAMA_SAMPLER_BYTES / per_row;
+
+	return rows < 1 ? 1 : rows > LLAMA_MAX_BATCH ? LLAMA_MAX_BATCH : (int) rows;
+}
+
 /* Key (or value) of node j at position p in layer l. */
 static inline float *
 cache_at(const LlamaSampler *s, float *cache, int l, int p, int j, int C)
@@ -459,6 +476,8 @@ llama_sample_batched(LlamaModel *m, int class_index, int n, int batch,
 		return NTG_OK;
 	if (batch > n)
 		batch = n;
+	if (batch > llama_sampler_max_rows(m))
+		batch = llama_sampler_max_rows(m);
 	if (llama_ensure_sampler(m, batch) != NTG_OK)
 		return ntg_error(err, NTG_ERR_NOMEM, "out of memory");
 	nn_blas_init(m->cfg.blas_threads);

@@ -247,24 +247,36 @@ llama_backward(LlamaModel *m, int N, int S)
 }
 
 /*
- * The rope_forward on the forward pass rotated q and k inside qkv, so attention_backward got the
- * rotated values (correct: the scores use them) and its gradient is with respect to the rotated
- * q/k; rope_backward maps it back to the pre-rotation outputs of wq/wk.
+ * Rows per forward/backward pass.  A larger batch is processed as several passes whose gradients
+ * accumulate before the one optimizer step (the loss is scaled by the whole batch's target
+ * count, so the gradient is the batch's mean), which keeps the activation memory at about
+ * LLAMA_MICRO_ROWS * (max_len + 1) * 11k floats (~30 MB with the defaults) for any batch_size.
  */
-int
-llama_step(LlamaModel *m, const int32_t *tokens, const int32_t *targets, const int *len, int S,
-		   int update, double *loss_sum, int *count, NtgError *err)
+#define LLAMA_MICRO_ROWS 64
+
+static int
+acts_rows(const LlamaModel *m, int S)
 {
-	LlamaActs  *a;
+	int			rows = S > m->cfg.batch_size ? S : m->cfg.batch_size;
+
+	return rows < LLAMA_MICRO_ROWS ? rows : LLAMA_MICRO_ROWS;
+}
+
+/*
+ * Forward (and backward with dlogits scaled by `scale`) over S <= acts capacity packed rows.
+ * The rope_forward of the forward pass rotated q and k inside qkv, so attention_backward gets
+ * the rotated values (correct: the scores use them) and its gradient is with respect to the
+ * rotated q/k; rope_backward maps it back to the pre-rotation outputs of wq/wk.
+ */
+static void
+llama_pass(LlamaModel *m, const int32_t *tokens, const int32_t *targets, const int *len, int S,
+		   int backward, float scale, double *loss_sum, int *count)
+{
+	LlamaActs  *a = m->acts;
 	int			N = 0;
 
-	if (llama_ensure_acts(m, S > m->cfg.batch_size ? S : m->cfg.batch_size) != NTG_OK)
-		return ntg_error(err, NTG_ERR_NOMEM, "out of memory");
-	a = m->acts;
 	for (int s = 0; s < S; s++)
 	{
-		if (len[s] < 1 || len[s] > m->cfg.max_len + 1)
-			return ntg_error(err, NTG_ERR_INTERNAL, "row length %d out of range", len[s]);
 		a->start[s] = N;
 		a->lens[s] = len[s];
 		for (int t = 0; t < len[s]; t++)
@@ -275,16 +287,57 @@ llama_step(LlamaModel *m, const int32_t *tokens, const int32_t *targets, const i
 	memcpy(a->targets, targets, N * sizeof(int32_t));
 	llama_forward(m, N, S);
 	*loss_sum = crossentropy_forward(a->logits, a->targets, N, m->cfg.vocab_size, count);
-	if (!update || *count == 0)
-		return NTG_OK;
-	if (m->params.grad == NULL)
-		return ntg_error(err, NTG_ERR_INTERNAL, "model has no gradient buffers");
-	crossentropy_backward(a->logits, a->logits, a->targets, N, m->cfg.vocab_size,
-						  1.0f / *count);
-	nn_params_zero_grad(&m->params);	/* a no-op after an AdamW step, which zeroes it */
-	m->params.grad_clean = 0;
+	if (!backward || *count == 0)
+		return;
+	crossentropy_backward(a->logits, a->logits, a->targets, N, m->cfg.vocab_size, scale);
 	llama_backward(m, N, S);
-	if (update == 1)
+}
+
+int
+llama_step(LlamaModel *m, const int32_t *tokens, const int32_t *targets, const int *len, int S,
+		   int update, double *loss_sum, int *count, NtgError *err)
+{
+	int			total = 0,
+				off = 0;
+
+	*loss_sum = 0.0;
+	*count = 0;
+	for (int s = 0; s < S; s++)
+	{
+		if (len[s] < 1 || len[s] > m->cfg.max_len + 1)
+			return ntg_error(err, NTG_ERR_INTERNAL, "row length %d out of range", len[s]);
+		for (int t = 0; t < len[s]; t++)
+			total += targets[off + t] >= 0;
+		off += len[s];
+	}
+	if (llama_ensure_acts(m, acts_rows(m, S)) != NTG_OK)
+		return ntg_error(err, NTG_ERR_NOMEM, "out of memory");
+	if (update)
+	{
+		if (m->params.grad == NULL)
+			return ntg_error(err, NTG_ERR_INTERNAL, "model has no gradient buffers");
+		nn_params_zero_grad(&m->params);	/* a no-op after an AdamW step, which zeroes it */
+		m->params.grad_clean = 0;
+	}
+	off = 0;
+	for (int s0 = 0; s0 < S; s0 += LLAMA_MICRO_ROWS)
+	{
+		int			n = S - s0 < LLAMA_MICRO_ROWS ? S - s0 : LLAMA_MICRO_ROWS;
+		int			tokens_here = 0,
+					c;
+		double		l;
+
+		for (int s = s0; s < s0 + n; s++)
+			tokens_here += len[s];
+		if (s0 > 0)
+			ntg_check_interrupts();
+		llama_pass(m, tokens + off, targets + off, len + s0, n, update && total > 0,
+				   total > 0 ? 1.0f / total : 0.0f, &l, &c);
+		*loss_sum += l;
+		*count += c;
+		off += tokens_here;
+	}
+	if (update == 1 && total > 0)
 		nn_adamw_step(&m->opt, &m->params);
 	return NTG_OK;
 }
@@ -332,7 +385,7 @@ llama_ensure_training(LlamaModel *m, const NtgSeqSet *train, NtgError *err)
 		m->params.grad_clean = 1;
 		llama_reset_optimizer(m, train->n_rows);
 	}
-	if (llama_ensure_acts(m, m->cfg.batch_size) != NTG_OK)
+	if (llama_ensure_acts(m, acts_rows(m, m->cfg.batch_size)) != NTG_OK)
 		return ntg_error(err, NTG_ERR_NOMEM, "out of memory");
 	a = m->acts;
 	if (a->order_len != train->n_rows)
