@@ -13,7 +13,9 @@
  *
  * usage: llama_core_bench --tsv FILE [--epochs 10] [--batch-size 32] [--samples 100] [--seed 1]
  *                         [--threads 1] [--lr 0.001] [--dim 160] [--hidden-dim 320]
- *                         [--layers 4] [--heads 8]
+ *                         [--layers 4] [--heads 8] [--gen-out FILE]
+ * --gen-out writes, after training, as many generated rows per class as the training set has
+ * (label<TAB>values), for bench/llama_quality.py.
  * The TSV holds label<TAB>comma-separated signed PLs (bench/make_protocol_tsv.py writes one).
  */
 #include <stdio.h>
@@ -86,10 +88,54 @@ read_tsv(const char *path, NtgSeqSet *set)
 	return ntg_seqset_builder_finish(b, set, &err) == NTG_OK ? 0 : -1;
 }
 
+/* As many rows per class as the training set has, through the generic sample(), as
+ * label<TAB>comma-separated values (for bench/llama_quality.py). */
+static int
+write_generated(NtgGenModel *model, const NtgSeqSet *set, const char *path, uint64_t seed)
+{
+	FILE	   *f = fopen(path, "w");
+	int		   *counts = calloc(set->n_classes, sizeof(int));
+	NtgRng		rng;
+	NtgError	err;
+	NtgSampleOptions o = {1.0, 0, 1.0};
+
+	if (f == NULL)
+	{
+		perror(path);
+		return -1;
+	}
+	ntg_seqset_class_counts(set, counts);
+	ntg_rng_seed(&rng, seed);
+	for (int c = 0; c < set->n_classes; c++)
+	{
+		int32_t    *out = malloc((size_t) (counts[c] + 1) * model->max_len * sizeof(int32_t));
+		int		   *len = malloc((counts[c] + 1) * sizeof(int));
+
+		if (model->kind->sample(model, c, counts[c], &o, &rng, out, len, &err) != NTG_OK)
+		{
+			fprintf(stderr, "sample: %s\n", err.msg);
+			return -1;
+		}
+		for (int r = 0; r < counts[c]; r++)
+		{
+			fprintf(f, "%s\t", set->classes[c]);
+			for (int j = 0; j < len[r]; j++)
+				fprintf(f, j ? ",%d" : "%d", out[(size_t) r * model->max_len + j]);
+			fputc('\n', f);
+		}
+		free(out);
+		free(len);
+	}
+	free(counts);
+	fclose(f);
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
 	const char *tsv = NULL;
+	const char *gen_out = NULL;
 	int			epochs = 10,
 				batch = 32,
 				samples = 100,
@@ -134,6 +180,8 @@ main(int argc, char **argv)
 			samples = atoi(argv[i + 1]);
 		else if (strcmp(argv[i], "--seed") == 0)
 			seed = atol(argv[i + 1]);
+		else if (strcmp(argv[i], "--gen-out") == 0)
+			gen_out = argv[i + 1];
 		else if (strcmp(argv[i], "--threads") == 0)
 			threads = atoi(argv[i + 1]);
 		else if (strcmp(argv[i], "--lr") == 0)
@@ -204,6 +252,8 @@ main(int argc, char **argv)
 							 &(NtgSampleOptions) {1.0, 0, 1.0}, &rng, out, out_len, &err);
 	batched_s = now() - t0;
 	batched_cpu = cpu_now() - c0;
+	if (gen_out != NULL && write_generated(model, &set, gen_out, (uint64_t) seed + 2) != 0)
+		return 1;
 	ntg_llama_kind.save(model, &blob, &blob_len, &err);
 	getrusage(RUSAGE_SELF, &ru);
 
