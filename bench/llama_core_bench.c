@@ -13,7 +13,7 @@
  *
  * usage: llama_core_bench --tsv FILE [--epochs 10] [--batch-size 32] [--samples 100] [--seed 1]
  *                         [--threads 1] [--lr 0.001] [--dim 160] [--hidden-dim 320]
- *                         [--layers 4] [--heads 8] [--gen-out FILE]
+ *                         [--layers 4] [--heads 8] [--gen-out FILE] [--param KEY=NUMBER]...
  * --gen-out writes, after training, as many generated rows per class as the training set has
  * (label<TAB>values), for bench/llama_quality.py.
  * The TSV holds label<TAB>comma-separated signed PLs (bench/make_protocol_tsv.py writes one).
@@ -180,6 +180,21 @@ main(int argc, char **argv)
 			samples = atoi(argv[i + 1]);
 		else if (strcmp(argv[i], "--seed") == 0)
 			seed = atol(argv[i + 1]);
+		else if (strcmp(argv[i], "--param") == 0)
+		{
+			/* any numeric hyperparameter: --param weight_decay=0.1 */
+			char		key[64];
+			const char *eq = strchr(argv[i + 1], '=');
+
+			if (eq == NULL || eq - argv[i + 1] >= (long) sizeof(key))
+			{
+				fprintf(stderr, "--param wants KEY=NUMBER\n");
+				return 2;
+			}
+			memcpy(key, argv[i + 1], eq - argv[i + 1]);
+			key[eq - argv[i + 1]] = '\0';
+			ntg_params_add_number(&p, key, atof(eq + 1), &err);
+		}
 		else if (strcmp(argv[i], "--gen-out") == 0)
 			gen_out = argv[i + 1];
 		else if (strcmp(argv[i], "--threads") == 0)
@@ -215,7 +230,8 @@ main(int argc, char **argv)
 	ntg_params_add_number(&p, "hidden_dim", hidden, &err);
 	ntg_params_add_number(&p, "n_layers", layers, &err);
 	ntg_params_add_number(&p, "n_heads", heads, &err);
-	if (ntg_llama_kind.create(&p, &set, &model, &topts, &json, &err) != NTG_OK)
+	if (ntg_llama_kind.create(&p, &set, &model, &topts, &json, &err) != NTG_OK ||
+		ntg_params_check_used(&p, "llama", &err) != NTG_OK)
 	{
 		fprintf(stderr, "create: %s\n", err.msg);
 		return 1;

@@ -10,6 +10,7 @@ DESIGN.md (macro over classes, JSD in log base 2):
 The SQL-level benchmark (ntg.fidelity) is the reference; this script exists to tune the core.
 
 usage: bench/llama_quality.py [--epochs 10] [--batch-size 32] [--seed 1] [--lr 0.001]
+                              [--param KEY=NUMBER]...
 """
 import argparse
 import csv
@@ -79,6 +80,7 @@ def main():
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--param", action="append", default=[], help="KEY=NUMBER hyperparameter")
     a = ap.parse_args()
     data = os.path.join(HERE, "..", "..", "shared", "data", "ndpi")
     if not os.path.exists(os.path.join(data, "flows.tsv")):
@@ -106,7 +108,8 @@ def main():
     env = dict(os.environ, OPENBLAS_NUM_THREADS="1")
     subprocess.run([os.path.join(HERE, "out", "llama_core_bench"), "--tsv", tr_path, "--epochs", str(a.epochs),
                     "--batch-size", str(a.batch_size), "--seed", str(a.seed), "--lr", str(a.lr),
-                    "--samples", "1", "--gen-out", gen_path], check=True, env=env, stdout=subprocess.DEVNULL,
+                    "--samples", "1", "--gen-out", gen_path] + [x for kv in a.param for x in ("--param", kv)],
+                   check=True, env=env, stdout=subprocess.DEVNULL,
                    stderr=subprocess.DEVNULL)
     synth = defaultdict(list)
     for line in open(gen_path):

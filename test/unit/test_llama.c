@@ -707,6 +707,42 @@ test_inconsistent(const NtgSeqSet *s)
 	ntg_llama_kind.destroy(&m->base);
 }
 
+/* Only empty rows: no value tokens at all; the model still trains, samples (empty rows) and
+ * survives save/load. */
+static void
+test_empty_rows(void)
+{
+	NtgSeqSetBuilder *b = ntg_seqset_builder_new();
+	NtgSeqSet	s;
+	NtgError	err;
+	LlamaModel *m;
+	NtgGenModel *back = NULL;
+	NtgRng		rng;
+	double		loss;
+	int32_t		out[4];
+	int			len[4] = {9, 9, 9, 9};
+	uint8_t    *buf;
+	size_t		n;
+
+	ntg_seqset_builder_add(b, "x", NULL, 0, &err);
+	ntg_seqset_builder_add(b, "y", NULL, 0, &err);
+	ntg_seqset_builder_finish(b, &s, &err);
+	m = make_model(&s, 1, 2);
+	ok(m != NULL && m->tok.n_values == 0 && m->base.max_len == 1, "a set of empty rows gives an empty vocabulary");
+	ntg_rng_seed(&rng, 1);
+	ok(ntg_llama_kind.train_epoch(&m->base, &s, 0, &rng, &loss, &err) == NTG_OK, "and trains");
+	ok(ntg_llama_kind.sample(&m->base, 1, 4, &plain, &rng, out, len, &err) == NTG_OK &&
+	   len[0] == 0 && len[3] == 0, "and samples empty rows");
+	ok(ntg_llama_kind.save(&m->base, &buf, &n, &err) == NTG_OK &&
+	   ntg_gen_model_from_bytes(buf, n, &back, &err) == NTG_OK && back->n_classes == 2,
+	   "and survives save/load");
+	if (back != NULL)
+		ntg_llama_kind.destroy(back);
+	ntg_free(buf);
+	ntg_llama_kind.destroy(&m->base);
+	ntg_seqset_free(&s);
+}
+
 static void
 test_registry(void)
 {
@@ -731,6 +767,7 @@ main(void)
 	test_distribution(&s);
 	test_save_load(&s);
 	test_inconsistent(&s);
+	test_empty_rows();
 	ntg_seqset_free(&s);
 	return done_testing();
 }
