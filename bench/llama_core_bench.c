@@ -131,6 +131,18 @@ write_generated(NtgGenModel *model, const NtgSeqSet *set, const char *path, uint
 	return 0;
 }
 
+/* Add key = v unless --param already gave it. */
+static void
+param_default(NtgParams *p, const char *key, double v)
+{
+	NtgError	err;
+
+	for (int i = 0; i < p->n; i++)
+		if (strcmp(p->items[i].key, key) == 0)
+			return;
+	ntg_params_add_number(p, key, v, &err);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -221,15 +233,15 @@ main(int argc, char **argv)
 				argv[0]);
 		return 2;
 	}
-	ntg_params_add_number(&p, "epochs", epochs, &err);
-	ntg_params_add_number(&p, "batch_size", batch, &err);
-	ntg_params_add_number(&p, "seed", (double) seed, &err);
-	ntg_params_add_number(&p, "blas_threads", threads, &err);
-	ntg_params_add_number(&p, "lr", lr, &err);
-	ntg_params_add_number(&p, "dim", dim, &err);
-	ntg_params_add_number(&p, "hidden_dim", hidden, &err);
-	ntg_params_add_number(&p, "n_layers", layers, &err);
-	ntg_params_add_number(&p, "n_heads", heads, &err);
+	param_default(&p, "epochs", epochs);
+	param_default(&p, "batch_size", batch);
+	param_default(&p, "seed", (double) seed);
+	param_default(&p, "blas_threads", threads);
+	param_default(&p, "lr", lr);
+	param_default(&p, "dim", dim);
+	param_default(&p, "hidden_dim", hidden);
+	param_default(&p, "n_layers", layers);
+	param_default(&p, "n_heads", heads);
 	if (ntg_llama_kind.create(&p, &set, &model, &topts, &json, &err) != NTG_OK ||
 		ntg_params_check_used(&p, "llama", &err) != NTG_OK)
 	{
