@@ -178,6 +178,70 @@ test_gradient(const NtgSeqSet *s)
 	ntg_llama_kind.destroy(&m->base);
 }
 
+/* Loss of the fixed batch in training mode (dropout on) with the dropout generator reset, so
+ * every call draws the same masks. */
+static double
+dropout_loss(LlamaModel *m, const NtgRng *state)
+{
+	double		loss;
+	int			count;
+	NtgError	err;
+
+	m->drop_rng = *state;
+	llama_step(m, g_tokens, g_targets, g_len, 2, 2, &loss, &count, &err);
+	return loss / count;
+}
+
+static void
+test_dropout(const NtgSeqSet *s)
+{
+	LlamaModel *m = make_model(s, 1, 2);
+	NtgRng		state;
+	float	   *grad;
+	double		worst = 0.0,
+				plain_loss,
+				l1,
+				l2;
+	int			zeros = 0;
+	NtgError	err;
+
+	/* away from the tiny initial weights, where RMSNorm is too curved for a step of 1e-2 */
+	ntg_rng_seed(&state, 98);
+	for (size_t i = 0; i < m->params.count; i++)
+		m->params.data[i] += (float) (ntg_rng_normal(&state) * 0.3);
+	m->cfg.dropout = 0.3;
+	ntg_rng_seed(&state, 5);
+	plain_loss = batch_loss(m);
+	l1 = dropout_loss(m, &state);
+	grad = ntg_malloc(m->params.count * sizeof(float));
+	memcpy(grad, m->params.grad, m->params.count * sizeof(float));
+	for (size_t i = 0; i < m->params.count; i++)
+	{
+		float		keep = m->params.data[i];
+		double		lp,
+					lm,
+					num;
+
+		m->params.data[i] = keep + 1e-2f;
+		lp = dropout_loss(m, &state);
+		m->params.data[i] = keep - 1e-2f;
+		lm = dropout_loss(m, &state);
+		m->params.data[i] = keep;
+		num = (lp - lm) / 2e-2;
+		worst = fmax(worst, fabs(num - grad[i]) / (1e-3 + 2e-2 * fmax(fabs(num), fabs(grad[i]))));
+	}
+	ok(worst <= 1.0, "with dropout 0.3 the gradient matches finite differences (worst %.3f)", worst);
+	l2 = dropout_loss(m, &state);
+	ok(l1 == l2 && l1 != plain_loss, "dropout masks come from the generator (same state, same loss)");
+	ok(batch_loss(m) == plain_loss, "evaluation does not drop");
+	for (int i = 0; i < 20; i++)
+		zeros += dropout_loss(m, &(NtgRng) {{i + 1, 2, 3, 4}}) == l1;
+	ok(zeros < 20, "other generator states give other masks");
+	ntg_free(grad);
+	ntg_llama_kind.destroy(&m->base);
+	(void) err;
+}
+
 /* A batch larger than one pass (64 rows) accumulates its passes' gradients into the batch mean. */
 static void
 test_micro_batches(const NtgSeqSet *s)
@@ -761,6 +825,7 @@ main(void)
 	test_create(&s);
 	test_gradient(&s);
 	test_micro_batches(&s);
+	test_dropout(&s);
 	test_overfit(&s);
 	test_determinism(&s);
 	test_sampling_rules(&s);

@@ -44,6 +44,7 @@ typedef struct LlamaConfig
 	double		grad_clip;
 	double		beta1;
 	double		beta2;
+	double		dropout;		/* residual dropout probability while training; 0 = off */
 	uint64_t	seed;
 	int			sample_batch;	/* rows generated together through the KV cache */
 	int			blas_threads;
@@ -79,6 +80,7 @@ typedef struct LlamaModel
 	LlamaLayer *layers;
 	float	   *rope_cs;		/* (max_len + 1) x head_dim/2 x (cos, sin) */
 	NnAdamW		opt;
+	NtgRng		drop_rng;		/* dropout masks (derived from train_epoch's rng) */
 	int64_t		total_steps;
 	LlamaActs  *acts;			/* training buffers, allocated on first use */
 	LlamaSampler *sampler;		/* KV cache, allocated on first use */
