@@ -13,7 +13,9 @@
  *
  * usage: llama_core_bench --tsv FILE [--epochs 10] [--batch-size 32] [--samples 100] [--seed 1]
  *                         [--threads 1] [--lr 0.001] [--dim 160] [--hidden-dim 320]
- *                         [--layers 4] [--heads 8]
+ *                         [--layers 4] [--heads 8] [--gen-out FILE] [--param KEY=NUMBER]...
+ * --gen-out writes, after training, as many generated rows per class as the training set has
+ * (label<TAB>values), for bench/llama_quality.py.
  * The TSV holds label<TAB>comma-separated signed PLs (bench/make_protocol_tsv.py writes one).
  */
 #include <stdio.h>
@@ -86,10 +88,66 @@ read_tsv(const char *path, NtgSeqSet *set)
 	return ntg_seqset_builder_finish(b, set, &err) == NTG_OK ? 0 : -1;
 }
 
+/* As many rows per class as the training set has, through the generic sample(), as
+ * label<TAB>comma-separated values (for bench/llama_quality.py). */
+static int
+write_generated(NtgGenModel *model, const NtgSeqSet *set, const char *path, uint64_t seed)
+{
+	FILE	   *f = fopen(path, "w");
+	int		   *counts = calloc(set->n_classes, sizeof(int));
+	NtgRng		rng;
+	NtgError	err;
+	NtgSampleOptions o = {1.0, 0, 1.0};
+
+	if (f == NULL)
+	{
+		perror(path);
+		return -1;
+	}
+	ntg_seqset_class_counts(set, counts);
+	ntg_rng_seed(&rng, seed);
+	for (int c = 0; c < set->n_classes; c++)
+	{
+		int32_t    *out = malloc((size_t) (counts[c] + 1) * model->max_len * sizeof(int32_t));
+		int		   *len = malloc((counts[c] + 1) * sizeof(int));
+
+		if (model->kind->sample(model, c, counts[c], &o, &rng, out, len, &err) != NTG_OK)
+		{
+			fprintf(stderr, "sample: %s\n", err.msg);
+			return -1;
+		}
+		for (int r = 0; r < counts[c]; r++)
+		{
+			fprintf(f, "%s\t", set->classes[c]);
+			for (int j = 0; j < len[r]; j++)
+				fprintf(f, j ? ",%d" : "%d", out[(size_t) r * model->max_len + j]);
+			fputc('\n', f);
+		}
+		free(out);
+		free(len);
+	}
+	free(counts);
+	fclose(f);
+	return 0;
+}
+
+/* Add key = v unless --param already gave it. */
+static void
+param_default(NtgParams *p, const char *key, double v)
+{
+	NtgError	err;
+
+	for (int i = 0; i < p->n; i++)
+		if (strcmp(p->items[i].key, key) == 0)
+			return;
+	ntg_params_add_number(p, key, v, &err);
+}
+
 int
 main(int argc, char **argv)
 {
 	const char *tsv = NULL;
+	const char *gen_out = NULL;
 	int			epochs = 10,
 				batch = 32,
 				samples = 100,
@@ -134,6 +192,23 @@ main(int argc, char **argv)
 			samples = atoi(argv[i + 1]);
 		else if (strcmp(argv[i], "--seed") == 0)
 			seed = atol(argv[i + 1]);
+		else if (strcmp(argv[i], "--param") == 0)
+		{
+			/* any numeric hyperparameter: --param weight_decay=0.1 */
+			char		key[64];
+			const char *eq = strchr(argv[i + 1], '=');
+
+			if (eq == NULL || eq - argv[i + 1] >= (long) sizeof(key))
+			{
+				fprintf(stderr, "--param wants KEY=NUMBER\n");
+				return 2;
+			}
+			memcpy(key, argv[i + 1], eq - argv[i + 1]);
+			key[eq - argv[i + 1]] = '\0';
+			ntg_params_add_number(&p, key, atof(eq + 1), &err);
+		}
+		else if (strcmp(argv[i], "--gen-out") == 0)
+			gen_out = argv[i + 1];
 		else if (strcmp(argv[i], "--threads") == 0)
 			threads = atoi(argv[i + 1]);
 		else if (strcmp(argv[i], "--lr") == 0)
@@ -158,16 +233,17 @@ main(int argc, char **argv)
 				argv[0]);
 		return 2;
 	}
-	ntg_params_add_number(&p, "epochs", epochs, &err);
-	ntg_params_add_number(&p, "batch_size", batch, &err);
-	ntg_params_add_number(&p, "seed", (double) seed, &err);
-	ntg_params_add_number(&p, "blas_threads", threads, &err);
-	ntg_params_add_number(&p, "lr", lr, &err);
-	ntg_params_add_number(&p, "dim", dim, &err);
-	ntg_params_add_number(&p, "hidden_dim", hidden, &err);
-	ntg_params_add_number(&p, "n_layers", layers, &err);
-	ntg_params_add_number(&p, "n_heads", heads, &err);
-	if (ntg_llama_kind.create(&p, &set, &model, &topts, &json, &err) != NTG_OK)
+	param_default(&p, "epochs", epochs);
+	param_default(&p, "batch_size", batch);
+	param_default(&p, "seed", (double) seed);
+	param_default(&p, "blas_threads", threads);
+	param_default(&p, "lr", lr);
+	param_default(&p, "dim", dim);
+	param_default(&p, "hidden_dim", hidden);
+	param_default(&p, "n_layers", layers);
+	param_default(&p, "n_heads", heads);
+	if (ntg_llama_kind.create(&p, &set, &model, &topts, &json, &err) != NTG_OK ||
+		ntg_params_check_used(&p, "llama", &err) != NTG_OK)
 	{
 		fprintf(stderr, "create: %s\n", err.msg);
 		return 1;
@@ -204,6 +280,8 @@ main(int argc, char **argv)
 							 &(NtgSampleOptions) {1.0, 0, 1.0}, &rng, out, out_len, &err);
 	batched_s = now() - t0;
 	batched_cpu = cpu_now() - c0;
+	if (gen_out != NULL && write_generated(model, &set, gen_out, (uint64_t) seed + 2) != 0)
+		return 1;
 	ntg_llama_kind.save(model, &blob, &blob_len, &err);
 	getrusage(RUSAGE_SELF, &ru);
 

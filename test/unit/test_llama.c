@@ -178,6 +178,126 @@ test_gradient(const NtgSeqSet *s)
 	ntg_llama_kind.destroy(&m->base);
 }
 
+/* Loss of the fixed batch in training mode (dropout on) with the dropout generator reset, so
+ * every call draws the same masks. */
+static double
+dropout_loss(LlamaModel *m, const NtgRng *state)
+{
+	double		loss;
+	int			count;
+	NtgError	err;
+
+	m->drop_rng = *state;
+	llama_step(m, g_tokens, g_targets, g_len, 2, 2, &loss, &count, &err);
+	return loss / count;
+}
+
+static void
+test_dropout(const NtgSeqSet *s)
+{
+	LlamaModel *m = make_model(s, 1, 2);
+	NtgRng		state;
+	float	   *grad;
+	double		worst = 0.0,
+				plain_loss,
+				l1,
+				l2;
+	int			zeros = 0;
+	NtgError	err;
+
+	/* away from the tiny initial weights, where RMSNorm is too curved for a step of 1e-2 */
+	ntg_rng_seed(&state, 98);
+	for (size_t i = 0; i < m->params.count; i++)
+		m->params.data[i] += (float) (ntg_rng_normal(&state) * 0.3);
+	m->cfg.dropout = 0.3;
+	ntg_rng_seed(&state, 5);
+	plain_loss = batch_loss(m);
+	l1 = dropout_loss(m, &state);
+	grad = ntg_malloc(m->params.count * sizeof(float));
+	memcpy(grad, m->params.grad, m->params.count * sizeof(float));
+	for (size_t i = 0; i < m->params.count; i++)
+	{
+		float		keep = m->params.data[i];
+		double		lp,
+					lm,
+					num;
+
+		m->params.data[i] = keep + 1e-2f;
+		lp = dropout_loss(m, &state);
+		m->params.data[i] = keep - 1e-2f;
+		lm = dropout_loss(m, &state);
+		m->params.data[i] = keep;
+		num = (lp - lm) / 2e-2;
+		worst = fmax(worst, fabs(num - grad[i]) / (1e-3 + 2e-2 * fmax(fabs(num), fabs(grad[i]))));
+	}
+	ok(worst <= 1.0, "with dropout 0.3 the gradient matches finite differences (worst %.3f)", worst);
+	l2 = dropout_loss(m, &state);
+	ok(l1 == l2 && l1 != plain_loss, "dropout masks come from the generator (same state, same loss)");
+	ok(batch_loss(m) == plain_loss, "evaluation does not drop");
+	for (int i = 0; i < 20; i++)
+		zeros += dropout_loss(m, &(NtgRng) {{i + 1, 2, 3, 4}}) == l1;
+	ok(zeros < 20, "other generator states give other masks");
+	ntg_free(grad);
+	ntg_llama_kind.destroy(&m->base);
+	(void) err;
+}
+
+/* A batch larger than one pass (64 rows) accumulates its passes' gradients into the batch mean. */
+static void
+test_micro_batches(const NtgSeqSet *s)
+{
+	LlamaModel *m = make_model(s, 1, 150);
+	enum
+	{
+		R = 150
+	};
+	static int32_t tok[R * 4],
+				tgt[R * 4];
+	int			len[R],
+				off = 0,
+				offA = 0,
+				cA = 0,
+				cB = 0,
+				c;
+	double		loss,
+				worst = 0.0;
+	float	   *gA,
+			   *gB;
+	NtgError	err;
+	size_t		P = m->params.count;
+
+	for (int r = 0; r < R; r++)
+	{
+		int			rl;
+		const int32_t *row = ntg_seqset_row(s, r % 6, &rl);
+
+		len[r] = ntg_tok_encode_row(&m->tok, s->row_class[r % 6], row, rl, m->cfg.max_len,
+									tok + off, tgt + off);
+		off += len[r];
+		if (r == 69)
+			offA = off;
+	}
+	gA = ntg_malloc(P * sizeof(float));
+	gB = ntg_malloc(P * sizeof(float));
+	llama_step(m, tok, tgt, len, 70, 2, &loss, &cA, &err);
+	memcpy(gA, m->params.grad, P * sizeof(float));
+	llama_step(m, tok + offA, tgt + offA, len + 70, 80, 2, &loss, &cB, &err);
+	memcpy(gB, m->params.grad, P * sizeof(float));
+	ok(llama_step(m, tok, tgt, len, R, 2, &loss, &c, &err) == NTG_OK && c == cA + cB,
+	   "a 150-row batch runs in passes of 64 rows");
+	for (size_t i = 0; i < P; i++)
+	{
+		double		want = ((double) cA * gA[i] + (double) cB * gB[i]) / (cA + cB);
+
+		worst = fmax(worst, fabs(m->params.grad[i] - want) / (1e-6 + fabs(want)));
+	}
+	ok(worst < 1e-3, "its gradient is the mean over the whole batch (worst relative error %.2g)",
+	   worst);
+	ntg_free(gA);
+	ntg_free(gB);
+	ntg_llama_kind.destroy(&m->base);
+}
+
 static void
 test_overfit(const NtgSeqSet *s)
 {
@@ -350,6 +470,81 @@ test_sampling_rules(const NtgSeqSet *s)
 
 		ok(ntg_llama_kind.sample(&m->base, 0, 1, &badt, &rng, out, len, &err) == NTG_ERR_INVALID_ARG,
 		   "temperature 0 is refused");
+	}
+	ntg_llama_kind.destroy(&m->base);
+}
+
+/*
+ * The sampler draws from the model's own distribution: compare empirical frequencies of the
+ * first token and of the second token after the most frequent first one with the forward pass's
+ * probabilities, one row at a time and batched (the batched sampler shares computation between
+ * rows with the same history, which must not change the distribution).  Bounds: 5 standard
+ * errors + 0.003.
+ */
+static int
+freq_matches(const LlamaModel *m, const float *p, const int *hits, int n)
+{
+	int			K = m->tok.n_values + 1;
+
+	for (int i = 0; i < K; i++)
+	{
+		double		f = (double) hits[i] / n;
+
+		if (fabs(f - p[i]) > 5 * sqrt(p[i] * (1 - p[i]) / n) + 0.003)
+		{
+			printf("# token %d: frequency %.4f, probability %.4f (n %d)\n", i, f, p[i], n);
+			return 0;
+		}
+	}
+	return 1;
+}
+
+static void
+test_distribution(const NtgSeqSet *s)
+{
+	LlamaModel *m = trained(s, 8);
+	enum
+	{
+		NS = 20000
+	};
+	static int32_t out[NS * 3];
+	static int	len[NS];
+	int			K = m->tok.n_values + 1;
+	int			eos = ntg_tok_eos(&m->tok);
+	NtgError	err;
+	NtgRng		rng;
+
+	for (int mode = 0; mode < 2; mode++)
+	{
+		int			batch = mode == 0 ? 1 : 4096;
+		int			hits1[16] = {0},
+					hits2[16] = {0},
+					n2 = 0,
+					best = 0;
+		float		p1[16],
+					p2[16];
+		int32_t		hist[2];
+
+		ntg_rng_seed(&rng, 100 + mode);
+		llama_sample_batched(m, 0, NS, batch, &plain, &rng, out, len, &err);
+		hist[0] = ntg_tok_class(&m->tok, 0);
+		llama_next_probs(m, hist, 1, p1, &err);
+		for (int r = 0; r < NS; r++)
+			hits1[len[r] == 0 ? eos : ntg_tok_value_token(&m->tok, out[r * 3])]++;
+		ok(freq_matches(m, p1, hits1, NS), "first tokens follow the model (batch %d)", batch);
+		for (int i = 1; i < K - 1; i++)
+			if (hits1[i] > hits1[best] || best == eos)
+				best = i;
+		hist[1] = best;
+		llama_next_probs(m, hist, 2, p2, &err);
+		for (int r = 0; r < NS; r++)
+			if (len[r] >= 1 && ntg_tok_value_token(&m->tok, out[r * 3]) == best)
+			{
+				hits2[len[r] == 1 ? eos : ntg_tok_value_token(&m->tok, out[r * 3 + 1])]++;
+				n2++;
+			}
+		ok(n2 > 1000 && freq_matches(m, p2, hits2, n2),
+		   "second tokens after the likeliest first follow the model (batch %d, %d rows)", batch, n2);
 	}
 	ntg_llama_kind.destroy(&m->base);
 }
@@ -576,6 +771,42 @@ test_inconsistent(const NtgSeqSet *s)
 	ntg_llama_kind.destroy(&m->base);
 }
 
+/* Only empty rows: no value tokens at all; the model still trains, samples (empty rows) and
+ * survives save/load. */
+static void
+test_empty_rows(void)
+{
+	NtgSeqSetBuilder *b = ntg_seqset_builder_new();
+	NtgSeqSet	s;
+	NtgError	err;
+	LlamaModel *m;
+	NtgGenModel *back = NULL;
+	NtgRng		rng;
+	double		loss;
+	int32_t		out[4];
+	int			len[4] = {9, 9, 9, 9};
+	uint8_t    *buf;
+	size_t		n;
+
+	ntg_seqset_builder_add(b, "x", NULL, 0, &err);
+	ntg_seqset_builder_add(b, "y", NULL, 0, &err);
+	ntg_seqset_builder_finish(b, &s, &err);
+	m = make_model(&s, 1, 2);
+	ok(m != NULL && m->tok.n_values == 0 && m->base.max_len == 1, "a set of empty rows gives an empty vocabulary");
+	ntg_rng_seed(&rng, 1);
+	ok(ntg_llama_kind.train_epoch(&m->base, &s, 0, &rng, &loss, &err) == NTG_OK, "and trains");
+	ok(ntg_llama_kind.sample(&m->base, 1, 4, &plain, &rng, out, len, &err) == NTG_OK &&
+	   len[0] == 0 && len[3] == 0, "and samples empty rows");
+	ok(ntg_llama_kind.save(&m->base, &buf, &n, &err) == NTG_OK &&
+	   ntg_gen_model_from_bytes(buf, n, &back, &err) == NTG_OK && back->n_classes == 2,
+	   "and survives save/load");
+	if (back != NULL)
+		ntg_llama_kind.destroy(back);
+	ntg_free(buf);
+	ntg_llama_kind.destroy(&m->base);
+	ntg_seqset_free(&s);
+}
+
 static void
 test_registry(void)
 {
@@ -593,11 +824,15 @@ main(void)
 	test_registry();
 	test_create(&s);
 	test_gradient(&s);
+	test_micro_batches(&s);
+	test_dropout(&s);
 	test_overfit(&s);
 	test_determinism(&s);
 	test_sampling_rules(&s);
+	test_distribution(&s);
 	test_save_load(&s);
 	test_inconsistent(&s);
+	test_empty_rows();
 	ntg_seqset_free(&s);
 	return done_testing();
 }

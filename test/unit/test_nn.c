@@ -12,6 +12,7 @@
 
 #include "common/rng.h"
 #include "nn/nn.h"
+#include "nn/nn_simd.h"
 #include "unit.h"
 
 #define H_STEP 1e-3f
@@ -71,7 +72,7 @@ check_grad(ForwardFn fwd, float *x, const float *g, size_t n, float *out, size_t
 /* ---- rmsnorm ---- */
 enum
 {
-	N_ = 5, C_ = 8, OC_ = 6, NH_ = 2, H_ = 7, V_ = 9
+	N_ = 5, C_ = 8, OC_ = 6, NH_ = 2, H_ = 19, V_ = 9
 };
 static float g_inp[64 * 3 * C_],
 			g_w[3 * C_ * 3 * C_],
@@ -388,11 +389,44 @@ test_adamw(void)
 	is_double(nn_lr_at(&opt, 60), 1.0, 1e-12, "constant schedule");
 }
 
+static void
+test_simd(void)
+{
+	float		x[203],
+				y[203];
+	double		worst = 0.0;
+
+	printf("# simd level %d\n", nn_simd_level());
+	for (int i = 0; i < 203; i++)
+		x[i] = y[i] = -90.0f + i * 0.9f;
+	nn_vexp(y, 203);
+	for (int i = 0; i < 203; i++)
+		if (x[i] > -87.0f && x[i] < 88.0f)
+			worst = fmax(worst, fabs(y[i] - expf(x[i])) / expf(x[i]));
+	ok(worst < 1e-6, "vector exp within 1e-6 relative of expf (worst %.2g)", worst);
+	ok(y[0] >= 0.0f && y[0] < 1e-37f, "vector exp of a very negative number is ~0");
+	for (int n = 1; n < 40; n += 7)
+	{
+		float		a[40],
+					b[40];
+		double		want = 0.0;
+
+		fill(a, n, 1.0f);
+		fill(b, n, 1.0f);
+		for (int i = 0; i < n; i++)
+			want += (double) a[i] * b[i];
+		if (fabs(nn_dot(a, b, n) - want) > 1e-5)
+			worst = 1.0;
+	}
+	ok(worst < 1e-6, "dot product for lengths 1..36");
+}
+
 int
 main(void)
 {
 	ntg_rng_seed(&rng, 1234);
 	nn_blas_init(1);
+	test_simd();
 	test_linear();
 	test_rmsnorm();
 	test_embedding();

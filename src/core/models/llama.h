@@ -44,6 +44,7 @@ typedef struct LlamaConfig
 	double		grad_clip;
 	double		beta1;
 	double		beta2;
+	double		dropout;		/* residual dropout probability while training; 0 = off */
 	uint64_t	seed;
 	int			sample_batch;	/* rows generated together through the KV cache */
 	int			blas_threads;
@@ -79,6 +80,7 @@ typedef struct LlamaModel
 	LlamaLayer *layers;
 	float	   *rope_cs;		/* (max_len + 1) x head_dim/2 x (cos, sin) */
 	NnAdamW		opt;
+	NtgRng		drop_rng;		/* dropout masks (derived from train_epoch's rng) */
 	int64_t		total_steps;
 	LlamaActs  *acts;			/* training buffers, allocated on first use */
 	LlamaSampler *sampler;		/* KV cache, allocated on first use */
@@ -101,6 +103,11 @@ void		llama_init_weights(LlamaModel *m, uint64_t seed);
 int			llama_step(LlamaModel *m, const int32_t *tokens, const int32_t *targets,
 					   const int *len, int S, int update, double *loss_sum, int *count,
 					   NtgError *err);
+/* The model's distribution of the next token after tokens[0..len) (a history starting with a
+ * class token), renormalised over the drawable tokens 0 .. n_values (values and <EOS>), as the
+ * sampler sees it at temperature 1: probs gets n_values + 1 floats.  For tests. */
+int			llama_next_probs(LlamaModel *m, const int32_t *tokens, int len, float *probs,
+							 NtgError *err);
 /* Mean loss over a whole set (no update): for tests and evaluation. */
 int			llama_eval_loss(LlamaModel *m, const NtgSeqSet *set, double *mean_loss, NtgError *err);
 

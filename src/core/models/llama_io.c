@@ -2,8 +2,8 @@
  * llama_io.c — the stored form of a llama model in the checked container (common/blob.h):
  *
  *   llama.config   i32[17]  format version, shapes, vocabulary and class counts, training ints
- *   llama.hparams  f64[8]   rope_theta, lr, min_lr_ratio, weight_decay, grad_clip, beta1, beta2,
- *                           warmup
+ *   llama.hparams  f64[9]   rope_theta, lr, min_lr_ratio, weight_decay, grad_clip, beta1, beta2,
+ *                           warmup, dropout
  *   vocab          i32[n_values]   the value vocabulary, strictly ascending
  *   classes        u8[bytes]       class names, each NUL-terminated, strictly ascending
  *   tok_embeddings, layers.L.attention_norm, layers.L.attention.{wq,wk,wv,wo},
@@ -20,7 +20,7 @@
 
 #define LLAMA_FORMAT		1
 #define LLAMA_N_CONFIG		17
-#define LLAMA_N_HPARAMS		8
+#define LLAMA_N_HPARAMS		9
 
 enum
 {
@@ -74,6 +74,7 @@ llama_save(NtgGenModel *model, uint8_t **out, size_t *out_len, NtgError *err)
 	hp[5] = c->beta1;
 	hp[6] = c->beta2;
 	hp[7] = (double) c->warmup;
+	hp[8] = c->dropout;
 
 	for (int i = 0; i < m->base.n_classes; i++)
 		names_len += strlen(m->base.classes[i]) + 1;
@@ -160,7 +161,8 @@ load_config(const NtgBlob *blob, LlamaConfig *cfg, int *n_values, int *n_classes
 			return corrupt(err, "llama hyperparameter is not finite");
 	if (hp[0] < 1.0 || hp[0] > 1e9 || hp[1] < 0 || hp[1] > 10 || hp[2] < 0 || hp[2] > 1 ||
 		hp[3] < 0 || hp[3] > 10 || hp[4] < 0 || hp[5] < 0 || hp[5] >= 1 || hp[6] < 0 ||
-		hp[6] >= 1 || hp[7] < -1 || hp[7] > 1e12 || hp[7] != floor(hp[7]))
+		hp[6] >= 1 || hp[7] < -1 || hp[7] > 1e12 || hp[7] != floor(hp[7]) ||
+		hp[8] < 0 || hp[8] > 0.9)
 		return corrupt(err, "llama hyperparameter is out of range");
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->dim = cf[CF_DIM];
@@ -183,6 +185,7 @@ load_config(const NtgBlob *blob, LlamaConfig *cfg, int *n_values, int *n_classes
 	cfg->beta1 = hp[5];
 	cfg->beta2 = hp[6];
 	cfg->warmup = (int64_t) hp[7];
+	cfg->dropout = hp[8];
 	*n_values = cf[CF_N_VALUES];
 	*n_classes = cf[CF_N_CLASSES];
 	*epochs_done = cf[CF_EPOCHS_DONE];

@@ -29,6 +29,9 @@ struct LlamaActs
 	float	  **rstd2;			/* [N] */
 	float	  **h13;			/* [N, 2H] */
 	float	  **hg;				/* [N, H] */
+	float	  **drop1;			/* [N, C] dropout scale after wo (0 or 1/(1-p)); NULL: none */
+	float	  **drop2;			/* [N, C] dropout scale after w2 */
+	int			dropping;		/* the current pass applies dropout */
 	float	   *lnf;			/* [N, C] */
 	float	   *rstdf;			/* [N] */
 	float	   *logits;			/* [N, V], probabilities after the loss, then dlogits */
@@ -40,6 +43,7 @@ struct LlamaActs
 	float	   *dhg;			/* [N, H] */
 	float	   *scratch;		/* [max_len + 1] */
 	float	   *tmp;			/* [N, C] */
+	float	   *dmask;			/* [N, C] gradient through a dropout mask */
 	/* packing */
 	int		   *start;			/* [S] */
 	int		   *pos;			/* [N] */
@@ -85,8 +89,8 @@ llama_ensure_acts(LlamaModel *m, int S)
 				V = c->vocab_size,
 				Lr = c->n_layers;
 	size_t		att = (size_t) S * c->n_heads * T * T;
-	size_t		per_layer = N * C * 6 + N * 2 + N * 3 * C + att + N * 2 * H + N * H;
-	size_t		total = per_layer * Lr + N * C + N * C + N + N * V + N * C * 3 + N * 3 * C +
+	size_t		per_layer = N * C * 8 + N * 2 + N * 3 * C + att + N * 2 * H + N * H;
+	size_t		total = per_layer * Lr + N * C + N * C + N + N * V + N * C * 4 + N * 3 * C +
 		N * 2 * H + N * H + T;
 	LlamaActs  *a;
 	float	   *p;
@@ -102,7 +106,7 @@ llama_ensure_acts(LlamaModel *m, int S)
 	a->cap_tokens = N;
 	a->cap_att = att;
 	a->block = ntg_malloc(total * sizeof(float));
-	a->resid = ntg_malloc(12 * (Lr + 1) * sizeof(float *));
+	a->resid = ntg_malloc(14 * (Lr + 1) * sizeof(float *));
 	a->start = ntg_malloc(S * sizeof(int));
 	a->lens = ntg_malloc(S * sizeof(int));
 	a->att_off = ntg_malloc(S * sizeof(size_t));
@@ -125,6 +129,8 @@ llama_ensure_acts(LlamaModel *m, int S)
 	a->rstd2 = a->ln2 + Lr;
 	a->h13 = a->rstd2 + Lr;
 	a->hg = a->h13 + Lr;
+	a->drop1 = a->hg + Lr;
+	a->drop2 = a->drop1 + Lr;
 	p = a->block;
 	for (size_t l = 0; l <= Lr; l++)
 	{
@@ -143,6 +149,8 @@ llama_ensure_acts(LlamaModel *m, int S)
 		a->rstd2[l] = p, p += N;
 		a->h13[l] = p, p += N * 2 * H;
 		a->hg[l] = p, p += N * H;
+		a->drop1[l] = p, p += N * C;
+		a->drop2[l] = p, p += N * C;
 	}
 	a->lnf = p, p += N * C;
 	a->rstdf = p, p += N;
@@ -150,6 +158,7 @@ llama_ensure_acts(LlamaModel *m, int S)
 	a->dresid = p, p += N * C;
 	a->dtmp = p, p += N * C;
 	a->tmp = p, p += N * C;
+	a->dmask = p, p += N * C;
 	a->dqkv = p, p += N * 3 * C;
 	a->dh13 = p, p += N * 2 * H;
 	a->dhg = p, p += N * H;
@@ -159,6 +168,42 @@ llama_ensure_acts(LlamaModel *m, int S)
 
 #define W(m, i) nn_params_ptr(&(m)->params, (i))
 #define G(m, i) ((m)->params.grad + (m)->params.tensors[(i)].offset)
+
+/*
+ * Residual dropout (hyperparameter "dropout", default 0 = off): during training, each output of
+ * the attention projection wo and of the MLP projection w2 is zeroed with probability p and the
+ * rest scaled by 1/(1-p), before the residual add.  The scales are kept for backward.  Masks come
+ * from the model's dropout generator, which train_epoch derives from its rng, so a seed still
+ * reproduces a run.  16 random bits per element.
+ */
+static void
+llama_dropout(LlamaModel *m, float *x, float *scale, size_t n)
+{
+	uint32_t	cut = (uint32_t) (m->cfg.dropout * 65536.0);
+	float		keep = (float) (1.0 / (1.0 - m->cfg.dropout));
+
+	for (size_t i = 0; i < n; i += 4)
+	{
+		uint64_t	r = ntg_rng_u64(&m->drop_rng);
+
+		for (size_t k = i; k < i + 4 && k < n; k++, r >>= 16)
+		{
+			scale[k] = ((uint32_t) (r & 0xffff)) < cut ? 0.0f : keep;
+			x[k] *= scale[k];
+		}
+	}
+}
+
+/* dout through the dropout of the forward pass (into acts->dmask), or dout itself. */
+static const float *
+masked(LlamaActs *a, const float *dout, const float *scale, size_t n)
+{
+	if (!a->dropping)
+		return dout;
+	for (size_t i = 0; i < n; i++)
+		a->dmask[i] = dout[i] * scale[i];
+	return a->dmask;
+}
 
 /* Forward over the packed batch in m->acts (tokens, pos, start, lens set); N tokens, S rows;
  * leaves logits in acts->logits. */
@@ -186,12 +231,16 @@ llama_forward(LlamaModel *m, int N, int S)
 		attention_forward(a->atty[l], a->att[l], a->qkv[l], a->start, a->lens, a->att_off, S,
 						  C, NH);
 		linear_forward(a->mid[l], a->atty[l], W(m, L->wo), N, C, C);
+		if (a->dropping)
+			llama_dropout(m, a->mid[l], a->drop1[l], (size_t) N * C);
 		residual_add(a->mid[l], a->resid[l], (size_t) N * C);
 		rmsnorm_forward(a->ln2[l], a->rstd2[l], a->mid[l], W(m, L->ffn_norm), N, C,
 						LLAMA_NORM_EPS);
 		linear_forward(a->h13[l], a->ln2[l], W(m, L->w1), N, C, 2 * H);
 		swiglu_forward(a->hg[l], a->h13[l], N, H);
 		linear_forward(a->resid[l + 1], a->hg[l], W(m, L->w2), N, H, C);
+		if (a->dropping)
+			llama_dropout(m, a->resid[l + 1], a->drop2[l], (size_t) N * C);
 		residual_add(a->resid[l + 1], a->mid[l], (size_t) N * C);
 	}
 	rmsnorm_forward(a->lnf, a->rstdf, a->resid[c->n_layers], W(m, m->t_norm), N, C,
@@ -223,7 +272,8 @@ llama_backward(LlamaModel *m, int N, int S)
 
 		/* resid[l+1] = mid + w2(swiglu(w13(norm(mid)))) */
 		memset(a->dhg, 0, (size_t) N * H * sizeof(float));
-		linear_backward(a->dhg, G(m, L->w2), a->dresid, a->hg[l], W(m, L->w2), N, H, C);
+		linear_backward(a->dhg, G(m, L->w2), masked(a, a->dresid, a->drop2[l], NC), a->hg[l],
+						W(m, L->w2), N, H, C);
 		memset(a->dh13, 0, (size_t) N * 2 * H * sizeof(float));
 		swiglu_backward(a->dh13, a->dhg, a->h13[l], N, H);
 		memset(a->dtmp, 0, NC * sizeof(float));
@@ -232,7 +282,8 @@ llama_backward(LlamaModel *m, int N, int S)
 						 a->rstd2[l], N, C);
 		/* mid = resid[l] + wo(attention(rope(wqkv(norm(resid[l]))))) */
 		memset(a->tmp, 0, NC * sizeof(float));
-		linear_backward(a->tmp, G(m, L->wo), a->dresid, a->atty[l], W(m, L->wo), N, C, C);
+		linear_backward(a->tmp, G(m, L->wo), masked(a, a->dresid, a->drop1[l], NC), a->atty[l],
+						W(m, L->wo), N, C, C);
 		memset(a->dqkv, 0, NC * 3 * sizeof(float));
 		attention_backward(a->dqkv, a->tmp, a->qkv[l], a->att[l], a->start, a->lens,
 						   a->att_off, S, C, NH, a->scratch);
@@ -247,24 +298,36 @@ llama_backward(LlamaModel *m, int N, int S)
 }
 
 /*
- * The rope_forward on the forward pass rotated q and k inside qkv, so attention_backward got the
- * rotated values (correct: the scores use them) and its gradient is with respect to the rotated
- * q/k; rope_backward maps it back to the pre-rotation outputs of wq/wk.
+ * Rows per forward/backward pass.  A larger batch is processed as several passes whose gradients
+ * accumulate before the one optimizer step (the loss is scaled by the whole batch's target
+ * count, so the gradient is the batch's mean), which keeps the activation memory at about
+ * LLAMA_MICRO_ROWS * (max_len + 1) * 11k floats (~30 MB with the defaults) for any batch_size.
  */
-int
-llama_step(LlamaModel *m, const int32_t *tokens, const int32_t *targets, const int *len, int S,
-		   int update, double *loss_sum, int *count, NtgError *err)
+#define LLAMA_MICRO_ROWS 64
+
+static int
+acts_rows(const LlamaModel *m, int S)
 {
-	LlamaActs  *a;
+	int			rows = S > m->cfg.batch_size ? S : m->cfg.batch_size;
+
+	return rows < LLAMA_MICRO_ROWS ? rows : LLAMA_MICRO_ROWS;
+}
+
+/*
+ * Forward (and backward with dlogits scaled by `scale`) over S <= acts capacity packed rows.
+ * The rope_forward of the forward pass rotated q and k inside qkv, so attention_backward gets
+ * the rotated values (correct: the scores use them) and its gradient is with respect to the
+ * rotated q/k; rope_backward maps it back to the pre-rotation outputs of wq/wk.
+ */
+static void
+llama_pass(LlamaModel *m, const int32_t *tokens, const int32_t *targets, const int *len, int S,
+		   int backward, float scale, double *loss_sum, int *count)
+{
+	LlamaActs  *a = m->acts;
 	int			N = 0;
 
-	if (llama_ensure_acts(m, S > m->cfg.batch_size ? S : m->cfg.batch_size) != NTG_OK)
-		return ntg_error(err, NTG_ERR_NOMEM, "out of memory");
-	a = m->acts;
 	for (int s = 0; s < S; s++)
 	{
-		if (len[s] < 1 || len[s] > m->cfg.max_len + 1)
-			return ntg_error(err, NTG_ERR_INTERNAL, "row length %d out of range", len[s]);
 		a->start[s] = N;
 		a->lens[s] = len[s];
 		for (int t = 0; t < len[s]; t++)
@@ -273,17 +336,60 @@ llama_step(LlamaModel *m, const int32_t *tokens, const int32_t *targets, const i
 	}
 	memcpy(a->tokens, tokens, N * sizeof(int32_t));
 	memcpy(a->targets, targets, N * sizeof(int32_t));
+	a->dropping = backward && m->cfg.dropout > 0.0;
 	llama_forward(m, N, S);
 	*loss_sum = crossentropy_forward(a->logits, a->targets, N, m->cfg.vocab_size, count);
-	if (!update || *count == 0)
-		return NTG_OK;
-	if (m->params.grad == NULL)
-		return ntg_error(err, NTG_ERR_INTERNAL, "model has no gradient buffers");
-	crossentropy_backward(a->logits, a->logits, a->targets, N, m->cfg.vocab_size,
-						  1.0f / *count);
-	nn_params_zero_grad(&m->params);
+	if (!backward || *count == 0)
+		return;
+	crossentropy_backward(a->logits, a->logits, a->targets, N, m->cfg.vocab_size, scale);
 	llama_backward(m, N, S);
-	if (update == 1)
+}
+
+int
+llama_step(LlamaModel *m, const int32_t *tokens, const int32_t *targets, const int *len, int S,
+		   int update, double *loss_sum, int *count, NtgError *err)
+{
+	int			total = 0,
+				off = 0;
+
+	*loss_sum = 0.0;
+	*count = 0;
+	for (int s = 0; s < S; s++)
+	{
+		if (len[s] < 1 || len[s] > m->cfg.max_len + 1)
+			return ntg_error(err, NTG_ERR_INTERNAL, "row length %d out of range", len[s]);
+		for (int t = 0; t < len[s]; t++)
+			total += targets[off + t] >= 0;
+		off += len[s];
+	}
+	if (llama_ensure_acts(m, acts_rows(m, S)) != NTG_OK)
+		return ntg_error(err, NTG_ERR_NOMEM, "out of memory");
+	if (update)
+	{
+		if (m->params.grad == NULL)
+			return ntg_error(err, NTG_ERR_INTERNAL, "model has no gradient buffers");
+		nn_params_zero_grad(&m->params);	/* a no-op after an AdamW step, which zeroes it */
+		m->params.grad_clean = 0;
+	}
+	off = 0;
+	for (int s0 = 0; s0 < S; s0 += LLAMA_MICRO_ROWS)
+	{
+		int			n = S - s0 < LLAMA_MICRO_ROWS ? S - s0 : LLAMA_MICRO_ROWS;
+		int			tokens_here = 0,
+					c;
+		double		l;
+
+		for (int s = s0; s < s0 + n; s++)
+			tokens_here += len[s];
+		if (s0 > 0)
+			ntg_check_interrupts();
+		llama_pass(m, tokens + off, targets + off, len + s0, n, update && total > 0,
+				   total > 0 ? 1.0f / total : 0.0f, &l, &c);
+		*loss_sum += l;
+		*count += c;
+		off += tokens_here;
+	}
+	if (update == 1 && total > 0)
 		nn_adamw_step(&m->opt, &m->params);
 	return NTG_OK;
 }
@@ -328,9 +434,10 @@ llama_ensure_training(LlamaModel *m, const NtgSeqSet *train, NtgError *err)
 		m->params.v = ntg_calloc(m->params.count, sizeof(float));
 		if (m->params.grad == NULL || m->params.m == NULL || m->params.v == NULL)
 			return ntg_error(err, NTG_ERR_NOMEM, "out of memory");
+		m->params.grad_clean = 1;
 		llama_reset_optimizer(m, train->n_rows);
 	}
-	if (llama_ensure_acts(m, m->cfg.batch_size) != NTG_OK)
+	if (llama_ensure_acts(m, acts_rows(m, m->cfg.batch_size)) != NTG_OK)
 		return ntg_error(err, NTG_ERR_NOMEM, "out of memory");
 	a = m->acts;
 	if (a->order_len != train->n_rows)
@@ -373,6 +480,7 @@ llama_train_epoch(NtgGenModel *model, const NtgSeqSet *train, int epoch, NtgRng 
 		ntg_free(tokens), ntg_free(targets), ntg_free(lens);
 		return ntg_error(err, NTG_ERR_NOMEM, "out of memory");
 	}
+	ntg_rng_split(rng, (uint64_t) epoch, &m->drop_rng);
 	/* Fisher-Yates shuffle of the row order */
 	for (int i = 0; i < train->n_rows; i++)
 		m->acts->order[i] = i;
@@ -441,4 +549,29 @@ llama_eval_loss(LlamaModel *m, const NtgSeqSet *set, double *mean_loss, NtgError
 	ntg_free(tokens), ntg_free(targets), ntg_free(lens), ntg_free(idx);
 	*mean_loss = counted > 0 ? total / counted : 0.0;
 	return rc;
+}
+
+int
+llama_next_probs(LlamaModel *m, const int32_t *tokens, int len, float *probs, NtgError *err)
+{
+	int32_t		targets[LLAMA_MAX_LEN + 1];
+	double		loss;
+	int			count,
+				rc;
+	int			K = m->tok.n_values + 1;
+	const float *row;
+	double		sum = 0.0;
+
+	if (len < 1 || len > m->cfg.max_len)
+		return ntg_error(err, NTG_ERR_INVALID_ARG, "history length out of range");
+	for (int t = 0; t < len; t++)
+		targets[t] = -1;
+	if ((rc = llama_step(m, tokens, targets, &len, 1, 0, &loss, &count, err)) != NTG_OK)
+		return rc;
+	row = m->acts->logits + (size_t) (len - 1) * m->cfg.vocab_size;
+	for (int i = 0; i < K; i++)
+		sum += row[i];
+	for (int i = 0; i < K; i++)
+		probs[i] = (float) (row[i] / sum);
+	return NTG_OK;
 }

@@ -104,6 +104,11 @@ linear_forward(float *out, const float *inp, const float *w, int N, int C, int O
 {
 	if (N <= 0)
 		return;
+	if (N == 1)
+	{
+		cblas_sgemv(CblasRowMajor, CblasNoTrans, OC, C, 1.0f, w, C, inp, 1, 0.0f, out, 1);
+		return;
+	}
 	if (N <= NN_SMALL_N)
 	{
 		for (int o = 0; o < OC; o++)
@@ -158,35 +163,19 @@ void
 swiglu_forward(float *out, const float *h13, int N, int H)
 {
 	for (int n = 0; n < N; n++)
-	{
-		const float *a = h13 + (size_t) n * 2 * H;
-		const float *b = a + H;
-		float	   *o = out + (size_t) n * H;
-
-		for (int i = 0; i < H; i++)
-			o[i] = a[i] / (1.0f + expf(-a[i])) * b[i];
-	}
+		nn_swiglu_fwd(out + (size_t) n * H, h13 + (size_t) n * 2 * H,
+					  h13 + (size_t) n * 2 * H + H, H);
 }
 
-/* silu(a) = a s(a), silu'(a) = s(a) (1 + a (1 - s(a))) */
 void
 swiglu_backward(float *dh13, const float *dout, const float *h13, int N, int H)
 {
 	for (int n = 0; n < N; n++)
 	{
 		const float *a = h13 + (size_t) n * 2 * H;
-		const float *b = a + H;
-		const float *d = dout + (size_t) n * H;
 		float	   *da = dh13 + (size_t) n * 2 * H;
-		float	   *db = da + H;
 
-		for (int i = 0; i < H; i++)
-		{
-			float		s = 1.0f / (1.0f + expf(-a[i]));
-
-			da[i] += d[i] * b[i] * s * (1.0f + a[i] * (1.0f - s));
-			db[i] += d[i] * a[i] * s;
-		}
+		nn_swiglu_bwd(da, da + H, dout + (size_t) n * H, a, a + H, H);
 	}
 }
 

@@ -2,6 +2,7 @@
  * nn_loss.c — softmax cross-entropy with ignored (padding) targets.
  */
 #include "nn/nn.h"
+#include "nn/nn_simd.h"
 
 #include <math.h>
 #include <string.h>
@@ -23,10 +24,10 @@ crossentropy_forward(float *logits, const int32_t *targets, int N, int V, int *c
 			if (z[i] > mx)
 				mx = z[i];
 		for (int i = 0; i < V; i++)
-		{
-			z[i] = expf(z[i] - mx);
+			z[i] -= mx;
+		nn_vexp(z, V);
+		for (int i = 0; i < V; i++)
 			sum += z[i];
-		}
 		for (int i = 0; i < V; i++)
 			z[i] /= sum;
 		if (targets[n] >= 0)

@@ -12,6 +12,13 @@ float		nn_dot(const float *a, const float *b, int n);
 /* y[0..n) += a * x[0..n) */
 void		nn_axpy(float *y, float a, const float *x, int n);
 
+/* x[i] = exp(x[i]) (inputs clamped to +-88.38; ~1 ulp) */
+void		nn_vexp(float *x, int n);
+/* out = silu(a) * b;  backward: da += d * b * silu'(a), db += d * silu(a) */
+void		nn_swiglu_fwd(float *out, const float *a, const float *b, int n);
+void		nn_swiglu_bwd(float *da, float *db, const float *d, const float *a, const float *b,
+						  int n);
+
 typedef struct NnAdamWArgs
 {
 	float		lr;
