@@ -116,6 +116,9 @@ SELECT ntg.train('bad', 'llama', 'INSERT INTO toy VALUES (''x'', ''{1}'')');
 SELECT ntg.train(NULL, 'llama', 'SELECT label, pl FROM toy');
 SELECT ntg.train('', 'llama', 'SELECT label, pl FROM toy');
 SELECT ntg.train('bad', 'llama', NULL);
+BEGIN READ ONLY;
+SELECT ntg.train('bad', 'llama', 'SELECT label, pl FROM toy');
+ROLLBACK;
 SELECT count(*) AS still_two_models FROM ntg.models;
 
 -- Errors of ntg.generate and the management functions.

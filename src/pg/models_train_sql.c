@@ -16,6 +16,7 @@
 #include "fmgr.h"
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "tcop/utility.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
@@ -257,6 +258,8 @@ ntg_train(PG_FUNCTION_ARGS)
 	int64		version;
 	Datum		result;
 
+	/* Refuse up front what the INSERT at the end would refuse after all the work. */
+	PreventCommandIfReadOnly("ntg.train()");
 	o.kind = find_kind(kind);
 	check_name_free(name, replace);
 
