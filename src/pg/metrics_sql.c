@@ -222,7 +222,7 @@ legend_names(FunctionCallInfo fcinfo, int argno, int n_sets)
 		ereport(ERROR,
 				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
 				 errmsg("names must have one element per synthetic set"),
-				 errdetail("There are %d sets and %d names.", n_sets, n)));
+				 errdetail("synthetic_queries has %d elements, names has %d.", n_sets, n)));
 	for (int k = 0; k < n; k++)
 		if (names[k] == NULL)
 			ereport(ERROR,
@@ -323,7 +323,7 @@ metric_values(ArrayType *arr, int n_sets)
 		ereport(ERROR,
 				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
 				 errmsg("metric_values must have one row of %d values per set", NTG_N_METRICS),
-				 errdetail("There are %d names and %d values.", n_sets, n)));
+				 errdetail("names has %d elements, metric_values has %d.", n_sets, n)));
 	v = palloc(sizeof(double) * (n > 0 ? n : 1));
 	for (int i = 0; i < n; i++)
 	{

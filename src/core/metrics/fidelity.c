@@ -29,28 +29,33 @@ ntg_metric_name(int metric)
 /* ---- JSD ----------------------------------------------------------------------------------- */
 
 /*
- * One outcome's share of 2·JSD: p·log2(p/m) + q·log2(q/m) with m = (p+q)/2, p = a/A, q = b/B.
- * Written as log2(2p/(p+q)) so that no term divides by a zero m, and 0·log 0 is 0 by skipping.
+ * JSD = 1/2 Σ p·log2(p/m) + 1/2 Σ q·log2(q/m), m = (p+q)/2, p = a/A, q = b/B.  The sums are kept in
+ * counts, Σ a·log2(2p/(p+q)) and Σ b·log2(2q/(p+q)), and divided by A and B once at the end: no term
+ * divides by a zero m, 0·log 0 is 0 by skipping, and disjoint supports give exactly 1.
  */
-static inline double
-jsd_term(int64_t a, double A, int64_t b, double B)
+typedef struct JsdSum
+{
+	double		a;
+	double		b;
+} JsdSum;
+
+static inline void
+jsd_add(JsdSum *sum, int64_t a, double A, int64_t b, double B)
 {
 	double		p = (double) a / A;
 	double		q = (double) b / B;
-	double		t = 0.0;
 
 	if (a > 0)
-		t += p * log2(2.0 * p / (p + q));
+		sum->a += (double) a * log2(2.0 * p / (p + q));
 	if (b > 0)
-		t += q * log2(2.0 * q / (p + q));
-	return t;
+		sum->b += (double) b * log2(2.0 * q / (p + q));
 }
 
-/* JSD from the summed terms, clamped: rounding must not leave [0, 1]. */
+/* JSD from the sums, clamped: rounding must not leave [0, 1]. */
 static inline double
-jsd_finish(double sum)
+jsd_finish(const JsdSum *sum, double A, double B)
 {
-	double		j = 0.5 * sum;
+	double		j = 0.5 * (sum->a / A + sum->b / B);
 
 	return j < 0.0 ? 0.0 : (j > 1.0 ? 1.0 : j);
 }
@@ -66,8 +71,8 @@ double
 ntg_jsd_counts(const int64_t *a, const int64_t *b, int n)
 {
 	double		A = 0.0,
-				B = 0.0,
-				sum = 0.0;
+				B = 0.0;
+	JsdSum		sum = {0.0, 0.0};
 
 	for (int i = 0; i < n; i++)
 	{
@@ -77,16 +82,16 @@ ntg_jsd_counts(const int64_t *a, const int64_t *b, int n)
 	if (A == 0.0 || B == 0.0)
 		return jsd_empty(A, B);
 	for (int i = 0; i < n; i++)
-		sum += jsd_term(a[i], A, b[i], B);
-	return jsd_finish(sum);
+		jsd_add(&sum, a[i], A, b[i], B);
+	return jsd_finish(&sum, A, B);
 }
 
 static double
 jsd_map(const NtgCountMap *m)
 {
 	double		A = 0.0,
-				B = 0.0,
-				sum = 0.0;
+				B = 0.0;
+	JsdSum		sum = {0.0, 0.0};
 
 	for (uint64_t i = 0; i < m->capacity; i++)
 	{
@@ -99,8 +104,8 @@ jsd_map(const NtgCountMap *m)
 		return jsd_empty(A, B);
 	for (uint64_t i = 0; i < m->capacity; i++)
 		if (m->e[i].key != NTG_COUNTMAP_EMPTY)
-			sum += jsd_term(m->e[i].a, A, m->e[i].b, B);
-	return jsd_finish(sum);
+			jsd_add(&sum, m->e[i].a, A, m->e[i].b, B);
+	return jsd_finish(&sum, A, B);
 }
 
 /* ---- rows of one class --------------------------------------------------------------------- */
@@ -167,7 +172,7 @@ typedef struct Work
 	NtgCountMap pairs;
 	uint32_t   *ids[2];			/* slot in `values` of every value, per side, in row order */
 	int64_t    *ends[2];		/* per value slot: rows that end with that value, per side */
-	double	   *contrib;		/* per value slot: summed JSD terms of its next-value distribution */
+	JsdSum	   *contrib;		/* per value slot: JSD sums of its next-value distribution */
 } Work;
 
 static void
@@ -249,7 +254,7 @@ count_pairs(Work *w, const Side *side, int k, int64_t items)
 /*
  * jsd_markov.  For a source slot s, the real next-value distribution is pairs (s, ·) plus ends[0][s],
  * which sum to the real count of s (every occurrence of s is followed by a value or by END); the
- * same on the synthetic side.  So each pair adds its term to contrib[source], each END count too.
+ * same on the synthetic side.  So each pair adds its terms to contrib[source], each END count too.
  */
 static double
 markov(Work *w)
@@ -260,7 +265,7 @@ markov(Work *w)
 				weight = 0.0,
 				synth_items = 0.0;
 
-	w->contrib = ntg_calloc(cap, sizeof(double));
+	w->contrib = ntg_calloc(cap, sizeof(JsdSum));
 	if (w->contrib == NULL)
 		return -1.0;
 	for (uint64_t i = 0; i < w->pairs.capacity; i++)
@@ -272,7 +277,7 @@ markov(Work *w)
 			continue;
 		s = e->key / cap;
 		if (val[s].a > 0 && val[s].b > 0)
-			w->contrib[s] += jsd_term(e->a, (double) val[s].a, e->b, (double) val[s].b);
+			jsd_add(&w->contrib[s], e->a, (double) val[s].a, e->b, (double) val[s].b);
 	}
 	for (uint64_t s = 0; s < cap; s++)
 	{
@@ -286,10 +291,11 @@ markov(Work *w)
 			weighted += (double) val[s].a;	/* never produced: scores 1 */
 		else
 		{
-			double		sum = w->contrib[s] + jsd_term(w->ends[0][s], (double) val[s].a,
-													  w->ends[1][s], (double) val[s].b);
+			double		A = (double) val[s].a,
+						B = (double) val[s].b;
 
-			weighted += (double) val[s].a * jsd_finish(sum);
+			jsd_add(&w->contrib[s], w->ends[0][s], A, w->ends[1][s], B);
+			weighted += A * jsd_finish(&w->contrib[s], A, B);
 		}
 	}
 	if (weight == 0.0)
