@@ -222,7 +222,7 @@ legend_names(FunctionCallInfo fcinfo, int argno, int n_sets)
 		ereport(ERROR,
 				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
 				 errmsg("names must have one element per synthetic set"),
-				 errdetail("synthetic_queries has %d elements, names has %d.", n_sets, n)));
+				 errdetail("Synthetic queries: %d; names: %d.", n_sets, n)));
 	for (int k = 0; k < n; k++)
 		if (names[k] == NULL)
 			ereport(ERROR,
@@ -323,7 +323,8 @@ metric_values(ArrayType *arr, int n_sets)
 		ereport(ERROR,
 				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
 				 errmsg("metric_values must have one row of %d values per set", NTG_N_METRICS),
-				 errdetail("names has %d elements, metric_values has %d.", n_sets, n)));
+				 errdetail("Names: %d; metric values: %d; expected: %d.", n_sets, n,
+						   NTG_N_METRICS * n_sets)));
 	v = palloc(sizeof(double) * (n > 0 ? n : 1));
 	for (int i = 0; i < n; i++)
 	{
