@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Deterministic labeled PL sequences for bench/fidelity_bench.sh: `fidelity_gen.py ROWS SEED`
+"""Deterministic labeled PL sequences for bench/fidelity_bench.sh: `fidelity_gen.py ROWS SEED [NOISE]`
 prints ROWS lines `label<TAB>{v1,...}` (a PostgreSQL array literal) over 30 classes.
 
 Each class has its own profile, fixed by the class index (not by SEED): a length distribution
@@ -29,6 +29,7 @@ def profile(c):
 
 def main():
     rows, seed = int(sys.argv[1]), int(sys.argv[2])
+    noise = float(sys.argv[3]) if len(sys.argv) > 3 else 0.0
     rnd = random.Random(seed)
     profiles = [profile(c) for c in range(N_CLASSES)]
     class_weights = [1.0 / (1 + c * 0.3) for c in range(N_CLASSES)]
@@ -36,13 +37,16 @@ def main():
     for _ in range(rows):
         c = rnd.choices(range(N_CLASSES), class_weights)[0]
         sizes, weights, lengths, len_weights, flip = profiles[c]
-        n = rnd.choices(lengths, len_weights)[0]
-        vals = rnd.choices(sizes, weights, k=n)
-        sign, seq = 1, []
-        for v in vals:
-            seq.append(sign * v)
-            if rnd.random() > flip:
-                sign = -sign
+        if noise > 0 and rnd.random() < noise:
+            seq = [rnd.choice((-1, 1)) * rnd.randint(1, 1500) for _ in range(rnd.randint(1, 10))]
+        else:
+            n = rnd.choices(lengths, len_weights)[0]
+            vals = rnd.choices(sizes, weights, k=n)
+            sign, seq = 1, []
+            for v in vals:
+                seq.append(sign * v)
+                if rnd.random() > flip:
+                    sign = -sign
         out.write(f"class_{c:02d}\t{{{','.join(map(str, seq))}}}\n")
 
 

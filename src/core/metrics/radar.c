@@ -17,6 +17,9 @@
 #define LEGEND_X 600.0
 #define LEGEND_Y 110.0
 #define LEGEND_ROW 24.0
+#define VALUES_X 598.0			/* value table: right edge of column m at VALUES_X + VALUES_COL·(m+1) */
+#define VALUES_COL 48.0
+#define VALUES_ROW 16.0
 
 static const char *const axis_labels[NTG_N_METRICS] = {
 	"JSD num packets", "JSD 1-gram", "JSD 2-gram", "JSD Markov", "UniqAlign", "Leakage"
@@ -118,7 +121,7 @@ point(int axis, double frac, double *x, double *y)
 }
 
 static void
-grid(Buf *b, double scale)
+grid(Buf *b)
 {
 	buf_printf(b, "<g id=\"grid\" fill=\"none\" stroke=\"#c8c8c8\" stroke-width=\"1\">\n");
 	for (int k = 1; k <= RINGS; k++)
@@ -134,7 +137,14 @@ grid(Buf *b, double scale)
 		}
 		buf_printf(b, "\"/>\n");
 	}
-	buf_printf(b, "</g>\n<g id=\"ring-labels\" font-size=\"11\" fill=\"#777777\">\n");
+	buf_printf(b, "</g>\n");
+}
+
+/* Drawn after the polygons, so that fills do not hide them. */
+static void
+ring_labels(Buf *b, double scale)
+{
+	buf_printf(b, "<g id=\"ring-labels\" font-size=\"11\" fill=\"#555555\">\n");
 	for (int k = 0; k <= RINGS; k++)
 	{
 		/* ring k sits at radius k/RINGS and carries the value scale·(1 − k/RINGS) */
@@ -212,6 +222,30 @@ legend(Buf *b, int n_sets, const char *const *names)
 	buf_printf(b, "</g>\n");
 }
 
+/* The numbers behind the polygons: one row per set, under the legend. */
+static void
+value_table(Buf *b, int n_sets, const double *values, double top)
+{
+	static const char *const heads[NTG_N_METRICS] = {"pkts", "1gram", "2gram", "markov", "uniq", "leak"};
+
+	buf_printf(b, "<g id=\"values\" font-size=\"11\" fill=\"#333333\" text-anchor=\"end\">\n");
+	for (int m = 0; m < NTG_N_METRICS; m++)
+		buf_printf(b, "<text x=\"%.1f\" y=\"%.1f\" fill=\"#666666\">%s</text>\n",
+				   VALUES_X + VALUES_COL * (m + 1), top, heads[m]);
+	for (int k = 0; k < n_sets; k++)
+	{
+		const char *colour = palette[k % (int) (sizeof(palette) / sizeof(palette[0]))];
+		double		y = top + VALUES_ROW * (k + 1);
+
+		buf_printf(b, "<rect x=\"%.1f\" y=\"%.1f\" width=\"10\" height=\"10\" fill=\"%s\"/>\n",
+				   LEGEND_X, y - 9, colour);
+		for (int m = 0; m < NTG_N_METRICS; m++)
+			buf_printf(b, "<text x=\"%.1f\" y=\"%.1f\">%.3f</text>\n",
+					   VALUES_X + VALUES_COL * (m + 1), y, values[k * NTG_N_METRICS + m]);
+	}
+	buf_printf(b, "</g>\n");
+}
+
 static int
 check_values(int n_sets, const char *const *names, const double *values, double scale,
 			 NtgError *err)
@@ -243,7 +277,8 @@ ntg_radar_svg(int n_sets, const char *const *names, const double *values, const 
 			  double scale, char **svg, NtgError *err)
 {
 	Buf			b = {NULL, 0, 4096, 0};
-	double		height;
+	double		height,
+				table_top;
 	int			rc;
 
 	*svg = NULL;
@@ -259,7 +294,8 @@ ntg_radar_svg(int n_sets, const char *const *names, const double *values, const 
 	}
 	if ((b.s = ntg_malloc(b.cap)) == NULL)
 		return ntg_error(err, NTG_ERR_NOMEM, "out of memory");
-	height = fmax(640.0, LEGEND_Y + LEGEND_ROW * n_sets + 40.0);
+	table_top = LEGEND_Y + LEGEND_ROW * n_sets + 24.0;
+	height = fmax(640.0, table_top + VALUES_ROW * n_sets + 48.0);
 	buf_printf(&b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
 			   "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"900\" height=\"%.0f\" "
 			   "viewBox=\"0 0 900 %.0f\" font-family=\"DejaVu Sans, Helvetica, Arial, sans-serif\">\n"
@@ -268,11 +304,13 @@ ntg_radar_svg(int n_sets, const char *const *names, const double *values, const 
 			   "font-weight=\"bold\">");
 	buf_escaped(&b, title ? title : "Fidelity (0 at the outer edge: larger is better)");
 	buf_printf(&b, "</text>\n");
-	grid(&b, scale);
+	grid(&b);
 	axes(&b);
 	for (int k = 0; k < n_sets; k++)
 		polygon(&b, k, names[k], values + k * NTG_N_METRICS, scale);
+	ring_labels(&b, scale);
 	legend(&b, n_sets, names);
+	value_table(&b, n_sets, values, table_top);
 	buf_printf(&b, "<text x=\"%.1f\" y=\"%.0f\" font-size=\"12\" fill=\"#555555\">centre = %g, "
 			   "outer edge = 0; lower is better on every axis</text>\n", LEGEND_X - 590, height - 16,
 			   scale);
