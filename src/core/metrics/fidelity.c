@@ -15,6 +15,7 @@
 #include "metrics/countmap.h"
 
 #define INTERRUPT_EVERY 4096	/* rows between interrupt checks: well under 10 ms of work */
+#define Min64(a, b) ((int64_t) (a) < (int64_t) (b) ? (int64_t) (a) : (int64_t) (b))
 
 static const char *const metric_names[NTG_N_METRICS] = {
 	"jsd_num_packets", "jsd_1gram", "jsd_2gram", "jsd_markov", "uniq_align", "leakage"
@@ -402,9 +403,11 @@ class_fidelity(const Side *r, const Side *s, double *value, NtgError *err)
 	int64_t		items[2] = {side_items(r), side_items(s)};
 	int			ok;
 
+	/* Start small for small classes: many tiny classes must not each clear big tables. */
 	memset(&w, 0, sizeof(w));
-	ok = ntg_countmap_init(&w.lens, 64) && ntg_countmap_init(&w.values, 1024) &&
-		ntg_countmap_init(&w.pairs, 4096) &&
+	ok = ntg_countmap_init(&w.lens, Min64(r->n + s->n, 64)) &&
+		ntg_countmap_init(&w.values, Min64(items[0] + items[1], 1024)) &&
+		ntg_countmap_init(&w.pairs, Min64(items[0] + items[1], 4096)) &&
 		count_lengths_values(&w, r, 0) && count_lengths_values(&w, s, 1);
 	if (ok && w.values.capacity > UINT32_MAX / 2)
 	{
