@@ -100,7 +100,21 @@ def hand_cases():
         return [(rnd.choice(labels), [rnd.choice(values) for _ in range(rnd.randint(0, max_len))])
                 for _ in range(n)]
 
-    return {
+    def random_case(seed):
+        """Random class pools (some classes on one side only), lengths 0..12, dense or wide values."""
+        r = random.Random(seed)
+        labels = [f"k{i}" for i in range(r.randint(1, 6))]
+        real_labels = [l for l in labels if r.random() < 0.85] or labels[:1]
+        synth_labels = [l for l in labels if r.random() < 0.85] or labels[-1:]
+        alphabet = [r.choice((-1, 1)) * r.randint(1, r.choice((4, 40, 1500))) for _ in range(r.randint(2, 60))]
+
+        def rows(pool, n):
+            return [(r.choice(pool), [r.choice(alphabet) for _ in range(r.randint(0, r.choice((1, 3, 12))))])
+                    for _ in range(n)]
+        return rows(real_labels, r.randint(1, 300)), rows(synth_labels, r.randint(0, 300))
+
+    cases = {f"random_case_{seed}": random_case(seed) for seed in range(12)}
+    return {**cases,
         "worked_example": ([("a", [1, 2]), ("a", [1])], [("a", [1, 2]), ("a", [2])]),
         "empty_sequences": ([("e", []), ("e", []), ("f", [3])],
                             [("e", []), ("e", [3]), ("f", []), ("f", [3])]),
