@@ -5,7 +5,8 @@
 #
 #   bash bench/fidelity_bench.sh [ROWS] [REPEATS]
 #
-# Rows come from bench/fidelity_gen.py (deterministic: seed 1 real, seed 2 synthetic; see there).
+# Also times the C core alone (bench/fidelity_core_bench.c, built against the unit-test core
+# library) on the same rows.  Rows come from bench/fidelity_gen.py (deterministic: seed 1 real, seed 2 synthetic; see there).
 # Server: with NTG_BENCH_PGHOST set, the server at PGHOST/PGPORT/PGDATABASE (ntg must be
 # installable there); otherwise a temporary server from the build's tmp_install, started and
 # stopped here (as the postgres user when run as root).  Both sides run on one core: a backend is
@@ -95,18 +96,26 @@ for m, v in values.items():
 PY
 )
 t_ref=$(echo "$ref" | head -1)
+# The metric code alone, without the server (same rows, read from the TSV files).
+make -C "$repo" -s unit-build >/dev/null
+cc -O2 -std=gnu11 -I"$repo/src/core" -o "$work/core_bench" "$repo/bench/fidelity_core_bench.c" \
+	"$repo/test/unit/bin/libntgcore.a" -lpcap -lopenblas -lm
+read -r t_core t_core_cpu < <("$work/core_bench" "$work/real.tsv" "$work/synth.tsv" "$repeats")
+
 ntg_values=$("${psql[@]}" -F $'\t' -c "SELECT * FROM ntg.fidelity('$q_real', '$q_synth')")
 nclasses=$(cut -f1 "$work/real.tsv" | sort -u | wc -l)
 vals=$(cat "$work/real.tsv" "$work/synth.tsv" | awk -F'\t' '{n += ($2 == "{}") ? 0 : gsub(/,/, ",", $2) + 1} END {print n}')
 
 echo
 echo "fidelity: $rows real vs $rows synthetic rows, $nclasses classes, $vals values; best of $repeats"
-echo "(nproc $(nproc); $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'))"
+echo "(nproc $(nproc); $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'); load average $(cut -d' ' -f1 /proc/loadavg))"
 printf '| %-58s | %10s |\n' "what" "ms"
 printf '|%s|%s|\n' "$(printf -- '-%.0s' {1..60})" "$(printf -- '-%.0s' {1..12})"
 printf '| %-58s | %10s |\n' "server: scan both tables (count(*), for scale)" "$t_scan"
 printf '| %-58s | %10s |\n' "ntg.fidelity (reads both queries via SPI + metrics)" "$t_ntg"
 printf '| %-58s | %10s |\n' "ntg.fidelity_by_class (same work, 30x6 rows out)" "$t_class"
+printf '| %-58s | %10s |\n' "core C ntg_fidelity_compute alone (no server)" "$t_core"
+printf '| %-58s | %10s |\n' "  the same, CPU time of the process (load-independent)" "$t_core_cpu"
 printf '| %-58s | %10s |\n' "Python reference fidelity() (rows already in memory)" "$t_ref"
 echo
 echo "values (ntg | reference | |difference|):"
