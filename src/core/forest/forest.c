@@ -256,6 +256,23 @@ ntg_forestbuf_finish(NtgForestBuf *b, const NtgSeqSet *set, const NtgForestConfi
 	out->leaf_prob = b->leaf_prob;
 	out->config = *cfg;
 	memset(b, 0, sizeof(*b));
+	return ntg_forest_pack(out, err);
+}
+
+int
+ntg_forest_pack(NtgForest *f, NtgError *err)
+{
+	ntg_free(f->packed);
+	f->packed = ntg_malloc(sizeof(NtgForestNode) * (size_t) (f->n_nodes > 0 ? f->n_nodes : 1));
+	if (f->packed == NULL)
+		return ntg_error(err, NTG_ERR_NOMEM, "out of memory");
+	for (int i = 0; i < f->n_nodes; i++)
+	{
+		f->packed[i].feature = f->feature[i];
+		f->packed[i].threshold = f->threshold[i];
+		f->packed[i].left = f->left[i];
+		f->packed[i].right = f->right[i];
+	}
 	return NTG_OK;
 }
 
@@ -274,11 +291,11 @@ ntg_forest_predict_proba(const NtgForest *f, const int32_t *values, int len, dou
 		x[i] = i < len ? values[i] : 0;
 	for (int t = 0; t < f->n_trees; t++)
 	{
-		int			node = f->tree_start[t];
+		const NtgForestNode *nd = &f->packed[f->tree_start[t]];
 
-		while (f->feature[node] >= 0)
-			node = x[f->feature[node]] <= f->threshold[node] ? f->left[node] : f->right[node];
-		for (int e = f->left[node]; e < f->left[node] + f->right[node]; e++)
+		while (nd->feature >= 0)
+			nd = &f->packed[x[nd->feature] <= nd->threshold ? nd->left : nd->right];
+		for (int e = nd->left; e < nd->left + nd->right; e++)
 			proba[f->leaf_class[e]] += f->leaf_prob[e];
 	}
 	for (int k = 0; k < f->n_classes; k++)
@@ -319,5 +336,6 @@ ntg_forest_free(NtgForest *f)
 	ntg_free(f->right);
 	ntg_free(f->leaf_class);
 	ntg_free(f->leaf_prob);
+	ntg_free(f->packed);
 	memset(f, 0, sizeof(*f));
 }

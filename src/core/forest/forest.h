@@ -55,6 +55,15 @@ typedef struct NtgForestConfig
 	uint64_t	seed;			/* 0 */
 } NtgForestConfig;
 
+/* One node, packed for prediction (a walk touches one cache line per node). */
+typedef struct NtgForestNode
+{
+	int32_t		feature;
+	int32_t		threshold;
+	int32_t		left;
+	int32_t		right;
+} NtgForestNode;
+
 typedef struct NtgForest
 {
 	int			n_features;
@@ -71,6 +80,7 @@ typedef struct NtgForest
 	int32_t    *leaf_class;
 	float	   *leaf_prob;		/* per leaf sums to 1 */
 	NtgForestConfig config;		/* as trained (informational after a load) */
+	NtgForestNode *packed;		/* n_nodes, the four node arrays interleaved */
 } NtgForest;
 
 /* Fill cfg from hyperparameters (defaults = sklearn's) and refuse unknown keys. */
@@ -94,6 +104,8 @@ int			ntg_forest_serialize(const NtgForest *f, uint8_t **out, size_t *out_len, N
 /* Load from container bytes; everything is checked (NTG_ERR_CORRUPT on any inconsistency). */
 int			ntg_forest_load(const uint8_t *buf, size_t len, NtgForest *out, NtgError *err);
 
+/* Build f->packed from the node arrays (done by training and loading). */
+int			ntg_forest_pack(NtgForest *f, NtgError *err);
 void		ntg_forest_free(NtgForest *f);
 
 /* ---- metrics (sklearn's classification_report semantics) ----------------------------------- */

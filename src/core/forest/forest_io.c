@@ -210,7 +210,9 @@ load_arrays(const NtgBlob *blob, NtgForest *f, NtgError *err)
 		ntg_blob_read_tensor(blob, "leaf_class", NTG_DTYPE_I32, n_entries, f->leaf_class, err) ||
 		ntg_blob_read_tensor(blob, "leaf_prob", NTG_DTYPE_F32, n_entries, f->leaf_prob, err))
 		return corrupt(err, "A node table could not be read.");
-	return check_nodes(f, err);
+	if (check_nodes(f, err) != NTG_OK)
+		return NTG_ERR_CORRUPT;
+	return ntg_forest_pack(f, err);
 }
 
 int
