@@ -21,7 +21,7 @@ if [ "$(id -u)" -eq 0 ]; then
 	runuser -u postgres -- env NTG_BINDIR="$work/repo${bindir#$repo}" NTG_SHARED_DATA="$data" \
 		NTG_OUT="$work/out" /usr/bin/python3 "$work/repo/bench/$script" "$@" || rc=$?
 	# results written under $work/out are copied back into the tree
-	[ -d "$work/out" ] && cp -a "$work/out/." "$repo/" 2>/dev/null || true
+	[ -d "$work/out" ] && cp -r --no-preserve=all "$work/out/." "$repo/"
 	rm -rf "$work"
 	exit $rc
 fi

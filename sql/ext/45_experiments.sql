@@ -263,7 +263,8 @@ BEGIN
 	END LOOP;
 	FOR k IN 1..array_length(xs, 1) LOOP
 		px := ml + (k - 0.5) / array_length(xs, 1) * (w - ml - mr);
-		svg := svg || format('<text x="%s" y="%s" text-anchor="middle">%s</text>', round(px::numeric, 1), h - mb + 16, xs[k]);
+		svg := svg || format('<text x="%s" y="%s" text-anchor="middle">%s</text>', round(px::numeric, 1), h - mb + 16,
+							 trim_scale(round(xs[k]::numeric, 6)));
 	END LOOP;
 	svg := svg || format('<text x="%s" y="%s" text-anchor="middle">%s</text>', (ml + w - mr) / 2, h - 12, ntg._xml_escape(x_label))
 		|| format('<text x="16" y="%s" text-anchor="middle" transform="rotate(-90 16 %s)">%s</text>',

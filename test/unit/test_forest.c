@@ -156,6 +156,45 @@ test_fit(void)
 		ntg_free(a);
 		ntg_free(b);
 	}
+	/* Merging duplicate rows (the default) grows the same trees as keeping every copy. */
+	{
+		NtgSeqSet	d;
+		NtgForest	m1,
+					m2;
+		uint8_t    *a,
+				   *b;
+		size_t		la,
+					lb;
+
+		NtgSeqSetBuilder *nb = ntg_seqset_builder_new();
+		NtgRng		r;
+		const char *names[3] = {"x", "y", "z"};
+
+		/* few distinct values and noisy classes: many duplicates, impure nodes */
+		ntg_rng_seed(&r, 5);
+		for (int i = 0; i < 600; i++)
+		{
+			int32_t		v[3] = {(int) ntg_rng_below(&r, 4), -(int) ntg_rng_below(&r, 3),
+				(int) ntg_rng_below(&r, 2)};
+			int			c = (int) ((v[0] + ntg_rng_below(&r, 3)) % 3);
+
+			ntg_seqset_builder_add(nb, names[c], v, 3, &err);
+		}
+		ntg_seqset_builder_finish(nb, &d, &err);
+		cfg.seed = 11;
+		ntg_forest_train(&d, &cfg, &m1, &err);
+		cfg.no_merge_duplicates = 1;
+		ntg_forest_train(&d, &cfg, &m2, &err);
+		cfg.no_merge_duplicates = 0;
+		ntg_forest_serialize(&m1, &a, &la, &err);
+		ntg_forest_serialize(&m2, &b, &lb, &err);
+		ok(la == lb && memcmp(a, b, la) == 0, "merging duplicate rows gives the same forest");
+		ntg_free(a);
+		ntg_free(b);
+		ntg_forest_free(&m1);
+		ntg_forest_free(&m2);
+		ntg_seqset_free(&d);
+	}
 	/* A depth limit of 1 gives stumps. */
 	cfg.max_depth = 1;
 	ntg_forest_train(&s, &cfg, &g, &err);

@@ -53,6 +53,7 @@ typedef struct NtgForestConfig
 	int			bootstrap;		/* 1 */
 	NtgClassWeight class_weight;	/* none */
 	uint64_t	seed;			/* 0 */
+	int			no_merge_duplicates;	/* tests only: grow without merging duplicate rows */
 } NtgForestConfig;
 
 /* One node, packed for prediction (a walk touches one cache line per node). */

@@ -11,6 +11,7 @@
 #include "forest/forest_int.h"
 
 #include <float.h>
+#include <stdlib.h>
 #include <math.h>
 #include <string.h>
 #include <time.h>
@@ -50,6 +51,7 @@ typedef struct Grower
 	int			stack_cap;
 	NtgRng		rng;
 	NtgForestBuf *out;
+	int		   *group;			/* merge_duplicates: representative row of each row, else NULL */
 } Grower;
 
 typedef struct Split
@@ -428,10 +430,78 @@ draw_weights(Grower *g, const double *class_w, double *sub_w, int *sub_cnt)
 		for (int i = 0; i < g->n; i++)
 			g->w[i] *= sub_w[g->y[i]];
 	}
+	if (g->group != NULL)
+		for (int i = 0; i < g->n; i++)
+			if (g->group[i] != i && g->w[i] != 0)
+			{
+				g->w[g->group[i]] += g->w[i];
+				g->w[i] = 0;
+			}
 	g->n_samples = 0;
 	for (int i = 0; i < g->n; i++)
 		if (g->w[i] != 0)
 			g->samples[g->n_samples++] = i;
+}
+
+/*
+ * Rows with the same class and the same features are interchangeable for the split search: one
+ * row carrying their summed weight gives the same impurities, thresholds and random draws.  The
+ * only difference is in counting rows, so merging is done only when the row-count limits cannot
+ * see it (min_samples_split 2 and min_samples_leaf 1, the defaults): a node holding copies of one
+ * row is then a leaf either way (pure, or with no split).  The trees are identical; the work per
+ * node shrinks with the number of duplicates (large on real traffic).
+ */
+static const Grower *sort_grower;
+
+static int
+cmp_rows(const void *a, const void *b)
+{
+	int			i = *(const int *) a,
+				j = *(const int *) b;
+	const Grower *g = sort_grower;
+
+	if (g->y[i] != g->y[j])
+		return g->y[i] < g->y[j] ? -1 : 1;
+	for (int f = 0; f < g->N; f++)
+	{
+		int32_t		x = g->X[(size_t) f * g->n + i],
+					z = g->X[(size_t) f * g->n + j];
+
+		if (x != z)
+			return x < z ? -1 : 1;
+	}
+	return (i > j) - (i < j);
+}
+
+static int
+find_duplicates(Grower *g, NtgError *err)
+{
+	int		   *order = ntg_malloc(sizeof(int) * (size_t) g->n);
+
+	g->group = ntg_malloc(sizeof(int) * (size_t) g->n);
+	if (order == NULL || g->group == NULL)
+	{
+		ntg_free(order);
+		return ntg_error(err, NTG_ERR_NOMEM, "out of memory");
+	}
+	for (int i = 0; i < g->n; i++)
+		order[i] = i;
+	sort_grower = g;
+	qsort(order, g->n, sizeof(int), cmp_rows);
+	sort_grower = NULL;
+	for (int k = 0, rep = 0; k < g->n; k++)
+	{
+		int			i = order[k],
+					same = k > 0 && g->y[i] == g->y[rep];
+
+		for (int f = 0; f < g->N && same; f++)
+			same = g->X[(size_t) f * g->n + i] == g->X[(size_t) f * g->n + rep];
+		if (!same)
+			rep = i;
+		g->group[i] = rep;
+	}
+	ntg_free(order);
+	return NTG_OK;
 }
 
 static int
@@ -488,6 +558,7 @@ grower_free(Grower *g)
 	ntg_free(g->cnt_left);
 	ntg_free(g->cnt_right);
 	ntg_free(g->stack);
+	ntg_free(g->group);
 }
 
 static double
@@ -527,6 +598,9 @@ ntg_forest_train(const NtgSeqSet *set, const NtgForestConfig *cfg, NtgForest *ou
 	counts = ntg_calloc(set->n_classes, sizeof(int));
 	if (rc == NTG_OK && (!class_w || !sub_w || !counts))
 		rc = ntg_error(err, NTG_ERR_NOMEM, "out of memory");
+	if (rc == NTG_OK && cfg->min_samples_split == 2 && cfg->min_samples_leaf == 1 &&
+		!cfg->no_merge_duplicates)
+		rc = find_duplicates(&g, err);
 	if (rc == NTG_OK)
 	{
 		ntg_seqset_class_counts(set, counts);
