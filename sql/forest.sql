@@ -140,3 +140,16 @@ SELECT ntg.rf_predict('rf', '{35,-100}'::int[]);
 SELECT ntg.rf_predict_model('\x4e54474d4f44454c'::bytea, '{1}'::int[]);
 -- The undamaged model still works after those errors.
 SELECT ntg.rf_predict('rf2', '{35,-100}'::int[]) AS dns;
+
+-- Parallel workers can run rf_predict (PARALLEL SAFE: a read-only lookup and a per-worker cache).
+CREATE TABLE many AS SELECT f.* FROM flows f, generate_series(1, 50);
+ANALYZE many;
+SET parallel_setup_cost = 0;
+SET parallel_tuple_cost = 0;
+SET min_parallel_table_scan_size = 0;
+SET max_parallel_workers_per_gather = 2;
+SET force_parallel_mode = on;
+EXPLAIN (COSTS OFF) SELECT count(*) FROM many WHERE ntg.rf_predict('rf2', pl) = label;
+SELECT count(*) FILTER (WHERE ntg.rf_predict('rf2', pl) = label) AS correct, count(*) FROM many;
+RESET force_parallel_mode;
+RESET max_parallel_workers_per_gather;
