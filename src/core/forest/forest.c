@@ -272,6 +272,9 @@ ntg_forest_pack(NtgForest *f, NtgError *err)
 		f->packed[i].threshold = f->threshold[i];
 		f->packed[i].left = f->left[i];
 		f->packed[i].right = f->right[i];
+		/* a pure leaf carries its class in the node: no second lookup when walking */
+		if (f->feature[i] < 0 && f->right[i] == 1)
+			f->packed[i].threshold = f->leaf_class[f->left[i]];
 	}
 	return NTG_OK;
 }
@@ -295,8 +298,11 @@ ntg_forest_predict_proba(const NtgForest *f, const int32_t *values, int len, dou
 
 		while (nd->feature >= 0)
 			nd = &f->packed[x[nd->feature] <= nd->threshold ? nd->left : nd->right];
-		for (int e = nd->left; e < nd->left + nd->right; e++)
-			proba[f->leaf_class[e]] += f->leaf_prob[e];
+		if (nd->right == 1)
+			proba[nd->threshold] += 1.0;
+		else
+			for (int e = nd->left; e < nd->left + nd->right; e++)
+				proba[f->leaf_class[e]] += f->leaf_prob[e];
 	}
 	for (int k = 0; k < f->n_classes; k++)
 		proba[k] /= f->n_trees;

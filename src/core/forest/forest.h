@@ -56,7 +56,8 @@ typedef struct NtgForestConfig
 	int			no_merge_duplicates;	/* tests only: grow without merging duplicate rows */
 } NtgForestConfig;
 
-/* One node, packed for prediction (a walk touches one cache line per node). */
+/* One node, packed for prediction (a walk touches one cache line per node); a pure leaf
+ * (right == 1) holds its class index in threshold. */
 typedef struct NtgForestNode
 {
 	int32_t		feature;
