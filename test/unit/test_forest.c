@@ -257,6 +257,22 @@ test_serialization(void)
 		same &= memcmp(p1, p2, sizeof(p1)) == 0;
 	}
 	ok(same, "round trip gives the same probabilities");
+	ok(g.packed != NULL, "a trained forest walks packed 8-byte nodes");
+	/* the plain-array walk (used when nodes cannot be packed) gives the same answers */
+	ntg_free(g.packed);
+	g.packed = NULL;
+	for (int i = 0; i < s.n_rows; i++)
+	{
+		int			l;
+		const int32_t *row = ntg_seqset_row(&s, i, &l);
+		double		p1[3],
+					p2[3];
+
+		ntg_forest_predict_proba(&f, row, l, p1);
+		ntg_forest_predict_proba(&g, row, l, p2);
+		same &= memcmp(p1, p2, sizeof(p1)) == 0;
+	}
+	ok(same, "packed and plain walks agree");
 	ntg_forest_free(&g);
 
 	for (size_t cut = 0; cut < len; cut++)

@@ -263,18 +263,28 @@ int
 ntg_forest_pack(NtgForest *f, NtgError *err)
 {
 	ntg_free(f->packed);
+	f->packed = NULL;
+	for (int i = 0; i < f->n_nodes; i++)
+		if (f->feature[i] >= 0 &&
+			(f->left[i] != i + 1 || f->right[i] - i >= (1 << 21) || f->feature[i] >= NTG_FOREST_LEAF_MARK))
+			return NTG_OK;		/* not packable: predict walks the plain arrays */
 	f->packed = ntg_malloc(sizeof(NtgForestNode) * (size_t) (f->n_nodes > 0 ? f->n_nodes : 1));
 	if (f->packed == NULL)
 		return ntg_error(err, NTG_ERR_NOMEM, "out of memory");
 	for (int i = 0; i < f->n_nodes; i++)
 	{
-		f->packed[i].feature = f->feature[i];
-		f->packed[i].threshold = f->threshold[i];
-		f->packed[i].left = f->left[i];
-		f->packed[i].right = f->right[i];
-		/* a pure leaf carries its class in the node: no second lookup when walking */
-		if (f->feature[i] < 0 && f->right[i] == 1)
-			f->packed[i].threshold = f->leaf_class[f->left[i]];
+		NtgForestNode *nd = &f->packed[i];
+
+		if (f->feature[i] >= 0)
+		{
+			nd->threshold = f->threshold[i];
+			nd->info = (uint32_t) f->feature[i] | (uint32_t) (f->right[i] - i) << 11;
+		}
+		else
+		{
+			nd->threshold = f->right[i] == 1 ? f->leaf_class[f->left[i]] : f->left[i];
+			nd->info = NTG_FOREST_LEAF_MARK | (uint32_t) f->right[i] << 11;
+		}
 	}
 	return NTG_OK;
 }
@@ -294,15 +304,38 @@ ntg_forest_predict_proba(const NtgForest *f, const int32_t *values, int len, dou
 		x[i] = i < len ? values[i] : 0;
 	for (int t = 0; t < f->n_trees; t++)
 	{
-		const NtgForestNode *nd = &f->packed[f->tree_start[t]];
+		int			first,
+					count;
 
-		while (nd->feature >= 0)
-			nd = &f->packed[x[nd->feature] <= nd->threshold ? nd->left : nd->right];
-		if (nd->right == 1)
-			proba[nd->threshold] += 1.0;
+		if (f->packed != NULL)
+		{
+			const NtgForestNode *nd = &f->packed[f->tree_start[t]];
+			uint32_t	info = nd->info;
+
+			while ((info & NTG_FOREST_LEAF_MARK) != NTG_FOREST_LEAF_MARK)
+			{
+				nd = x[info & NTG_FOREST_LEAF_MARK] <= nd->threshold ? nd + 1 : nd + (info >> 11);
+				info = nd->info;
+			}
+			count = (int) (info >> 11);
+			if (count == 1)
+			{
+				proba[nd->threshold] += 1.0;
+				continue;
+			}
+			first = nd->threshold;
+		}
 		else
-			for (int e = nd->left; e < nd->left + nd->right; e++)
-				proba[f->leaf_class[e]] += f->leaf_prob[e];
+		{
+			int			node = f->tree_start[t];
+
+			while (f->feature[node] >= 0)
+				node = x[f->feature[node]] <= f->threshold[node] ? f->left[node] : f->right[node];
+			first = f->left[node];
+			count = f->right[node];
+		}
+		for (int e = first; e < first + count; e++)
+			proba[f->leaf_class[e]] += f->leaf_prob[e];
 	}
 	for (int k = 0; k < f->n_classes; k++)
 		proba[k] /= f->n_trees;

@@ -56,14 +56,18 @@ typedef struct NtgForestConfig
 	int			no_merge_duplicates;	/* tests only: grow without merging duplicate rows */
 } NtgForestConfig;
 
-/* One node, packed for prediction (a walk touches one cache line per node); a pure leaf
- * (right == 1) holds its class index in threshold. */
+/*
+ * One node in 8 bytes, for prediction (the whole forest then fits the caches far better).  Used
+ * when every left child directly follows its parent (how ntg grows trees) and right offsets fit:
+ *   split: info = feature | (right - node) << 11, threshold;
+ *   leaf:  info = 2047 | count << 11, threshold = the class when count == 1 (a pure leaf), else
+ *          the first leaf entry.
+ */
+#define NTG_FOREST_LEAF_MARK 2047
 typedef struct NtgForestNode
 {
-	int32_t		feature;
 	int32_t		threshold;
-	int32_t		left;
-	int32_t		right;
+	uint32_t	info;
 } NtgForestNode;
 
 typedef struct NtgForest
@@ -82,7 +86,7 @@ typedef struct NtgForest
 	int32_t    *leaf_class;
 	float	   *leaf_prob;		/* per leaf sums to 1 */
 	NtgForestConfig config;		/* as trained (informational after a load) */
-	NtgForestNode *packed;		/* n_nodes, the four node arrays interleaved */
+	NtgForestNode *packed;		/* n_nodes, or NULL: then the walk uses the arrays above */
 } NtgForest;
 
 /* Fill cfg from hyperparameters (defaults = sklearn's) and refuse unknown keys. */
@@ -106,7 +110,7 @@ int			ntg_forest_serialize(const NtgForest *f, uint8_t **out, size_t *out_len, N
 /* Load from container bytes; everything is checked (NTG_ERR_CORRUPT on any inconsistency). */
 int			ntg_forest_load(const uint8_t *buf, size_t len, NtgForest *out, NtgError *err);
 
-/* Build f->packed from the node arrays (done by training and loading). */
+/* Build f->packed from the node arrays when they allow it (done by training and loading). */
 int			ntg_forest_pack(NtgForest *f, NtgError *err);
 void		ntg_forest_free(NtgForest *f);
 
