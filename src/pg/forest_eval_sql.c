@@ -20,9 +20,6 @@
 #include "forest_glue.h"
 #include "ntg_glue.h"
 
-void		ntg_forest_fit(const char *source, const NtgForestConfig *cfg, NtgForest *f,
-						   int64 *rows, double *seconds);
-
 typedef struct Confusion
 {
 	int			n;

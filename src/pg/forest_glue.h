@@ -22,6 +22,11 @@ const NtgForest *ntg_forest_by_name(const char *name);
 /* The first `max` values of a smallint[]/integer[] into buf; returns how many (argname in errors). */
 int			ntg_pl_array_prefix(ArrayType *arr, int32 *buf, int max, const char *argname);
 
+/* Train a forest on the rows of a query (an empty set is an error); rows and seconds of training
+ * come back for the model table. */
+void		ntg_forest_fit(const char *source, const NtgForestConfig *cfg, NtgForest *f,
+						   int64 *rows, double *seconds);
+
 /* Turn a forest load failure into an error naming the model. */
 void		ntg_forest_raise_load(const char *name, const NtgError *err) pg_attribute_noreturn();
 

@@ -60,10 +60,6 @@ collect_nonempty(const char *query, const char *argname, NtgSeqSet *set)
 				 errdetail("The query given as %s returned no rows.", argname)));
 }
 
-/* Train a forest from a query (used by rf_train and rf_fit_evaluate). */
-void		ntg_forest_fit(const char *source, const NtgForestConfig *cfg, NtgForest *f,
-						   int64 *rows, double *seconds);
-
 void
 ntg_forest_fit(const char *source, const NtgForestConfig *cfg, NtgForest *f, int64 *rows,
 			   double *seconds)
