@@ -48,6 +48,7 @@ confusion(const NtgForest *f, const NtgSeqSet *test, Confusion *c)
 	int		   *model_map,
 			   *test_map,
 				m = 0;
+	double	   *proba;
 
 	c->labels = palloc(sizeof(char *) * (f->n_classes + test->n_classes));
 	for (int k = 0; k < f->n_classes; k++)
@@ -66,11 +67,12 @@ confusion(const NtgForest *f, const NtgSeqSet *test, Confusion *c)
 	for (int k = 0; k < test->n_classes; k++)
 		test_map[k] = label_index(c, test->classes[k]);
 	c->cm = palloc0(sizeof(int64) * c->n * c->n);
+	proba = palloc(sizeof(double) * f->n_classes);
 	for (int i = 0; i < test->n_rows; i++)
 	{
 		int			len;
 		const int32 *row = ntg_seqset_row(test, i, &len);
-		int			pred = ntg_forest_predict(f, row, len);
+		int			pred = ntg_forest_predict(f, row, len, proba);
 
 		c->cm[(size_t) test_map[test->row_class[i]] * c->n + model_map[pred]]++;
 		if ((i & 1023) == 0)

@@ -187,6 +187,8 @@ typedef struct PredictState
 	uint32		model_crc;
 	MemoryContext model_cxt;
 	NtgForest	model;
+	double	   *proba;			/* scratch of n_proba doubles */
+	int			n_proba;
 } PredictState;
 
 static PredictState *
@@ -262,10 +264,17 @@ forest_bytea_arg(FunctionCallInfo fcinfo)
 static int
 predict_arg(const NtgForest *f, FunctionCallInfo fcinfo)
 {
+	PredictState *st = predict_state(fcinfo);
 	int32		buf[NTG_FOREST_MAX_FEATURES];
 	int			n = ntg_pl_array_prefix(PG_GETARG_ARRAYTYPE_P(1), buf, f->n_features, "pl");
 
-	return ntg_forest_predict(f, buf, n);
+	/* scratch for the class probabilities, kept for the statement */
+	if (st->n_proba < f->n_classes)
+	{
+		st->proba = MemoryContextAlloc(fcinfo->flinfo->fn_mcxt, sizeof(double) * f->n_classes);
+		st->n_proba = f->n_classes;
+	}
+	return ntg_forest_predict(f, buf, n, st->proba);
 }
 
 PG_FUNCTION_INFO_V1(ntg_rf_predict);

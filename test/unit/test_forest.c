@@ -110,7 +110,7 @@ test_fit(void)
 		int			len;
 		const int32_t *row = ntg_seqset_row(&s, i, &len);
 
-		wrong += ntg_forest_predict(&f, row, len) != s.row_class[i];
+		wrong += ntg_forest_predict(&f, row, len, proba) != s.row_class[i];
 	}
 	is_int(wrong, 0, "separable training rows are all classified correctly");
 	{
@@ -123,7 +123,7 @@ test_fit(void)
 			int			len;
 			const int32_t *row = ntg_seqset_row(&t, i, &len);
 
-			wrong += ntg_forest_predict(&f, row, len) != t.row_class[i];
+			wrong += ntg_forest_predict(&f, row, len, proba) != t.row_class[i];
 		}
 		is_int(wrong, 0, "unseen rows of the same classes are classified correctly");
 		ntg_seqset_free(&t);

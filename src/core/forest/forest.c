@@ -294,12 +294,9 @@ ntg_forest_pack(NtgForest *f, NtgError *err)
 void
 ntg_forest_predict_proba(const NtgForest *f, const int32_t *values, int len, double *proba)
 {
-	int32_t		xs[64];
-	int32_t    *x = f->n_features <= 64 ? xs : ntg_calloc(f->n_features, sizeof(int32_t));
+	int32_t		x[NTG_FOREST_MAX_FEATURES];
 
 	memset(proba, 0, sizeof(double) * f->n_classes);
-	if (x == NULL)
-		return;
 	for (int i = 0; i < f->n_features; i++)
 		x[i] = i < len ? values[i] : 0;
 	for (int t = 0; t < f->n_trees; t++)
@@ -339,25 +336,17 @@ ntg_forest_predict_proba(const NtgForest *f, const int32_t *values, int len, dou
 	}
 	for (int k = 0; k < f->n_classes; k++)
 		proba[k] /= f->n_trees;
-	if (x != xs)
-		ntg_free(x);
 }
 
 int
-ntg_forest_predict(const NtgForest *f, const int32_t *values, int len)
+ntg_forest_predict(const NtgForest *f, const int32_t *values, int len, double *proba)
 {
-	double		ps[256];
-	double	   *p = f->n_classes <= 256 ? ps : ntg_calloc(f->n_classes, sizeof(double));
 	int			best = 0;
 
-	if (p == NULL)
-		return 0;
-	ntg_forest_predict_proba(f, values, len, p);
+	ntg_forest_predict_proba(f, values, len, proba);
 	for (int k = 1; k < f->n_classes; k++)
-		if (p[k] > p[best])
+		if (proba[k] > proba[best])
 			best = k;
-	if (p != ps)
-		ntg_free(p);
 	return best;
 }
 

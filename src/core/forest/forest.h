@@ -101,9 +101,9 @@ int			ntg_forest_train(const NtgSeqSet *set, const NtgForestConfig *cfg, NtgFore
 /* Class probabilities (n_classes) of one sequence; the sequence is cut/padded to n_features. */
 void		ntg_forest_predict_proba(const NtgForest *f, const int32_t *values, int len,
 									 double *proba);
-/* Most probable class index (first on ties). proba may be NULL (scratch is then allocated on
- * the stack up to 256 classes, else heap). */
-int			ntg_forest_predict(const NtgForest *f, const int32_t *values, int len);
+/* Most probable class index (first on ties); proba is scratch for n_classes doubles (it holds the
+ * probabilities afterwards). */
+int			ntg_forest_predict(const NtgForest *f, const int32_t *values, int len, double *proba);
 
 /* Serialize into an NTGMODEL container (kind "random_forest"); ntg_malloc'd buffer. */
 int			ntg_forest_serialize(const NtgForest *f, uint8_t **out, size_t *out_len, NtgError *err);
