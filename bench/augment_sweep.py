@@ -26,6 +26,8 @@ def main():
         srv.load("ndpi", rows)
         srv.psql("CREATE TABLE sweep (seed int, generator text, fraction float8, real_rows bigint, "
                  "synthetic_rows bigint, macro_f1 float8, real_only_f1 float8)")
+        srv.psql("CREATE TABLE tstr (seed int, generator text, train_rows bigint, accuracy float8, "
+                 "macro_f1 float8, weighted_f1 float8)")
         t0 = time.perf_counter()
         for seed in range(args.seeds):
             srv.psql(f"DROP TABLE IF EXISTS parts; CREATE TABLE parts AS "
@@ -33,6 +35,9 @@ def main():
             srv.psql(f"""INSERT INTO sweep SELECT {seed}, * FROM ntg.augment_sweep(
                 'SELECT label, pl FROM parts WHERE NOT is_test', 'SELECT label, pl FROM parts WHERE is_test',
                 '{{smote,fast_retransmit}}', '{{0.05,0.1,0.2,0.5,1}}', '{{"seed": {seed}}}', {seed})""")
+            srv.psql(f"""INSERT INTO tstr SELECT {seed}, * FROM ntg.tstr(
+                'SELECT label, pl FROM parts WHERE NOT is_test', 'SELECT label, pl FROM parts WHERE is_test',
+                '{{smote,fast_retransmit}}', '{{"seed": {seed}}}', {seed})""")
         took = time.perf_counter() - t0
         table = srv.psql("""SELECT round(fraction * 100) || ' %', max(real_rows::int),
                 round(avg(real_only_f1)::numeric, 4),
@@ -46,6 +51,16 @@ def main():
         md = "\n".join(lines)
         print(f"nDPI benchmark, {len(rows)} biflows, 30 classes; {args.seeds} seed(s); {took:.0f} s")
         print(md)
+        tstr = srv.psql("""SELECT generator, max(train_rows), round(avg(accuracy)::numeric, 4),
+                round(avg(macro_f1)::numeric, 4), round(avg(weighted_f1)::numeric, 4)
+            FROM tstr GROUP BY generator ORDER BY min(CASE generator WHEN 'real' THEN 0 ELSE 1 END), generator""")
+        tmd = "\n".join(["| trained on | train rows | accuracy | macro F1 | weighted F1 |",
+                          "| --- | --- | --- | --- | --- |"] +
+                         ["| " + " | ".join(r.split("|")) + " |" for r in tstr.splitlines()])
+        print()
+        print("TSTR (train on real / on synthetic rows only, test on real):")
+        print(tmd)
+        md = md + "\n\nTSTR (train on real / on synthetic rows only, test on real):\n\n" + tmd
         svg = srv.psql("""SELECT ntg.line_chart_svg($$
             SELECT CASE generator WHEN 'smote' THEN 'real + SMOTE' ELSE 'real + Fast Retransmit' END,
                    fraction * 100, avg(macro_f1) FROM sweep GROUP BY 1, 2
