@@ -8,7 +8,9 @@
  * UPDATE of the row, even one that forgets to bump `version` or damages the bytes, is seen (and
  * the new value checked) by the next statement.  A forest is loaded in a context under the
  * caller's and moved under TopMemoryContext only once it has passed every check, so a damaged value
- * or a cancel during loading leaks nothing.
+ * or a cancel during loading leaks nothing.  Entries are never freed while the backend lives (a
+ * running statement may hold a pointer to one); a changed model replaces the forest inside its
+ * entry.
  */
 #include "postgres.h"
 
@@ -47,14 +49,17 @@ ntg_forest_raise_load(const char *name, const NtgError *err)
 	pg_unreachable();
 }
 
+/* The entry for name; a new one only when create (so unknown names leave nothing behind). */
 static ForestCacheEntry *
-cache_entry(const char *name)
+cache_entry(const char *name, bool create)
 {
 	ForestCacheEntry *e;
 
 	for (e = forest_cache; e != NULL; e = e->next)
 		if (strcmp(e->name, name) == 0)
 			return e;
+	if (!create)
+		return NULL;
 	e = MemoryContextAllocZero(TopMemoryContext, sizeof(ForestCacheEntry));
 	e->name = MemoryContextStrdup(TopMemoryContext, name);
 	e->next = forest_cache;
@@ -107,7 +112,7 @@ const NtgForest *
 ntg_forest_by_name(const char *name)
 {
 	MemoryContext callercxt = CurrentMemoryContext;
-	ForestCacheEntry *e = cache_entry(name);
+	ForestCacheEntry *e = cache_entry(name, false);
 	Oid			argtypes[1] = {TEXTOID};
 	Datum		args[1] = {CStringGetTextDatum(name)};
 	bool		isnull;
@@ -149,6 +154,8 @@ ntg_forest_by_name(const char *name)
 		}
 	}
 	tuple_id = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 5);
+	if (e == NULL)
+		e = cache_entry(name, true);
 	if (e->cxt == NULL || e->version != version || e->length != length || e->crc != crc ||
 		strcmp(e->tuple_id, tuple_id) != 0)
 	{
