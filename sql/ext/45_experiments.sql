@@ -220,10 +220,10 @@ CREATE FUNCTION ntg.line_chart_svg(query text, title text DEFAULT '',
 	LANGUAGE plpgsql VOLATILE
 AS $fn$
 DECLARE
-	w constant integer := 640;
+	w constant integer := 700;
 	h constant integer := 400;
 	ml constant integer := 60;
-	mr constant integer := 170;
+	mr constant integer := 200;
 	mt constant integer := 40;
 	mb constant integer := 50;
 	colors constant text[] := '{#1f77b4,#d62728,#2ca02c,#ff7f0e,#9467bd,#8c564b,#e377c2,#7f7f7f}';
