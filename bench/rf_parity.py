@@ -7,9 +7,11 @@ stratified 80/20 split (sklearn's train_test_split) goes to both; both train wit
 and training time (sklearn n_jobs=1 fit; ntg's core training time as stored in
 ntg.models.train_seconds, and the whole rf_train call including reading the rows).  Then 1 M rows
 are predicted through `SELECT count(ntg.rf_predict(...)) FROM big` against sklearn's predict on the
-same rows.  Run: bash bench/run_as_postgres.sh rf_parity.py [--seeds 5] [--predict-rows 1000000]
+same rows.  Run: bash bench/rf_parity.sh [--seeds 5] [--predict-rows 1000000] [--criterion entropy]
+[--max-features log2|N] [--min-samples-leaf N]
 """
 import argparse
+import json
 import os
 import sys
 import time
@@ -34,11 +36,18 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--seeds", type=int, default=5)
     ap.add_argument("--predict-rows", type=int, default=1_000_000)
+    ap.add_argument("--criterion", default="gini", choices=["gini", "entropy"])
+    ap.add_argument("--max-features", default="sqrt",
+                    help='"sqrt", "log2" or an integer count (same on both sides)')
+    ap.add_argument("--min-samples-leaf", type=int, default=1)
     args = ap.parse_args()
     rows = ndpi_rows(os.environ["NTG_SHARED_DATA"])
     labels = np.array([r[0] for r in rows])
     X = features(rows)
     print(f"nDPI benchmark: {len(rows)} biflows, {len(set(labels))} classes, 10 signed PLs")
+    mf = int(args.max_features) if args.max_features.isdigit() else args.max_features
+    settings = dict(criterion=args.criterion, max_features=mf, min_samples_leaf=args.min_samples_leaf)
+    print(f"settings (both sides): 100 trees, {settings}")
     srv = Server(os.environ["NTG_BINDIR"])
     try:
         print(f"{'seed':>4} | {'sklearn F1':>10} | {'ntg F1':>7} | {'diff':>6} | {'sklearn fit s':>13} | "
@@ -47,7 +56,7 @@ def main():
         for seed in range(args.seeds):
             idx = np.arange(len(rows))
             tr, te = train_test_split(idx, test_size=0.2, stratify=labels, random_state=seed)
-            clf = RandomForestClassifier(n_estimators=100, random_state=seed, n_jobs=1)
+            clf = RandomForestClassifier(n_estimators=100, random_state=seed, n_jobs=1, **settings)
             t0 = time.perf_counter()
             clf.fit(X[tr], labels[tr])
             sk_fit = time.perf_counter() - t0
@@ -55,7 +64,8 @@ def main():
             srv.load("tr", [rows[i] for i in tr])
             srv.load("te", [rows[i] for i in te])
             t0 = time.perf_counter()
-            srv.psql(f"SELECT ntg.rf_train('p{seed}', 'SELECT label, pl FROM tr', '{{\"seed\": {seed}}}')")
+            params = json.dumps(dict(settings, seed=seed))
+            srv.psql(f"SELECT ntg.rf_train('p{seed}', 'SELECT label, pl FROM tr', '{params}')")
             call = time.perf_counter() - t0
             ntg_train = float(srv.psql(f"SELECT train_seconds FROM ntg.models WHERE name = 'p{seed}'"))
             ntg_f1 = float(srv.psql(f"SELECT f1 FROM ntg.rf_evaluate('p{seed}', 'SELECT label, pl FROM te') "
@@ -81,7 +91,7 @@ def main():
         got = srv.psql("SELECT count(ntg.rf_predict('p0', pl)) FROM big")
         ntg_pred = time.perf_counter() - t0
         tr, te = train_test_split(np.arange(len(rows)), test_size=0.2, stratify=labels, random_state=0)
-        clf = RandomForestClassifier(n_estimators=100, random_state=0, n_jobs=1).fit(X[tr], labels[tr])
+        clf = RandomForestClassifier(n_estimators=100, random_state=0, n_jobs=1, **settings).fit(X[tr], labels[tr])
         Xb = X[np.resize(te, n)]
         t0 = time.perf_counter()
         clf.predict(Xb)
