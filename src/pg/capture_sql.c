@@ -98,7 +98,7 @@ check_read_privilege(const char *path)
 				 errmsg("permission denied to read capture file \"%s\"", path),
 				 errdetail("Only roles with privileges of the \"%s\" role may read files on the server.",
 						   "pg_read_server_files"),
-				 errhint("Pass the capture's bytes instead: ntg.read_pcap(pg_read_binary_file(...)) needs the same right, a bytea parameter sent by the client does not.")));
+				 errhint("Send the capture's bytes as a bytea parameter instead: ntg.read_pcap(data bytea) and ntg.import_pcap(data bytea, ...) are open to every role.")));
 }
 
 static Datum
@@ -330,7 +330,10 @@ import_capture(FunctionCallInfo fcinfo, bool is_bytea)
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("target table must not be null")));
 	if (!is_bytea)
+	{
 		source = text_to_cstring(PG_GETARG_TEXT_PP(0));
+		check_read_privilege(source);	/* before the INSERT, for a message without context */
+	}
 	if (!PG_ARGISNULL(1))
 		dataset = text_to_cstring(PG_GETARG_TEXT_PP(1));
 	else if (!is_bytea)

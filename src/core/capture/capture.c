@@ -239,7 +239,7 @@ next_packet(NtgCaptureReader *r, NtgRawPacket *pk, NtgCaptureStats *st)
 	}
 	if (rc == PCAP_ERROR_BREAK)
 		return 0;
-	snprintf(st->damage, sizeof(st->damage), "the record at byte offset %llu is damaged or cut short (%s)",
+	snprintf(st->damage, sizeof(st->damage), "the record at byte offset %llu is damaged or cut short (libpcap: %s)",
 			 (unsigned long long) r->offset, pcap_geterr(r->pcap));
 	return -1;
 }

@@ -11,6 +11,7 @@
  */
 #include "capture/capture_int.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -252,7 +253,13 @@ ntg_pcapng_open(NtgCaptureReader *r, NtgError *err)
 	if (rc != 1)
 	{
 		ntg_error(err, NTG_ERR_BAD_FORMAT, "invalid pcapng section header");
-		ntg_error_detail(err, "%s", rc == 0 ? "The file ends before its first block." : msg);
+		if (rc == 0)
+			ntg_error_detail(err, "The file ends before its first block.");
+		else
+		{
+			msg[0] = (char) toupper((unsigned char) msg[0]);
+			ntg_error_detail(err, "%s.", msg);
+		}
 		return NTG_ERR_BAD_FORMAT;
 	}
 	strcpy(r->format, "pcapng");
