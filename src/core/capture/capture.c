@@ -67,7 +67,7 @@ open_pcap(NtgCaptureReader *r, uint32_t magic, NtgError *err)
 
 /* Look at the magic number, then hand the FILE to libpcap (pcap) or pcapng.c. */
 static int
-open_stream(FILE *f, const char *what, NtgCaptureReader **out, NtgError *err)
+open_stream(FILE *f, uint64_t size, const char *what, NtgCaptureReader **out, NtgError *err)
 {
 	NtgCaptureReader *r;
 	uint8_t		m[4];
@@ -105,6 +105,7 @@ open_stream(FILE *f, const char *what, NtgCaptureReader **out, NtgError *err)
 		return ntg_error(err, NTG_ERR_NOMEM, "out of memory");
 	}
 	r->f = f;
+	r->size = size;
 	*out = r;
 	if (magic == 0x0a0d0d0aU)
 	{
@@ -118,13 +119,15 @@ int
 ntg_capture_open_file(const char *path, NtgCaptureReader **out, NtgError *err)
 {
 	FILE	   *f;
-	struct stat st;
+	struct stat st = {0};
 
 	*out = NULL;
 	f = fopen(path, "rb");
 	if (!f)
 		return ntg_error(err, NTG_ERR_IO, "could not open capture file \"%s\": %s", path, strerror(errno));
-	if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode))
+	if (fstat(fileno(f), &st) != 0)
+		memset(&st, 0, sizeof(st));
+	if (S_ISDIR(st.st_mode))
 	{
 		fclose(f);
 		return ntg_error(err, NTG_ERR_IO, "could not open capture file \"%s\": %s", path, strerror(EISDIR));
@@ -134,7 +137,7 @@ ntg_capture_open_file(const char *path, NtgCaptureReader **out, NtgError *err)
 		char		what[NTG_ERRMSG_LEN];
 
 		snprintf(what, sizeof(what), "capture file \"%s\"", path);
-		return open_stream(f, what, out, err);
+		return open_stream(f, S_ISREG(st.st_mode) ? (uint64_t) st.st_size : 0, what, out, err);
 	}
 }
 
@@ -149,15 +152,14 @@ ntg_capture_open_memory(const uint8_t *data, size_t len, NtgCaptureReader **out,
 	f = fmemopen((void *) data, len, "rb");
 	if (!f)
 		return ntg_error(err, NTG_ERR_IO, "could not read capture data: %s", strerror(errno));
-	return open_stream(f, "capture data", out, err);
+	return open_stream(f, len, "capture data", out, err);
 }
 
 void
 ntg_capture_close(NtgCaptureReader *r)
 {
-	if (!r || r->closed)
+	if (!r)
 		return;
-	r->closed = true;
 	for (int i = 0; i < r->nfilters; i++)
 	{
 		if (r->filters[i].compiled)
@@ -169,8 +171,9 @@ ntg_capture_close(NtgCaptureReader *r)
 		pcap_close(r->pcap);	/* closes r->f too */
 	else if (r->f)
 		fclose(r->f);
-	r->pcap = NULL;
-	r->f = NULL;
+	ntg_free(r->buf);
+	ntg_free(r->ifs);
+	ntg_free(r);
 }
 
 /* The compiled filter for a link type (compiled on first use). */

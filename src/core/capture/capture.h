@@ -95,7 +95,7 @@ int			ntg_capture_open_memory(const uint8_t *data, size_t len, NtgCaptureReader 
 int			ntg_capture_run(NtgCaptureReader *r, const NtgCaptureOptions *opt,
 							NtgBiflowEmit emit, void *arg, NtgCaptureStats *stats, NtgError *err);
 
-/* Release libpcap handles and the FILE; safe to call twice and on NULL. */
+/* Release libpcap handles, the FILE and the reader itself; NULL is fine. */
 void		ntg_capture_close(NtgCaptureReader *r);
 
 #endif							/* NTG_CAPTURE_H */

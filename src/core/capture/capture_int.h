@@ -41,9 +41,9 @@ struct NtgCaptureReader
 	FILE	   *f;
 	pcap_t	   *pcap;			/* classic pcap: libpcap owns f */
 	bool		pcapng;
-	bool		closed;
 	char		format[16];
 	int			first_linktype;
+	uint64_t	size;			/* bytes in the capture when known (0: unknown) */
 	uint64_t	offset;			/* byte offset of the next record/block */
 	uint64_t	block_offset;	/* byte offset of the last block read */
 	/* pcapng state */

@@ -1,9 +1,16 @@
 /*
  * flowtab.c — biflow table (see flowtab.h).  Client = sender of a flow's first packet, or its
  * receiver when that packet is a TCP SYN+ACK (DESIGN.md).  A packet at least idle_timeout after
- * the flow's last packet, or at least active_timeout after its first, finds the flow expired
- * (emitted) and starts a new one, as NFStream does; "now" is the largest timestamp seen, so a few
- * out-of-order packets (pcapng with several interfaces) do not expire flows early.
+ * its flow's last packet, or at least active_timeout after its first, finds the flow expired: the
+ * flow is emitted and the packet starts a new one, as NFStream does.  That check is made per
+ * packet, so it is exact whatever the order of the lists below.
+ *
+ * Memory: flows that see no more packets are found from the heads of two lists and emitted as
+ * they time out.  The idle list is ordered lazily: a packet only updates its flow's last_ns; when
+ * the flow reaches the head, it is emitted if really idle, otherwise moved to the tail.  This keeps
+ * the per-packet work to one hash lookup (no list relinking, which touches two other flows'
+ * memory), at the price of emitting an idle flow up to one idle_timeout later than it expired.
+ * "now" is the largest timestamp seen, so a few out-of-order packets do not expire flows early.
  */
 #include "capture/flowtab.h"
 
@@ -24,7 +31,7 @@ typedef struct Flow
 {
 	struct Flow *hnext;
 	struct Flow *lru_prev,
-			   *lru_next;		/* by last packet: idle expiry from the head */
+			   *lru_next;		/* by lru_stamp: idle expiry from the head */
 	struct Flow *age_prev,
 			   *age_next;		/* by creation: active expiry and final order */
 	uint64_t	hash;
@@ -33,7 +40,8 @@ typedef struct Flow
 	uint8_t		sni_tries;
 	int			npl;
 	int64_t		first_ns,
-				last_ns;
+				last_ns,
+				lru_stamp;		/* last_ns when linked into the idle list */
 	uint64_t	packets[2],
 				bytes[2],
 				payload_bytes[2],
@@ -61,10 +69,20 @@ struct NtgFlowTable
 	uint64_t	emitted;
 	uint64_t	pl_over;
 	int64_t		now;
+	int64_t		last_expire;
 	List		lru,
 				age;
 	Flow	   *freelist;
+	/* flows are carved from chunks (one allocation per FLOWS_PER_CHUNK flows) */
+	size_t		flow_size;
+	uint8_t    *chunk;
+	int			chunk_left;
+	void	  **chunks;
+	int			nchunks,
+				chunks_cap;
 };
+
+#define FLOWS_PER_CHUNK 1024
 
 #define LINK(list, f, prev, next) do { \
 	(f)->prev = (list)->tail; (f)->next = NULL; \
@@ -87,8 +105,10 @@ ntg_flowtab_create(const NtgCaptureOptions *opt, NtgBiflowEmit emit, void *arg)
 	t->emit = emit;
 	t->arg = arg;
 	t->nbuckets = 1024;
+	t->flow_size = (sizeof(Flow) + sizeof(int32_t) * (size_t) opt->n + 15) & ~(size_t) 15;
 	t->buckets = ntg_calloc(t->nbuckets, sizeof(Flow *));
 	t->now = INT64_MIN;
+	t->last_expire = INT64_MIN;
 	if (!t->buckets)
 	{
 		ntg_free(t);
@@ -205,29 +225,81 @@ retire(NtgFlowTable *t, Flow *f)
 	return rc;
 }
 
+static bool
+timed_out(const NtgFlowTable *t, const Flow *f, int64_t now)
+{
+	return (t->idle_ns && now - f->last_ns >= t->idle_ns) ||
+		(t->active_ns && now - f->first_ns >= t->active_ns);
+}
+
 static int
 expire(NtgFlowTable *t)
 {
 	int			rc;
 
-	while (t->idle_ns && t->lru.head && t->now - t->lru.head->last_ns >= t->idle_ns)
-		if ((rc = retire(t, t->lru.head)) != 0)
-			return rc;
+	while (t->idle_ns && t->lru.head && t->now - t->lru.head->lru_stamp >= t->idle_ns)
+	{
+		Flow	   *f = t->lru.head;
+
+		if (timed_out(t, f, t->now))
+		{
+			if ((rc = retire(t, f)) != 0)
+				return rc;
+		}
+		else
+		{
+			UNLINK(&t->lru, f, lru_prev, lru_next);
+			f->lru_stamp = f->last_ns;
+			LINK(&t->lru, f, lru_prev, lru_next);
+		}
+	}
 	while (t->active_ns && t->age.head && t->now - t->age.head->first_ns >= t->active_ns)
 		if ((rc = retire(t, t->age.head)) != 0)
 			return rc;
 	return 0;
 }
 
+/* Memory for one more flow: from the freelist, else from the current chunk. */
 static Flow *
-new_flow(NtgFlowTable *t, const FlowKey *k, uint64_t h, const NtgPacket *p, bool from_a,
-		 int64_t ts)
+alloc_flow(NtgFlowTable *t)
 {
 	Flow	   *f = t->freelist;
 
 	if (f)
+	{
 		t->freelist = f->hnext;
-	else if (!(f = ntg_malloc(sizeof(Flow) + sizeof(int32_t) * (size_t) t->opt.n)))
+		return f;
+	}
+	if (t->chunk_left == 0)
+	{
+		if (t->nchunks == t->chunks_cap)
+		{
+			int			cap = t->chunks_cap ? t->chunks_cap * 2 : 16;
+			void	  **c = ntg_realloc(t->chunks, sizeof(void *) * cap);
+
+			if (!c)
+				return NULL;
+			t->chunks = c;
+			t->chunks_cap = cap;
+		}
+		if (!(t->chunk = ntg_malloc(t->flow_size * FLOWS_PER_CHUNK)))
+			return NULL;
+		t->chunks[t->nchunks++] = t->chunk;
+		t->chunk_left = FLOWS_PER_CHUNK;
+	}
+	f = (Flow *) t->chunk;
+	t->chunk += t->flow_size;
+	t->chunk_left--;
+	return f;
+}
+
+static Flow *
+new_flow(NtgFlowTable *t, const FlowKey *k, uint64_t h, const NtgPacket *p, bool from_a,
+		 int64_t ts)
+{
+	Flow	   *f = alloc_flow(t);
+
+	if (!f)
 		return NULL;
 	memset(f, 0, sizeof(Flow));
 	f->key = *k;
@@ -236,6 +308,7 @@ new_flow(NtgFlowTable *t, const FlowKey *k, uint64_t h, const NtgPacket *p, bool
 	f->client_is_a = ((p->tcp_flags & 0x12) == 0x12) ? !from_a : from_a;
 	f->first_ns = ts;
 	f->last_ns = ts;
+	f->lru_stamp = ts;
 	f->hnext = t->buckets[h & (t->nbuckets - 1)];
 	t->buckets[h & (t->nbuckets - 1)] = f;
 	LINK(&t->lru, f, lru_prev, lru_next);
@@ -279,28 +352,37 @@ ntg_flowtab_add(NtgFlowTable *t, const NtgPacket *p, int64_t ts)
 	Flow	   *f;
 	int			rc;
 
+	/* Expiry from the list heads bounds memory; 10 ms of capture time between sweeps is plenty. */
 	if (ts > t->now)
 	{
 		t->now = ts;
-		if ((rc = expire(t)) != 0)
-			return rc;
+		if (t->last_expire == INT64_MIN)
+			t->last_expire = ts;
+		if (t->now - t->last_expire >= 10000000)
+		{
+			t->last_expire = t->now;
+			if ((rc = expire(t)) != 0)
+				return rc;
+		}
 	}
 	make_key(p, &k, &from_a);
 	h = key_hash(&k);
 	for (f = t->buckets[h & (t->nbuckets - 1)]; f; f = f->hnext)
 		if (f->hash == h && memcmp(&f->key, &k, sizeof(k)) == 0)
 			break;
+	/* The exact per-packet timeout check: an expired flow ends here, the packet starts anew. */
+	if (f && timed_out(t, f, ts))
+	{
+		if ((rc = retire(t, f)) != 0)
+			return rc;
+		f = NULL;
+	}
 	if (!f)
 	{
 		if (t->live >= t->nbuckets && grow(t) != 0)
 			return NTG_ERR_NOMEM;
 		if (!(f = new_flow(t, &k, h, p, from_a, ts)))
 			return NTG_ERR_NOMEM;
-	}
-	else
-	{
-		UNLINK(&t->lru, f, lru_prev, lru_next);
-		LINK(&t->lru, f, lru_prev, lru_next);
 	}
 	if (ts > f->last_ns)
 		f->last_ns = ts;
@@ -342,23 +424,14 @@ ntg_flowtab_pl_over_smallint(const NtgFlowTable *t)
 void
 ntg_flowtab_destroy(NtgFlowTable *t)
 {
-	Flow	   *f,
-			   *next;
-
 	if (!t)
 		return;
-	for (f = t->age.head; f; f = next)
-	{
-		next = f->age_next;
+	for (Flow *f = t->age.head; f; f = f->age_next)
 		if (f->sni)
 			ntg_free(f->sni);
-		ntg_free(f);
-	}
-	for (f = t->freelist; f; f = next)
-	{
-		next = f->hnext;
-		ntg_free(f);
-	}
+	for (int i = 0; i < t->nchunks; i++)
+		ntg_free(t->chunks[i]);
+	ntg_free(t->chunks);
 	ntg_free(t->buckets);
 	ntg_free(t);
 }

@@ -109,6 +109,14 @@ read_block(NtgCaptureReader *r, uint32_t *type, uint32_t *blen, char *msg, size_
 				 *blen, (unsigned long long) r->offset);
 		return -1;
 	}
+	/* A length beyond the end of the capture is a cut, not a reason to allocate it. */
+	if (r->size && r->offset + *blen > r->size)
+	{
+		snprintf(msg, msgsize,
+				 "the capture is cut short inside a block of %u bytes at byte offset %llu",
+				 *blen, (unsigned long long) r->offset);
+		return -1;
+	}
 	if (!ensure_buf(r, *blen))
 	{
 		snprintf(msg, msgsize, "out of memory for a block of %u bytes", *blen);
