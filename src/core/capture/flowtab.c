@@ -27,25 +27,26 @@ typedef struct FlowKey
 	uint8_t		pad[2];
 } FlowKey;
 
+/* Laid out so that a packet touches two cache lines: lookup (line 0), counters (line 1). */
 typedef struct Flow
 {
-	struct Flow *hnext;
-	struct Flow *lru_prev,
-			   *lru_next;		/* by lru_stamp: idle expiry from the head */
-	struct Flow *age_prev,
-			   *age_next;		/* by creation: active expiry and final order */
 	uint64_t	hash;
+	struct Flow *hnext;
 	FlowKey		key;
 	bool		client_is_a;
 	uint8_t		sni_tries;
 	int			npl;
 	int64_t		first_ns,
-				last_ns,
-				lru_stamp;		/* last_ns when linked into the idle list */
+				last_ns;
 	uint64_t	packets[2],
 				bytes[2],
-				payload_bytes[2],
-				payload_packets;
+				payload_bytes[2];
+	uint64_t	payload_packets;
+	int64_t		lru_stamp;		/* last_ns when linked into the idle list */
+	struct Flow *lru_prev,
+			   *lru_next;		/* by lru_stamp: idle expiry from the head */
+	struct Flow *age_prev,
+			   *age_next;		/* by creation: active expiry and final order */
 	char	   *sni;
 	int32_t		pl[];
 } Flow;
@@ -105,7 +106,7 @@ ntg_flowtab_create(const NtgCaptureOptions *opt, NtgBiflowEmit emit, void *arg)
 	t->emit = emit;
 	t->arg = arg;
 	t->nbuckets = 1024;
-	t->flow_size = (sizeof(Flow) + sizeof(int32_t) * (size_t) opt->n + 15) & ~(size_t) 15;
+	t->flow_size = (sizeof(Flow) + sizeof(int32_t) * (size_t) opt->n + 63) & ~(size_t) 63;
 	t->buckets = ntg_calloc(t->nbuckets, sizeof(Flow *));
 	t->now = INT64_MIN;
 	t->last_expire = INT64_MIN;
@@ -282,9 +283,11 @@ alloc_flow(NtgFlowTable *t)
 			t->chunks = c;
 			t->chunks_cap = cap;
 		}
-		if (!(t->chunk = ntg_malloc(t->flow_size * FLOWS_PER_CHUNK)))
+		if (!(t->chunk = ntg_malloc(t->flow_size * FLOWS_PER_CHUNK + 64)))
 			return NULL;
 		t->chunks[t->nchunks++] = t->chunk;
+		/* cache-line aligned flows */
+		t->chunk += (64 - ((uintptr_t) t->chunk & 63)) & 63;
 		t->chunk_left = FLOWS_PER_CHUNK;
 	}
 	f = (Flow *) t->chunk;
