@@ -117,9 +117,15 @@ inet_datum(int family, const uint8_t *addr)
 static Datum
 timestamp_datum(int64_t ns)
 {
-	int64		us = ns >= 0 ? ns / 1000 : -((-ns + 999) / 1000);
+	int64		us = ns >= 0 ? ns / 1000 : -((-(ns + 1) + 1000) / 1000);
+	TimestampTz ts = us - (int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * USECS_PER_DAY;
 
-	return TimestampTzGetDatum(us - (int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * USECS_PER_DAY);
+	/* damaged captures can carry timestamps beyond PostgreSQL's range: clamp them */
+	if (ts < MIN_TIMESTAMP)
+		ts = MIN_TIMESTAMP;
+	else if (ts >= END_TIMESTAMP)
+		ts = END_TIMESTAMP - 1;
+	return TimestampTzGetDatum(ts);
 }
 
 static Datum

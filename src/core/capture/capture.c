@@ -296,6 +296,11 @@ ntg_capture_run(NtgCaptureReader *r, const NtgCaptureOptions *opt, NtgBiflowEmit
 		int			d;
 
 		st->packets++;
+		/* keep timestamp differences inside int64 whatever a damaged file says */
+		if (pk.ts_ns > ((int64_t) 1 << 62))
+			pk.ts_ns = (int64_t) 1 << 62;
+		else if (pk.ts_ns < -((int64_t) 1 << 62))
+			pk.ts_ns = -((int64_t) 1 << 62);
 		if ((st->packets & 1023) == 0)
 		{
 			ntg_check_interrupts();

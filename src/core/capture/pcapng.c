@@ -217,7 +217,10 @@ interface_block(NtgCaptureReader *r, uint32_t blen, char *msg, size_t msgsize)
 			uint64_t	v = ((uint64_t) get32(r, r->buf + off + (r->swap ? 0 : 4)) << 32) |
 				get32(r, r->buf + off + (r->swap ? 4 : 0));
 
-			ifc->tsoffset_ns = (int64_t) v * 1000000000LL;
+			int64_t		secs = (int64_t) v;
+
+			if (__builtin_mul_overflow(secs, (int64_t) 1000000000, &ifc->tsoffset_ns))
+				ifc->tsoffset_ns = secs > 0 ? INT64_MAX : INT64_MIN;
 		}
 		off += (len + 3) & ~3U;
 	}
@@ -226,25 +229,41 @@ interface_block(NtgCaptureReader *r, uint32_t blen, char *msg, size_t msgsize)
 	return 1;
 }
 
+/* Interface timestamp units -> nanoseconds, saturating (fuzzed files carry absurd values). */
 static int64_t
 to_ns(const NtgIface *ifc, uint64_t ts)
 {
-	if (ifc->pow2)
-		return (int64_t) (((unsigned __int128) ts * 1000000000U) >> (ifc->tsres > 63 ? 63 : ifc->tsres));
-	if (ifc->tsres <= 9)
-	{
-		static const int64_t mul[] = {1000000000, 100000000, 10000000, 1000000, 100000, 10000,
-		1000, 100, 10, 1};
+	unsigned __int128 v;
 
-		return (int64_t) ts * mul[ifc->tsres];
+	if (ifc->pow2)
+		v = ((unsigned __int128) ts * 1000000000U) >> (ifc->tsres > 63 ? 63 : ifc->tsres);
+	else if (ifc->tsres <= 9)
+	{
+		uint64_t	mul = 1;
+
+		for (int i = ifc->tsres; i < 9; i++)
+			mul *= 10;
+		v = (unsigned __int128) ts * mul;
 	}
+	else
 	{
 		uint64_t	div = 1;
 
 		for (int i = 9; i < ifc->tsres && i < 28; i++)
 			div *= 10;
-		return (int64_t) (ts / div);
+		v = ts / div;
 	}
+	return v > INT64_MAX ? INT64_MAX : (int64_t) v;
+}
+
+static int64_t
+add_sat(int64_t a, int64_t b)
+{
+	int64_t		r;
+
+	if (__builtin_add_overflow(a, b, &r))
+		return b > 0 ? INT64_MAX : INT64_MIN;
+	return r;
 }
 
 int
@@ -338,7 +357,7 @@ ntg_pcapng_next(NtgCaptureReader *r, NtgRawPacket *pk, char *msg, size_t msgsize
 		if (pk->caplen > body - hdrlen)
 			goto short_block;
 		pk->linktype = r->ifs[ifid].linktype;
-		pk->ts_ns = to_ns(&r->ifs[ifid], ts) + r->ifs[ifid].tsoffset_ns;
+		pk->ts_ns = add_sat(to_ns(&r->ifs[ifid], ts), r->ifs[ifid].tsoffset_ns);
 		pk->data = r->buf + hdrlen;
 		return 1;
 	}
