@@ -407,9 +407,73 @@ test_fuzz(void)
 	}
 }
 
+static int	log_lines = 0;
+static int	interrupt_checks = 0;
+
+static void
+count_log(int level, const char *msg)
+{
+	if (level == NTG_LOG_NOTICE && strstr(msg, "packets"))
+		log_lines++;
+}
+
+static void
+count_interrupt(void)
+{
+	interrupt_checks++;
+}
+
+/* A long capture (70,000 packets, 1,000 short biflows in a row): interrupt checks, progress lines. */
+static void
+test_long_capture(void)
+{
+	static Buf	p;
+	static Seen s;
+	NtgCaptureOptions o;
+	NtgCaptureStats st;
+	NtgError	err;
+	NtgCaptureReader *r;
+	uint8_t    *mem = malloc(6 * 1024 * 1024);
+	uint32_t	n;
+
+	p.n = 0;
+	pcap_header(&p, 1);
+	memcpy(mem, p.b, p.n);
+	n = p.n;
+	for (uint32_t i = 0; i < 70000; i++)
+	{
+		/* 70 packets per biflow, 1 ms apart: a new client port every 70 ms */
+		uint32_t	hdr[4] = {i / 1000, (i % 1000) * 1000, 0, 0};
+
+		tcp_packet(&p, 1, 1, 2, (uint16_t) (1000 + i / 70), 80, 0x18, NULL, 10);
+		hdr[2] = hdr[3] = p.n;
+		memcpy(mem + n, hdr, 16);
+		memcpy(mem + n + 16, p.b, p.n);
+		n += 16 + p.n;
+	}
+	ntg_capture_default_options(&o);
+	o.idle_timeout = 0.5;
+	o.progress_seconds = 1e-9;
+	ntg_set_log_hook(count_log);
+	ntg_set_interrupt_hook(count_interrupt);
+	memset(&s, 0, sizeof(s));
+	ntg_error_clear(&err);
+	ok(ntg_capture_open_memory(mem, n, &r, &err) == NTG_OK &&
+	   ntg_capture_run(r, &o, collect, &s, &st, &err) == NTG_OK, "70,000-packet capture imports");
+	ntg_capture_close(r);
+	ntg_set_log_hook(NULL);
+	ntg_set_interrupt_hook(NULL);
+	is_int(st.packets, 70000, "all packets read");
+	is_int(s.n, 1000, "1,000 biflows");
+	ok(interrupt_checks >= 68, "interrupts checked every 1024 packets (%d checks)", interrupt_checks);
+	is_int(log_lines, 1, "a progress line every 65,536 packets once the interval has passed");
+	free(mem);
+}
+
 int
 main(void)
 {
+	test_long_capture();
 	test_table();
 	test_pcap();
 	test_pcapng();
