@@ -49,8 +49,10 @@ for line in out.splitlines():
     f = line.split("\t")
     ours[tuple(f[:6])].append(f[6])
 
-ref = [r for r in csv.DictReader(open(os.path.join(ndpi, "flows.tsv")), delimiter="\t")
-       if r["first10_signed_payload"] != ""]
+allref = list(csv.DictReader(open(os.path.join(ndpi, "flows.tsv")), delimiter="\t"))
+ref = [r for r in allref if r["first10_signed_payload"] != ""]
+nours = sum(len(v) for v in ours.values())
+print("# all biflows (with and without payload): ntg %d, flows.tsv %d" % (nours, len(allref)))
 matched = 0
 kinds = collections.Counter()
 examples = collections.defaultdict(list)
