@@ -28,6 +28,7 @@ CREATE TABLE ntg.biflows (
 CREATE INDEX biflows_dataset_label_idx ON ntg.biflows (dataset, label);
 COMMENT ON TABLE ntg.biflows IS 'biflows imported from captures by ntg.import_pcap';
 SELECT pg_catalog.pg_extension_config_dump('ntg.biflows', '');
+SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('ntg.biflows', 'biflow_id'), '');
 
 -- What ntg.import_pcap did.
 CREATE TYPE ntg.import_result AS (
