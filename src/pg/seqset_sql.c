@@ -34,7 +34,8 @@ check_columns(TupleDesc tupdesc, const char *argname)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATATYPE_MISMATCH),
 				 errmsg("query given as %s must return two columns (label, pl)", argname),
-				 errdetail("It returns %d columns.", tupdesc->natts)));
+				 errdetail_plural("It returns %d column.", "It returns %d columns.",
+								  tupdesc->natts, tupdesc->natts)));
 	label_type = SPI_gettypeid(tupdesc, 1);
 	pl_type = SPI_gettypeid(tupdesc, 2);
 	if (!is_text_type(label_type))
@@ -101,9 +102,19 @@ add_batch(SPITupleTable *tuptable, uint64 nrows, const char *argname, Oid elemty
 					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 					 errmsg("%s returned a null %s", argname, label_null ? "label" : "pl array")));
 		old = MemoryContextSwitchTo(rowcxt);
-		label_str = TextDatumGetCString(label);
+		/* name is a fixed-length C string, not a varlena: never detoast it */
 		if (SPI_gettypeid(tuptable->tupdesc, 1) == NAMEOID)
 			label_str = pstrdup(NameStr(*DatumGetName(label)));
+		else
+			label_str = TextDatumGetCString(label);
+		/* character(n) pads with spaces that are not part of the value (as its cast to text) */
+		if (SPI_gettypeid(tuptable->tupdesc, 1) == BPCHAROID)
+		{
+			int			len = strlen(label_str);
+
+			while (len > 0 && label_str[len - 1] == ' ')
+				label_str[--len] = '\0';
+		}
 		n = array_to_int32(pl, elemtype, argname, &values);
 		MemoryContextSwitchTo(old);
 		/* The builder lives in the caller's context (current here). */

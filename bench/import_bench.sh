@@ -1,0 +1,121 @@
+#!/usr/bin/env bash
+# bench/import_bench.sh — capture import speed, end to end into a table, side by side with the
+# floor (a bare libpcap read loop, bench/pcap_loop.c) and tshark extracting conversations
+# (tshark -q -z conv,tcp -z conv,udp), on the same bytes:
+#   ndpi: the 543 captures of ../shared/data/ndpi/pcap (tshark reads them merged into one pcapng)
+#   big:  a >= 1 M-packet Ethernet pcap made by bench/make_big_capture.py in /tmp (not committed)
+# Also the ntg core alone (bench/ntg_flows.c, no PostgreSQL).  Each figure is the best of
+# NTG_BENCH_RUNS (3) runs, tshark's of one; files are read once before timing (page cache).
+# Run as root (the server then runs as `postgres`) or as a user who can run initdb.
+set -euo pipefail
+
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$repo"
+data=${NTG_SHARED_DATA:-$repo/../shared/data}
+ndpi=$data/ndpi/pcap
+[ -d "$ndpi" ] || { echo "bench: $ndpi is absent; nothing to measure"; exit 0; }
+runs=${NTG_BENCH_RUNS:-3}
+work=/tmp/ntg-bench
+mkdir -p "$work"
+as_pg=()
+if [ "$(id -u)" -eq 0 ]; then as_pg=(runuser -u postgres --); fi
+
+echo "== building"
+make -s -j2 tmp_install >/dev/null
+make -s -j2 unit-build >/dev/null
+bindir=$(make -s print-tmp-bindir)
+gcc -O2 -o "$work/pcap_loop" bench/pcap_loop.c -lpcap
+gcc -O2 -std=gnu11 -Isrc/core -o "$work/ntg_flows" bench/ntg_flows.c test/unit/bin/libntgcore.a -lpcap -lopenblas -lm
+
+echo "== preparing captures"
+big=$work/big.pcap
+if [ ! -s "$big" ]; then
+	/usr/bin/python3 bench/make_big_capture.py "$big" 1000000 "$ndpi"
+fi
+# tshark reads the nDPI set as one pcapng (543 tshark starts would dominate its time): each file is
+# converted by editcap (which keeps what it can read of a damaged file), then merged.
+merged=$work/ndpi_merged.pcapng
+if [ ! -s "$merged" ]; then
+	rm -rf "$work/ndpi_ng"; mkdir -p "$work/ndpi_ng"
+	for f in "$ndpi"/*; do
+		editcap -F pcapng "$f" "$work/ndpi_ng/$(basename "$f").pcapng" >/dev/null 2>&1 || true
+	done
+	mergecap -F pcapng -w "$merged" "$work/ndpi_ng"/*
+fi
+chmod 755 "$work"; chmod 644 "$big" "$merged"
+cat "$ndpi"/* "$big" "$merged" >/dev/null
+
+echo "== starting a throw-away server"
+pg=$work/pg
+"${as_pg[@]}" "$bindir/pg_ctl" -D "$pg/data" -m fast stop >/dev/null 2>&1 || true
+rm -rf "$pg"; mkdir -p "$pg"
+[ ${#as_pg[@]} -gt 0 ] && chown postgres "$pg"
+"${as_pg[@]}" "$bindir/initdb" -D "$pg/data" --no-locale -E UTF8 -A trust >/dev/null
+"${as_pg[@]}" "$bindir/pg_ctl" -D "$pg/data" -w -l "$pg/server.log" \
+	-o "-k $pg -c listen_addresses= -p 54331 -c fsync=off" start >/dev/null
+trap '"${as_pg[@]}" "$bindir/pg_ctl" -D "$pg/data" -m fast stop >/dev/null 2>&1 || true' EXIT
+psql=("$bindir/psql" -X -At -q -h "$pg" -p 54331 -U "$(stat -c %U "$pg/data")" -d postgres -v ON_ERROR_STOP=1)
+"${psql[@]}" -c "CREATE EXTENSION ntg; SET client_min_messages = error;
+	CREATE TABLE bench_flows (LIKE ntg.biflows INCLUDING ALL)"
+
+now() { date +%s.%N; }
+# best_of CMD...: the shortest wall time of $runs runs (setup_cmd, if set, runs untimed before each)
+best_of() {
+	local best=999999 t0 t1 i
+	for i in $(seq "$runs"); do
+		[ -n "${setup_cmd:-}" ] && eval "$setup_cmd"
+		t0=$(now); "$@" >"$work/last.out" 2>&1; t1=$(now)
+		best=$(echo "$t1 - $t0" | bc -l | awk -v b="$best" '{print ($1 < b) ? $1 : b}')
+	done
+	echo "$best"
+}
+
+results=$work/results.tsv
+: >"$results"
+row() { printf '%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" "$5" >>"$results"; }
+
+ndpi_bytes=$(cat "$ndpi"/* | wc -c)
+big_bytes=$(stat -c %s "$big")
+
+echo "== ndpi (543 files)"
+t=$(best_of "$work/pcap_loop" "$ndpi"/*); p=$(awk '{print $1}' "$work/last.out")
+row ndpi "libpcap read loop (floor)" "$p" "$ndpi_bytes" "$t"
+t=$(best_of "$work/ntg_flows" -q "$ndpi"/*); p=$(awk '/packets,/ {print $1}' "$work/last.out")
+row ndpi "ntg core only (no PostgreSQL)" "$p" "$ndpi_bytes" "$t"
+import_ndpi="SET client_min_messages = error; SET ntg.progress = off;
+DO \$\$ DECLARE f text; BEGIN
+  FOR f IN SELECT pg_ls_dir('$ndpi') ORDER BY 1 LOOP
+    BEGIN PERFORM ntg.import_pcap('$ndpi/' || f, dataset => f, target => 'bench_flows');
+    EXCEPTION WHEN feature_not_supported THEN NULL; END;
+  END LOOP; END \$\$;"
+setup_cmd='"${psql[@]}" -c "TRUNCATE bench_flows"'
+t=$(best_of "${psql[@]}" -c "$import_ndpi"); unset setup_cmd
+row ndpi "ntg.import_pcap into a table" "$p" "$ndpi_bytes" "$t"
+runs_saved=$runs; runs=1
+t=$(best_of tshark -q -z conv,tcp -z conv,udp -r "$merged")
+row ndpi "tshark -z conv,tcp -z conv,udp (merged pcapng)" "$(capinfos -Mc "$merged" | awk '/Number of packets/ {print $NF}')" "$(stat -c %s "$merged")" "$t"
+runs=$runs_saved
+
+echo "== big ($(capinfos -Mc "$big" | awk '/Number of packets/ {print $NF}') packets)"
+t=$(best_of "$work/pcap_loop" "$big"); p=$(awk '{print $1}' "$work/last.out")
+row big "libpcap read loop (floor)" "$p" "$big_bytes" "$t"
+t=$(best_of "$work/ntg_flows" -q "$big")
+row big "ntg core only (no PostgreSQL)" "$p" "$big_bytes" "$t"
+setup_cmd='"${psql[@]}" -c "TRUNCATE bench_flows"'
+t=$(best_of "${psql[@]}" -c "SET ntg.progress = off; SET client_min_messages = error; SELECT packets, biflows FROM ntg.import_pcap('$big', dataset => 'big', target => 'bench_flows')")
+unset setup_cmd
+row big "ntg.import_pcap into a table" "$p" "$big_bytes" "$t"
+t=$(best_of "${psql[@]}" -c "SET ntg.progress = off; SET client_min_messages = error; SELECT count(*) FROM ntg.read_pcap('$big')")
+row big "ntg.read_pcap, rows counted, not stored" "$p" "$big_bytes" "$t"
+runs=1
+t=$(best_of tshark -q -z conv,tcp -z conv,udp -r "$big")
+row big "tshark -z conv,tcp -z conv,udp" "$p" "$big_bytes" "$t"
+biflows=$("${psql[@]}" -c "SELECT count(*) FROM bench_flows")
+
+echo
+echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'); best of $runs_saved runs (tshark: 1)"
+echo "big capture: $biflows biflows imported"
+awk -F'\t' 'BEGIN {printf "| %-5s | %-52s | %9s | %7s | %7s | %9s | %7s | %8s |\n", "set", "reader", "packets", "MB", "s", "Mpkt/s", "MB/s", "x floor";
+	print "|-------|------------------------------------------------------|-----------|---------|---------|-----------|---------|----------|"}
+	{ if ($2 ~ /floor/) floor[$1] = $5;
+	  printf "| %-5s | %-52s | %9d | %7.1f | %7.3f | %9.2f | %7.1f | %8.2f |\n", $1, $2, $3, $4 / 1e6, $5, $3 / $5 / 1e6, $4 / $5 / 1e6, $5 / floor[$1] }' "$results"

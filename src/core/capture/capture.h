@@ -1,0 +1,101 @@
+/*
+ * capture.h — pcap/pcapng import into biflows (plain C, no PostgreSQL headers).
+ *
+ * Usage: ntg_capture_open_file()/ntg_capture_open_memory() check the header and return a reader;
+ * ntg_capture_run() streams every packet through the link/IP decoders (decode.h) into the biflow
+ * table (flowtab.h) and calls `emit` once per finished biflow; ntg_capture_close() releases the
+ * libpcap handles and the FILE (they live outside the core allocator, so a host that may unwind
+ * must call it from a cleanup callback).  Definitions: docs/capture.md and DESIGN.md.
+ */
+#ifndef NTG_CAPTURE_H
+#define NTG_CAPTURE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "common/ntg_core.h"
+
+#define NTG_CAP_DEFAULT_N		10
+#define NTG_CAP_MAX_N			1000
+#define NTG_CAP_SNI_MAX			255
+
+/* Why a packet did not count towards a biflow. */
+typedef enum NtgSkipReason
+{
+	NTG_SKIP_NON_IP = 0,		/* link layer carries something else (ARP, LLDP, ...) */
+	NTG_SKIP_NON_TCP_UDP,		/* IP, but ICMP, ESP, GRE, tunnels ... */
+	NTG_SKIP_TRUNCATED,			/* captured bytes end inside a link/IP/TCP/UDP header */
+	NTG_SKIP_BAD_HEADER,		/* header fields impossible (version, lengths) */
+	NTG_SKIP_FRAGMENT,			/* non-first IP fragment: no ports, counted, not attributed */
+	NTG_SKIP_UNSUPPORTED_LINK,	/* pcapng interface with a link type we do not decode */
+	NTG_SKIP_FILTERED,			/* rejected by the libpcap filter expression */
+	NTG_SKIP_NREASONS
+} NtgSkipReason;
+
+extern const char *const ntg_skip_reason_names[NTG_SKIP_NREASONS];
+
+typedef struct NtgCaptureOptions
+{
+	int			n;					/* signed PLs kept per biflow, 0..NTG_CAP_MAX_N */
+	double		idle_timeout;		/* seconds; <= 0 turns it off */
+	double		active_timeout;		/* seconds; <= 0 turns it off */
+	const char *filter;				/* libpcap expression or NULL */
+	double		progress_seconds;	/* a progress line at most this often; <= 0 none */
+} NtgCaptureOptions;
+
+void		ntg_capture_default_options(NtgCaptureOptions *o);
+
+/* One finished biflow.  Addresses are 4 (IPv4) or 16 bytes; pl holds npl signed values. */
+typedef struct NtgBiflow
+{
+	uint8_t		family;				/* 4 or 6 */
+	uint8_t		protocol;			/* 6 TCP, 17 UDP */
+	uint16_t	cli_port;
+	uint16_t	srv_port;
+	uint8_t		cli_addr[16];
+	uint8_t		srv_addr[16];
+	int64_t		first_ns;			/* Unix time, nanoseconds */
+	int64_t		last_ns;
+	uint64_t	packets[2];			/* [0] client->server (up), [1] server->client (down) */
+	uint64_t	bytes[2];			/* IP bytes from the IP length fields */
+	uint64_t	payload_bytes[2];
+	uint64_t	payload_packets;
+	int			npl;
+	const int32_t *pl;
+	const char *sni;				/* NULL when no ClientHello with server_name was seen */
+} NtgBiflow;
+
+/* Returns 0 to go on; anything else stops the import (the status is passed back). */
+typedef int (*NtgBiflowEmit) (const NtgBiflow *flow, void *arg);
+
+typedef struct NtgCaptureStats
+{
+	uint64_t	packets;			/* packet records read */
+	uint64_t	packets_attributed;	/* packets counted in a biflow */
+	uint64_t	bytes_read;			/* capture bytes consumed */
+	uint64_t	biflows;
+	uint64_t	skipped[NTG_SKIP_NREASONS];
+	uint64_t	pl_over_smallint;	/* PL values with |PL| > 32767 */
+	bool		damaged;			/* reading stopped early at damaged/cut data */
+	char		damage[NTG_ERRMSG_LEN];	/* where and why (for a WARNING) */
+	char		format[16];			/* "pcap", "pcap-ns", "pcapng" */
+	int			linktype;			/* first interface's link type */
+} NtgCaptureStats;
+
+typedef struct NtgCaptureReader NtgCaptureReader;
+
+/* Open a capture file / a capture held in memory (bytes are not copied: keep them alive). */
+int			ntg_capture_open_file(const char *path, NtgCaptureReader **out, NtgError *err);
+int			ntg_capture_open_memory(const uint8_t *data, size_t len, NtgCaptureReader **out,
+									NtgError *err);
+
+/* Read everything; emit biflows as they finish.  Damage after the header is not an error: the
+ * import stops there and stats->damaged / stats->damage say where. */
+int			ntg_capture_run(NtgCaptureReader *r, const NtgCaptureOptions *opt,
+							NtgBiflowEmit emit, void *arg, NtgCaptureStats *stats, NtgError *err);
+
+/* Release libpcap handles, the FILE and the reader itself; NULL is fine. */
+void		ntg_capture_close(NtgCaptureReader *r);
+
+#endif							/* NTG_CAPTURE_H */

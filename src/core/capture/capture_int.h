@@ -1,0 +1,68 @@
+/*
+ * capture_int.h — the reader's state, shared by capture.c (opening, the packet loop, the
+ * libpcap path for classic pcap) and pcapng.c (ntg's own pcapng block reader).
+ */
+#ifndef NTG_CAPTURE_INT_H
+#define NTG_CAPTURE_INT_H
+
+#include <pcap/pcap.h>
+
+#include "capture/capture.h"
+
+typedef struct NtgIface
+{
+	int			linktype;
+	bool		pow2;			/* if_tsresol: 2^-k instead of 10^-k */
+	int			tsres;			/* k */
+	int64_t		tsoffset_ns;	/* if_tsoffset in nanoseconds */
+} NtgIface;
+
+typedef struct NtgRawPacket
+{
+	int			linktype;
+	int64_t		ts_ns;
+	uint32_t	caplen;
+	uint32_t	wirelen;
+	const uint8_t *data;
+} NtgRawPacket;
+
+typedef struct NtgFilter
+{
+	int			linktype;
+	pcap_t	   *dead;
+	struct bpf_program prog;
+	bool		compiled;
+} NtgFilter;
+
+#define NTG_MAX_FILTERS 8
+
+struct NtgCaptureReader
+{
+	FILE	   *f;
+	pcap_t	   *pcap;			/* classic pcap: libpcap owns f */
+	bool		pcapng;
+	char		format[16];
+	int			first_linktype;
+	uint64_t	size;			/* bytes in the capture when known (0: unknown) */
+	uint64_t	offset;			/* byte offset of the next record/block */
+	uint64_t	block_offset;	/* byte offset of the last block read */
+	/* pcapng state */
+	bool		swap;
+	int			section;
+	int			nif;
+	int			ifcap;
+	NtgIface   *ifs;
+	uint8_t    *buf;
+	size_t		bufsize;
+	/* filters, one per link type seen */
+	int			nfilters;
+	NtgFilter	filters[NTG_MAX_FILTERS];
+};
+
+/* pcapng.c: read and check the first section header (open time). */
+int			ntg_pcapng_open(NtgCaptureReader *r, NtgError *err);
+
+/* pcapng.c: next packet.  1 = packet, 0 = end of file, -1 = damage (msg set, NUL-terminated). */
+int			ntg_pcapng_next(NtgCaptureReader *r, NtgRawPacket *pk, char *msg, size_t msgsize);
+
+#endif							/* NTG_CAPTURE_INT_H */

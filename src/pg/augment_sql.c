@@ -1,0 +1,108 @@
+/*
+ * augment_sql.c — ntg.smote and ntg.fast_retransmit: synthetic (label, pl integer[]) rows from the
+ * rows of a source query (rules in src/core/augment/augment.h).
+ *
+ * pl is integer[] rather than smallint[]: real captures carry payloads above 32767 (segmentation
+ * offload), and both baselines copy or interpolate source values.
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+
+#include "augment/augment.h"
+#include "common/seqset.h"
+#include "ntg_glue.h"
+
+typedef enum AugmentKind
+{
+	AUGMENT_SMOTE,
+	AUGMENT_FAST_RETRANSMIT
+} AugmentKind;
+
+/* Rows to make per class: rows_per_class each, or (top_up) what is missing to reach it. */
+static int *
+per_class_counts(const NtgSeqSet *set, int rows_per_class, bool top_up)
+{
+	int		   *counts = palloc0(sizeof(int) * (set->n_classes > 0 ? set->n_classes : 1));
+
+	ntg_seqset_class_counts(set, counts);
+	for (int c = 0; c < set->n_classes; c++)
+		counts[c] = top_up ? Max(0, rows_per_class - counts[c]) : rows_per_class;
+	return counts;
+}
+
+static void
+emit_rows(FunctionCallInfo fcinfo, const NtgSeqSet *out)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+
+	InitMaterializedSRF(fcinfo, 0);
+	for (int i = 0; i < out->n_rows; i++)
+	{
+		int			len;
+		const int32 *row = ntg_seqset_row(out, i, &len);
+		Datum	   *elems = palloc(sizeof(Datum) * (len > 0 ? len : 1));
+		Datum		v[2];
+		bool		nulls[2] = {false, false};
+
+		for (int j = 0; j < len; j++)
+			elems[j] = Int32GetDatum(row[j]);
+		v[0] = CStringGetTextDatum(out->classes[out->row_class[i]]);
+		v[1] = PointerGetDatum(construct_array(elems, len, INT4OID, sizeof(int32), true, TYPALIGN_INT));
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, v, nulls);
+		pfree(elems);
+	}
+}
+
+static Datum
+augment(FunctionCallInfo fcinfo, AugmentKind kind)
+{
+	char	   *source = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	int32		rows_per_class = PG_GETARG_INT32(1);
+	uint64		seed = (uint64) PG_GETARG_INT64(2);
+	bool		top_up = PG_GETARG_BOOL(4);
+	NtgSeqSet	set,
+				out;
+	NtgError	err;
+	int		   *counts;
+
+	if (rows_per_class < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("rows_per_class must not be negative")));
+	if (kind == AUGMENT_SMOTE && (PG_GETARG_INT32(3) < 1 || PG_GETARG_INT32(3) > 64))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("k must be between 1 and 64")));
+	if (kind == AUGMENT_FAST_RETRANSMIT &&
+		!(PG_GETARG_FLOAT8(3) >= 0.0 && PG_GETARG_FLOAT8(3) <= 1.0))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("p must be between 0 and 1")));
+	ntg_pg_collect_seqs(source, "source", &set);
+	counts = per_class_counts(&set, rows_per_class, top_up);
+	if (kind == AUGMENT_SMOTE)
+		NTG_PG_CHECK(ntg_smote(&set, counts, PG_GETARG_INT32(3), seed, &out, &err), &err);
+	else
+		NTG_PG_CHECK(ntg_fast_retransmit(&set, counts, PG_GETARG_FLOAT8(3), seed, &out, &err), &err);
+	emit_rows(fcinfo, &out);
+	return (Datum) 0;
+}
+
+PG_FUNCTION_INFO_V1(ntg_smote_sql);
+Datum
+ntg_smote_sql(PG_FUNCTION_ARGS)
+{
+	return augment(fcinfo, AUGMENT_SMOTE);
+}
+
+PG_FUNCTION_INFO_V1(ntg_fast_retransmit_sql);
+Datum
+ntg_fast_retransmit_sql(PG_FUNCTION_ARGS)
+{
+	return augment(fcinfo, AUGMENT_FAST_RETRANSMIT);
+}

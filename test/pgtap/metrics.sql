@@ -1,0 +1,87 @@
+-- pgTAP: properties of the fidelity metrics on rows made here (a deterministic formula).
+BEGIN;
+SELECT plan(20);
+SET LOCAL client_min_messages = error;  -- the warnings about missing classes are pinned in pg_regress
+
+-- 5 classes, 0..6 values per row, signed sizes from a few hundred distinct values; three sets with
+-- different mixes, so that every metric lands strictly inside (0, 1) somewhere.
+CREATE TEMP TABLE gen (set text, label text, pl int[]);
+INSERT INTO gen
+SELECT s.set, 'class ' || (i % 5),
+       ARRAY(SELECT (CASE WHEN (i + j) % 3 = 0 THEN -1 ELSE 1 END) *
+                    ((i * s.mult + j * j * 37 + i / 11) % s.modulus + 1) * 10
+               FROM generate_series(1, (i * 3 + i / 7 + s.mult) % 7) j)::int[]
+  FROM (VALUES ('a', 13, 29), ('b', 17, 29), ('c', 5, 61)) AS s(set, mult, modulus),
+       generate_series(1, 900) i;
+-- d: set a without class 4, plus a class of its own.
+INSERT INTO gen SELECT 'd', label, pl FROM gen WHERE set = 'a' AND label <> 'class 4';
+INSERT INTO gen VALUES ('d', 'only in d', '{1,2,3}');
+
+CREATE FUNCTION pg_temp.q(set text) RETURNS text LANGUAGE sql IMMUTABLE
+	AS $$ SELECT format('SELECT label, pl FROM gen WHERE set = %L', set) $$;
+CREATE FUNCTION pg_temp.m(r text, s text) RETURNS TABLE (metric text, value float8) LANGUAGE sql
+	AS $$ SELECT * FROM ntg.fidelity(pg_temp.q(r), pg_temp.q(s)) $$;
+
+-- A set against itself.
+SELECT is((SELECT array_agg(value ORDER BY metric) FROM pg_temp.m(x, x)),
+          '{0,0,0,0,1,0}'::float8[],  -- jsd_1gram, 2gram, markov, num_packets, leakage, uniq_align
+          format('set %s against itself: every metric 0, leakage 1', x))
+  FROM unnest(ARRAY['a', 'b', 'c']) AS x;
+SELECT is((SELECT count(*)::int FROM ntg.fidelity_by_class(pg_temp.q('c'), pg_temp.q('c'))
+            WHERE value <> CASE WHEN metric = 'leakage' THEN 1 ELSE 0 END), 0,
+          'set c against itself: the same in every class');
+
+-- Range.
+SELECT ok((SELECT bool_and(value BETWEEN 0 AND 1) FROM pg_temp.m(r, s)),
+          format('%s vs %s: every macro value in [0, 1]', r, s))
+  FROM (VALUES ('a', 'b'), ('a', 'c'), ('c', 'b'), ('a', 'd')) AS p(r, s);
+SELECT ok((SELECT bool_and(value > 0 AND value < 1) FROM pg_temp.m('a', 'b')),
+          'a vs b: every metric strictly between 0 and 1 (the checks above are not vacuous)');
+SELECT ok((SELECT bool_and(value BETWEEN 0 AND 1)
+             FROM ntg.fidelity_by_class(pg_temp.q('b'), pg_temp.q('c'))),
+          'b vs c: every per-class value in [0, 1]');
+
+-- Symmetry: the histogram JSDs, uniq_align and leakage are symmetric; Markov is not in general
+-- (its sources and weights come from the real side only).
+SELECT is((SELECT count(*)::int FROM pg_temp.m(r, s) x JOIN pg_temp.m(s, r) y USING (metric)
+            WHERE metric <> 'jsd_markov' AND abs(x.value - y.value) > 1e-12), 0,
+          format('%s vs %s: jsd_num_packets, 1gram, 2gram, uniq_align, leakage symmetric', r, s))
+  FROM (VALUES ('a', 'b'), ('a', 'c'), ('b', 'c')) AS p(r, s);
+SELECT isnt((SELECT value FROM pg_temp.m('a', 'c') WHERE metric = 'jsd_markov'),
+            (SELECT value FROM pg_temp.m('c', 'a') WHERE metric = 'jsd_markov'),
+            'jsd_markov is not symmetric: a vs c differs from c vs a');
+
+-- The macro average is the mean of the per-class values over the real classes.
+SELECT is((SELECT count(*)::int FROM pg_temp.m('a', 'd') f
+             JOIN (SELECT metric, avg(value) AS value FROM ntg.fidelity_by_class(pg_temp.q('a'), pg_temp.q('d'))
+                    WHERE real_rows > 0 GROUP BY metric) c USING (metric)
+            WHERE abs(f.value - c.value) > 1e-12), 0,
+          'macro average = mean of the per-class rows with real rows');
+-- A class missing from the synthetic side scores 1 on the JSDs and uniq_align, 0 on leakage.
+SELECT is((SELECT array_agg(value ORDER BY metric) FROM ntg.fidelity_by_class(pg_temp.q('a'), pg_temp.q('d'))
+            WHERE label = 'class 4'),
+          '{1,1,1,1,0,1}'::float8[], 'a class missing from the synthetic set scores the worst value');
+-- A synthetic-only class: null values, real_rows 0, out of the average.
+SELECT is((SELECT count(*)::int FROM ntg.fidelity_by_class(pg_temp.q('a'), pg_temp.q('d'))
+            WHERE label = 'only in d' AND value IS NULL AND real_rows = 0 AND synthetic_rows = 1), 6,
+          'a synthetic-only class is reported with null values');
+
+-- Row order does not matter.
+SELECT is((SELECT array_agg(value ORDER BY metric) FROM
+             ntg.fidelity(pg_temp.q('a') || ' ORDER BY pl DESC', pg_temp.q('b') || ' ORDER BY label, pl')),
+          (SELECT array_agg(value ORDER BY metric) FROM pg_temp.m('a', 'b')),
+          'row order does not change any value');
+
+-- The radar chart is a well-formed XML document with six axes and one polygon per set.
+SELECT ok(xml_is_well_formed_document(
+            ntg.fidelity_radar(pg_temp.q('a'), ARRAY[pg_temp.q('b'), pg_temp.q('c'), pg_temp.q('d')],
+                               ARRAY['b <&>', 'c', 'd'], 'three sets')),
+          'the radar SVG is well-formed XML');
+SELECT is((xpath('count(//s:line[@class="axis"])', svg::xml, '{{s,http://www.w3.org/2000/svg}}'))[1]::text
+           || '/' ||
+          (xpath('count(//s:polygon[@class="series"])', svg::xml, '{{s,http://www.w3.org/2000/svg}}'))[1]::text,
+          '6/3', 'six axes and three polygons')
+  FROM ntg.fidelity_radar(pg_temp.q('a'), ARRAY[pg_temp.q('b'), pg_temp.q('c'), pg_temp.q('d')]) AS svg;
+
+SELECT * FROM finish();
+ROLLBACK;
