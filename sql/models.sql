@@ -1,6 +1,7 @@
 -- Generative models from SQL (docs/models.md): ntg.train, ntg.generate, model management, the
 -- checked loading of stored weights, and every error they raise.  Losses, timings and sampled
--- values depend on floating point, so they are compared, never printed.
+-- values depend on floating point, so they are compared, never printed.  The database is shared
+-- with the other test files: every object here has its own name, and queries look at these only.
 SET ntg.progress = off;
 -- The SQLSTATE and message of a statement that fails (for the codes the issue pins).
 CREATE FUNCTION pg_temp.fails(q text) RETURNS text LANGUAGE plpgsql AS $$
@@ -11,22 +12,22 @@ EXCEPTION WHEN others THEN
 	RETURN SQLSTATE || ': ' || SQLERRM;
 END $$;
 
-CREATE TABLE toy (label text, pl smallint[]);
-INSERT INTO toy SELECT 'web', '{100,-200,300}' FROM generate_series(1, 8);
-INSERT INTO toy SELECT 'web', '{100,-200}' FROM generate_series(1, 4);
-INSERT INTO toy SELECT 'dns', '{52,-52}' FROM generate_series(1, 8);
-INSERT INTO toy SELECT 'video', '{-1448,1448,-1448,1448}' FROM generate_series(1, 8);
+CREATE TABLE m_toy (label text, pl smallint[]);
+INSERT INTO m_toy SELECT 'web', '{100,-200,300}' FROM generate_series(1, 8);
+INSERT INTO m_toy SELECT 'web', '{100,-200}' FROM generate_series(1, 4);
+INSERT INTO m_toy SELECT 'dns', '{52,-52}' FROM generate_series(1, 8);
+INSERT INTO m_toy SELECT 'video', '{-1448,1448,-1448,1448}' FROM generate_series(1, 8);
 \set tiny '{"dim": 16, "hidden_dim": 32, "n_layers": 1, "n_heads": 2, "epochs": 40, "batch_size": 8, "seed": 7}'
 
 -- Training returns a summary row and stores the model.
 SELECT model, kind, version, classes, train_rows, epochs, parameters > 0 AS has_parameters,
 	   bytes > 0 AS has_bytes, train_seconds >= 0 AS timed
-FROM ntg.train('toy', 'llama', 'SELECT label, pl FROM toy', :'tiny');
+FROM ntg.train('toy', 'llama', 'SELECT label, pl FROM m_toy', :'tiny');
 SELECT name, kind, classes, train_rows, epochs, cardinality(loss_history) AS losses,
 	   loss_history[40] < loss_history[1] / 2 AS loss_fell, train_seconds >= 0 AS timed,
 	   parameters > 0 AS has_parameters, bytes = octet_length(weights) AS bytes_ok, version,
 	   created_at = updated_at AS fresh, config->>'dim' AS dim, config->>'n_layers' AS n_layers
-FROM ntg.models;
+FROM ntg.models WHERE name = 'toy';
 
 -- Sampling: n rows per class, every class in order, or one class.
 SELECT label, count(*) FROM ntg.generate('toy', n => 5, seed => 1) GROUP BY label ORDER BY label;
@@ -46,11 +47,11 @@ SELECT (SELECT array_agg(g::text) FROM ntg.generate('toy', n => 10, seed => 1, t
 	 = (SELECT array_agg(g::text) FROM ntg.generate('toy', n => 10, seed => 2, top_k => 1) AS g) AS greedy_ignores_seed;
 SELECT count(*) FROM ntg.generate('toy', n => 10, top_p => 0.5, temperature => 0.7);
 -- Generated values come from the training vocabulary; lengths stay within the first N packets.
-SELECT bool_and(v IN (SELECT DISTINCT unnest(pl) FROM toy)) AS values_from_vocabulary
+SELECT bool_and(v IN (SELECT DISTINCT unnest(pl) FROM m_toy)) AS values_from_vocabulary
 FROM ntg.generate('toy', n => 50, seed => 3) AS g, unnest(g.pl) AS v;
 SELECT max(cardinality(pl)) <= 10 AS lengths_ok FROM ntg.generate('toy', n => 50, seed => 3);
 -- The tiny model has learnt its classes: most greedy rows are training rows of their class.
-SELECT label, (pl::integer[] IN (SELECT t.pl::integer[] FROM toy AS t WHERE t.label = g.label)) AS is_training_row
+SELECT label, (pl::integer[] IN (SELECT t.pl::integer[] FROM m_toy AS t WHERE t.label = g.label)) AS is_training_row
 FROM ntg.generate('toy', n => 1, top_k => 1) AS g ORDER BY label;
 -- In a select list rows are made on demand: a LIMIT stops the sampling of two billion rows.
 SELECT count(*) FROM (SELECT (ntg.generate('toy', n => 2000000000)).label LIMIT 5) AS s;
@@ -63,63 +64,63 @@ SELECT * FROM ntg.generate('big', n => 1, top_k => 1);
 SELECT * FROM ntg.generate_int('big', n => 1, top_k => 1);
 SELECT ntg.drop_model('big');
 -- Usable in joins and INSERTs like any table.
-CREATE TABLE synth AS SELECT * FROM ntg.generate('toy', n => 4, seed => 9);
-SELECT s.label, count(*) FROM synth AS s JOIN (SELECT DISTINCT label FROM toy) AS r USING (label)
+CREATE TABLE m_synth AS SELECT * FROM ntg.generate('toy', n => 4, seed => 9);
+SELECT s.label, count(*) FROM m_synth AS s JOIN (SELECT DISTINCT label FROM m_toy) AS r USING (label)
 GROUP BY 1 ORDER BY 1;
 
 -- Determinism: training again with the same seed gives the same weights and the same rows.
-SELECT model, version FROM ntg.train('toy_again', 'llama', 'SELECT label, pl FROM toy', :'tiny');
+SELECT model, version FROM ntg.train('toy_again', 'llama', 'SELECT label, pl FROM m_toy', :'tiny');
 SELECT a.weights = b.weights AS same_weights, a.loss_history = b.loss_history AS same_losses
 FROM ntg.models AS a, ntg.models AS b WHERE a.name = 'toy' AND b.name = 'toy_again';
 SELECT (SELECT array_agg(g::text) FROM ntg.generate('toy', n => 30, seed => 4) AS g)
 	 = (SELECT array_agg(g::text) FROM ntg.generate('toy_again', n => 30, seed => 4) AS g) AS same_rows;
 -- int[] sources work too, and replace => true overwrites and bumps the version.
 SELECT model, version, classes, train_rows
-FROM ntg.train('toy_again', 'llama', 'SELECT label, pl::integer[] FROM toy WHERE label <> ''dns''',
+FROM ntg.train('toy_again', 'llama', 'SELECT label, pl::integer[] FROM m_toy WHERE label <> ''dns''',
 			   '{"dim": 8, "hidden_dim": 16, "n_layers": 1, "n_heads": 1, "epochs": 2}', replace => true);
-SELECT name, classes, version, created_at < updated_at AS updated FROM ntg.models ORDER BY name;
+SELECT name, classes, version, created_at < updated_at AS updated FROM ntg.models WHERE name LIKE 'toy%' ORDER BY name;
 
 -- Management.
 SELECT name, kind, classes, parameters > 0 AS has_parameters, bytes > 0 AS has_bytes, epochs,
 	   final_loss > 0 AS has_loss, version
-FROM ntg.list_models();
+FROM ntg.list_models() WHERE name LIKE 'toy%';
 SELECT name, kind, version, format_version, classes, epochs, cardinality(loss_history) AS losses,
 	   valid, problem, config ? 'dim' AS has_config
 FROM ntg.describe_model('toy');
 SELECT ntg.rename_model('toy_again', 'toy2');
-SELECT name FROM ntg.list_models();
+SELECT name FROM ntg.list_models() WHERE name LIKE 'toy%';
 SELECT ntg.drop_model('toy2');
 SELECT ntg.drop_model('toy2', if_exists => true);
-SELECT name FROM ntg.list_models();
+SELECT name FROM ntg.list_models() WHERE name LIKE 'toy%';
 
 -- Errors of ntg.train.
-SELECT ntg.train('bad', 'gpt', 'SELECT label, pl FROM toy');
-SELECT ntg.train('toy', 'llama', 'SELECT label, pl FROM toy', :'tiny');
-SELECT ntg.train('bad', 'llama', 'SELECT label, pl FROM toy', '{"dimm": 8}');
-SELECT ntg.train('bad', 'llama', 'SELECT label, pl FROM toy', '{"dim": 1}');
-SELECT ntg.train('bad', 'llama', 'SELECT label, pl FROM toy', '{"epochs": -1}');
-SELECT ntg.train('bad', 'llama', 'SELECT label, pl FROM toy', '{"dim": 12, "n_heads": 4}');
-SELECT ntg.train('bad', 'llama', 'SELECT label, pl FROM toy', '{"dim": "large"}');
-SELECT ntg.train('bad', 'llama', 'SELECT label, pl FROM toy', '[1, 2]');
-SELECT ntg.train('bad', 'llama', 'SELECT label, pl FROM toy', '{"dim": [8]}');
-SELECT pg_temp.fails($$SELECT ntg.train('bad', 'llama', 'SELECT label FROM toy')$$);
-SELECT ntg.train('bad', 'llama', 'SELECT pl, label FROM toy');
-SELECT ntg.train('bad', 'llama', 'SELECT label, pl::text FROM toy');
-SELECT ntg.train('bad', 'llama', 'SELEC label, pl FROM toy');
-SELECT ntg.train('bad', 'llama', 'SELECT label, pl FROM toy WHERE false');
+SELECT ntg.train('bad', 'gpt', 'SELECT label, pl FROM m_toy');
+SELECT ntg.train('toy', 'llama', 'SELECT label, pl FROM m_toy', :'tiny');
+SELECT ntg.train('bad', 'llama', 'SELECT label, pl FROM m_toy', '{"dimm": 8}');
+SELECT ntg.train('bad', 'llama', 'SELECT label, pl FROM m_toy', '{"dim": 1}');
+SELECT ntg.train('bad', 'llama', 'SELECT label, pl FROM m_toy', '{"epochs": -1}');
+SELECT ntg.train('bad', 'llama', 'SELECT label, pl FROM m_toy', '{"dim": 12, "n_heads": 4}');
+SELECT ntg.train('bad', 'llama', 'SELECT label, pl FROM m_toy', '{"dim": "large"}');
+SELECT ntg.train('bad', 'llama', 'SELECT label, pl FROM m_toy', '[1, 2]');
+SELECT ntg.train('bad', 'llama', 'SELECT label, pl FROM m_toy', '{"dim": [8]}');
+SELECT pg_temp.fails($$SELECT ntg.train('bad', 'llama', 'SELECT label FROM m_toy')$$);
+SELECT ntg.train('bad', 'llama', 'SELECT pl, label FROM m_toy');
+SELECT ntg.train('bad', 'llama', 'SELECT label, pl::text FROM m_toy');
+SELECT ntg.train('bad', 'llama', 'SELEC label, pl FROM m_toy');
+SELECT ntg.train('bad', 'llama', 'SELECT label, pl FROM m_toy WHERE false');
 SELECT ntg.train('bad', 'llama', 'SELECT ''a'', ''{}''::smallint[] FROM generate_series(1, 3)');
-SELECT ntg.train('bad', 'llama', 'SELECT NULL::text, pl FROM toy');
-SELECT ntg.train('bad', 'llama', 'SELECT label, ''{1,NULL}''::smallint[] FROM toy');
-SELECT ntg.train('bad', 'llama', 'SELECT label, ''{{1,2},{3,4}}''::smallint[] FROM toy');
+SELECT ntg.train('bad', 'llama', 'SELECT NULL::text, pl FROM m_toy');
+SELECT ntg.train('bad', 'llama', 'SELECT label, ''{1,NULL}''::smallint[] FROM m_toy');
+SELECT ntg.train('bad', 'llama', 'SELECT label, ''{{1,2},{3,4}}''::smallint[] FROM m_toy');
 SELECT ntg.train('bad', 'llama', 'SELECT label, pl FROM no_such_table');
-SELECT ntg.train('bad', 'llama', 'INSERT INTO toy VALUES (''x'', ''{1}'')');
-SELECT ntg.train(NULL, 'llama', 'SELECT label, pl FROM toy');
-SELECT ntg.train('', 'llama', 'SELECT label, pl FROM toy');
+SELECT ntg.train('bad', 'llama', 'INSERT INTO m_toy VALUES (''x'', ''{1}'')');
+SELECT ntg.train(NULL, 'llama', 'SELECT label, pl FROM m_toy');
+SELECT ntg.train('', 'llama', 'SELECT label, pl FROM m_toy');
 SELECT ntg.train('bad', 'llama', NULL);
 BEGIN READ ONLY;
-SELECT ntg.train('bad', 'llama', 'SELECT label, pl FROM toy');
+SELECT ntg.train('bad', 'llama', 'SELECT label, pl FROM m_toy');
 ROLLBACK;
-SELECT count(*) AS still_two_models FROM ntg.models;
+SELECT array_agg(name) AS no_bad_model FROM ntg.models WHERE name IN ('toy', 'toy_again', 'toy2', 'bad');
 
 -- Errors of ntg.generate and the management functions.
 SELECT * FROM ntg.generate('nope');
@@ -167,7 +168,7 @@ SELECT ntg.drop_model('copy');
 
 -- Training rolls back with its transaction; no memory context is left behind.
 BEGIN;
-SELECT model FROM ntg.train('in_tx', 'llama', 'SELECT label, pl FROM toy', '{"dim": 8, "hidden_dim": 16, "n_layers": 1, "n_heads": 1, "epochs": 1}');
+SELECT model FROM ntg.train('in_tx', 'llama', 'SELECT label, pl FROM m_toy', '{"dim": 8, "hidden_dim": 16, "n_layers": 1, "n_heads": 1, "epochs": 1}');
 ROLLBACK;
 SELECT count(*) AS no_in_tx FROM ntg.models WHERE name = 'in_tx';
 SELECT count(*) AS train_contexts FROM pg_backend_memory_contexts WHERE name = 'ntg train';
@@ -175,12 +176,12 @@ SELECT ntg.drop_model('toy');
 
 -- The extension dropped and created again in the same session: saved lookups and cached models
 -- follow the new table.
-SELECT model FROM ntg.train('again', 'llama', 'SELECT label, pl FROM toy', '{"dim": 8, "hidden_dim": 16, "n_layers": 1, "n_heads": 1, "epochs": 1}');
+SELECT model FROM ntg.train('again', 'llama', 'SELECT label, pl FROM m_toy', '{"dim": 8, "hidden_dim": 16, "n_layers": 1, "n_heads": 1, "epochs": 1}');
 SELECT count(*) FROM ntg.generate('again', n => 2);
 DROP EXTENSION ntg;
 CREATE EXTENSION ntg;
 SET ntg.progress = off;
 SELECT * FROM ntg.generate('again');
-SELECT model FROM ntg.train('again', 'llama', 'SELECT label, pl FROM toy WHERE label = ''dns''', '{"dim": 8, "hidden_dim": 16, "n_layers": 1, "n_heads": 1, "epochs": 1}');
+SELECT model FROM ntg.train('again', 'llama', 'SELECT label, pl FROM m_toy WHERE label = ''dns''', '{"dim": 8, "hidden_dim": 16, "n_layers": 1, "n_heads": 1, "epochs": 1}');
 SELECT label, count(*) FROM ntg.generate('again', n => 2) GROUP BY label;
 SELECT ntg.drop_model('again');

@@ -6,7 +6,7 @@
  * checks behind the checksum: tensor table, config, shapes, vocabulary.  A model that loads is
  * also sampled, since a check that let a bad size through would show there.
  *
- * Build and run: test/fuzz/run.sh [seconds] (clang with -fsanitize=fuzzer,address).
+ * Build and run: test/fuzz/run_model_loader.sh [seconds] (clang with -fsanitize=fuzzer,address).
  */
 #include <stdint.h>
 #include <stdlib.h>

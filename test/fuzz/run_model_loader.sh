@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# test/fuzz/run.sh — build the libFuzzer target for the model loader and run it.
-#   test/fuzz/run.sh [SECONDS=60] [extra libFuzzer flags...]
+# test/fuzz/run_model_loader.sh — build the libFuzzer target for the model loader and run it.
+#   test/fuzz/run_model_loader.sh [SECONDS=60] [extra libFuzzer flags...]
 # Needs clang with libFuzzer (Debian: clang-14).  The core is compiled with ASan + UBSan into
 # test/fuzz/bin; the seed corpus (real saved tiny models) is written by make_corpus into
 # test/fuzz/bin/corpus; crashes land in test/fuzz/bin/ as crash-*.
