@@ -68,6 +68,9 @@ CREATE TABLE m_synth AS SELECT * FROM ntg.generate('toy', n => 4, seed => 9);
 SELECT s.label, count(*) FROM m_synth AS s JOIN (SELECT DISTINCT label FROM m_toy) AS r USING (label)
 GROUP BY 1 ORDER BY 1;
 
+-- The classifier's experiment functions reach generators through ntg.generate (sql/ext/45_experiments.sql).
+SELECT label, count(*) FROM ntg.synthesize('toy', 'SELECT label, pl FROM m_toy', 10, top_up => false)
+GROUP BY 1 ORDER BY 1;
 -- Determinism: training again with the same seed gives the same weights and the same rows.
 SELECT model, version FROM ntg.train('toy_again', 'llama', 'SELECT label, pl FROM m_toy', :'tiny');
 SELECT a.weights = b.weights AS same_weights, a.loss_history = b.loss_history AS same_losses
