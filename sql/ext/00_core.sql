@@ -4,6 +4,10 @@
 
 CREATE SCHEMA ntg;
 COMMENT ON SCHEMA ntg IS 'network-traffic synthesis (ntg extension)';
+-- Everyone may look up ntg's functions, as in the public schema; what a call may then read or write
+-- is decided by the caller's own privileges (functions are SECURITY INVOKER; reading server files
+-- needs pg_read_server_files; ntg.models and ntg.biflows need grants from their owner).
+GRANT USAGE ON SCHEMA ntg TO PUBLIC;
 
 CREATE FUNCTION ntg.version() RETURNS text
 	AS $$ SELECT extversion::text FROM pg_catalog.pg_extension WHERE extname = 'ntg' $$

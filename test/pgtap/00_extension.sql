@@ -1,6 +1,6 @@
 -- pgTAP: objects the extension creates and their properties.
 BEGIN;
-SELECT plan(7);
+SELECT plan(8);
 
 SELECT has_schema('ntg');
 SELECT has_table('ntg', 'models', 'ntg.models exists');
@@ -14,6 +14,9 @@ SELECT throws_ok($$INSERT INTO ntg.models (name, kind, config, classes, weights)
 SELECT is((SELECT count(*)::int FROM pg_depend d JOIN pg_extension e ON d.refobjid = e.oid
             WHERE e.extname = 'ntg' AND d.deptype = 'e' AND d.classid = 'pg_namespace'::regclass), 1,
           'the schema belongs to the extension');
+
+SELECT ok(has_schema_privilege('public', 'ntg', 'USAGE'),
+          'every role may look up functions in schema ntg');
 
 SELECT * FROM finish();
 ROLLBACK;
