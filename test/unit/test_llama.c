@@ -443,6 +443,13 @@ test_sampling_rules(const NtgSeqSet *s)
 	ok(memcmp(out, out1, 20 * 3 * sizeof(int32_t)) == 0 && memcmp(len, len1, 20 * sizeof(int)) == 0,
 	   "top_k 1 is greedy: the seed does not matter");
 	ok(len[0] >= 2 && out[0] == 100 && out[1] == -200, "greedy row of class alpha starts 100, -200");
+	{
+		NtgSampleOptions cold = {1e-30, 0, 1.0};
+
+		sample_rows(m, 0, 20, 5, out1, len1, &cold);
+		ok(memcmp(out, out1, 20 * 3 * sizeof(int32_t)) == 0 && memcmp(len, len1, 20 * sizeof(int)) == 0,
+		   "temperature 1e-30 is greedy too (no overflow)");
+	}
 	sample_rows(m, 1, 50, 1, out, len, &nucleus);
 	bad = 0;
 	for (int r = 0; r < 50; r++)
