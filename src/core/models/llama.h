@@ -1,0 +1,136 @@
+/*
+ * llama.h — the LLaMA-style decoder-only generator (kind "llama"): token embedding, n_layers x
+ * [RMSNorm, causal multi-head attention with rotary positions, residual, RMSNorm, SwiGLU MLP,
+ * residual], final RMSNorm, untied output head.  Defaults from Table I of the paper: dim 160,
+ * hidden_dim 320, 4 layers, 8 heads.  The generic interface is ntg_llama_kind (generator.h);
+ * the rest is here for tests and benchmarks.
+ */
+#ifndef NTG_LLAMA_H
+#define NTG_LLAMA_H
+
+#include "models/generator.h"
+#include "models/tokenizer.h"
+#include "nn/nn.h"
+
+extern const NtgGenKind ntg_llama_kind;
+
+/* Limits that load() enforces on a stored config (and create() on hyperparameters). */
+#define LLAMA_MAX_DIM		4096
+#define LLAMA_MAX_HIDDEN	16384
+#define LLAMA_MAX_LAYERS	64
+#define LLAMA_MAX_HEADS		64
+#define LLAMA_MAX_LEN		256
+#define LLAMA_MAX_CLASSES	100000
+#define LLAMA_MAX_BATCH		65536
+#define LLAMA_NORM_EPS		1e-5f
+
+typedef struct LlamaConfig
+{
+	int			dim;
+	int			hidden_dim;
+	int			n_layers;
+	int			n_heads;
+	int			max_len;		/* N: value tokens per row at most */
+	int			vocab_size;
+	double		rope_theta;
+	/* training */
+	int			epochs;
+	int			batch_size;
+	double		lr;
+	double		min_lr_ratio;
+	int64_t		warmup;
+	int			cosine;
+	double		weight_decay;
+	double		grad_clip;
+	double		beta1;
+	double		beta2;
+	double		dropout;		/* residual dropout probability while training; 0 = off */
+	uint64_t	seed;
+	int			sample_batch;	/* rows generated together through the KV cache */
+	int			blas_threads;
+} LlamaConfig;
+
+/* Tensor indices of one layer into the parameter buffer; wq, wk, wv are adjacent (one [3C, C]
+ * matrix for a single matrix product), and so are w1, w3 ([2H, C]). */
+typedef struct LlamaLayer
+{
+	int			attention_norm;
+	int			wq;
+	int			wk;
+	int			wv;
+	int			wo;
+	int			ffn_norm;
+	int			w1;
+	int			w3;
+	int			w2;
+} LlamaLayer;
+
+typedef struct LlamaActs LlamaActs;
+typedef struct LlamaSampler LlamaSampler;
+
+typedef struct LlamaModel
+{
+	NtgGenModel base;
+	LlamaConfig cfg;
+	NtgTokenizer tok;
+	NnParams	params;
+	int			t_emb;
+	int			t_norm;
+	int			t_out;
+	LlamaLayer *layers;
+	float	   *rope_cs;		/* (max_len + 1) x head_dim/2 x (cos, sin) */
+	NnAdamW		opt;
+	NtgRng		drop_rng;		/* dropout masks (derived from train_epoch's rng) */
+	int64_t		total_steps;
+	LlamaActs  *acts;			/* training buffers, allocated on first use */
+	LlamaSampler *sampler;		/* KV cache, allocated on first use */
+} LlamaModel;
+
+/* Build the model object and its parameter buffer for cfg (weights zero; with_grad 1 also gives
+ * gradient and Adam buffers; -1 gives the tensor layout only, no buffers: load() checks a stored
+ * model's shapes with it before allocating). Used by create and load. */
+int			llama_alloc(const LlamaConfig *cfg, int n_classes, LlamaModel **out, int with_grad,
+						NtgError *err);
+/* Seeded initialisation (normal(0, 0.02), output projections scaled by 1/sqrt(2 n_layers)). */
+void		llama_init_weights(LlamaModel *m, uint64_t seed);
+
+/*
+ * One training step on packed rows: rows r = 0..S-1 have len[r] inputs (tokens[start[r]..]) and
+ * targets. update 0: forward only; 1: forward, backward, AdamW step; 2: forward and backward,
+ * gradients left in params.grad (for tests).  Returns the
+ * summed loss over the targets in *loss_sum and their number in *count.
+ */
+int			llama_step(LlamaModel *m, const int32_t *tokens, const int32_t *targets,
+					   const int *len, int S, int update, double *loss_sum, int *count,
+					   NtgError *err);
+/* The model's distribution of the next token after tokens[0..len) (a history starting with a
+ * class token), renormalised over the drawable tokens 0 .. n_values (values and <EOS>), as the
+ * sampler sees it at temperature 1: probs gets n_values + 1 floats.  For tests. */
+int			llama_next_probs(LlamaModel *m, const int32_t *tokens, int len, float *probs,
+							 NtgError *err);
+/* Mean loss over a whole set (no update): for tests and evaluation. */
+int			llama_eval_loss(LlamaModel *m, const NtgSeqSet *set, double *mean_loss, NtgError *err);
+
+/* Like kind->sample but with an explicit batch (rows through the KV cache together); batch 1
+ * is "one at a time". */
+int			llama_sample_batched(LlamaModel *m, int class_index, int n, int batch,
+								 const NtgSampleOptions *opts, NtgRng *rng, int32_t *out,
+								 int *out_len, NtgError *err);
+
+/* The NtgGenKind entry points (llama_train.c, llama_sample.c, llama_io.c). */
+int			llama_train_epoch(NtgGenModel *model, const NtgSeqSet *train, int epoch, NtgRng *rng,
+							  double *mean_loss, NtgError *err);
+int			llama_sample(NtgGenModel *model, int class_index, int n, const NtgSampleOptions *opts,
+						 NtgRng *rng, int32_t *out, int *out_len, NtgError *err);
+int			llama_save(NtgGenModel *model, uint8_t **out, size_t *out_len, NtgError *err);
+int			llama_load(const NtgBlob *blob, NtgGenModel **model, NtgError *err);
+
+/* Helpers shared by the llama_*.c files. */
+char	   *llama_config_json(const LlamaModel *m);
+int			llama_copy_classes(LlamaModel *m, char *const *classes, int n, NtgError *err);
+void		llama_reset_optimizer(LlamaModel *m, int64_t n_rows);
+
+void		llama_free_acts(LlamaModel *m);
+void		llama_free_sampler(LlamaModel *m);
+
+#endif							/* NTG_LLAMA_H */

@@ -1,0 +1,362 @@
+/*
+ * llama_io.c — the stored form of a llama model in the checked container (common/blob.h):
+ *
+ *   llama.config   i32[17]  format version, shapes, vocabulary and class counts, training ints
+ *   llama.hparams  f64[9]   rope_theta, lr, min_lr_ratio, weight_decay, grad_clip, beta1, beta2,
+ *                           warmup, dropout
+ *   vocab          i32[n_values]   the value vocabulary, strictly ascending
+ *   classes        u8[bytes]       class names, each NUL-terminated, strictly ascending
+ *   tok_embeddings, layers.L.attention_norm, layers.L.attention.{wq,wk,wv,wo},
+ *   layers.L.ffn_norm, layers.L.feed_forward.{w1,w3,w2}, norm, output   f32 weights
+ *
+ * The container's CRC catches damage; load() still checks every number against the limits and
+ * every tensor's type and shape against the config before it allocates anything, so a crafted
+ * value with a valid checksum is refused with NTG_ERR_CORRUPT, never trusted.
+ */
+#include "models/llama.h"
+
+#include <math.h>
+#include <string.h>
+
+#define LLAMA_FORMAT		1
+#define LLAMA_N_CONFIG		17
+#define LLAMA_N_HPARAMS		9
+
+enum
+{
+	CF_VERSION, CF_DIM, CF_HIDDEN, CF_LAYERS, CF_HEADS, CF_MAX_LEN, CF_VOCAB, CF_N_VALUES,
+	CF_N_CLASSES, CF_EPOCHS_DONE, CF_EPOCHS, CF_BATCH, CF_SAMPLE_BATCH, CF_BLAS_THREADS,
+	CF_COSINE, CF_SEED_LO, CF_SEED_HI
+};
+
+static int
+corrupt(NtgError *err, const char *what)
+{
+	return ntg_error(err, NTG_ERR_CORRUPT, "model data is corrupt: %s", what);
+}
+
+int
+llama_save(NtgGenModel *model, uint8_t **out, size_t *out_len, NtgError *err)
+{
+	LlamaModel *m = (LlamaModel *) model;
+	const LlamaConfig *c = &m->cfg;
+	int32_t		conf[LLAMA_N_CONFIG];
+	double		hp[LLAMA_N_HPARAMS];
+	size_t		names_len = 0;
+	uint8_t    *names;
+	char	   *json;
+	NtgBlob		blob;
+	uint32_t	dims[2];
+	int			rc = NTG_OK;
+
+	conf[CF_VERSION] = LLAMA_FORMAT;
+	conf[CF_DIM] = c->dim;
+	conf[CF_HIDDEN] = c->hidden_dim;
+	conf[CF_LAYERS] = c->n_layers;
+	conf[CF_HEADS] = c->n_heads;
+	conf[CF_MAX_LEN] = c->max_len;
+	conf[CF_VOCAB] = c->vocab_size;
+	conf[CF_N_VALUES] = m->tok.n_values;
+	conf[CF_N_CLASSES] = m->base.n_classes;
+	conf[CF_EPOCHS_DONE] = m->base.epochs_done;
+	conf[CF_EPOCHS] = c->epochs;
+	conf[CF_BATCH] = c->batch_size;
+	conf[CF_SAMPLE_BATCH] = c->sample_batch;
+	conf[CF_BLAS_THREADS] = c->blas_threads;
+	conf[CF_COSINE] = c->cosine;
+	conf[CF_SEED_LO] = (int32_t) (uint32_t) c->seed;
+	conf[CF_SEED_HI] = (int32_t) (uint32_t) (c->seed >> 32);
+	hp[0] = c->rope_theta;
+	hp[1] = c->lr;
+	hp[2] = c->min_lr_ratio;
+	hp[3] = c->weight_decay;
+	hp[4] = c->grad_clip;
+	hp[5] = c->beta1;
+	hp[6] = c->beta2;
+	hp[7] = (double) c->warmup;
+	hp[8] = c->dropout;
+
+	for (int i = 0; i < m->base.n_classes; i++)
+		names_len += strlen(m->base.classes[i]) + 1;
+	names = ntg_malloc(names_len);
+	json = llama_config_json(m);
+	if (names == NULL || json == NULL)
+	{
+		ntg_free(names);
+		ntg_free(json);
+		return ntg_error(err, NTG_ERR_NOMEM, "out of memory");
+	}
+	names_len = 0;
+	for (int i = 0; i < m->base.n_classes; i++)
+	{
+		size_t		l = strlen(m->base.classes[i]) + 1;
+
+		memcpy(names + names_len, m->base.classes[i], l);
+		names_len += l;
+	}
+
+	ntg_blob_init(&blob, "llama", json);
+	dims[0] = LLAMA_N_CONFIG;
+	rc = ntg_blob_add(&blob, "llama.config", NTG_DTYPE_I32, 1, dims, conf, err);
+	dims[0] = LLAMA_N_HPARAMS;
+	if (rc == NTG_OK)
+		rc = ntg_blob_add(&blob, "llama.hparams", NTG_DTYPE_F64, 1, dims, hp, err);
+	dims[0] = (uint32_t) m->tok.n_values;
+	if (rc == NTG_OK)
+		rc = ntg_blob_add(&blob, "vocab", NTG_DTYPE_I32, 1, dims, m->tok.values, err);
+	dims[0] = (uint32_t) names_len;
+	if (rc == NTG_OK)
+		rc = ntg_blob_add(&blob, "classes", NTG_DTYPE_U8, 1, dims, names, err);
+	for (int i = 0; rc == NTG_OK && i < m->params.n_tensors; i++)
+	{
+		const NnTensor *t = &m->params.tensors[i];
+
+		dims[0] = (uint32_t) t->dims[0];
+		dims[1] = (uint32_t) t->dims[1];
+		rc = ntg_blob_add(&blob, t->name, NTG_DTYPE_F32, t->ndim, dims,
+						  m->params.data + t->offset, err);
+	}
+	if (rc == NTG_OK)
+		rc = ntg_blob_serialize(&blob, out, out_len, err);
+	ntg_blob_free(&blob);
+	ntg_free(names);
+	ntg_free(json);
+	return rc;
+}
+
+static int
+in_range(int32_t v, int32_t lo, int32_t hi)
+{
+	return v >= lo && v <= hi;
+}
+
+/* Read and range-check llama.config and llama.hparams into cfg. */
+static int
+load_config(const NtgBlob *blob, LlamaConfig *cfg, int *n_values, int *n_classes,
+			int *epochs_done, NtgError *err)
+{
+	int32_t		cf[LLAMA_N_CONFIG];
+	double		hp[LLAMA_N_HPARAMS];
+
+	if (ntg_blob_read_tensor(blob, "llama.config", NTG_DTYPE_I32, LLAMA_N_CONFIG, cf, err) != NTG_OK ||
+		ntg_blob_read_tensor(blob, "llama.hparams", NTG_DTYPE_F64, LLAMA_N_HPARAMS, hp, err) != NTG_OK)
+		return corrupt(err, "llama configuration is missing or malformed");
+	if (cf[CF_VERSION] != LLAMA_FORMAT)
+		return corrupt(err, "unknown llama format version");
+	if (!in_range(cf[CF_DIM], 2, LLAMA_MAX_DIM) || !in_range(cf[CF_HEADS], 1, LLAMA_MAX_HEADS) ||
+		cf[CF_DIM] % cf[CF_HEADS] != 0 || (cf[CF_DIM] / cf[CF_HEADS]) % 2 != 0 ||
+		!in_range(cf[CF_HIDDEN], 1, LLAMA_MAX_HIDDEN) ||
+		!in_range(cf[CF_LAYERS], 1, LLAMA_MAX_LAYERS) ||
+		!in_range(cf[CF_MAX_LEN], 1, LLAMA_MAX_LEN) ||
+		!in_range(cf[CF_N_VALUES], 0, NTG_TOK_MAX_VALUES) ||
+		!in_range(cf[CF_N_CLASSES], 1, LLAMA_MAX_CLASSES) ||
+		cf[CF_VOCAB] != cf[CF_N_VALUES] + 2 + cf[CF_N_CLASSES] ||
+		cf[CF_EPOCHS_DONE] < 0 || !in_range(cf[CF_EPOCHS], 0, 100000) ||
+		!in_range(cf[CF_BATCH], 1, LLAMA_MAX_BATCH) ||
+		!in_range(cf[CF_SAMPLE_BATCH], 1, LLAMA_MAX_BATCH) ||
+		!in_range(cf[CF_BLAS_THREADS], 0, 256) || !in_range(cf[CF_COSINE], 0, 1))
+		return corrupt(err, "llama configuration is out of range");
+	for (int i = 0; i < LLAMA_N_HPARAMS; i++)
+		if (!isfinite(hp[i]))
+			return corrupt(err, "llama hyperparameter is not finite");
+	if (hp[0] < 1.0 || hp[0] > 1e9 || hp[1] < 0 || hp[1] > 10 || hp[2] < 0 || hp[2] > 1 ||
+		hp[3] < 0 || hp[3] > 10 || hp[4] < 0 || hp[5] < 0 || hp[5] >= 1 || hp[6] < 0 ||
+		hp[6] >= 1 || hp[7] < -1 || hp[7] > 1e12 || hp[7] != floor(hp[7]) ||
+		hp[8] < 0 || hp[8] > 0.9)
+		return corrupt(err, "llama hyperparameter is out of range");
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->dim = cf[CF_DIM];
+	cfg->hidden_dim = cf[CF_HIDDEN];
+	cfg->n_layers = cf[CF_LAYERS];
+	cfg->n_heads = cf[CF_HEADS];
+	cfg->max_len = cf[CF_MAX_LEN];
+	cfg->vocab_size = cf[CF_VOCAB];
+	cfg->epochs = cf[CF_EPOCHS];
+	cfg->batch_size = cf[CF_BATCH];
+	cfg->sample_batch = cf[CF_SAMPLE_BATCH];
+	cfg->blas_threads = cf[CF_BLAS_THREADS];
+	cfg->cosine = cf[CF_COSINE];
+	cfg->seed = (uint64_t) (uint32_t) cf[CF_SEED_LO] | ((uint64_t) (uint32_t) cf[CF_SEED_HI] << 32);
+	cfg->rope_theta = hp[0];
+	cfg->lr = hp[1];
+	cfg->min_lr_ratio = hp[2];
+	cfg->weight_decay = hp[3];
+	cfg->grad_clip = hp[4];
+	cfg->beta1 = hp[5];
+	cfg->beta2 = hp[6];
+	cfg->warmup = (int64_t) hp[7];
+	cfg->dropout = hp[8];
+	*n_values = cf[CF_N_VALUES];
+	*n_classes = cf[CF_N_CLASSES];
+	*epochs_done = cf[CF_EPOCHS_DONE];
+	return NTG_OK;
+}
+
+/* Is s[0..len) valid UTF-8 (no NUL, no overlong forms or surrogates)? */
+static int
+valid_utf8(const uint8_t *s, size_t len)
+{
+	size_t		i = 0;
+
+	while (i < len)
+	{
+		uint8_t		c = s[i];
+		int			n;
+		uint32_t	cp;
+
+		if (c == 0)
+			return 0;
+		if (c < 0x80)
+		{
+			i++;
+			continue;
+		}
+		if ((c & 0xE0) == 0xC0)
+			n = 1, cp = c & 0x1F;
+		else if ((c & 0xF0) == 0xE0)
+			n = 2, cp = c & 0x0F;
+		else if ((c & 0xF8) == 0xF0)
+			n = 3, cp = c & 0x07;
+		else
+			return 0;
+		if (i + n >= len)
+			return 0;
+		for (int k = 1; k <= n; k++)
+		{
+			if ((s[i + k] & 0xC0) != 0x80)
+				return 0;
+			cp = (cp << 6) | (s[i + k] & 0x3F);
+		}
+		if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) ||
+			cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+			return 0;
+		i += n + 1;
+	}
+	return 1;
+}
+
+/* Split the classes tensor into n names: each valid UTF-8, NUL-terminated, strictly ascending. */
+static int
+load_classes(const NtgBlob *blob, LlamaModel *m, int n, NtgError *err)
+{
+	const NtgBlobTensor *t = ntg_blob_find(blob, "classes");
+	uint8_t    *buf;
+	size_t		pos = 0;
+	int			rc = NTG_OK;
+
+	if (t == NULL || t->dtype != NTG_DTYPE_U8 || t->ndim != 1 || t->nbytes < (uint64_t) n)
+		return corrupt(err, "class names are missing or malformed");
+	buf = ntg_malloc(t->nbytes + 1);
+	m->base.classes = ntg_calloc(n, sizeof(char *));
+	if (buf == NULL || m->base.classes == NULL)
+	{
+		ntg_free(buf);
+		return ntg_error(err, NTG_ERR_NOMEM, "out of memory");
+	}
+	memcpy(buf, t->data, t->nbytes);
+	for (int i = 0; i < n && rc == NTG_OK; i++)
+	{
+		uint8_t    *end = memchr(buf + pos, 0, t->nbytes - pos);
+		size_t		len;
+
+		if (end == NULL)
+		{
+			rc = corrupt(err, "class names are not NUL-separated");
+			break;
+		}
+		len = end - (buf + pos);
+		if (!valid_utf8(buf + pos, len))
+			rc = corrupt(err, "a class name is not valid UTF-8");
+		else if (i > 0 && strcmp((char *) buf + pos, m->base.classes[i - 1]) <= 0)
+			rc = corrupt(err, "class names are not sorted and unique");
+		else if ((m->base.classes[i] = ntg_strdup((char *) buf + pos)) == NULL)
+			rc = ntg_error(err, NTG_ERR_NOMEM, "out of memory");
+		pos += len + 1;
+	}
+	if (rc == NTG_OK && pos != t->nbytes)
+		rc = corrupt(err, "class names do not match the class count");
+	ntg_free(buf);
+	return rc;
+}
+
+/* Check every weight tensor of the layout m->params declares: present, f32, same shape, and
+ * nothing else in the blob. Runs before the weights are allocated. */
+static int
+check_weights(const NtgBlob *blob, const NnParams *p)
+{
+	for (int i = 0; i < p->n_tensors; i++)
+	{
+		const NnTensor *want = &p->tensors[i];
+		const NtgBlobTensor *t = ntg_blob_find(blob, want->name);
+
+		if (t == NULL || t->dtype != NTG_DTYPE_F32 || t->ndim != want->ndim ||
+			t->dims[0] != (uint32_t) want->dims[0] ||
+			(want->ndim == 2 && t->dims[1] != (uint32_t) want->dims[1]))
+			return 0;
+	}
+	return blob->n_tensors == p->n_tensors + 4;
+}
+
+int
+llama_load(const NtgBlob *blob, NtgGenModel **model, NtgError *err)
+{
+	LlamaConfig cfg;
+	LlamaModel *m;
+	int			n_values = 0,
+				n_classes = 0,
+				epochs_done = 0;
+	int32_t    *vocab;
+	int			rc;
+
+	*model = NULL;
+	if (strcmp(blob->kind, "llama") != 0)
+		return corrupt(err, "not a llama model");
+	if ((rc = load_config(blob, &cfg, &n_values, &n_classes, &epochs_done, err)) != NTG_OK)
+		return rc;
+
+	/* shapes first, with no weight memory: a crafted config cannot make us allocate much */
+	{
+		LlamaModel *probe;
+
+		if ((rc = llama_alloc(&cfg, n_classes, &probe, -1, err)) != NTG_OK)
+			return rc;
+		rc = check_weights(blob, &probe->params) ? NTG_OK :
+			corrupt(err, "weight tensors do not match the llama configuration");
+		ntg_llama_kind.destroy(&probe->base);
+		if (rc != NTG_OK)
+			return rc;
+	}
+
+	if ((rc = llama_alloc(&cfg, n_classes, &m, 0, err)) != NTG_OK)
+		return rc;
+	m->base.epochs_done = epochs_done;
+	vocab = ntg_malloc((size_t) (n_values + 1) * sizeof(int32_t));
+	if (vocab == NULL)
+		rc = ntg_error(err, NTG_ERR_NOMEM, "out of memory");
+	else if (ntg_blob_read_tensor(blob, "vocab", NTG_DTYPE_I32, n_values, vocab, err) != NTG_OK)
+		rc = corrupt(err, "vocabulary is missing or does not match the configuration");
+	else
+		rc = ntg_tok_from_values(&m->tok, vocab, n_values, n_classes, err);
+	ntg_free(vocab);
+	if (rc == NTG_OK)
+		rc = load_classes(blob, m, n_classes, err);
+	for (int i = 0; rc == NTG_OK && i < m->params.n_tensors; i++)
+	{
+		const NnTensor *t = &m->params.tensors[i];
+		float	   *w = m->params.data + t->offset;
+
+		rc = ntg_blob_read_tensor(blob, t->name, NTG_DTYPE_F32, t->count, w, err);
+		for (size_t j = 0; rc == NTG_OK && j < t->count; j++)
+			if (!isfinite(w[j]))
+				rc = corrupt(err, "a weight is not finite");
+	}
+	if (rc != NTG_OK)
+	{
+		if (err != NULL && err->code != NTG_ERR_NOMEM)
+			err->code = NTG_ERR_CORRUPT;
+		ntg_llama_kind.destroy(&m->base);
+		return err != NULL ? err->code : NTG_ERR_CORRUPT;
+	}
+	*model = &m->base;
+	return NTG_OK;
+}

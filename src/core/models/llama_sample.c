@@ -1,0 +1,501 @@
+/*
+ * llama_sample.c — autoregressive generation with a KV cache, batched over rows AND shared
+ * over identical histories.
+ *
+ * A batch of rows of one class starts from <CLASS_c> at position 0.  Rows whose tokens so far
+ * are identical have identical next-token distributions, so the sampler keeps, per position p,
+ * the set of DISTINCT histories ("nodes": a token and a parent node at p - 1, i.e. a trie), and
+ * feeds each node through the layers once: one matrix product per weight for all the nodes of a
+ * position.  Every row then draws its own next token, independently, from its node's
+ * distribution; rows that draw the same token move to the same child node.  Traffic rows repeat
+ * a lot (many rows of a class share their first packets), so there are far fewer nodes than
+ * rows; the result is exactly what feeding every row separately would give (same distribution
+ * per row, one draw per row in row order).  The node at position 0 (<CLASS_c>) is computed once
+ * per call, even one row at a time.
+ *
+ * Keys and values of a node are stored once, at its position; attention walks the node's chain
+ * of parents (at most max_len steps).  Only value tokens and <EOS> can be drawn: the output head
+ * is evaluated for that prefix of the vocabulary only (tokenizer.h), so class and <PAD> tokens
+ * are impossible by construction, not by a mask that could be bypassed.
+ */
+#include "models/llama.h"
+#include "nn/nn_simd.h"
+
+#include <float.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct LlamaSampler
+{
+	int			cap;			/* nodes per position (= rows per batch) */
+	int			T;				/* positions: max_len */
+	int			K;				/* drawable tokens: n_values + 1 */
+	float	   *kcache;			/* [L][T][cap][C]: key of node j at position p */
+	float	   *vcache;
+	int		   *parent;			/* [T][cap]: node at p - 1 */
+	int32_t    *ntok;			/* [cap]: input token of each node at the current position */
+	int		   *pos;			/* [cap] */
+	int		   *chain;			/* [T]: a node's ancestors, position 0 .. p */
+	float	   *x;				/* [cap, C] residual stream */
+	float	   *xb;				/* [cap, C] */
+	float	   *qkv;			/* [cap, 3C] */
+	float	   *atty;			/* [cap, C] */
+	float	   *h13;			/* [cap, 2H] */
+	float	   *hg;				/* [cap, H] */
+	float	   *logits;			/* [cap, K] */
+	float	   *rstd;			/* [cap] */
+	float	   *att;			/* [T] */
+	double	   *cdf;			/* [cap, K]: cumulative kept probability mass per node */
+	int		   *kept;			/* [cap, K]: token of each cdf entry (top-k / top-p order) */
+	int		   *n_kept;			/* [cap] */
+	int		   *order;			/* [K] sort scratch */
+	/* rows */
+	int		   *row_node;		/* [cap] node of each active row */
+	int		   *row_id;			/* [cap] */
+	int		   *child_head;		/* [cap] first child (next position) of each node, or -1 */
+	int		   *child_next;		/* [cap] next sibling of each next-position node */
+	/* the <CLASS_c> node, computed once per call */
+	int			prefix_class;	/* -1: not computed in this call */
+	float	   *prefix_k;		/* [L][C] */
+	float	   *prefix_v;		/* [L][C] */
+	float	   *prefix_logits;	/* [K] */
+	void	   *block;
+};
+
+void
+llama_free_sampler(LlamaModel *m)
+{
+	LlamaSampler *s = m->sampler;
+
+	if (s == NULL)
+		return;
+	ntg_free(s->kcache);
+	ntg_free(s->vcache);
+	ntg_free(s->x);
+	ntg_free(s->cdf);
+	ntg_free(s->block);
+	ntg_free(s);
+	m->sampler = NULL;
+}
+
+static int
+llama_ensure_sampler(LlamaModel *m, int cap)
+{
+	const LlamaConfig *c = &m->cfg;
+	size_t		C = c->dim,
+				H = c->hidden_dim,
+				K = m->tok.n_values + 1,
+				T = c->max_len,
+				L = c->n_layers;
+	size_t		cache = L * T * cap * C;
+	size_t		ints = T * cap + cap * 2 + T + cap * K + cap * 5 + K;
+	LlamaSampler *s;
+	float	   *p;
+	int		   *q;
+
+	if (m->sampler != NULL && m->sampler->cap >= cap)
+		return NTG_OK;
+	llama_free_sampler(m);
+	s = ntg_calloc(1, sizeof(LlamaSampler));
+	if (s == NULL)
+		return NTG_ERR_NOMEM;
+	m->sampler = s;
+	s->cap = cap;
+	s->T = (int) T;
+	s->K = (int) K;
+	s->kcache = ntg_malloc(cache * sizeof(float));
+	s->vcache = ntg_malloc(cache * sizeof(float));
+	s->x = ntg_malloc((cap * (C * 4 + 3 * C + 3 * H + K + 1) + T + 2 * L * C + K) * sizeof(float));
+	s->cdf = ntg_malloc((size_t) cap * K * sizeof(double));
+	s->block = ntg_malloc(ints * sizeof(int));
+	if (s->kcache == NULL || s->vcache == NULL || s->x == NULL || s->cdf == NULL ||
+		s->block == NULL)
+	{
+		llama_free_sampler(m);
+		return NTG_ERR_NOMEM;
+	}
+	p = s->x + cap * C;
+	s->xb = p, p += cap * C;
+	s->qkv = p, p += cap * 3 * C;
+	s->atty = p, p += cap * C;
+	s->h13 = p, p += cap * 2 * H;
+	s->hg = p, p += cap * H;
+	s->logits = p, p += cap * K;
+	s->rstd = p, p += cap;
+	s->att = p, p += T;
+	s->prefix_k = p, p += L * C;
+	s->prefix_v = p, p += L * C;
+	s->prefix_logits = p;
+	q = s->block;
+	s->parent = q, q += T * cap;
+	s->ntok = q, q += cap;
+	s->pos = q, q += cap;
+	s->chain = q, q += T;
+	s->kept = q, q += cap * K;
+	s->n_kept = q, q += cap;
+	s->row_node = q, q += cap;
+	s->row_id = q, q += cap;
+	s->child_head = q, q += cap;
+	s->child_next = q, q += cap;
+	s->order = q;
+	s->prefix_class = -1;
+	return NTG_OK;
+}
+
+#define W(m, i) nn_params_ptr(&(m)->params, (i))
+
+/* Rows per batch such that the sampler's buffers (KV cache and per-node tables) stay within
+ * LLAMA_SAMPLER_BYTES, whatever sample_batch asks for. */
+#define LLAMA_SAMPLER_BYTES ((size_t) 64 << 20)
+
+static int
+llama_sampler_max_rows(const LlamaModel *m)
+{
+	const LlamaConfig *c = &m->cfg;
+	size_t		K = m->tok.n_values + 1;
+	size_t		per_row = sizeof(float) * (2 * (size_t) c->n_layers * c->max_len * c->dim +
+										   7 * (size_t) c->dim + 3 * (size_t) c->hidden_dim + K + 1) +
+		sizeof(double) * K + sizeof(int) * (c->max_len + K + 6);
+	size_t		rows = LLAMA_SAMPLER_BYTES / per_row;
+
+	return rows < 1 ? 1 : rows > LLAMA_MAX_BATCH ? LLAMA_MAX_BATCH : (int) rows;
+}
+
+/* Key (or value) of node j at position p in layer l. */
+static inline float *
+cache_at(const LlamaSampler *s, float *cache, int l, int p, int j, int C)
+{
+	return cache + (((size_t) l * s->T + p) * s->cap + j) * C;
+}
+
+/* Attention of each node's query at position p over its own chain of ancestors 0 .. p. */
+static void
+attend_chain(LlamaSampler *s, int l, int U, int p, int C, int NH)
+{
+	int			HS = C / NH;
+	float		scale = 1.0f / sqrtf((float) HS);
+
+	for (int j = 0; j < U; j++)
+	{
+		int			a = j;
+
+		for (int u = p; u >= 0; u--)
+		{
+			s->chain[u] = a;
+			if (u > 0)
+				a = s->parent[(size_t) u * s->cap + a];
+		}
+		for (int h = 0; h < NH; h++)
+		{
+			const float *q = s->qkv + (size_t) j * 3 * C + h * HS;
+			float	   *o = s->atty + (size_t) j * C + h * HS;
+			float		mx = -INFINITY,
+						sum = 0.0f;
+
+			for (int u = 0; u <= p; u++)
+			{
+				const float *k = cache_at(s, s->kcache, l, u, s->chain[u], C) + h * HS;
+				float		d = 0.0f;
+
+				for (int i = 0; i < HS; i++)
+					d += q[i] * k[i];
+				d *= scale;
+				s->att[u] = d;
+				if (d > mx)
+					mx = d;
+			}
+			for (int u = 0; u <= p; u++)
+			{
+				s->att[u] = expf(s->att[u] - mx);
+				sum += s->att[u];
+			}
+			memset(o, 0, HS * sizeof(float));
+			for (int u = 0; u <= p; u++)
+			{
+				const float *v = cache_at(s, s->vcache, l, u, s->chain[u], C) + h * HS;
+				float		w = s->att[u] / sum;
+
+				for (int i = 0; i < HS; i++)
+					o[i] += w * v[i];
+			}
+		}
+	}
+}
+
+/* Feed the U nodes of position p (tokens s->ntok) through the model: stores their keys and
+ * values and leaves the logits of the K drawable tokens in s->logits. */
+static void
+llama_decode_nodes(LlamaModel *m, int U, int p)
+{
+	const LlamaConfig *c = &m->cfg;
+	LlamaSampler *s = m->sampler;
+	int			C = c->dim,
+				H = c->hidden_dim,
+				NH = c->n_heads,
+				HS = C / NH;
+
+	for (int j = 0; j < U; j++)
+		s->pos[j] = p;
+	embedding_forward(s->x, s->ntok, W(m, m->t_emb), U, C);
+	for (int l = 0; l < c->n_layers; l++)
+	{
+		const LlamaLayer *L = &m->layers[l];
+
+		rmsnorm_forward(s->xb, s->rstd, s->x, W(m, L->attention_norm), U, C, LLAMA_NORM_EPS);
+		linear_forward(s->qkv, s->xb, W(m, L->wq), U, C, 3 * C);
+		rope_forward(s->qkv, s->pos, m->rope_cs, U, NH, HS, 3 * C);
+		rope_forward(s->qkv + C, s->pos, m->rope_cs, U, NH, HS, 3 * C);
+		for (int j = 0; j < U; j++)
+		{
+			memcpy(cache_at(s, s->kcache, l, p, j, C), s->qkv + (size_t) j * 3 * C + C,
+				   C * sizeof(float));
+			memcpy(cache_at(s, s->vcache, l, p, j, C), s->qkv + (size_t) j * 3 * C + 2 * C,
+				   C * sizeof(float));
+		}
+		attend_chain(s, l, U, p, C, NH);
+		linear_forward(s->xb, s->atty, W(m, L->wo), U, C, C);
+		residual_add(s->x, s->xb, (size_t) U * C);
+		rmsnorm_forward(s->xb, s->rstd, s->x, W(m, L->ffn_norm), U, C, LLAMA_NORM_EPS);
+		linear_forward(s->h13, s->xb, W(m, L->w1), U, C, 2 * H);
+		swiglu_forward(s->hg, s->h13, U, H);
+		linear_forward(s->xb, s->hg, W(m, L->w2), U, H, C);
+		residual_add(s->x, s->xb, (size_t) U * C);
+	}
+	rmsnorm_forward(s->xb, s->rstd, s->x, W(m, m->t_norm), U, C, LLAMA_NORM_EPS);
+	/* rows 0 .. n_values of the head: the value tokens and <EOS> */
+	linear_forward(s->logits, s->xb, W(m, m->t_out), U, C, s->K);
+}
+
+static const float *sort_probs;
+
+static int
+cmp_prob_desc(const void *a, const void *b)
+{
+	int			i = *(const int *) a,
+				j = *(const int *) b;
+
+	if (sort_probs[i] != sort_probs[j])
+		return sort_probs[i] > sort_probs[j] ? -1 : 1;
+	return (i > j) - (i < j);	/* ties by token: qsort is not stable */
+}
+
+/*
+ * Turn K logits z (overwritten) into node j's sampling table: the kept tokens (all of them, or
+ * the top-k / top-p set in decreasing probability) and their cumulative mass.
+ */
+static void
+build_dist(LlamaSampler *s, int j, float *z, const NtgSampleOptions *o)
+{
+	int			K = s->K;
+	/* shift by the max before scaling, and cap 1/T, so a tiny temperature cannot overflow */
+	float		inv_t = (float) fmin(1.0 / o->temperature, FLT_MAX);
+	float		mx = -INFINITY;
+	double	   *cdf = s->cdf + (size_t) j * K;
+	int		   *kept = s->kept + (size_t) j * K;
+	double		acc = 0.0;
+	int			keep = K;
+
+	for (int i = 0; i < K; i++)
+		if (z[i] > mx)
+			mx = z[i];
+	for (int i = 0; i < K; i++)
+		z[i] = (z[i] - mx) * inv_t;
+	nn_vexp(z, K);
+	if ((o->top_k > 0 && o->top_k < K) || o->top_p < 1.0)
+	{
+		double		total = 0.0;
+
+		for (int i = 0; i < K; i++)
+		{
+			s->order[i] = i;
+			total += z[i];
+		}
+		sort_probs = z;
+		qsort(s->order, K, sizeof(int), cmp_prob_desc);
+		if (o->top_k > 0 && o->top_k < K)
+			keep = o->top_k;
+		for (int k = 0; k < keep; k++)
+		{
+			acc += z[s->order[k]];
+			kept[k] = s->order[k];
+			cdf[k] = acc;
+			if (o->top_p < 1.0 && acc >= o->top_p * total)
+			{
+				keep = k + 1;
+				break;
+			}
+		}
+	}
+	else
+		for (int i = 0; i < K; i++)
+		{
+			acc += z[i];
+			kept[i] = i;
+			cdf[i] = acc;
+		}
+	s->n_kept[j] = keep;
+}
+
+/* Draw from node j's table: the first entry whose cumulative mass exceeds u * total. */
+static int
+draw_from(const LlamaSampler *s, int j, NtgRng *rng)
+{
+	const double *cdf = s->cdf + (size_t) j * s->K;
+	int			n = s->n_kept[j];
+	double		u = ntg_rng_double(rng) * cdf[n - 1];
+	int			lo = 0,
+				hi = n - 1;
+
+	while (lo < hi)
+	{
+		int			mid = lo + (hi - lo) / 2;
+
+		if (cdf[mid] > u)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	/* u rounded up to the total lands on the last entry, maybe of zero mass: step back to the
+	 * last entry that has some (otherwise cdf[lo] > u >= cdf[lo - 1] already) */
+	while (lo > 0 && cdf[lo] == cdf[lo - 1])
+		lo--;
+	return s->kept[(size_t) j * s->K + lo];
+}
+
+/* Compute the <CLASS_c> node (position 0) once and keep its keys, values and logits. */
+static void
+llama_prefix(LlamaModel *m, int class_index)
+{
+	LlamaSampler *s = m->sampler;
+	int			C = m->cfg.dim;
+
+	s->ntok[0] = ntg_tok_class(&m->tok, class_index);
+	llama_decode_nodes(m, 1, 0);
+	for (int l = 0; l < m->cfg.n_layers; l++)
+	{
+		memcpy(s->prefix_k + (size_t) l * C, cache_at(s, s->kcache, l, 0, 0, C), C * sizeof(float));
+		memcpy(s->prefix_v + (size_t) l * C, cache_at(s, s->vcache, l, 0, 0, C), C * sizeof(float));
+	}
+	memcpy(s->prefix_logits, s->logits, s->K * sizeof(float));
+	s->prefix_class = class_index;
+}
+
+/* Generate rows [0, nb) of one batch into out/out_len. */
+static void
+llama_sample_chunk(LlamaModel *m, int class_index, int nb, const NtgSampleOptions *opts,
+				   NtgRng *rng, int32_t *out, int *out_len)
+{
+	LlamaSampler *s = m->sampler;
+	int			C = m->cfg.dim;
+	int			eos = ntg_tok_eos(&m->tok);
+	int			N = m->cfg.max_len;
+	int			nact = nb;
+	int			U = 1;			/* nodes at the current position */
+
+	if (s->prefix_class != class_index)
+		llama_prefix(m, class_index);
+	for (int l = 0; l < m->cfg.n_layers; l++)
+	{
+		memcpy(cache_at(s, s->kcache, l, 0, 0, C), s->prefix_k + (size_t) l * C, C * sizeof(float));
+		memcpy(cache_at(s, s->vcache, l, 0, 0, C), s->prefix_v + (size_t) l * C, C * sizeof(float));
+	}
+	memcpy(s->logits, s->prefix_logits, s->K * sizeof(float));
+	for (int r = 0; r < nb; r++)
+	{
+		s->row_node[r] = 0;
+		s->row_id[r] = r;
+		out_len[r] = 0;
+	}
+	memset(out, 0, (size_t) nb * N * sizeof(int32_t));
+	for (int p = 0; p < N && nact > 0; p++)
+	{
+		int			still = 0,
+					next = 0;
+
+		ntg_check_interrupts();
+		if (p > 0)
+			llama_decode_nodes(m, U, p);
+		for (int j = 0; j < U; j++)
+		{
+			build_dist(s, j, s->logits + (size_t) j * s->K, opts);
+			s->child_head[j] = -1;
+		}
+		for (int r = 0; r < nact; r++)
+		{
+			int			j = s->row_node[r];
+			int			row = s->row_id[r];
+			int			t = draw_from(s, j, rng);
+			int			c;
+
+			if (t == eos)
+				continue;
+			out[(size_t) row * N + out_len[row]] = m->tok.values[t];
+			if (++out_len[row] >= N)
+				continue;
+			/*
+			 * The row goes on: find or make the child node (j, t) at position p + 1.  ntok is
+			 * reused for the new nodes' tokens: this position's were consumed by the decode.
+			 */
+			for (c = s->child_head[j]; c >= 0; c = s->child_next[c])
+				if (s->ntok[c] == t)
+					break;
+			if (c < 0)
+			{
+				c = next++;
+				s->parent[(size_t) (p + 1) * s->cap + c] = j;
+				s->ntok[c] = t;
+				s->child_next[c] = s->child_head[j];
+				s->child_head[j] = c;
+			}
+			s->row_node[still] = c;
+			s->row_id[still] = row;
+			still++;
+		}
+		nact = still;
+		U = next;
+	}
+}
+
+int
+llama_sample_batched(LlamaModel *m, int class_index, int n, int batch,
+					 const NtgSampleOptions *opts, NtgRng *rng, int32_t *out, int *out_len,
+					 NtgError *err)
+{
+	int			N = m->cfg.max_len;
+
+	if (class_index < 0 || class_index >= m->base.n_classes)
+		return ntg_error(err, NTG_ERR_INVALID_ARG, "class index %d out of range", class_index);
+	if (n < 0 || batch < 1)
+		return ntg_error(err, NTG_ERR_INVALID_ARG, "invalid number of rows or batch size");
+	if (!(opts->temperature > 0.0) || !isfinite(opts->temperature) || opts->top_k < 0 ||
+		!(opts->top_p > 0.0 && opts->top_p <= 1.0))
+		return ntg_error(err, NTG_ERR_INVALID_ARG, "invalid sampling options");
+	if (n == 0)
+		return NTG_OK;
+	if (batch > n)
+		batch = n;
+	if (batch > llama_sampler_max_rows(m))
+		batch = llama_sampler_max_rows(m);
+	if (llama_ensure_sampler(m, batch) != NTG_OK)
+		return ntg_error(err, NTG_ERR_NOMEM, "out of memory");
+	nn_blas_init(m->cfg.blas_threads);
+	m->sampler->prefix_class = -1;	/* weights may have changed since the last call */
+	for (int r0 = 0; r0 < n; r0 += batch)
+	{
+		int			nb = n - r0 < batch ? n - r0 : batch;
+
+		llama_sample_chunk(m, class_index, nb, opts, rng, out + (size_t) r0 * N, out_len + r0);
+	}
+	return NTG_OK;
+}
+
+int
+llama_sample(NtgGenModel *model, int class_index, int n, const NtgSampleOptions *opts,
+			 NtgRng *rng, int32_t *out, int *out_len, NtgError *err)
+{
+	LlamaModel *m = (LlamaModel *) model;
+
+	return llama_sample_batched(m, class_index, n, m->cfg.sample_batch, opts, rng, out, out_len,
+								err);
+}

@@ -1,0 +1,156 @@
+/*
+ * nn.h — the neural-network core: layers as free forward/backward functions in the llm.c style,
+ * one flat parameter buffer with named views, AdamW with a learning-rate schedule and gradient
+ * clipping.  Plain C, single-threaded, deterministic: the same inputs give the same bits.
+ *
+ * Conventions
+ *   - Activations are row-major matrices of N rows (N = tokens, packed: no padding rows), e.g.
+ *     inp[N, C] means N rows of C floats.
+ *   - Every *_backward ACCUMULATES into its gradient outputs (+=), so that a tensor used twice
+ *     (a residual stream) gets the sum; callers zero gradients once per step.
+ *   - Weight matrices are stored [out, in] (PyTorch's nn.Linear layout) and multiplied through
+ *     CBLAS sgemm (OpenBLAS); see docs/nn.md for the threading policy.
+ */
+#ifndef NTG_NN_H
+#define NTG_NN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/ntg_core.h"
+#include "common/rng.h"
+
+/* ---- BLAS setup -------------------------------------------------------------------------- */
+
+/* Pin OpenBLAS to `threads` threads (1 keeps results bit-reproducible and leaves the other
+ * cores to other backends); called once by every model before its first matrix product.
+ * threads <= 0 leaves OpenBLAS's own setting alone. */
+void		nn_blas_init(int threads);
+
+/* ---- layers ------------------------------------------------------------------------------ */
+
+/* out[N, C] = wte[tok[n], :]  (tokens must be < V; checked by the caller) */
+void		embedding_forward(float *out, const int32_t *tok, const float *wte, int N, int C);
+/* dwte[tok[n], :] += dout[n, :] */
+void		embedding_backward(float *dwte, const float *dout, const int32_t *tok, int N, int C);
+
+/* out[N, C] = inp * rstd * w, rstd[N] = 1 / sqrt(mean(inp^2) + eps) (kept for backward) */
+void		rmsnorm_forward(float *out, float *rstd, const float *inp, const float *w,
+							int N, int C, float eps);
+void		rmsnorm_backward(float *dinp, float *dw, const float *dout, const float *inp,
+							 const float *w, const float *rstd, int N, int C);
+
+/* out[N, OC] = inp[N, C] @ w[OC, C]^T  (no bias: LLaMA has none) */
+void		linear_forward(float *out, const float *inp, const float *w, int N, int C, int OC);
+/* dinp[N, C] += dout @ w ; dw[OC, C] += dout^T @ inp ; either may be NULL to skip it */
+void		linear_backward(float *dinp, float *dw, const float *dout, const float *inp,
+							const float *w, int N, int C, int OC);
+
+/* Rotary position embedding, in place on the first `nh` heads of HS floats in each row of x
+ * (row stride `stride` floats), rotating the pairs (2i, 2i+1) by pos[n] * theta^(-2i/HS).
+ * cs[maxT, HS/2, 2] holds (cos, sin) per position and pair (rope_table).  backward rotates the
+ * gradient by the opposite angle (a rotation's transpose is its inverse). */
+void		rope_table(float *cs, int maxT, int HS, double theta);
+void		rope_forward(float *x, const int *pos, const float *cs, int N, int nh, int HS,
+						 int stride);
+void		rope_backward(float *dx, const int *pos, const float *cs, int N, int nh, int HS,
+						  int stride);
+
+/*
+ * Causal multi-head self-attention over packed variable-length sequences: sequence s occupies
+ * rows start[s] .. start[s] + len[s] - 1 of qkv[N, 3C] (q | k | v, C = NH * HS each).
+ * out[N, C]; att holds the softmax probabilities, len[s]^2 floats per head, at att_off[s] +
+ * h * len[s]^2 (att_off from attention_offsets).  Rows never see later rows nor other sequences,
+ * so no padding is ever computed.
+ */
+size_t		attention_offsets(size_t *att_off, const int *len, int S, int NH);
+void		attention_forward(float *out, float *att, const float *qkv, const int *start,
+							  const int *len, const size_t *att_off, int S, int C, int NH);
+/* dqkv[N, 3C] += ..., scratch: max(len) floats */
+void		attention_backward(float *dqkv, const float *dout, const float *qkv, const float *att,
+							   const int *start, const int *len, const size_t *att_off, int S,
+							   int C, int NH, float *scratch);
+
+/* out[N, H] = silu(h13[:, :H]) * h13[:, H:]   (h13[N, 2H] = [w1 x | w3 x]) */
+void		swiglu_forward(float *out, const float *h13, int N, int H);
+void		swiglu_backward(float *dh13, const float *dout, const float *h13, int N, int H);
+
+/* out[n] += inp[n] over n floats */
+void		residual_add(float *out, const float *inp, size_t n);
+
+/*
+ * Softmax cross-entropy.  logits[N, V] are turned into probabilities IN PLACE; targets < 0 are
+ * ignored (padding).  Returns the sum of the losses of the counted rows and sets *count.
+ * backward: dlogits[n, :] = (probs - onehot) * scale for counted rows, 0 for ignored ones
+ * (written, not accumulated: logits have one consumer).
+ */
+double		crossentropy_forward(float *logits, const int32_t *targets, int N, int V, int *count);
+void		crossentropy_backward(float *dlogits, const float *probs, const int32_t *targets,
+								  int N, int V, float scale);
+
+/* ---- parameters ---------------------------------------------------------------------------- */
+
+#define NN_MAX_NAME 64
+
+typedef struct NnTensor
+{
+	char		name[NN_MAX_NAME];
+	int			ndim;
+	int			dims[2];
+	size_t		offset;			/* in floats, into the flat buffers */
+	size_t		count;
+	int			decay;			/* weight decay applies (matrices, not norms) */
+} NnTensor;
+
+/* One flat buffer for parameters, one for gradients and two for Adam moments, all with the same
+ * layout, so every optimizer step is one loop over `count` floats. */
+typedef struct NnParams
+{
+	int			n_tensors;
+	int			cap;
+	NnTensor   *tensors;
+	size_t		count;
+	float	   *data;
+	float	   *grad;
+	float	   *m;
+	float	   *v;
+	int			grad_clean;		/* grad is all zero (set by zero_grad and the AdamW step) */
+} NnParams;
+
+/* Declare a tensor (before nn_params_alloc); returns its index or -1 when out of memory. */
+int			nn_params_declare(NnParams *p, const char *name, int ndim, int d0, int d1, int decay);
+/* Allocate the buffers (grad/m/v only when with_grad); NTG_ERR_NOMEM on failure. */
+int			nn_params_alloc(NnParams *p, int with_grad);
+float	   *nn_params_ptr(const NnParams *p, int index);
+void		nn_params_free(NnParams *p);
+void		nn_params_zero_grad(NnParams *p);
+
+/* Fill tensor i with N(0, std^2) (std == 0: constant `fill`), drawn in declaration order. */
+void		nn_params_init_normal(NnParams *p, int i, NtgRng *rng, float std, float fill);
+
+/* ---- optimizer ----------------------------------------------------------------------------- */
+
+typedef struct NnAdamW
+{
+	double		lr;				/* peak learning rate */
+	double		min_lr_ratio;	/* cosine floor as a fraction of lr */
+	int64_t		warmup;			/* linear warm-up steps */
+	int64_t		total_steps;	/* for the cosine schedule; 0 = constant after warm-up */
+	int			cosine;			/* 1 = cosine decay to min_lr_ratio * lr, 0 = constant */
+	double		beta1;
+	double		beta2;
+	double		eps;
+	double		weight_decay;	/* decoupled (AdamW), only on tensors with decay set */
+	double		grad_clip;		/* max global L2 norm of the gradient; 0 = off */
+	int64_t		step;			/* steps taken */
+} NnAdamW;
+
+/* Learning rate for step (0-based). */
+double		nn_lr_at(const NnAdamW *opt, int64_t step);
+/* Global L2 norm of the gradient. */
+double		nn_grad_norm(const NnParams *p);
+/* Clip, then one AdamW update; returns the gradient norm before clipping.  Leaves the gradient
+ * zeroed (grad_clean), ready for the next step's accumulation. */
+double		nn_adamw_step(NnAdamW *opt, NnParams *p);
+
+#endif							/* NTG_NN_H */

@@ -1,0 +1,362 @@
+/*
+ * nn_simd.c — the few vector kernels that GCC will not vectorize on its own at -O2 without
+ * -ffast-math (float reductions, sqrt with errno): dot product, axpy and the AdamW update, in an
+ * AVX2+FMA version and a portable one.  The version is chosen once per process from the CPU's
+ * features, so one build runs everywhere and a given machine always computes the same bits.
+ */
+#include "nn/nn_simd.h"
+
+#include <math.h>
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define HAVE_X86 1
+#endif
+
+static int	use_avx2 = -1;
+
+static inline int
+avx2(void)
+{
+#ifdef HAVE_X86
+	if (use_avx2 < 0)
+	{
+		__builtin_cpu_init();
+		use_avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+	}
+	return use_avx2;
+#else
+	return 0;
+#endif
+}
+
+int
+nn_simd_level(void)
+{
+	return avx2() ? 2 : 0;
+}
+
+/* ---- portable versions ---------------------------------------------------------------------- */
+
+static float
+dot_plain(const float *a, const float *b, int n)
+{
+	float		s[8] = {0};
+	int			i = 0;
+
+	for (; i + 8 <= n; i += 8)
+		for (int k = 0; k < 8; k++)
+			s[k] += a[i + k] * b[i + k];
+	for (; i < n; i++)
+		s[0] += a[i] * b[i];
+	return ((s[0] + s[4]) + (s[1] + s[5])) + ((s[2] + s[6]) + (s[3] + s[7]));
+}
+
+static void
+axpy_plain(float *y, float a, const float *x, int n)
+{
+	for (int i = 0; i < n; i++)
+		y[i] += a * x[i];
+}
+
+static void
+adamw_plain(float *w, float *g, float *m, float *v, size_t n, const NnAdamWArgs *a)
+{
+	for (size_t i = 0; i < n; i++)
+	{
+		float		gi = g[i] * a->clip;
+		float		mi = a->b1 * m[i] + (1.0f - a->b1) * gi;
+		float		vi = a->b2 * v[i] + (1.0f - a->b2) * gi * gi;
+
+		m[i] = mi;
+		v[i] = vi;
+		w[i] -= a->lr * (mi * a->c1 / (sqrtf(vi * a->c2) + a->eps)) + a->decay * w[i];
+		g[i] = 0.0f;
+	}
+}
+
+static void
+vexp_plain(float *x, int n)
+{
+	for (int i = 0; i < n; i++)
+		x[i] = expf(x[i]);
+}
+
+static void
+swiglu_fwd_plain(float *out, const float *a, const float *b, int n)
+{
+	for (int i = 0; i < n; i++)
+		out[i] = a[i] / (1.0f + expf(-a[i])) * b[i];
+}
+
+/* silu(a) = a s(a), silu'(a) = s(a) (1 + a (1 - s(a))) */
+static void
+swiglu_bwd_plain(float *da, float *db, const float *d, const float *a, const float *b, int n)
+{
+	for (int i = 0; i < n; i++)
+	{
+		float		sg = 1.0f / (1.0f + expf(-a[i]));
+
+		da[i] += d[i] * b[i] * sg * (1.0f + a[i] * (1.0f - sg));
+		db[i] += d[i] * a[i] * sg;
+	}
+}
+
+/* ---- AVX2 + FMA ----------------------------------------------------------------------------- */
+
+#ifdef HAVE_X86
+__attribute__((target("avx2,fma")))
+static float
+dot_avx2(const float *a, const float *b, int n)
+{
+	__m256		s0 = _mm256_setzero_ps(),
+				s1 = _mm256_setzero_ps();
+	__m128		h;
+	float		r;
+	int			i = 0;
+
+	for (; i + 16 <= n; i += 16)
+	{
+		s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
+		s1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), s1);
+	}
+	for (; i + 8 <= n; i += 8)
+		s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
+	s0 = _mm256_add_ps(s0, s1);
+	h = _mm_add_ps(_mm256_castps256_ps128(s0), _mm256_extractf128_ps(s0, 1));
+	h = _mm_add_ps(h, _mm_movehl_ps(h, h));
+	h = _mm_add_ss(h, _mm_movehdup_ps(h));
+	r = _mm_cvtss_f32(h);
+	for (; i < n; i++)
+		r += a[i] * b[i];
+	return r;
+}
+
+__attribute__((target("avx2,fma")))
+static void
+axpy_avx2(float *y, float a, const float *x, int n)
+{
+	__m256		va = _mm256_set1_ps(a);
+	int			i = 0;
+
+	for (; i + 8 <= n; i += 8)
+		_mm256_storeu_ps(y + i, _mm256_fmadd_ps(va, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
+	for (; i < n; i++)
+		y[i] += a * x[i];
+}
+
+/*
+ * exp for 8 floats: Cephes' expf (as in avx_mathfun): x = n ln2 + r, |r| <= ln2/2, a degree-5
+ * polynomial for e^r, 2^n through the exponent bits; about 1 ulp over the clamped range
+ * [-88.38, 88.38] (below it the result is ~0, as expf's).
+ */
+__attribute__((target("avx2,fma")))
+static inline __m256
+exp8(__m256 x)
+{
+	__m256		fx,
+				y,
+				z;
+	__m256i		e;
+
+	x = _mm256_min_ps(x, _mm256_set1_ps(88.3762626647949f));
+	x = _mm256_max_ps(x, _mm256_set1_ps(-88.3762626647949f));
+	fx = _mm256_floor_ps(_mm256_fmadd_ps(x, _mm256_set1_ps(1.44269504088896341f), _mm256_set1_ps(0.5f)));
+	x = _mm256_fnmadd_ps(fx, _mm256_set1_ps(0.693359375f), x);
+	x = _mm256_fnmadd_ps(fx, _mm256_set1_ps(-2.12194440e-4f), x);
+	z = _mm256_mul_ps(x, x);
+	y = _mm256_set1_ps(1.9875691500E-4f);
+	y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(1.3981999507E-3f));
+	y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(8.3334519073E-3f));
+	y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(4.1665795894E-2f));
+	y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(1.6666665459E-1f));
+	y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(5.0000001201E-1f));
+	y = _mm256_fmadd_ps(y, z, x);
+	y = _mm256_add_ps(y, _mm256_set1_ps(1.0f));
+	e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvttps_epi32(fx), _mm256_set1_epi32(127)), 23);
+	return _mm256_mul_ps(y, _mm256_castsi256_ps(e));
+}
+
+__attribute__((target("avx2,fma")))
+static void
+vexp_avx2(float *x, int n)
+{
+	int			i = 0;
+
+	for (; i + 8 <= n; i += 8)
+		_mm256_storeu_ps(x + i, exp8(_mm256_loadu_ps(x + i)));
+	if (i < n)
+	{
+		float		tail[8] = {0};
+
+		for (int k = 0; i + k < n; k++)
+			tail[k] = x[i + k];
+		_mm256_storeu_ps(tail, exp8(_mm256_loadu_ps(tail)));
+		for (int k = 0; i + k < n; k++)
+			x[i + k] = tail[k];
+	}
+}
+
+__attribute__((target("avx2,fma")))
+static inline __m256
+sigmoid8(__m256 a)
+{
+	__m256		one = _mm256_set1_ps(1.0f);
+
+	return _mm256_div_ps(one, _mm256_add_ps(one, exp8(_mm256_sub_ps(_mm256_setzero_ps(), a))));
+}
+
+__attribute__((target("avx2,fma")))
+static void
+swiglu_fwd_avx2(float *out, const float *a, const float *b, int n)
+{
+	int			i = 0;
+
+	for (; i + 8 <= n; i += 8)
+	{
+		__m256		va = _mm256_loadu_ps(a + i);
+
+		_mm256_storeu_ps(out + i, _mm256_mul_ps(_mm256_mul_ps(va, sigmoid8(va)),
+												_mm256_loadu_ps(b + i)));
+	}
+	if (i < n)
+		swiglu_fwd_plain(out + i, a + i, b + i, n - i);
+}
+
+__attribute__((target("avx2,fma")))
+static void
+swiglu_bwd_avx2(float *da, float *db, const float *d, const float *a, const float *b, int n)
+{
+	__m256		one = _mm256_set1_ps(1.0f);
+	int			i = 0;
+
+	for (; i + 8 <= n; i += 8)
+	{
+		__m256		va = _mm256_loadu_ps(a + i),
+					vb = _mm256_loadu_ps(b + i),
+					vd = _mm256_loadu_ps(d + i);
+		__m256		sg = sigmoid8(va);
+		__m256		ga = _mm256_mul_ps(_mm256_mul_ps(vd, vb),
+									   _mm256_mul_ps(sg, _mm256_fmadd_ps(va, _mm256_sub_ps(one, sg), one)));
+
+		_mm256_storeu_ps(da + i, _mm256_add_ps(_mm256_loadu_ps(da + i), ga));
+		_mm256_storeu_ps(db + i, _mm256_fmadd_ps(_mm256_mul_ps(vd, va), sg, _mm256_loadu_ps(db + i)));
+	}
+	if (i < n)
+		swiglu_bwd_plain(da + i, db + i, d + i, a + i, b + i, n - i);
+}
+
+__attribute__((target("avx2,fma")))
+static void
+adamw_avx2(float *w, float *g, float *m, float *v, size_t n, const NnAdamWArgs *a)
+{
+	__m256		clip = _mm256_set1_ps(a->clip),
+				b1 = _mm256_set1_ps(a->b1),
+				nb1 = _mm256_set1_ps(1.0f - a->b1),
+				b2 = _mm256_set1_ps(a->b2),
+				nb2 = _mm256_set1_ps(1.0f - a->b2),
+				c1 = _mm256_set1_ps(a->c1),
+				c2 = _mm256_set1_ps(a->c2),
+				eps = _mm256_set1_ps(a->eps),
+				lr = _mm256_set1_ps(a->lr),
+				decay = _mm256_set1_ps(a->decay),
+				zero = _mm256_setzero_ps();
+	size_t		i = 0;
+
+	for (; i + 8 <= n; i += 8)
+	{
+		__m256		gi = _mm256_mul_ps(_mm256_loadu_ps(g + i), clip);
+		__m256		mi = _mm256_fmadd_ps(b1, _mm256_loadu_ps(m + i), _mm256_mul_ps(nb1, gi));
+		__m256		vi = _mm256_fmadd_ps(b2, _mm256_loadu_ps(v + i),
+										 _mm256_mul_ps(nb2, _mm256_mul_ps(gi, gi)));
+		__m256		wi = _mm256_loadu_ps(w + i);
+		__m256		den = _mm256_add_ps(_mm256_sqrt_ps(_mm256_mul_ps(vi, c2)), eps);
+		__m256		upd = _mm256_div_ps(_mm256_mul_ps(mi, c1), den);
+
+		upd = _mm256_fmadd_ps(lr, upd, _mm256_mul_ps(decay, wi));
+		_mm256_storeu_ps(m + i, mi);
+		_mm256_storeu_ps(v + i, vi);
+		_mm256_storeu_ps(w + i, _mm256_sub_ps(wi, upd));
+		_mm256_storeu_ps(g + i, zero);
+	}
+	if (i < n)
+		adamw_plain(w + i, g + i, m + i, v + i, n - i, a);
+}
+#endif
+
+/* ---- dispatch ------------------------------------------------------------------------------- */
+
+float
+nn_dot(const float *a, const float *b, int n)
+{
+#ifdef HAVE_X86
+	if (avx2())
+		return dot_avx2(a, b, n);
+#endif
+	return dot_plain(a, b, n);
+}
+
+void
+nn_axpy(float *y, float a, const float *x, int n)
+{
+#ifdef HAVE_X86
+	if (avx2())
+	{
+		axpy_avx2(y, a, x, n);
+		return;
+	}
+#endif
+	axpy_plain(y, a, x, n);
+}
+
+void
+nn_adamw_update(float *w, float *g, float *m, float *v, size_t n, const NnAdamWArgs *a)
+{
+#ifdef HAVE_X86
+	if (avx2())
+	{
+		adamw_avx2(w, g, m, v, n, a);
+		return;
+	}
+#endif
+	adamw_plain(w, g, m, v, n, a);
+}
+
+void
+nn_vexp(float *x, int n)
+{
+#ifdef HAVE_X86
+	if (avx2())
+	{
+		vexp_avx2(x, n);
+		return;
+	}
+#endif
+	vexp_plain(x, n);
+}
+
+void
+nn_swiglu_fwd(float *out, const float *a, const float *b, int n)
+{
+#ifdef HAVE_X86
+	if (avx2())
+	{
+		swiglu_fwd_avx2(out, a, b, n);
+		return;
+	}
+#endif
+	swiglu_fwd_plain(out, a, b, n);
+}
+
+void
+nn_swiglu_bwd(float *da, float *db, const float *d, const float *a, const float *b, int n)
+{
+#ifdef HAVE_X86
+	if (avx2())
+	{
+		swiglu_bwd_avx2(da, db, d, a, b, n);
+		return;
+	}
+#endif
+	swiglu_bwd_plain(da, db, d, a, b, n);
+}

@@ -1,0 +1,38 @@
+/*
+ * nn_simd.h — vector kernels with a runtime-selected AVX2+FMA version (nn_simd.c).
+ */
+#ifndef NTG_NN_SIMD_H
+#define NTG_NN_SIMD_H
+
+#include <stddef.h>
+
+/* 2 when the AVX2+FMA kernels run, 0 for the portable ones. */
+int			nn_simd_level(void);
+float		nn_dot(const float *a, const float *b, int n);
+/* y[0..n) += a * x[0..n) */
+void		nn_axpy(float *y, float a, const float *x, int n);
+
+/* x[i] = exp(x[i]) (inputs clamped to +-88.38; ~1 ulp) */
+void		nn_vexp(float *x, int n);
+/* out = silu(a) * b;  backward: da += d * b * silu'(a), db += d * silu(a) */
+void		nn_swiglu_fwd(float *out, const float *a, const float *b, int n);
+void		nn_swiglu_bwd(float *da, float *db, const float *d, const float *a, const float *b,
+						  int n);
+
+typedef struct NnAdamWArgs
+{
+	float		lr;
+	float		decay;			/* lr * weight_decay, or 0 */
+	float		b1;
+	float		b2;
+	float		c1;				/* 1 / (1 - b1^t) */
+	float		c2;				/* 1 / (1 - b2^t) */
+	float		eps;
+	float		clip;			/* gradient scale from clipping */
+} NnAdamWArgs;
+
+/* One AdamW update of n parameters; zeroes g as it goes. */
+void		nn_adamw_update(float *w, float *g, float *m, float *v, size_t n,
+							const NnAdamWArgs *a);
+
+#endif							/* NTG_NN_SIMD_H */
