@@ -319,6 +319,13 @@ test_overfit(const NtgSeqSet *s)
 	is_int(m->base.epochs_done, 300, "epochs_done counts");
 	ok(loss < first / 2, "loss falls (%.3f -> %.3f)", first, loss);
 	{
+		double		ev = -1.0;
+		int			rc_ev = llama_eval_loss(m, s, &ev, &err);
+
+		ok(rc_ev == NTG_OK && fabs(ev - loss) < 0.02,
+		   "evaluation loss agrees with the last epoch's (%.4f vs %.4f)", ev, loss);
+	}
+	{
 		/*
 		 * Rows of a class share prefixes, so the loss cannot reach 0: its floor is the entropy
 		 * of the branches. alpha (17 targets in all with beta): after 100 -200, 300 (2/3) or
@@ -443,6 +450,13 @@ test_sampling_rules(const NtgSeqSet *s)
 	ok(memcmp(out, out1, 20 * 3 * sizeof(int32_t)) == 0 && memcmp(len, len1, 20 * sizeof(int)) == 0,
 	   "top_k 1 is greedy: the seed does not matter");
 	ok(len[0] >= 2 && out[0] == 100 && out[1] == -200, "greedy row of class alpha starts 100, -200");
+	{
+		NtgSampleOptions cold = {1e-30, 0, 1.0};
+
+		sample_rows(m, 0, 20, 5, out1, len1, &cold);
+		ok(memcmp(out, out1, 20 * 3 * sizeof(int32_t)) == 0 && memcmp(len, len1, 20 * sizeof(int)) == 0,
+		   "temperature 1e-30 is greedy too (no overflow)");
+	}
 	sample_rows(m, 1, 50, 1, out, len, &nucleus);
 	bad = 0;
 	for (int r = 0; r < 50; r++)
@@ -808,6 +822,39 @@ test_empty_rows(void)
 }
 
 static void
+test_tokenizer(const NtgSeqSet *s)
+{
+	NtgTokenizer t;
+	NtgError	err;
+	int32_t		in[8],
+				tg[8];
+	int32_t		row[] = {300, -5, 100, 7};
+	int32_t		bad[] = {3, 2};
+	int32_t		ok_vals[] = {-7, 2, 9};
+
+	ok(ntg_tok_build(&t, s, 2, &err) == NTG_OK, "build a vocabulary of the first 2 values");
+	/* first two values of the rows: 100 -200, 100 -200, 100 -200, -5 7, -5 -> 4 values */
+	ok(t.n_values == 4 && t.values[0] == -200 && t.values[1] == -5 && t.values[2] == 7 &&
+	   t.values[3] == 100, "sorted distinct values, 300 beyond the cap left out");
+	ok(ntg_tok_eos(&t) == 4 && ntg_tok_pad(&t) == 5 && ntg_tok_class(&t, 1) == 7 &&
+	   ntg_tok_vocab_size(&t) == 8, "EOS, PAD, class ids follow the values");
+	is_int(ntg_tok_value_token(&t, 7), 2, "value lookup");
+	is_int(ntg_tok_value_token(&t, 8), -1, "a value outside the vocabulary");
+	is_int(ntg_tok_encode_row(&t, 1, row + 1, 2, 2, in, tg), 3, "a row of N values gets <EOS>");
+	ok(in[0] == 7 && in[1] == 1 && in[2] == 3 && tg[0] == 1 && tg[1] == 3 && tg[2] == 4,
+	   "inputs <CLASS> v1 v2, targets v1 v2 <EOS>");
+	is_int(ntg_tok_encode_row(&t, 0, row + 1, 3, 2, in, tg), 2, "a longer row is cut to N, without <EOS>");
+	ok(in[0] == 6 && in[1] == 1 && tg[0] == 1 && tg[1] == 3, "cut row: inputs <CLASS> v1, targets v1 v2");
+	is_int(ntg_tok_encode_row(&t, 0, NULL, 0, 2, in, tg), 1, "an empty row is <CLASS> -> <EOS>");
+	is_int(ntg_tok_encode_row(&t, 0, row, 2, 2, in, tg), -1, "a value outside the vocabulary is refused");
+	ntg_tok_free(&t);
+	ok(ntg_tok_from_values(&t, bad, 2, 1, &err) == NTG_ERR_CORRUPT, "a descending stored vocabulary is corrupt");
+	ok(ntg_tok_from_values(&t, ok_vals, 3, 0, &err) == NTG_ERR_CORRUPT, "zero classes is corrupt");
+	ok(ntg_tok_from_values(&t, ok_vals, 3, 2, &err) == NTG_OK && t.n_values == 3, "a valid stored vocabulary");
+	ntg_tok_free(&t);
+}
+
+static void
 test_registry(void)
 {
 	ok(ntg_gen_kind_find("llama") == &ntg_llama_kind, "registry finds llama");
@@ -822,6 +869,7 @@ main(void)
 
 	make_set(&s);
 	test_registry();
+	test_tokenizer(&s);
 	test_create(&s);
 	test_gradient(&s);
 	test_micro_batches(&s);

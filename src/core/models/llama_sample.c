@@ -21,6 +21,7 @@
 #include "models/llama.h"
 #include "nn/nn_simd.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -287,7 +288,8 @@ static void
 build_dist(LlamaSampler *s, int j, float *z, const NtgSampleOptions *o)
 {
 	int			K = s->K;
-	float		inv_t = (float) (1.0 / o->temperature);
+	/* shift by the max before scaling, and cap 1/T, so a tiny temperature cannot overflow */
+	float		inv_t = (float) fmin(1.0 / o->temperature, FLT_MAX);
 	float		mx = -INFINITY;
 	double	   *cdf = s->cdf + (size_t) j * K;
 	int		   *kept = s->kept + (size_t) j * K;
@@ -295,13 +297,10 @@ build_dist(LlamaSampler *s, int j, float *z, const NtgSampleOptions *o)
 	int			keep = K;
 
 	for (int i = 0; i < K; i++)
-	{
-		z[i] *= inv_t;
 		if (z[i] > mx)
 			mx = z[i];
-	}
 	for (int i = 0; i < K; i++)
-		z[i] -= mx;
+		z[i] = (z[i] - mx) * inv_t;
 	nn_vexp(z, K);
 	if ((o->top_k > 0 && o->top_k < K) || o->top_p < 1.0)
 	{

@@ -480,7 +480,8 @@ llama_train_epoch(NtgGenModel *model, const NtgSeqSet *train, int epoch, NtgRng 
 		ntg_free(tokens), ntg_free(targets), ntg_free(lens);
 		return ntg_error(err, NTG_ERR_NOMEM, "out of memory");
 	}
-	ntg_rng_split(rng, (uint64_t) epoch, &m->drop_rng);
+	if (m->cfg.dropout > 0.0)	/* only then, so that runs without dropout keep their stream */
+		ntg_rng_split(rng, (uint64_t) epoch, &m->drop_rng);
 	/* Fisher-Yates shuffle of the row order */
 	for (int i = 0; i < train->n_rows; i++)
 		m->acts->order[i] = i;
