@@ -1,8 +1,8 @@
 -- ntg install script, part 45: the paper's classification experiments as SQL (docs/classifier.md):
 -- a stratified split, synthetic rows from a baseline or a generator model, train-on-synthetic /
 -- test-on-real (TSTR), the low-data augmentation sweep, and an SVG line chart.
--- Generator models are reached only through dynamic SQL on ntg.generate(...), so this part works
--- (with the baselines) before any generator is installed.
+-- Generator models are sampled through ntg.generate_int (integer[] rows, so PLs beyond smallint
+-- from segmentation offload pass through).
 
 -- Stratified split: within each class, rows are ranked by a hash of (seed, label, pl, occurrence of
 -- that same row); the first round(n * test_fraction) ranks are the test rows.  The ranking depends
@@ -36,7 +36,7 @@ COMMENT ON FUNCTION ntg.split(text, float8, bigint) IS
 	'stratified train/test split of (label, pl) rows, reproducible for a seed';
 
 -- Synthetic rows from a generator: 'smote', 'fast_retransmit', or the name of a generator model in
--- ntg.models (through ntg.generate).  Per class of source: rows_per_class rows, or with top_up only
+-- ntg.models (through ntg.generate_int).  Per class of source: rows_per_class rows, or with top_up only
 -- what is missing for the class to reach rows_per_class.
 CREATE FUNCTION ntg.synthesize(generator text, source text, rows_per_class integer,
 							   seed bigint DEFAULT 0, top_up boolean DEFAULT true)
@@ -64,17 +64,14 @@ BEGIN
 	ELSIF model_kind = 'random_forest' THEN
 		RAISE EXCEPTION 'model "%" is a random forest, not a generator', generator USING ERRCODE = '42809';
 	END IF;
-	IF to_regprocedure('ntg.generate(text,text,integer,bigint,double precision,integer,double precision)') IS NULL THEN
-		RAISE EXCEPTION 'generator model "%" needs ntg.generate, which is not installed', generator
-			USING ERRCODE = '42883', HINT = 'Install an ntg version with the generator models.';
-	END IF;
 	FOR c IN EXECUTE format('SELECT s.label::text AS label, count(*)::integer AS n FROM (%s) AS s(label, pl) GROUP BY 1 ORDER BY 1', source)
 	LOOP
 		IF (CASE WHEN top_up THEN rows_per_class - c.n ELSE rows_per_class END) > 0 THEN
-			RETURN QUERY EXECUTE
-				'SELECT g.label::text, g.pl::integer[] FROM ntg.generate($1, label => $2, n => $3, seed => $4) g'
-				USING generator, c.label,
-					CASE WHEN top_up THEN rows_per_class - c.n ELSE rows_per_class END, seed;
+			RETURN QUERY
+				SELECT g.label, g.pl
+				  FROM ntg.generate_int(generator, c.label,
+										CASE WHEN top_up THEN rows_per_class - c.n ELSE rows_per_class END,
+										seed) AS g;
 		END IF;
 	END LOOP;
 END
