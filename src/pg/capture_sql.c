@@ -13,6 +13,8 @@
 #include "fmgr.h"
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "nodes/value.h"
+#include "parser/parse_func.h"
 #include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -336,6 +338,19 @@ target_name(Oid target)
 	return quote_qualified_identifier(get_namespace_name(get_rel_namespace(target)), rel);
 }
 
+/* The generic path calls ntg.read_pcap, so it needs EXECUTE on it: the batched path asks the same. */
+static void
+check_read_pcap_execute(bool is_bytea)
+{
+	Oid			argtypes[5] = {is_bytea ? BYTEAOID : TEXTOID, INT4OID, INTERVALOID, INTERVALOID, TEXTOID};
+	Oid			fn = LookupFuncName(list_make2(makeString("ntg"), makeString("read_pcap")), 5, argtypes,
+									false);
+	AclResult	aclresult = pg_proc_aclcheck(fn, GetUserId(), ACL_EXECUTE);
+
+	if (aclresult != ACLCHECK_OK)
+		aclcheck_error(aclresult, OBJECT_FUNCTION, get_func_name(fn));
+}
+
 static void
 bulk_sink(const Datum *values, const bool *nulls, void *arg)
 {
@@ -466,6 +481,7 @@ import_capture(FunctionCallInfo fcinfo, bool is_bytea)
 	bulk = capture_bulk_begin(target, fixed, fixednull, &why);
 	if (bulk)
 	{
+		check_read_pcap_execute(is_bytea);
 		ereport(DEBUG1, (errmsg_internal("ntg.import_pcap: batched insert into %s", name)));
 		written = import_batched(fcinfo, source, bulk, &st);
 	}
