@@ -15,7 +15,8 @@ data=${NTG_SHARED_DATA:-$repo/../shared/data}
 ndpi=$data/ndpi/pcap
 [ -d "$ndpi" ] || { echo "bench: $ndpi is absent; nothing to measure"; exit 0; }
 runs=${NTG_BENCH_RUNS:-3}
-work=/tmp/ntg-bench
+work=${NTG_BENCH_DIR:-/tmp/ntg-bench}
+port=${NTG_BENCH_PORT:-54331}
 mkdir -p "$work"
 as_pg=()
 if [ "$(id -u)" -eq 0 ]; then as_pg=(runuser -u postgres --); fi
@@ -52,11 +53,16 @@ rm -rf "$pg"; mkdir -p "$pg"
 [ ${#as_pg[@]} -gt 0 ] && chown postgres "$pg"
 "${as_pg[@]}" "$bindir/initdb" -D "$pg/data" --no-locale -E UTF8 -A trust >/dev/null
 "${as_pg[@]}" "$bindir/pg_ctl" -D "$pg/data" -w -l "$pg/server.log" \
-	-o "-k $pg -c listen_addresses= -p 54331 -c fsync=off" start >/dev/null
+	-o "-k $pg -c listen_addresses= -p $port -c fsync=off" start >/dev/null
 trap '"${as_pg[@]}" "$bindir/pg_ctl" -D "$pg/data" -m fast stop >/dev/null 2>&1 || true' EXIT
-psql=("$bindir/psql" -X -At -q -h "$pg" -p 54331 -U "$(stat -c %U "$pg/data")" -d postgres -v ON_ERROR_STOP=1)
+psql=("$bindir/psql" -X -At -q -h "$pg" -p "$port" -U "$(stat -c %U "$pg/data")" -d postgres -v ON_ERROR_STOP=1)
 "${psql[@]}" -c "CREATE EXTENSION ntg; SET client_min_messages = error;
-	CREATE TABLE bench_flows (LIKE ntg.biflows INCLUDING ALL)"
+	CREATE TABLE bench_flows (LIKE ntg.biflows INCLUDING ALL);
+	-- the same table with a no-op statement trigger, which sends import_pcap down its generic
+	-- INSERT ... SELECT path (the only path before the batched insert)
+	CREATE TABLE bench_flows_generic (LIKE ntg.biflows INCLUDING ALL);
+	CREATE FUNCTION bench_noop() RETURNS trigger LANGUAGE plpgsql AS 'BEGIN RETURN NULL; END';
+	CREATE TRIGGER noop AFTER INSERT ON bench_flows_generic FOR EACH STATEMENT EXECUTE FUNCTION bench_noop()"
 
 now() { date +%s.%N; }
 # best_of CMD...: the shortest wall time of $runs runs (setup_cmd, if set, runs untimed before each)
@@ -91,6 +97,9 @@ DO \$\$ DECLARE f text; BEGIN
 setup_cmd='"${psql[@]}" -c "TRUNCATE bench_flows"'
 t=$(best_of "${psql[@]}" -c "$import_ndpi"); unset setup_cmd
 row ndpi "ntg.import_pcap into a table" "$p" "$ndpi_bytes" "$t"
+setup_cmd='"${psql[@]}" -c "TRUNCATE bench_flows_generic"'
+t=$(best_of "${psql[@]}" -c "${import_ndpi//bench_flows/bench_flows_generic}"); unset setup_cmd
+row ndpi "ntg.import_pcap, generic INSERT path (trigger)" "$p" "$ndpi_bytes" "$t"
 runs_saved=$runs; runs=1
 t=$(best_of tshark -q -z conv,tcp -z conv,udp -r "$merged")
 row ndpi "tshark -z conv,tcp -z conv,udp (merged pcapng)" "$(capinfos -Mc "$merged" | awk '/Number of packets/ {print $NF}')" "$(stat -c %s "$merged")" "$t"
@@ -105,6 +114,10 @@ setup_cmd='"${psql[@]}" -c "TRUNCATE bench_flows"'
 t=$(best_of "${psql[@]}" -c "SET ntg.progress = off; SET client_min_messages = error; SELECT packets, biflows FROM ntg.import_pcap('$big', dataset => 'big', target => 'bench_flows')")
 unset setup_cmd
 row big "ntg.import_pcap into a table" "$p" "$big_bytes" "$t"
+setup_cmd='"${psql[@]}" -c "TRUNCATE bench_flows_generic"'
+t=$(best_of "${psql[@]}" -c "SET ntg.progress = off; SET client_min_messages = error; SELECT packets, biflows FROM ntg.import_pcap('$big', dataset => 'big', target => 'bench_flows_generic')")
+unset setup_cmd
+row big "ntg.import_pcap, generic INSERT path (trigger)" "$p" "$big_bytes" "$t"
 t=$(best_of "${psql[@]}" -c "SET ntg.progress = off; SET client_min_messages = error; SELECT count(*) FROM ntg.read_pcap('$big')")
 row big "ntg.read_pcap, rows counted, not stored" "$p" "$big_bytes" "$t"
 runs=1

@@ -13,6 +13,8 @@
 #include "fmgr.h"
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "nodes/value.h"
+#include "parser/parse_func.h"
 #include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -23,6 +25,7 @@
 #include "utils/timestamp.h"
 
 #include "capture/capture.h"
+#include "capture_bulk.h"
 #include "ntg_glue.h"
 
 #define READ_PCAP_COLS 17
@@ -32,14 +35,23 @@
 static NtgCaptureStats last_stats;
 static uint64 last_generation = 0;
 
+/* Where the rows of a capture go: read_pcap's tuplestore, or import_pcap's batched insert. */
+typedef void (*RowSink) (const Datum *values, const bool *nulls, void *arg);
+
 typedef struct CaptureRun
 {
 	NtgCaptureReader *reader;	/* closed by the reset callback, also on error or cancel */
 	MemoryContextCallback cb;
-	Tuplestorestate *tupstore;
-	TupleDesc	tupdesc;
+	RowSink		sink;
+	void	   *sinkarg;
 	MemoryContext rowctx;
 } CaptureRun;
+
+typedef struct TupstoreSink
+{
+	Tuplestorestate *tupstore;
+	TupleDesc	tupdesc;
+} TupstoreSink;
 
 static void
 capture_cleanup(void *arg)
@@ -69,23 +81,24 @@ timeout_arg(FunctionCallInfo fcinfo, int argno, const char *name)
 	return secs;
 }
 
-/* Options shared by every form: (…, n, idle_timeout, active_timeout, filter) from argument 1. */
+/* Options shared by every form: (n, idle_timeout, active_timeout, filter) from argument a
+ * (1 in read_pcap, 3 in import_pcap). */
 static void
-options_from_args(FunctionCallInfo fcinfo, NtgCaptureOptions *opt)
+options_from_args(FunctionCallInfo fcinfo, int a, NtgCaptureOptions *opt)
 {
 	ntg_capture_default_options(opt);
-	if (PG_ARGISNULL(1))
+	if (PG_ARGISNULL(a))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("n must not be null")));
-	opt->n = PG_GETARG_INT32(1);
+	opt->n = PG_GETARG_INT32(a);
 	if (opt->n < 0 || opt->n > NTG_CAP_MAX_N)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("n must be between 0 and %d", NTG_CAP_MAX_N)));
-	opt->idle_timeout = timeout_arg(fcinfo, 2, "idle_timeout");
-	opt->active_timeout = timeout_arg(fcinfo, 3, "active_timeout");
-	opt->filter = PG_ARGISNULL(4) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(4));
+	opt->idle_timeout = timeout_arg(fcinfo, a + 1, "idle_timeout");
+	opt->active_timeout = timeout_arg(fcinfo, a + 2, "active_timeout");
+	opt->filter = PG_ARGISNULL(a + 3) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(a + 3));
 	opt->progress_seconds = 5;
 }
 
@@ -176,7 +189,7 @@ emit_row(const NtgBiflow *f, void *arg)
 		v[16] = CStringGetTextDatum(f->sni);
 	else
 		nulls[16] = true;
-	tuplestore_putvalues(run->tupstore, run->tupdesc, v, nulls);
+	run->sink(v, nulls, run->sinkarg);
 	MemoryContextSwitchTo(old);
 	MemoryContextReset(run->rowctx);
 	return 0;
@@ -199,13 +212,19 @@ report_outcome(const char *what, const NtgCaptureStats *st)
 				 errdetail("Column pl holds them clipped to 32767 or -32767; column pl_full holds the exact values.")));
 }
 
-/* Read a whole capture into the function's tuplestore.  data != NULL: bytes; else path. */
 static void
-read_capture(FunctionCallInfo fcinfo, const char *path, const uint8_t *data, size_t len)
+tupstore_sink(const Datum *values, const bool *nulls, void *arg)
 {
-	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	NtgCaptureOptions opt;
-	NtgCaptureStats st;
+	TupstoreSink *ts = (TupstoreSink *) arg;
+
+	tuplestore_putvalues(ts->tupstore, ts->tupdesc, (Datum *) values, (bool *) nulls);
+}
+
+/* Read a whole capture, handing each biflow to sink.  data != NULL: bytes; else path. */
+static void
+run_capture(const char *path, const uint8_t *data, size_t len, const NtgCaptureOptions *opt,
+			RowSink sink, void *sinkarg, NtgCaptureStats *st)
+{
 	NtgError	err;
 	MemoryContext capctx,
 				old;
@@ -213,13 +232,11 @@ read_capture(FunctionCallInfo fcinfo, const char *path, const uint8_t *data, siz
 	char		what[MAXPGPATH + 32];
 	int			rc;
 
-	options_from_args(fcinfo, &opt);
-	InitMaterializedSRF(fcinfo, 0);
 	capctx = AllocSetContextCreate(CurrentMemoryContext, "ntg capture", ALLOCSET_DEFAULT_SIZES);
 	old = MemoryContextSwitchTo(capctx);
 	run = palloc0(sizeof(CaptureRun));
-	run->tupstore = rsinfo->setResult;
-	run->tupdesc = rsinfo->setDesc;
+	run->sink = sink;
+	run->sinkarg = sinkarg;
 	run->rowctx = AllocSetContextCreate(capctx, "ntg capture row", ALLOCSET_SMALL_SIZES);
 	run->cb.func = capture_cleanup;
 	run->cb.arg = run;
@@ -237,12 +254,28 @@ read_capture(FunctionCallInfo fcinfo, const char *path, const uint8_t *data, siz
 		rc = ntg_capture_open_file(path, &run->reader, &err);
 	}
 	if (rc == NTG_OK)
-		rc = ntg_capture_run(run->reader, &opt, emit_row, run, &st, &err);
+		rc = ntg_capture_run(run->reader, opt, emit_row, run, st, &err);
 	MemoryContextSwitchTo(old);
 	if (rc != NTG_OK)
 		ntg_pg_raise(&err);		/* the callback closes the reader */
 	MemoryContextDelete(capctx);
-	report_outcome(what, &st);
+	report_outcome(what, st);
+}
+
+/* read_pcap: the whole capture into the function's tuplestore. */
+static void
+read_capture(FunctionCallInfo fcinfo, const char *path, const uint8_t *data, size_t len)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	NtgCaptureOptions opt;
+	NtgCaptureStats st;
+	TupstoreSink ts;
+
+	options_from_args(fcinfo, 1, &opt);
+	InitMaterializedSRF(fcinfo, 0);
+	ts.tupstore = rsinfo->setResult;
+	ts.tupdesc = rsinfo->setDesc;
+	run_capture(path, data, len, &opt, tupstore_sink, &ts, &st);
 	last_stats = st;
 	last_generation++;
 }
@@ -305,9 +338,96 @@ target_name(Oid target)
 	return quote_qualified_identifier(get_namespace_name(get_rel_namespace(target)), rel);
 }
 
+/* The generic path calls ntg.read_pcap, so it needs EXECUTE on it: the batched path asks the same. */
+static void
+check_read_pcap_execute(bool is_bytea)
+{
+	Oid			argtypes[5] = {is_bytea ? BYTEAOID : TEXTOID, INT4OID, INTERVALOID, INTERVALOID, TEXTOID};
+	Oid			fn = LookupFuncName(list_make2(makeString("ntg"), makeString("read_pcap")), 5, argtypes,
+									false);
+	AclResult	aclresult = pg_proc_aclcheck(fn, GetUserId(), ACL_EXECUTE);
+
+	if (aclresult != ACLCHECK_OK)
+		aclcheck_error(aclresult, OBJECT_FUNCTION, get_func_name(fn));
+}
+
+static void
+bulk_sink(const Datum *values, const bool *nulls, void *arg)
+{
+	capture_bulk_add((CaptureBulk *) arg, values, nulls);
+}
+
+/* The batched path: rows go from the reader's callback straight into table_multi_insert. */
+static uint64
+import_batched(FunctionCallInfo fcinfo, const char *path, CaptureBulk *bulk, NtgCaptureStats *st)
+{
+	NtgCaptureOptions opt;
+
+	options_from_args(fcinfo, 3, &opt);
+	if (path)
+		run_capture(path, NULL, 0, &opt, bulk_sink, bulk, st);
+	else
+	{
+		bytea	   *b = PG_GETARG_BYTEA_PP(0);
+
+		run_capture(NULL, (const uint8_t *) VARDATA_ANY(b), VARSIZE_ANY_EXHDR(b), &opt,
+					bulk_sink, bulk, st);
+	}
+	return capture_bulk_end(bulk);
+}
+
 /*
- * import_pcap(source, dataset, label, n, idle_timeout, active_timeout, filter, target):
- * INSERT INTO target (...) SELECT ... FROM ntg.read_pcap(source, ...), then the figures.
+ * The generic path, for any target an INSERT accepts (triggers, rules, partitions, views, type
+ * conversions, ...): INSERT INTO target (...) SELECT ... FROM ntg.read_pcap(source, ...).
+ */
+static uint64
+import_generic(FunctionCallInfo fcinfo, bool is_bytea, const char *name, const Datum *fixed,
+			   const bool *fixednull, NtgCaptureStats *st)
+{
+	Oid			argtypes[8] = {TEXTOID, TEXTOID, TEXTOID, is_bytea ? BYTEAOID : TEXTOID,
+	INT4OID, INTERVALOID, INTERVALOID, TEXTOID};
+	Datum		values[8];
+	char		nulls[8] = "        ";
+	StringInfoData sql;
+	uint64		generation = last_generation;
+	uint64		written;
+
+	initStringInfo(&sql);
+	appendStringInfo(&sql,
+					 "INSERT INTO %s (dataset, label, source, protocol, client_ip, client_port, "
+					 "server_ip, server_port, first_seen, last_seen, packets_up, packets_down, "
+					 "bytes_up, bytes_down, payload_bytes_up, payload_bytes_down, payload_packets, "
+					 "pl, pl_full, sni) SELECT $1, $2, $3, r.* FROM ntg.read_pcap($4, n => $5, "
+					 "idle_timeout => $6, active_timeout => $7, filter => $8) r",
+					 name);
+	for (int i = 0; i < CAPTURE_BULK_FIXED; i++)
+	{
+		values[i] = fixed[i];
+		nulls[i] = fixednull[i] ? 'n' : ' ';
+	}
+	values[3] = PG_GETARG_DATUM(0);
+	for (int i = 4; i < 8; i++)
+	{
+		nulls[i] = PG_ARGISNULL(i - 1) ? 'n' : ' ';
+		values[i] = PG_ARGISNULL(i - 1) ? (Datum) 0 : PG_GETARG_DATUM(i - 1);
+	}
+
+	SPI_connect();
+	if (SPI_execute_with_args(sql.data, 8, argtypes, values, nulls, false, 0) != SPI_OK_INSERT)
+		elog(ERROR, "SPI_execute_with_args failed: %s", sql.data);
+	written = SPI_processed;
+	SPI_finish();
+	if (last_generation != generation + 1)
+		elog(ERROR, "read_pcap ran %llu times during one import",
+			 (unsigned long long) (last_generation - generation));
+	*st = last_stats;
+	return written;
+}
+
+/*
+ * import_pcap(source, dataset, label, n, idle_timeout, active_timeout, filter, target): the
+ * biflows into target, batched like COPY where the target allows it, else through an INSERT;
+ * then the figures.
  */
 static Datum
 import_capture(FunctionCallInfo fcinfo, bool is_bytea)
@@ -315,15 +435,14 @@ import_capture(FunctionCallInfo fcinfo, bool is_bytea)
 	Oid			target = PG_GETARG_OID(7);
 	char	   *dataset,
 			   *source = NULL;
-	Oid			argtypes[8] = {TEXTOID, TEXTOID, TEXTOID, is_bytea ? BYTEAOID : TEXTOID,
-	INT4OID, INTERVALOID, INTERVALOID, TEXTOID};
-	Datum		values[8];
-	char		nulls[8] = "        ";
-	StringInfoData sql;
+	const char *name,
+			   *why;
+	Datum		fixed[CAPTURE_BULK_FIXED];
+	bool		fixednull[CAPTURE_BULK_FIXED];
+	CaptureBulk *bulk;
 	TupleDesc	tupdesc;
 	Datum		out[10];
 	bool		outnulls[10] = {0};
-	uint64		generation = last_generation;
 	uint64		written;
 	NtgCaptureStats st;
 
@@ -352,35 +471,25 @@ import_capture(FunctionCallInfo fcinfo, bool is_bytea)
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
 
-	initStringInfo(&sql);
-	appendStringInfo(&sql,
-					 "INSERT INTO %s (dataset, label, source, protocol, client_ip, client_port, "
-					 "server_ip, server_port, first_seen, last_seen, packets_up, packets_down, "
-					 "bytes_up, bytes_down, payload_bytes_up, payload_bytes_down, payload_packets, "
-					 "pl, pl_full, sni) SELECT $1, $2, $3, r.* FROM ntg.read_pcap($4, n => $5, "
-					 "idle_timeout => $6, active_timeout => $7, filter => $8) r",
-					 target_name(target));
-	values[0] = CStringGetTextDatum(dataset);
-	values[1] = PG_ARGISNULL(2) ? (Datum) 0 : PG_GETARG_DATUM(2);
-	nulls[1] = PG_ARGISNULL(2) ? 'n' : ' ';
-	values[2] = source ? CStringGetTextDatum(source) : (Datum) 0;
-	nulls[2] = source ? ' ' : 'n';
-	values[3] = PG_GETARG_DATUM(0);
-	for (int i = 4; i < 8; i++)
+	name = target_name(target);
+	fixed[0] = CStringGetTextDatum(dataset);
+	fixednull[0] = false;
+	fixed[1] = PG_ARGISNULL(2) ? (Datum) 0 : PG_GETARG_DATUM(2);
+	fixednull[1] = PG_ARGISNULL(2);
+	fixed[2] = source ? CStringGetTextDatum(source) : (Datum) 0;
+	fixednull[2] = source == NULL;
+	bulk = capture_bulk_begin(target, fixed, fixednull, &why);
+	if (bulk)
 	{
-		nulls[i] = PG_ARGISNULL(i - 1) ? 'n' : ' ';
-		values[i] = PG_ARGISNULL(i - 1) ? (Datum) 0 : PG_GETARG_DATUM(i - 1);
+		check_read_pcap_execute(is_bytea);
+		ereport(DEBUG1, (errmsg_internal("ntg.import_pcap: batched insert into %s", name)));
+		written = import_batched(fcinfo, source, bulk, &st);
 	}
-
-	SPI_connect();
-	if (SPI_execute_with_args(sql.data, 8, argtypes, values, nulls, false, 0) != SPI_OK_INSERT)
-		elog(ERROR, "SPI_execute_with_args failed: %s", sql.data);
-	written = SPI_processed;
-	SPI_finish();
-	if (last_generation != generation + 1)
-		elog(ERROR, "read_pcap ran %llu times during one import",
-			 (unsigned long long) (last_generation - generation));
-	st = last_stats;
+	else
+	{
+		ereport(DEBUG1, (errmsg_internal("ntg.import_pcap: INSERT into %s because %s", name, why)));
+		written = import_generic(fcinfo, is_bytea, name, fixed, fixednull, &st);
+	}
 
 	out[0] = CStringGetTextDatum(dataset);
 	out[1] = CStringGetTextDatum(st.format);
