@@ -160,3 +160,6 @@ SELECT count(*) AS private_rows FROM private_flows.t;
 DROP SCHEMA private_flows CASCADE;
 REVOKE ALL ON flows_bulk, synthetic FROM ntg_bulk_user;
 DROP ROLE ntg_bulk_user;
+-- Leave nothing behind that depends on the extension (later tests drop and re-create it).
+DROP VIEW synthetic_flows;
+DROP TABLE synthetic, flows_bulk, flows_trig, trigger_calls, flows_part, flows_conv, flows_volatile;
