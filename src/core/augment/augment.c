@@ -152,9 +152,10 @@ smote_row(const RowRef *x, const RowRef *y, double u, int32_t *buf)
 }
 
 static int
-smote_class(const NtgSeqSet *set, int c, int count, int k, NtgRng *rng, int32_t *buf,
-			NtgSeqSetBuilder *b, NtgError *err)
+smote_class(const NtgSeqSet *set, int c, int count, NtgRng *rng, int32_t *buf,
+			NtgSeqSetBuilder *b, const void *arg, NtgError *err)
 {
+	int			k = *(const int *) arg;
 	int			n,
 				rc = NTG_OK,
 				kk;
@@ -203,23 +204,27 @@ smote_class(const NtgSeqSet *set, int c, int count, int k, NtgRng *rng, int32_t 
 	return rc;
 }
 
-int
-ntg_smote(const NtgSeqSet *set, const int *per_class, int k, uint64_t seed, NtgSeqSet *out,
-		  NtgError *err)
+/*
+ * Per-class generator of a baseline: append `count` rows of class c to b, drawing from rng (the
+ * class's own stream) with buf as scratch space of set->max_len values.
+ */
+typedef int (*ClassAugmentFn) (const NtgSeqSet *set, int c, int count, NtgRng *rng, int32_t *buf,
+							   NtgSeqSetBuilder *b, const void *arg, NtgError *err);
+
+/*
+ * Run fn over every class into a new set.  Each class draws from a stream derived from the seed
+ * and the class name, so a class's rows do not depend on which other classes are present.
+ */
+static int
+augment_classes(const NtgSeqSet *set, const int *per_class, uint64_t seed, ClassAugmentFn fn,
+				const void *arg, NtgSeqSet *out, NtgError *err)
 {
-	NtgSeqSetBuilder *b;
+	NtgSeqSetBuilder *b = ntg_seqset_builder_new();
+	int32_t    *buf = ntg_calloc(set->max_len > 0 ? set->max_len : 1, sizeof(int32_t));
 	NtgRng		master,
 				rng;
-	int32_t    *buf;
-	int			rc;
+	int			rc = NTG_OK;
 
-	memset(out, 0, sizeof(*out));
-	if (k < 1 || k > 64)
-		return ntg_error(err, NTG_ERR_INVALID_ARG, "k must be between 1 and 64");
-	if ((rc = check_args(set, per_class, err)) != NTG_OK)
-		return rc;
-	b = ntg_seqset_builder_new();
-	buf = ntg_calloc(set->max_len > 0 ? set->max_len : 1, sizeof(int32_t));
 	if (b == NULL || buf == NULL)
 	{
 		ntg_seqset_builder_free(b);
@@ -230,7 +235,7 @@ ntg_smote(const NtgSeqSet *set, const int *per_class, int k, uint64_t seed, NtgS
 	for (int c = 0; rc == NTG_OK && c < set->n_classes; c++)
 	{
 		ntg_rng_split(&master, class_stream(set->classes[c]), &rng);
-		rc = smote_class(set, c, per_class[c], k, &rng, buf, b, err);
+		rc = fn(set, c, per_class[c], &rng, buf, b, arg, err);
 	}
 	ntg_free(buf);
 	if (rc != NTG_OK)
@@ -239,6 +244,20 @@ ntg_smote(const NtgSeqSet *set, const int *per_class, int k, uint64_t seed, NtgS
 		return rc;
 	}
 	return ntg_seqset_builder_finish(b, out, err);
+}
+
+int
+ntg_smote(const NtgSeqSet *set, const int *per_class, int k, uint64_t seed, NtgSeqSet *out,
+		  NtgError *err)
+{
+	int			rc;
+
+	memset(out, 0, sizeof(*out));
+	if (k < 1 || k > 64)
+		return ntg_error(err, NTG_ERR_INVALID_ARG, "k must be between 1 and 64");
+	if ((rc = check_args(set, per_class, err)) != NTG_OK)
+		return rc;
+	return augment_classes(set, per_class, seed, smote_class, &k, out, err);
 }
 
 /* ---- Fast Retransmit ---------------------------------------------------------------------- */
@@ -255,14 +274,36 @@ delay_packet(int32_t *v, int len, NtgRng *rng)
 	v[j] = moved;
 }
 
+static int
+fast_retransmit_class(const NtgSeqSet *set, int c, int count, NtgRng *rng, int32_t *buf,
+					  NtgSeqSetBuilder *b, const void *arg, NtgError *err)
+{
+	double		p = *(const double *) arg;
+	int			n,
+				rc = NTG_OK;
+	RowRef	   *rows = class_rows(set, c, &n);
+
+	if (rows == NULL)
+		return ntg_error(err, NTG_ERR_NOMEM, "out of memory");
+	for (int r = 0; rc == NTG_OK && r < count; r++)
+	{
+		const RowRef *src = &rows[ntg_rng_below(rng, (uint64_t) n)];
+
+		memcpy(buf, src->v, sizeof(int32_t) * (size_t) src->len);
+		if (ntg_rng_double(rng) < p && src->len >= 2)
+			delay_packet(buf, src->len, rng);
+		rc = ntg_seqset_builder_add(b, set->classes[c], buf, src->len, err);
+		if ((r & 1023) == 0)
+			ntg_check_interrupts();
+	}
+	ntg_free(rows);
+	return rc;
+}
+
 int
 ntg_fast_retransmit(const NtgSeqSet *set, const int *per_class, double p, uint64_t seed,
 					NtgSeqSet *out, NtgError *err)
 {
-	NtgSeqSetBuilder *b;
-	NtgRng		master,
-				rng;
-	int32_t    *buf;
 	int			rc;
 
 	memset(out, 0, sizeof(*out));
@@ -270,44 +311,5 @@ ntg_fast_retransmit(const NtgSeqSet *set, const int *per_class, double p, uint64
 		return ntg_error(err, NTG_ERR_INVALID_ARG, "p must be between 0 and 1");
 	if ((rc = check_args(set, per_class, err)) != NTG_OK)
 		return rc;
-	b = ntg_seqset_builder_new();
-	buf = ntg_calloc(set->max_len > 0 ? set->max_len : 1, sizeof(int32_t));
-	if (b == NULL || buf == NULL)
-	{
-		ntg_seqset_builder_free(b);
-		ntg_free(buf);
-		return ntg_error(err, NTG_ERR_NOMEM, "out of memory");
-	}
-	ntg_rng_seed(&master, seed);
-	for (int c = 0; rc == NTG_OK && c < set->n_classes; c++)
-	{
-		int			n;
-		RowRef	   *rows = class_rows(set, c, &n);
-
-		if (rows == NULL)
-		{
-			rc = ntg_error(err, NTG_ERR_NOMEM, "out of memory");
-			break;
-		}
-		ntg_rng_split(&master, class_stream(set->classes[c]), &rng);
-		for (int r = 0; rc == NTG_OK && r < per_class[c]; r++)
-		{
-			const RowRef *src = &rows[ntg_rng_below(&rng, (uint64_t) n)];
-
-			memcpy(buf, src->v, sizeof(int32_t) * (size_t) src->len);
-			if (ntg_rng_double(&rng) < p && src->len >= 2)
-				delay_packet(buf, src->len, &rng);
-			rc = ntg_seqset_builder_add(b, set->classes[c], buf, src->len, err);
-			if ((r & 1023) == 0)
-				ntg_check_interrupts();
-		}
-		ntg_free(rows);
-	}
-	ntg_free(buf);
-	if (rc != NTG_OK)
-	{
-		ntg_seqset_builder_free(b);
-		return rc;
-	}
-	return ntg_seqset_builder_finish(b, out, err);
+	return augment_classes(set, per_class, seed, fast_retransmit_class, &p, out, err);
 }
