@@ -85,10 +85,7 @@ test_confusion(const NtgForest *f, FunctionCallInfo fcinfo, int argno, Confusion
 {
 	NtgSeqSet	test;
 
-	if (PG_ARGISNULL(argno))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("test_query must not be null")));
+	ntg_pg_require_arg(fcinfo, argno, "test_query");
 	ntg_pg_collect_seqs(text_to_cstring(PG_GETARG_TEXT_PP(argno)), "test_query", &test);
 	if (test.n_rows == 0)
 		ereport(ERROR,
@@ -138,10 +135,7 @@ report_rows(FunctionCallInfo fcinfo, const Confusion *c)
 static const NtgForest *
 forest_name_arg(FunctionCallInfo fcinfo)
 {
-	if (PG_ARGISNULL(0))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("name must not be null")));
+	ntg_pg_require_arg(fcinfo, 0, "name");
 	return ntg_forest_by_name(text_to_cstring(PG_GETARG_TEXT_PP(0)));
 }
 
@@ -193,10 +187,7 @@ ntg_rf_fit_evaluate(PG_FUNCTION_ARGS)
 	int64		rows;
 	double		seconds;
 
-	if (PG_ARGISNULL(0))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("source must not be null")));
+	ntg_pg_require_arg(fcinfo, 0, "source");
 	ntg_pg_params_from_jsonb(PG_ARGISNULL(2) ? NULL : PG_GETARG_JSONB_P(2), &params);
 	NTG_PG_CHECK(ntg_forest_config_from_params(&params, &cfg, &err), &err);
 	ntg_forest_fit(text_to_cstring(PG_GETARG_TEXT_PP(0)), &cfg, &f, &rows, &seconds);

@@ -28,15 +28,6 @@
 
 /* ---- training ----------------------------------------------------------------------------- */
 
-static void
-require_arg(FunctionCallInfo fcinfo, int i, const char *name)
-{
-	if (PG_ARGISNULL(i))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("%s must not be null", name)));
-}
-
 /* Parse hyperparameters (argument i, NULL = defaults) into cfg. */
 static void
 forest_config_arg(FunctionCallInfo fcinfo, int i, NtgForestConfig *cfg)
@@ -162,8 +153,8 @@ ntg_rf_train(PG_FUNCTION_ARGS)
 	int64		rows;
 	double		seconds;
 
-	require_arg(fcinfo, 0, "name");
-	require_arg(fcinfo, 1, "source");
+	ntg_pg_require_arg(fcinfo, 0, "name");
+	ntg_pg_require_arg(fcinfo, 1, "source");
 	name = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	if (name[0] == '\0')
 		ereport(ERROR,

@@ -22,16 +22,6 @@
 	" created_at, updated_at, weights FROM ntg.models WHERE name = $1"
 #define DESCRIBE_COLS 16
 
-static char *
-text_arg(FunctionCallInfo fcinfo, int i, const char *argname)
-{
-	if (PG_ARGISNULL(i))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("%s must not be null", argname)));
-	return text_to_cstring(PG_GETARG_TEXT_PP(i));
-}
-
 /* Format version from the header, or -1 when the value does not even start like a model. */
 static int
 format_version(const bytea *w)
@@ -74,7 +64,7 @@ PG_FUNCTION_INFO_V1(ntg_describe_model);
 Datum
 ntg_describe_model(PG_FUNCTION_ARGS)
 {
-	char	   *name = text_arg(fcinfo, 0, "model");
+	char	   *name = ntg_pg_text_arg(fcinfo, 0, "model");
 	MemoryContext callercxt = CurrentMemoryContext;
 	Oid			argtypes[1] = {TEXTOID};
 	Datum		args[1] = {CStringGetTextDatum(name)};
@@ -135,8 +125,8 @@ PG_FUNCTION_INFO_V1(ntg_rename_model);
 Datum
 ntg_rename_model(PG_FUNCTION_ARGS)
 {
-	char	   *name = text_arg(fcinfo, 0, "model");
-	char	   *new_name = text_arg(fcinfo, 1, "new_name");
+	char	   *name = ntg_pg_text_arg(fcinfo, 0, "model");
+	char	   *new_name = ntg_pg_text_arg(fcinfo, 1, "new_name");
 	Oid			types[2] = {TEXTOID, TEXTOID};
 	Datum		args[2] = {CStringGetTextDatum(name), CStringGetTextDatum(new_name)};
 	NtgModelRow row;
@@ -160,7 +150,7 @@ PG_FUNCTION_INFO_V1(ntg_drop_model);
 Datum
 ntg_drop_model(PG_FUNCTION_ARGS)
 {
-	char	   *name = text_arg(fcinfo, 0, "model");
+	char	   *name = ntg_pg_text_arg(fcinfo, 0, "model");
 	bool		if_exists = !PG_ARGISNULL(1) && PG_GETARG_BOOL(1);
 	Oid			types[1] = {TEXTOID};
 	Datum		args[1] = {CStringGetTextDatum(name)};

@@ -53,10 +53,8 @@ check_args(FunctionCallInfo fcinfo)
 	static const char *names[] = {"model", NULL, "n", "seed", "temperature", "top_k", "top_p"};
 
 	for (int i = 0; i < 7; i++)
-		if (names[i] != NULL && PG_ARGISNULL(i))
-			ereport(ERROR,
-					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-					 errmsg("%s must not be null", names[i])));
+		if (names[i] != NULL)
+			ntg_pg_require_arg(fcinfo, i, names[i]);
 	if (PG_GETARG_INT32(2) <= 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),

@@ -51,16 +51,6 @@ now_seconds(void)
 	return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-static char *
-text_arg(FunctionCallInfo fcinfo, int i, const char *argname)
-{
-	if (PG_ARGISNULL(i))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("%s must not be null", argname)));
-	return text_to_cstring(PG_GETARG_TEXT_PP(i));
-}
-
 static const NtgGenKind *
 find_kind(const char *kind)
 {
@@ -247,9 +237,9 @@ PG_FUNCTION_INFO_V1(ntg_train);
 Datum
 ntg_train(PG_FUNCTION_ARGS)
 {
-	char	   *name = text_arg(fcinfo, 0, "name");
-	char	   *kind = text_arg(fcinfo, 1, "kind");
-	char	   *source = text_arg(fcinfo, 2, "source");
+	char	   *name = ntg_pg_text_arg(fcinfo, 0, "name");
+	char	   *kind = ntg_pg_text_arg(fcinfo, 1, "kind");
+	char	   *source = ntg_pg_text_arg(fcinfo, 2, "source");
 	Jsonb	   *hyper = PG_ARGISNULL(3) ? NULL : PG_GETARG_JSONB_P(3);
 	bool		replace = PG_ARGISNULL(4) ? false : PG_GETARG_BOOL(4);
 	MemoryContext callercxt = CurrentMemoryContext;

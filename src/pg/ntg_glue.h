@@ -7,9 +7,15 @@
 
 #include "postgres.h"
 
+#include "fmgr.h"
 #include "utils/jsonb.h"
 
 #include "common/ntg_core.h"
+
+/* ereport(ERROR) 22004 "<argname> must not be null" when argument i is NULL. */
+void		ntg_pg_require_arg(FunctionCallInfo fcinfo, int i, const char *argname);
+/* Text argument i as a C string; a NULL is refused as by ntg_pg_require_arg(). */
+char	   *ntg_pg_text_arg(FunctionCallInfo fcinfo, int i, const char *argname);
 
 /* Map a core status to its SQLSTATE. */
 int			ntg_pg_errcode(NtgStatus code);

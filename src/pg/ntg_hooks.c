@@ -1,15 +1,33 @@
 /*
- * ntg_hooks.c — the core's allocator, interrupt and log hooks inside a backend, and the mapping
+ * ntg_hooks.c — the core's allocator, interrupt and log hooks inside a backend, the argument checks
+ * every SQL function shares, and the mapping
  * from core status codes to SQLSTATEs.
  */
 #include "postgres.h"
 
 #include "miscadmin.h"
+#include "utils/builtins.h"
 #include "utils/memutils.h"
 
 #include "ntg_glue.h"
 
 bool		ntg_progress = true;
+
+void
+ntg_pg_require_arg(FunctionCallInfo fcinfo, int i, const char *argname)
+{
+	if (PG_ARGISNULL(i))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("%s must not be null", argname)));
+}
+
+char *
+ntg_pg_text_arg(FunctionCallInfo fcinfo, int i, const char *argname)
+{
+	ntg_pg_require_arg(fcinfo, i, argname);
+	return text_to_cstring(PG_GETARG_TEXT_PP(i));
+}
 
 int
 ntg_pg_errcode(NtgStatus code)
