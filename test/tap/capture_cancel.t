@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 # test/tap/capture_cancel.t — a long read_pcap is interruptible: statement_timeout cancels it,
 # the backend stays usable, and the reset callback closed the capture file (no file descriptor
-# left open in the backend).  Needs no shared data: writes a 2 M-packet pcap into a temp dir.
+# left open in the backend).  Needs no shared data: writes a 2 M-packet pcap into a temp dir and
+# reads it repeatedly, so that the timeout fires mid-read on any machine.
 import os, struct, subprocess, sys, tempfile
 
 tmp = tempfile.mkdtemp(prefix="ntg-cancel-")
@@ -23,7 +24,10 @@ SET ntg.progress = off;
 SELECT pg_backend_pid() AS pid \\gset
 \\setenv NTG_PID :pid
 SET statement_timeout = '200ms';
-SELECT count(*) FROM ntg.read_pcap('%(p)s');
+-- Read the capture again and again (the path depends on g, so every row re-runs the reader):
+-- however fast this machine reads, the timeout lands inside a read.
+SELECT count(*) FROM generate_series(1, 100000) AS g,
+	LATERAL ntg.read_pcap(CASE WHEN g > 0 THEN '%(p)s' END);
 RESET statement_timeout;
 \\! ls -l /proc/$NTG_PID/fd | grep -c big.pcap
 SELECT count(*) FROM ntg.read_pcap('%(p)s', filter => 'tcp port 9');
