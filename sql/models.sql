@@ -46,6 +46,22 @@ SELECT (SELECT array_agg(g::text) FROM ntg.generate('toy', n => 30, seed => 11, 
 SELECT (SELECT array_agg(g::text) FROM ntg.generate('toy', n => 10, seed => 1, top_k => 1) AS g)
 	 = (SELECT array_agg(g::text) FROM ntg.generate('toy', n => 10, seed => 2, top_k => 1) AS g) AS greedy_ignores_seed;
 SELECT count(*) FROM ntg.generate('toy', n => 10, top_p => 0.5, temperature => 0.7);
+-- stratified => true: the n rows of a class are one stratified sample of the model (docs/models.md).
+-- A first token of probability q goes to floor(30 q) or ceil(30 q) of 30 rows, so how many 'web'
+-- rows start with 100 varies from seed to seed by one row at most (independent draws: by more).
+WITH runs AS (
+	SELECT s, strat, count(*) FILTER (WHERE g.pl[1] = 100) AS starts_100
+	FROM generate_series(1, 20) AS s, (VALUES (false), (true)) AS v(strat),
+		 LATERAL ntg.generate('toy', 'web', 30, s, temperature => 1.5, stratified => strat) AS g
+	GROUP BY s, strat)
+SELECT max(starts_100) FILTER (WHERE strat) - min(starts_100) FILTER (WHERE strat) <= 1 AS stratified_spread_one,
+	   max(starts_100) FILTER (WHERE NOT strat) - min(starts_100) FILTER (WHERE NOT strat) > 1 AS independent_spread_more,
+	   min(starts_100) FILTER (WHERE strat) < 30 AS not_all_100
+FROM runs;
+SELECT (SELECT array_agg(g::text) FROM ntg.generate('toy', n => 30, seed => 11, stratified => true) AS g)
+	 = (SELECT array_agg(g::text) FROM ntg.generate('toy', n => 30, seed => 11, stratified => true) AS g) AS stratified_same_seed,
+	   (SELECT array_agg(g::text) FROM ntg.generate('toy', n => 30, seed => 11, stratified => true) AS g)
+	<> (SELECT array_agg(g::text) FROM ntg.generate('toy', n => 30, seed => 11) AS g) AS stratified_differs;
 -- Generated values come from the training vocabulary; lengths stay within the first N packets.
 SELECT bool_and(v IN (SELECT DISTINCT unnest(pl) FROM m_toy)) AS values_from_vocabulary
 FROM ntg.generate('toy', n => 50, seed => 3) AS g, unnest(g.pl) AS v;
@@ -135,6 +151,7 @@ SELECT * FROM ntg.generate('toy', top_k => -1);
 SELECT * FROM ntg.generate('toy', top_p => 0);
 SELECT * FROM ntg.generate('toy', top_p => 1.5);
 SELECT * FROM ntg.generate('toy', n => NULL);
+SELECT * FROM ntg.generate('toy', stratified => NULL);
 SELECT * FROM ntg.generate(NULL);
 SELECT * FROM ntg.describe_model('nope');
 SELECT ntg.rename_model('nope', 'x');

@@ -30,20 +30,22 @@ COMMENT ON FUNCTION ntg.train(text, text, text, jsonb, boolean) IS
 
 CREATE FUNCTION ntg.generate(model text, label text DEFAULT NULL, n integer DEFAULT 100,
 							 seed bigint DEFAULT 0, temperature double precision DEFAULT 1.0,
-							 top_k integer DEFAULT 0, top_p double precision DEFAULT 1.0)
+							 top_k integer DEFAULT 0, top_p double precision DEFAULT 1.0,
+							 stratified boolean DEFAULT false)
 	RETURNS SETOF ntg.generated_flow
 	AS 'MODULE_PATHNAME', 'ntg_generate'
 	LANGUAGE C STABLE PARALLEL SAFE ROWS 1000;
-COMMENT ON FUNCTION ntg.generate(text, text, integer, bigint, double precision, integer, double precision) IS
+COMMENT ON FUNCTION ntg.generate(text, text, integer, bigint, double precision, integer, double precision, boolean) IS
 	'sample n synthetic (label, pl) rows per class (or of one class) from a stored model';
 
 CREATE FUNCTION ntg.generate_int(model text, label text DEFAULT NULL, n integer DEFAULT 100,
 								 seed bigint DEFAULT 0, temperature double precision DEFAULT 1.0,
-								 top_k integer DEFAULT 0, top_p double precision DEFAULT 1.0)
+								 top_k integer DEFAULT 0, top_p double precision DEFAULT 1.0,
+								 stratified boolean DEFAULT false)
 	RETURNS SETOF ntg.generated_flow_int
 	AS 'MODULE_PATHNAME', 'ntg_generate'
 	LANGUAGE C STABLE PARALLEL SAFE ROWS 1000;
-COMMENT ON FUNCTION ntg.generate_int(text, text, integer, bigint, double precision, integer, double precision) IS
+COMMENT ON FUNCTION ntg.generate_int(text, text, integer, bigint, double precision, integer, double precision, boolean) IS
 	'as ntg.generate(), with integer arrays for values beyond the smallint range';
 
 CREATE FUNCTION ntg.describe_model(model text,

@@ -8,6 +8,9 @@
  * stream derived from (seed, class index), so the rows of a class do not depend on whether the
  * other classes were asked for: generate(m, 'x', 10, 7) equals the 'x' rows of generate(m, NULL,
  * 10, 7).
+ *
+ * With stratified => true each chunk of CHUNK_ROWS rows is one stratified sample of the model's
+ * distribution (generator.h, llama_sample.c), so the rows depend on the chunk size, fixed here.
  */
 #include "postgres.h"
 
@@ -50,9 +53,10 @@ typedef struct GenState
 static void
 check_args(FunctionCallInfo fcinfo)
 {
-	static const char *names[] = {"model", NULL, "n", "seed", "temperature", "top_k", "top_p"};
+	static const char *names[] = {"model", NULL, "n", "seed", "temperature", "top_k", "top_p",
+	"stratified"};
 
-	for (int i = 0; i < 7; i++)
+	for (int i = 0; i < 8; i++)
 		if (names[i] != NULL)
 			ntg_pg_require_arg(fcinfo, i, names[i]);
 	if (PG_GETARG_INT32(2) <= 0)
@@ -130,6 +134,7 @@ gen_init(FunctionCallInfo fcinfo, FuncCallContext *funcctx)
 	st->opts.temperature = PG_GETARG_FLOAT8(4);
 	st->opts.top_k = PG_GETARG_INT32(5);
 	st->opts.top_p = PG_GETARG_FLOAT8(6);
+	st->opts.stratified = PG_GETARG_BOOL(7);
 	if (PG_ARGISNULL(1))
 	{
 		st->class_first = 0;

@@ -563,6 +563,109 @@ test_distribution(const NtgSeqSet *s)
 	ntg_llama_kind.destroy(&m->base);
 }
 
+/*
+ * Stratified draws: each row still follows the model (first and second token frequencies over
+ * many batches, as above), but within one batch of B rows a first token of probability q goes to
+ * floor(B q) or ceil(B q) rows (independent draws miss that by several rows), the rows of a batch
+ * come in a random order (not sorted by token), and a seed reproduces the rows.
+ */
+static void
+test_stratified(const NtgSeqSet *s)
+{
+	LlamaModel *m = trained(s, 8);
+	enum
+	{
+		B = 64, NB = 300, NS = B * NB
+	};
+	static int32_t out[NS * 3],
+				again[NS * 3];
+	static int	len[NS],
+				len2[NS];
+	int			K = m->tok.n_values + 1;
+	int			eos = ntg_tok_eos(&m->tok);
+	const NtgSampleOptions strat = {1.0, 0, 1.0, 1};
+	int			hits1[16] = {0},
+				hits2[16] = {0},
+				n2 = 0,
+				best = 0,
+				balanced = 1,
+				sorted_batches = 0,
+				indep_off = 0;
+	float		p1[16],
+				p2[16];
+	int32_t		hist[2];
+	NtgError	err;
+	NtgRng		rng;
+
+	hist[0] = ntg_tok_class(&m->tok, 0);
+	llama_next_probs(m, hist, 1, p1, &err);
+	ntg_rng_seed(&rng, 300);
+	ok(llama_sample_batched(m, 0, NS, B, &strat, &rng, out, len, &err) == NTG_OK,
+	   "stratified sampling runs");
+	for (int b = 0; b < NB; b++)
+	{
+		int			cnt[16] = {0},
+					sorted = 1,
+					prev = -1;
+
+		for (int r = b * B; r < (b + 1) * B; r++)
+		{
+			int			t = len[r] == 0 ? eos : ntg_tok_value_token(&m->tok, out[r * 3]);
+
+			cnt[t]++;
+			hits1[t]++;
+			if (t < prev)
+				sorted = 0;
+			prev = t;
+		}
+		for (int i = 0; i < K; i++)
+			if (fabs(cnt[i] - B * (double) p1[i]) >= 1.0 + 1e-3)
+			{
+				if (balanced)
+					printf("# batch %d, token %d: %d rows, expected %.3f\n", b, i, cnt[i], B * p1[i]);
+				balanced = 0;
+			}
+		sorted_batches += sorted;
+	}
+	ok(balanced, "in every batch of %d rows, each first token goes to floor or ceil of B q rows", B);
+	ok(sorted_batches < NB / 10, "rows of a batch come in random order (%d of %d batches sorted)",
+	   sorted_batches, NB);
+	ok(freq_matches(m, p1, hits1, NS), "stratified first tokens follow the model");
+	for (int i = 1; i < K - 1; i++)
+		if (hits1[i] > hits1[best] || best == eos)
+			best = i;
+	hist[1] = best;
+	llama_next_probs(m, hist, 2, p2, &err);
+	for (int r = 0; r < NS; r++)
+		if (len[r] >= 1 && ntg_tok_value_token(&m->tok, out[r * 3]) == best)
+		{
+			hits2[len[r] == 1 ? eos : ntg_tok_value_token(&m->tok, out[r * 3 + 1])]++;
+			n2++;
+		}
+	ok(n2 > 1000 && freq_matches(m, p2, hits2, n2),
+	   "stratified second tokens after the likeliest first follow the model (%d rows)", n2);
+	ntg_rng_seed(&rng, 300);
+	llama_sample_batched(m, 0, NS, B, &strat, &rng, again, len2, &err);
+	ok(memcmp(out, again, sizeof(out)) == 0 && memcmp(len, len2, sizeof(len)) == 0,
+	   "the same seed gives the same stratified rows");
+
+	/* the check above would catch independent draws: they are off by a row or more somewhere */
+	ntg_rng_seed(&rng, 300);
+	llama_sample_batched(m, 0, NS, B, &plain, &rng, again, len2, &err);
+	for (int b = 0; b < NB && !indep_off; b++)
+	{
+		int			cnt[16] = {0};
+
+		for (int r = b * B; r < (b + 1) * B; r++)
+			cnt[len2[r] == 0 ? eos : ntg_tok_value_token(&m->tok, again[r * 3])]++;
+		for (int i = 0; i < K; i++)
+			if (fabs(cnt[i] - B * (double) p1[i]) >= 1.0 + 1e-3)
+				indep_off = 1;
+	}
+	ok(indep_off, "independent draws are not balanced per batch (the check discriminates)");
+	ntg_llama_kind.destroy(&m->base);
+}
+
 static void
 test_save_load(const NtgSeqSet *s)
 {
@@ -878,6 +981,7 @@ main(void)
 	test_determinism(&s);
 	test_sampling_rules(&s);
 	test_distribution(&s);
+	test_stratified(&s);
 	test_save_load(&s);
 	test_inconsistent(&s);
 	test_empty_rows();

@@ -36,6 +36,8 @@ typedef struct NtgSampleOptions
 	double		temperature;	/* > 0; 1 = the model's distribution */
 	int			top_k;			/* 0 = off */
 	double		top_p;			/* 1 = off */
+	int			stratified;		/* 1: the rows of a batch are one stratified sample of the
+								 * model's distribution (llama_sample.c); 0: independent rows */
 } NtgSampleOptions;
 
 typedef struct NtgTrainOptions

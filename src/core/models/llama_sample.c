@@ -6,12 +6,22 @@
  * are identical have identical next-token distributions, so the sampler keeps, per position p,
  * the set of DISTINCT histories ("nodes": a token and a parent node at p - 1, i.e. a trie), and
  * feeds each node through the layers once: one matrix product per weight for all the nodes of a
- * position.  Every row then draws its own next token, independently, from its node's
- * distribution; rows that draw the same token move to the same child node.  Traffic rows repeat
- * a lot (many rows of a class share their first packets), so there are far fewer nodes than
- * rows; the result is exactly what feeding every row separately would give (same distribution
- * per row, one draw per row in row order).  The node at position 0 (<CLASS_c>) is computed once
- * per call, even one row at a time.
+ * position.  Every row then draws its own next token from its node's distribution; rows that
+ * draw the same token move to the same child node.  Traffic rows repeat a lot (many rows of a
+ * class share their first packets), so there are far fewer nodes than rows.  The node at
+ * position 0 (<CLASS_c>) is computed once per call, even one row at a time.
+ *
+ * Two ways to draw (NtgSampleOptions.stratified):
+ *  - independent: one uniform per row, in row order: exactly what feeding every row separately
+ *    would give, whatever the batch size.
+ *  - stratified: the m rows at a node draw at the m points (k + v) / m, k = 0..m-1, of the node's
+ *    cumulative distribution (one uniform v per node: systematic sampling), dealt to the rows in
+ *    a random order.  Each row still follows the model's distribution exactly, but a token of
+ *    probability q goes to floor(m q) or ceil(m q) of the rows, never to many more or fewer by
+ *    chance; applied at every node of the trie, the batch's rows spread over the model's
+ *    sequences in proportion to their probabilities, so n generated rows represent the model's
+ *    distribution with less sampling noise, and rare sequences are missed less often.  The rows
+ *    of a batch are then not independent of each other (a batch is one stratified sample).
  *
  * Keys and values of a node are stored once, at its position; attention walks the node's chain
  * of parents (at most max_len steps).  Only value tokens and <EOS> can be drawn: the output head
@@ -55,6 +65,10 @@ struct LlamaSampler
 	int		   *row_id;			/* [cap] */
 	int		   *child_head;		/* [cap] first child (next position) of each node, or -1 */
 	int		   *child_next;		/* [cap] next sibling of each next-position node */
+	/* stratified draws */
+	int		   *node_rows;		/* [cap] active rows at each node */
+	int		   *node_next;		/* [cap] next unused entry of the node's run in row_tok */
+	int32_t    *row_tok;		/* [cap] drawn tokens, one run per node */
 	/* the <CLASS_c> node, computed once per call */
 	int			prefix_class;	/* -1: not computed in this call */
 	float	   *prefix_k;		/* [L][C] */
@@ -89,7 +103,7 @@ llama_ensure_sampler(LlamaModel *m, int cap)
 				T = c->max_len,
 				L = c->n_layers;
 	size_t		cache = L * T * cap * C;
-	size_t		ints = T * cap + cap * 2 + T + cap * K + cap * 5 + K;
+	size_t		ints = T * cap + cap * 2 + T + cap * K + cap * 8 + K;
 	LlamaSampler *s;
 	float	   *p;
 	int		   *q;
@@ -138,6 +152,9 @@ llama_ensure_sampler(LlamaModel *m, int cap)
 	s->row_id = q, q += cap;
 	s->child_head = q, q += cap;
 	s->child_next = q, q += cap;
+	s->node_rows = q, q += cap;
+	s->node_next = q, q += cap;
+	s->row_tok = q, q += cap;
 	s->order = q;
 	s->prefix_class = -1;
 	return NTG_OK;
@@ -156,7 +173,7 @@ llama_sampler_max_rows(const LlamaModel *m)
 	size_t		K = m->tok.n_values + 1;
 	size_t		per_row = sizeof(float) * (2 * (size_t) c->n_layers * c->max_len * c->dim +
 										   7 * (size_t) c->dim + 3 * (size_t) c->hidden_dim + K + 1) +
-		sizeof(double) * K + sizeof(int) * (c->max_len + K + 6);
+		sizeof(double) * K + sizeof(int) * (c->max_len + K + 9);
 	size_t		rows = LLAMA_SAMPLER_BYTES / per_row;
 
 	return rows < 1 ? 1 : rows > LLAMA_MAX_BATCH ? LLAMA_MAX_BATCH : (int) rows;
@@ -337,13 +354,14 @@ build_dist(LlamaSampler *s, int j, float *z, const NtgSampleOptions *o)
 	s->n_kept[j] = keep;
 }
 
-/* Draw from node j's table: the first entry whose cumulative mass exceeds u * total. */
+/* The token of node j's table at fraction f in [0, 1) of its mass: the first entry whose
+ * cumulative mass exceeds f * total. */
 static int
-draw_from(const LlamaSampler *s, int j, NtgRng *rng)
+token_at(const LlamaSampler *s, int j, double f)
 {
 	const double *cdf = s->cdf + (size_t) j * s->K;
 	int			n = s->n_kept[j];
-	double		u = ntg_rng_double(rng) * cdf[n - 1];
+	double		u = f * cdf[n - 1];
 	int			lo = 0,
 				hi = n - 1;
 
@@ -361,6 +379,40 @@ draw_from(const LlamaSampler *s, int j, NtgRng *rng)
 	while (lo > 0 && cdf[lo] == cdf[lo - 1])
 		lo--;
 	return s->kept[(size_t) j * s->K + lo];
+}
+
+/*
+ * Stratified draws for the nact active rows: node j's m rows get the tokens at fractions
+ * (k + v) / m of its distribution, in a random order; row_tok holds one run per node, starting
+ * at node_next[j], which the rows then consume.
+ */
+static void
+draw_stratified(LlamaSampler *s, int U, int nact, NtgRng *rng)
+{
+	int			start = 0;
+
+	memset(s->node_rows, 0, U * sizeof(int));
+	for (int r = 0; r < nact; r++)
+		s->node_rows[s->row_node[r]]++;
+	for (int j = 0; j < U; j++)
+	{
+		int			m = s->node_rows[j];
+		int32_t    *run = s->row_tok + start;
+		double		v = m > 0 ? ntg_rng_double(rng) : 0.0;
+
+		for (int k = 0; k < m; k++)
+			run[k] = token_at(s, j, (k + v) / m);
+		for (int k = m - 1; k > 0; k--)
+		{
+			int			i = (int) ntg_rng_below(rng, (uint64_t) k + 1);
+			int32_t		t = run[k];
+
+			run[k] = run[i];
+			run[i] = t;
+		}
+		s->node_next[j] = start;
+		start += m;
+	}
 }
 
 /* Compute the <CLASS_c> node (position 0) once and keep its keys, values and logits. */
@@ -421,11 +473,14 @@ llama_sample_chunk(LlamaModel *m, int class_index, int nb, const NtgSampleOption
 			build_dist(s, j, s->logits + (size_t) j * s->K, opts);
 			s->child_head[j] = -1;
 		}
+		if (opts->stratified)
+			draw_stratified(s, U, nact, rng);
 		for (int r = 0; r < nact; r++)
 		{
 			int			j = s->row_node[r];
 			int			row = s->row_id[r];
-			int			t = draw_from(s, j, rng);
+			int			t = opts->stratified ? s->row_tok[s->node_next[j]++] :
+				token_at(s, j, ntg_rng_double(rng));
 			int			c;
 
 			if (t == eos)
