@@ -15,7 +15,10 @@
  *                         [--threads 1] [--lr 0.001] [--dim 160] [--hidden-dim 320]
  *                         [--layers 4] [--heads 8] [--gen-out FILE] [--param KEY=NUMBER]...
  * --gen-out writes, after training, as many generated rows per class as the training set has
- * (label<TAB>values), for bench/llama_quality.py.
+ * (label<TAB>values), for bench/llama_quality.py.  For tuning (bench/llama_tune.py):
+ * --gen-every K writes them every K epochs instead, one file GEN_OUT.eEPOCH.tTEMP per temperature
+ * of --temperatures T1,T2,... (default 1); --eval-tsv FILE prints the mean loss on FILE after
+ * each epoch; --stratified 1 writes them with stratified draws (generator.h).
  * The TSV holds label<TAB>comma-separated signed PLs (bench/make_protocol_tsv.py writes one).
  */
 #include <stdio.h>
@@ -90,14 +93,17 @@ read_tsv(const char *path, NtgSeqSet *set)
 
 /* As many rows per class as the training set has, through the generic sample(), as
  * label<TAB>comma-separated values (for bench/llama_quality.py). */
+static int	stratified = 0;		/* --stratified 1: stratified draws for the written rows */
+
 static int
-write_generated(NtgGenModel *model, const NtgSeqSet *set, const char *path, uint64_t seed)
+write_generated(NtgGenModel *model, const NtgSeqSet *set, const char *path, uint64_t seed,
+				double temperature)
 {
 	FILE	   *f = fopen(path, "w");
 	int		   *counts = calloc(set->n_classes, sizeof(int));
 	NtgRng		rng;
 	NtgError	err;
-	NtgSampleOptions o = {1.0, 0, 1.0};
+	NtgSampleOptions o = {temperature, 0, 1.0, stratified};
 
 	if (f == NULL)
 	{
@@ -105,6 +111,9 @@ write_generated(NtgGenModel *model, const NtgSeqSet *set, const char *path, uint
 		return -1;
 	}
 	ntg_seqset_class_counts(set, counts);
+	if (getenv("NTG_BENCH_GEN_FACTOR") != NULL)	/* diagnostics: F times as many rows */
+		for (int c = 0; c < set->n_classes; c++)
+			counts[c] *= atoi(getenv("NTG_BENCH_GEN_FACTOR"));
 	ntg_rng_seed(&rng, seed);
 	for (int c = 0; c < set->n_classes; c++)
 	{
@@ -131,6 +140,36 @@ write_generated(NtgGenModel *model, const NtgSeqSet *set, const char *path, uint
 	return 0;
 }
 
+/* write_generated for each temperature of the comma-separated list temps, into
+ * PREFIX.eEPOCH.tTEMP (the tuning files of bench/llama_tune.py), or into prefix itself when
+ * epoch < 0 and there is one temperature of 1. */
+static int
+write_generated_all(NtgGenModel *model, const NtgSeqSet *set, const char *prefix, int epoch,
+					const char *temps, uint64_t seed)
+{
+	const char *t = temps;
+
+	if (epoch < 0 && strcmp(temps, "1") == 0)
+		return write_generated(model, set, prefix, seed, 1.0);
+	while (*t != '\0')
+	{
+		char	   *end;
+		double		temp = strtod(t, &end);
+		char		path[4096];
+
+		if (end == t || temp <= 0.0)
+		{
+			fprintf(stderr, "--temperatures wants positive numbers separated by commas\n");
+			return -1;
+		}
+		snprintf(path, sizeof(path), "%s.e%d.t%.*s", prefix, epoch, (int) (end - t), t);
+		if (write_generated(model, set, path, seed, temp) != 0)
+			return -1;
+		t = (*end == ',') ? end + 1 : end;
+	}
+	return 0;
+}
+
 /* Add key = v unless --param already gave it. */
 static void
 param_default(NtgParams *p, const char *key, double v)
@@ -148,6 +187,10 @@ main(int argc, char **argv)
 {
 	const char *tsv = NULL;
 	const char *gen_out = NULL;
+	const char *eval_tsv = NULL;
+	const char *temps = "1";
+	int			gen_every = 0;
+	NtgSeqSet	eval_set;
 	int			epochs = 10,
 				batch = 32,
 				samples = 100,
@@ -209,6 +252,14 @@ main(int argc, char **argv)
 		}
 		else if (strcmp(argv[i], "--gen-out") == 0)
 			gen_out = argv[i + 1];
+		else if (strcmp(argv[i], "--gen-every") == 0)
+			gen_every = atoi(argv[i + 1]);
+		else if (strcmp(argv[i], "--temperatures") == 0)
+			temps = argv[i + 1];
+		else if (strcmp(argv[i], "--stratified") == 0)
+			stratified = atoi(argv[i + 1]);
+		else if (strcmp(argv[i], "--eval-tsv") == 0)
+			eval_tsv = argv[i + 1];
 		else if (strcmp(argv[i], "--threads") == 0)
 			threads = atoi(argv[i + 1]);
 		else if (strcmp(argv[i], "--lr") == 0)
@@ -227,7 +278,7 @@ main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (tsv == NULL || read_tsv(tsv, &set) != 0)
+	if (tsv == NULL || read_tsv(tsv, &set) != 0 || (eval_tsv != NULL && read_tsv(eval_tsv, &eval_set) != 0))
 	{
 		fprintf(stderr, "usage: %s --tsv FILE [--epochs E] [--batch-size B] [--samples S] [--seed X]\n",
 				argv[0]);
@@ -259,6 +310,20 @@ main(int argc, char **argv)
 			return 1;
 		}
 		fprintf(stderr, "epoch %d: loss %.4f (%.2f s)\n", e + 1, loss, now() - t0);
+		if (eval_tsv != NULL)
+		{
+			double		eval_loss;
+
+			if (llama_eval_loss((LlamaModel *) model, &eval_set, &eval_loss, &err) != NTG_OK)
+			{
+				fprintf(stderr, "eval: %s\n", err.msg);
+				return 1;
+			}
+			fprintf(stderr, "epoch %d: eval loss %.4f\n", e + 1, eval_loss);
+		}
+		if (gen_out != NULL && gen_every > 0 && (e + 1) % gen_every == 0 &&
+			write_generated_all(model, &set, gen_out, e + 1, temps, (uint64_t) seed + 2) != 0)
+			return 1;
 	}
 	train_s = now() - t0;
 	train_cpu = cpu_now() - c0;
@@ -280,7 +345,8 @@ main(int argc, char **argv)
 							 &(NtgSampleOptions) {1.0, 0, 1.0}, &rng, out, out_len, &err);
 	batched_s = now() - t0;
 	batched_cpu = cpu_now() - c0;
-	if (gen_out != NULL && write_generated(model, &set, gen_out, (uint64_t) seed + 2) != 0)
+	if (gen_out != NULL && gen_every == 0 &&
+		write_generated_all(model, &set, gen_out, -1, temps, (uint64_t) seed + 2) != 0)
 		return 1;
 	ntg_llama_kind.save(model, &blob, &blob_len, &err);
 	getrusage(RUSAGE_SELF, &ru);
