@@ -513,6 +513,37 @@ freq_matches(const LlamaModel *m, const float *p, const int *hits, int n)
 	return 1;
 }
 
+/*
+ * Second tokens of the rows (n rows of out, max_len 3) that start with the likeliest first token
+ * (by hits1) against the model's distribution after it: returns the number of such rows when
+ * their frequencies match, 0 when they do not.
+ */
+static int
+second_tokens_match(LlamaModel *m, const int32_t *out, const int *len, int n, const int *hits1)
+{
+	int			K = m->tok.n_values + 1;
+	int			eos = ntg_tok_eos(&m->tok);
+	int			hits2[16] = {0},
+				n2 = 0,
+				best = 0;
+	float		p2[16];
+	int32_t		hist[2] = {ntg_tok_class(&m->tok, 0), 0};
+	NtgError	err;
+
+	for (int i = 1; i < K - 1; i++)
+		if (hits1[i] > hits1[best] || best == eos)
+			best = i;
+	hist[1] = best;
+	llama_next_probs(m, hist, 2, p2, &err);
+	for (int r = 0; r < n; r++)
+		if (len[r] >= 1 && ntg_tok_value_token(&m->tok, out[r * 3]) == best)
+		{
+			hits2[len[r] == 1 ? eos : ntg_tok_value_token(&m->tok, out[r * 3 + 1])]++;
+			n2++;
+		}
+	return freq_matches(m, p2, hits2, n2) ? n2 : 0;
+}
+
 static void
 test_distribution(const NtgSeqSet *s)
 {
@@ -523,7 +554,6 @@ test_distribution(const NtgSeqSet *s)
 	};
 	static int32_t out[NS * 3];
 	static int	len[NS];
-	int			K = m->tok.n_values + 1;
 	int			eos = ntg_tok_eos(&m->tok);
 	NtgError	err;
 	NtgRng		rng;
@@ -532,12 +562,9 @@ test_distribution(const NtgSeqSet *s)
 	{
 		int			batch = mode == 0 ? 1 : 4096;
 		int			hits1[16] = {0},
-					hits2[16] = {0},
-					n2 = 0,
-					best = 0;
-		float		p1[16],
-					p2[16];
-		int32_t		hist[2];
+					n2;
+		float		p1[16];
+		int32_t		hist[1];
 
 		ntg_rng_seed(&rng, 100 + mode);
 		llama_sample_batched(m, 0, NS, batch, &plain, &rng, out, len, &err);
@@ -546,19 +573,9 @@ test_distribution(const NtgSeqSet *s)
 		for (int r = 0; r < NS; r++)
 			hits1[len[r] == 0 ? eos : ntg_tok_value_token(&m->tok, out[r * 3])]++;
 		ok(freq_matches(m, p1, hits1, NS), "first tokens follow the model (batch %d)", batch);
-		for (int i = 1; i < K - 1; i++)
-			if (hits1[i] > hits1[best] || best == eos)
-				best = i;
-		hist[1] = best;
-		llama_next_probs(m, hist, 2, p2, &err);
-		for (int r = 0; r < NS; r++)
-			if (len[r] >= 1 && ntg_tok_value_token(&m->tok, out[r * 3]) == best)
-			{
-				hits2[len[r] == 1 ? eos : ntg_tok_value_token(&m->tok, out[r * 3 + 1])]++;
-				n2++;
-			}
-		ok(n2 > 1000 && freq_matches(m, p2, hits2, n2),
-		   "second tokens after the likeliest first follow the model (batch %d, %d rows)", batch, n2);
+		n2 = second_tokens_match(m, out, len, NS, hits1);
+		ok(n2 > 1000, "second tokens after the likeliest first follow the model (batch %d, %d rows)",
+		   batch, n2);
 	}
 	ntg_llama_kind.destroy(&m->base);
 }
@@ -585,15 +602,12 @@ test_stratified(const NtgSeqSet *s)
 	int			eos = ntg_tok_eos(&m->tok);
 	const NtgSampleOptions strat = {1.0, 0, 1.0, 1};
 	int			hits1[16] = {0},
-				hits2[16] = {0},
-				n2 = 0,
-				best = 0,
+				n2,
 				balanced = 1,
 				sorted_batches = 0,
 				indep_off = 0;
-	float		p1[16],
-				p2[16];
-	int32_t		hist[2];
+	float		p1[16];
+	int32_t		hist[1];
 	NtgError	err;
 	NtgRng		rng;
 
@@ -631,19 +645,8 @@ test_stratified(const NtgSeqSet *s)
 	ok(sorted_batches < NB / 10, "rows of a batch come in random order (%d of %d batches sorted)",
 	   sorted_batches, NB);
 	ok(freq_matches(m, p1, hits1, NS), "stratified first tokens follow the model");
-	for (int i = 1; i < K - 1; i++)
-		if (hits1[i] > hits1[best] || best == eos)
-			best = i;
-	hist[1] = best;
-	llama_next_probs(m, hist, 2, p2, &err);
-	for (int r = 0; r < NS; r++)
-		if (len[r] >= 1 && ntg_tok_value_token(&m->tok, out[r * 3]) == best)
-		{
-			hits2[len[r] == 1 ? eos : ntg_tok_value_token(&m->tok, out[r * 3 + 1])]++;
-			n2++;
-		}
-	ok(n2 > 1000 && freq_matches(m, p2, hits2, n2),
-	   "stratified second tokens after the likeliest first follow the model (%d rows)", n2);
+	n2 = second_tokens_match(m, out, len, NS, hits1);
+	ok(n2 > 1000, "stratified second tokens after the likeliest first follow the model (%d rows)", n2);
 	ntg_rng_seed(&rng, 300);
 	llama_sample_batched(m, 0, NS, B, &strat, &rng, again, len2, &err);
 	ok(memcmp(out, again, sizeof(out)) == 0 && memcmp(len, len2, sizeof(len)) == 0,
