@@ -18,7 +18,8 @@
  * (label<TAB>values), for bench/llama_quality.py.  For tuning (bench/llama_tune.py):
  * --gen-every K writes them every K epochs instead, one file GEN_OUT.eEPOCH.tTEMP per temperature
  * of --temperatures T1,T2,... (default 1); --eval-tsv FILE prints the mean loss on FILE after
- * each epoch; --stratified 1 writes them with stratified draws (generator.h).
+ * each epoch; --stratified 1 writes them with stratified draws (generator.h).  The environment
+ * variable NTG_BENCH_GEN_FACTOR=F writes F times as many rows (llama_tune.py --rows-factor).
  * The TSV holds label<TAB>comma-separated signed PLs (bench/make_protocol_tsv.py writes one).
  */
 #include <stdio.h>

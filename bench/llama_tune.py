@@ -29,8 +29,6 @@ usage: bench/llama_tune.py [--split validation|test] [--epochs 30] [--every 5]
                            [--temperatures 0.9,1.0,1.1] [--seed 1] [--param KEY=NUMBER]...
 """
 import argparse
-import csv
-import hashlib
 import os
 import subprocess
 import sys
@@ -39,22 +37,18 @@ from collections import Counter, defaultdict
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from llama_quality import macro  # noqa: E402
-from make_rows import payload_flows  # noqa: E402
+from make_rows import hash_ordered_rows  # noqa: E402
 
 KEYS = ["num_packets", "1gram", "2gram", "markov"]
 
 
 def load_splits(data, split):
-    keep = {l.split("\t")[0].strip() for l in open(os.path.join(data, "recommended_classes_min30.txt"))
-            if l.strip() and not l.startswith("#")}
-    by_class = defaultdict(list)
-    for row, label, pl in payload_flows(os.path.join(data, "flows.tsv")):
-        if label in keep:
-            key = "|".join(row[k] for k in ("pcap", "l4", "cli_ip", "cli_port", "srv_ip", "srv_port"))
-            by_class[label].append((hashlib.sha256(key.encode()).hexdigest(), tuple(pl)))
+    """(training rows, held-out rows) per class: the test split or the validation split."""
+    by_class = hash_ordered_rows(os.path.join(data, "flows.tsv"),
+                                 os.path.join(data, "recommended_classes_min30.txt"))
     train, held = {}, {}
     for label in sorted(by_class):
-        rows = [pl for _, pl in sorted(by_class[label])]
+        rows = [tuple(pl) for pl in by_class[label]]
         n_test = round(0.2 * len(rows))
         test, rest = rows[:n_test], rows[n_test:]
         if split == "test":

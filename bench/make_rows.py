@@ -40,24 +40,32 @@ def efficiency(args):
     print("classes: " + ", ".join(sorted(classes)), file=sys.stderr)
 
 
-def quality(args):
+def hash_ordered_rows(flows, classes_file):
+    """{label: [pl, ...]} for the classes of classes_file, each class's rows in the order of a
+    SHA-256 hash of (pcap, 5-tuple): the order the quality split (and bench/llama_tune.py's
+    validation split) cut."""
     keep = set()
-    with open(args.classes_file) as f:
+    with open(classes_file) as f:
         for line in f:
             if line.strip() and not line.startswith("#"):
                 keep.add(line.split("\t")[0].strip())
     by_class = {}
-    for row, label, pl in payload_flows(args.flows):
+    for row, label, pl in payload_flows(flows):
         if label not in keep:
             continue
         key = "|".join(row[k] for k in ("pcap", "l4", "cli_ip", "cli_port", "srv_ip", "srv_port"))
         by_class.setdefault(label, []).append((hashlib.sha256(key.encode()).hexdigest(), pl))
+    return {label: [pl for _, pl in sorted(rows, key=lambda r: r[0])] for label, rows in by_class.items()}
+
+
+def quality(args):
     # Stratified: in each class, the 20 % of rows with the smallest hashes are the test split.
+    by_class = hash_ordered_rows(args.flows, args.classes_file)
     with open(args.out, "w") as out:
         for label in sorted(by_class):
-            rows = sorted(by_class[label], key=lambda r: r[0])
+            rows = by_class[label]
             n_test = round(0.2 * len(rows))
-            for i, (_, pl) in enumerate(rows):
+            for i, pl in enumerate(rows):
                 split = "test" if i < n_test else "train"
                 out.write("%s\t%s\t{%s}\n" % (split, label, ",".join(map(str, pl))))
 
