@@ -17,8 +17,8 @@
  * --gen-out writes, after training, as many generated rows per class as the training set has
  * (label<TAB>values), for bench/llama_quality.py.  For tuning (bench/llama_tune.py):
  * --gen-every K writes them every K epochs instead, one file GEN_OUT.eEPOCH.tTEMP per temperature
- * of --temperatures T1,T2,... (default 1); --eval-tsv FILE prints the mean loss on FILE after
- * each epoch; --stratified 1 writes them with stratified draws (generator.h).  The environment
+ * of --temperatures T1,T2,... (default 1); --stratified 1 writes them with stratified draws
+ * (generator.h).  The environment
  * variable NTG_BENCH_GEN_FACTOR=F writes F times as many rows (llama_tune.py --rows-factor).
  * The TSV holds label<TAB>comma-separated signed PLs (bench/make_protocol_tsv.py writes one).
  */
@@ -92,10 +92,10 @@ read_tsv(const char *path, NtgSeqSet *set)
 	return ntg_seqset_builder_finish(b, set, &err) == NTG_OK ? 0 : -1;
 }
 
-/* As many rows per class as the training set has, through the generic sample(), as
- * label<TAB>comma-separated values (for bench/llama_quality.py). */
 static int	stratified = 0;		/* --stratified 1: stratified draws for the written rows */
 
+/* As many rows per class as the training set has (times NTG_BENCH_GEN_FACTOR, if set), through
+ * the generic sample(), as label<TAB>comma-separated values (for bench/llama_quality.py). */
 static int
 write_generated(NtgGenModel *model, const NtgSeqSet *set, const char *path, uint64_t seed,
 				double temperature)
@@ -105,6 +105,7 @@ write_generated(NtgGenModel *model, const NtgSeqSet *set, const char *path, uint
 	NtgRng		rng;
 	NtgError	err;
 	NtgSampleOptions o = {temperature, 0, 1.0, stratified};
+	const char *factor = getenv("NTG_BENCH_GEN_FACTOR");	/* diagnostics: F times as many rows */
 
 	if (f == NULL)
 	{
@@ -112,9 +113,8 @@ write_generated(NtgGenModel *model, const NtgSeqSet *set, const char *path, uint
 		return -1;
 	}
 	ntg_seqset_class_counts(set, counts);
-	if (getenv("NTG_BENCH_GEN_FACTOR") != NULL)	/* diagnostics: F times as many rows */
-		for (int c = 0; c < set->n_classes; c++)
-			counts[c] *= atoi(getenv("NTG_BENCH_GEN_FACTOR"));
+	for (int c = 0; factor != NULL && c < set->n_classes; c++)
+		counts[c] *= atoi(factor);
 	ntg_rng_seed(&rng, seed);
 	for (int c = 0; c < set->n_classes; c++)
 	{
@@ -188,10 +188,8 @@ main(int argc, char **argv)
 {
 	const char *tsv = NULL;
 	const char *gen_out = NULL;
-	const char *eval_tsv = NULL;
 	const char *temps = "1";
 	int			gen_every = 0;
-	NtgSeqSet	eval_set;
 	int			epochs = 10,
 				batch = 32,
 				samples = 100,
@@ -259,8 +257,6 @@ main(int argc, char **argv)
 			temps = argv[i + 1];
 		else if (strcmp(argv[i], "--stratified") == 0)
 			stratified = atoi(argv[i + 1]);
-		else if (strcmp(argv[i], "--eval-tsv") == 0)
-			eval_tsv = argv[i + 1];
 		else if (strcmp(argv[i], "--threads") == 0)
 			threads = atoi(argv[i + 1]);
 		else if (strcmp(argv[i], "--lr") == 0)
@@ -279,7 +275,7 @@ main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (tsv == NULL || read_tsv(tsv, &set) != 0 || (eval_tsv != NULL && read_tsv(eval_tsv, &eval_set) != 0))
+	if (tsv == NULL || read_tsv(tsv, &set) != 0)
 	{
 		fprintf(stderr, "usage: %s --tsv FILE [--epochs E] [--batch-size B] [--samples S] [--seed X]\n",
 				argv[0]);
@@ -311,17 +307,6 @@ main(int argc, char **argv)
 			return 1;
 		}
 		fprintf(stderr, "epoch %d: loss %.4f (%.2f s)\n", e + 1, loss, now() - t0);
-		if (eval_tsv != NULL)
-		{
-			double		eval_loss;
-
-			if (llama_eval_loss((LlamaModel *) model, &eval_set, &eval_loss, &err) != NTG_OK)
-			{
-				fprintf(stderr, "eval: %s\n", err.msg);
-				return 1;
-			}
-			fprintf(stderr, "epoch %d: eval loss %.4f\n", e + 1, eval_loss);
-		}
 		if (gen_out != NULL && gen_every > 0 && (e + 1) % gen_every == 0 &&
 			write_generated_all(model, &set, gen_out, e + 1, temps, (uint64_t) seed + 2) != 0)
 			return 1;

@@ -74,6 +74,23 @@ def macro(real, synth, classes):
     return acc
 
 
+def write_rows(path, rows, classes):
+    """rows: {class: [sequence, ...]} as label<TAB>comma-separated values (llama_core_bench --tsv)."""
+    with open(path, "w") as f:
+        for c in classes:
+            for x in rows[c]:
+                f.write("%s\t%s\n" % (c, ",".join(map(str, x))))
+
+
+def read_rows(path):
+    """The rows llama_core_bench --gen-out writes, as {class: [tuple, ...]}."""
+    rows = defaultdict(list)
+    for line in open(path):
+        c, _, pl = line.rstrip("\n").partition("\t")
+        rows[c].append(tuple(int(v) for v in pl.split(",") if v))
+    return rows
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--epochs", type=int, default=10)
@@ -100,10 +117,7 @@ def main():
         k = int(round(0.8 * len(xs)))
         train[c], test[c] = xs[:k], xs[k:]
     tr_path, gen_path = "/tmp/ntg_quality_train.tsv", "/tmp/ntg_quality_synth.tsv"
-    with open(tr_path, "w") as f:
-        for c in classes:
-            for x in train[c]:
-                f.write("%s\t%s\n" % (c, ",".join(map(str, x))))
+    write_rows(tr_path, train, classes)
     subprocess.run(["make", "-s", "-C", HERE], check=True, stdout=subprocess.DEVNULL)
     env = dict(os.environ, OPENBLAS_NUM_THREADS="1")
     subprocess.run([os.path.join(HERE, "out", "llama_core_bench"), "--tsv", tr_path, "--epochs", str(a.epochs),
@@ -111,10 +125,7 @@ def main():
                     "--samples", "1", "--gen-out", gen_path] + [x for kv in a.param for x in ("--param", kv)],
                    check=True, env=env, stdout=subprocess.DEVNULL,
                    stderr=subprocess.DEVNULL)
-    synth = defaultdict(list)
-    for line in open(gen_path):
-        c, _, pl = line.rstrip("\n").partition("\t")
-        synth[c].append(tuple(int(v) for v in pl.split(",") if v))
+    synth = read_rows(gen_path)
     ref = macro(test, train, classes)
     got = macro(test, synth, classes)
     leak_train = macro(train, synth, classes)["leakage"]

@@ -32,11 +32,11 @@ import argparse
 import os
 import subprocess
 import sys
-from collections import Counter, defaultdict
+from collections import Counter
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from llama_quality import macro  # noqa: E402
+from llama_quality import macro, read_rows, write_rows  # noqa: E402
 from make_rows import hash_ordered_rows  # noqa: E402
 
 KEYS = ["num_packets", "1gram", "2gram", "markov"]
@@ -114,10 +114,7 @@ def main():
     classes = sorted(train)
     tag = "%d.%s" % (os.getpid(), a.split)
     tr_path, gen = "/tmp/ntg_tune_train.%s.tsv" % tag, "/tmp/ntg_tune_synth.%s" % tag
-    with open(tr_path, "w") as f:
-        for c in classes:
-            for x in train[c]:
-                f.write("%s\t%s\n" % (c, ",".join(map(str, x))))
+    write_rows(tr_path, train, classes)
     subprocess.run(["make", "-s", "-C", HERE], check=True, stdout=subprocess.DEVNULL)
     env = dict(os.environ, OPENBLAS_NUM_THREADS="1", NTG_BENCH_GEN_FACTOR=str(a.rows_factor))
     subprocess.run([os.path.join(HERE, "out", "llama_core_bench"), "--tsv", tr_path,
@@ -140,10 +137,7 @@ def main():
     for e in range(a.every, a.epochs + 1, a.every):
         for t in a.temperatures.split(","):
             path = "%s.e%d.t%s" % (gen, e, t)
-            synth = defaultdict(list)
-            for line in open(path):
-                c, _, pl = line.rstrip("\n").partition("\t")
-                synth[c].append(tuple(int(v) for v in pl.split(",") if v))
+            synth = read_rows(path)
             os.unlink(path)
             got = macro(held, synth, classes)
             leak = macro(train, synth, classes)["leakage"]

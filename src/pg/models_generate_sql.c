@@ -56,7 +56,7 @@ check_args(FunctionCallInfo fcinfo)
 	static const char *names[] = {"model", NULL, "n", "seed", "temperature", "top_k", "top_p",
 	"stratified"};
 
-	for (int i = 0; i < 8; i++)
+	for (int i = 0; i < lengthof(names); i++)
 		if (names[i] != NULL)
 			ntg_pg_require_arg(fcinfo, i, names[i]);
 	if (PG_GETARG_INT32(2) <= 0)
