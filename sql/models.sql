@@ -93,6 +93,12 @@ SELECT a.weights = b.weights AS same_weights, a.loss_history = b.loss_history AS
 FROM ntg.models AS a, ntg.models AS b WHERE a.name = 'toy' AND b.name = 'toy_again';
 SELECT (SELECT array_agg(g::text) FROM ntg.generate('toy', n => 30, seed => 4) AS g)
 	 = (SELECT array_agg(g::text) FROM ntg.generate('toy_again', n => 30, seed => 4) AS g) AS same_rows;
+-- token_noise (blanking history inputs while training) is stored in the config and changes training.
+SELECT model FROM ntg.train('toy_noisy', 'llama', 'SELECT label, pl FROM m_toy',
+							jsonb_set(:'tiny'::jsonb, '{token_noise}', '0.5'));
+SELECT b.config->'token_noise' AS noisy, a.config->'token_noise' AS plain, a.weights <> b.weights AS other_weights
+FROM ntg.models AS a, ntg.models AS b WHERE a.name = 'toy' AND b.name = 'toy_noisy';
+SELECT ntg.drop_model('toy_noisy');
 -- int[] sources work too, and replace => true overwrites and bumps the version.
 SELECT model, version, classes, train_rows
 FROM ntg.train('toy_again', 'llama', 'SELECT label, pl::integer[] FROM m_toy WHERE label <> ''dns''',
@@ -118,6 +124,7 @@ SELECT ntg.train('toy', 'llama', 'SELECT label, pl FROM m_toy', :'tiny');
 SELECT ntg.train('bad', 'llama', 'SELECT label, pl FROM m_toy', '{"dimm": 8}');
 SELECT ntg.train('bad', 'llama', 'SELECT label, pl FROM m_toy', '{"dim": 1}');
 SELECT ntg.train('bad', 'llama', 'SELECT label, pl FROM m_toy', '{"epochs": -1}');
+SELECT ntg.train('bad', 'llama', 'SELECT label, pl FROM m_toy', '{"token_noise": 1}');
 SELECT ntg.train('bad', 'llama', 'SELECT label, pl FROM m_toy', '{"dim": 12, "n_heads": 4}');
 SELECT ntg.train('bad', 'llama', 'SELECT label, pl FROM m_toy', '{"dim": "large"}');
 SELECT ntg.train('bad', 'llama', 'SELECT label, pl FROM m_toy', '[1, 2]');

@@ -9,7 +9,9 @@ CREATE TABLE ntg.models (
 	weights			bytea NOT NULL,
 	train_rows		bigint,
 	epochs			integer,
-	loss_history	double precision[],
+	loss_history	double precision[],		-- training loss per epoch run
+	validation_loss	double precision[],		-- held-out loss per epoch run ("validation" hyperparameter)
+	best_epoch		integer,				-- epoch whose weights are stored, when validation chose it
 	train_seconds	double precision,
 	parameters		bigint,
 	bytes			bigint GENERATED ALWAYS AS (octet_length(weights)) STORED,

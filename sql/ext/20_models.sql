@@ -12,7 +12,9 @@ CREATE TYPE ntg.train_result AS (
 	final_loss		double precision,
 	parameters		bigint,
 	bytes			bigint,
-	train_seconds	double precision
+	train_seconds	double precision,
+	validation_loss	double precision,	-- of the stored weights; NULL without "validation"
+	best_epoch		integer				-- epoch of the stored weights; NULL without "validation"
 );
 
 -- Rows of ntg.generate() (smallint, like the biflow tables) and ntg.generate_int() (integer, for
@@ -53,6 +55,7 @@ CREATE FUNCTION ntg.describe_model(model text,
 								   OUT format_version integer, OUT config jsonb, OUT classes text[],
 								   OUT train_rows bigint, OUT epochs integer,
 								   OUT loss_history double precision[],
+								   OUT validation_loss double precision[], OUT best_epoch integer,
 								   OUT train_seconds double precision, OUT parameters bigint,
 								   OUT bytes bigint, OUT valid boolean, OUT problem text,
 								   OUT created_at timestamptz, OUT updated_at timestamptz)

@@ -99,7 +99,7 @@ store_model(const char *name, bool replace, const NtgForest *f, int64 rows, doub
 	static const char *upsert_tail =
 		"ON CONFLICT (name) DO UPDATE SET kind = excluded.kind, config = excluded.config, "
 		"classes = excluded.classes, weights = excluded.weights, train_rows = excluded.train_rows, "
-		"epochs = NULL, loss_history = NULL, train_seconds = excluded.train_seconds, "
+		"epochs = NULL, loss_history = NULL, validation_loss = NULL, best_epoch = NULL, train_seconds = excluded.train_seconds, "
 		"parameters = excluded.parameters, version = m.version + 1, updated_at = now()";
 	Oid			argtypes[7] = {TEXTOID, TEXTOID, TEXTARRAYOID, BYTEAOID, INT8OID, FLOAT8OID, INT8OID};
 	Datum		args[7];

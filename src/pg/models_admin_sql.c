@@ -18,9 +18,11 @@
 /* Columns of describe_model() that come straight from the table, in its OUT order. */
 #define DESCRIBE_SQL \
 	"SELECT name, kind, version, NULL::integer, config, classes, train_rows, epochs," \
-	" loss_history, train_seconds, parameters, bytes, NULL::boolean, NULL::text," \
-	" created_at, updated_at, weights FROM ntg.models WHERE name = $1"
-#define DESCRIBE_COLS 16
+	" loss_history, validation_loss, best_epoch, train_seconds, parameters, bytes," \
+	" NULL::boolean, NULL::text, created_at, updated_at, weights FROM ntg.models WHERE name = $1"
+#define DESCRIBE_COLS 18
+#define DESCRIBE_VALID	14		/* valid, problem: computed here */
+#define DESCRIBE_PROBLEM 15
 
 /* Format version from the header, or -1 when the value does not even start like a model. */
 static int
@@ -90,15 +92,15 @@ ntg_describe_model(PG_FUNCTION_ARGS)
 	fv = format_version(weights);
 	values[3] = Int32GetDatum(fv);
 	nulls[3] = fv < 0;
-	values[12] = BoolGetDatum(check_weights(name, TextDatumGetCString(values[1]),
+	values[DESCRIBE_VALID] = BoolGetDatum(check_weights(name, TextDatumGetCString(values[1]),
 											DatumGetInt64(values[2]),
 											weights,
 											&problem));
-	nulls[12] = false;
+	nulls[DESCRIBE_VALID] = false;
 	if (problem != NULL)
 	{
-		values[13] = CStringGetTextDatum(problem);
-		nulls[13] = false;
+		values[DESCRIBE_PROBLEM] = CStringGetTextDatum(problem);
+		nulls[DESCRIBE_PROBLEM] = false;
 	}
 	/* Copy out before SPI_finish frees the SPI memory. */
 	MemoryContextSwitchTo(callercxt);

@@ -242,6 +242,129 @@ test_dropout(const NtgSeqSet *s)
 	(void) err;
 }
 
+/* A model like make_model's with token noise p. */
+static LlamaModel *
+trained_noisy(const NtgSeqSet *s, int epochs, double p)
+{
+	NtgParams	par;
+	NtgGenModel *m = NULL;
+	NtgTrainOptions topts;
+	char	   *json = NULL;
+	NtgError	err;
+	NtgRng		rng;
+	double		loss;
+
+	tiny_params(&par, epochs, 2);
+	ntg_params_add_number(&par, "token_noise", p, &err);
+	if (ntg_llama_kind.create(&par, s, &m, &topts, &json, &err) != NTG_OK)
+		printf("# create: %s\n", err.msg);
+	ntg_params_free(&par);
+	ntg_free(json);
+	ntg_rng_seed(&rng, 5);
+	for (int e = 0; m != NULL && e < epochs; e++)
+		ntg_llama_kind.train_epoch(m, s, e, &rng, &loss, &err);
+	return (LlamaModel *) m;
+}
+
+static LlamaModel *trained(const NtgSeqSet *s, int epochs);
+
+/*
+ * Token noise blanks history inputs only (never <CLASS_c>), to <PAD>, at the asked rate, from its
+ * own generator; a noisy training run is reproducible and ends elsewhere than a clean one.
+ */
+static void
+test_token_noise(const NtgSeqSet *s)
+{
+	enum
+	{
+		S = 400, L = 8
+	};
+	static int32_t tokens[S * L],
+				before[S * L],
+				again[S * L];
+	int			len[S];
+	LlamaModel *m = make_model(s, 1, 2);
+	int			pad = ntg_tok_pad(&m->tok),
+				n = 0,
+				history = 0,
+				blanked = 0,
+				wrong = 0;
+	double		p = 0.25,
+				sd;
+	NtgRng		state;
+	LlamaModel *a,
+			   *b,
+			   *clean;
+
+	for (int i = 0; i < S; i++)
+	{
+		len[i] = 1 + i % L;
+		tokens[n++] = ntg_tok_class(&m->tok, i % 2);
+		for (int t = 1; t < len[i]; t++)
+			tokens[n++] = (i + t) % m->tok.n_values;
+	}
+	memcpy(before, tokens, n * sizeof(int32_t));
+	m->cfg.token_noise = p;
+	ntg_rng_seed(&state, 11);
+	m->noise_rng = state;
+	llama_blank_inputs(m, tokens, len, S);
+	for (int i = 0, off = 0; i < S; off += len[i], i++)
+		for (int t = 0; t < len[i]; t++)
+		{
+			int			changed = tokens[off + t] != before[off + t];
+
+			history += t > 0;
+			blanked += changed;
+			wrong += changed && (t == 0 || tokens[off + t] != pad);
+		}
+	sd = sqrt(history * p * (1 - p));
+	ok(wrong == 0, "token noise changes only history inputs, and only to <PAD>");
+	ok(fabs(blanked - p * history) < 4 * sd, "token noise 0.25 blanks %d of %d history inputs",
+	   blanked, history);
+	memcpy(again, before, n * sizeof(int32_t));
+	m->noise_rng = state;
+	llama_blank_inputs(m, again, len, S);
+	ok(memcmp(again, tokens, n * sizeof(int32_t)) == 0, "the same noise state blanks the same inputs");
+	ntg_llama_kind.destroy(&m->base);
+
+	a = trained_noisy(s, 20, 0.5);
+	b = trained_noisy(s, 20, 0.5);
+	clean = trained(s, 20);
+	ok(a != NULL && b != NULL && a->cfg.token_noise == 0.5 &&
+	   memcmp(a->params.data, b->params.data, a->params.count * sizeof(float)) == 0,
+	   "training with token noise is reproducible from the seed");
+	ok(memcmp(a->params.data, clean->params.data, a->params.count * sizeof(float)) != 0,
+	   "and ends with other weights than training without it");
+	ntg_llama_kind.destroy(&a->base);
+	ntg_llama_kind.destroy(&b->base);
+	ntg_llama_kind.destroy(&clean->base);
+}
+
+/* Held-out rows with values outside the vocabulary: scored up to the first such value. */
+static void
+test_eval_scoring(const NtgSeqSet *s)
+{
+	LlamaModel *m = trained(s, 10);
+	NtgSeqSetBuilder *b = ntg_seqset_builder_new();
+	NtgSeqSet	held;
+	NtgError	err;
+	int32_t		cut[] = {100, 12345, 300},
+				unknown_first[] = {12345},
+				known[] = {-5, 7};
+	double		loss;
+	int64_t		scored = -1;
+
+	ntg_seqset_builder_add(b, "alpha", cut, 3, &err);
+	ntg_seqset_builder_add(b, "alpha", unknown_first, 1, &err);
+	ntg_seqset_builder_add(b, "beta", known, 2, &err);
+	ntg_seqset_builder_finish(b, &held, &err);
+	ok(ntg_llama_kind.eval_loss(&m->base, &held, &loss, &scored, &err) == NTG_OK && loss > 0,
+	   "held-out rows with unknown values are scored, not refused");
+	is_int((int) scored, 4, "scored targets: 100 of the cut row, -5 7 <EOS> of the known one");
+	ntg_seqset_free(&held);
+	ntg_llama_kind.destroy(&m->base);
+}
+
 /* A batch larger than one pass (64 rows) accumulates its passes' gradients into the batch mean. */
 static void
 test_micro_batches(const NtgSeqSet *s)
@@ -320,7 +443,7 @@ test_overfit(const NtgSeqSet *s)
 	ok(loss < first / 2, "loss falls (%.3f -> %.3f)", first, loss);
 	{
 		double		ev = -1.0;
-		int			rc_ev = llama_eval_loss(m, s, &ev, &err);
+		int			rc_ev = llama_eval_loss(m, s, &ev, NULL, &err);
 
 		ok(rc_ev == NTG_OK && fabs(ev - loss) < 0.02,
 		   "evaluation loss agrees with the last epoch's (%.4f vs %.4f)", ev, loss);
@@ -795,6 +918,81 @@ load_tampered(const uint8_t *buf, size_t len, const Tamper *t, NtgError *err)
 	return rc;
 }
 
+/*
+ * Rewrite a saved value as format 1 (before token_noise): config version 1 and the first 9
+ * hyperparameters, or with hparams_n others to test the pairing.  Returns the load's result and
+ * the loaded model in *out (NULL on failure).
+ */
+static int
+load_as_format(const uint8_t *buf, size_t len, int version, int hparams_n, NtgGenModel **out,
+			   NtgError *err)
+{
+	NtgBlob		in,
+				blob;
+	uint8_t    *nb = NULL;
+	size_t		nlen;
+	int32_t		conf[17];
+	double		hp[10];
+	int			rc;
+
+	*out = NULL;
+	ntg_blob_parse(buf, len, &in, err);
+	ntg_blob_read_tensor(&in, "llama.config", NTG_DTYPE_I32, 17, conf, err);
+	ntg_blob_read_tensor(&in, "llama.hparams", NTG_DTYPE_F64, 10, hp, err);
+	conf[0] = version;
+	ntg_blob_init(&blob, in.kind, in.config);
+	for (int i = 0; i < in.n_tensors; i++)
+	{
+		const NtgBlobTensor *x = &in.tensors[i];
+		uint32_t	n = (uint32_t) hparams_n;
+
+		if (strcmp(x->name, "llama.config") == 0)
+			ntg_blob_add(&blob, x->name, x->dtype, x->ndim, x->dims, conf, err);
+		else if (strcmp(x->name, "llama.hparams") == 0)
+			ntg_blob_add(&blob, x->name, x->dtype, 1, &n, hp, err);
+		else
+			ntg_blob_add(&blob, x->name, x->dtype, x->ndim, x->dims, x->data, err);
+	}
+	ntg_blob_serialize(&blob, &nb, &nlen, err);
+	rc = ntg_gen_model_from_bytes(nb, nlen, out, err);
+	ntg_free(nb);
+	ntg_blob_free(&blob);
+	ntg_blob_free(&in);
+	return rc;
+}
+
+/* Format 2 stores token_noise; a format-1 value still loads (as trained: no noise). */
+static void
+test_format_versions(const NtgSeqSet *s)
+{
+	LlamaModel *m = trained_noisy(s, 2, 0.3);
+	NtgGenModel *back = NULL;
+	uint8_t    *buf = NULL;
+	size_t		len = 0;
+	NtgError	err;
+
+	ntg_llama_kind.save(&m->base, &buf, &len, &err);
+	ok(ntg_gen_model_from_bytes(buf, len, &back, &err) == NTG_OK &&
+	   ((LlamaModel *) back)->cfg.token_noise == 0.3, "token_noise survives save -> load");
+	if (back != NULL)
+		ntg_llama_kind.destroy(back);
+	ok(load_as_format(buf, len, 1, 9, &back, &err) == NTG_OK &&
+	   ((LlamaModel *) back)->cfg.token_noise == 0.0 && ((LlamaModel *) back)->cfg.dropout == 0.0 &&
+	   memcmp(((LlamaModel *) back)->params.data, m->params.data,
+			  m->params.count * sizeof(float)) == 0,
+	   "a format-1 value (9 hyperparameters) loads, with token_noise 0");
+	if (back != NULL)
+		ntg_llama_kind.destroy(back);
+	ok(load_as_format(buf, len, 1, 10, &back, &err) == NTG_ERR_CORRUPT && back == NULL,
+	   "format 1 with 10 hyperparameters is corrupt: %s", err.msg);
+	ok(load_as_format(buf, len, 2, 9, &back, &err) == NTG_ERR_CORRUPT && back == NULL,
+	   "format 2 with 9 hyperparameters is corrupt: %s", err.msg);
+	ok(load_as_format(buf, len, 3, 10, &back, &err) == NTG_ERR_CORRUPT && back == NULL,
+	   "format 3 is refused: %s", err.msg);
+	ntg_free(buf);
+	ntg_llama_kind.destroy(&m->base);
+}
+
 static void
 test_inconsistent(const NtgSeqSet *s)
 {
@@ -844,13 +1042,26 @@ test_inconsistent(const NtgSeqSet *s)
 		c2[6] = 11;
 		TRY("class count that does not match the names and the embedding");
 		memcpy(c2, conf, sizeof(c2));
-		c2[0] = 2;
+		c2[0] = 3;
 		TRY("unknown format version");
 		memcpy(c2, conf, sizeof(c2));
 		c2[5] = 0;
 		TRY("max_len 0");
 		t.dims[0] = 16;
 		TRY("config of the wrong length");
+	}
+	{
+		double		hp[10];
+		NtgBlob		b;
+
+		ntg_blob_parse(buf, len, &b, &err);
+		ntg_blob_read_tensor(&b, "llama.hparams", NTG_DTYPE_F64, 10, hp, &err);
+		ntg_blob_free(&b);
+		t.name = "llama.hparams", t.dtype = NTG_DTYPE_F64, t.ndim = 1, t.dims[0] = 10, t.data = hp;
+		hp[9] = 0.95;
+		TRY("token_noise beyond 0.9");
+		hp[9] = NAN;
+		TRY("token_noise not a number");
 	}
 	memset(&t, 0, sizeof(t));
 	t.name = "vocab", t.dtype = NTG_DTYPE_I32, t.ndim = 1, t.dims[0] = 6, t.data = unsorted;
@@ -980,6 +1191,8 @@ main(void)
 	test_gradient(&s);
 	test_micro_batches(&s);
 	test_dropout(&s);
+	test_token_noise(&s);
+	test_eval_scoring(&s);
 	test_overfit(&s);
 	test_determinism(&s);
 	test_sampling_rules(&s);
@@ -987,6 +1200,7 @@ main(void)
 	test_stratified(&s);
 	test_save_load(&s);
 	test_inconsistent(&s);
+	test_format_versions(&s);
 	test_empty_rows();
 	ntg_seqset_free(&s);
 	return done_testing();

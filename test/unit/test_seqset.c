@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "common/params.h"
+#include "common/rng.h"
 #include "common/seqset.h"
 #include "unit.h"
 
@@ -53,6 +54,104 @@ test_seqset(void)
 	ntg_seqset_free(&s);
 }
 
+/* Build a set: class "a" with n_a rows (row i = {i, -i}), "b" with n_b, "c" with 1. */
+static void
+split_fixture(NtgSeqSet *s, int n_a, int n_b)
+{
+	NtgSeqSetBuilder *b = ntg_seqset_builder_new();
+	NtgError	err;
+
+	for (int i = 0; i < n_a + n_b; i++)
+	{
+		int32_t		row[2] = {i, -i};
+
+		ntg_seqset_builder_add(b, i % 3 == 0 && i / 3 < n_b ? "b" : "a", row, 1 + i % 2, &err);
+	}
+	ntg_seqset_builder_add(b, "c", NULL, 0, &err);
+	ntg_seqset_builder_finish(b, s, &err);
+}
+
+/* Row values as a key (rows of the fixture are distinct by their first value, or empty). */
+static int
+row_key(const NtgSeqSet *s, int r)
+{
+	int			len;
+	const int32_t *v = ntg_seqset_row(s, r, &len);
+
+	return len > 0 ? v[0] : -1;
+}
+
+static void
+test_split(void)
+{
+	NtgSeqSet	s,
+				kept,
+				held,
+				kept2,
+				held2;
+	NtgRng		rng;
+	NtgError	err;
+	int			counts[3],
+				held_counts[3],
+				seen[200] = {0},
+				ordered = 1,
+				same = 1,
+				other = 0;
+
+	split_fixture(&s, 70, 30);
+	ntg_rng_seed(&rng, 9);
+	ok(ntg_seqset_split(&s, 0.2, &rng, &kept, &held, &err) == NTG_OK, "split");
+	ok(kept.n_classes == 3 && held.n_classes == 3 && strcmp(held.classes[2], "c") == 0,
+	   "both parts keep every class, also one with no held-out row");
+	ntg_seqset_class_counts(&kept, counts);
+	ntg_seqset_class_counts(&held, held_counts);
+	ok(held_counts[0] == 14 && held_counts[1] == 6 && held_counts[2] == 0,
+	   "per class, round(0.2 * rows) are held out (%d, %d, %d)", held_counts[0], held_counts[1],
+	   held_counts[2]);
+	ok(counts[0] == 56 && counts[1] == 24 && counts[2] == 1, "the rest are kept, and a one-row class keeps its row");
+	for (int r = 0; r < kept.n_rows; r++)
+		seen[row_key(&kept, r) + 1]++;
+	for (int r = 0; r < held.n_rows; r++)
+		seen[row_key(&held, r) + 1]++;
+	for (int i = 0; i < 101; i++)
+		same &= seen[i] == 1;
+	ok(same, "every row lands in exactly one part");
+	for (int r = 1; r < held.n_rows; r++)
+		ordered &= row_key(&held, r - 1) < row_key(&held, r);
+	ok(ordered, "rows keep their original order");
+	{
+		int			len;
+		const int32_t *v = ntg_seqset_row(&held, 0, &len);
+		int			i = v[0];
+
+		ok(len == 1 + i % 2 && (len == 1 || v[1] == -i) &&
+		   strcmp(held.classes[held.row_class[0]], i % 3 == 0 && i / 3 < 30 ? "b" : "a") == 0,
+		   "a held-out row keeps its values and class");
+	}
+	ntg_rng_seed(&rng, 9);
+	ntg_seqset_split(&s, 0.2, &rng, &kept2, &held2, &err);
+	same = held2.n_rows == held.n_rows;
+	for (int r = 0; same && r < held.n_rows; r++)
+		same = row_key(&held, r) == row_key(&held2, r);
+	ok(same, "the same generator state holds out the same rows");
+	ntg_seqset_free(&kept2);
+	ntg_seqset_free(&held2);
+	ntg_rng_seed(&rng, 10);
+	ntg_seqset_split(&s, 0.2, &rng, &kept2, &held2, &err);
+	for (int r = 0; r < held.n_rows && r < held2.n_rows; r++)
+		other |= row_key(&held, r) != row_key(&held2, r);
+	ok(other, "another state, other rows");
+	ntg_seqset_free(&kept2);
+	ntg_seqset_free(&held2);
+	ntg_seqset_free(&kept);
+	ntg_seqset_free(&held);
+	ok(ntg_seqset_split(&s, 0.0, &rng, &kept, &held, &err) == NTG_OK && held.n_rows == 0 &&
+	   kept.n_rows == s.n_rows, "fraction 0 holds out nothing");
+	ntg_seqset_free(&kept);
+	ntg_seqset_free(&held);
+	ntg_seqset_free(&s);
+}
+
 static void
 test_params(void)
 {
@@ -88,6 +187,7 @@ int
 main(void)
 {
 	test_seqset();
+	test_split();
 	test_params();
 	return done_testing();
 }

@@ -48,4 +48,16 @@ int			ntg_seqset_class_index(const NtgSeqSet *s, const char *name);
 void		ntg_seqset_class_counts(const NtgSeqSet *s, int *counts);
 void		ntg_seqset_free(NtgSeqSet *s);
 
+/* (seqset_split.c) A copy of rows[0..n-1] of set, with all of set's classes. */
+int			ntg_seqset_subset(const NtgSeqSet *set, const int *rows, int n, NtgSeqSet *out,
+							  NtgError *err);
+/*
+ * Stratified hold-out: per class, round(fraction * rows) rows chosen with rng go to *held, the
+ * rest to *kept; a class always keeps at least one row.  Both parts have all of set's classes
+ * (in the same order) and keep the rows' original order.
+ */
+struct NtgRng;
+int			ntg_seqset_split(const NtgSeqSet *set, double fraction, struct NtgRng *rng,
+							 NtgSeqSet *kept, NtgSeqSet *held, NtgError *err);
+
 #endif							/* NTG_SEQSET_H */

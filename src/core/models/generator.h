@@ -64,6 +64,14 @@ struct NtgGenKind
 	int			(*train_epoch) (NtgGenModel *model, const NtgSeqSet *train, int epoch,
 								NtgRng *rng, double *mean_loss, NtgError *err);
 
+	/*
+	 * Mean loss per scored target over set's rows, without training (ntg.train's validation
+	 * loss).  set must have the model's classes.  A value outside the model's vocabulary ends
+	 * its row's scoring (the model cannot emit it); *scored = targets scored (0: *mean_loss 0).
+	 */
+	int			(*eval_loss) (NtgGenModel *model, const NtgSeqSet *set, double *mean_loss,
+							  int64_t *scored, NtgError *err);
+
 	/* Generate n rows of class class_index into out (n x model->max_len int32, row-major) and
 	 * out_len (n lengths, 0..max_len). */
 	int			(*sample) (NtgGenModel *model, int class_index, int n,

@@ -29,6 +29,7 @@ static const LlamaConfig llama_defaults = {
 	.beta1 = 0.9,
 	.beta2 = 0.999,
 	.dropout = 0.0,
+	.token_noise = 0.0,
 	.seed = 42,
 	.sample_batch = 256,
 	.blas_threads = 1,
@@ -71,6 +72,7 @@ llama_read_params(NtgParams *p, LlamaConfig *c, NtgError *err)
 		(rc = ntg_params_double(p, "beta2", c->beta2, 0.0, 0.999999, &c->beta2, err)) != NTG_OK ||
 		(rc = ntg_params_double(p, "rope_theta", c->rope_theta, 1.0, 1e9, &c->rope_theta, err)) != NTG_OK ||
 		(rc = ntg_params_double(p, "dropout", c->dropout, 0.0, 0.9, &c->dropout, err)) != NTG_OK ||
+		(rc = ntg_params_double(p, "token_noise", c->token_noise, 0.0, 0.9, &c->token_noise, err)) != NTG_OK ||
 		(rc = ntg_params_int(p, "seed", 42, 0, INT64_MAX, &v, err)) != NTG_OK ||
 		(rc = read_int(p, "sample_batch", c->sample_batch, 1, LLAMA_MAX_BATCH, &c->sample_batch, err)) != NTG_OK ||
 		(rc = read_int(p, "blas_threads", c->blas_threads, 0, 256, &c->blas_threads, err)) != NTG_OK)
@@ -205,14 +207,14 @@ llama_config_json(const LlamaModel *m)
 			 "\"rope_theta\": %.17g, \"epochs\": %d, \"batch_size\": %d, \"lr\": %.17g, "
 			 "\"min_lr_ratio\": %.17g, \"warmup\": %lld, \"lr_schedule\": \"%s\", "
 			 "\"weight_decay\": %.17g, \"grad_clip\": %.17g, \"beta1\": %.17g, "
-			 "\"beta2\": %.17g, \"dropout\": %.17g, \"seed\": %llu, \"sample_batch\": %d, "
+			 "\"beta2\": %.17g, \"dropout\": %.17g, \"token_noise\": %.17g, \"seed\": %llu, \"sample_batch\": %d, "
 			 "\"blas_threads\": %d, "
 			 "\"params\": %lld}",
 			 c->dim, c->hidden_dim, c->n_layers, c->n_heads, c->max_len, c->vocab_size,
 			 m->tok.n_values, m->base.n_classes, c->rope_theta, c->epochs, c->batch_size,
 			 c->lr, c->min_lr_ratio, (long long) m->opt.warmup,
 			 c->cosine ? "cosine" : "constant", c->weight_decay, c->grad_clip, c->beta1,
-			 c->beta2, c->dropout, (unsigned long long) c->seed, c->sample_batch, c->blas_threads,
+			 c->beta2, c->dropout, c->token_noise, (unsigned long long) c->seed, c->sample_batch, c->blas_threads,
 			 (long long) m->base.n_params);
 	return ntg_strdup(buf);
 }
@@ -298,10 +300,18 @@ llama_destroy(NtgGenModel *model)
 	ntg_free(m);
 }
 
+static int
+llama_eval(NtgGenModel *model, const NtgSeqSet *set, double *mean_loss, int64_t *scored,
+		   NtgError *err)
+{
+	return llama_eval_loss((LlamaModel *) model, set, mean_loss, scored, err);
+}
+
 const NtgGenKind ntg_llama_kind = {
 	.name = "llama",
 	.create = llama_create,
 	.train_epoch = llama_train_epoch,
+	.eval_loss = llama_eval,
 	.sample = llama_sample,
 	.save = llama_save,
 	.load = llama_load,

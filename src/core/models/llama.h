@@ -45,6 +45,7 @@ typedef struct LlamaConfig
 	double		beta1;
 	double		beta2;
 	double		dropout;		/* residual dropout probability while training; 0 = off */
+	double		token_noise;	/* probability of blanking each history input while training */
 	uint64_t	seed;
 	int			sample_batch;	/* rows generated together through the KV cache */
 	int			blas_threads;
@@ -81,6 +82,7 @@ typedef struct LlamaModel
 	float	   *rope_cs;		/* (max_len + 1) x head_dim/2 x (cos, sin) */
 	NnAdamW		opt;
 	NtgRng		drop_rng;		/* dropout masks (derived from train_epoch's rng) */
+	NtgRng		noise_rng;		/* token-noise draws (likewise) */
 	int64_t		total_steps;
 	LlamaActs  *acts;			/* training buffers, allocated on first use */
 	LlamaSampler *sampler;		/* KV cache, allocated on first use */
@@ -103,13 +105,17 @@ void		llama_init_weights(LlamaModel *m, uint64_t seed);
 int			llama_step(LlamaModel *m, const int32_t *tokens, const int32_t *targets,
 					   const int *len, int S, int update, double *loss_sum, int *count,
 					   NtgError *err);
+/* Token noise: replace each input after <CLASS_c> by <PAD> with probability cfg.token_noise,
+ * drawing from m->noise_rng (llama_train.c says why). */
+void		llama_blank_inputs(LlamaModel *m, int32_t *tokens, const int *len, int S);
 /* The model's distribution of the next token after tokens[0..len) (a history starting with a
  * class token), renormalised over the drawable tokens 0 .. n_values (values and <EOS>), as the
  * sampler sees it at temperature 1: probs gets n_values + 1 floats.  For tests. */
 int			llama_next_probs(LlamaModel *m, const int32_t *tokens, int len, float *probs,
 							 NtgError *err);
-/* Mean loss over a whole set (no update): for tests and evaluation. */
-int			llama_eval_loss(LlamaModel *m, const NtgSeqSet *set, double *mean_loss, NtgError *err);
+/* Mean loss over a whole set (no update), as kind->eval_loss; scored may be NULL. */
+int			llama_eval_loss(LlamaModel *m, const NtgSeqSet *set, double *mean_loss,
+							int64_t *scored, NtgError *err);
 
 /* Like kind->sample but with an explicit batch (rows through the KV cache together); batch 1
  * is "one at a time". */

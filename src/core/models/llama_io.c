@@ -2,8 +2,11 @@
  * llama_io.c — the stored form of a llama model in the checked container (common/blob.h):
  *
  *   llama.config   i32[17]  format version, shapes, vocabulary and class counts, training ints
- *   llama.hparams  f64[9]   rope_theta, lr, min_lr_ratio, weight_decay, grad_clip, beta1, beta2,
- *                           warmup, dropout
+ *   llama.hparams  f64[10]  rope_theta, lr, min_lr_ratio, weight_decay, grad_clip, beta1, beta2,
+ *                           warmup, dropout, token_noise
+ *
+ * Format 2 added token_noise; a format-1 value (f64[9], written before it existed) still loads,
+ * with token_noise 0, which is how it was trained.
  *   vocab          i32[n_values]   the value vocabulary, strictly ascending
  *   classes        u8[bytes]       class names, each NUL-terminated, strictly ascending
  *   tok_embeddings, layers.L.attention_norm, layers.L.attention.{wq,wk,wv,wo},
@@ -18,9 +21,10 @@
 #include <math.h>
 #include <string.h>
 
-#define LLAMA_FORMAT		1
+#define LLAMA_FORMAT		2
 #define LLAMA_N_CONFIG		17
-#define LLAMA_N_HPARAMS		9
+#define LLAMA_N_HPARAMS		10
+#define LLAMA_N_HPARAMS_V1	9		/* format 1: no token_noise */
 
 enum
 {
@@ -75,6 +79,7 @@ llama_save(NtgGenModel *model, uint8_t **out, size_t *out_len, NtgError *err)
 	hp[6] = c->beta2;
 	hp[7] = (double) c->warmup;
 	hp[8] = c->dropout;
+	hp[9] = c->token_noise;
 
 	for (int i = 0; i < m->base.n_classes; i++)
 		names_len += strlen(m->base.classes[i]) + 1;
@@ -136,13 +141,16 @@ load_config(const NtgBlob *blob, LlamaConfig *cfg, int *n_values, int *n_classes
 			int *epochs_done, NtgError *err)
 {
 	int32_t		cf[LLAMA_N_CONFIG];
-	double		hp[LLAMA_N_HPARAMS];
+	double		hp[LLAMA_N_HPARAMS] = {0};
+	int			n_hp;
 
-	if (ntg_blob_read_tensor(blob, "llama.config", NTG_DTYPE_I32, LLAMA_N_CONFIG, cf, err) != NTG_OK ||
-		ntg_blob_read_tensor(blob, "llama.hparams", NTG_DTYPE_F64, LLAMA_N_HPARAMS, hp, err) != NTG_OK)
+	if (ntg_blob_read_tensor(blob, "llama.config", NTG_DTYPE_I32, LLAMA_N_CONFIG, cf, err) != NTG_OK)
 		return corrupt(err, "llama configuration is missing or malformed");
-	if (cf[CF_VERSION] != LLAMA_FORMAT)
+	if (cf[CF_VERSION] != 1 && cf[CF_VERSION] != LLAMA_FORMAT)
 		return corrupt(err, "unknown llama format version");
+	n_hp = cf[CF_VERSION] == 1 ? LLAMA_N_HPARAMS_V1 : LLAMA_N_HPARAMS;
+	if (ntg_blob_read_tensor(blob, "llama.hparams", NTG_DTYPE_F64, n_hp, hp, err) != NTG_OK)
+		return corrupt(err, "llama configuration is missing or malformed");
 	if (!in_range(cf[CF_DIM], 2, LLAMA_MAX_DIM) || !in_range(cf[CF_HEADS], 1, LLAMA_MAX_HEADS) ||
 		cf[CF_DIM] % cf[CF_HEADS] != 0 || (cf[CF_DIM] / cf[CF_HEADS]) % 2 != 0 ||
 		!in_range(cf[CF_HIDDEN], 1, LLAMA_MAX_HIDDEN) ||
@@ -162,7 +170,7 @@ load_config(const NtgBlob *blob, LlamaConfig *cfg, int *n_values, int *n_classes
 	if (hp[0] < 1.0 || hp[0] > 1e9 || hp[1] < 0 || hp[1] > 10 || hp[2] < 0 || hp[2] > 1 ||
 		hp[3] < 0 || hp[3] > 10 || hp[4] < 0 || hp[5] < 0 || hp[5] >= 1 || hp[6] < 0 ||
 		hp[6] >= 1 || hp[7] < -1 || hp[7] > 1e12 || hp[7] != floor(hp[7]) ||
-		hp[8] < 0 || hp[8] > 0.9)
+		hp[8] < 0 || hp[8] > 0.9 || hp[9] < 0 || hp[9] > 0.9)
 		return corrupt(err, "llama hyperparameter is out of range");
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->dim = cf[CF_DIM];
@@ -186,6 +194,7 @@ load_config(const NtgBlob *blob, LlamaConfig *cfg, int *n_values, int *n_classes
 	cfg->beta2 = hp[6];
 	cfg->warmup = (int64_t) hp[7];
 	cfg->dropout = hp[8];
+	cfg->token_noise = hp[9];
 	*n_values = cf[CF_N_VALUES];
 	*n_classes = cf[CF_N_CLASSES];
 	*epochs_done = cf[CF_EPOCHS_DONE];

@@ -394,13 +394,51 @@ llama_step(LlamaModel *m, const int32_t *tokens, const int32_t *targets, const i
 	return NTG_OK;
 }
 
-/* Encode rows idx[0..S-1] of set into tokens/targets/len. */
+/*
+ * Token noise (hyperparameter "token_noise", default 0 = off): while training, each history input
+ * after <CLASS_c> is replaced by <PAD> with probability p; targets are kept.  This is "blank
+ * noising" (Xie et al., Data Noising as Smoothing in Neural Network Language Models, ICLR 2017):
+ * the model must also predict from histories with gaps, which acts like backing off to shorter
+ * contexts.  On the small per-class training sets of traffic data a model otherwise learns whole
+ * rows by heart; with the noise it copies them later in training (docs/models.md).  <PAD> never
+ * occurs as an input elsewhere, and generation never blanks anything.
+ */
+void
+llama_blank_inputs(LlamaModel *m, int32_t *tokens, const int *len, int S)
+{
+	uint32_t	cut = (uint32_t) (m->cfg.token_noise * 4294967296.0);
+	int			pad = ntg_tok_pad(&m->tok);
+
+	for (int s = 0, off = 0; s < S; off += len[s], s++)
+		for (int t = 1; t < len[s]; t++)
+			if ((uint32_t) (ntg_rng_u64(&m->noise_rng) >> 32) < cut)
+				tokens[off + t] = pad;
+}
+
+/* Leading values of a row that are in the vocabulary. */
 static int
-llama_pack(LlamaModel *m, const NtgSeqSet *set, const int *idx, int S, int32_t *tokens,
-		   int32_t *targets, int *len, NtgError *err)
+known_prefix(const LlamaModel *m, const int32_t *row, int len)
+{
+	int			u = 0;
+
+	while (u < len && ntg_tok_value_token(&m->tok, row[u]) >= 0)
+		u++;
+	return u;
+}
+
+/*
+ * Encode rows idx[0..S-1] of set into tokens/targets/len; *packed = rows encoded.  A value outside
+ * the vocabulary is an error for training rows; with scoring set (held-out rows) it ends the row
+ * instead: the values before it are scored, without an <EOS>, and a row whose first value is
+ * unknown is left out.
+ */
+static int
+llama_pack(LlamaModel *m, const NtgSeqSet *set, const int *idx, int S, int scoring,
+		   int32_t *tokens, int32_t *targets, int *len, int *packed, NtgError *err)
 {
 	int			N = 0;
 
+	*packed = 0;
 	for (int s = 0; s < S; s++)
 	{
 		int			rl;
@@ -412,11 +450,20 @@ llama_pack(LlamaModel *m, const NtgSeqSet *set, const int *idx, int S, int32_t *
 			strcmp(set->classes[cls], m->base.classes[cls]) != 0)
 			return ntg_error(err, NTG_ERR_INVALID_ARG,
 							 "training rows do not have the model's classes");
-		k = ntg_tok_encode_row(&m->tok, cls, row, rl, m->cfg.max_len, tokens + N, targets + N);
+		if (scoring && (k = known_prefix(m, row, rl)) < rl && k < m->cfg.max_len)
+		{
+			if (k == 0)
+				continue;
+			/* as a row cut after k values: k inputs and targets, no <EOS> */
+			k = ntg_tok_encode_row(&m->tok, cls, row, k + 1, k, tokens + N, targets + N);
+		}
+		else
+			k = ntg_tok_encode_row(&m->tok, cls, row, rl, m->cfg.max_len, tokens + N,
+								   targets + N);
 		if (k < 0)
 			return ntg_error(err, NTG_ERR_INVALID_ARG,
 							 "a training row holds a value outside the model's vocabulary");
-		len[s] = k;
+		len[(*packed)++] = k;
 		N += k;
 	}
 	return NTG_OK;
@@ -480,8 +527,11 @@ llama_train_epoch(NtgGenModel *model, const NtgSeqSet *train, int epoch, NtgRng 
 		ntg_free(tokens), ntg_free(targets), ntg_free(lens);
 		return ntg_error(err, NTG_ERR_NOMEM, "out of memory");
 	}
-	if (m->cfg.dropout > 0.0)	/* only then, so that runs without dropout keep their stream */
+	/* only when on, so that runs without dropout or noise keep their stream */
+	if (m->cfg.dropout > 0.0)
 		ntg_rng_split(rng, (uint64_t) epoch, &m->drop_rng);
+	if (m->cfg.token_noise > 0.0)
+		ntg_rng_split(rng, (uint64_t) epoch, &m->noise_rng);
 	/* Fisher-Yates shuffle of the row order */
 	for (int i = 0; i < train->n_rows; i++)
 		m->acts->order[i] = i;
@@ -497,10 +547,13 @@ llama_train_epoch(NtgGenModel *model, const NtgSeqSet *train, int epoch, NtgRng 
 	{
 		int			S = train->n_rows - b0 < B ? train->n_rows - b0 : B;
 		double		loss;
-		int			count;
+		int			count,
+					packed;
 
 		ntg_check_interrupts();
-		rc = llama_pack(m, train, m->acts->order + b0, S, tokens, targets, lens, err);
+		rc = llama_pack(m, train, m->acts->order + b0, S, 0, tokens, targets, lens, &packed, err);
+		if (rc == NTG_OK && m->cfg.token_noise > 0.0)
+			llama_blank_inputs(m, tokens, lens, S);
 		if (rc == NTG_OK)
 			rc = llama_step(m, tokens, targets, lens, S, 1, &loss, &count, err);
 		if (rc != NTG_OK)
@@ -517,7 +570,8 @@ llama_train_epoch(NtgGenModel *model, const NtgSeqSet *train, int epoch, NtgRng 
 }
 
 int
-llama_eval_loss(LlamaModel *m, const NtgSeqSet *set, double *mean_loss, NtgError *err)
+llama_eval_loss(LlamaModel *m, const NtgSeqSet *set, double *mean_loss, int64_t *scored,
+				NtgError *err)
 {
 	int			B = m->cfg.batch_size;
 	int			T = m->cfg.max_len + 1;
@@ -536,19 +590,24 @@ llama_eval_loss(LlamaModel *m, const NtgSeqSet *set, double *mean_loss, NtgError
 	{
 		int			S = set->n_rows - b0 < B ? set->n_rows - b0 : B;
 		double		loss;
-		int			count;
+		int			count,
+					packed;
 
 		ntg_check_interrupts();
 		for (int s = 0; s < S; s++)
 			idx[s] = b0 + s;
-		rc = llama_pack(m, set, idx, S, tokens, targets, lens, err);
-		if (rc == NTG_OK)
-			rc = llama_step(m, tokens, targets, lens, S, 0, &loss, &count, err);
+		rc = llama_pack(m, set, idx, S, 1, tokens, targets, lens, &packed, err);
+		if (rc == NTG_OK && packed > 0)
+			rc = llama_step(m, tokens, targets, lens, packed, 0, &loss, &count, err);
+		else
+			loss = 0.0, count = 0;
 		if (rc == NTG_OK)
 			total += loss, counted += count;
 	}
 	ntg_free(tokens), ntg_free(targets), ntg_free(lens), ntg_free(idx);
 	*mean_loss = counted > 0 ? total / counted : 0.0;
+	if (scored != NULL)
+		*scored = counted;
 	return rc;
 }
 
