@@ -48,6 +48,8 @@ echo "training llama on the training split, hyperparameters $hp; sampling: tempe
 SET ntg.progress = off;
 SELECT 'trained: ' || epochs || ' epochs, ' || round(train_seconds::numeric, 1) || ' s, final loss '
 	|| round(final_loss::numeric, 4) || ', ' || parameters || ' parameters, ' || bytes || ' bytes'
+	|| coalesce(', ' || train_rows || ' rows trained on, weights of epoch ' || best_epoch
+				|| ' (validation loss ' || round(validation_loss::numeric, 4) || ')', '')
 FROM ntg.train('quality', 'llama', 'SELECT label, pl FROM train', '$hp');
 -- As many synthetic rows per class as the training split has.
 CREATE TABLE synth AS
