@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """models_cancel.t — a cancelled ntg.train() stops, leaves ntg.models as it was, frees its memory,
 and leaves a working backend: by statement_timeout and by pg_cancel_backend() from a second session.
-Also checks the format of the per-epoch progress NOTICE.  Timings are printed, never asserted."""
+Also checks the format of the per-epoch progress NOTICEs, with and without validation.  Timings are printed, never asserted."""
 import os
 import re
 import subprocess
@@ -107,10 +107,35 @@ ok(scalar(STATE) == before, "ntg.models is unchanged")
 r = psql("SET ntg.progress = on;\nSELECT model FROM ntg.train('notice_fmt', 'llama', "
          "'SELECT label, pl FROM cancel_rows LIMIT 20', "
          "'{\"dim\": 8, \"hidden_dim\": 16, \"n_layers\": 1, \"n_heads\": 1, \"epochs\": 2}');\n"
-         "SET ntg.progress = off;\nSELECT ntg.drop_model('notice_fmt');\n"
-         "SELECT ntg.drop_model('cancel_keep');\nDROP TABLE cancel_rows;\n")
+         "SET ntg.progress = off;\nSELECT ntg.drop_model('notice_fmt');\n")
 notices = [l for l in r.stderr.splitlines() if l.startswith("NOTICE:")]
 ok(len(notices) == 2 and all(re.fullmatch(r"NOTICE:  epoch [12]/2: loss \d+\.\d{4}, \d+\.\d s", l) for l in notices),
    "one NOTICE per epoch: 'epoch E/N: loss L, S s'", r.stderr)
+
+# 4. with validation and patience: the split, the held-out loss per epoch, the stop, the kept epoch
+# (patternless rows from a small alphabet and a high learning rate: the held-out loss soon rises)
+r = psql("CREATE TABLE notice_rows AS SELECT 'a' AS label, "
+         "ARRAY[(i * 37) % 11 * 10 + 10, -((i * 53) % 7 * 10 + 10), (i * 29) % 5 * 10 + 10]::smallint[] AS pl "
+         "FROM generate_series(1, 40) AS i;\n"
+         "SET ntg.progress = on;\nSELECT model FROM ntg.train('notice_val', 'llama', "
+         "'SELECT label, pl FROM notice_rows', "
+         "'{\"dim\": 8, \"hidden_dim\": 16, \"n_layers\": 1, \"n_heads\": 1, \"epochs\": 60, "
+         "\"lr\": 0.05, \"validation\": 0.25, \"patience\": 2}');\n"
+         "SET ntg.progress = off;\nSELECT ntg.drop_model('notice_val');\n"
+         "SELECT ntg.drop_model('cancel_keep');\nDROP TABLE cancel_rows, notice_rows;\n")
+notices = [l for l in r.stderr.splitlines() if l.startswith("NOTICE:")]
+epochs = [l for l in notices if l.startswith("NOTICE:  epoch")]
+ok(len(notices) > 0 and re.fullmatch(r"NOTICE:  training on 30 rows, 10 held out for validation", notices[0]) is not None,
+   "first NOTICE: the rows trained on and held out", r.stderr)
+ok(len(epochs) > 0 and all(re.fullmatch(r"NOTICE:  epoch \d+/60: loss \d+\.\d{4}, validation loss \d+\.\d{4}, \d+\.\d s", l)
+                           for l in epochs), "one NOTICE per epoch with the validation loss", r.stderr)
+stop = [l for l in notices if l.startswith("NOTICE:  stopping")]
+keep = [l for l in notices if l.startswith("NOTICE:  keeping")]
+ok(len(epochs) < 60 and len(stop) == 1 and
+   re.fullmatch(r"NOTICE:  stopping after epoch %d: the validation loss has not improved for 2 epochs" % len(epochs),
+                stop[0]) is not None, "early stopping says when and why", r.stderr)
+ok(len(keep) == 1 and re.fullmatch(r"NOTICE:  keeping the weights of epoch %d, the lowest validation loss \(\d+\.\d{4}\)"
+                                   % (len(epochs) - 2), keep[0]) is not None,
+   "and which epoch's weights it keeps", r.stderr)
 print("1..%d" % n)
 sys.exit(1 if failed else 0)
