@@ -20,7 +20,7 @@ from collections import Counter, defaultdict
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from llama_quality import macro  # noqa: E402
-from llama_tune import KEYS, load_splits  # noqa: E402
+from llama_tune import KEYS, load_splits, ndpi_data  # noqa: E402
 
 
 def markov_chain_rows(rows, n, rng, max_len=10):
@@ -44,10 +44,8 @@ def markov_chain_rows(rows, n, rng, max_len=10):
 
 
 def main():
-    data = os.path.join(os.environ.get("NTG_SHARED_DATA", os.path.join(HERE, "..", "..", "shared", "data")),
-                        "ndpi")
-    if not os.path.exists(os.path.join(data, "flows.tsv")):
-        print("skipped: %s/flows.tsv is absent (set NTG_SHARED_DATA)" % data)
+    data = ndpi_data()
+    if data is None:
         return
     train, val = load_splits(data, "validation")
     _, test = load_splits(data, "test")

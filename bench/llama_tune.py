@@ -42,6 +42,16 @@ from make_rows import hash_ordered_rows  # noqa: E402
 KEYS = ["num_packets", "1gram", "2gram", "markov"]
 
 
+def ndpi_data():
+    """The nDPI benchmark folder (../shared/data/ndpi or $NTG_SHARED_DATA/ndpi), or None, said, if absent."""
+    data = os.path.join(os.environ.get("NTG_SHARED_DATA", os.path.join(HERE, "..", "..", "shared", "data")),
+                        "ndpi")
+    if not os.path.exists(os.path.join(data, "flows.tsv")):
+        print("skipped: %s/flows.tsv is absent (set NTG_SHARED_DATA)" % data)
+        return None
+    return data
+
+
 def load_splits(data, split):
     """(training rows, held-out rows) per class: the test split or the validation split."""
     by_class = hash_ordered_rows(os.path.join(data, "flows.tsv"),
@@ -105,10 +115,8 @@ def main():
     ap.add_argument("--rows-factor", type=int, default=1, help="generate F times as many rows")
     ap.add_argument("--param", action="append", default=[], help="KEY=NUMBER hyperparameter")
     a = ap.parse_args()
-    data = os.environ.get("NTG_SHARED_DATA", os.path.join(HERE, "..", "..", "shared", "data"))
-    data = os.path.join(data, "ndpi")
-    if not os.path.exists(os.path.join(data, "flows.tsv")):
-        print("skipped: %s/flows.tsv is absent (set NTG_SHARED_DATA)" % data)
+    data = ndpi_data()
+    if data is None:
         return
     train, held = load_splits(data, a.split)
     classes = sorted(train)
