@@ -1,19 +1,37 @@
 /*
- * make_corpus.c — write the seed corpus of the loader fuzz target: real saved tiny models.
+ * make_corpus.c — write the seed corpus of the loader fuzz target: real saved tiny models, in the
+ * current llama format and in format 1 (which the loader still reads).
  * Usage: make_corpus DIR
  */
 #include <stdio.h>
 
 #include "../unit/model_fixture.h"
 
+static int
+write_seed(const char *dir, const char *name, const uint8_t *buf, size_t len)
+{
+	char		path[4096];
+	FILE	   *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	f = fopen(path, "wb");
+	if (f == NULL || fwrite(buf, 1, len, f) != len || fclose(f) != 0)
+	{
+		perror(path);
+		return -1;
+	}
+	printf("%s: %zu bytes\n", path, len);
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
-	uint8_t    *buf;
-	size_t		len;
+	uint8_t    *buf,
+			   *old;
+	size_t		len,
+				old_len;
 	NtgError	err;
-	char		path[4096];
-	FILE	   *f;
 
 	if (argc != 2)
 	{
@@ -25,14 +43,15 @@ main(int argc, char **argv)
 		fprintf(stderr, "could not build the fixture model: %s\n", err.msg);
 		return 1;
 	}
-	snprintf(path, sizeof(path), "%s/llama_tiny.ntgmodel", argv[1]);
-	f = fopen(path, "wb");
-	if (f == NULL || fwrite(buf, 1, len, f) != len || fclose(f) != 0)
+	if (fixture_llama_as_format(buf, len, 1, 9, &old, &old_len, &err) != NTG_OK)
 	{
-		perror(path);
+		fprintf(stderr, "could not rewrite the fixture as format 1: %s\n", err.msg);
 		return 1;
 	}
-	printf("%s: %zu bytes\n", path, len);
+	if (write_seed(argv[1], "llama_tiny.ntgmodel", buf, len) != 0 ||
+		write_seed(argv[1], "llama_tiny_format1.ntgmodel", old, old_len) != 0)
+		return 1;
 	ntg_free(buf);
+	ntg_free(old);
 	return 0;
 }

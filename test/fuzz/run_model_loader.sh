@@ -23,8 +23,8 @@ for src in src/core/*/*.c; do
 	fi
 	objs+=("$obj")
 done
-"$CLANG" $flags -fsanitize=fuzzer -o "$out/fuzz_model_loader" test/fuzz/fuzz_model_loader.c "${objs[@]}" -lopenblas -lm
-"$CLANG" $flags -o "$out/make_corpus" test/fuzz/make_corpus.c "${objs[@]}" -lopenblas -lm
+"$CLANG" $flags -fsanitize=fuzzer -o "$out/fuzz_model_loader" test/fuzz/fuzz_model_loader.c "${objs[@]}" -lpcap -lopenblas -lm
+"$CLANG" $flags -o "$out/make_corpus" test/fuzz/make_corpus.c "${objs[@]}" -lpcap -lopenblas -lm
 "$out/make_corpus" "$out/corpus"
 # One BLAS thread: the harness is single-threaded and short inputs run faster that way.
 OPENBLAS_NUM_THREADS=1 "$out/fuzz_model_loader" -max_total_time="$secs" -max_len=65536 \

@@ -14,7 +14,7 @@
 #include "models/generator.h"
 
 /* A few classes with distinct shapes, including an empty row and a value beyond smallint. */
-static int
+static inline int
 fixture_seqset(NtgSeqSet *set, NtgError *err)
 {
 	static const int32_t rows[][5] = {
@@ -40,7 +40,7 @@ fixture_seqset(NtgSeqSet *set, NtgError *err)
  * Train a tiny model of `kind` for one epoch and save it: *out is ntg_malloc'd.  The sizes are the
  * smallest the kind accepts that still have every tensor.
  */
-static int
+static inline int
 fixture_model_bytes(const char *kind_name, uint8_t **out, size_t *out_len, NtgError *err)
 {
 	const NtgGenKind *kind = ntg_gen_kind_find(kind_name);
@@ -77,6 +77,47 @@ fixture_model_bytes(const char *kind_name, uint8_t **out, size_t *out_len, NtgEr
 	ntg_free(config);
 	ntg_params_free(&params);
 	ntg_seqset_free(&set);
+	return rc;
+}
+
+/*
+ * Rewrite saved llama bytes with llama.config's format version set to `version` and the first
+ * n_hparams values of llama.hparams (format 1, before token_noise: version 1 and 9): what an
+ * older build saved.  *out is ntg_malloc'd.
+ */
+static inline int
+fixture_llama_as_format(const uint8_t *buf, size_t len, int version, int n_hparams,
+						uint8_t **out, size_t *out_len, NtgError *err)
+{
+	NtgBlob		in,
+				blob;
+	int32_t		conf[17];
+	double		hp[10];
+	uint32_t	n = (uint32_t) n_hparams;
+	int			rc;
+
+	if ((rc = ntg_blob_parse(buf, len, &in, err)) != NTG_OK)
+		return rc;
+	rc = ntg_blob_read_tensor(&in, "llama.config", NTG_DTYPE_I32, 17, conf, err);
+	if (rc == NTG_OK)
+		rc = ntg_blob_read_tensor(&in, "llama.hparams", NTG_DTYPE_F64, 10, hp, err);
+	conf[0] = version;
+	ntg_blob_init(&blob, in.kind, in.config);
+	for (int i = 0; rc == NTG_OK && i < in.n_tensors; i++)
+	{
+		const NtgBlobTensor *x = &in.tensors[i];
+
+		if (strcmp(x->name, "llama.config") == 0)
+			rc = ntg_blob_add(&blob, x->name, x->dtype, x->ndim, x->dims, conf, err);
+		else if (strcmp(x->name, "llama.hparams") == 0)
+			rc = ntg_blob_add(&blob, x->name, x->dtype, 1, &n, hp, err);
+		else
+			rc = ntg_blob_add(&blob, x->name, x->dtype, x->ndim, x->dims, x->data, err);
+	}
+	if (rc == NTG_OK)
+		rc = ntg_blob_serialize(&blob, out, out_len, err);
+	ntg_blob_free(&blob);
+	ntg_blob_free(&in);
 	return rc;
 }
 

@@ -9,6 +9,7 @@
 #include "common/blob.h"
 #include "models/generator.h"
 #include "models/llama.h"
+#include "model_fixture.h"
 #include "unit.h"
 
 static const int32_t rows_a[][4] = {{100, -200, 300, 0}, {100, -200, 0, 0}, {100, -200, 300, -40}};
@@ -918,46 +919,19 @@ load_tampered(const uint8_t *buf, size_t len, const Tamper *t, NtgError *err)
 	return rc;
 }
 
-/*
- * Rewrite a saved value as format 1 (before token_noise): config version 1 and the first 9
- * hyperparameters, or with hparams_n others to test the pairing.  Returns the load's result and
- * the loaded model in *out (NULL on failure).
- */
+/* Load saved bytes rewritten as another llama format (model_fixture.h); *out NULL on failure. */
 static int
 load_as_format(const uint8_t *buf, size_t len, int version, int hparams_n, NtgGenModel **out,
 			   NtgError *err)
 {
-	NtgBlob		in,
-				blob;
 	uint8_t    *nb = NULL;
 	size_t		nlen;
-	int32_t		conf[17];
-	double		hp[10];
 	int			rc;
 
 	*out = NULL;
-	ntg_blob_parse(buf, len, &in, err);
-	ntg_blob_read_tensor(&in, "llama.config", NTG_DTYPE_I32, 17, conf, err);
-	ntg_blob_read_tensor(&in, "llama.hparams", NTG_DTYPE_F64, 10, hp, err);
-	conf[0] = version;
-	ntg_blob_init(&blob, in.kind, in.config);
-	for (int i = 0; i < in.n_tensors; i++)
-	{
-		const NtgBlobTensor *x = &in.tensors[i];
-		uint32_t	n = (uint32_t) hparams_n;
-
-		if (strcmp(x->name, "llama.config") == 0)
-			ntg_blob_add(&blob, x->name, x->dtype, x->ndim, x->dims, conf, err);
-		else if (strcmp(x->name, "llama.hparams") == 0)
-			ntg_blob_add(&blob, x->name, x->dtype, 1, &n, hp, err);
-		else
-			ntg_blob_add(&blob, x->name, x->dtype, x->ndim, x->dims, x->data, err);
-	}
-	ntg_blob_serialize(&blob, &nb, &nlen, err);
-	rc = ntg_gen_model_from_bytes(nb, nlen, out, err);
+	if ((rc = fixture_llama_as_format(buf, len, version, hparams_n, &nb, &nlen, err)) == NTG_OK)
+		rc = ntg_gen_model_from_bytes(nb, nlen, out, err);
 	ntg_free(nb);
-	ntg_blob_free(&blob);
-	ntg_blob_free(&in);
 	return rc;
 }
 
