@@ -25,12 +25,31 @@ SELECT label, count(*) AS rows, bool_and(cardinality(pl) BETWEEN 0 AND 4) AS len
   FROM ntg.synthesize('x_llama', 'SELECT label, pl FROM x_parts WHERE NOT is_test', 20, 1, top_up => false)
  GROUP BY label ORDER BY label;
 
+-- stratified => true reaches ntg.generate_int: the same rows as asking it for them directly
+-- (and not the independent draws of the call above).
+SELECT (SELECT array_agg(s::text) FROM ntg.synthesize('x_llama', 'SELECT label, pl FROM x_parts WHERE NOT is_test',
+													 20, 1, top_up => false, stratified => true) AS s)
+	 = (SELECT array_agg(ROW(g.label, g.pl)::text ORDER BY c.label, g.k)
+		  FROM (SELECT DISTINCT label FROM x_parts) AS c,
+			   LATERAL ntg.generate_int('x_llama', c.label, 20, 1, stratified => true) WITH ORDINALITY AS g(label, pl, k))
+	   AS stratified_passed_on,
+	   (SELECT array_agg(s::text) FROM ntg.synthesize('x_llama', 'SELECT label, pl FROM x_parts WHERE NOT is_test',
+													 20, 1, top_up => false, stratified => true) AS s)
+	 <> (SELECT array_agg(s::text) FROM ntg.synthesize('x_llama', 'SELECT label, pl FROM x_parts WHERE NOT is_test',
+													  20, 1, top_up => false) AS s) AS differs_from_independent;
+SELECT count(*) FROM ntg.synthesize('x_llama', 'SELECT label, pl FROM x_parts', 5, stratified => NULL);
+
 -- TSTR: one row for real data and one per generator; synthetic training sets as large as the real one.
 SELECT generator, train_rows, macro_f1 BETWEEN 0 AND 1 AS f1_in_range,
 	   accuracy BETWEEN 0 AND 1 AS accuracy_in_range
   FROM ntg.tstr('SELECT label, pl FROM x_parts WHERE NOT is_test',
 				'SELECT label, pl FROM x_parts WHERE is_test',
 				'{x_llama,smote}', '{"n_estimators": 10, "seed": 1}', 1)
+ ORDER BY generator;
+SELECT generator, train_rows
+  FROM ntg.tstr('SELECT label, pl FROM x_parts WHERE NOT is_test',
+				'SELECT label, pl FROM x_parts WHERE is_test',
+				'{x_llama}', '{"n_estimators": 10, "seed": 1}', 1, stratified => true)
  ORDER BY generator;
 
 -- The sweep: every (generator, fraction) pair, topped up to the largest class of the full split.

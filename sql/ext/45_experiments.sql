@@ -37,9 +37,11 @@ COMMENT ON FUNCTION ntg.split(text, float8, bigint) IS
 
 -- Synthetic rows from a generator: 'smote', 'fast_retransmit', or the name of a generator model in
 -- ntg.models (through ntg.generate_int).  Per class of source: rows_per_class rows, or with top_up only
--- what is missing for the class to reach rows_per_class.
+-- what is missing for the class to reach rows_per_class.  stratified is passed to ntg.generate_int
+-- (one stratified sample per class); the baselines draw no model samples and ignore it.
 CREATE FUNCTION ntg.synthesize(generator text, source text, rows_per_class integer,
-							   seed bigint DEFAULT 0, top_up boolean DEFAULT true)
+							   seed bigint DEFAULT 0, top_up boolean DEFAULT true,
+							   stratified boolean DEFAULT false)
 	RETURNS TABLE (label text, pl integer[])
 	LANGUAGE plpgsql VOLATILE
 AS $fn$
@@ -47,7 +49,8 @@ DECLARE
 	model_kind text;
 	c record;
 BEGIN
-	IF generator IS NULL OR source IS NULL OR rows_per_class IS NULL OR seed IS NULL OR top_up IS NULL THEN
+	IF generator IS NULL OR source IS NULL OR rows_per_class IS NULL OR seed IS NULL OR top_up IS NULL
+	   OR stratified IS NULL THEN
 		RAISE EXCEPTION 'arguments of ntg.synthesize must not be null' USING ERRCODE = '22004';
 	END IF;
 	IF generator = 'smote' THEN
@@ -71,12 +74,12 @@ BEGIN
 				SELECT g.label, g.pl
 				  FROM ntg.generate_int(generator, c.label,
 										CASE WHEN top_up THEN rows_per_class - c.n ELSE rows_per_class END,
-										seed) AS g;
+										seed, stratified => stratified) AS g;
 		END IF;
 	END LOOP;
 END
 $fn$;
-COMMENT ON FUNCTION ntg.synthesize(text, text, integer, bigint, boolean) IS
+COMMENT ON FUNCTION ntg.synthesize(text, text, integer, bigint, boolean, boolean) IS
 	'synthetic (label, pl) rows per class from a baseline (smote, fast_retransmit) or a generator model';
 
 -- Macro/weighted F1 and accuracy of a forest trained on train_query, evaluated on test_query.
@@ -95,7 +98,8 @@ $fn$;
 -- per class as the real training split has.  Generator models must have been trained on the same
 -- real training split.
 CREATE FUNCTION ntg.tstr(train_query text, test_query text, generators text[],
-						 hyperparams jsonb DEFAULT '{}', seed bigint DEFAULT 0)
+						 hyperparams jsonb DEFAULT '{}', seed bigint DEFAULT 0,
+						 stratified boolean DEFAULT false)
 	RETURNS TABLE (generator text, train_rows bigint, accuracy float8, macro_f1 float8, weighted_f1 float8)
 	LANGUAGE plpgsql VOLATILE
 AS $fn$
@@ -104,7 +108,7 @@ DECLARE
 	c record;
 	s record;
 BEGIN
-	IF train_query IS NULL OR test_query IS NULL OR generators IS NULL OR seed IS NULL THEN
+	IF train_query IS NULL OR test_query IS NULL OR generators IS NULL OR seed IS NULL OR stratified IS NULL THEN
 		RAISE EXCEPTION 'arguments of ntg.tstr must not be null' USING ERRCODE = '22004';
 	END IF;
 	IF to_regclass('pg_temp.ntg_tstr_real') IS NOT NULL THEN DROP TABLE pg_temp.ntg_tstr_real; END IF;
@@ -123,7 +127,7 @@ BEGIN
 			INSERT INTO pg_temp.ntg_tstr_synth
 				SELECT x.label, x.pl FROM ntg.synthesize(g,
 					format('SELECT label, pl FROM pg_temp.ntg_tstr_real WHERE label = %L', c.label),
-					c.n, seed, false) x;
+					c.n, seed, false, stratified) x;
 		END LOOP;
 		s := ntg._fit_scores('SELECT label, pl FROM pg_temp.ntg_tstr_synth', test_query, hyperparams);
 		generator := g;
@@ -134,7 +138,7 @@ BEGIN
 	DROP TABLE pg_temp.ntg_tstr_real, pg_temp.ntg_tstr_synth;
 END
 $fn$;
-COMMENT ON FUNCTION ntg.tstr(text, text, text[], jsonb, bigint) IS
+COMMENT ON FUNCTION ntg.tstr(text, text, text[], jsonb, bigint, boolean) IS
 	'train on real vs train on synthetic, test on real: accuracy and F1 per generator';
 
 -- The low-data augmentation sweep (the paper's Fig. 3): for each fraction f, keep round(n_c * f)
@@ -144,7 +148,8 @@ COMMENT ON FUNCTION ntg.tstr(text, text, text[], jsonb, bigint) IS
 -- split.  real_only_f1 is the forest trained on the kept rows alone.
 CREATE FUNCTION ntg.augment_sweep(train_query text, test_query text, generators text[],
 								  fractions float8[] DEFAULT '{0.05,0.1,0.2,0.5,1}',
-								  hyperparams jsonb DEFAULT '{}', seed bigint DEFAULT 0)
+								  hyperparams jsonb DEFAULT '{}', seed bigint DEFAULT 0,
+								  stratified boolean DEFAULT false)
 	RETURNS TABLE (generator text, fraction float8, real_rows bigint, synthetic_rows bigint,
 				   macro_f1 float8, real_only_f1 float8)
 	LANGUAGE plpgsql VOLATILE
@@ -156,7 +161,8 @@ DECLARE
 	real_only float8;
 	n_kept bigint;
 BEGIN
-	IF train_query IS NULL OR test_query IS NULL OR generators IS NULL OR fractions IS NULL OR seed IS NULL THEN
+	IF train_query IS NULL OR test_query IS NULL OR generators IS NULL OR fractions IS NULL OR seed IS NULL
+	   OR stratified IS NULL THEN
 		RAISE EXCEPTION 'arguments of ntg.augment_sweep must not be null' USING ERRCODE = '22004';
 	END IF;
 	IF EXISTS (SELECT 1 FROM unnest(fractions) x WHERE x IS NULL OR NOT (x > 0 AND x <= 1)) THEN
@@ -190,7 +196,7 @@ BEGIN
 			TRUNCATE pg_temp.ntg_sweep_aug;
 			INSERT INTO pg_temp.ntg_sweep_aug
 				SELECT x.label, x.pl FROM ntg.synthesize(g, 'SELECT label, pl FROM pg_temp.ntg_sweep_kept',
-														 target, seed, true) x;
+														 target, seed, true, stratified) x;
 			generator := g;
 			fraction := f;
 			real_rows := n_kept;
@@ -204,7 +210,7 @@ BEGIN
 	DROP TABLE pg_temp.ntg_sweep_real, pg_temp.ntg_sweep_kept, pg_temp.ntg_sweep_aug;
 END
 $fn$;
-COMMENT ON FUNCTION ntg.augment_sweep(text, text, text[], float8[], jsonb, bigint) IS
+COMMENT ON FUNCTION ntg.augment_sweep(text, text, text[], float8[], jsonb, bigint, boolean) IS
 	'low-data augmentation sweep: macro F1 per generator and real fraction, beside real-only F1';
 
 -- An SVG line chart from the rows (series text, x float8, y float8) of a query: one line per series,

@@ -240,8 +240,9 @@ train_loop(TrainOutcome *out, const NtgSeqSet *set, const NtgSeqSet *held,
 		{
 			if (ntg_progress)
 				ereport(NOTICE,
-						(errmsg("stopping after epoch %d: the validation loss has not improved for %d epochs",
-								out->epochs, v->patience)));
+						(errmsg_plural("stopping after epoch %d: the validation loss has not improved for %d epoch",
+									   "stopping after epoch %d: the validation loss has not improved for %d epochs",
+									   v->patience, out->epochs, v->patience)));
 			break;
 		}
 	}
