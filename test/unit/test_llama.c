@@ -117,9 +117,12 @@ test_create(const NtgSeqSet *s)
 	ntg_params_free(&p);
 }
 
-/* Loss on a fixed packed batch for the gradient check. */
-static const int32_t g_tokens[] = {8, 4, 1, 5, 9, 2, 3};
-static const int32_t g_targets[] = {4, 1, 5, 6, 2, 3, 6};
+/*
+ * Loss on a fixed packed batch for the gradient check.  The set has 5 values (tokens 0-4), so
+ * <EOS> is 5, <PAD> 6, <CLASS_alpha> 7 and <CLASS_beta> 8; test_create checks that layout.
+ */
+static const int32_t g_tokens[] = {7, 4, 1, 3, 8, 2, 0};
+static const int32_t g_targets[] = {4, 1, 3, 5, 2, 0, 5};
 static const int g_len[] = {4, 3};
 
 static double
@@ -175,6 +178,16 @@ test_gradient(const NtgSeqSet *s)
 	}
 	ok(worst <= 1.0, "whole-model gradient matches finite differences (%d parameters, worst %.3f)",
 	   checked, worst);
+	{
+		int32_t		bad[7];
+		double		l;
+		int			n;
+
+		memcpy(bad, g_tokens, sizeof(bad));
+		bad[4] = m->cfg.vocab_size;
+		ok(llama_step(m, bad, g_targets, g_len, 2, 0, &l, &n, &err) == NTG_ERR_INTERNAL,
+		   "a token outside the vocabulary is refused, not looked up: %s", err.msg);
+	}
 	ntg_free(grad);
 	ntg_llama_kind.destroy(&m->base);
 }

@@ -359,7 +359,13 @@ llama_step(LlamaModel *m, const int32_t *tokens, const int32_t *targets, const i
 		if (len[s] < 1 || len[s] > m->cfg.max_len + 1)
 			return ntg_error(err, NTG_ERR_INTERNAL, "row length %d out of range", len[s]);
 		for (int t = 0; t < len[s]; t++)
+		{
+			/* the embedding and the loss index their tables with these */
+			if (tokens[off + t] < 0 || tokens[off + t] >= m->cfg.vocab_size ||
+				targets[off + t] < -1 || targets[off + t] >= m->cfg.vocab_size)
+				return ntg_error(err, NTG_ERR_INTERNAL, "token out of the vocabulary");
 			total += targets[off + t] >= 0;
+		}
 		off += len[s];
 	}
 	if (llama_ensure_acts(m, acts_rows(m, S)) != NTG_OK)
