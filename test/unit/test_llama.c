@@ -46,8 +46,9 @@ tiny_params(NtgParams *p, int epochs, int batch)
 	ntg_params_add_number(p, "seed", 7, &err);
 }
 
+/* The tiny model, untrained; key (if not NULL) = value is one more hyperparameter. */
 static LlamaModel *
-make_model(const NtgSeqSet *s, int epochs, int batch)
+make_model_with(const NtgSeqSet *s, int epochs, int batch, const char *key, double value)
 {
 	NtgParams	p;
 	NtgGenModel *m = NULL;
@@ -56,11 +57,33 @@ make_model(const NtgSeqSet *s, int epochs, int batch)
 	NtgError	err;
 
 	tiny_params(&p, epochs, batch);
+	if (key != NULL)
+		ntg_params_add_number(&p, key, value, &err);
 	if (ntg_llama_kind.create(&p, s, &m, &topts, &json, &err) != NTG_OK)
 		printf("# create: %s\n", err.msg);
 	ntg_params_free(&p);
 	ntg_free(json);
 	return (LlamaModel *) m;
+}
+
+static LlamaModel *
+make_model(const NtgSeqSet *s, int epochs, int batch)
+{
+	return make_model_with(s, epochs, batch, NULL, 0.0);
+}
+
+/* Train m for epochs epochs on s (batch 2, rng seed 5). */
+static LlamaModel *
+train_for(LlamaModel *m, const NtgSeqSet *s, int epochs)
+{
+	NtgRng		rng;
+	double		loss;
+	NtgError	err;
+
+	ntg_rng_seed(&rng, 5);
+	for (int e = 0; m != NULL && e < epochs; e++)
+		ntg_llama_kind.train_epoch(&m->base, s, e, &rng, &loss, &err);
+	return m;
 }
 
 static void
@@ -256,28 +279,11 @@ test_dropout(const NtgSeqSet *s)
 	(void) err;
 }
 
-/* A model like make_model's with token noise p. */
+/* A model like trained()'s with token noise p. */
 static LlamaModel *
 trained_noisy(const NtgSeqSet *s, int epochs, double p)
 {
-	NtgParams	par;
-	NtgGenModel *m = NULL;
-	NtgTrainOptions topts;
-	char	   *json = NULL;
-	NtgError	err;
-	NtgRng		rng;
-	double		loss;
-
-	tiny_params(&par, epochs, 2);
-	ntg_params_add_number(&par, "token_noise", p, &err);
-	if (ntg_llama_kind.create(&par, s, &m, &topts, &json, &err) != NTG_OK)
-		printf("# create: %s\n", err.msg);
-	ntg_params_free(&par);
-	ntg_free(json);
-	ntg_rng_seed(&rng, 5);
-	for (int e = 0; m != NULL && e < epochs; e++)
-		ntg_llama_kind.train_epoch(m, s, e, &rng, &loss, &err);
-	return (LlamaModel *) m;
+	return train_for(make_model_with(s, epochs, 2, "token_noise", p), s, epochs);
 }
 
 static LlamaModel *trained(const NtgSeqSet *s, int epochs);
@@ -481,15 +487,7 @@ test_overfit(const NtgSeqSet *s)
 static LlamaModel *
 trained(const NtgSeqSet *s, int epochs)
 {
-	LlamaModel *m = make_model(s, epochs, 2);
-	NtgRng		rng;
-	double		loss;
-	NtgError	err;
-
-	ntg_rng_seed(&rng, 5);
-	for (int e = 0; e < epochs; e++)
-		ntg_llama_kind.train_epoch(&m->base, s, e, &rng, &loss, &err);
-	return m;
+	return train_for(make_model(s, epochs, 2), s, epochs);
 }
 
 static void
