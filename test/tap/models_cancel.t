@@ -75,6 +75,22 @@ ok("sqlstate 57014" in r.stdout, "with SQLSTATE 57014 (query_canceled)", r.stdou
 ok("alive 0" in r.stdout, "the backend works afterwards and holds no training memory", r.stdout + r.stderr)
 ok(scalar(STATE) == before, "ntg.models is unchanged")
 
+# 1b. statement_timeout with validation, landing after some epochs: best weights saved in memory
+#     by then, the held-out split, and the table must all be left as they were
+VAL_TRAIN = ("SELECT ntg.train('cancel_keep', 'llama', 'SELECT label, pl FROM cancel_rows', "
+             "'{\"dim\": 32, \"hidden_dim\": 64, \"n_layers\": 1, \"n_heads\": 2, \"epochs\": 100000, "
+             "\"validation\": 0.2, \"seed\": 1}', replace => true);")
+r = psql("SET ntg.progress = on;\nSET statement_timeout = '3s';\n" + VAL_TRAIN +
+         "\nRESET statement_timeout;\nSET ntg.progress = off;\n" + AFTER)
+epochs_seen = len([l for l in r.stderr.splitlines() if l.startswith("NOTICE:  epoch")])
+print("# with validation: %d epochs ran before the timeout" % epochs_seen)
+ok(epochs_seen >= 1, "the timeout lands after an epoch, when best weights are held (%d epochs ran)" % epochs_seen,
+   r.stderr)
+ok("canceling statement due to statement timeout" in r.stderr and "sqlstate 57014" in r.stdout,
+   "statement_timeout cancels a training with validation", r.stdout + r.stderr)
+ok("alive 0" in r.stdout, "and no training memory is left", r.stdout + r.stderr)
+ok(scalar(STATE) == before, "ntg.models is unchanged")
+
 # 2. pg_cancel_backend from a second session
 script = tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False)
 script.write("SET ntg.progress = off;\n" + LONG_TRAIN + "\n" + AFTER)
