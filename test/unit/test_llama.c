@@ -463,7 +463,7 @@ test_overfit(const NtgSeqSet *s)
 	ok(loss < first / 2, "loss falls (%.3f -> %.3f)", first, loss);
 	{
 		double		ev = -1.0;
-		int			rc_ev = llama_eval_loss(m, s, &ev, NULL, &err);
+		int			rc_ev = llama_eval_loss(&m->base, s, &ev, NULL, &err);
 
 		ok(rc_ev == NTG_OK && fabs(ev - loss) < 0.02,
 		   "evaluation loss agrees with the last epoch's (%.4f vs %.4f)", ev, loss);

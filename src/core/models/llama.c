@@ -300,18 +300,11 @@ llama_destroy(NtgGenModel *model)
 	ntg_free(m);
 }
 
-static int
-llama_eval(NtgGenModel *model, const NtgSeqSet *set, double *mean_loss, int64_t *scored,
-		   NtgError *err)
-{
-	return llama_eval_loss((LlamaModel *) model, set, mean_loss, scored, err);
-}
-
 const NtgGenKind ntg_llama_kind = {
 	.name = "llama",
 	.create = llama_create,
 	.train_epoch = llama_train_epoch,
-	.eval_loss = llama_eval,
+	.eval_loss = llama_eval_loss,
 	.sample = llama_sample,
 	.save = llama_save,
 	.load = llama_load,

@@ -113,9 +113,6 @@ void		llama_blank_inputs(LlamaModel *m, int32_t *tokens, const int *len, int S);
  * sampler sees it at temperature 1: probs gets n_values + 1 floats.  For tests. */
 int			llama_next_probs(LlamaModel *m, const int32_t *tokens, int len, float *probs,
 							 NtgError *err);
-/* Mean loss over a whole set (no update), as kind->eval_loss; scored may be NULL. */
-int			llama_eval_loss(LlamaModel *m, const NtgSeqSet *set, double *mean_loss,
-							int64_t *scored, NtgError *err);
 
 /* Like kind->sample but with an explicit batch (rows through the KV cache together); batch 1
  * is "one at a time". */
@@ -126,6 +123,9 @@ int			llama_sample_batched(LlamaModel *m, int class_index, int n, int batch,
 /* The NtgGenKind entry points (llama_train.c, llama_sample.c, llama_io.c). */
 int			llama_train_epoch(NtgGenModel *model, const NtgSeqSet *train, int epoch, NtgRng *rng,
 							  double *mean_loss, NtgError *err);
+/* kind->eval_loss; scored may be NULL. */
+int			llama_eval_loss(NtgGenModel *model, const NtgSeqSet *set, double *mean_loss,
+							int64_t *scored, NtgError *err);
 int			llama_sample(NtgGenModel *model, int class_index, int n, const NtgSampleOptions *opts,
 						 NtgRng *rng, int32_t *out, int *out_len, NtgError *err);
 int			llama_save(NtgGenModel *model, uint8_t **out, size_t *out_len, NtgError *err);

@@ -576,9 +576,10 @@ llama_train_epoch(NtgGenModel *model, const NtgSeqSet *train, int epoch, NtgRng 
 }
 
 int
-llama_eval_loss(LlamaModel *m, const NtgSeqSet *set, double *mean_loss, int64_t *scored,
+llama_eval_loss(NtgGenModel *model, const NtgSeqSet *set, double *mean_loss, int64_t *scored,
 				NtgError *err)
 {
+	LlamaModel *m = (LlamaModel *) model;
 	int			B = m->cfg.batch_size;
 	int			T = m->cfg.max_len + 1;
 	double		total = 0.0;
