@@ -63,8 +63,11 @@ SELECT ntg.train('v_bad', 'llama', 'SELECT label, pl FROM v_rows', '{"validation
 -- A class of one row keeps it: nothing to hold out.
 SELECT ntg.train('v_bad', 'llama', $$SELECT 'x', '{1,2}'::smallint[]$$, '{"validation": 0.5}');
 -- Every row starts with its own value: the held-out rows have nothing the model could emit.
+-- Refused before training starts: with progress on, no NOTICE comes before the error.
+SET ntg.progress = on;
 SELECT ntg.train('v_bad', 'llama', $$SELECT 'x', ARRAY[i, -1]::smallint[] FROM generate_series(1, 10) AS i$$,
 				 '{"dim": 8, "hidden_dim": 16, "n_layers": 1, "n_heads": 1, "epochs": 3, "validation": 0.2}');
+SET ntg.progress = off;
 SELECT count(*) AS no_bad_model FROM ntg.models WHERE name = 'v_bad';
 
 SELECT ntg.drop_model(name) FROM ntg.models WHERE name LIKE 'v\_%' ORDER BY name;

@@ -156,6 +156,26 @@ split_rows(NtgParams *params, const ValidationOptions *v, NtgSeqSet *set, NtgSeq
 	*set = kept;
 }
 
+/*
+ * Refuse held-out rows the model can score none of, before the first epoch rather than after it:
+ * what is scorable depends on the vocabulary only, which create() fixed, so the untrained model
+ * answers as the trained one would.
+ */
+static void
+check_validation_scorable(const TrainOutcome *out, const NtgSeqSet *held)
+{
+	NtgError	err;
+	double		loss;
+	int64_t		scored;
+
+	NTG_PG_CHECK(out->kind->eval_loss(out->model, held, &loss, &scored, &err), &err);
+	if (scored == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("the validation rows have nothing the model can score"),
+				 errdetail("Their first values never occur in the training rows.")));
+}
+
 /* Held-out loss after an epoch; keeps a copy of the weights when it is the best so far. */
 static void
 track_validation(TrainOutcome *out, const NtgSeqSet *held, int e, uint8_t **best, size_t *best_len)
@@ -164,11 +184,6 @@ track_validation(TrainOutcome *out, const NtgSeqSet *held, int e, uint8_t **best
 	int64_t		scored;
 
 	NTG_PG_CHECK(out->kind->eval_loss(out->model, held, &out->val_losses[e], &scored, &err), &err);
-	if (scored == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("the validation rows have nothing the model can score"),
-				 errdetail("Their first values never occur in the training rows.")));
 	if (out->best_epoch == 0 || out->val_losses[e] < out->val_losses[out->best_epoch - 1])
 	{
 		if (*best != NULL)
@@ -284,7 +299,10 @@ train_model(TrainOutcome *out, const char *source, Jsonb *hyper)
 				 &err);
 	NTG_PG_CHECK(ntg_params_check_used(&params, out->kind->name, &err), &err);
 	if (held.n_rows > 0)
+	{
+		check_validation_scorable(out, &held);
 		out->config_json = config_with_validation(out->config_json, &v);
+	}
 	if (held.n_rows > 0 && ntg_progress)
 		ereport(NOTICE,
 				(errmsg("training on %d rows, %d held out for validation", set.n_rows,
