@@ -6,37 +6,23 @@ that PGHOST/PGPORT/PGDATABASE name through psql; rows go in with \\copy."""
 import os
 import random
 import re
-import subprocess
 import sys
 import tempfile
 import zlib
 
 sys.path.insert(0, os.path.join(os.environ.get("NTG_REPO", "."), "test", "reference"))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import fidelity_ref as ref  # noqa: E402
+import taplib  # noqa: E402
 
 TOL = 1e-9
 SCHEMA = "fidref"
-n_test = 0
-failed = 0
-
-
-def ok(cond, name, diag=None):
-    global n_test, failed
-    n_test += 1
-    print(f"{'' if cond else 'not '}ok {n_test} - {name}")
-    if not cond:
-        failed += 1
-        for line in (diag or "").splitlines():
-            print(f"#   {line}")
-    sys.stdout.flush()
+tap = taplib.Tap()
+ok = tap.ok
 
 
 def psql(sql, stdin=None):
-    out = subprocess.run(["psql", "-XAtq", "-v", "ON_ERROR_STOP=1", "-F", "\t", "-c", sql],
-                         input=stdin, capture_output=True, text=True)
-    if out.returncode != 0:
-        raise RuntimeError(out.stderr)
-    return out.stdout
+    return taplib.psql(sql, stdin=stdin, sep="\t")
 
 
 def load(cases):
@@ -180,13 +166,9 @@ def main():
     for name, (real, synth) in cases.items():
         check(name, real, synth)
     if not ndpi:
-        for _ in range(8):
-            global n_test
-            n_test += 1
-            print(f"ok {n_test} # skip NTG_SHARED_DATA is empty: nDPI subsets not checked")
+        tap.skip(8, "NTG_SHARED_DATA is empty: nDPI subsets not checked")
     psql(f"DROP SCHEMA {SCHEMA} CASCADE")
-    print(f"1..{n_test}")
-    return 1 if failed else 0
+    return tap.done()
 
 
 if __name__ == "__main__":

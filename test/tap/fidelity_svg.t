@@ -12,35 +12,16 @@ import tempfile
 import xml.etree.ElementTree as ET
 import zlib
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import taplib  # noqa: E402
+
 NS = {"s": "http://www.w3.org/2000/svg"}
-n_test = 0
-failed = 0
-
-
-def ok(cond, name, diag=None):
-    global n_test, failed
-    n_test += 1
-    print(f"{'' if cond else 'not '}ok {n_test} - {name}")
-    if not cond:
-        failed += 1
-        if diag:
-            print(f"#   {diag}")
-    sys.stdout.flush()
-
-
-def skip(n, reason):
-    global n_test
-    for _ in range(n):
-        n_test += 1
-        print(f"ok {n_test} # skip {reason}")
+tap = taplib.Tap()
+ok, skip = tap.ok, tap.skip
 
 
 def psql(sql):
-    out = subprocess.run(["psql", "-XAtq", "-v", "ON_ERROR_STOP=1", "-c", sql],
-                         capture_output=True, text=True)
-    if out.returncode != 0:
-        raise RuntimeError(out.stderr)
-    return out.stdout.rstrip("\n")
+    return taplib.psql(sql).rstrip("\n")
 
 
 NAMES = ["llama <v1> & \"best\"", "mamba 'ß'", "cvae"]
@@ -208,8 +189,7 @@ def main():
         browser_checks(browser, chart, root)
     else:
         skip(4, "no Chromium installed: the screenshot checks need /usr/bin/chromium")
-    print(f"1..{n_test}")
-    return 1 if failed else 0
+    return tap.done()
 
 
 if __name__ == "__main__":

@@ -9,29 +9,13 @@ import sys
 import tempfile
 import time
 
-repo = os.environ.get("NTG_REPO", ".")
-psql_bin = os.path.join(repo, "tmp_install/usr/lib/postgresql/15/bin/psql")
-if not os.path.exists(psql_bin):
-    psql_bin = "psql"
-n = 0
-failed = 0
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import taplib  # noqa: E402
 
-
-def ok(cond, name, diag=""):
-    global n, failed
-    n += 1
-    print("%sok %d - %s" % ("" if cond else "not ", n, name))
-    if not cond:
-        failed += 1
-        for line in str(diag).splitlines()[-20:]:
-            print("#   " + line)
-    sys.stdout.flush()
-
-
-def psql(sql, app="ntg_tap"):
-    env = dict(os.environ, PGAPPNAME=app)
-    return subprocess.run([psql_bin, "-X", "-A", "-t", "-v", "VERBOSITY=default"], input=sql, env=env,
-                          capture_output=True, text=True, timeout=300)
+tap = taplib.Tap()
+ok = tap.ok
+psql = taplib.psql_script
+psql_bin = taplib.PSQL
 
 
 def scalar(sql):
@@ -153,5 +137,4 @@ ok(len(epochs) < 60 and len(stop) == 1 and
 ok(len(keep) == 1 and re.fullmatch(r"NOTICE:  keeping the weights of epoch %d, the lowest validation loss \(\d+\.\d{4}\)"
                                    % (len(epochs) - 2), keep[0]) is not None,
    "and which epoch's weights it keeps", r.stderr)
-print("1..%d" % n)
-sys.exit(1 if failed else 0)
+sys.exit(tap.done())
