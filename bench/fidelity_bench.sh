@@ -15,10 +15,12 @@ set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 rows=${1:-100000}
 repeats=${2:-3}
+cd "$repo"
+# shellcheck source=bench/pg_server.sh
+. bench/pg_server.sh
 work=$(mktemp -d /tmp/ntg-fidbench.XXXXXX)
 chmod 755 "$work"
-trap 'stop_server; rm -rf "$work"' EXIT
-stop_server() { :; }
+trap 'rm -rf "$work"' EXIT
 
 python=/usr/bin/python3
 export PGOPTIONS="${PGOPTIONS:-} -c client_min_messages=warning"
@@ -29,16 +31,10 @@ if [ -n "${NTG_BENCH_PGHOST:-}" ]; then
 	export PGHOST=$NTG_BENCH_PGHOST
 	psql=(psql -XAtq -v ON_ERROR_STOP=1)
 else
-	make -C "$repo" -s tmp_install >/dev/null
-	bindir=$(make -C "$repo" -s print-tmp-bindir)
-	as=()
-	[ "$(id -u)" -eq 0 ] && { chown postgres: "$work"; as=(runuser -u postgres --); }
-	"${as[@]}" "$bindir/initdb" -D "$work/data" --no-locale -E UTF8 -A trust >/dev/null
-	"${as[@]}" "$bindir/pg_ctl" -D "$work/data" -w -l "$work/server.log" \
-		-o "-k $work -c listen_addresses= -p 54339 -c fsync=off" start >/dev/null
-	stop_server() { "${as[@]}" "$bindir/pg_ctl" -D "$work/data" -m fast stop >/dev/null 2>&1 || true; }
-	export PGHOST=$work PGPORT=54339 PGDATABASE=postgres PGUSER=$([ "$(id -u)" -eq 0 ] && echo postgres || id -un)
-	psql=("$bindir/psql" -XAtq -v ON_ERROR_STOP=1)
+	mkdir "$work/pg"
+	bench_server_up "$work/pg" 54339
+	trap 'bench_server_down; rm -rf "$work"' EXIT
+	psql=("${PSQL[@]}")
 fi
 
 "${psql[@]}" <<SQL

@@ -11,6 +11,8 @@ set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$repo"
+# shellcheck source=bench/pg_server.sh
+. bench/pg_server.sh
 data=${NTG_SHARED_DATA:-$repo/../shared/data}
 ndpi=$data/ndpi/pcap
 [ -d "$ndpi" ] || { echo "bench: $ndpi is absent; nothing to measure"; exit 0; }
@@ -18,8 +20,6 @@ runs=${NTG_BENCH_RUNS:-3}
 work=${NTG_BENCH_DIR:-/tmp/ntg-bench}
 port=${NTG_BENCH_PORT:-54331}
 mkdir -p "$work"
-as_pg=()
-if [ "$(id -u)" -eq 0 ]; then as_pg=(runuser -u postgres --); fi
 
 echo "== building"
 make -s -j2 tmp_install >/dev/null
@@ -48,14 +48,15 @@ cat "$ndpi"/* "$big" "$merged" >/dev/null
 
 echo "== starting a throw-away server"
 pg=$work/pg
-"${as_pg[@]}" "$bindir/pg_ctl" -D "$pg/data" -m fast stop >/dev/null 2>&1 || true
+# a server left by a killed earlier run
+if [ -f "$pg/data/postmaster.pid" ]; then
+	BENCH_SERVER_DIR=$pg BENCH_BINDIR=$bindir BENCH_SERVER_AS=()
+	[ "$(id -u)" -eq 0 ] && BENCH_SERVER_AS=(runuser -u postgres --)
+	bench_server_down
+fi
 rm -rf "$pg"; mkdir -p "$pg"
-[ ${#as_pg[@]} -gt 0 ] && chown postgres "$pg"
-"${as_pg[@]}" "$bindir/initdb" -D "$pg/data" --no-locale -E UTF8 -A trust >/dev/null
-"${as_pg[@]}" "$bindir/pg_ctl" -D "$pg/data" -w -l "$pg/server.log" \
-	-o "-k $pg -c listen_addresses= -p $port -c fsync=off" start >/dev/null
-trap '"${as_pg[@]}" "$bindir/pg_ctl" -D "$pg/data" -m fast stop >/dev/null 2>&1 || true' EXIT
-psql=("$bindir/psql" -X -At -q -h "$pg" -p "$port" -U "$(stat -c %U "$pg/data")" -d postgres -v ON_ERROR_STOP=1)
+bench_server_up "$pg" "$port"
+psql=("${PSQL[@]}")
 "${psql[@]}" -c "CREATE EXTENSION ntg; SET client_min_messages = error;
 	CREATE TABLE bench_flows (LIKE ntg.biflows INCLUDING ALL);
 	-- the same table with a no-op statement trigger, which sends import_pcap down its generic

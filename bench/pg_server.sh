@@ -4,6 +4,8 @@
 #
 #   bench_as_postgres "$@"     # first thing in a script: re-exec as postgres when root
 #   bench_start_server PORT    # build, initdb, start; sets $PSQL; stops the server on exit
+#   bench_server_up DIR PORT   # the same in DIR, without the re-exec: as root the server alone
+#                              # runs as postgres (import and fidelity benchmarks)
 
 bench_as_postgres() {
 	if [ -z "${NTG_SHARED_DATA:-}" ] && [ -d "$repo/../shared/data" ]; then
@@ -23,19 +25,38 @@ bench_as_postgres() {
 		"${BENCH_ENV[@]}" bash "$work/bench/$(basename "$0")" "$@"
 }
 
-bench_start_server() {
-	local port=$1
+# bench_server_up DIR PORT [DB]: build tmp_install, initdb DIR/data and start it on a socket in
+# DIR (no TCP), with test/temp.conf and one BLAS thread; create DB (default: postgres, which is
+# there).  As root, the server runs as `postgres` (runuser) while the calling script stays root.
+# Sets BENCH_BINDIR and PSQL (DB, as the server's owner); stops the server on exit.
+bench_server_up() {
+	local dir=$1 port=$2 db=${3:-postgres}
+	local as=()
 	make -s -j2 tmp_install >/dev/null
 	BENCH_BINDIR=$(make -s print-tmp-bindir)
-	BENCH_DIR=$(mktemp -d /tmp/ntg-bench-pg.XXXXXX)
-	"$BENCH_BINDIR/initdb" -D "$BENCH_DIR/data" --no-locale -E UTF8 -A trust >/dev/null
-	cat test/temp.conf >>"$BENCH_DIR/data/postgresql.conf"
-	# One BLAS thread: the comparison is on one core, like the PyTorch side.
-	OPENBLAS_NUM_THREADS=1 "$BENCH_BINDIR/pg_ctl" -D "$BENCH_DIR/data" -w -l "$BENCH_DIR/server.log" \
-		-o "-k $BENCH_DIR -c listen_addresses= -p $port" start >/dev/null
-	trap '"$BENCH_BINDIR/pg_ctl" -D "$BENCH_DIR/data" -m fast stop >/dev/null 2>&1; rm -rf "$BENCH_DIR"' EXIT
-	"$BENCH_BINDIR/createdb" -h "$BENCH_DIR" -p "$port" ntgbench
-	PSQL=("$BENCH_BINDIR/psql" -X -q -A -t -v ON_ERROR_STOP=1 -h "$BENCH_DIR" -p "$port" -d ntgbench)
+	if [ "$(id -u)" -eq 0 ]; then chown postgres: "$dir"; as=(runuser -u postgres --); fi
+	BENCH_SERVER_DIR=$dir
+	BENCH_SERVER_AS=("${as[@]}")
+	"${as[@]}" "$BENCH_BINDIR/initdb" -D "$dir/data" --no-locale -E UTF8 -A trust >/dev/null
+	cat test/temp.conf >>"$dir/data/postgresql.conf"
+	# One BLAS thread: the comparisons are on one core, like the PyTorch side.
+	OPENBLAS_NUM_THREADS=1 "${as[@]}" "$BENCH_BINDIR/pg_ctl" -D "$dir/data" -w -l "$dir/server.log" \
+		-o "-k $dir -c listen_addresses= -p $port" start >/dev/null
+	trap bench_server_down EXIT
+	PSQL=("$BENCH_BINDIR/psql" -X -q -A -t -v ON_ERROR_STOP=1 -h "$dir" -p "$port"
+		-U "$(stat -c %U "$dir/data")" -d "$db")
+	[ "$db" = postgres ] || "$BENCH_BINDIR/createdb" -h "$dir" -p "$port" -U "$(stat -c %U "$dir/data")" "$db"
+}
+
+bench_server_down() {
+	"${BENCH_SERVER_AS[@]}" "$BENCH_BINDIR/pg_ctl" -D "$BENCH_SERVER_DIR/data" -m fast stop >/dev/null 2>&1 || true
+}
+
+# bench_start_server PORT: bench_server_up in a fresh temporary directory (removed on exit), with
+# a database ntgbench that has ntg; PSQL connects to it.
+bench_start_server() {
+	bench_server_up "$(mktemp -d /tmp/ntg-bench-pg.XXXXXX)" "$1" ntgbench
+	trap 'bench_server_down; rm -rf "$BENCH_SERVER_DIR"' EXIT
 	"${PSQL[@]}" -c "CREATE EXTENSION ntg" >/dev/null
 }
 
