@@ -13,7 +13,8 @@ bench_as_postgres() {
 	fi
 	export NTG_SHARED_DATA
 	[ "$(id -u)" -ne 0 ] && return 0
-	local work=/tmp/ntg-bench.$(basename "$0" .sh)
+	# one copy per script (and per NTG_BENCH_PORT, so that two runs on two ports can go together)
+	local work=/tmp/ntg-bench.$(basename "$0" .sh)${NTG_BENCH_PORT:+.$NTG_BENCH_PORT}
 	rm -rf "$work"; mkdir -p "$work"
 	tar -C "$repo" --exclude=./.git --exclude=./tmp_install --exclude=./tmp_check \
 		--exclude=./tmp_pgtap --exclude=./tmp_demo --exclude=./tmp_logs --exclude=./test/fuzz/bin \
