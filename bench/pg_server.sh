@@ -44,9 +44,10 @@ bench_server_up() {
 	OPENBLAS_NUM_THREADS=1 "${as[@]}" "$BENCH_BINDIR/pg_ctl" -D "$dir/data" -w -l "$dir/server.log" \
 		-o "-k $dir -c listen_addresses= -p $port" start >/dev/null
 	trap bench_server_down EXIT
-	PSQL=("$BENCH_BINDIR/psql" -X -q -A -t -v ON_ERROR_STOP=1 -h "$dir" -p "$port"
-		-U "$(stat -c %U "$dir/data")" -d "$db")
-	[ "$db" = postgres ] || "$BENCH_BINDIR/createdb" -h "$dir" -p "$port" -U "$(stat -c %U "$dir/data")" "$db"
+	local owner
+	owner=$(stat -c %U "$dir/data")
+	[ "$db" = postgres ] || "$BENCH_BINDIR/createdb" -h "$dir" -p "$port" -U "$owner" "$db"
+	PSQL=("$BENCH_BINDIR/psql" -X -q -A -t -v ON_ERROR_STOP=1 -h "$dir" -p "$port" -U "$owner" -d "$db")
 }
 
 bench_server_down() {
