@@ -4,12 +4,17 @@
 EXTENSION    = ntg
 EXTVERSION   = $(shell grep default_version $(EXTENSION).control | sed -e "s/default_version[[:space:]]*=[[:space:]]*'\([^']*\)'/\1/")
 
-# The install script is assembled from the ordered parts in sql/ext/ (one per subsystem).
-# Upgrade scripts sql/ntg--A--B.sql are written by hand and committed (docs/development.md).
+# The install script of the current version is assembled from the ordered parts in sql/ext/ (one
+# per subsystem).  Released versions' install scripts are frozen and committed (sql/ntg--X.Y.Z.sql).
+# The upgrade script from the previous release is assembled from the hand-written parts in
+# sql/update/<from>--<to>/ (docs/development.md).
 SQL_PARTS    = $(sort $(wildcard sql/ext/*.sql))
 SQL_INSTALL  = sql/$(EXTENSION)--$(EXTVERSION).sql
-DATA_built   = $(SQL_INSTALL)
-DATA         = $(wildcard sql/$(EXTENSION)--*--*.sql)
+UPDATE_DIRS  = $(sort $(wildcard sql/update/*--*))
+SQL_UPDATES  = $(patsubst sql/update/%,sql/$(EXTENSION)--%.sql,$(UPDATE_DIRS))
+SQL_RELEASED = $(filter-out $(SQL_INSTALL),$(wildcard sql/$(EXTENSION)--[0-9]*.[0-9]*.[0-9]*.sql))
+DATA_built   = $(SQL_INSTALL) $(SQL_UPDATES)
+DATA         = $(filter-out %--%--% $(SQL_INSTALL) $(SQL_UPDATES),$(SQL_RELEASED))
 
 # Plain-C core (no PostgreSQL headers) and the SQL glue that wraps it.
 CORE_SRCS    = $(sort $(wildcard src/core/*/*.c))
@@ -44,6 +49,12 @@ $(SQL_INSTALL): $(SQL_PARTS) $(EXTENSION).control
 	@echo "-- ntg $(EXTVERSION) install script: generated from sql/ext/*.sql by make; edit those." > $@
 	@printf '%s\n' '\echo Use "CREATE EXTENSION $(EXTENSION)" to load this file. \quit' >> $@
 	@for f in $(SQL_PARTS); do echo; echo "-- ==== $$f ===="; cat $$f; done >> $@
+
+.SECONDEXPANSION:
+$(SQL_UPDATES): sql/$(EXTENSION)--%.sql: $$(sort $$(wildcard sql/update/%/*.sql))
+	@echo "-- ntg upgrade script $*: generated from sql/update/$*/*.sql by make; edit those." > $@
+	@printf '%s\n' '\echo Use "ALTER EXTENSION $(EXTENSION) UPDATE" to load this file. \quit' >> $@
+	@for f in $^; do echo; echo "-- ==== $$f ===="; cat $$f; done >> $@
 
 # ---------------------------------------------------------------------------
 # Unit tests of the plain-C core: one TAP binary per test/unit/test_*.c, run by prove.

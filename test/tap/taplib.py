@@ -56,3 +56,12 @@ def psql_script(script, app="ntg_tap", timeout=300):
     env = dict(os.environ, PGAPPNAME=app)
     return subprocess.run([PSQL, "-X", "-A", "-t", "-v", "VERBOSITY=default"], input=script, env=env,
                           capture_output=True, text=True, timeout=timeout)
+
+
+def psql_db(db, sql):
+    """psql() in another database of the same server."""
+    args = [PSQL, "-XAtq", "-v", "ON_ERROR_STOP=1", "-d", db, "-c", sql]
+    out = subprocess.run(args, capture_output=True, text=True)
+    if out.returncode != 0:
+        raise RuntimeError(out.stderr)
+    return out.stdout
