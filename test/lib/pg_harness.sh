@@ -58,7 +58,7 @@ ntg_rerun_as_postgres() {
 	work=$(mktemp -d "/tmp/ntg-$name.XXXXXX")
 	tar -C "$ntg_repo" --exclude=./.git --exclude=./tmp_install --exclude=./tmp_check \
 		--exclude=./tmp_pgtap --exclude=./tmp_demo --exclude=./tmp_logs --exclude=./results \
-		--exclude=./test/fuzz/bin --exclude=./bench/out -cf - . | tar -C "$work" -xf -
+		--exclude=./test/fuzz/bin --exclude=./bench/out --exclude=./bench/research/out -cf - . | tar -C "$work" -xf -
 	mkdir -p "$work/.out"
 	chown -R postgres: "$work"
 	echo "running $script as postgres in $work"
