@@ -90,23 +90,6 @@ run_tap() {
 	fi
 }
 
-# count_regress LOG EXIT [NAME...]: count pg_regress's per-file lines.  A file that passed by
-# matching its skip variant (its output has a line starting `skipped:`, docs/development.md) is
-# skipped, not passed.
-count_regress() {
-	local log=$1 rc=$2 p=0 f=0 s=0 name result
-	while read -r name result; do
-		if [ "$result" = ok ]; then
-			if grep -q '^skipped:' "results/$name.out" 2>/dev/null; then s=$((s + 1)); else p=$((p + 1)); fi
-		else
-			f=$((f + 1))
-		fi
-	done < <(sed -n -E 's/^(test +| +)([A-Za-z0-9_-]+) +\.\.\. +(ok|FAILED|failed).*/\2 \3/p' "$log")
-	# pg_regress failed without a failing file (it could not start, or died): one failure
-	[ "$rc" -ne 0 ] && [ "$f" -eq 0 ] && f=1
-	add regress "$p" "$f" "$s"
-}
-
 echo "== build"
 if ! make -s -j2 >"$logs/build.log" 2>&1; then
 	cat "$logs/build.log"
@@ -135,7 +118,8 @@ if [ "$all_regress" = 1 ] || [ ${#regress_names[@]} -gt 0 ]; then
 	make -s regresscheck "${regress_args[@]}" >"$logs/regress.log" 2>&1 || rc=$?
 	grep -E '^(test | +[A-Za-z0-9_-]+ +\.\.\.|parallel group| *[0-9]+ of|.*tests passed)' "$logs/regress.log" ||
 		tail -40 "$logs/regress.log"
-	count_regress "$logs/regress.log" "$rc"
+	# shellcheck disable=SC2046
+	add regress $(bash test/lib/regress_count.sh "$logs/regress.log" "$rc" results)
 	[ -f regression.diffs ] && head -200 regression.diffs
 fi
 
