@@ -92,6 +92,10 @@ ntg_server_start() {
 	if [ "$(id -u)" -eq 0 ]; then
 		chown postgres: "$dir"
 		as=(runuser -u postgres --)
+		if ! runuser -u postgres -- test -w "$dir"; then
+			echo "pg_harness: $dir is not reachable by the postgres user (a parent directory is closed to it)" >&2
+			return 1
+		fi
 	fi
 	if ! "${as[@]}" "$NTG_BINDIR/initdb" -D "$dir/data" --no-locale -E UTF8 -A trust >"$dir/initdb.log" 2>&1; then
 		cat "$dir/initdb.log" >&2
