@@ -1,5 +1,5 @@
 -- The Random Forest classifier, the augmentation baselines and the experiment functions, on small
--- hand-made data.  (Data-dependent checks on ../shared/data are in forest_ndpi.sql.)
+-- hand-made data.  (Checks on the benchmark data, docs/data.md, are in forest_ndpi.sql.)
 SET ntg.progress = off;
 SET extra_float_digits = 0;
 

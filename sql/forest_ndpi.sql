@@ -1,4 +1,4 @@
--- The Random Forest and the baselines on the real nDPI benchmark (../shared/data/ndpi); skipped,
+-- The Random Forest and the baselines on the real nDPI benchmark (docs/data.md); skipped,
 -- saying so, when the shared data is absent (expected/forest_ndpi_1.out).
 SET ntg.progress = off;
 \getenv shared NTG_SHARED_DATA
@@ -28,7 +28,7 @@ FROM ndpi;
 CREATE TABLE parts AS SELECT * FROM ntg.split('SELECT label, pl FROM ndpi', 0.2, 0);
 SELECT count(*) FILTER (WHERE is_test) AS test_rows, count(*) FILTER (WHERE NOT is_test) AS train_rows FROM parts;
 SELECT model, parameters > 0 AS trained FROM ntg.rf_train('ndpi_rf', 'SELECT label, pl FROM parts WHERE NOT is_test', '{"seed": 1}');
--- The issue's parity target is measured by bench/rf_parity.py; here a floor that catches a broken forest.
+-- Parity with scikit-learn is measured by bench/rf_parity.py; here a floor that catches a broken forest.
 SELECT f1 > 0.7 AS macro_f1_above_0_7 FROM ntg.rf_evaluate('ndpi_rf', 'SELECT label, pl FROM parts WHERE is_test')
 WHERE kind = 'macro avg';
 SELECT count(*) FILTER (WHERE ntg.rf_predict('ndpi_rf', pl) = label)::float8 / count(*) > 0.9 AS train_accuracy_above_0_9

@@ -3,7 +3,7 @@
 -- values depend on floating point, so they are compared, never printed.  The database is shared
 -- with the other test files: every object here has its own name, and queries look at these only.
 SET ntg.progress = off;
--- The SQLSTATE and message of a statement that fails (for the codes the issue pins).
+-- The SQLSTATE and message of a statement that fails (for the codes docs/README.md lists).
 CREATE FUNCTION pg_temp.fails(q text) RETURNS text LANGUAGE plpgsql AS $$
 BEGIN
 	EXECUTE q;

@@ -15,12 +15,12 @@
  *                         [--threads 1] [--lr 0.001] [--dim 160] [--hidden-dim 320]
  *                         [--layers 4] [--heads 8] [--gen-out FILE] [--param KEY=NUMBER]...
  * --gen-out writes, after training, as many generated rows per class as the training set has
- * (label<TAB>values), for bench/llama_quality.py.  For tuning (bench/llama_tune.py):
+ * (label<TAB>values), for bench/research/llama_quality.py.  For tuning (bench/research/llama_tune.py):
  * --gen-every K writes them every K epochs instead, one file GEN_OUT.eEPOCH.tTEMP per temperature
  * of --temperatures T1,T2,... (default 1); --stratified 1 writes them with stratified draws
  * (model.h).  The environment
  * variable NTG_BENCH_GEN_FACTOR=F writes F times as many rows (llama_tune.py --rows-factor).
- * The TSV holds label<TAB>comma-separated signed PLs (bench/make_protocol_tsv.py writes one).
+ * The TSV holds label<TAB>comma-separated signed PLs (bench/research/make_protocol_tsv.py writes one).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -95,7 +95,7 @@ read_tsv(const char *path, NtgSeqSet *set)
 static int	stratified = 0;		/* --stratified 1: stratified draws for the written rows */
 
 /* As many rows per class as the training set has (times NTG_BENCH_GEN_FACTOR, if set), through
- * the generic sample(), as label<TAB>comma-separated values (for bench/llama_quality.py). */
+ * the generic sample(), as label<TAB>comma-separated values (for bench/research/llama_quality.py). */
 static int
 write_generated(NtgModel *model, const NtgSeqSet *set, const char *path, uint64_t seed,
 				double temperature)
@@ -142,7 +142,7 @@ write_generated(NtgModel *model, const NtgSeqSet *set, const char *path, uint64_
 }
 
 /* write_generated for each temperature of the comma-separated list temps, into
- * PREFIX.eEPOCH.tTEMP (the tuning files of bench/llama_tune.py), or into prefix itself when
+ * PREFIX.eEPOCH.tTEMP (the tuning files of bench/research/llama_tune.py), or into prefix itself when
  * epoch < 0 and there is one temperature of 1. */
 static int
 write_generated_all(NtgModel *model, const NtgSeqSet *set, const char *prefix, int epoch,
