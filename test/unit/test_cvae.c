@@ -335,6 +335,8 @@ test_learns(const NtgSeqSet *s)
 	ntg_cvae_kind.destroy(&m->base);
 }
 
+#define T_FLAT 3.0
+
 static void
 test_sampling(const NtgSeqSet *s)
 {
@@ -369,16 +371,17 @@ test_sampling(const NtgSeqSet *s)
 		same &= la[r] == lb[r] && memcmp(a + r * 4, b + r * 4, la[r] * sizeof(int32_t)) == 0;
 	ok(same, "rows one at a time are the rows of one chunk");
 
-	/* latent_temperature 0: z = 0 for every row, so the lengths follow the length head at z = 0 */
-	ntg_rng_seed(&r1, 12);
-	cvae_sample_batched(m, 1, R, 256, 0.0, 1.0, &r1, a, la, &err);
+	/* latent_temperature 0: z = 0 for every row, so the lengths follow the length head at z = 0
+	 * (at a temperature that flattens the model's distributions, for the tests' power) */
+	ntg_rng_seed(&r1, 16);
+	cvae_sample_batched(m, 1, R, 256, 0.0, T_FLAT, &r1, a, la, &err);
 	for (int r = 0; r < R; r++)
 		hits[la[r]]++;
 	cvae_decode(m, z0, cls, 1, &len_logits);
 	for (int i = 0; i < 5; i++)
 		mx = fmax(mx, len_logits[i]);
 	for (int i = 0; i < 5; i++)
-		sum += p[i] = exp(len_logits[i] - mx);
+		sum += p[i] = exp((len_logits[i] - mx) / T_FLAT);
 	for (int i = 0; i < 5; i++)
 	{
 		double		q = p[i] / sum;
@@ -388,6 +391,46 @@ test_sampling(const NtgSeqSet *s)
 	}
 	ok(worst < 4.5, "lengths drawn at z = 0 follow the length head (largest deviation %.2f sd)",
 	   worst);
+	/*
+	 * and the first values of the rows of the most frequent length >= 1 follow position 0's
+	 * softmax: a row's values are drawn independently of its length at a given z (a sampler that
+	 * reused the length's random number for the values would tie the two)
+	 */
+	{
+		int			one[1] = {1},
+					n1 = 0,
+					lmode = 1,
+					vhits[6] = {0};
+		float	   *vlog;
+		double		q[6],
+					vsum = 0.0,
+					vmx = -INFINITY;
+
+		for (int i = 2; i < 5; i++)
+			lmode = hits[i] > hits[lmode] ? i : lmode;
+		for (int r = 0; r < R; r++)
+			if (la[r] == lmode)
+			{
+				n1++;
+				vhits[ntg_tok_value_token(&m->tok, a[r * 4])]++;
+			}
+		cvae_decode(m, z0, cls, 1, &len_logits);
+		cvae_value_logits(m, one, 1, &vlog);
+		for (int i = 0; i < 6; i++)
+			vmx = fmax(vmx, vlog[i]);
+		for (int i = 0; i < 6; i++)
+			vsum += q[i] = exp((vlog[i] - vmx) / T_FLAT);
+		worst = 0.0;
+		for (int i = 0; i < 6; i++)
+		{
+			double		pi = q[i] / vsum;
+
+			worst = fmax(worst, fabs(vhits[i] / (double) n1 - pi) / (sqrt(pi * (1 - pi) / n1) + 1e-9));
+		}
+		ok(n1 > 500 && worst < 4.5,
+		   "first values of the %d rows of length %d drawn at z = 0 follow position 0's softmax (largest deviation %.2f sd)",
+		   n1, lmode, worst);
+	}
 
 	/* a very low temperature draws the most probable length and values: one row, whatever the seed */
 	ntg_rng_seed(&r1, 13);
