@@ -1,11 +1,14 @@
 /*
  * make_corpus.c — write the seed corpus of the loader fuzz target: real saved tiny models, in the
- * current llama format and in format 1 (which the loader still reads).
+ * current llama format and in format 1 (which the loader still reads), and one of every other
+ * generator kind of the registry, trained with its tiny_hyperparams.
  * Usage: make_corpus DIR
  */
 #include <stdio.h>
 
+#include "../unit/json_params.h"
 #include "../unit/model_fixture.h"
+#include "models/train_driver.h"
 
 static int
 write_seed(const char *dir, const char *name, const uint8_t *buf, size_t len)
@@ -22,6 +25,30 @@ write_seed(const char *dir, const char *name, const uint8_t *buf, size_t len)
 	}
 	printf("%s: %zu bytes\n", path, len);
 	return 0;
+}
+
+/* A kind's tiny model, trained through the driver on the fixture rows. */
+static int
+tiny_kind_bytes(const NtgModelKind *kind, uint8_t **out, size_t *out_len, NtgError *err)
+{
+	NtgParams	params = {0};
+	NtgSeqSet	set;
+	NtgTraining t;
+	int			rc;
+
+	if ((rc = fixture_seqset(&set, err)) != NTG_OK)
+		return rc;
+	rc = json_params(kind->tiny_hyperparams, &params, err);
+	if (rc == NTG_OK && (rc = ntg_training_prepare(&t, kind, &params, &set, NULL, err)) == NTG_OK)
+	{
+		if ((rc = ntg_training_run(&t, NULL, err)) == NTG_OK)
+			rc = ntg_training_save(&t, out, out_len, err);
+		ntg_training_free(&t);
+	}
+	else
+		ntg_seqset_free(&set);
+	ntg_params_free(&params);
+	return rc;
 }
 
 int
@@ -53,5 +80,22 @@ main(int argc, char **argv)
 		return 1;
 	ntg_free(buf);
 	ntg_free(old);
+	for (int i = 0; i < ntg_model_kind_count(); i++)
+	{
+		const NtgModelKind *k = ntg_model_kind_at(i);
+		char		name[128];
+
+		if (!(k->caps & NTG_CAP_GENERATE) || strcmp(k->name, "llama") == 0)
+			continue;
+		if (tiny_kind_bytes(k, &buf, &len, &err) != NTG_OK)
+		{
+			fprintf(stderr, "could not build a tiny %s model: %s\n", k->name, err.msg);
+			return 1;
+		}
+		snprintf(name, sizeof(name), "%s_tiny.ntgmodel", k->name);
+		if (write_seed(argv[1], name, buf, len) != 0)
+			return 1;
+		ntg_free(buf);
+	}
 	return 0;
 }

@@ -38,8 +38,8 @@ static const CvaeConfig cvae_defaults = {
 static const NtgOptionSpec cvae_sample_options[CVAE_N_OPTIONS] = {
 	[CVAE_OPT_LATENT_TEMPERATURE] = {
 		.name = "latent_temperature", .type = NTG_OPTION_NUMBER, .dflt = 1.0, .legacy = 1.0,
-		.min = 0.0, .max = 3.0,
-		.help = "scales the latent draw z ~ N(0, t^2 I): below 1 rows nearer the typical ones, 0 the decoder's mode of z"
+		.min = 0.0, .max = 5.0,
+		.help = "scales the latent draw, z ~ N(0, t^2 I): below 1 rows nearer the typical ones; 0 decodes z = 0 only"
 	},
 	[CVAE_OPT_TEMPERATURE] = {
 		.name = "temperature", .type = NTG_OPTION_NUMBER, .dflt = 1.0, .legacy = 1.0,
