@@ -13,7 +13,8 @@
  *                value of the sampling option --sample varies (the model's defaults otherwise,
  *                file PREFIX.eEPOCH.vdefault); each class from its own stream of --gen-seed (as
  *                ntg.generate draws them)
- * Prints "epoch E loss L held H seconds S" lines on stdout.
+ * Prints "epoch E loss L held H seconds S" lines on stdout, and at the end the memory estimate,
+ * the peak of the core's memory during training and the parameter count.
  * The TSV holds label<TAB>comma-separated signed PLs.
  */
 #include <math.h>
@@ -300,6 +301,8 @@ main(int argc, char **argv)
 		fprintf(stderr, "%s\n", err.msg);
 		return 1;
 	}
+	printf("estimated_bytes %lld peak_bytes %lld params %lld\n", (long long) t.estimated_bytes,
+		   (long long) t.peak_bytes, (long long) t.model->n_params);
 	ntg_training_free(&t);
 	ntg_params_free(&params);
 	return 0;

@@ -86,7 +86,8 @@ def main():
         held_loss = {}
         for line in out.splitlines():
             f = line.split()
-            held_loss[int(f[1])] = float(f[5])
+            if f[0] == "epoch":
+                held_loss[int(f[1])] = float(f[5])
         values = a.sample.split("=")[1].split(",") if a.sample else ["default"]
         for e in range(a.every, a.epochs + 1, a.every):
             for v in values:
@@ -107,7 +108,7 @@ def main():
     if len(a.seeds.split(",")) > 1:
         print()
         print("mean over seeds " + a.seeds)
-        print(head.replace("| seed ", "|"))
+        print(head.replace("| seed ", ""))
         print("|" + "---|" * (head.count("|") - 2))
         for (e, v), rows in sorted(means.items(), key=lambda kv: (kv[0][0], kv[0][1])):
             m = [sum(r[i] for r in rows) / len(rows) for i in range(9)]

@@ -414,8 +414,11 @@ test_sampling(const NtgSeqSet *s)
 				n1++;
 				vhits[ntg_tok_value_token(&m->tok, a[r * 4])]++;
 			}
+		int			slice;
+
 		cvae_decode(m, z0, cls, 1, &len_logits);
-		cvae_value_logits(m, one, 1, &vlog);
+		cvae_pack_values(m, one, 1, &slice);
+		vlog = cvae_value_logits(m, 0, 1);
 		for (int i = 0; i < 6; i++)
 			vmx = fmax(vmx, vlog[i]);
 		for (int i = 0; i < 6; i++)
@@ -547,6 +550,102 @@ test_storage(const NtgSeqSet *s)
 	ntg_cvae_kind.destroy(&m->base);
 }
 
+/*
+ * A vocabulary of 100,000 values makes the value logits come in slices of 10 packed positions
+ * (1 M floats) and a batch of 80 rows in two passes: the batch's loss and gradient must be the
+ * sums of its rows' (each row alone is one slice and one pass), and rows sampled in one chunk
+ * must be those sampled one at a time.
+ */
+static void
+test_large_vocabulary(void)
+{
+	enum
+	{
+		NV = 100000, B = 80
+	};
+	NtgSeqSetBuilder *b = ntg_seqset_builder_new();
+	NtgSeqSet	s;
+	NtgError	err;
+	CvaeModel  *m;
+	int32_t		cls[B],
+				tok[B * 4];
+	int			len[B],
+				la[40],
+				lb[40],
+				rc;
+	float		eps[B * 3];
+	double		rec_sum = 0.0,
+				worst = 0.0,
+				top = 0.0;
+	float	   *sum,
+			   *batch_grad;
+	CvaeLoss	l;
+	NtgRng		r1,
+				r2;
+	static int32_t oa[40 * 4],
+				ob[40 * 4];
+	int			same = 1;
+
+	for (int i = 0; i < NV / 4; i++)
+	{
+		int32_t		row[4] = {4 * i + 1, -(4 * i + 2), 4 * i + 3, -(4 * i + 4)};
+
+		ntg_seqset_builder_add(b, i % 2 ? "odd" : "even", row, 4, &err);
+	}
+	ntg_seqset_builder_finish(b, &s, &err);
+	m = make_model(&s, 1);
+	if (!ok(m != NULL && m->cfg.n_values == NV, "a model of %d values", NV))
+		return;
+	ntg_rng_seed(&r1, 8);
+	for (int r = 0; r < B; r++)
+	{
+		cls[r] = r % 2;
+		len[r] = r % 5;
+		for (int t = 0; t < 4; t++)
+			tok[r * 4 + t] = t < len[r] ? (int32_t) ntg_rng_below(&r1, NV) : NV;
+	}
+	for (int i = 0; i < B * 3; i++)
+		eps[i] = (float) ntg_rng_normal(&r1);
+	sum = ntg_calloc(m->params.count, sizeof(float));
+	batch_grad = ntg_malloc(m->params.count * sizeof(float));
+	for (int r = 0; r < B; r++)
+	{
+		CvaeBatch	one = {1, cls + r, tok + r * 4, len + r, NULL, eps + r * 3};
+
+		cvae_step(m, &one, 2, 0.5, &l, &err);
+		rec_sum += l.rec;
+		for (size_t i = 0; i < m->params.count; i++)
+			sum[i] += m->params.grad[i];
+	}
+	{
+		CvaeBatch	all = {B, cls, tok, len, NULL, eps};
+
+		rc = cvae_step(m, &all, 2, 0.5, &l, &err);
+	}
+	memcpy(batch_grad, m->params.grad, m->params.count * sizeof(float));
+	for (size_t i = 0; i < m->params.count; i++)
+	{
+		top = fmax(top, fabs(sum[i]));
+		worst = fmax(worst, fabs(batch_grad[i] * B - sum[i]));
+	}
+	ok(rc == NTG_OK && fabs(l.rec - rec_sum) <= 1e-5 * rec_sum,
+	   "in slices and passes, the batch's loss is the sum of its rows' (%.6f, %.6f)", l.rec, rec_sum);
+	ok(worst <= 1e-4 * top, "and its gradient the mean of theirs (largest difference %.2g of %.2g)",
+	   worst, top);
+	ntg_free(sum);
+	ntg_free(batch_grad);
+
+	ntg_rng_seed(&r1, 21);
+	ntg_rng_seed(&r2, 21);
+	cvae_sample_batched(m, 1, 40, 1, 1.0, 3.0, &r1, oa, la, &err);
+	cvae_sample_batched(m, 1, 40, 40, 1.0, 3.0, &r2, ob, lb, &err);
+	for (int r = 0; r < 40; r++)
+		same &= la[r] == lb[r] && memcmp(oa + r * 4, ob + r * 4, la[r] * sizeof(int32_t)) == 0;
+	ok(same, "rows sampled in one chunk (logits in slices) are the rows sampled one at a time");
+	ntg_cvae_kind.destroy(&m->base);
+	ntg_seqset_free(&s);
+}
+
 int
 main(void)
 {
@@ -560,6 +659,7 @@ main(void)
 	test_learns(&s);
 	test_sampling(&s);
 	test_storage(&s);
+	test_large_vocabulary();
 	ntg_seqset_free(&s);
 	return done_testing();
 }

@@ -18,7 +18,7 @@ static const CvaeConfig cvae_defaults = {
 	.latent_dim = 20,
 	.embed_dim = 32,
 	.max_len = 10,
-	.epochs = 50,
+	.epochs = 160,
 	.batch_size = 32,
 	.lr = 1e-3,
 	.min_lr_ratio = 0.1,
@@ -299,7 +299,7 @@ cvae_estimate(NtgParams *params, const NtgSeqSet *train, NtgTrainPlan *plan, Ntg
 	plan->epochs = cfg.epochs;
 	plan->seed = cfg.seed;
 	plan->bytes = n * (16 + 8) +
-		(int64_t) cvae_acts_bytes(&cfg, train->n_classes, cfg.batch_size) +
+		(int64_t) cvae_acts_bytes(&cfg, train->n_classes) +
 		(int64_t) cfg.n_values * 8 + (int64_t) train->n_rows * 4 + ((int64_t) 64 << 10);
 	return NTG_OK;
 }

@@ -171,15 +171,19 @@ int			cvae_load(const NtgBlob *blob, NtgModel **model, NtgError *err);
 /* Helpers shared by the cvae_*.c files. */
 char	   *cvae_config_json(const NtgModel *model);
 void		cvae_configure_optimizer(CvaeModel *m, int64_t n_rows);
-/* Bytes of the forward/backward buffers for micro-batches of S rows (cvae_train.c). */
-size_t		cvae_acts_bytes(const CvaeConfig *c, int n_classes, int S);
+/* Bytes of the training buffers for batches of batch_size rows (cvae_train.c). */
+size_t		cvae_acts_bytes(const CvaeConfig *c, int n_classes);
+/* Rows whose buffers fit at once: want, at most `most`, fewer when a row's are large. */
+int			cvae_rows_fit(const CvaeConfig *c, int n_classes, int want, int most);
 void		cvae_free_acts(CvaeModel *m);
 /* The decoder over S rows of latents z [S, latent_dim] and classes: NTG_ERR_NOMEM or NTG_OK with
  * *len_logits = the length logits [S, max_len + 1] (in the model's buffers). */
 int			cvae_decode(CvaeModel *m, const float *z, const int32_t *cls, int S,
 						float **len_logits);
-/* Then the value logits of positions 0 .. len[s] - 1 of each row, packed in row order:
- * *logits = [M, n_values], M (returned) = the sum of len. */
-int			cvae_value_logits(CvaeModel *m, const int *len, int S, float **logits);
+/* Then pack positions 0 .. len[s] - 1 of each row s in row order (returns their number M, and
+ * in *slice how many cvae_value_logits can take at once), and the value logits of packed
+ * positions first .. first + n - 1 ([n, n_values], in the model's buffers). */
+int			cvae_pack_values(CvaeModel *m, const int *len, int S, int *slice);
+float	   *cvae_value_logits(CvaeModel *m, int first, int n);
 
 #endif							/* NTG_CVAE_H */

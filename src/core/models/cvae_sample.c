@@ -4,8 +4,8 @@
  * observed-value vocabulary (logits divided by temperature).  Only values of the vocabulary can
  * come out, and at most max_len of them.
  *
- * Rows are decoded in chunks (sample_batch rows, fewer when the value logits of a chunk would be
- * large), one matrix product per layer for the chunk.  Every row takes its random numbers in row
+ * Rows are decoded in chunks (sample_batch rows, fewer when a row's buffers are large), one matrix
+ * product per layer for the chunk, and the value logits in slices of packed positions.  Every row takes its random numbers in row
  * order from the caller's generator — latent_dim normals, one uniform for its length, max_len for
  * its values, used or not — so the rows do not depend on the chunking: n rows one at a time are
  * the same as n rows at once.
@@ -44,21 +44,6 @@ draw(const float *logits, int K, double temperature, double u)
 	return last;
 }
 
-/* Rows decoded together: at most batch, and fewer when their value logits (max_len x n_values
- * floats a row) would pass CVAE_SAMPLE_FLOATS. */
-#define CVAE_SAMPLE_FLOATS ((size_t) 4 << 20)
-
-static int
-chunk_rows(const CvaeModel *m, int batch)
-{
-	size_t		per_row = (size_t) m->cfg.max_len * (m->cfg.n_values + 1);
-	size_t		fit = CVAE_SAMPLE_FLOATS / per_row;
-
-	if (fit < 1)
-		fit = 1;
-	return (size_t) batch < fit ? batch : (int) fit;
-}
-
 int
 cvae_sample_batched(CvaeModel *m, int class_index, int n, int batch, double latent_temperature,
 					double temperature, NtgRng *rng, int32_t *out, int *out_len, NtgError *err)
@@ -66,7 +51,7 @@ cvae_sample_batched(CvaeModel *m, int class_index, int n, int batch, double late
 	int			Z = m->cfg.latent_dim,
 				N = m->cfg.max_len,
 				V = m->cfg.n_values;
-	int			S = chunk_rows(m, batch < n ? batch : n);
+	int			S = cvae_rows_fit(&m->cfg, m->base.n_classes, batch < n ? batch : n, CVAE_MAX_BATCH);
 	float	   *z;
 	double	   *u;
 	int32_t    *cls;
@@ -87,8 +72,9 @@ cvae_sample_batched(CvaeModel *m, int class_index, int n, int batch, double late
 	for (int r0 = 0; rc == NTG_OK && r0 < n; r0 += S)
 	{
 		int			rows = n - r0 < S ? n - r0 : S;
-		float	   *len_logits,
-				   *logits;
+		int			M,
+					slice;
+		float	   *len_logits;
 
 		ntg_check_interrupts();
 		for (int s = 0; s < rows; s++)
@@ -105,16 +91,25 @@ cvae_sample_batched(CvaeModel *m, int class_index, int n, int batch, double late
 			break;
 		}
 		for (int s = 0; s < rows; s++)
+		{
 			len[s] = draw(len_logits + (size_t) s * (N + 1), N + 1, temperature,
 						  u[(size_t) s * (N + 1)]);
-		cvae_value_logits(m, len, rows, &logits);
-		for (int s = 0; s < rows; s++)
-		{
-			int32_t    *row = out + (size_t) (r0 + s) * N;
-
-			for (int t = 0; t < len[s]; t++, logits += V)
-				row[t] = m->tok.values[draw(logits, V, temperature, u[(size_t) s * (N + 1) + 1 + t])];
 			out_len[r0 + s] = len[s];
+		}
+		/* the values, a slice of packed positions (row s, position t, in order) at a time */
+		M = cvae_pack_values(m, len, rows, &slice);
+		for (int k0 = 0, s = 0, t = 0; k0 < M; k0 += slice)
+		{
+			int			k1 = M - k0 < slice ? M : k0 + slice;
+			const float *logits = cvae_value_logits(m, k0, k1 - k0);
+
+			for (int k = k0; k < k1; k++, t++, logits += V)
+			{
+				while (t >= len[s])
+					s++, t = 0;
+				out[(size_t) (r0 + s) * N + t] =
+					m->tok.values[draw(logits, V, temperature, u[(size_t) s * (N + 1) + 1 + t])];
+			}
 		}
 	}
 	ntg_free(z);

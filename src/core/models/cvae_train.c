@@ -6,7 +6,12 @@
  * The value logits are computed for the positions inside each row only: the (row, position)
  * pairs with position < length are packed into M rows of E floats before the shared output
  * layer, which is the same as computing all N positions and masking the loss, without the masked
- * work (on the nDPI rows, 3.5 positions of 10 on average).
+ * work (on the nDPI rows, 3.5 positions of 10 on average).  The output layer runs over the packed
+ * positions in slices of at most CVAE_LOGIT_FLOATS logits, forward and backward slice by slice
+ * (its positions are independent), so its buffer stays small for any vocabulary.
+ *
+ * Memory is bounded for any shape: a pass holds at most CVAE_MICRO_ROWS rows, and fewer when a
+ * row's activations are large (CVAE_ROW_FLOATS for all rows of a pass).
  */
 #include "models/cvae.h"
 #include "nn/nn_vae.h"
@@ -17,6 +22,7 @@
 struct CvaeActs
 {
 	int			cap;			/* rows */
+	int			logit_cap;		/* P: packed positions per slice of value logits */
 	float	   *x0;				/* [S, N E + C]  encoder input */
 	float	   *h1;				/* [S, H1] */
 	float	   *h2;				/* [S, H2] */
@@ -29,7 +35,7 @@ struct CvaeActs
 	float	   *lenp;			/* [S, N + 1]  length logits, probabilities, gradient */
 	float	   *pos;			/* [S, N E] */
 	float	   *packed;			/* [S N, E]  pos rows of the positions inside the rows */
-	float	   *vlog;			/* [S N, V]  value logits, probabilities, gradient */
+	float	   *vlog;			/* [P, V]  a slice of value logits, probabilities, gradient */
 	int32_t    *vtgt;			/* [S N] */
 	/* backward */
 	float	   *dA1,
@@ -53,27 +59,60 @@ struct CvaeActs
 	float	   *block;
 };
 
-/* Floats of the buffers for S rows. */
+#define CVAE_MICRO_ROWS		64
+#define CVAE_ROW_FLOATS		((size_t) 8 << 20)
+#define CVAE_LOGIT_FLOATS	((size_t) 1 << 20)
+
+/* Floats of one row's buffers, the value logits aside. */
 static size_t
-acts_floats(const CvaeConfig *c, int n_classes, int S)
+row_floats(const CvaeConfig *c, int n_classes)
 {
 	size_t		N = c->max_len,
 				E = c->embed_dim,
-				V = c->n_values,
 				Z = c->latent_dim,
 				H1 = c->hidden1,
 				H2 = c->hidden2,
 				C = n_classes;
-	size_t		per_row = 2 * (N * E + C) + 4 * H1 + 4 * H2 + 2 * (2 * Z) + 1 + Z +
-		2 * (Z + C) + (N + 1) + 2 * N * E + 2 * N * E + N * V + N;
 
-	return (size_t) S * per_row;
+	return 2 * (N * E + C) + 4 * H1 + 4 * H2 + 2 * (2 * Z) + 1 + Z + 2 * (Z + C) + (N + 1) +
+		4 * N * E + N;
+}
+
+/* Rows that fit the buffers at once: want, at most `most`, and fewer for large rows. */
+int
+cvae_rows_fit(const CvaeConfig *c, int n_classes, int want, int most)
+{
+	size_t		fit = CVAE_ROW_FLOATS / row_floats(c, n_classes);
+	int			rows = want < most ? want : most;
+
+	if (fit < (size_t) rows)
+		rows = (int) fit;
+	return rows < 1 ? 1 : rows;
+}
+
+/* P: packed positions per slice of value logits for passes of S rows. */
+static size_t
+logit_rows(const CvaeConfig *c, int S)
+{
+	size_t		P = CVAE_LOGIT_FLOATS / (c->n_values > 0 ? c->n_values : 1);
+	size_t		most = (size_t) S * c->max_len;
+
+	P = P < most ? P : most;
+	return P < 1 ? 1 : P;
+}
+
+/* Floats of the buffers for passes of S rows. */
+static size_t
+acts_floats(const CvaeConfig *c, int n_classes, int S)
+{
+	return (size_t) S * row_floats(c, n_classes) + logit_rows(c, S) * c->n_values;
 }
 
 size_t
-cvae_acts_bytes(const CvaeConfig *c, int n_classes, int S)
+cvae_acts_bytes(const CvaeConfig *c, int n_classes)
 {
 	size_t		B = (size_t) c->batch_size;
+	int			S = cvae_rows_fit(c, n_classes, c->batch_size, CVAE_MICRO_ROWS);
 
 	return acts_floats(c, n_classes, S) * sizeof(float) +
 		B * (sizeof(int32_t) * (1 + c->max_len) + sizeof(int) + 1 + sizeof(float) * c->latent_dim);
@@ -104,7 +143,6 @@ cvae_ensure_acts(CvaeModel *m, int S)
 	const CvaeConfig *c = &m->cfg;
 	size_t		N = c->max_len,
 				E = c->embed_dim,
-				V = c->n_values,
 				Z = c->latent_dim,
 				H1 = c->hidden1,
 				H2 = c->hidden2,
@@ -121,6 +159,7 @@ cvae_ensure_acts(CvaeModel *m, int S)
 	if ((a->block = ntg_malloc(acts_floats(c, (int) C, S) * sizeof(float))) == NULL)
 		return NTG_ERR_NOMEM;
 	a->cap = S;
+	a->logit_cap = (int) logit_rows(c, S);
 	p = a->block;
 	a->x0 = p, p += S * (N * E + C);
 	a->h1 = p, p += S * H1;
@@ -134,7 +173,6 @@ cvae_ensure_acts(CvaeModel *m, int S)
 	a->lenp = p, p += S * (N + 1);
 	a->pos = p, p += S * N * E;
 	a->packed = p, p += S * N * E;
-	a->vlog = p, p += S * N * V;
 	a->vtgt = (int32_t *) p, p += S * N;
 	a->dA1 = p, p += S * H1;
 	a->dB1 = p, p += S * H1;
@@ -144,7 +182,8 @@ cvae_ensure_acts(CvaeModel *m, int S)
 	a->dd0 = p, p += S * (Z + C);
 	a->dpos = p, p += S * N * E;
 	a->dpacked = p, p += S * N * E;
-	a->dx0 = p;
+	a->dx0 = p, p += S * (N * E + C);
+	a->vlog = p;
 	return NTG_OK;
 }
 
@@ -295,10 +334,11 @@ pack_positions(CvaeModel *m, const int32_t *tok, const int *len, int S)
 	return M;
 }
 
-/* Backward from the value logits' and the length logits' gradients down to the latent's
- * (into a->dml, KL term included), then through the encoder into the weights' gradients. */
+/* Backward from the packed positions' gradients (a->dpacked) and the length logits' (a->lenp)
+ * down to the latent's (into a->dml, KL term included), then through the encoder into the
+ * weights' gradients. */
 static void
-backward(CvaeModel *m, const CvaeBatch *b, int s0, int S, int M, float kl_scale)
+backward(CvaeModel *m, const CvaeBatch *b, int s0, int S, float kl_scale)
 {
 	const CvaeConfig *c = &m->cfg;
 	CvaeActs   *a = m->acts;
@@ -313,9 +353,7 @@ backward(CvaeModel *m, const CvaeBatch *b, int s0, int S, int M, float kl_scale)
 	const int32_t *tok = b->tok + (size_t) s0 * N;
 	const int  *len = b->len + s0;
 
-	/* heads: values (packed) and length, into dA1 = d g2 */
-	memset(a->dpacked, 0, (size_t) M * E * sizeof(float));
-	dense_backward(m, a->dpacked, a->vlog, a->packed, t->val_w, t->val_b, M, E, c->n_values);
+	/* heads: values (a->dpacked, from the output layer) and length, into dA1 = d g2 */
 	memset(a->dpos, 0, (size_t) S * N * E * sizeof(float));
 	for (int s = 0, k = 0; s < S; s++)
 		for (int p = 0; p < len[s]; p++, k++)
@@ -367,6 +405,7 @@ pass(CvaeModel *m, const CvaeBatch *b, int s0, int S, float scale, double kl_wei
 	int			N = c->max_len,
 				Z = c->latent_dim,
 				V = c->n_values,
+				E = c->embed_dim,
 				M,
 				count;
 	const int32_t *tok = b->tok + (size_t) s0 * N;
@@ -378,34 +417,35 @@ pass(CvaeModel *m, const CvaeBatch *b, int s0, int S, float scale, double kl_wei
 	decoder_input(m, a->z, b->cls + s0, S);
 	decode(m, S);
 	M = pack_positions(m, tok, b->len + s0, S);
-	linear_forward(a->vlog, a->packed, W(m, m->t.val_w), M, c->embed_dim, V);
-	bias_forward(a->vlog, W(m, m->t.val_b), M, V);
-	rec = crossentropy_forward(a->vlog, a->vtgt, M, V, &count);
-	rec += length_loss(a, b->len + s0, b->at_least ? b->at_least + s0 : NULL, S, N + 1, scale);
+	rec = length_loss(a, b->len + s0, b->at_least ? b->at_least + s0 : NULL, S, N + 1, scale);
+	if (scale > 0.0f)
+		memset(a->dpacked, 0, (size_t) M * E * sizeof(float));
+	/* the value logits, one slice of packed positions at a time */
+	for (int k0 = 0; k0 < M; k0 += a->logit_cap)
+	{
+		int			n = M - k0 < a->logit_cap ? M - k0 : a->logit_cap;
+		const float *x = a->packed + (size_t) k0 * E;
+
+		linear_forward(a->vlog, x, W(m, m->t.val_w), n, E, V);
+		bias_forward(a->vlog, W(m, m->t.val_b), n, V);
+		rec += crossentropy_forward(a->vlog, a->vtgt + k0, n, V, &count);
+		if (scale <= 0.0f)
+			continue;
+		crossentropy_backward(a->vlog, a->vlog, a->vtgt + k0, n, V, scale);
+		dense_backward(m, a->dpacked + (size_t) k0 * E, a->vlog, x, m->t.val_w, m->t.val_b, n, E, V);
+	}
 	loss->rec += rec;
 	loss->targets += M + S;
-	if (scale <= 0.0f)
-		return;
-	crossentropy_backward(a->vlog, a->vlog, a->vtgt, M, V, scale);
-	backward(m, b, s0, S, M, (float) (scale * kl_weight));
+	if (scale > 0.0f)
+		backward(m, b, s0, S, (float) (scale * kl_weight));
 }
 
-/* Rows per forward/backward pass: the batch, at most 64, and fewer when the value logits of a
- * pass (N x n_values floats a row) would pass CVAE_PASS_FLOATS; a larger batch is several passes
- * whose gradients add up before its one optimizer step. */
-#define CVAE_MICRO_ROWS		64
-#define CVAE_PASS_FLOATS	((size_t) 4 << 20)
-
+/* Rows per forward/backward pass: the batch, at most CVAE_MICRO_ROWS, fewer for large rows; a
+ * larger batch is several passes whose gradients add up before its one optimizer step. */
 static int
 micro_rows(const CvaeModel *m, int S)
 {
-	size_t		per_row = (size_t) m->cfg.max_len * (m->cfg.n_values + 1);
-	size_t		fit = CVAE_PASS_FLOATS / per_row;
-	int			rows = S < CVAE_MICRO_ROWS ? S : CVAE_MICRO_ROWS;
-
-	if (fit < (size_t) rows)
-		rows = fit < 1 ? 1 : (int) fit;
-	return rows < 1 ? 1 : rows;
+	return cvae_rows_fit(&m->cfg, m->base.n_classes, S, CVAE_MICRO_ROWS);
 }
 
 /* Refuse what would index outside the tables (tokens, classes, lengths). */
@@ -701,16 +741,22 @@ cvae_decode(CvaeModel *m, const float *z, const int32_t *cls, int S, float **len
 	return NTG_OK;
 }
 
-/* After cvae_decode: the value logits of positions 0 .. len[s] - 1 of each row s, packed in row
- * order ([M, n_values], M = sum of len); returns M. */
+/* After cvae_decode: pack positions 0 .. len[s] - 1 of each row s in row order; returns their
+ * number M.  Then cvae_value_logits gives the logits of packed positions first .. first + n - 1,
+ * n at most *slice (the buffer's capacity), as [n, n_values]. */
 int
-cvae_value_logits(CvaeModel *m, const int *len, int S, float **logits)
+cvae_pack_values(CvaeModel *m, const int *len, int S, int *slice)
 {
-	int			M = pack_positions(m, NULL, len, S);
+	*slice = m->acts->logit_cap;
+	return pack_positions(m, NULL, len, S);
+}
 
-	linear_forward(m->acts->vlog, m->acts->packed, W(m, m->t.val_w), M, m->cfg.embed_dim,
-				   m->cfg.n_values);
-	bias_forward(m->acts->vlog, W(m, m->t.val_b), M, m->cfg.n_values);
-	*logits = m->acts->vlog;
-	return M;
+float *
+cvae_value_logits(CvaeModel *m, int first, int n)
+{
+	const float *x = m->acts->packed + (size_t) first * m->cfg.embed_dim;
+
+	linear_forward(m->acts->vlog, x, W(m, m->t.val_w), n, m->cfg.embed_dim, m->cfg.n_values);
+	bias_forward(m->acts->vlog, W(m, m->t.val_b), n, m->cfg.n_values);
+	return m->acts->vlog;
 }
