@@ -1,7 +1,7 @@
 /*
  * cvae.c — the "cvae" generator kind: hyperparameters, model construction and seeded
- * initialisation, the memory estimate, and the NtgModelKind table.  Training is in cvae_train.c,
- * sampling in cvae_sample.c, the stored format in cvae_io.c.
+ * initialisation, the memory estimate, and the NtgModelKind table.  The passes are in cvae_pass.c,
+ * the epoch loop in cvae_train.c, sampling in cvae_sample.c, the stored format in cvae_io.c.
  */
 #include "models/cvae.h"
 
@@ -300,7 +300,8 @@ cvae_estimate(NtgParams *params, const NtgSeqSet *train, NtgTrainPlan *plan, Ntg
 	plan->seed = cfg.seed;
 	plan->bytes = n * (16 + 8) +
 		(int64_t) cvae_acts_bytes(&cfg, train->n_classes) +
-		(int64_t) cfg.n_values * 8 + (int64_t) train->n_rows * 4 + ((int64_t) 64 << 10);
+		(int64_t) cvae_loop_bytes(&cfg, train->n_rows) + (int64_t) cfg.n_values * 8 +
+		((int64_t) 64 << 10);
 	return NTG_OK;
 }
 
@@ -344,6 +345,7 @@ cvae_destroy(NtgModel *model)
 	if (m == NULL)
 		return;
 	cvae_free_acts(m);
+	cvae_free_loop(m);
 	ntg_model_free_classes(&m->base);
 	ntg_tok_free(&m->tok);
 	nn_params_free(&m->params);

@@ -94,6 +94,7 @@ typedef struct CvaeTensors
 } CvaeTensors;
 
 typedef struct CvaeActs CvaeActs;
+typedef struct CvaeLoop CvaeLoop;
 
 typedef struct CvaeModel
 {
@@ -104,7 +105,8 @@ typedef struct CvaeModel
 	CvaeTensors t;
 	NnAdamW		opt;
 	int64_t		steps_per_epoch;	/* for KL annealing */
-	CvaeActs   *acts;			/* forward/backward buffers, allocated on first use */
+	CvaeActs   *acts;			/* forward/backward buffers (cvae_pass.c), allocated on first use */
+	CvaeLoop   *loop;			/* the epoch loop's buffers (cvae_train.c), likewise */
 } CvaeModel;
 
 /* One batch as the model sees it: B rows of class cls[b], tokens tok[b * N + t] (<PAD> =
@@ -171,11 +173,17 @@ int			cvae_load(const NtgBlob *blob, NtgModel **model, NtgError *err);
 /* Helpers shared by the cvae_*.c files. */
 char	   *cvae_config_json(const NtgModel *model);
 void		cvae_configure_optimizer(CvaeModel *m, int64_t n_rows);
-/* Bytes of the training buffers for batches of batch_size rows (cvae_train.c). */
+/* cvae_pass.c: bytes of the pass buffers for batches of batch_size rows; rows whose buffers fit
+ * at once (want, at most `most`, fewer when a row's are large); rows per pass of a batch of S;
+ * the buffers for passes of S rows. */
 size_t		cvae_acts_bytes(const CvaeConfig *c, int n_classes);
-/* Rows whose buffers fit at once: want, at most `most`, fewer when a row's are large. */
 int			cvae_rows_fit(const CvaeConfig *c, int n_classes, int want, int most);
+int			cvae_micro_rows(const CvaeModel *m, int S);
+int			cvae_ensure_acts(CvaeModel *m, int S);
 void		cvae_free_acts(CvaeModel *m);
+/* cvae_train.c: bytes of the epoch loop's buffers for n_rows training rows; free them. */
+size_t		cvae_loop_bytes(const CvaeConfig *c, int64_t n_rows);
+void		cvae_free_loop(CvaeModel *m);
 /* The decoder over S rows of latents z [S, latent_dim] and classes: NTG_ERR_NOMEM or NTG_OK with
  * *len_logits = the length logits [S, max_len + 1] (in the model's buffers). */
 int			cvae_decode(CvaeModel *m, const float *z, const int32_t *cls, int S,
