@@ -49,7 +49,8 @@ GROUP BY label ORDER BY label;
 SELECT count(*) > 0 AS has_40000 FROM ntg.generate('cv', 'video', 50, 2) AS g WHERE 40000 = ANY (g.pl);
 
 -- The kind's sampling options, and the errors of options it does not have.
-SELECT k.kind, k.family, k.generates, k.validation, o.key AS option, o.value->>'default' AS "default",
+SELECT k.kind, k.family, k.generates, k.validation, o.key AS option,
+	   round((o.value->>'default')::numeric, 6) AS "default",
 	   o.value->>'min' AS min, o.value->>'max' AS max, o.value->>'min_excluded' AS min_excluded
 FROM ntg.model_kinds() AS k, jsonb_each(k.sampling_options) AS o WHERE k.kind = 'cvae' ORDER BY o.key;
 SELECT pg_temp.fails($$SELECT * FROM ntg.generate('cv', options => '{"top_k": 1}')$$);

@@ -118,6 +118,10 @@ test_create(const NtgSeqSet *s)
 	cm = (CvaeModel *) m;
 	ok(cm->cfg.hidden1 == 500 && cm->cfg.hidden2 == 250 && cm->cfg.latent_dim == 20,
 	   "defaults are Table I's: hidden 500/250, latent 20");
+	ok(cm->cfg.epochs == 160 && cm->cfg.beta == 1.0 && cm->cfg.kl_anneal == 0.0 &&
+	   m->sampling.value[CVAE_OPT_LATENT_TEMPERATURE] == 1.1 &&
+	   m->sampling.value[CVAE_OPT_TEMPERATURE] == 1.0,
+	   "the validated defaults: 160 epochs, beta 1 without annealing, latent_temperature 1.1");
 	ok(ntg_params_check_used(&p, "cvae", &err) == NTG_OK, "no key left unread");
 	ntg_cvae_kind.destroy(m);
 
