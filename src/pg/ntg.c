@@ -10,6 +10,7 @@
 #include "utils/builtins.h"
 #include "utils/guc.h"
 
+#include "capture_pg.h"
 #include "ntg_glue.h"
 
 PG_MODULE_MAGIC;
@@ -23,6 +24,7 @@ _PG_init(void)
 							 "Shows NOTICE progress lines from long ntg operations.",
 							 "Epoch losses while training, packet counts while importing.",
 							 &ntg_progress, true, PGC_USERSET, 0, NULL, NULL, NULL);
+	capture_define_gucs();
 	MarkGUCPrefixReserved("ntg");
 	ntg_pg_install_hooks();
 }
