@@ -76,6 +76,10 @@ int			ntg_pcapfile_open(NtgCaptureReader *r, const uint8_t *hdr, size_t hdrlen,
 /* pcapfile.c: next packet.  1 = packet, 0 = end of file, -1 = damage (msg set). */
 int			ntg_pcapfile_next(NtgCaptureReader *r, NtgRawPacket *pk, char *msg, size_t msgsize);
 
+/* pcapfile.c: whether the next record lies whole in the window, so that reading it leaves the
+ * bytes of the packets read before in place (always true in memory). */
+bool		ntg_pcapfile_next_in_window(const NtgCaptureReader *r);
+
 /* pcapng.c: read and check the first section header (open time). */
 int			ntg_pcapng_open(NtgCaptureReader *r, NtgError *err);
 

@@ -243,6 +243,7 @@ ntg_decode_ip(const uint8_t *p, uint32_t cap, uint32_t wire, NtgPacket *out)
 {
 	out->flags = 0;
 	out->tunnels = 0;
+	out->flow_hash = 0;
 	return ntg_decode_ip_any(p, cap, wire, out);
 }
 
@@ -413,6 +414,7 @@ ntg_decode_packet_ex(int linktype, const uint8_t *p, uint32_t cap, uint32_t wire
 {
 	out->flags = (uint8_t) flags;
 	out->tunnels = 0;
+	out->flow_hash = 0;
 	switch (linktype)
 	{
 		case NTG_LT_ETHERNET:

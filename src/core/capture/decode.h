@@ -59,6 +59,7 @@ typedef struct NtgPacket
 	uint32_t	frag_id;		/* IPv4 identification or IPv6 fragment identification */
 	uint32_t	frag_offset;	/* offset of this fragment in the datagram, bytes */
 	uint32_t	frag_len;		/* fragmentable bytes this fragment carries (from the IP length) */
+	uint64_t	flow_hash;		/* set by ntg_flowtab_prefetch(); 0 = not computed */
 } NtgPacket;
 
 /*

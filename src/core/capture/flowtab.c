@@ -623,7 +623,7 @@ ntg_flowtab_add_ref(NtgFlowTable *t, const NtgPacket *p, int64_t ts, NtgFlowRef 
 	if ((rc = advance_clock(t, ts)) != 0)
 		return rc;
 	make_key(p, &k, &from_a);
-	h = key_hash(&k);
+	h = p->flow_hash ? p->flow_hash : key_hash(&k);
 	f = lookup(t, &k, h);
 	/* The exact per-packet checks: an expired flow, or a new connection on a closed one, ends
 	 * here and the packet starts anew. */
@@ -658,6 +658,30 @@ ntg_flowtab_add_ref(NtgFlowTable *t, const NtgPacket *p, int64_t ts, NtgFlowRef 
 		ref->has_payload = p->pl > 0;
 	}
 	return 0;
+}
+
+void
+ntg_flowtab_prefetch(NtgFlowTable *t, NtgPacket *p, int stage)
+{
+	if (stage == 0)
+	{
+		FlowKey		k;
+		bool		from_a;
+
+		make_key(p, &k, &from_a);
+		p->flow_hash = key_hash(&k);
+		__builtin_prefetch(&t->buckets[p->flow_hash & (t->nbuckets - 1)]);
+	}
+	else if (p->flow_hash)
+	{
+		Flow	   *f = t->buckets[p->flow_hash & (t->nbuckets - 1)];
+
+		if (f)
+		{
+			__builtin_prefetch(f);
+			__builtin_prefetch((const char *) f + 64);
+		}
+	}
 }
 
 int

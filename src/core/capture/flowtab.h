@@ -47,6 +47,14 @@ int			ntg_flowtab_add_fragments(NtgFlowTable *t, const NtgPacket *pkt, NtgFlowRe
 									  int64_t first_ns, int64_t last_ns, uint32_t packets,
 									  uint64_t ip_bytes, uint32_t payload);
 
+/*
+ * Warm the caches for a packet that will be added soon (the caller decodes a few packets ahead):
+ * stage 0 computes its hash (kept in pkt->flow_hash) and prefetches its hash bucket, stage 1,
+ * issued some packets later, prefetches the flow the bucket points to.  Only a hint: adding works
+ * the same without it.
+ */
+void		ntg_flowtab_prefetch(NtgFlowTable *t, NtgPacket *pkt, int stage);
+
 /* Emit every remaining flow in the order the flows began. */
 int			ntg_flowtab_flush(NtgFlowTable *t);
 

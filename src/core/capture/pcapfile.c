@@ -170,3 +170,20 @@ ntg_pcapfile_next(NtgCaptureReader *r, NtgRawPacket *pk, char *msg, size_t msgsi
 	r->offset += r->hdrlen + caplen;
 	return 1;
 }
+
+bool
+ntg_pcapfile_next_in_window(const NtgCaptureReader *r)
+{
+	uint32_t	caplen,
+				len;
+
+	if (r->mem)
+		return true;
+	if (r->win_len < r->hdrlen)
+		return false;
+	caplen = get32(r, r->win + 8);
+	len = get32(r, r->win + 12);
+	if (r->lengths_swapped == 2 || (r->lengths_swapped == 1 && caplen > len))
+		caplen = len;
+	return (uint64_t) r->hdrlen + caplen <= r->win_len;
+}
