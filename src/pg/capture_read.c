@@ -161,24 +161,38 @@ timestamp_datum(int64_t ns)
 	return TimestampTzGetDatum(ts);
 }
 
-/* pl (smallint[], clipped) or pl_full (integer[]) of a biflow. */
+/* pl (smallint[], clipped) or pl_full (integer[]) of a biflow, built in one allocation (this is
+ * per row: construct_array would copy every value through a Datum array first). */
 static Datum
 pl_datum(const NtgBiflow *f, bool wide)
 {
-	Datum	   *d = palloc(sizeof(Datum) * (f->npl ? f->npl : 1));
+	int			elemsize = wide ? sizeof(int32) : sizeof(int16);
+	Size		nbytes = ARR_OVERHEAD_NONULLS(1) + (Size) elemsize * f->npl;
+	ArrayType  *a;
 
-	for (int i = 0; i < f->npl; i++)
-	{
-		int32		v = f->pl[i];
-
-		if (wide)
-			d[i] = Int32GetDatum(v);
-		else
-			d[i] = Int16GetDatum((int16) (v > PG_INT16_MAX ? PG_INT16_MAX : v < -PG_INT16_MAX ? -PG_INT16_MAX : v));
-	}
+	if (f->npl == 0)
+		return PointerGetDatum(construct_empty_array(wide ? INT4OID : INT2OID));
+	a = (ArrayType *) palloc(nbytes);
+	SET_VARSIZE(a, nbytes);
+	a->ndim = 1;
+	a->dataoffset = 0;
+	a->elemtype = wide ? INT4OID : INT2OID;
+	ARR_DIMS(a)[0] = f->npl;
+	ARR_LBOUND(a)[0] = 1;
 	if (wide)
-		return PointerGetDatum(construct_array(d, f->npl, INT4OID, 4, true, TYPALIGN_INT));
-	return PointerGetDatum(construct_array(d, f->npl, INT2OID, 2, true, TYPALIGN_SHORT));
+		memcpy(ARR_DATA_PTR(a), f->pl, sizeof(int32) * f->npl);
+	else
+	{
+		int16	   *d = (int16 *) ARR_DATA_PTR(a);
+
+		for (int i = 0; i < f->npl; i++)
+		{
+			int32		v = f->pl[i];
+
+			d[i] = (int16) (v > PG_INT16_MAX ? PG_INT16_MAX : v < -PG_INT16_MAX ? -PG_INT16_MAX : v);
+		}
+	}
+	return PointerGetDatum(a);
 }
 
 void

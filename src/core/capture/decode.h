@@ -59,7 +59,10 @@ typedef struct NtgPacket
 	uint32_t	frag_id;		/* IPv4 identification or IPv6 fragment identification */
 	uint32_t	frag_offset;	/* offset of this fragment in the datagram, bytes */
 	uint32_t	frag_len;		/* fragmentable bytes this fragment carries (from the IP length) */
-	uint64_t	flow_hash;		/* set by ntg_flowtab_prefetch(); 0 = not computed */
+	/* the biflow table's key of the packet, set by ntg_flowtab_prefetch() (flowtab.c) */
+	uint64_t	flow_hash;		/* 0 = not computed */
+	bool		flow_from_a;
+	uint8_t		flow_key[40];
 } NtgPacket;
 
 /*

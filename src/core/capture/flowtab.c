@@ -57,6 +57,9 @@ typedef struct FlowKey
 	uint8_t		pad[2];
 } FlowKey;
 
+_Static_assert(sizeof(FlowKey) == sizeof(((NtgPacket *) 0)->flow_key),
+			   "NtgPacket.flow_key holds a FlowKey");
+
 /* Laid out so that a packet touches two cache lines: lookup (line 0), counters (line 1). */
 typedef struct Flow
 {
@@ -202,13 +205,24 @@ make_key(const NtgPacket *p, FlowKey *k, bool *from_a)
 	k->protocol = p->protocol;
 }
 
+static inline bool
+key_equal(const FlowKey *x, const FlowKey *y)
+{
+	uint64_t	a[5],
+				b[5];
+
+	memcpy(a, x, sizeof(a));
+	memcpy(b, y, sizeof(b));
+	return ((a[0] ^ b[0]) | (a[1] ^ b[1]) | (a[2] ^ b[2]) | (a[3] ^ b[3]) | (a[4] ^ b[4])) == 0;
+}
+
 static Flow *
 lookup(const NtgFlowTable *t, const FlowKey *k, uint64_t h)
 {
 	Flow	   *f;
 
 	for (f = t->buckets[h & (t->nbuckets - 1)]; f; f = f->hnext)
-		if (f->hash == h && memcmp(&f->key, k, sizeof(*k)) == 0)
+		if (f->hash == h && key_equal(&f->key, k))
 			break;
 	return f;
 }
@@ -373,8 +387,11 @@ over_limit(const NtgFlowTable *t, size_t more)
 	return t->opt.memory_limit && t->mem + more > t->opt.memory_limit;
 }
 
-/* Memory for one more flow: from the freelist, else from the current chunk, else a new chunk
- * (or, at the memory limit, the place of the flow idle the longest). */
+/*
+ * Memory for one more flow: from the freelist, else from the current chunk, else a new chunk
+ * (or, at the memory limit, the place of the flow idle the longest).  The next slot of the chunk
+ * is prefetched for writing: zeroing a new flow otherwise stalled on a cache miss per flow.
+ */
 static int
 alloc_flow(NtgFlowTable *t, Flow **out)
 {
@@ -419,6 +436,9 @@ alloc_flow(NtgFlowTable *t, Flow **out)
 	*out = (Flow *) t->chunk;
 	t->chunk += t->flow_size;
 	t->chunk_left--;
+	if (t->chunk_left > 0)
+		for (size_t off = 0; off < t->flow_size; off += 64)
+			__builtin_prefetch(t->chunk + off, 1);
 	return 0;
 }
 
@@ -622,8 +642,17 @@ ntg_flowtab_add_ref(NtgFlowTable *t, const NtgPacket *p, int64_t ts, NtgFlowRef 
 
 	if ((rc = advance_clock(t, ts)) != 0)
 		return rc;
-	make_key(p, &k, &from_a);
-	h = p->flow_hash ? p->flow_hash : key_hash(&k);
+	if (p->flow_hash)
+	{
+		memcpy(&k, p->flow_key, sizeof(k));
+		from_a = p->flow_from_a;
+		h = p->flow_hash;
+	}
+	else
+	{
+		make_key(p, &k, &from_a);
+		h = key_hash(&k);
+	}
 	f = lookup(t, &k, h);
 	/* The exact per-packet checks: an expired flow, or a new connection on a closed one, ends
 	 * here and the packet starts anew. */
@@ -666,9 +695,9 @@ ntg_flowtab_prefetch(NtgFlowTable *t, NtgPacket *p, int stage)
 	if (stage == 0)
 	{
 		FlowKey		k;
-		bool		from_a;
 
-		make_key(p, &k, &from_a);
+		make_key(p, &k, &p->flow_from_a);
+		memcpy(p->flow_key, &k, sizeof(k));
 		p->flow_hash = key_hash(&k);
 		__builtin_prefetch(&t->buckets[p->flow_hash & (t->nbuckets - 1)]);
 	}
@@ -736,14 +765,49 @@ ntg_flowtab_add_fragments(NtgFlowTable *t, const NtgPacket *p, NtgFlowRef *ref, 
 	return 1;
 }
 
+/*
+ * Every flow leaves at once: emitted in creation order straight from the age list, then the table
+ * is emptied in one go (no per-flow unlinking from the hash chains and the idle list, whose
+ * neighbours would be as many cache misses).
+ */
 int
 ntg_flowtab_flush(NtgFlowTable *t)
 {
-	int			rc;
+	int			rc = 0;
+	Flow	   *f;
 
-	while (t->age.head)
-		if ((rc = retire(t, t->age.head)) != 0)
-			return rc;
+	while ((f = t->age.head) != NULL && rc == 0)
+	{
+		t->age.head = f->age_next;
+		rc = emit_flow(t, f);
+		if (f->sni)
+		{
+			t->mem -= strlen(f->sni) + 1;
+			ntg_free(f->sni);
+		}
+		if (f->plx)
+		{
+			t->mem -= sizeof(int32_t) * (size_t) f->plcap;
+			ntg_free(f->plx);
+		}
+		f->hnext = t->freelist;
+		t->freelist = f;
+		t->live--;
+	}
+	if (rc != 0)
+	{
+		/* emit failed: keep the table consistent for destroy (the rest stays listed) */
+		if (t->age.head)
+			t->age.head->age_prev = NULL;
+		else
+			t->age.tail = NULL;
+		memset(t->buckets, 0, t->nbuckets * sizeof(Flow *));
+		t->lru.head = t->lru.tail = NULL;
+		return rc;
+	}
+	t->age.tail = NULL;
+	t->lru.head = t->lru.tail = NULL;
+	memset(t->buckets, 0, t->nbuckets * sizeof(Flow *));
 	return 0;
 }
 
