@@ -28,6 +28,7 @@
 #include "ntg_glue.h"
 
 #define RESULT_COLS 12
+#define FILES_PER_ROUND 1024	/* files handed to the workers at a time (one DSM segment each) */
 
 typedef struct FileJob
 {
@@ -49,6 +50,7 @@ typedef struct Multi
 	bool		batched;		/* rows went through bulk (else one INSERT per file) */
 	bool		parallel;		/* files read by background workers */
 	int			current;		/* file whose dataset and source the bulk insert has */
+	int			base;			/* first file of the workers' current round */
 	int			ndone;
 	uint64		rows;
 	TimestampTz last_progress;
@@ -149,6 +151,7 @@ multi_sink(int file, const NtgBiflow *f, void *arg)
 	Datum		v[CAPTURE_ROW_COLS];
 	bool		nulls[CAPTURE_ROW_COLS];
 
+	file += m->base;
 	if (file != m->current)
 	{
 		capture_bulk_set_fixed(m->bulk, m->files[file].fixed, m->files[file].fixednull);
@@ -164,7 +167,7 @@ static void
 multi_done(int file, const NtgCaptureStats *st, const NtgError *err, void *arg)
 {
 	Multi	   *m = (Multi *) arg;
-	FileJob    *j = &m->files[file];
+	FileJob    *j = &m->files[file + m->base];
 
 	/* a file that fails after some of its rows went in fails the import: no half files */
 	if (err->code != NTG_OK && (!file_error(err) || j->rows > 0))
@@ -344,17 +347,22 @@ import_files(FunctionCallInfo fcinfo, bool is_pattern)
 
 		capture_check_read_pcap_execute(false);
 		m.current = 0;
-		m.parallel = workers > 0;
-		if (workers > 0 &&
-			(workers = capture_read_parallel(paths, nfiles, &opt, workers, multi_sink,
-											 multi_done, &m)) > 0)
-			ereport(DEBUG1, (errmsg_internal("ntg.import_pcaps: %d files read by %d workers",
-											 nfiles, workers)));
-		else
+		/* the workers take the files in rounds, so that the shared memory stays small */
+		for (m.base = 0; m.base < nfiles && workers > 0; m.base += FILES_PER_ROUND)
 		{
-			m.parallel = false;
-			read_serially(&m, &opt);
+			int			n = Min(FILES_PER_ROUND, nfiles - m.base);
+
+			m.parallel = true;
+			workers = capture_read_parallel(paths + m.base, n, &opt, workers, multi_sink,
+											multi_done, &m);
+			if (workers > 0)
+				ereport(DEBUG1, (errmsg_internal("ntg.import_pcaps: %d files read by %d workers",
+												 n, workers)));
 		}
+		/* what no worker read (none could start): here, one after the other */
+		m.base = 0;
+		m.parallel = false;
+		read_serially(&m, &opt);
 		capture_bulk_end(m.bulk);
 		m.bulk = NULL;
 	}
