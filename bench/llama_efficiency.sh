@@ -72,14 +72,14 @@ for b in $BATCHES; do
 	# Training and generation in one fresh backend, whose peak memory is then read.
 	peak=$(ntg_backend_peak_kb "INSERT INTO cpu_log SELECT 'train', $b, * FROM timed(
 			'SELECT ntg.train(''eff_b$b'', ''llama'', ''SELECT label, pl FROM eff'', ''$hp'')');
-		SELECT count(*) FROM ntg.generate_int('eff_b$b', n => $per_class, seed => 1)")
+		SELECT count(*) FROM ntg.generate('eff_b$b', n => $per_class, seed => 1)")
 	# Warm the per-backend model cache, then time: SINGLE_CALLS separate calls of n = 1 over the
 	# 5 classes, and one call of SAMPLES rows (per_class rows of each class).
-	"${PSQL[@]}" -c "SET ntg.progress = off" -c "SELECT count(*) FROM ntg.generate_int('eff_b$b', n => 1)" -c \
+	"${PSQL[@]}" -c "SET ntg.progress = off" -c "SELECT count(*) FROM ntg.generate('eff_b$b', n => 1)" -c \
 		"INSERT INTO cpu_log SELECT 'single', $b, * FROM timed('WITH c AS (SELECT array_agg(DISTINCT label ORDER BY label) AS l FROM eff)
 			SELECT count(*) FROM c, generate_series(1, $SINGLE_CALLS) AS s,
-			LATERAL ntg.generate_int(''eff_b$b'', c.l[1 + s % 5], 1, s)')" -c \
-		"INSERT INTO cpu_log SELECT 'batched', $b, * FROM timed('SELECT count(*) FROM ntg.generate_int(''eff_b$b'', n => $per_class, seed => 2)')" >/dev/null
+			LATERAL ntg.generate(''eff_b$b'', c.l[1 + s % 5], 1, s)')" -c \
+		"INSERT INTO cpu_log SELECT 'batched', $b, * FROM timed('SELECT count(*) FROM ntg.generate(''eff_b$b'', n => $per_class, seed => 2)')" >/dev/null
 	# s/epoch: the epochs' wall time as ntg.train measured it, and CPU of the whole call per epoch.
 	read -r s_epoch cpu_epoch single cpu_single batched cpu_batched bytes params <<<"$("${PSQL[@]}" -F ' ' -c "
 		SELECT round((m.train_seconds / m.epochs)::numeric, 3), round((t.cpu_ms / 1000 / m.epochs)::numeric, 3),

@@ -51,30 +51,66 @@ scratch_name(const char *argname)
 					(unsigned long long) pg_prng_uint64(&pg_global_prng_state));
 }
 
-/* Run a caller's query once into a new temporary table; its quoted name. */
+/* The (label, pl) rows of a scratch table checked as ntg_pg_collect_seqs() checks them. */
+static void
+check_rows(const char *table, const char *argname)
+{
+	char	   *sql = psprintf("SELECT pg_catalog.bool_or(label IS NULL), pg_catalog.bool_or(pl IS NULL),"
+							   " pg_catalog.bool_or(pg_catalog.array_ndims(pl) OPERATOR(pg_catalog.>) 1),"
+							   " pg_catalog.bool_or(CASE WHEN pg_catalog.array_ndims(pl) OPERATOR(pg_catalog.>) 1"
+							   " THEN false ELSE pg_catalog.array_position(pl, NULL) IS NOT NULL END)"
+							   " FROM %s", table);
+	bool		bad[4] = {0};
+
+	SPI_connect();
+	/* not read-only: the rows were written by this transaction's previous command */
+	if (SPI_execute(sql, false, 1) != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "could not check the rows of %s", argname);
+	for (int i = 0; i < 4; i++)
+	{
+		bool		isnull;
+		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, i + 1, &isnull);
+
+		bad[i] = !isnull && DatumGetBool(d);
+	}
+	SPI_finish();
+	if (bad[0] || bad[1])
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("%s returned a null %s", argname, bad[0] ? "label" : "pl array")));
+	if (bad[2])
+		ereport(ERROR,
+				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+				 errmsg("pl arrays of %s must have one dimension", argname)));
+	if (bad[3])
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("pl arrays of %s must not contain null values", argname)));
+}
+
+/* Run a caller's query once into a new temporary table; its qualified, quoted name. */
 static char *
 materialize(const char *query, const char *argname, ArgKind kind)
 {
-	char	   *name = scratch_name(argname);
+	char	   *name = psprintf("pg_temp.%s", quote_identifier(scratch_name(argname)));
 	char	   *sql;
 
 	ntg_pg_check_query(query, argname, kind == ARG_ROWS ? 2 : 3);
 	if (kind == ARG_ROWS)
 		sql = psprintf("CREATE TEMP TABLE %s ON COMMIT DROP AS"
-					   " SELECT s.label::pg_catalog.text AS label,"
-					   " ntg._checked_pl(s.label::pg_catalog.text, s.pl::pg_catalog.int4[], %s) AS pl"
-					   " FROM (%s\n) AS s(label, pl)",
-					   quote_identifier(name), quote_literal_cstr(argname), query);
+					   " SELECT s.label::pg_catalog.text AS label, s.pl::pg_catalog.int4[] AS pl"
+					   " FROM (%s\n) AS s(label, pl)", name, query);
 	else
 		sql = psprintf("CREATE TEMP TABLE %s ON COMMIT DROP AS"
 					   " SELECT c.series::pg_catalog.text AS series, c.x::pg_catalog.float8 AS x,"
-					   " c.y::pg_catalog.float8 AS y FROM (%s\n) AS c(series, x, y)",
-					   quote_identifier(name), query);
+					   " c.y::pg_catalog.float8 AS y FROM (%s\n) AS c(series, x, y)", name, query);
 	SPI_connect();
 	if (SPI_execute(sql, false, 0) != SPI_OK_UTILITY)
-		elog(ERROR, "could not read the query given as %s", argname);
+		elog(ERROR, "could not read %s", argname);
 	SPI_finish();
-	return psprintf("pg_temp.%s", quote_identifier(name));
+	if (kind == ARG_ROWS)
+		check_rows(name, argname);
+	return name;
 }
 
 /* Copy the implementation's rows into the caller's tuplestore, through a cursor. */
