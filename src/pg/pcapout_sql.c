@@ -528,7 +528,7 @@ raise_writer_error(NtgPcapWriter *w, const NtgError *err)
 		ereport(ERROR,
 				(errcode(ERRCODE_OUT_OF_MEMORY),
 				 errmsg("too many biflows overlap in time"),
-				 errdetail("%s", err->msg),
+				 errdetail("The biflows in progress at one time need more memory than work_mem allows."),
 				 errhint("Raise work_mem (now %d kB), or start the biflows further apart (start_time, flow_gap).",
 						 work_mem)));
 	if (err->code == NTG_ERR_INVALID_ARG && strstr(err->msg, "start_time is earlier"))

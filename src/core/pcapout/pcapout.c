@@ -636,7 +636,7 @@ start_of(NtgPcapWriter *w, const NtgPcapOutFlow *fl, int64_t *start, NtgError *e
 		if (w->any_start && fl->start_us < w->last_start)
 		{
 			ntg_error(err, NTG_ERR_INVALID_ARG, "start_time is earlier than the previous biflow's");
-			ntg_error_detail(err, "Biflows are written in the order of their start times, %lld microseconds earlier here.",
+			ntg_error_detail(err, "Biflows are written in order of start time; this one starts %lld microseconds before the previous one.",
 							 (long long) (w->last_start - fl->start_us));
 			return NTG_ERR_INVALID_ARG;
 		}
