@@ -4,7 +4,7 @@
 set -euo pipefail
 
 NTG_BUILD_PACKAGES="make gcc postgresql-15 postgresql-server-dev-15 libpcap-dev libopenblas-dev"
-NTG_TEST_PACKAGES="postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl python3 python3-numpy tcpdump"
+NTG_TEST_PACKAGES="postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl python3 python3-numpy tcpdump tshark"
 
 ntg_install_packages() {
 	[ "${NTG_SKIP_DEPS:-0}" = 1 ] && return 0

@@ -229,6 +229,8 @@ test_conversations(void)
 	check_conversation(17, a, 4, 1460, "UDP");
 	is_int(ntg_conv_count(6, a, 4, 65495), 3 + 4 + 3, "TCP: handshake, one segment per value, close");
 	is_int(ntg_conv_count(17, NULL, 0, 1460), 1, "UDP without values: one empty datagram");
+	is_int(ntg_conv_count(17, a + 1, 3, 1460), 4, "UDP whose first value is the server's: an empty datagram from the client first");
+	is_int(ntg_conv_count(17, a, 4, 1460), 4, "UDP whose first value is the client's: one datagram per value");
 	/* 5000 bytes at MSS 1460: 1460, 1460, 1460, 620 with PSH on the last only */
 	ntg_conv_init(&c, 6, b, 1, 1460, 0, 0);
 	while (ntg_conv_next(&c, &p))
@@ -337,10 +339,10 @@ timestamps_monotone(const uint8_t *d, size_t len, uint64_t *count)
 
 static const char *const labels[6] = {"web", "dns", "bulk", "empty", "big", "ünïcode label"};
 static const int32_t vals[6][6] = {
-	{100, -1500, 20, -3000}, {40, -120}, {5000, 5000, 5000, -100}, {0}, {65495, -65495, 30000},
+	{100, -1500, 20, -3000}, {-40, 120, -7}, {5000, 5000, 5000, -100}, {0}, {65495, -65495, 30000},
 	{1, -1, 2, -2, 3, -3}
 };
-static const int nvals[6] = {4, 2, 4, 0, 3, 6};
+static const int nvals[6] = {4, 3, 4, 0, 3, 6};
 
 static NtgPcapWriter *
 write_rows(NtgPcapOutOptions *o, int rows, NtgError *err)

@@ -9,8 +9,10 @@
  * which also keeps the bytes in flight within the window.  Then the client closes: FIN+ACK,
  * the server's FIN+ACK, the client's last ACK.
  *
- * UDP: one datagram per value; a biflow without values is one empty datagram from the client, so
- * that it still exists (a reader sees a biflow with no payload packet, as written).
+ * UDP: one datagram per value.  The client of a biflow is the sender of its first packet, so a
+ * biflow that has no values, or whose first value goes from the server, starts with an empty
+ * datagram from the client, as such a biflow must have begun in a capture; a reader then sees the
+ * same client and the same values.
  */
 #include "pcapout/pcapout_int.h"
 
@@ -23,6 +25,7 @@ enum
 	ST_FIN_CLIENT,
 	ST_FIN_SERVER,
 	ST_LAST_ACK,
+	ST_UDP_OPEN,
 	ST_DONE
 };
 
@@ -36,7 +39,7 @@ ntg_conv_init(NtgConv *c, int protocol, const int32_t *pl, int npl, uint32_t mss
 	c->left = 0;
 	c->mss = mss;
 	c->protocol = (uint8_t) protocol;
-	c->stage = protocol == 6 ? ST_SYN : ST_DATA;
+	c->stage = protocol == 6 ? ST_SYN : (npl == 0 || pl[0] < 0) ? ST_UDP_OPEN : ST_DATA;
 	c->ack_due = -1;
 	c->unacked[0] = c->unacked[1] = 0;
 	c->seq[0] = isn_client;
@@ -57,11 +60,11 @@ udp_next(NtgConv *c, NtgPktSpec *p)
 	p->syn = false;
 	if (c->stage == ST_DONE)
 		return false;
-	if (c->npl == 0)
+	if (c->stage == ST_UDP_OPEN)
 	{
 		p->dir = 0;
 		p->len = 0;
-		c->stage = ST_DONE;
+		c->stage = c->npl == 0 ? ST_DONE : ST_DATA;
 		return true;
 	}
 	p->dir = c->pl[c->idx] > 0 ? 0 : 1;
