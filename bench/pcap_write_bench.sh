@@ -9,6 +9,8 @@
 #                         (bench/pcap_dump_floor.c): the writing alone, no building, no checksums
 #   scapy                 python3-scapy building the same conversations and wrpcap
 #                         (bench/pcap_write_scapy.py), on the first NTG_BENCH_SCAPY_ROWS rows
+#   fresh memory          malloc + memset of the capture's size (bench/fresh_memory.c): what any
+#                         result of that size held in memory costs at least, as a bytea does
 # Each ntg and libpcap figure is the best of NTG_BENCH_RUNS (3) runs, scapy's of one.  Run under
 # `flock /tmp/ntg-bench.lock`, as root (the server then runs as `postgres`) or as a user who can
 # run initdb.
@@ -29,6 +31,7 @@ echo "== building"
 make -s -j2 unit-build >/dev/null
 gcc -O2 -std=gnu11 -Isrc/core -o "$work/pcap_write_core" bench/pcap_write_core.c test/unit/bin/libntgcore.a -lpcap -lopenblas -lm
 gcc -O2 -o "$work/pcap_dump_floor" bench/pcap_dump_floor.c -lpcap
+gcc -O2 -o "$work/fresh_memory" bench/fresh_memory.c
 
 echo "== starting a throw-away server"
 mkdir -p "$work/pg"
@@ -73,6 +76,7 @@ t_bytea=$(best_of sql_seconds "SELECT length(ntg.write_pcap('SELECT label, pl FR
 core=$(best_of "$work/pcap_write_core" "$work/rows.tsv" "$work/core.pcapng")
 cmp -s "$file" "$work/core.pcapng" && same=yes || same=NO
 floor=$(best_of "$work/pcap_dump_floor" "$file" "$work/floor.pcap")
+mem=$(best_of "$work/fresh_memory" $(( (n_bytes >> 20) + 1 )))
 if /usr/bin/python3 -c "import scapy" 2>/dev/null; then
 	scapy=$(/usr/bin/python3 bench/pcap_write_scapy.py "$work/rows.tsv" "$work/scapy.pcap" "$scapy_rows")
 else
@@ -93,6 +97,8 @@ read -r cf cp cb cs <<<"$core"
 row "ntg core (C, no server, file)" "$cf" "$cp" "$cb" "$cs"
 read -r fp fb fs <<<"$floor"
 row "libpcap pcap_dump of prebuilt packets" "-" "$fp" "$fb" "$fs"
+read -r mb ma mf <<<"$mem"
+row "fresh memory of that size (floor)" "-" "$n_packets" "$mb" "$mf"
 if [ -n "$scapy" ]; then
 	read -r sf sp sb ss <<<"$scapy"
 	row "scapy 2.5 build + wrpcap" "$sf" "$sp" "$sb" "$ss"
@@ -101,3 +107,5 @@ else
 fi
 echo
 echo "core and SQL captures byte-identical: $same"
+echo "the same memory written a second time: $ma s"
+

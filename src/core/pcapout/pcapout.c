@@ -670,7 +670,8 @@ new_live(NtgPcapWriter *w, const NtgPcapOutFlow *fl, int protocol, int srv_port_
 	f->mem = mem;
 	f->order = order;
 	f->family = (uint8_t) family;
-	memcpy(f->pl, fl->pl, sizeof(int32_t) * (size_t) fl->npl);
+	if (fl->npl > 0)
+		memcpy(f->pl, fl->pl, sizeof(int32_t) * (size_t) fl->npl);
 	if (fl->label)
 	{
 		char	   *l = (char *) (f->pl + fl->npl);
