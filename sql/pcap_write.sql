@@ -4,37 +4,37 @@
 \set capfile :abs_builddir '/results/pcap_write.pcapng'
 SET timezone = 'UTC';
 
-CREATE TABLE synth (label text, pl integer[]);
-INSERT INTO synth VALUES
+CREATE TABLE pw_synth (label text, pl integer[]);
+INSERT INTO pw_synth VALUES
 	('web', '{100,-1500,20,-3000}'), ('dns', '{40,-120}'), ('bulk', '{5000,5000,5000,-100}'),
 	('empty', '{}'), ('big', '{65495,-65495,30000}'), ('web', '{1,-1,2,-2,3,-3,4,-4,5,-5,6,-6}'),
 	('ünïcode ☃', '{-7,8}'), ('', '{9}');
-CREATE TABLE cap AS
-	SELECT ntg.write_pcap('SELECT label, pl FROM synth',
+CREATE TABLE pw_cap AS
+	SELECT ntg.write_pcap('SELECT label, pl FROM pw_synth',
 						  classes => '{"dns": {"protocol": "udp", "server_port": 53}, "web": 8080}') AS c;
 
 -- The round trip: the same (label, pl) rows, both ways (pl_full: exact beyond smallint).
-SELECT count(*) AS missing FROM (SELECT label, pl FROM synth EXCEPT ALL
-	SELECT label, pl_full FROM ntg.read_pcap((SELECT c FROM cap), n => 100)) x;
-SELECT count(*) AS extra FROM (SELECT label, pl_full FROM ntg.read_pcap((SELECT c FROM cap), n => 100)
-	EXCEPT ALL SELECT label, pl FROM synth) x;
+SELECT count(*) AS missing FROM (SELECT label, pl FROM pw_synth EXCEPT ALL
+	SELECT label, pl_full FROM ntg.read_pcap((SELECT c FROM pw_cap), n => 100)) x;
+SELECT count(*) AS extra FROM (SELECT label, pl_full FROM ntg.read_pcap((SELECT c FROM pw_cap), n => 100)
+	EXCEPT ALL SELECT label, pl FROM pw_synth) x;
 -- in the order of the rows, with what the classes and the drawing gave them
 SELECT label, pl_full, protocol, server_port, client_ip << '198.18.0.0/16' AS client_range,
 	   server_ip << '198.19.0.0/16' AS server_range, client_port BETWEEN 49152 AND 65535 AS client_port_range,
 	   packets_up, packets_down, first_seen
-  FROM ntg.read_pcap((SELECT c FROM cap), n => 100) ORDER BY first_seen;
+  FROM ntg.read_pcap((SELECT c FROM pw_cap), n => 100) ORDER BY first_seen;
 -- one server address and port per class
 SELECT label, count(DISTINCT (server_ip, server_port)) AS servers, count(DISTINCT (client_ip, client_port)) AS clients
-  FROM ntg.read_pcap((SELECT c FROM cap), n => 100) GROUP BY label ORDER BY label;
+  FROM ntg.read_pcap((SELECT c FROM pw_cap), n => 100) GROUP BY label ORDER BY label;
 
 -- Reproducible: the same arguments give the same bytes; another seed, other endpoints.
-SELECT md5(ntg.write_pcap('SELECT label, pl FROM synth')) = md5(ntg.write_pcap('SELECT label, pl FROM synth')) AS same,
-	   md5(ntg.write_pcap('SELECT label, pl FROM synth')) = md5(ntg.write_pcap('SELECT label, pl FROM synth', seed => 1)) AS same_other_seed;
+SELECT md5(ntg.write_pcap('SELECT label, pl FROM pw_synth')) = md5(ntg.write_pcap('SELECT label, pl FROM pw_synth')) AS same,
+	   md5(ntg.write_pcap('SELECT label, pl FROM pw_synth')) = md5(ntg.write_pcap('SELECT label, pl FROM pw_synth', seed => 1)) AS same_other_seed;
 -- the random fill changes payload bytes only: same size, same biflows
-SELECT length(ntg.write_pcap('SELECT label, pl FROM synth', payload => 'random')) =
-	   length(ntg.write_pcap('SELECT label, pl FROM synth')) AS same_length,
-	   (SELECT string_agg(label || pl_full::text, ';' ORDER BY first_seen) FROM ntg.read_pcap(ntg.write_pcap('SELECT label, pl FROM synth', payload => 'random'), n => 100)) =
-	   (SELECT string_agg(label || pl::text, ';' ORDER BY n) FROM (SELECT label, pl, row_number() OVER () AS n FROM synth) s) AS same_values;
+SELECT length(ntg.write_pcap('SELECT label, pl FROM pw_synth', payload => 'random')) =
+	   length(ntg.write_pcap('SELECT label, pl FROM pw_synth')) AS same_length,
+	   (SELECT string_agg(label || pl_full::text, ';' ORDER BY first_seen) FROM ntg.read_pcap(ntg.write_pcap('SELECT label, pl FROM pw_synth', payload => 'random'), n => 100)) =
+	   (SELECT string_agg(label || pl::text, ';' ORDER BY n) FROM (SELECT label, pl, row_number() OVER () AS n FROM pw_synth) s) AS same_values;
 
 -- smallint arrays too, and the values of ntg.generate's row type
 SELECT label, pl FROM ntg.read_pcap(ntg.write_pcap($$SELECT 'x'::varchar AS label, '{1200,-32768,32767}'::smallint[] AS pl$$));
@@ -58,59 +58,59 @@ SELECT protocol, pl FROM ntg.read_pcap(ntg.write_pcap($$SELECT 'a' AS label, '{5
 SELECT protocol FROM ntg.read_pcap(ntg.write_pcap($$SELECT 'a' AS label, '{5}'::int[] AS pl$$, protocol => 'udp'));
 -- start_time and the gaps: the first biflow starts at start_time; flow_gap 0 starts all together
 SELECT first_seen, last_seen - first_seen >= interval '6 us' AS spread
-  FROM ntg.read_pcap(ntg.write_pcap('SELECT label, pl FROM synth LIMIT 2', start_time => '2030-01-01 00:00:00+00',
+  FROM ntg.read_pcap(ntg.write_pcap('SELECT label, pl FROM pw_synth LIMIT 2', start_time => '2030-01-01 00:00:00+00',
 								   flow_gap => '0', packet_gap => '0')) ORDER BY first_seen;
 
 -- ntg.import_pcap takes each biflow's label from the capture when its label argument is NULL.
-SELECT biflows, packets FROM ntg.import_pcap((SELECT c FROM cap), dataset => 'synthetic', n => 100);
-SELECT biflows FROM ntg.import_pcap((SELECT c FROM cap), dataset => 'relabelled', label => 'mine');
+SELECT biflows, packets FROM ntg.import_pcap((SELECT c FROM pw_cap), dataset => 'synthetic', n => 100);
+SELECT biflows FROM ntg.import_pcap((SELECT c FROM pw_cap), dataset => 'relabelled', label => 'mine');
 SELECT dataset, label, pl_full FROM ntg.biflows ORDER BY biflow_id;
 -- the generic INSERT path (a target with a trigger) does the same
-CREATE TABLE flows_t (LIKE ntg.biflows INCLUDING ALL);
-CREATE FUNCTION flows_t_trg() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN RETURN NEW; END$$;
-CREATE TRIGGER t BEFORE INSERT ON flows_t FOR EACH ROW EXECUTE FUNCTION flows_t_trg();
-SELECT biflows FROM ntg.import_pcap((SELECT c FROM cap), dataset => 'generic', n => 100, target => 'flows_t');
-SELECT count(*) AS missing FROM (SELECT label, pl FROM synth EXCEPT ALL SELECT label, pl_full FROM flows_t) x;
+CREATE TABLE pw_flows (LIKE ntg.biflows INCLUDING ALL);
+CREATE FUNCTION pw_flows_trg() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN RETURN NEW; END$$;
+CREATE TRIGGER t BEFORE INSERT ON pw_flows FOR EACH ROW EXECUTE FUNCTION pw_flows_trg();
+SELECT biflows FROM ntg.import_pcap((SELECT c FROM pw_cap), dataset => 'generic', n => 100, target => 'pw_flows');
+SELECT count(*) AS missing FROM (SELECT label, pl FROM pw_synth EXCEPT ALL SELECT label, pl_full FROM pw_flows) x;
 
 -- Per-class protocol and server port from imported biflows, and its use.
 SELECT ntg.pcap_classes('SELECT label, protocol, server_port FROM ntg.biflows WHERE dataset = ''synthetic''');
-SELECT label, protocol, server_port FROM ntg.read_pcap(ntg.write_pcap('SELECT label, pl FROM synth',
+SELECT label, protocol, server_port FROM ntg.read_pcap(ntg.write_pcap('SELECT label, pl FROM pw_synth',
 	classes => ntg.pcap_classes('SELECT label, protocol, server_port FROM ntg.biflows WHERE dataset = ''synthetic'''))) ORDER BY first_seen;
 SELECT ntg.pcap_classes('SELECT ''a'', 6, 80 UNION ALL SELECT ''a'', 6, 443 UNION ALL SELECT ''a'', 6, 443 UNION ALL SELECT NULL, 6, 1');
 SELECT ntg.pcap_classes('SELECT label, protocol, server_port FROM ntg.biflows WHERE false') AS no_rows;
 
 -- The file form, as COPY TO a file.
-SELECT * FROM ntg.write_pcap_file(:'capfile', $$SELECT label, pl FROM synth WHERE label <> 'big'$$);
-SELECT count(*) AS missing FROM (SELECT label, pl FROM synth WHERE label <> 'big' EXCEPT ALL
+SELECT * FROM ntg.write_pcap_file(:'capfile', $$SELECT label, pl FROM pw_synth WHERE label <> 'big'$$);
+SELECT count(*) AS missing FROM (SELECT label, pl FROM pw_synth WHERE label <> 'big' EXCEPT ALL
 	SELECT label, pl_full FROM ntg.read_pcap(:'capfile', n => 100)) x;
-SELECT md5(pg_read_binary_file(:'capfile')) = md5(ntg.write_pcap($$SELECT label, pl FROM synth WHERE label <> 'big'$$)) AS same_bytes;
+SELECT md5(pg_read_binary_file(:'capfile')) = md5(ntg.write_pcap($$SELECT label, pl FROM pw_synth WHERE label <> 'big'$$)) AS same_bytes;
 -- an empty query gives a capture without packets
-SELECT length(ntg.write_pcap('SELECT label, pl FROM synth WHERE false')) AS header_bytes,
-	   (SELECT count(*) FROM ntg.read_pcap(ntg.write_pcap('SELECT label, pl FROM synth WHERE false'))) AS biflows;
+SELECT length(ntg.write_pcap('SELECT label, pl FROM pw_synth WHERE false')) AS header_bytes,
+	   (SELECT count(*) FROM ntg.read_pcap(ntg.write_pcap('SELECT label, pl FROM pw_synth WHERE false'))) AS biflows;
 
 -- Errors: arguments.
 SELECT ntg.write_pcap(NULL);
-SELECT ntg.write_pcap('SELECT label, pl FROM synth', seed => NULL);
-SELECT ntg.write_pcap('SELECT label, pl FROM synth', protocol => 'icmp');
-SELECT ntg.write_pcap('SELECT label, pl FROM synth', start_time => '1969-12-31 23:59:59+00');
-SELECT ntg.write_pcap('SELECT label, pl FROM synth', start_time => 'infinity');
-SELECT ntg.write_pcap('SELECT label, pl FROM synth', flow_gap => '-1 s');
-SELECT ntg.write_pcap('SELECT label, pl FROM synth', packet_gap => NULL);
-SELECT ntg.write_pcap('SELECT label, pl FROM synth', mss => 0);
-SELECT ntg.write_pcap('SELECT label, pl FROM synth', mss => 65496);
-SELECT ntg.write_pcap('SELECT label, pl FROM synth', payload => 'ones');
-SELECT ntg.write_pcap('SELECT label, pl FROM synth', classes => '[1, 2]');
-SELECT ntg.write_pcap('SELECT label, pl FROM synth', classes => '{"web": "http"}');
-SELECT ntg.write_pcap('SELECT label, pl FROM synth', classes => '{"web": 0}');
-SELECT ntg.write_pcap('SELECT label, pl FROM synth', classes => '{"web": 80.5}');
-SELECT ntg.write_pcap('SELECT label, pl FROM synth', classes => '{"web": {"port": 80}}');
-SELECT ntg.write_pcap('SELECT label, pl FROM synth', classes => '{"web": {"protocol": 1}}');
-SELECT ntg.write_pcap('SELECT label, pl FROM synth', classes => '{"web": {"protocol": "sctp"}}');
+SELECT ntg.write_pcap('SELECT label, pl FROM pw_synth', seed => NULL);
+SELECT ntg.write_pcap('SELECT label, pl FROM pw_synth', protocol => 'icmp');
+SELECT ntg.write_pcap('SELECT label, pl FROM pw_synth', start_time => '1969-12-31 23:59:59+00');
+SELECT ntg.write_pcap('SELECT label, pl FROM pw_synth', start_time => 'infinity');
+SELECT ntg.write_pcap('SELECT label, pl FROM pw_synth', flow_gap => '-1 s');
+SELECT ntg.write_pcap('SELECT label, pl FROM pw_synth', packet_gap => NULL);
+SELECT ntg.write_pcap('SELECT label, pl FROM pw_synth', mss => 0);
+SELECT ntg.write_pcap('SELECT label, pl FROM pw_synth', mss => 65496);
+SELECT ntg.write_pcap('SELECT label, pl FROM pw_synth', payload => 'ones');
+SELECT ntg.write_pcap('SELECT label, pl FROM pw_synth', classes => '[1, 2]');
+SELECT ntg.write_pcap('SELECT label, pl FROM pw_synth', classes => '{"web": "http"}');
+SELECT ntg.write_pcap('SELECT label, pl FROM pw_synth', classes => '{"web": 0}');
+SELECT ntg.write_pcap('SELECT label, pl FROM pw_synth', classes => '{"web": 80.5}');
+SELECT ntg.write_pcap('SELECT label, pl FROM pw_synth', classes => '{"web": {"port": 80}}');
+SELECT ntg.write_pcap('SELECT label, pl FROM pw_synth', classes => '{"web": {"protocol": 1}}');
+SELECT ntg.write_pcap('SELECT label, pl FROM pw_synth', classes => '{"web": {"protocol": "sctp"}}');
 SELECT ntg.pcap_classes(NULL);
 
 -- Errors: the query's shape.
 SELECT ntg.write_pcap('SELEC 1');
-SELECT ntg.write_pcap('INSERT INTO synth VALUES (''a'', ''{1}'')');
+SELECT ntg.write_pcap('INSERT INTO pw_synth VALUES (''a'', ''{1}'')');
 SELECT ntg.write_pcap($$SELECT 'a' AS label$$);
 SELECT ntg.write_pcap($$SELECT '{1}'::int[] AS pl$$);
 SELECT ntg.write_pcap($$SELECT 'a' AS label, '{1}'::int[] AS pl, 1 AS dataset$$);
@@ -145,18 +145,18 @@ SELECT length(ntg.write_pcap($$SELECT 'a' AS label, '{1,-1}'::int[] AS pl FROM g
 RESET work_mem;
 
 -- Errors: the file form.
-SELECT * FROM ntg.write_pcap_file(NULL, 'SELECT label, pl FROM synth');
-SELECT * FROM ntg.write_pcap_file('relative.pcapng', 'SELECT label, pl FROM synth');
-SELECT * FROM ntg.write_pcap_file('/nonexistent-dir/x.pcapng', 'SELECT label, pl FROM synth');
+SELECT * FROM ntg.write_pcap_file(NULL, 'SELECT label, pl FROM pw_synth');
+SELECT * FROM ntg.write_pcap_file('relative.pcapng', 'SELECT label, pl FROM pw_synth');
+SELECT * FROM ntg.write_pcap_file('/nonexistent-dir/x.pcapng', 'SELECT label, pl FROM pw_synth');
 CREATE ROLE ntg_pcap_writer;
-GRANT SELECT ON synth TO ntg_pcap_writer;
+GRANT SELECT ON pw_synth TO ntg_pcap_writer;
 SET ROLE ntg_pcap_writer;
-SELECT * FROM ntg.write_pcap_file('/tmp/ntg-regress-denied.pcapng', 'SELECT label, pl FROM synth');
-SELECT length(ntg.write_pcap('SELECT label, pl FROM synth')) > 0 AS bytea_form_open_to_all;
+SELECT * FROM ntg.write_pcap_file('/tmp/ntg-regress-denied.pcapng', 'SELECT label, pl FROM pw_synth');
+SELECT length(ntg.write_pcap('SELECT label, pl FROM pw_synth')) > 0 AS bytea_form_open_to_all;
 RESET ROLE;
 DROP OWNED BY ntg_pcap_writer;
 DROP ROLE ntg_pcap_writer;
 
-DROP TABLE synth, cap, flows_t;
-DROP FUNCTION flows_t_trg();
+DROP TABLE pw_synth, pw_cap, pw_flows;
+DROP FUNCTION pw_flows_trg();
 DELETE FROM ntg.biflows;
