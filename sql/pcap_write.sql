@@ -144,6 +144,11 @@ SELECT ntg.write_pcap($$SELECT 'a' AS label, '{1,-1}'::int[] AS pl, '2024-01-01'
 SELECT length(ntg.write_pcap($$SELECT 'a' AS label, '{1,-1}'::int[] AS pl FROM generate_series(1, 5000)$$)) > 0 AS apart_fits;
 RESET work_mem;
 
+-- A long write can be cancelled, also inside one biflow (two thousand million one-byte segments).
+SET statement_timeout = '300ms';
+SELECT length(ntg.write_pcap($$SELECT 'a' AS label, '{2000000000}'::int[] AS pl$$, mss => 1));
+RESET statement_timeout;
+
 -- Errors: the file form.
 SELECT * FROM ntg.write_pcap_file(NULL, 'SELECT label, pl FROM pw_synth');
 SELECT * FROM ntg.write_pcap_file('relative.pcapng', 'SELECT label, pl FROM pw_synth');
