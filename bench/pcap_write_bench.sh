@@ -18,8 +18,8 @@ set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$repo"
-# shellcheck source=bench/pg_server.sh
-. bench/pg_server.sh
+# shellcheck source=test/lib/pg_harness.sh
+. test/lib/pg_harness.sh
 rows=${NTG_BENCH_ROWS:-100000}
 scapy_rows=${NTG_BENCH_SCAPY_ROWS:-5000}
 runs=${NTG_BENCH_RUNS:-3}
@@ -28,15 +28,20 @@ port=${NTG_BENCH_PORT:-54332}
 rm -rf "$work"; mkdir -p "$work"; chmod 777 "$work"
 
 echo "== building"
+ntg_tmp_install
 make -s -j2 unit-build >/dev/null
-gcc -O2 -std=gnu11 -Isrc/core -o "$work/pcap_write_core" bench/pcap_write_core.c test/unit/bin/libntgcore.a -lpcap -lopenblas -lm
-gcc -O2 -o "$work/pcap_dump_floor" bench/pcap_dump_floor.c -lpcap
+deps=$(make -s print-dep-flags)
+# shellcheck disable=SC2086
+gcc -O2 -std=gnu11 -Isrc/core -o "$work/pcap_write_core" bench/pcap_write_core.c test/unit/bin/libntgcore.a $deps
+# shellcheck disable=SC2086
+gcc -O2 -o "$work/pcap_dump_floor" bench/pcap_dump_floor.c $deps
 gcc -O2 -o "$work/fresh_memory" bench/fresh_memory.c
 
 echo "== starting a throw-away server"
 mkdir -p "$work/pg"
-bench_server_up "$work/pg" "$port"
-psql=("${PSQL[@]}")
+OPENBLAS_NUM_THREADS=1 ntg_server_start "$work/pg" "$port"
+trap ntg_server_stop EXIT
+psql=("${NTG_PSQL[@]}")
 # Ten values per biflow, request/response shaped: requests 40..839 bytes, responses 1..1460 and,
 # one in twenty, a large response of up to 8000 bytes (one segment at the default MSS).  About
 # 0.7 GB for 100 000 biflows: within the 1 GB of a bytea.

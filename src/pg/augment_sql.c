@@ -61,14 +61,24 @@ emit_rows(FunctionCallInfo fcinfo, const NtgSeqSet *out)
 static Datum
 augment(FunctionCallInfo fcinfo, AugmentKind kind)
 {
-	char	   *source = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	int32		rows_per_class = PG_GETARG_INT32(1);
-	uint64		seed = (uint64) PG_GETARG_INT64(2);
-	bool		top_up = PG_GETARG_BOOL(4);
+	static const char *const names[2][5] = {
+		{"train_query", "rows_per_class", "seed", "k", "top_up"},
+		{"train_query", "rows_per_class", "seed", "p", "top_up"}};
+	char	   *source;
+	int32		rows_per_class;
+	uint64		seed;
+	bool		top_up;
 	NtgSeqSet	set,
 				out;
 	NtgError	err;
 	int		   *counts;
+
+	for (int i = 0; i < 5; i++)
+		ntg_pg_require_arg(fcinfo, i, names[kind == AUGMENT_SMOTE ? 0 : 1][i]);
+	source = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	rows_per_class = PG_GETARG_INT32(1);
+	seed = (uint64) PG_GETARG_INT64(2);
+	top_up = PG_GETARG_BOOL(4);
 
 	if (rows_per_class < 0)
 		ereport(ERROR,
@@ -83,7 +93,7 @@ augment(FunctionCallInfo fcinfo, AugmentKind kind)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("p must be between 0 and 1")));
-	ntg_pg_collect_seqs(source, "source", &set);
+	ntg_pg_collect_seqs(source, "train_query", &set);
 	counts = per_class_counts(&set, rows_per_class, top_up);
 	if (kind == AUGMENT_SMOTE)
 		NTG_PG_CHECK(ntg_smote(&set, counts, PG_GETARG_INT32(3), seed, &out, &err), &err);

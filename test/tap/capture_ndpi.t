@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-# test/tap/capture_ndpi.t — the nDPI check of issue 2: import all captures of ../shared/data/ndpi
+# test/tap/capture_ndpi.t — the nDPI check: import all captures of ndpi/pcap of the benchmark data (docs/data.md)
 # with timeouts off and find >= 99 % of the payload biflows of ndpi/flows.tsv with the same
 # endpoints (client and server) and the same first-10 signed payload sequence.  Prints the
 # percentage and the mismatches by kind (explained in docs/capture.md, "nDPI comparison").

@@ -1,5 +1,5 @@
 /*
- * augment.h — the two non-neural augmentation baselines of DESIGN.md, on labeled PL sequences.
+ * augment.h — the two non-neural augmentation baselines (docs/definitions.md), on labeled PL sequences.
  *
  * Both produce, for each class c of the input set, per_class[c] synthetic rows of class c made from
  * the input rows of c only.  Rows of a class are first put in a canonical order (by values, then

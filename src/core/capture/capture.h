@@ -5,7 +5,7 @@
  * ntg_capture_run() streams every packet through the link/IP decoders (decode.h) into the biflow
  * table (flowtab.h) and calls `emit` once per finished biflow; ntg_capture_close() releases the
  * libpcap handles and the FILE (they live outside the core allocator, so a host that may unwind
- * must call it from a cleanup callback).  Definitions: docs/capture.md and DESIGN.md.
+ * must call it from a cleanup callback).  Definitions: docs/capture.md and docs/definitions.md.
  */
 #ifndef NTG_CAPTURE_H
 #define NTG_CAPTURE_H

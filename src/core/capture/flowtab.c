@@ -1,6 +1,6 @@
 /*
  * flowtab.c — biflow table (see flowtab.h).  Client = sender of a flow's first packet, or its
- * receiver when that packet is a TCP SYN+ACK (DESIGN.md).  A packet at least idle_timeout after
+ * receiver when that packet is a TCP SYN+ACK (docs/definitions.md).  A packet at least idle_timeout after
  * its flow's last packet, or at least active_timeout after its first, finds the flow expired: the
  * flow is emitted and the packet starts a new one, as NFStream does.  That check is made per
  * packet, so it is exact whatever the order of the lists below.
