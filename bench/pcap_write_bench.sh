@@ -91,11 +91,11 @@ uptime
 
 row() {	# name biflows packets bytes seconds
 	awk -v n="$1" -v f="$2" -v p="$3" -v b="$4" -v s="$5" \
-		'BEGIN {printf "| %-36s | %8s | %9d | %7.1f | %7.3f | %10.0f |\n", n, f, p, b / 1e6, s, p / s / 1e3}'
+		'BEGIN {printf "| %-37s | %8s | %9s | %7.1f | %7.3f | %11s |\n", n, f, p, b / 1e6, s, p == "-" ? "-" : sprintf("%.0f", p / s / 1e3)}'
 }
 echo
-echo "| writer                               |  biflows |   packets |      MB | seconds | k packets/s |"
-echo "| ------------------------------------ | -------: | --------: | ------: | ------: | ----------: |"
+echo "| writer                                |  biflows |   packets |      MB | seconds | k packets/s |"
+echo "| ------------------------------------- | -------: | --------: | ------: | ------: | ----------: |"
 row "ntg.write_pcap_file (SQL, file)" "$n_flows" "$n_packets" "$n_bytes" "$t_file"
 row "ntg.write_pcap (SQL, bytea)" "$n_flows" "$n_packets" "$n_bytes" "$t_bytea"
 read -r cf cp cb cs <<<"$core"
@@ -103,7 +103,7 @@ row "ntg core (C, no server, file)" "$cf" "$cp" "$cb" "$cs"
 read -r fp fb fs <<<"$floor"
 row "libpcap pcap_dump of prebuilt packets" "-" "$fp" "$fb" "$fs"
 read -r mb ma mf <<<"$mem"
-row "fresh memory of that size (floor)" "-" "$n_packets" "$mb" "$mf"
+row "fresh memory of that size (floor)" "-" "-" "$mb" "$mf"
 if [ -n "$scapy" ]; then
 	read -r sf sp sb ss <<<"$scapy"
 	row "scapy 2.5 build + wrpcap" "$sf" "$sp" "$sb" "$ss"
