@@ -21,7 +21,7 @@ def main():
     ap.add_argument("--seeds", type=int, default=1)
     args = ap.parse_args()
     rows = ndpi_rows(os.environ["NTG_SHARED_DATA"])
-    srv = Server(os.environ["NTG_BINDIR"], port=54343)
+    srv = Server(port=54343)
     try:
         srv.load("ndpi", rows)
         srv.psql("CREATE TABLE sweep (seed int, generator text, fraction float8, real_rows bigint, "

@@ -16,8 +16,8 @@ repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 rows=${1:-100000}
 repeats=${2:-3}
 cd "$repo"
-# shellcheck source=bench/pg_server.sh
-. bench/pg_server.sh
+# shellcheck source=test/lib/pg_harness.sh
+. test/lib/pg_harness.sh
 work=$(mktemp -d /tmp/ntg-fidbench.XXXXXX)
 chmod 755 "$work"
 trap 'rm -rf "$work"' EXIT
@@ -31,10 +31,10 @@ if [ -n "${NTG_BENCH_PGHOST:-}" ]; then
 	export PGHOST=$NTG_BENCH_PGHOST
 	psql=(psql -XAtq -v ON_ERROR_STOP=1)
 else
-	mkdir "$work/pg"
-	bench_server_up "$work/pg" 54339
-	trap 'bench_server_down; rm -rf "$work"' EXIT
-	psql=("${PSQL[@]}")
+	# one BLAS thread: the comparison is on one core, like the Python side
+	OPENBLAS_NUM_THREADS=1 ntg_server_start "$work/pg" 54339
+	trap 'ntg_server_stop; rm -rf "$work"' EXIT
+	psql=("${NTG_PSQL[@]}")
 fi
 
 "${psql[@]}" <<SQL
@@ -94,8 +94,10 @@ PY
 t_ref=$(echo "$ref" | head -1)
 # The metric code alone, without the server (same rows, read from the TSV files).
 make -C "$repo" -s unit-build >/dev/null
+deps=$(make -C "$repo" -s print-dep-flags)
+# shellcheck disable=SC2086
 cc -O2 -std=gnu11 -I"$repo/src/core" -o "$work/core_bench" "$repo/bench/fidelity_core_bench.c" \
-	"$repo/test/unit/bin/libntgcore.a" -lpcap -lopenblas -lm
+	"$repo/test/unit/bin/libntgcore.a" $deps
 read -r t_core t_core_cpu < <("$work/core_bench" "$work/real.tsv" "$work/synth.tsv" "$repeats")
 
 ntg_values=$("${psql[@]}" -F $'\t' -c "SELECT * FROM ntg.fidelity('$q_real', '$q_synth')")

@@ -2,7 +2,7 @@
 # bench/import_bench.sh — capture import speed, end to end into a table, side by side with the
 # floor (a bare libpcap read loop, bench/pcap_loop.c) and tshark extracting conversations
 # (tshark -q -z conv,tcp -z conv,udp), on the same bytes:
-#   ndpi: the 543 captures of ../shared/data/ndpi/pcap (tshark reads them merged into one pcapng)
+#   ndpi: the 543 captures of ndpi/pcap of the benchmark data, docs/data.md (tshark reads them merged into one pcapng)
 #   big:  a >= 1 M-packet Ethernet pcap made by bench/make_big_capture.py in /tmp (not committed)
 #   parts: the big capture cut into 4 files (editcap -c), for many files in one call
 # Also the ntg core alone (bench/ntg_flows.c, no PostgreSQL), a plain read of the file, imports
@@ -14,11 +14,11 @@ set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$repo"
-# shellcheck source=bench/pg_server.sh
-. bench/pg_server.sh
-data=${NTG_SHARED_DATA:-$repo/../shared/data}
-ndpi=$data/ndpi/pcap
-[ -d "$ndpi" ] || { echo "bench: $ndpi is absent; nothing to measure"; exit 0; }
+# shellcheck source=test/lib/pg_harness.sh
+. test/lib/pg_harness.sh
+ntg_shared_data
+ndpi=$NTG_SHARED_DATA/ndpi/pcap
+[ -n "$NTG_SHARED_DATA" ] && [ -d "$ndpi" ] || { echo "skipped: $ndpi is absent (set NTG_SHARED_DATA)"; exit 0; }
 runs=${NTG_BENCH_RUNS:-3}
 work=${NTG_BENCH_DIR:-/tmp/ntg-bench}
 port=${NTG_BENCH_PORT:-54331}
@@ -26,11 +26,13 @@ mkdir -p "$work"
 
 load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 echo "== building"
-make -s -j2 tmp_install >/dev/null
+ntg_tmp_install
 make -s -j2 unit-build >/dev/null
-bindir=$(make -s print-tmp-bindir)
-gcc -O2 -o "$work/pcap_loop" bench/pcap_loop.c -lpcap
-gcc -O2 -std=gnu11 -Isrc/core -o "$work/ntg_flows" bench/ntg_flows.c test/unit/bin/libntgcore.a -lpcap -lopenblas -lm
+deps=$(make -s print-dep-flags)
+# shellcheck disable=SC2086
+gcc -O2 -o "$work/pcap_loop" bench/pcap_loop.c $deps
+# shellcheck disable=SC2086
+gcc -O2 -std=gnu11 -Isrc/core -o "$work/ntg_flows" bench/ntg_flows.c test/unit/bin/libntgcore.a $deps
 
 echo "== preparing captures"
 big=$work/big.pcap
@@ -58,16 +60,10 @@ chmod 755 "$work" "$parts"; chmod 644 "$big" "$merged" "$parts"/*
 cat "$ndpi"/* "$big" "$merged" "$parts"/* >/dev/null
 
 echo "== starting a throw-away server"
-pg=$work/pg
-# a server left by a killed earlier run
-if [ -f "$pg/data/postmaster.pid" ]; then
-	BENCH_SERVER_DIR=$pg BENCH_BINDIR=$bindir BENCH_SERVER_AS=()
-	[ "$(id -u)" -eq 0 ] && BENCH_SERVER_AS=(runuser -u postgres --)
-	bench_server_down
-fi
-rm -rf "$pg"; mkdir -p "$pg"
-bench_server_up "$pg" "$port"
-psql=("${PSQL[@]}")
+# (stops a server left in $work/pg by a killed earlier run first); one BLAS thread
+OPENBLAS_NUM_THREADS=1 ntg_server_start "$work/pg" "$port"
+trap ntg_server_stop EXIT
+psql=("${NTG_PSQL[@]}")
 "${psql[@]}" -c "CREATE EXTENSION ntg; SET client_min_messages = error;
 	CREATE TABLE bench_flows (LIKE ntg.biflows INCLUDING ALL);
 	-- the same table with a no-op statement trigger, which sends import_pcap down its generic

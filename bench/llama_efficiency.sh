@@ -6,7 +6,7 @@
 #   bench/llama_efficiency.sh            # the full protocol (takes a while: batch 1 is slow)
 #   EPOCHS=10 BATCH1_EPOCHS=1 BATCHES="32 64" SAMPLES=500 SINGLE_CALLS=200 bench/llama_efficiency.sh
 #
-# Rows: the 5 largest label_app classes of ../shared/data/ndpi/flows.tsv x 500 rows (with
+# Rows: the 5 largest label_app classes of ndpi/flows.tsv of the benchmark data (docs/data.md) x 500 rows (with
 # replacement, seeded).  For every batch size: seconds per epoch (ntg.train on the rows through
 # SQL vs torch), generation ms/sample one at a time (ntg.generate with n = 1 called SINGLE_CALLS
 # times over the 5 classes, each a separate call; torch generates SAMPLES rows one row per pass)
@@ -17,26 +17,29 @@ set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$repo"
-# shellcheck source=bench/pg_server.sh
-. bench/pg_server.sh
-BENCH_ENV=("EPOCHS=${EPOCHS:-10}" "BATCH1_EPOCHS=${BATCH1_EPOCHS:-1}" "BATCHES=${BATCHES:-1 32 64}"
-	"SAMPLES=${SAMPLES:-500}" "SINGLE_CALLS=${SINGLE_CALLS:-200}" "SKIP_TORCH=${SKIP_TORCH:-0}"
-	"HYPER=${HYPER:-}")
-bench_as_postgres "$@"
+# shellcheck source=test/lib/pg_harness.sh
+. test/lib/pg_harness.sh
+ntg_shared_data
+NTG_PASS_ENV="EPOCHS BATCH1_EPOCHS BATCHES SAMPLES SINGLE_CALLS SKIP_TORCH HYPER" \
+	ntg_rerun_as_postgres bench/llama_efficiency.sh "$@"
 
 EPOCHS=${EPOCHS:-10}; BATCH1_EPOCHS=${BATCH1_EPOCHS:-1}; BATCHES=${BATCHES:-1 32 64}
 SAMPLES=${SAMPLES:-500}; SINGLE_CALLS=${SINGLE_CALLS:-200}; SKIP_TORCH=${SKIP_TORCH:-0}
 HYPER=${HYPER:-}			# extra hyperparameters as JSON members, e.g. '"dim": 128'
-data=${NTG_SHARED_DATA:-$repo/../shared/data}
-if [ ! -f "$data/ndpi/flows.tsv" ]; then
+data=$NTG_SHARED_DATA
+if [ -z "$data" ] || [ ! -f "$data/ndpi/flows.tsv" ]; then
 	echo "skipped: $data/ndpi/flows.tsv is absent (set NTG_SHARED_DATA)"; exit 0
 fi
-out=${BENCH_OUT:-$repo/bench/out}; mkdir -p "$out"
 rows=$(mktemp /tmp/ntg-eff-rows.XXXXXX.tsv)
 /usr/bin/python3 bench/make_rows.py efficiency --flows "$data/ndpi/flows.tsv" --out "$rows" \
 	--classes 5 --rows 500 --seed 1
 
-bench_start_server 54331
+srv=$(mktemp -d /tmp/ntg-bench-pg.XXXXXX)
+# one BLAS thread: the comparison is on one core, like the PyTorch side
+OPENBLAS_NUM_THREADS=1 ntg_server_start "$srv" 54331 ntgbench
+trap 'ntg_server_stop; rm -rf "$srv"' EXIT
+PSQL=("${NTG_PSQL[@]}")
+"${PSQL[@]}" -c "CREATE EXTENSION ntg" >/dev/null
 "${PSQL[@]}" <<SQL
 CREATE TABLE eff (label text, pl integer[]);
 CREATE TEMP TABLE raw (label text, pl text);
@@ -67,16 +70,16 @@ for b in $BATCHES; do
 	e=$EPOCHS; [ "$b" = 1 ] && e=$BATCH1_EPOCHS
 	hp="{\"epochs\": $e, \"batch_size\": $b, \"seed\": 1${HYPER:+, $HYPER}}"
 	# Training and generation in one fresh backend, whose peak memory is then read.
-	peak=$(bench_backend_peak_kb "INSERT INTO cpu_log SELECT 'train', $b, * FROM timed(
+	peak=$(ntg_backend_peak_kb "INSERT INTO cpu_log SELECT 'train', $b, * FROM timed(
 			'SELECT ntg.train(''eff_b$b'', ''llama'', ''SELECT label, pl FROM eff'', ''$hp'')');
-		SELECT count(*) FROM ntg.generate_int('eff_b$b', n => $per_class, seed => 1)")
+		SELECT count(*) FROM ntg.generate('eff_b$b', n => $per_class, seed => 1)")
 	# Warm the per-backend model cache, then time: SINGLE_CALLS separate calls of n = 1 over the
 	# 5 classes, and one call of SAMPLES rows (per_class rows of each class).
-	"${PSQL[@]}" -c "SET ntg.progress = off" -c "SELECT count(*) FROM ntg.generate_int('eff_b$b', n => 1)" -c \
+	"${PSQL[@]}" -c "SET ntg.progress = off" -c "SELECT count(*) FROM ntg.generate('eff_b$b', n => 1)" -c \
 		"INSERT INTO cpu_log SELECT 'single', $b, * FROM timed('WITH c AS (SELECT array_agg(DISTINCT label ORDER BY label) AS l FROM eff)
 			SELECT count(*) FROM c, generate_series(1, $SINGLE_CALLS) AS s,
-			LATERAL ntg.generate_int(''eff_b$b'', c.l[1 + s % 5], 1, s)')" -c \
-		"INSERT INTO cpu_log SELECT 'batched', $b, * FROM timed('SELECT count(*) FROM ntg.generate_int(''eff_b$b'', n => $per_class, seed => 2)')" >/dev/null
+			LATERAL ntg.generate(''eff_b$b'', c.l[1 + s % 5], 1, s)')" -c \
+		"INSERT INTO cpu_log SELECT 'batched', $b, * FROM timed('SELECT count(*) FROM ntg.generate(''eff_b$b'', n => $per_class, seed => 2)')" >/dev/null
 	# s/epoch: the epochs' wall time as ntg.train measured it, and CPU of the whole call per epoch.
 	read -r s_epoch cpu_epoch single cpu_single batched cpu_batched bytes params <<<"$("${PSQL[@]}" -F ' ' -c "
 		SELECT round((m.train_seconds / m.epochs)::numeric, 3), round((t.cpu_ms / 1000 / m.epochs)::numeric, 3),
@@ -137,7 +140,7 @@ for r in rows:
         r["params"], t.get("params", "-"), r["peak_kb"] / 1024, num(t.get("peak_rss_mb"), "%.0f")))
 print()
 print("Paper, Table III (LLaMA, datacenter GPU): 36.8 s/epoch, 31.21 ms/sample, 7.9 MB model, 393 MB memory.")
-print("Goals (issue 3): training >= 3x faster than torch at batch 1 and 32; generation >= 3x faster one at a time "
+print("Targets: training >= 3x faster than torch at batch 1 and 32; generation >= 3x faster one at a time "
       "and batched, <= 1 ms/sample one at a time; model <= 8 MB (float32).")
 if any(r["epochs"] != rows[-1]["epochs"] for r in rows):
     print("Note: batch 1 ran fewer epochs (BATCH1_EPOCHS); s/epoch is per epoch either way.")

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# bench/llama_quality.sh — the quality protocol of issue 3 for the llama generator, through SQL.
+# bench/llama_quality.sh — the quality protocol for the llama generator, through SQL
+# (docs/research/llama-quality.md).
 #
 #   bench/llama_quality.sh                     # hyperparameters: the model's defaults (Table I)
 #   EPOCHS=20 SEED=1 HYPER='"batch_size": 32' bench/llama_quality.sh
 #   EPOCHS=30 HYPER='"dropout": 0.3' STRATIFIED=true bench/llama_quality.sh   # the setting chosen
-#                                   on a validation split by bench/llama_tune.py (docs/models.md)
+#                                   on a validation split by bench/research/llama_tune.py
 #
-# Rows: the 30 classes of ../shared/data/ndpi/recommended_classes_min30.txt (label_app of
+# Rows: the 30 classes of ndpi/recommended_classes_min30.txt of the benchmark data (label_app of
 # flows.tsv, payload biflows, first 10 signed payload lengths), split 80/20 per class by a
 # deterministic hash of the flow's pcap and 5-tuple (bench/make_rows.py).  The model is trained on
 # the training split; as many rows per class as the training split has are generated; then, with
@@ -17,23 +18,27 @@ set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$repo"
-# shellcheck source=bench/pg_server.sh
-. bench/pg_server.sh
-BENCH_ENV=("EPOCHS=${EPOCHS:-}" "SEED=${SEED:-1}" "HYPER=${HYPER:-}" "GEN_SEED=${GEN_SEED:-1}"
-	"TEMPERATURE=${TEMPERATURE:-1.0}" "STRATIFIED=${STRATIFIED:-false}" "NTG_BENCH_PORT=${NTG_BENCH_PORT:-54332}")
-bench_as_postgres "$@"
+# shellcheck source=test/lib/pg_harness.sh
+. test/lib/pg_harness.sh
+ntg_shared_data
+NTG_PASS_ENV="EPOCHS SEED HYPER GEN_SEED TEMPERATURE STRATIFIED NTG_BENCH_PORT" \
+	ntg_rerun_as_postgres bench/llama_quality.sh "$@"
 
 EPOCHS=${EPOCHS:-}; SEED=${SEED:-1}; HYPER=${HYPER:-}; GEN_SEED=${GEN_SEED:-1}
 TEMPERATURE=${TEMPERATURE:-1.0}; STRATIFIED=${STRATIFIED:-false}
-data=${NTG_SHARED_DATA:-$repo/../shared/data}
-if [ ! -f "$data/ndpi/flows.tsv" ]; then
+data=$NTG_SHARED_DATA
+if [ -z "$data" ] || [ ! -f "$data/ndpi/flows.tsv" ]; then
 	echo "skipped: $data/ndpi/flows.tsv is absent (set NTG_SHARED_DATA)"; exit 0
 fi
 rows=$(mktemp /tmp/ntg-quality-rows.XXXXXX.tsv)
 /usr/bin/python3 bench/make_rows.py quality --flows "$data/ndpi/flows.tsv" --out "$rows" \
 	--classes-file "$data/ndpi/recommended_classes_min30.txt"
 
-bench_start_server "${NTG_BENCH_PORT:-54332}"
+srv=$(mktemp -d /tmp/ntg-bench-pg.XXXXXX)
+OPENBLAS_NUM_THREADS=1 ntg_server_start "$srv" "${NTG_BENCH_PORT:-54332}" ntgbench
+trap 'ntg_server_stop; rm -rf "$srv"' EXIT
+PSQL=("${NTG_PSQL[@]}")
+"${PSQL[@]}" -c "CREATE EXTENSION ntg" >/dev/null
 hp="{\"seed\": $SEED${EPOCHS:+, \"epochs\": $EPOCHS}${HYPER:+, $HYPER}}"
 "${PSQL[@]}" <<SQL
 SET ntg.progress = off;
@@ -57,8 +62,9 @@ FROM ntg.train('quality', 'llama', 'SELECT label, pl FROM train', '$hp');
 CREATE TABLE synth AS
 	SELECT g.label, g.pl, g.k
 	FROM (SELECT label, count(*)::integer AS n FROM train GROUP BY label) AS c,
-		 LATERAL ntg.generate_int('quality', c.label, c.n, $GEN_SEED, $TEMPERATURE,
-								  stratified => $STRATIFIED) WITH ORDINALITY AS g(label, pl, k);
+		 LATERAL ntg.generate('quality', c.label, c.n, $GEN_SEED,
+							  jsonb_build_object('temperature', $TEMPERATURE, 'stratified', $STRATIFIED))
+			 WITH ORDINALITY AS g(label, pl, k);
 SELECT 'generated: ' || count(*) || ' rows' FROM synth;
 SQL
 
@@ -74,13 +80,13 @@ WITH tt AS (SELECT metric, value FROM ntg.fidelity('SELECT label, pl FROM test',
 	 st AS (SELECT metric, value FROM ntg.fidelity('SELECT label, pl FROM test', 'SELECT label, pl FROM synth')),
 	 lk_s AS (SELECT value FROM ntg.fidelity('SELECT label, pl FROM train', 'SELECT label, pl FROM synth') WHERE metric = 'leakage'),
 	 lk_t AS (SELECT value FROM ntg.fidelity('SELECT label, pl FROM train', 'SELECT label, pl FROM test') WHERE metric = 'leakage'),
-	 ref(metric, issue_train_test, torch_40ep) AS (VALUES ('jsd_num_packets', 0.115, 0.167), ('jsd_1gram', 0.344, 0.387),
+	 ref(metric, ref_train_test, torch_40ep) AS (VALUES ('jsd_num_packets', 0.115, 0.167), ('jsd_1gram', 0.344, 0.387),
 		('jsd_2gram', 0.499, 0.563), ('jsd_markov', 0.495, 0.448))
-SELECT '| metric | JSD(train, test) | JSD(synthetic, test) | synthetic <= train | issue: train vs test | issue: torch 40 epochs |'
+SELECT '| metric | JSD(train, test) | JSD(synthetic, test) | synthetic <= train | reference: train vs test | reference: torch 40 epochs |'
 UNION ALL SELECT '|---|---|---|---|---|---|'
 UNION ALL SELECT * FROM (
 	SELECT format('| %s | %s | %s | %s | %s | %s |', tt.metric, round(tt.value::numeric, 3), round(st.value::numeric, 3),
-				  CASE WHEN st.value <= tt.value THEN 'yes' ELSE 'NO' END, ref.issue_train_test, ref.torch_40ep)
+				  CASE WHEN st.value <= tt.value THEN 'yes' ELSE 'NO' END, ref.ref_train_test, ref.torch_40ep)
 	FROM tt JOIN st USING (metric) JOIN ref USING (metric)
 	ORDER BY array_position(ARRAY['jsd_num_packets', 'jsd_1gram', 'jsd_2gram', 'jsd_markov'], tt.metric)) AS m
 UNION ALL SELECT format('| leakage vs train split | test: %s | synthetic: %s | %s | - | torch: 0.44 |',
@@ -89,13 +95,13 @@ UNION ALL SELECT format('| leakage vs train split | test: %s | synthetic: %s | %
 SQL
 
 # jsd_markov is not symmetric: its source values and weights come from the rows passed as real.
-# The comparison above passes the test rows as real on both sides.  The issue's reference figure
+# The comparison above passes the test rows as real on both sides.  The reference figure
 # (0.495) is the other orientation, ntg.fidelity(train, test): the training rows as real, as
 # "JSD(train, test)" reads.  Print that orientation too, the synthetic rows then in train's place.
 echo
 "${PSQL[@]}" -F ' | ' <<'SQL'
 SET ntg.progress = off;
-SELECT format('jsd_markov with the rows compared as real (the issue''s orientation): train %s, synthetic %s, %s',
+SELECT format('jsd_markov with the rows compared as real (the training rows as real): train %s, synthetic %s, %s',
 			  round(t.value::numeric, 3), round(s.value::numeric, 3), CASE WHEN s.value <= t.value THEN 'yes' ELSE 'NO' END)
   FROM ntg.fidelity('SELECT label, pl FROM train', 'SELECT label, pl FROM test') AS t
   JOIN ntg.fidelity('SELECT label, pl FROM synth', 'SELECT label, pl FROM test') AS s USING (metric)
@@ -103,7 +109,7 @@ SELECT format('jsd_markov with the rows compared as real (the issue''s orientati
 SQL
 
 # Leakage is a Jaccard of distinct-sequence sets, so it grows with the size of the set compared: the
-# issue's condition sets a train-sized synthetic set (all rows) against the smaller test split. As a
+# quality condition sets a train-sized synthetic set (all rows) against the smaller test split. As a
 # size-matched view, also compare a synthetic subsample of exactly the test split's size per class:
 # its first rows in generation order, a uniform subsample.  (Ordering by a hash of the row would not
 # be: every copy of a sequence would be in or out together, which under-counts the common sequences

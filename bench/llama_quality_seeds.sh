@@ -7,7 +7,7 @@
 # Every knob of llama_quality.sh passes through (EPOCHS, HYPER, GEN_SEED, TEMPERATURE, STRATIFIED);
 # SEED is taken from SEEDS.  Prints, per seed and as the mean over seeds: JSD(synthetic, test) for
 # the four metrics, leakage against the training split (all rows and size-matched), and the TSTR
-# ratio, and jsd_markov in the issue's orientation (llama_quality.sh), under the real reference
+# ratio, and jsd_markov with the training rows as real (llama_quality.sh), under the real reference
 # (train vs test).  One seed's differences of 0.01-0.02 are within
 # the run-to-run spread; the mean is what to compare.  Each seed is a full run (about 1.5 min).
 set -euo pipefail
@@ -23,7 +23,7 @@ for s in $seeds; do
 done
 
 echo "llama quality over training seeds ${seeds// /, } (EPOCHS=${EPOCHS:-default} HYPER=${HYPER:-none} STRATIFIED=${STRATIFIED:-false})"
-echo "| seed | num_packets | 1gram | 2gram | markov | leakage (all rows) | leakage (size-matched) | TSTR ratio | markov, issue's orientation |"
+echo "| seed | num_packets | 1gram | 2gram | markov | leakage (all rows) | leakage (size-matched) | TSTR ratio | markov, train as real |"
 echo "|---|---|---|---|---|---|---|---|---|"
 for s in $seeds; do
 	awk -v seed="$s" -F' *[|] *' '

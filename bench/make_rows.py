@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""bench/make_rows.py — benchmark rows from ../shared/data/ndpi/flows.tsv.
+"""bench/make_rows.py — benchmark rows from ndpi/flows.tsv of the benchmark data (docs/data.md).
 
 efficiency: the K largest label_app classes (payload biflows, NA/Unknown and fuzz captures left out),
             R rows each drawn with replacement (seeded); writes label<TAB>v1,v2,... (the format of
@@ -42,7 +42,7 @@ def efficiency(args):
 
 def hash_ordered_rows(flows, classes_file):
     """{label: [pl, ...]} for the classes of classes_file, each class's rows in the order of a
-    SHA-256 hash of (pcap, 5-tuple): the order the quality split (and bench/llama_tune.py's
+    SHA-256 hash of (pcap, 5-tuple): the order the quality split (and bench/research/llama_tune.py's
     validation split) cut."""
     keep = set()
     with open(classes_file) as f:

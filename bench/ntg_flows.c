@@ -2,7 +2,7 @@
  * ntg_flows.c — the capture core without PostgreSQL: print the biflows of a capture as TSV
  * (for comparisons with other readers and for timing the core alone in bench/import_bench.sh).
  *   ntg_flows [-q] [-t idle active] [-n N] [-f filter] FILE...
- * -q prints only the totals.  Build: make -C bench (see bench/Makefile).
+ * -q prints only the totals.  Build and run: bench/import_bench.sh.
  */
 #include <arpa/inet.h>
 #include <stdio.h>

@@ -1,6 +1,7 @@
 """bench/pgserver.py — a throw-away PostgreSQL server with ntg, and the nDPI benchmark rows.
 
-Used by the benchmarks in bench/ (run them through bench/run_as_postgres.sh)."""
+Used by the Python benchmarks in bench/ (run them through bench/run_as_postgres.sh).  The server
+is started and stopped by test/lib/pg_harness.sh, as for the tests and the shell benchmarks."""
 import csv
 import os
 import re
@@ -8,11 +9,13 @@ import shutil
 import subprocess
 import tempfile
 
+HARNESS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "test", "lib",
+                       "pg_harness.sh")
 EXCLUDE = re.compile(r"fuzz|badpackets|garbage|malformed|crash|ossfuzz", re.I)
 
 
 def ndpi_rows(data_dir):
-    """(label, [signed PLs]) of the 30 recommended label_app classes, as data/README.md defines them."""
+    """(label, [signed PLs]) of the 30 recommended label_app classes, as docs/data.md defines them."""
     ndpi = os.path.join(data_dir, "ndpi")
     classes = set()
     with open(os.path.join(ndpi, "recommended_classes_min30.txt")) as f:
@@ -31,27 +34,27 @@ def ndpi_rows(data_dir):
 
 
 class Server:
-    """initdb + pg_ctl start on a private socket; psql helpers; stop() removes everything."""
+    """A throw-away server from test/lib/pg_harness.sh (the one the shell benchmarks and the tests
+    use), with ntg created in database postgres; psql helpers; stop() removes everything.
+    Runs as the postgres user or another non-root user: bench/run_as_postgres.sh sees to that."""
 
-    def __init__(self, bindir, port=54339):
-        self.bindir = bindir
+    def __init__(self, port=54339):
         self.dir = tempfile.mkdtemp(prefix="ntg-bench-pg.")
-        self.port = str(port)
-        data = os.path.join(self.dir, "data")
-        subprocess.run([os.path.join(bindir, "initdb"), "-D", data, "--no-locale", "-E", "UTF8",
-                        "-A", "trust"], check=True, stdout=subprocess.DEVNULL)
-        with open(os.path.join(data, "postgresql.conf"), "a") as f:
-            f.write("fsync = off\nlc_messages = 'C'\nmax_parallel_workers_per_gather = 0\n")
-        subprocess.run([os.path.join(bindir, "pg_ctl"), "-D", data, "-w", "-l",
-                        os.path.join(self.dir, "server.log"), "-o",
-                        f"-k {self.dir} -c listen_addresses= -p {self.port}", "start"],
-                       check=True, stdout=subprocess.DEVNULL)
-        self.data = data
+        # no parallel plans: both sides of a comparison run on one core
+        env = dict(os.environ, NTG_SERVER_OPTS="-c max_parallel_workers_per_gather=0")
+        out = subprocess.run(["bash", HARNESS, "start", self.dir, str(port)], env=env,
+                             capture_output=True, text=True)
+        if out.returncode != 0:
+            shutil.rmtree(self.dir, ignore_errors=True)
+            raise RuntimeError("could not start the server: " + out.stderr)
+        self.env = dict(line.split("=", 1) for line in out.stdout.splitlines() if "=" in line)
+        self.bindir = self.env["NTG_BINDIR"]
         self.psql("CREATE EXTENSION ntg; SET ntg.progress = off;", db="postgres")
 
     def psql(self, sql, db="postgres", stdin=None):
         out = subprocess.run([os.path.join(self.bindir, "psql"), "-qAtX", "-v", "ON_ERROR_STOP=1",
-                              "-h", self.dir, "-p", self.port, "-d", db, "-c", sql],
+                              "-h", self.env["PGHOST"], "-p", self.env["PGPORT"], "-U", self.env["PGUSER"],
+                              "-d", db, "-c", sql],
                              input=stdin, capture_output=True, text=True)
         if out.returncode != 0:
             raise RuntimeError(out.stderr)
@@ -64,6 +67,5 @@ class Server:
         self.psql(f"COPY {table} (label, pl) FROM STDIN", stdin=body)
 
     def stop(self):
-        subprocess.run([os.path.join(self.bindir, "pg_ctl"), "-D", self.data, "-m", "fast", "stop"],
-                       stdout=subprocess.DEVNULL)
+        subprocess.run(["bash", HARNESS, "stop", self.dir], stdout=subprocess.DEVNULL)
         shutil.rmtree(self.dir, ignore_errors=True)

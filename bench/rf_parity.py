@@ -48,7 +48,7 @@ def main():
     mf = int(args.max_features) if args.max_features.isdigit() else args.max_features
     settings = dict(criterion=args.criterion, max_features=mf, min_samples_leaf=args.min_samples_leaf)
     print(f"settings (both sides): 100 trees, {settings}")
-    srv = Server(os.environ["NTG_BINDIR"])
+    srv = Server()
     try:
         print(f"{'seed':>4} | {'sklearn F1':>10} | {'ntg F1':>7} | {'diff':>6} | {'sklearn fit s':>13} | "
               f"{'ntg train s':>11} | {'ntg rf_train s':>14}")

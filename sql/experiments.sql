@@ -25,19 +25,21 @@ SELECT label, count(*) AS rows, bool_and(cardinality(pl) BETWEEN 0 AND 4) AS len
   FROM ntg.synthesize('x_llama', 'SELECT label, pl FROM x_parts WHERE NOT is_test', 20, 1, top_up => false)
  GROUP BY label ORDER BY label;
 
--- stratified => true reaches ntg.generate_int: the same rows as asking it for them directly
+-- options reach ntg.generate: the same rows as asking it for them directly
 -- (and not the independent draws of the call above).
 SELECT (SELECT array_agg(s::text) FROM ntg.synthesize('x_llama', 'SELECT label, pl FROM x_parts WHERE NOT is_test',
-													 20, 1, top_up => false, stratified => true) AS s)
+													 20, 1, top_up => false, options => '{"stratified": true}') AS s)
 	 = (SELECT array_agg(ROW(g.label, g.pl)::text ORDER BY c.label, g.k)
 		  FROM (SELECT DISTINCT label FROM x_parts) AS c,
-			   LATERAL ntg.generate_int('x_llama', c.label, 20, 1, stratified => true) WITH ORDINALITY AS g(label, pl, k))
-	   AS stratified_passed_on,
+			   LATERAL ntg.generate('x_llama', c.label, 20, 1, '{"stratified": true}') WITH ORDINALITY AS g(label, pl, k))
+	   AS options_passed_on,
 	   (SELECT array_agg(s::text) FROM ntg.synthesize('x_llama', 'SELECT label, pl FROM x_parts WHERE NOT is_test',
-													 20, 1, top_up => false, stratified => true) AS s)
+													 20, 1, top_up => false, options => '{"stratified": true}') AS s)
 	 <> (SELECT array_agg(s::text) FROM ntg.synthesize('x_llama', 'SELECT label, pl FROM x_parts WHERE NOT is_test',
 													  20, 1, top_up => false) AS s) AS differs_from_independent;
-SELECT count(*) FROM ntg.synthesize('x_llama', 'SELECT label, pl FROM x_parts', 5, stratified => NULL);
+SELECT count(*) FROM ntg.synthesize('x_llama', 'SELECT label, pl FROM x_parts', 5, options => NULL);
+SELECT count(*) FROM ntg.synthesize('x_llama', 'SELECT label, pl FROM x_parts', 5, options => '{"steps": 5}');
+SELECT count(*) FROM ntg.synthesize('smote', 'SELECT label, pl FROM x_parts', 5, options => '{"top_k": 5}');
 
 -- TSTR: one row for real data and one per generator; synthetic training sets as large as the real one.
 SELECT generator, train_rows, macro_f1 BETWEEN 0 AND 1 AS f1_in_range,
@@ -49,7 +51,7 @@ SELECT generator, train_rows, macro_f1 BETWEEN 0 AND 1 AS f1_in_range,
 SELECT generator, train_rows
   FROM ntg.tstr('SELECT label, pl FROM x_parts WHERE NOT is_test',
 				'SELECT label, pl FROM x_parts WHERE is_test',
-				'{x_llama}', '{"n_estimators": 10, "seed": 1}', 1, stratified => true)
+				'{x_llama}', '{"n_estimators": 10, "seed": 1}', 1, options => '{"stratified": true}')
  ORDER BY generator;
 
 -- The sweep: every (generator, fraction) pair, topped up to the largest class of the full split.
@@ -61,7 +63,7 @@ SELECT generator, fraction, real_rows, synthetic_rows, real_rows + synthetic_row
  ORDER BY generator, fraction;
 
 -- A forest is not a generator.
-SELECT ntg.rf_train('x_forest', 'SELECT label, pl FROM x_parts WHERE NOT is_test', '{"n_estimators": 2}') > 0 AS trained;
+SELECT model FROM ntg.rf_train('x_forest', 'SELECT label, pl FROM x_parts WHERE NOT is_test', '{"n_estimators": 2}');
 SELECT count(*) FROM ntg.synthesize('x_forest', 'SELECT label, pl FROM x_parts', 5);
 SELECT count(*) FROM ntg.synthesize('no_such_model', 'SELECT label, pl FROM x_parts', 5);
 

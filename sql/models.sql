@@ -3,7 +3,7 @@
 -- values depend on floating point, so they are compared, never printed.  The database is shared
 -- with the other test files: every object here has its own name, and queries look at these only.
 SET ntg.progress = off;
--- The SQLSTATE and message of a statement that fails (for the codes the issue pins).
+-- The SQLSTATE and message of a statement that fails (for the codes docs/README.md lists).
 CREATE FUNCTION pg_temp.fails(q text) RETURNS text LANGUAGE plpgsql AS $$
 BEGIN
 	EXECUTE q;
@@ -40,27 +40,27 @@ SELECT (SELECT array_agg(pl::text) FROM ntg.generate('toy', 'web', 20, 5))
 -- The same seed gives the same rows; another seed (at a high temperature) others.
 SELECT (SELECT array_agg(g::text) FROM ntg.generate('toy', n => 30, seed => 11) AS g)
 	 = (SELECT array_agg(g::text) FROM ntg.generate('toy', n => 30, seed => 11) AS g) AS same_seed_same_rows;
-SELECT (SELECT array_agg(g::text) FROM ntg.generate('toy', n => 30, seed => 11, temperature => 3) AS g)
-	<> (SELECT array_agg(g::text) FROM ntg.generate('toy', n => 30, seed => 12, temperature => 3) AS g) AS other_seed_other_rows;
+SELECT (SELECT array_agg(g::text) FROM ntg.generate('toy', n => 30, seed => 11, options => '{"temperature": 3}') AS g)
+	<> (SELECT array_agg(g::text) FROM ntg.generate('toy', n => 30, seed => 12, options => '{"temperature": 3}') AS g) AS other_seed_other_rows;
 -- Greedy decoding (top_k = 1) ignores the seed.
-SELECT (SELECT array_agg(g::text) FROM ntg.generate('toy', n => 10, seed => 1, top_k => 1) AS g)
-	 = (SELECT array_agg(g::text) FROM ntg.generate('toy', n => 10, seed => 2, top_k => 1) AS g) AS greedy_ignores_seed;
-SELECT count(*) FROM ntg.generate('toy', n => 10, top_p => 0.5, temperature => 0.7);
--- stratified => true: the n rows of a class are one stratified sample of the model (docs/models.md).
+SELECT (SELECT array_agg(g::text) FROM ntg.generate('toy', n => 10, seed => 1, options => '{"top_k": 1}') AS g)
+	 = (SELECT array_agg(g::text) FROM ntg.generate('toy', n => 10, seed => 2, options => '{"top_k": 1}') AS g) AS greedy_ignores_seed;
+SELECT count(*) FROM ntg.generate('toy', n => 10, options => '{"top_p": 0.5, "temperature": 0.7}');
+-- "stratified": the n rows of a class are one stratified sample of the model (docs/models.md).
 -- A first token of probability q goes to floor(30 q) or ceil(30 q) of 30 rows, so how many 'web'
 -- rows start with 100 varies from seed to seed by one row at most (independent draws: by more).
 WITH runs AS (
 	SELECT s, strat, count(*) FILTER (WHERE g.pl[1] = 100) AS starts_100
 	FROM generate_series(1, 20) AS s, (VALUES (false), (true)) AS v(strat),
-		 LATERAL ntg.generate('toy', 'web', 30, s, temperature => 1.5, stratified => strat) AS g
+		 LATERAL ntg.generate('toy', 'web', 30, s, jsonb_build_object('temperature', 1.5, 'stratified', strat)) AS g
 	GROUP BY s, strat)
 SELECT max(starts_100) FILTER (WHERE strat) - min(starts_100) FILTER (WHERE strat) <= 1 AS stratified_spread_one,
 	   max(starts_100) FILTER (WHERE NOT strat) - min(starts_100) FILTER (WHERE NOT strat) > 1 AS independent_spread_more,
 	   min(starts_100) FILTER (WHERE strat) < 30 AS not_all_100
 FROM runs;
-SELECT (SELECT array_agg(g::text) FROM ntg.generate('toy', n => 30, seed => 11, stratified => true) AS g)
-	 = (SELECT array_agg(g::text) FROM ntg.generate('toy', n => 30, seed => 11, stratified => true) AS g) AS stratified_same_seed,
-	   (SELECT array_agg(g::text) FROM ntg.generate('toy', n => 30, seed => 11, stratified => true) AS g)
+SELECT (SELECT array_agg(g::text) FROM ntg.generate('toy', n => 30, seed => 11, options => '{"stratified": true}') AS g)
+	 = (SELECT array_agg(g::text) FROM ntg.generate('toy', n => 30, seed => 11, options => '{"stratified": true}') AS g) AS stratified_same_seed,
+	   (SELECT array_agg(g::text) FROM ntg.generate('toy', n => 30, seed => 11, options => '{"stratified": true}') AS g)
 	<> (SELECT array_agg(g::text) FROM ntg.generate('toy', n => 30, seed => 11) AS g) AS stratified_differs;
 -- Generated values come from the training vocabulary; lengths stay within the first N packets.
 SELECT bool_and(v IN (SELECT DISTINCT unnest(pl) FROM m_toy)) AS values_from_vocabulary
@@ -68,16 +68,15 @@ FROM ntg.generate('toy', n => 50, seed => 3) AS g, unnest(g.pl) AS v;
 SELECT max(cardinality(pl)) <= 10 AS lengths_ok FROM ntg.generate('toy', n => 50, seed => 3);
 -- The tiny model has learnt its classes: most greedy rows are training rows of their class.
 SELECT label, (pl::integer[] IN (SELECT t.pl::integer[] FROM m_toy AS t WHERE t.label = g.label)) AS is_training_row
-FROM ntg.generate('toy', n => 1, top_k => 1) AS g ORDER BY label;
+FROM ntg.generate('toy', n => 1, options => '{"top_k": 1}') AS g ORDER BY label;
 -- In a select list rows are made on demand: a LIMIT stops the sampling of two billion rows.
 SELECT count(*) FROM (SELECT (ntg.generate('toy', n => 2000000000)).label LIMIT 5) AS s;
--- integer[] rows from generate_int().
-SELECT pg_typeof(pl), count(*) FROM ntg.generate_int('toy', 'video', 4) GROUP BY 1;
--- Values beyond smallint: an error from generate(), never a silent clamp; integer[] from generate_int().
+-- integer[] rows, as in ntg.biflows and every other function's pl.
+SELECT pg_typeof(pl), count(*) FROM ntg.generate('toy', 'video', 4) GROUP BY 1;
+-- Values beyond smallint come back exactly.
 SELECT model, classes FROM ntg.train('big', 'llama', 'SELECT ''gso''::text, ARRAY[40000, -40000] FROM generate_series(1, 8)',
 	'{"dim": 8, "hidden_dim": 16, "n_layers": 1, "n_heads": 1, "epochs": 30, "seed": 1}');
-SELECT * FROM ntg.generate('big', n => 1, top_k => 1);
-SELECT * FROM ntg.generate_int('big', n => 1, top_k => 1);
+SELECT * FROM ntg.generate('big', n => 1, options => '{"top_k": 1}');
 SELECT ntg.drop_model('big');
 -- Usable in joins and INSERTs like any table.
 CREATE TABLE m_synth AS SELECT * FROM ntg.generate('toy', n => 4, seed => 9);
@@ -152,13 +151,19 @@ SELECT array_agg(name) AS no_bad_model FROM ntg.models WHERE name IN ('toy', 'to
 SELECT * FROM ntg.generate('nope');
 SELECT * FROM ntg.generate('toy', 'nope');
 SELECT * FROM ntg.generate('toy', n => 0);
-SELECT * FROM ntg.generate('toy', temperature => 0);
-SELECT * FROM ntg.generate('toy', temperature => 'NaN');
-SELECT * FROM ntg.generate('toy', top_k => -1);
-SELECT * FROM ntg.generate('toy', top_p => 0);
-SELECT * FROM ntg.generate('toy', top_p => 1.5);
+SELECT * FROM ntg.generate('toy', options => '{"temperature": 0}');
+SELECT * FROM ntg.generate('toy', options => '{"temperature": "hot"}');
+SELECT * FROM ntg.generate('toy', options => '{"top_k": -1}');
+SELECT * FROM ntg.generate('toy', options => '{"top_k": 1.5}');
+SELECT * FROM ntg.generate('toy', options => '{"top_p": 0}');
+SELECT * FROM ntg.generate('toy', options => '{"top_p": 1.5}');
+SELECT * FROM ntg.generate('toy', options => '{"stratified": 1}');
+SELECT * FROM ntg.generate('toy', options => '{"steps": 50}');
+SELECT * FROM ntg.generate('toy', options => '{"sampling": {"top_k": 1}}');
+SELECT * FROM ntg.generate('toy', options => '[1]');
 SELECT * FROM ntg.generate('toy', n => NULL);
-SELECT * FROM ntg.generate('toy', stratified => NULL);
+SELECT * FROM ntg.generate('toy', seed => NULL);
+SELECT * FROM ntg.generate('toy', options => NULL);
 SELECT * FROM ntg.generate(NULL);
 SELECT * FROM ntg.describe_model('nope');
 SELECT ntg.rename_model('nope', 'x');

@@ -1,96 +1,146 @@
 #!/usr/bin/env bash
-# test/run.sh — run every ntg test suite and print one summary line:
-#   1. plain-C unit tests of the core (TAP binaries, prove)
-#   2. pg_regress with expected output, on a temporary instance
-#   3. pgTAP files through pg_prove, and TAP scripts (test/tap/*.t), on a temporary server
-# Installs missing Debian packages first (sudo when not root).  As root, the suites run as the
-# `postgres` user in a copy of the tree, because initdb and postgres refuse to run as root.
-# Tests that need ../shared/data skip, saying so, when it is absent (NTG_SHARED_DATA overrides).
+# test/run.sh [SUITE|FILE]... — run ntg's test suites and print, last, one summary line
+#   ntg: N passed, N failed, N skipped
+# counted at one grain: each TAP subtest (unit, pgTAP, TAP scripts) and each pg_regress test file.
+# A subtest or file that skips is counted as skipped, never as passed; a file that dies counts as
+# one failure.  Suites, in order:
+#   unit     plain-C unit tests of the core (TAP binaries built from test/unit/test_*.c)
+#   regress  pg_regress (sql/*.sql against expected/*.out) on a temporary instance
+#   pgtap    pgTAP files test/pgtap/*.sql, and
+#   tap      TAP scripts test/tap/*.t, both against one temporary server (test/lib/pg_harness.sh)
+# With no argument every suite runs.  Arguments pick suites by name, or single files (paths from
+# the tree's root): test/unit/test_x.c, sql/x.sql (a pg_regress test), test/pgtap/x.sql,
+# test/tap/x.t.  Examples: `bash test/run.sh tap`, `bash test/run.sh test/tap/upgrade.t sql/forest.sql`.
+#
+# Installs missing Debian packages first (sudo when not root; NTG_SKIP_DEPS=1 skips that).  As root
+# the suites run as `postgres` in a copy of the tree under /tmp, kept when a suite fails or with
+# NTG_KEEP_WORK=1.  Tests that need the shared data (NTG_SHARED_DATA; by default ../shared/data
+# beside the tree) skip, saying so, when it is absent or NTG_SHARED_DATA is set empty.
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$repo"
+
+usage() {
+	sed -n '2,14s/^# \{0,1\}//p' "$0"
+	exit "${1:-0}"
+}
+
+# --- what to run ----------------------------------------------------------------------------
+all_unit=0 all_regress=0
+unit_bins=() regress_names=() pgtap_files=() tap_files=()
+[ $# -eq 0 ] && set -- unit regress pgtap tap
+for arg in "$@"; do
+	arg=${arg#./}
+	case $arg in
+	-h | --help) usage 0 ;;
+	unit) all_unit=1 ;;
+	regress) all_regress=1 ;;
+	pgtap) pgtap_files+=(test/pgtap/*.sql) ;;
+	tap) compgen -G "test/tap/*.t" >/dev/null && tap_files+=(test/tap/*.t) ;;
+	test/unit/test_*.c) unit_bins+=("test/unit/bin/$(basename "$arg" .c)") ;;
+	test/unit/bin/test_*) unit_bins+=("$arg") ;;
+	test/pgtap/*.sql) pgtap_files+=("$arg") ;;
+	test/tap/*.t) tap_files+=("$arg") ;;
+	sql/*.sql) regress_names+=("$(basename "$arg" .sql)") ;;
+	*) echo "test/run.sh: unknown suite or test file: $arg" >&2; usage 2 >&2 ;;
+	esac
+	case $arg in
+	test/unit/test_*.c | test/pgtap/*.sql | test/tap/*.t | sql/*.sql)
+		[ -f "$arg" ] || { echo "test/run.sh: no such file: $arg" >&2; exit 2; } ;;
+	esac
+done
+
 # shellcheck source=test/deps.sh
 . test/deps.sh
 # shellcheck disable=SC2086
 ntg_install_packages $NTG_BUILD_PACKAGES $NTG_TEST_PACKAGES
-
-if [ -z "${NTG_SHARED_DATA:-}" ] && [ -d "$repo/../shared/data" ]; then
-	NTG_SHARED_DATA=$(cd "$repo/../shared/data" && pwd)
-fi
-export NTG_SHARED_DATA=${NTG_SHARED_DATA:-}
-
-if [ "$(id -u)" -eq 0 ]; then
-	work=$(mktemp -d /tmp/ntg-test.XXXXXX)
-	tar -C "$repo" --exclude=./.git --exclude=./tmp_install --exclude=./tmp_check \
-		--exclude=./tmp_pgtap --exclude=./tmp_demo --exclude=./tmp_logs -cf - . | tar -C "$work" -xf -
-	chown -R postgres: "$work"
-	echo "running the suites as postgres in $work"
-	rc=0
-	runuser -u postgres -- env NTG_SKIP_DEPS=1 NTG_SHARED_DATA="$NTG_SHARED_DATA" CI="${CI:-}" \
-		bash "$work/test/run.sh" "$@" || rc=$?
-	[ "$rc" -eq 0 ] && [ "${NTG_KEEP_WORK:-0}" != 1 ] && rm -rf "$work"
-	exit "$rc"
-fi
+# shellcheck source=test/lib/pg_harness.sh
+. test/lib/pg_harness.sh
+ntg_shared_data
+ntg_rerun_as_postgres test/run.sh "$@"		# as root: runs this script as postgres and exits
 
 logs="$repo/tmp_logs"
 rm -rf "$logs"; mkdir -p "$logs"
 passed=0 failed=0 skipped=0
 
-# Add prove/pg_prove results from a log to the totals.
-count_tap() {
-	local log=$1 tests bad died
-	tests=$(sed -n 's/^Files=[0-9]*, Tests=\([0-9]*\),.*/\1/p' "$log" | tail -1)
-	bad=$(sed -n 's/.*Failed \([0-9]*\)\/[0-9]* subtests.*/\1/p' "$log" | awk '{s+=$1} END {print s+0}')
-	# A file that died or broke its plan counts as one more failure.
-	died=$(grep -cE 'Parse errors|Non-zero (exit|wait) status|No subtests run' "$log" || true)
-	passed=$((passed + ${tests:-0} - bad))
-	failed=$((failed + bad + died))
-	skipped=$((skipped + $(grep -c '\.\. skipped:' "$log" || true)))
+summary() {
+	[ -z "$NTG_SHARED_DATA" ] && echo "note: NTG_SHARED_DATA is empty or absent: the tests that need the shared data were skipped"
+	echo "ntg: $passed passed, $failed failed, $skipped skipped"
+	[ "$failed" -eq 0 ]
+}
+
+# add NAME P F S: add a suite's counts to the totals and print them.
+add() {
+	echo "$1: $2 passed, $3 failed, $4 skipped"
+	passed=$((passed + $2)) failed=$((failed + $3)) skipped=$((skipped + $4))
+}
+
+# run_tap NAME [--pgtap PSQL] FILE...: run TAP files, add their counts (test/lib/tap_count.pl).
+run_tap() {
+	local name=$1 counts
+	shift
+	counts="$logs/$name.counts"
+	perl test/lib/tap_count.pl --counts "$counts" "$@" 2>&1 | tee "$logs/$name.log" || true
+	if [ -s "$counts" ]; then
+		# shellcheck disable=SC2046
+		add "$name" $(cat "$counts")
+	else
+		add "$name" 0 1 0	# the harness itself died
+	fi
 }
 
 echo "== build"
-make -s -j2 >"$logs/build.log" 2>&1 || { cat "$logs/build.log"; echo "ntg: 0 passed, 1 failed"; exit 1; }
+if ! make -s -j2 >"$logs/build.log" 2>&1; then
+	cat "$logs/build.log"
+	failed=1
+	summary
+	exit 1
+fi
 
-echo "== unit tests (plain-C core)"
-make -s -j2 unit-build >"$logs/unit-build.log" 2>&1 || { cat "$logs/unit-build.log"; echo "ntg: 0 passed, 1 failed"; exit 1; }
-prove -f $(make -s print-unit-bins) 2>&1 | tee "$logs/unit.log" || true
-count_tap "$logs/unit.log"
-
-echo "== pg_regress"
-if make -s regresscheck >"$logs/regress.log" 2>&1; then :; fi
-grep -E '^(ok|not ok|test | *[0-9]+ of|.*tests passed)' "$logs/regress.log" || cat "$logs/regress.log"
-if grep -qE 'All [0-9]+ tests passed' "$logs/regress.log"; then
-	passed=$((passed + $(sed -n 's/.*All \([0-9]*\) tests passed.*/\1/p' "$logs/regress.log")))
-else
-	n=$(sed -n 's/.* \([0-9]*\) of \([0-9]*\) tests failed.*/\1 \2/p' "$logs/regress.log")
-	if [ -n "$n" ]; then
-		set -- $n; failed=$((failed + $1)); passed=$((passed + $2 - $1))
+if [ "$all_unit" = 1 ] || [ ${#unit_bins[@]} -gt 0 ]; then
+	echo "== unit tests (plain-C core)"
+	if ! make -s -j2 unit-build >"$logs/unit-build.log" 2>&1; then
+		cat "$logs/unit-build.log"
+		add unit 0 1 0
 	else
-		failed=$((failed + 1))
+		# shellcheck disable=SC2207
+		[ "$all_unit" = 1 ] && unit_bins=($(make -s print-unit-bins))
+		run_tap unit "${unit_bins[@]}"
 	fi
+fi
+
+if [ "$all_regress" = 1 ] || [ ${#regress_names[@]} -gt 0 ]; then
+	echo "== pg_regress (temporary instance)"
+	regress_args=()
+	[ "$all_regress" = 1 ] || regress_args=("REGRESS=${regress_names[*]}")
+	rc=0
+	make -s regresscheck "${regress_args[@]}" >"$logs/regress.log" 2>&1 || rc=$?
+	grep -E '^(test | +[A-Za-z0-9_-]+ +\.\.\.|parallel group| *[0-9]+ of|.*tests passed)' "$logs/regress.log" ||
+		tail -40 "$logs/regress.log"
+	# shellcheck disable=SC2046
+	add regress $(bash test/lib/regress_count.sh "$logs/regress.log" "$rc" results)
 	[ -f regression.diffs ] && head -200 regression.diffs
 fi
 
-echo "== pgTAP and TAP scripts (temporary server)"
-bindir=$(make -s print-tmp-bindir)
-pgdata="$repo/tmp_pgtap/data"; sock="$repo/tmp_pgtap"
-rm -rf "$repo/tmp_pgtap"; mkdir -p "$sock"
-"$bindir/initdb" -D "$pgdata" --no-locale -E UTF8 -A trust >"$logs/initdb.log" 2>&1
-cat test/temp.conf >>"$pgdata/postgresql.conf"
-"$bindir/pg_ctl" -D "$pgdata" -w -l "$logs/pgtap-server.log" \
-	-o "-k $sock -c listen_addresses= -p 54329" start >/dev/null
-trap '"$bindir/pg_ctl" -D "$pgdata" -m fast stop >/dev/null 2>&1 || true' EXIT
-export PGHOST=$sock PGPORT=54329 PGDATABASE=ntgtest NTG_REPO=$repo
-"$bindir/createdb" ntgtest
-"$bindir/psql" -qX -v ON_ERROR_STOP=1 -c "CREATE EXTENSION pgtap; CREATE EXTENSION ntg;" >/dev/null
-pg_prove --failures test/pgtap/*.sql 2>&1 | tee "$logs/pgtap.log" || true
-count_tap "$logs/pgtap.log"
-if compgen -G "test/tap/*.t" >/dev/null; then
-	prove -f test/tap/*.t 2>&1 | tee "$logs/tap.log" || true
-	count_tap "$logs/tap.log"
+if [ ${#pgtap_files[@]} -gt 0 ] || [ ${#tap_files[@]} -gt 0 ]; then
+	echo "== pgTAP and TAP scripts (temporary server)"
+	# make regresscheck has just installed into tmp_install
+	if [ "$all_regress" = 1 ] || [ ${#regress_names[@]} -gt 0 ]; then
+		NTG_BINDIR=$(make -s print-tmp-bindir)
+	else
+		ntg_tmp_install
+	fi
+	trap ntg_server_stop EXIT
+	if ntg_server_start "$repo/tmp_pgtap" 54329 ntgtest &&
+		"${NTG_PSQL[@]}" -c "CREATE EXTENSION pgtap; CREATE EXTENSION ntg;"; then
+		ntg_server_env
+		export NTG_REPO=$repo
+		[ ${#pgtap_files[@]} -gt 0 ] && run_tap pgtap --pgtap "$NTG_BINDIR/psql" "${pgtap_files[@]}"
+		[ ${#tap_files[@]} -gt 0 ] && run_tap tap "${tap_files[@]}"
+	else
+		add "test server" 0 1 0		# no server: the pgTAP and TAP files did not run
+	fi
 fi
 
-[ -z "$NTG_SHARED_DATA" ] && echo "note: ../shared/data is absent; tests that need it were skipped"
-echo "ntg: $passed passed, $failed failed, $skipped skipped"
-[ "$failed" -eq 0 ]
+summary

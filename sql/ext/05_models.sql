@@ -3,7 +3,7 @@
 
 CREATE TABLE ntg.models (
 	name			text PRIMARY KEY CHECK (name <> ''),
-	kind			text NOT NULL,			-- llama, mamba, netdiffus, cvae, random_forest
+	kind			text NOT NULL,			-- ntg.model_kinds() lists the kinds
 	config			jsonb NOT NULL,			-- hyperparameters and sizes, as trained
 	classes			text[] NOT NULL,		-- class labels, in the model's own order
 	weights			bytea NOT NULL,
@@ -17,9 +17,21 @@ CREATE TABLE ntg.models (
 	bytes			bigint GENERATED ALWAYS AS (octet_length(weights)) STORED,
 	version			bigint NOT NULL DEFAULT 1,	-- bumped whenever weights change
 	created_at		timestamptz NOT NULL DEFAULT now(),
-	updated_at		timestamptz NOT NULL DEFAULT now()
+	updated_at		timestamptz NOT NULL DEFAULT now(),
+	owner			regrole NOT NULL DEFAULT current_user::regrole,	-- members of this role use the model
+	epoch_seconds	double precision,		-- mean time of one training epoch
+	train_peak_bytes bigint					-- most memory the training held
 );
 COMMENT ON TABLE ntg.models IS 'trained ntg models (generators and classifiers), one row per name';
 
 -- Rows users create are theirs: include them in pg_dump.
 SELECT pg_catalog.pg_extension_config_dump('ntg.models', '');
+
+-- A model belongs to its owner role: members of that role see, use, replace, rename and drop it,
+-- and nobody else does (superusers and the table's owner aside).  Sharing a model means owning it
+-- by a group role.  Privileges on the table itself (GRANT SELECT, INSERT, UPDATE, DELETE ON
+-- ntg.models) are granted by its owner as for any table.
+ALTER TABLE ntg.models ENABLE ROW LEVEL SECURITY;
+CREATE POLICY models_owner ON ntg.models
+	USING (pg_catalog.pg_has_role(owner, 'USAGE'))
+	WITH CHECK (pg_catalog.pg_has_role(owner, 'USAGE'));

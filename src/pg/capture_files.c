@@ -200,15 +200,10 @@ read_serially(Multi *m, const NtgCaptureOptions *opt)
 static void
 import_generic_each(FunctionCallInfo fcinfo, Multi *m, const char *name)
 {
-	static const int argno[7] = {3, 4, 5, 6, 8, 9, 10};
 	Datum		opts[7];
 	bool		optsnull[7];
 
-	for (int i = 0; i < 7; i++)
-	{
-		optsnull[i] = PG_ARGISNULL(argno[i]);
-		opts[i] = optsnull[i] ? (Datum) 0 : PG_GETARG_DATUM(argno[i]);
-	}
+	capture_read_options(fcinfo, opts, optsnull);
 	for (int i = 0; i < m->nfiles; i++)
 	{
 		FileJob    *j = &m->files[i];

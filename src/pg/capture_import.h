@@ -7,6 +7,8 @@
 
 #include "postgres.h"
 
+#include "fmgr.h"
+
 #include "capture/capture.h"
 
 /* (source, dataset, label, n, idle_timeout, active_timeout, filter, target, split_on_syn,
@@ -20,6 +22,9 @@ const char *capture_target_name(Oid target);
 
 /* ERROR unless the caller may EXECUTE ntg.read_pcap (which the generic path calls). */
 void		capture_check_read_pcap_execute(bool is_bytea);
+
+/* import_pcap(s)'s arguments n ... decapsulate in read_pcap's order (7 of them). */
+void		capture_read_options(FunctionCallInfo fcinfo, Datum *opts, bool *optsnull);
 
 /*
  * INSERT INTO name (...) SELECT dataset, label, source, r.* FROM ntg.read_pcap(source, ...) r.

@@ -12,7 +12,9 @@
 
 #include "capture/capture.h"
 
-#define CAPTURE_ROW_COLS 17		/* read_pcap's columns */
+/* read_pcap's columns: the 17 of a biflow, then the label of its packet comment.  0.1.0's
+ * read_pcap has the first 17, which its tuplestore takes from the 18 values built. */
+#define CAPTURE_ROW_COLS 18
 
 /* import_pcap reads a capture file at least this large in a background worker. */
 #define CAPTURE_WORKER_MIN_BYTES (16 * 1024 * 1024)
@@ -36,7 +38,7 @@ void		capture_options_from_args(FunctionCallInfo fcinfo, int n_arg, int split_ar
 /* ERROR 42501 unless the caller may read server files (pg_read_server_files, as COPY). */
 void		capture_check_read_privilege(const char *path);
 
-/* read_pcap's 17 columns of one biflow, allocated in the current memory context. */
+/* read_pcap's 18 columns of one biflow, allocated in the current memory context. */
 void		capture_row_values(const NtgBiflow *f, Datum *values, bool *nulls);
 
 /* {"non_ip": 3, ...}: packets not in a biflow, by reason. */

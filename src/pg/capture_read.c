@@ -10,6 +10,7 @@
 
 #include "catalog/pg_authid_d.h"
 #include "catalog/pg_type_d.h"
+#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "utils/acl.h"
 #include "utils/array.h"
@@ -103,6 +104,12 @@ capture_options_from_args(FunctionCallInfo fcinfo, int a, int b, NtgCaptureOptio
 	opt->active_timeout = timeout_arg(fcinfo, a + 2, "active_timeout");
 	opt->filter = PG_ARGISNULL(a + 3) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(a + 3));
 	opt->progress_seconds = 5;
+	if (b + 2 >= PG_NARGS())
+	{
+		/* 0.1.0's functions, served by this library until the extension is updated */
+		opt->memory_limit = capture_memory_limit();
+		goto check_filter;
+	}
 	opt->split_on_syn = bool_arg(fcinfo, b, "split_on_syn");
 	rule = ntg_pg_text_arg(fcinfo, b + 1, "client_rule");
 	if (strcmp(rule, "port") == 0)
@@ -116,6 +123,7 @@ capture_options_from_args(FunctionCallInfo fcinfo, int a, int b, NtgCaptureOptio
 				 errdetail("\"port\": a TCP SYN names the client, else the port rule; \"first\": the sender of the first packet.")));
 	opt->decapsulate = bool_arg(fcinfo, b + 2, "decapsulate");
 	opt->memory_limit = capture_memory_limit();
+check_filter:
 	/* the filter's own checks (names, size) before any file is opened */
 	ntg_error_clear(&err);
 	if (opt->filter && ntg_filter_check(opt->filter, &err) != NTG_OK)
@@ -195,6 +203,19 @@ pl_datum(const NtgBiflow *f, bool wide)
 	return PointerGetDatum(a);
 }
 
+/* A label from a packet comment (UTF-8 by the pcapng format) in the server encoding; false when
+ * the bytes are not valid UTF-8 (the label is then NULL). */
+static bool
+label_datum(const char *label, Datum *out)
+{
+	int			len = strlen(label);
+
+	if (!pg_verify_mbstr(PG_UTF8, label, len, true))
+		return false;
+	*out = PointerGetDatum(cstring_to_text(pg_any_to_server(label, len, PG_UTF8)));
+	return true;
+}
+
 void
 capture_row_values(const NtgBiflow *f, Datum *v, bool *nulls)
 {
@@ -219,6 +240,7 @@ capture_row_values(const NtgBiflow *f, Datum *v, bool *nulls)
 		v[16] = CStringGetTextDatum(f->sni);
 	else
 		nulls[16] = true;
+	nulls[17] = !f->label || !label_datum(f->label, &v[17]);
 }
 
 Datum

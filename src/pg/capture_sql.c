@@ -118,20 +118,6 @@ capture_target_name(Oid target)
 	return quote_qualified_identifier(get_namespace_name(get_rel_namespace(target)), rel);
 }
 
-/* The generic path calls ntg.read_pcap, so it needs EXECUTE on it: the batched path asks the same. */
-void
-capture_check_read_pcap_execute(bool is_bytea)
-{
-	Oid			argtypes[READ_NARGS] = {is_bytea ? BYTEAOID : TEXTOID, INT4OID, INTERVALOID,
-	INTERVALOID, TEXTOID, BOOLOID, TEXTOID, BOOLOID};
-	Oid			fn = LookupFuncName(list_make2(makeString("ntg"), makeString("read_pcap")),
-									READ_NARGS, argtypes, false);
-	AclResult	aclresult = pg_proc_aclcheck(fn, GetUserId(), ACL_EXECUTE);
-
-	if (aclresult != ACLCHECK_OK)
-		aclcheck_error(aclresult, OBJECT_FUNCTION, get_func_name(fn));
-}
-
 typedef struct BulkRead
 {
 	CaptureBulk *bulk;
@@ -181,9 +167,41 @@ read_in_worker(const char *path, const NtgCaptureOptions *opt, BulkRead *b)
 }
 
 /*
+ * The installed ntg.read_pcap: 0.2.0's (8 arguments, a label column) or, in a database whose
+ * extension is still at 0.1.0 (this library serves both), 0.1.0's (5 arguments, no label).
+ */
+static Oid
+read_pcap_oid(bool is_bytea, int *nargs)
+{
+	Oid			argtypes[READ_NARGS] = {is_bytea ? BYTEAOID : TEXTOID, INT4OID, INTERVALOID,
+	INTERVALOID, TEXTOID, BOOLOID, TEXTOID, BOOLOID};
+	List	   *name = list_make2(makeString("ntg"), makeString("read_pcap"));
+	Oid			fn = LookupFuncName(name, READ_NARGS, argtypes, true);
+
+	*nargs = READ_NARGS;
+	if (OidIsValid(fn))
+		return fn;
+	*nargs = 5;
+	return LookupFuncName(name, 5, argtypes, false);
+}
+
+/* The generic path calls ntg.read_pcap, so it needs EXECUTE on it: the batched path asks the same. */
+void
+capture_check_read_pcap_execute(bool is_bytea)
+{
+	int			nargs;
+	Oid			fn = read_pcap_oid(is_bytea, &nargs);
+	AclResult	aclresult = pg_proc_aclcheck(fn, GetUserId(), ACL_EXECUTE);
+
+	if (aclresult != ACLCHECK_OK)
+		aclcheck_error(aclresult, OBJECT_FUNCTION, get_func_name(fn));
+}
+
+/*
  * The generic path, for any target an INSERT accepts (triggers, rules, partitions, views, type
  * conversions, ...): INSERT INTO target (...) SELECT ... FROM ntg.read_pcap(source, ...).
  * fixed: dataset, label, source; opts: read_pcap's arguments after the source (n ... decapsulate).
+ * A NULL label takes each biflow's own, from its packet comment.
  */
 uint64
 capture_import_generic(const char *name, bool is_bytea, Datum source, const Datum *fixed,
@@ -197,16 +215,24 @@ capture_import_generic(const char *name, bool is_bytea, Datum source, const Datu
 	StringInfoData sql;
 	uint64		generation = last_generation;
 	uint64		written;
+	int			nargs;
+	bool		v020;
 
+	(void) read_pcap_oid(is_bytea, &nargs);
+	v020 = nargs == READ_NARGS;
 	initStringInfo(&sql);
 	appendStringInfo(&sql,
 					 "INSERT INTO %s (dataset, label, source, protocol, client_ip, client_port, "
 					 "server_ip, server_port, first_seen, last_seen, packets_up, packets_down, "
 					 "bytes_up, bytes_down, payload_bytes_up, payload_bytes_down, payload_packets, "
-					 "pl, pl_full, sni) SELECT $1, $2, $3, r.* FROM ntg.read_pcap($4, n => $5, "
-					 "idle_timeout => $6, active_timeout => $7, filter => $8, split_on_syn => $9, "
-					 "client_rule => $10, decapsulate => $11) r",
-					 name);
+					 "pl, pl_full, sni) SELECT $1, %s, $3, r.protocol, r.client_ip, r.client_port, "
+					 "r.server_ip, r.server_port, r.first_seen, r.last_seen, r.packets_up, "
+					 "r.packets_down, r.bytes_up, r.bytes_down, r.payload_bytes_up, "
+					 "r.payload_bytes_down, r.payload_packets, r.pl, r.pl_full, r.sni "
+					 "FROM ntg.read_pcap($4, n => $5, idle_timeout => $6, active_timeout => $7, "
+					 "filter => $8%s) r",
+					 name, v020 ? "coalesce($2, r.label)" : "$2",
+					 v020 ? ", split_on_syn => $9, client_rule => $10, decapsulate => $11" : "");
 	for (int i = 0; i < CAPTURE_BULK_FIXED; i++)
 	{
 		values[i] = fixed[i];
@@ -221,7 +247,7 @@ capture_import_generic(const char *name, bool is_bytea, Datum source, const Datu
 	}
 
 	SPI_connect();
-	if (SPI_execute_with_args(sql.data, 3 + READ_NARGS, argtypes, values, nulls, false, 0) != SPI_OK_INSERT)
+	if (SPI_execute_with_args(sql.data, 3 + nargs, argtypes, values, nulls, false, 0) != SPI_OK_INSERT)
 		elog(ERROR, "SPI_execute_with_args failed: %s", sql.data);
 	written = SPI_processed;
 	SPI_finish();
@@ -232,15 +258,16 @@ capture_import_generic(const char *name, bool is_bytea, Datum source, const Datu
 	return written;
 }
 
-/* import_pcap's options in read_pcap's order (n, idle, active, filter, split, rule, decap). */
-static void
-read_options(FunctionCallInfo fcinfo, Datum *opts, bool *optsnull)
+/* import_pcap's options in read_pcap's order (n, idle, active, filter, split, rule, decap);
+ * 0.1.0's import_pcap has only the first four. */
+void
+capture_read_options(FunctionCallInfo fcinfo, Datum *opts, bool *optsnull)
 {
 	static const int argno[READ_NARGS - 1] = {3, 4, 5, 6, 8, 9, 10};
 
 	for (int i = 0; i < READ_NARGS - 1; i++)
 	{
-		optsnull[i] = PG_ARGISNULL(argno[i]);
+		optsnull[i] = argno[i] >= PG_NARGS() || PG_ARGISNULL(argno[i]);
 		opts[i] = optsnull[i] ? (Datum) 0 : PG_GETARG_DATUM(argno[i]);
 	}
 }
@@ -331,7 +358,7 @@ import_capture(FunctionCallInfo fcinfo, bool is_bytea)
 		bool		optsnull[READ_NARGS - 1];
 
 		ereport(DEBUG1, (errmsg_internal("ntg.import_pcap: INSERT into %s because %s", name, why)));
-		read_options(fcinfo, opts, optsnull);
+		capture_read_options(fcinfo, opts, optsnull);
 		written = capture_import_generic(name, is_bytea, PG_GETARG_DATUM(0), fixed, fixednull,
 										 opts, optsnull, &st);
 	}

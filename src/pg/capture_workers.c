@@ -48,6 +48,7 @@
 #define KEY_MQ				100
 
 #define MSG_ROW				1
+#define LABEL_MAX			65535	/* a packet comment's length fits in 16 bits */
 #define MSG_FILE_DONE		2
 
 typedef struct CaptureShared
@@ -73,7 +74,8 @@ typedef struct WorkerSlot
 	char		message[NTG_ERRMSG_LEN];
 } WorkerSlot;
 
-/* One biflow on the queue; npl int32 values and snilen bytes follow. */
+/* One biflow on the queue; npl int32 values, snilen bytes of SNI and labellen bytes of label
+ * follow. */
 typedef struct RowMsg
 {
 	uint8		kind;
@@ -85,6 +87,7 @@ typedef struct RowMsg
 	uint16		srv_port;
 	int32		npl;
 	int32		snilen;			/* -1: no SNI */
+	int32		labellen;		/* -1: no label */
 	uint8		cli_addr[16];
 	uint8		srv_addr[16];
 	int64		first_ns;
@@ -95,7 +98,9 @@ typedef struct RowMsg
 	uint64		payload_packets;
 } RowMsg;
 
-PGDLLEXPORT void ntg_capture_worker_main(Datum arg);
+#define ROW_MSG_MAX (sizeof(RowMsg) + sizeof(int32) * NTG_CAP_MAX_N + NTG_CAP_SNI_MAX + LABEL_MAX)
+
+NTG_BGWORKER_MAIN(ntg_capture_worker_main);
 
 /* ---- worker side ------------------------------------------------------------------------- */
 
@@ -113,7 +118,10 @@ send_row(const NtgBiflow *f, void *arg)
 	WorkerState *w = (WorkerState *) arg;
 	RowMsg	   *m = (RowMsg *) w->buf;
 	int			snilen = f->sni ? (int) strlen(f->sni) : -1;
-	Size		len = sizeof(RowMsg) + sizeof(int32) * f->npl + (snilen > 0 ? snilen : 0);
+	int			labellen = f->label ? (int) Min(strlen(f->label), LABEL_MAX) : -1;
+	Size		len = sizeof(RowMsg) + sizeof(int32) * f->npl + (snilen > 0 ? snilen : 0) +
+		(labellen > 0 ? labellen : 0);
+	char	   *tail;
 
 	memset(m, 0, sizeof(RowMsg));
 	m->kind = MSG_ROW;
@@ -124,6 +132,7 @@ send_row(const NtgBiflow *f, void *arg)
 	m->srv_port = f->srv_port;
 	m->npl = f->npl;
 	m->snilen = snilen;
+	m->labellen = labellen;
 	memcpy(m->cli_addr, f->cli_addr, 16);
 	memcpy(m->srv_addr, f->srv_addr, 16);
 	m->first_ns = f->first_ns;
@@ -132,9 +141,14 @@ send_row(const NtgBiflow *f, void *arg)
 	memcpy(m->bytes, f->bytes, sizeof(m->bytes));
 	memcpy(m->payload_bytes, f->payload_bytes, sizeof(m->payload_bytes));
 	m->payload_packets = f->payload_packets;
-	memcpy(w->buf + sizeof(RowMsg), f->pl, sizeof(int32) * f->npl);
+	tail = w->buf + sizeof(RowMsg);
+	memcpy(tail, f->pl, sizeof(int32) * f->npl);
+	tail += sizeof(int32) * f->npl;
 	if (snilen > 0)
-		memcpy(w->buf + sizeof(RowMsg) + sizeof(int32) * f->npl, f->sni, snilen);
+		memcpy(tail, f->sni, snilen);
+	tail += snilen > 0 ? snilen : 0;
+	if (labellen > 0)
+		memcpy(tail, f->label, labellen);
 	if (shm_mq_send(w->mqh, len, w->buf, false, false) != SHM_MQ_SUCCESS)
 	{
 		w->leader_gone = true;
@@ -201,7 +215,7 @@ ntg_capture_worker_main(Datum arg)
 	w.mqh = shm_mq_attach(mq, seg, NULL);
 	ctx = AllocSetContextCreate(TopMemoryContext, "ntg capture worker", ALLOCSET_DEFAULT_SIZES);
 	MemoryContextSwitchTo(ctx);
-	w.buf = palloc(sizeof(RowMsg) + sizeof(int32) * NTG_CAP_MAX_N + NTG_CAP_SNI_MAX + 1);
+	w.buf = palloc(ROW_MSG_MAX);
 
 	PG_TRY();
 	{
@@ -221,7 +235,7 @@ ntg_capture_worker_main(Datum arg)
 			if (shm_mq_send(w.mqh, sizeof(done), &done, false, true) != SHM_MQ_SUCCESS)
 				break;
 			MemoryContextReset(ctx);
-			w.buf = palloc(sizeof(RowMsg) + sizeof(int32) * NTG_CAP_MAX_N + NTG_CAP_SNI_MAX + 1);
+			w.buf = palloc(ROW_MSG_MAX);
 		}
 		me->finished = true;
 	}
@@ -362,12 +376,15 @@ handle_row(const char *data, Size len, int nfiles, CaptureRowSink sink, void *ar
 	NtgBiflow	f;
 	int32		pl[NTG_CAP_MAX_N];
 	char		sni[NTG_CAP_SNI_MAX + 1];
+	char	   *label = NULL;
+	const char *tail;
 	MemoryContext old;
 
 	memcpy(&m, data, sizeof(m));
 	if (m.file < 0 || m.file >= nfiles || m.npl < 0 || m.npl > NTG_CAP_MAX_N ||
-		m.snilen > NTG_CAP_SNI_MAX ||
-		len != sizeof(RowMsg) + sizeof(int32) * m.npl + (m.snilen > 0 ? m.snilen : 0))
+		m.snilen > NTG_CAP_SNI_MAX || m.labellen > LABEL_MAX ||
+		len != sizeof(RowMsg) + sizeof(int32) * m.npl + (m.snilen > 0 ? m.snilen : 0) +
+		(m.labellen > 0 ? m.labellen : 0))
 		elog(ERROR, "malformed message from a capture import worker");
 	memset(&f, 0, sizeof(f));
 	f.family = m.family;
@@ -382,16 +399,26 @@ handle_row(const char *data, Size len, int nfiles, CaptureRowSink sink, void *ar
 	memcpy(f.bytes, m.bytes, sizeof(f.bytes));
 	memcpy(f.payload_bytes, m.payload_bytes, sizeof(f.payload_bytes));
 	f.payload_packets = m.payload_packets;
-	memcpy(pl, data + sizeof(RowMsg), sizeof(int32) * m.npl);
+	tail = data + sizeof(RowMsg);
+	memcpy(pl, tail, sizeof(int32) * m.npl);
+	tail += sizeof(int32) * m.npl;
 	f.npl = m.npl;
 	f.pl = pl;
 	if (m.snilen >= 0)
 	{
-		memcpy(sni, data + sizeof(RowMsg) + sizeof(int32) * m.npl, m.snilen);
+		memcpy(sni, tail, m.snilen);
 		sni[m.snilen] = '\0';
 		f.sni = sni;
+		tail += m.snilen;
 	}
 	old = MemoryContextSwitchTo(rowctx);
+	if (m.labellen >= 0)
+	{
+		label = palloc(m.labellen + 1);
+		memcpy(label, tail, m.labellen);
+		label[m.labellen] = '\0';
+		f.label = label;
+	}
 	sink(m.file, &f, arg);
 	MemoryContextSwitchTo(old);
 	MemoryContextReset(rowctx);

@@ -1,6 +1,6 @@
 /*
- * forest_eval_sql.c — ntg.rf_evaluate, ntg.rf_confusion and ntg.rf_fit_evaluate: a forest against
- * the rows of a test query.
+ * forest_eval_sql.c — ntg.rf_evaluate, ntg.rf_confusion and ntg.rf_fit_evaluate: a classifier
+ * (a model of a kind that can classify: random_forest) against the rows of a test query.
  *
  * Labels are the sorted union of the model's classes and the test rows' labels, so a test label the
  * model never saw is reported (with recall 0) and the scores follow scikit-learn's
@@ -17,7 +17,8 @@
 #include "common/params.h"
 #include "common/seqset.h"
 #include "forest/forest.h"
-#include "forest_glue.h"
+#include "models/train_driver.h"
+#include "models_sql.h"
 #include "ntg_glue.h"
 
 typedef struct Confusion
@@ -43,7 +44,7 @@ label_index(const Confusion *c, const char *name)
 
 /* Predict every test row and count (actual, predicted) pairs. */
 static void
-confusion(const NtgForest *f, const NtgSeqSet *test, Confusion *c)
+confusion(const NtgModel *f, const NtgSeqSet *test, Confusion *c)
 {
 	int		   *model_map,
 			   *test_map,
@@ -72,7 +73,7 @@ confusion(const NtgForest *f, const NtgSeqSet *test, Confusion *c)
 	{
 		int			len;
 		const int32 *row = ntg_seqset_row(test, i, &len);
-		int			pred = ntg_forest_predict(f, row, len, proba);
+		int			pred = ntg_model_classify(f, row, len, proba);
 
 		c->cm[(size_t) test_map[test->row_class[i]] * c->n + model_map[pred]]++;
 		if ((i & 1023) == 0)
@@ -81,7 +82,7 @@ confusion(const NtgForest *f, const NtgSeqSet *test, Confusion *c)
 }
 
 static void
-test_confusion(const NtgForest *f, FunctionCallInfo fcinfo, int argno, Confusion *c)
+test_confusion(const NtgModel *f, FunctionCallInfo fcinfo, int argno, Confusion *c)
 {
 	NtgSeqSet	test;
 
@@ -132,11 +133,16 @@ report_rows(FunctionCallInfo fcinfo, const Confusion *c)
 	ntg_class_report_free(&r);
 }
 
-static const NtgForest *
-forest_name_arg(FunctionCallInfo fcinfo)
+/* The classifier named by argument 0, pinned for the statement. */
+static const NtgModel *
+classifier_arg(FunctionCallInfo fcinfo)
 {
-	ntg_pg_require_arg(fcinfo, 0, "name");
-	return ntg_forest_by_name(text_to_cstring(PG_GETARG_TEXT_PP(0)));
+	NtgModelRef ref;
+
+	ntg_pg_require_arg(fcinfo, 0, "model");
+	ntg_pg_model_acquire(text_to_cstring(PG_GETARG_TEXT_PP(0)), NTG_CAP_CLASSIFY,
+						 CurrentMemoryContext, &ref);
+	return ref.model;
 }
 
 PG_FUNCTION_INFO_V1(ntg_rf_evaluate);
@@ -145,7 +151,7 @@ ntg_rf_evaluate(PG_FUNCTION_ARGS)
 {
 	Confusion	c;
 
-	test_confusion(forest_name_arg(fcinfo), fcinfo, 1, &c);
+	test_confusion(classifier_arg(fcinfo), fcinfo, 1, &c);
 	report_rows(fcinfo, &c);
 	return (Datum) 0;
 }
@@ -157,7 +163,7 @@ ntg_rf_confusion(PG_FUNCTION_ARGS)
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	Confusion	c;
 
-	test_confusion(forest_name_arg(fcinfo), fcinfo, 1, &c);
+	test_confusion(classifier_arg(fcinfo), fcinfo, 1, &c);
 	InitMaterializedSRF(fcinfo, 0);
 	for (int a = 0; a < c.n; a++)
 		for (int p = 0; p < c.n; p++)
@@ -175,23 +181,48 @@ ntg_rf_confusion(PG_FUNCTION_ARGS)
 	return (Datum) 0;
 }
 
+/* Train a forest on the rows of a query through the training driver, without storing it. */
+static NtgModel *
+fit_forest(const char *query, Jsonb *hyper)
+{
+	NtgTraining t;
+	NtgSeqSet	rows;
+	NtgParams	params;
+	NtgTrainLimits limits;
+	NtgError	err;
+	NtgModel   *model;
+	NtgTrainHooks quiet = {NULL, NULL, 1};
+
+	limits.max_bytes = (int64) ntg_training_memory_limit_kb * 1024;
+	limits.limit_name = "ntg.training_memory_limit";
+	ntg_pg_params_from_jsonb(hyper, &params);
+	ntg_pg_collect_seqs_limited(query, "train_query", limits.max_bytes, limits.limit_name, &rows);
+	if (rows.n_rows == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("train_query returned no rows"),
+				 errdetail("A model needs at least one (label, pl) row to learn from.")));
+	NTG_PG_CHECK(ntg_training_prepare(&t, ntg_model_kind_find("random_forest"), &params, &rows,
+									  &limits, &err), &err);
+	NTG_PG_CHECK(ntg_training_run(&t, &quiet, &err), &err);
+	model = t.model;
+	t.model = NULL;
+	ntg_training_free(&t);
+	return model;
+}
+
 PG_FUNCTION_INFO_V1(ntg_rf_fit_evaluate);
 Datum
 ntg_rf_fit_evaluate(PG_FUNCTION_ARGS)
 {
-	NtgForestConfig cfg;
-	NtgForest	f;
-	NtgParams	params;
-	NtgError	err;
 	Confusion	c;
-	int64		rows;
-	double		seconds;
+	NtgModel   *f;
 
-	ntg_pg_require_arg(fcinfo, 0, "source");
-	ntg_pg_params_from_jsonb(PG_ARGISNULL(2) ? NULL : PG_GETARG_JSONB_P(2), &params);
-	NTG_PG_CHECK(ntg_forest_config_from_params(&params, &cfg, &err), &err);
-	ntg_forest_fit(text_to_cstring(PG_GETARG_TEXT_PP(0)), &cfg, &f, &rows, &seconds);
-	test_confusion(&f, fcinfo, 1, &c);
+	ntg_pg_require_arg(fcinfo, 0, "train_query");
+	ntg_pg_require_arg(fcinfo, 2, "hyperparams");
+	f = fit_forest(text_to_cstring(PG_GETARG_TEXT_PP(0)), PG_GETARG_JSONB_P(2));
+	test_confusion(f, fcinfo, 1, &c);
 	report_rows(fcinfo, &c);
+	ntg_model_destroy(f);
 	return (Datum) 0;
 }

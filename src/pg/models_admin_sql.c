@@ -1,6 +1,7 @@
 /*
  * models_admin_sql.c — ntg.describe_model(), ntg.rename_model(), ntg.drop_model().
- * (ntg.list_models() is plain SQL in sql/ext/20_models.sql.)
+ * (ntg.list_models() is plain SQL in sql/ext/20_models.sql.)  Rows a role may not see (row
+ * security on ntg.models) do not exist for these functions.
  */
 #include "postgres.h"
 
@@ -8,21 +9,24 @@
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "funcapi.h"
+#include "miscadmin.h"
 #include "utils/builtins.h"
 
 #include "common/blob.h"
-#include "models/generator.h"
 #include "models_sql.h"
 #include "ntg_glue.h"
 
 /* Columns of describe_model() that come straight from the table, in its OUT order. */
 #define DESCRIBE_SQL \
-	"SELECT name, kind, version, NULL::integer, config, classes, train_rows, epochs," \
-	" loss_history, validation_loss, best_epoch, train_seconds, parameters, bytes," \
-	" NULL::boolean, NULL::text, created_at, updated_at, weights FROM ntg.models WHERE name = $1"
-#define DESCRIBE_COLS 18
-#define DESCRIBE_VALID	14		/* valid, problem: computed here */
-#define DESCRIBE_PROBLEM 15
+	"SELECT name, kind, owner::pg_catalog.text, version, NULL::pg_catalog.int4, config, classes," \
+	" train_rows, epochs, loss_history, validation_loss, best_epoch, train_seconds," \
+	" epoch_seconds, train_peak_bytes, parameters, bytes, NULL::pg_catalog.bool," \
+	" NULL::pg_catalog.text, created_at, updated_at, weights" \
+	" FROM ntg.models WHERE name OPERATOR(pg_catalog.=) $1"
+#define DESCRIBE_COLS 21
+#define DESCRIBE_FORMAT	4		/* format_version, valid, problem: computed here */
+#define DESCRIBE_VALID	17
+#define DESCRIBE_PROBLEM 18
 
 /* Format version from the header, or -1 when the value does not even start like a model. */
 static int
@@ -35,36 +39,9 @@ format_version(const bytea *w)
 	return (int) (p[8] | p[9] << 8 | p[10] << 16 | (uint32) p[11] << 24);
 }
 
-/* valid/problem: a full load for generators, the container check for other kinds. */
-static bool
-check_weights(const char *name, const char *kind, int64 version, bytea *w, char **problem)
-{
-	NtgModelRow row = {(char *) name, (char *) kind, version, NULL, w};
-	NtgBlob		blob;
-	NtgError	err;
-
-	if (ntg_gen_kind_find(kind) != NULL)
-		return ntg_pg_model_check_row(&row, problem);
-	if (ntg_blob_parse((const uint8_t *) VARDATA_ANY(w), VARSIZE_ANY_EXHDR(w), &blob, &err) != NTG_OK)
-	{
-		*problem = pstrdup(err.msg);
-		return false;
-	}
-	if (strcmp(blob.kind, kind) != 0)
-	{
-		*problem = psprintf("its kind column says \"%s\" but its weights hold a \"%s\" model",
-							kind, blob.kind);
-		ntg_blob_free(&blob);
-		return false;
-	}
-	ntg_blob_free(&blob);
-	*problem = NULL;
-	return true;
-}
-
-PG_FUNCTION_INFO_V1(ntg_describe_model);
+PG_FUNCTION_INFO_V1(ntg_describe_model_v2);
 Datum
-ntg_describe_model(PG_FUNCTION_ARGS)
+ntg_describe_model_v2(PG_FUNCTION_ARGS)
 {
 	char	   *name = ntg_pg_text_arg(fcinfo, 0, "model");
 	MemoryContext callercxt = CurrentMemoryContext;
@@ -77,6 +54,7 @@ ntg_describe_model(PG_FUNCTION_ARGS)
 	char	   *problem;
 	int			fv;
 	bytea	   *weights;
+	NtgModelRow row;
 
 	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
@@ -90,12 +68,15 @@ ntg_describe_model(PG_FUNCTION_ARGS)
 	heap_deform_tuple(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, values, nulls);
 	weights = (bytea *) PG_DETOAST_DATUM(values[DESCRIBE_COLS]);
 	fv = format_version(weights);
-	values[3] = Int32GetDatum(fv);
-	nulls[3] = fv < 0;
-	values[DESCRIBE_VALID] = BoolGetDatum(check_weights(name, TextDatumGetCString(values[1]),
-											DatumGetInt64(values[2]),
-											weights,
-											&problem));
+	values[DESCRIBE_FORMAT] = Int32GetDatum(fv);
+	nulls[DESCRIBE_FORMAT] = fv < 0;
+	/* the same checks as loading it, for every kind */
+	row.name = name;
+	row.kind = TextDatumGetCString(values[1]);
+	row.version = DatumGetInt64(values[3]);
+	row.tuple_id = NULL;
+	row.weights = weights;
+	values[DESCRIBE_VALID] = BoolGetDatum(ntg_pg_model_check_row(&row, &problem));
 	nulls[DESCRIBE_VALID] = false;
 	if (problem != NULL)
 	{
@@ -137,12 +118,14 @@ ntg_rename_model(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("model name must not be empty")));
+	PreventCommandIfReadOnly("ntg.rename_model()");
 	ntg_pg_model_fetch(name, false, false, &row);
 	if (strcmp(name, new_name) != 0 && ntg_pg_model_fetch(new_name, false, true, &row))
 		ereport(ERROR,
 				(errcode(ERRCODE_DUPLICATE_OBJECT),
 				 errmsg("model \"%s\" already exists", new_name)));
-	if (modify("UPDATE ntg.models SET name = $2, updated_at = now() WHERE name = $1",
+	if (modify("UPDATE ntg.models SET name = $2, updated_at = pg_catalog.now()"
+			   " WHERE name OPERATOR(pg_catalog.=) $1",
 			   2, types, args, SPI_OK_UPDATE) == 0)
 		ntg_pg_model_missing(name);	/* dropped concurrently */
 	PG_RETURN_VOID();
@@ -153,11 +136,15 @@ Datum
 ntg_drop_model(PG_FUNCTION_ARGS)
 {
 	char	   *name = ntg_pg_text_arg(fcinfo, 0, "model");
-	bool		if_exists = !PG_ARGISNULL(1) && PG_GETARG_BOOL(1);
+	bool		if_exists;
 	Oid			types[1] = {TEXTOID};
 	Datum		args[1] = {CStringGetTextDatum(name)};
 
-	if (modify("DELETE FROM ntg.models WHERE name = $1", 1, types, args, SPI_OK_DELETE) > 0)
+	ntg_pg_require_arg(fcinfo, 1, "if_exists");
+	if_exists = PG_GETARG_BOOL(1);
+	PreventCommandIfReadOnly("ntg.drop_model()");
+	if (modify("DELETE FROM ntg.models WHERE name OPERATOR(pg_catalog.=) $1", 1, types, args,
+			   SPI_OK_DELETE) > 0)
 		PG_RETURN_BOOL(true);
 	if (!if_exists)
 		ntg_pg_model_missing(name);

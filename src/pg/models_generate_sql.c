@@ -1,6 +1,6 @@
 /*
- * models_generate_sql.c — ntg.generate() / ntg.generate_int(): synthetic (label, pl) rows from a
- * stored model.
+ * models_generate_sql.c — ntg.generate(model, label, n, seed, options): synthetic (label, pl)
+ * rows from a stored generator of any kind.
  *
  * A value-per-call SRF: rows are sampled in chunks of CHUNK_ROWS, so the function's memory stays
  * bounded for any n (in FROM the executor still collects the rows in a tuplestore, which spills to
@@ -9,8 +9,10 @@
  * other classes were asked for: generate(m, 'x', 10, 7) equals the 'x' rows of generate(m, NULL,
  * 10, 7).
  *
- * With stratified => true each chunk of CHUNK_ROWS rows is one stratified sample of the model's
- * distribution (generator.h, llama_sample.c), so the rows depend on the chunk size, fixed here.
+ * options is a JSON object of the sampling options the model's kind declares (model.h), applied
+ * over the defaults stored with the model; other keys are refused, naming the accepted ones.
+ * With a token model's "stratified" each chunk of CHUNK_ROWS rows is one stratified sample of
+ * the model's distribution (llama_sample.c), so the rows depend on the chunk size, fixed here.
  */
 #include "postgres.h"
 
@@ -24,7 +26,7 @@
 #include "utils/builtins.h"
 #include "utils/memutils.h"
 
-#include "models/generator.h"
+#include "common/params.h"
 #include "models_sql.h"
 #include "ntg_glue.h"
 
@@ -33,7 +35,7 @@
 typedef struct GenState
 {
 	NtgModelRef ref;
-	NtgGenModel *model;
+	NtgModel   *model;
 	NtgSampleOptions opts;
 	uint64		seed;
 	int			class_first;
@@ -46,15 +48,13 @@ typedef struct GenState
 	int		   *lens;
 	int			chunk_rows;
 	int			chunk_pos;
-	bool		as_int2;
 	Datum	   *elems;
 } GenState;
 
 static void
 check_args(FunctionCallInfo fcinfo)
 {
-	static const char *names[] = {"model", NULL, "n", "seed", "temperature", "top_k", "top_p",
-	"stratified"};
+	static const char *names[] = {"model", NULL, "n", "seed", "options"};
 
 	for (int i = 0; i < lengthof(names); i++)
 		if (names[i] != NULL)
@@ -64,24 +64,23 @@ check_args(FunctionCallInfo fcinfo)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("n must be positive"),
 				 errdetail("n is the number of rows per class; %d was given.", PG_GETARG_INT32(2))));
-	if (!(PG_GETARG_FLOAT8(4) > 0) || isinf(PG_GETARG_FLOAT8(4)))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("temperature must be a positive finite number")));
-	if (PG_GETARG_INT32(5) < 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("top_k must not be negative"),
-				 errhint("top_k = 0 turns top-k filtering off.")));
-	if (!(PG_GETARG_FLOAT8(6) > 0 && PG_GETARG_FLOAT8(6) <= 1))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("top_p must be in (0, 1]"),
-				 errhint("top_p = 1 turns nucleus filtering off.")));
+}
+
+/* The model's stored sampling defaults with the call's options over them. */
+void
+ntg_pg_sample_options(const NtgModel *m, Jsonb *options, NtgSampleOptions *out)
+{
+	NtgParams	params;
+	NtgError	err;
+
+	*out = m->sampling;
+	ntg_pg_options_from_jsonb(options, "options", &params);
+	NTG_PG_CHECK(ntg_sample_options_apply(m->kind, &params, out, &err), &err);
+	ntg_params_free(&params);
 }
 
 static char *
-known_labels(const NtgGenModel *m)
+known_labels(const NtgModel *m)
 {
 	StringInfoData s;
 
@@ -92,7 +91,7 @@ known_labels(const NtgGenModel *m)
 }
 
 static int
-class_index(const NtgGenModel *m, const char *label, const char *model_name)
+class_index(const NtgModel *m, const char *label, const char *model_name)
 {
 	for (int i = 0; i < m->n_classes; i++)
 		if (strcmp(m->classes[i], label) == 0)
@@ -126,15 +125,11 @@ gen_init(FunctionCallInfo fcinfo, FuncCallContext *funcctx)
 	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
 	funcctx->tuple_desc = BlessTupleDesc(desc);
-	st->as_int2 = TupleDescAttr(desc, 1)->atttypid == INT2ARRAYOID;
-	ntg_pg_model_acquire(model_name, funcctx->multi_call_memory_ctx, &st->ref);
+	ntg_pg_model_acquire(model_name, NTG_CAP_GENERATE, funcctx->multi_call_memory_ctx, &st->ref);
 	st->model = st->ref.model;
 	st->n = PG_GETARG_INT32(2);
 	st->seed = (uint64) PG_GETARG_INT64(3);
-	st->opts.temperature = PG_GETARG_FLOAT8(4);
-	st->opts.top_k = PG_GETARG_INT32(5);
-	st->opts.top_p = PG_GETARG_FLOAT8(6);
-	st->opts.stratified = PG_GETARG_BOOL(7);
+	ntg_pg_sample_options(st->model, PG_GETARG_JSONB_P(4), &st->opts);
 	if (PG_ARGISNULL(1))
 	{
 		st->class_first = 0;
@@ -171,24 +166,15 @@ row_datum(GenState *st, TupleDesc desc, int r)
 	if (len < 0 || len > st->model->max_len)
 		elog(ERROR, "generator returned a row of length %d", len);
 	for (int i = 0; i < len; i++)
-	{
-		if (st->as_int2 && (v[i] < PG_INT16_MIN || v[i] > PG_INT16_MAX))
-			ereport(ERROR,
-					(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
-					 errmsg("generated value %d is out of range for type smallint", v[i]),
-					 errhint("Use ntg.generate_int(), which returns integer arrays.")));
-		st->elems[i] = st->as_int2 ? Int16GetDatum((int16) v[i]) : Int32GetDatum(v[i]);
-	}
+		st->elems[i] = Int32GetDatum(v[i]);
 	values[0] = CStringGetTextDatum(st->model->classes[st->cur_class]);
-	values[1] = st->as_int2
-		? PointerGetDatum(construct_array(st->elems, len, INT2OID, 2, true, TYPALIGN_SHORT))
-		: PointerGetDatum(construct_array(st->elems, len, INT4OID, 4, true, TYPALIGN_INT));
+	values[1] = PointerGetDatum(construct_array(st->elems, len, INT4OID, 4, true, TYPALIGN_INT));
 	return HeapTupleGetDatum(heap_form_tuple(desc, values, nulls));
 }
 
-PG_FUNCTION_INFO_V1(ntg_generate);
+PG_FUNCTION_INFO_V1(ntg_generate_v2);
 Datum
-ntg_generate(PG_FUNCTION_ARGS)
+ntg_generate_v2(PG_FUNCTION_ARGS)
 {
 	FuncCallContext *funcctx;
 	GenState   *st;

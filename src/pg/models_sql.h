@@ -1,13 +1,16 @@
 /*
- * models_sql.h — what the generative-model SQL files share: reading a row of ntg.models and
- * turning its checked weights into a loaded model, with a small per-backend cache.
+ * models_sql.h — what the model SQL files share: reading a row of ntg.models, turning its
+ * checked weights into a loaded model (model_cache.c, one bounded per-backend cache for every
+ * kind), and writing a row (model_store.c, the one path that stores a model of any kind).
  */
 #ifndef NTG_MODELS_SQL_H
 #define NTG_MODELS_SQL_H
 
 #include "postgres.h"
 
-#include "models/generator.h"
+#include "utils/jsonb.h"
+
+#include "models/model.h"
 
 /* A row of ntg.models as the loader needs it (allocated in the caller's context). */
 typedef struct NtgModelRow
@@ -26,27 +29,35 @@ bool		ntg_pg_model_fetch(const char *name, bool with_weights, bool missing_ok,
 /* Raise the undefined_object error for a model name. */
 void		ntg_pg_model_missing(const char *name) pg_attribute_noreturn();
 
+/* 42809 when the kind lacks one of caps (NTG_CAP_GENERATE, NTG_CAP_CLASSIFY), naming the kinds
+ * that have them. */
+void		ntg_pg_model_require(const char *name, const NtgModelKind *kind, unsigned caps);
+
 /*
- * Load a generator from a fetched row into CurrentMemoryContext.  A row whose kind is not a
- * generator gives 42809; damaged, truncated or foreign weights, or a kind column that disagrees
- * with the weights, give XX001 (data_corrupted).
+ * Load a fetched row into CurrentMemoryContext.  Damaged, truncated or foreign weights, an
+ * unknown kind, or a kind column that disagrees with the weights give XX001 (data_corrupted).
  */
-NtgGenModel *ntg_pg_model_from_row(const NtgModelRow *row);
+NtgModel   *ntg_pg_model_from_row(const NtgModelRow *row);
 
 /* Same checks, but returning the problem instead of raising it (for describe_model). */
 bool		ntg_pg_model_check_row(const NtgModelRow *row, char **problem);
 
+/* A model given as its stored value (the *_model(bytea, ...) functions); errors as above. */
+NtgModel   *ntg_pg_model_from_bytea(bytea *b);
+
 /*
- * A loaded generator from the per-backend cache (keyed by name and row version), pinned until
- * `owner` is reset or deleted, so that a set-returning function can use it across calls.
+ * A loaded model from the per-backend cache, pinned until `owner` is reset or deleted, so that
+ * a set-returning function or a statement can use it across calls.  need_caps: what the caller
+ * will ask of it (42809 otherwise).
  */
 typedef struct NtgModelRef
 {
-	NtgGenModel *model;
+	NtgModel   *model;
 	void	   *entry;			/* the cache entry (opaque) */
 } NtgModelRef;
 
-void		ntg_pg_model_acquire(const char *name, MemoryContext owner, NtgModelRef *ref);
+void		ntg_pg_model_acquire(const char *name, unsigned need_caps, MemoryContext owner,
+								 NtgModelRef *ref);
 
 /*
  * kind->sample() on a cached model.  Runs in the model's own memory context, because a model may
@@ -56,5 +67,48 @@ void		ntg_pg_model_acquire(const char *name, MemoryContext owner, NtgModelRef *r
 void		ntg_pg_model_sample(NtgModelRef *ref, int class_index, int n,
 								const NtgSampleOptions *opts, NtgRng *rng, int32_t *out,
 								int *out_len);
+
+/* The model's stored sampling defaults with a call's options (jsonb object) over them; an
+ * unknown option or a value out of range is 22023, naming the accepted options. */
+void		ntg_pg_sample_options(const NtgModel *m, Jsonb *options, NtgSampleOptions *out);
+
+/* GUC ntg.model_cache_size (kB): memory of loaded models a backend keeps. */
+extern int	ntg_model_cache_kb;
+/* GUC ntg.training_memory_limit (kB): most memory a training may be estimated to take. */
+extern int	ntg_training_memory_limit_kb;
+
+/* ---- storing (model_store.c) --------------------------------------------------------------- */
+
+/* Everything a row of ntg.models holds besides its name. */
+typedef struct NtgStoredModel
+{
+	const char *kind;
+	const char *config_json;
+	char	  **classes;
+	int			n_classes;
+	const uint8_t *bytes;
+	size_t		n_bytes;
+	int64		train_rows;
+	int			epochs;			/* 0: NULL (a kind without epochs) */
+	const double *losses;		/* epochs values, or NULL */
+	const double *val_losses;	/* epochs values, or NULL */
+	int			best_epoch;		/* 0: NULL */
+	double		train_seconds;
+	double		epoch_seconds;	/* < 0: NULL */
+	int64		peak_bytes;		/* < 0: NULL */
+	int64		parameters;
+} NtgStoredModel;
+
+/*
+ * Before any work: may the caller store a model under `name`?  Refuses a read-only transaction,
+ * an empty name, a missing INSERT (UPDATE with replace) privilege or row-security policy, and an
+ * existing name without replace (or with replace, a model of a role the caller is not a member
+ * of), by trying the write in a subtransaction that is rolled back.
+ */
+void		ntg_pg_model_check_storable(const char *name, const char *kind, bool replace,
+										const char *cmdname);
+
+/* INSERT (or with replace, overwrite and bump the version); returns the stored version. */
+int64		ntg_pg_model_store(const char *name, const NtgStoredModel *m, bool replace);
 
 #endif							/* NTG_MODELS_SQL_H */

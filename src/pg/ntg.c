@@ -4,6 +4,7 @@
  */
 #include "postgres.h"
 
+#include <limits.h>
 #include <pcap/pcap.h>
 
 #include "fmgr.h"
@@ -11,6 +12,7 @@
 #include "utils/guc.h"
 
 #include "capture_pg.h"
+#include "models_sql.h"
 #include "ntg_glue.h"
 
 PG_MODULE_MAGIC;
@@ -25,6 +27,18 @@ _PG_init(void)
 							 "Epoch losses while training, packet counts while importing.",
 							 &ntg_progress, true, PGC_USERSET, 0, NULL, NULL, NULL);
 	capture_define_gucs();
+	DefineCustomIntVariable("ntg.training_memory_limit",
+							"Most memory a training may be estimated to need.",
+							"ntg.train() refuses, before allocating anything, a model whose weights, "
+							"optimizer state, activations and rows would need more.",
+							&ntg_training_memory_limit_kb, 1024 * 1024, 1024, INT_MAX / 2,
+							PGC_SUSET, GUC_UNIT_KB, NULL, NULL, NULL);
+	DefineCustomIntVariable("ntg.model_cache_size",
+							"Memory of loaded models each backend keeps for later calls.",
+							"Least recently used models are dropped beyond it; a larger model is "
+							"loaded for its statement alone.",
+							&ntg_model_cache_kb, 256 * 1024, 0, INT_MAX / 2,
+							PGC_USERSET, GUC_UNIT_KB, NULL, NULL, NULL);
 	MarkGUCPrefixReserved("ntg");
 	ntg_pg_install_hooks();
 }

@@ -40,10 +40,24 @@ void		ntg_pg_install_hooks(void);
  */
 struct NtgSeqSet;
 void		ntg_pg_collect_seqs(const char *query, const char *argname, struct NtgSeqSet *out);
+/* The same, refusing (54000) rows that take more than max_bytes (> 0), named limit_name. */
+void		ntg_pg_collect_seqs_limited(const char *query, const char *argname, int64 max_bytes,
+										const char *limit_name, struct NtgSeqSet *out);
 
-/* Convert a jsonb object of hyperparameters (NULL allowed: empty) into core params. */
+/* Refuse (as ntg_pg_collect_seqs would) a query that is not one plain SELECT of `columns`
+ * columns; with 2, of the (label, pl) types. */
+void		ntg_pg_check_query(const char *query, const char *argname, int columns);
+
+/* Convert a jsonb object of hyperparameters (NULL allowed: empty; one level of nested objects
+ * becomes "outer.inner" keys) into core params. */
 struct NtgParams;
 void		ntg_pg_params_from_jsonb(Jsonb *j, struct NtgParams *out);
+/* The same for a flat object of sampling options given as argument argname. */
+void		ntg_pg_options_from_jsonb(Jsonb *j, const char *argname, struct NtgParams *out);
+
+/* Declare (and, by the Makefile's export list, export) a background worker's entry point, which
+ * the postmaster finds by name: NTG_BGWORKER_MAIN(my_worker_main); then define it. */
+#define NTG_BGWORKER_MAIN(f) PGDLLEXPORT void f(Datum arg)
 
 /* Whether NOTICE progress lines from long operations are shown (GUC ntg.progress). */
 extern bool ntg_progress;

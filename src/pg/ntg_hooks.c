@@ -50,6 +50,8 @@ ntg_pg_errcode(NtgStatus code)
 			return ERRCODE_BAD_COPY_FILE_FORMAT;
 		case NTG_ERR_INTERNAL:
 			return ERRCODE_INTERNAL_ERROR;
+		case NTG_ERR_LIMIT:
+			return ERRCODE_PROGRAM_LIMIT_EXCEEDED;
 	}
 	return ERRCODE_INTERNAL_ERROR;
 }
@@ -60,7 +62,8 @@ ntg_pg_raise(const NtgError *err)
 	ereport(ERROR,
 			(errcode(ntg_pg_errcode(err->code)),
 			 errmsg_internal("%s", err->msg),
-			 err->detail[0] ? errdetail_internal("%s", err->detail) : 0));
+			 err->detail[0] ? errdetail_internal("%s", err->detail) : 0,
+			 err->hint[0] ? errhint("%s", err->hint) : 0));
 	pg_unreachable();
 }
 
@@ -81,6 +84,12 @@ static void
 pg_free(void *ptr, void *ctx)
 {
 	pfree(ptr);
+}
+
+static size_t
+pg_chunk_size(void *ptr, void *ctx)
+{
+	return GetMemoryChunkSpace(ptr);
 }
 
 static void
@@ -106,7 +115,7 @@ pg_log(int level, const char *msg)
 void
 ntg_pg_install_hooks(void)
 {
-	static const NtgAllocator allocator = {pg_alloc, pg_realloc, pg_free, NULL};
+	static const NtgAllocator allocator = {pg_alloc, pg_realloc, pg_free, NULL, pg_chunk_size};
 
 	ntg_set_allocator(&allocator);
 	ntg_set_interrupt_hook(pg_check_interrupts);

@@ -12,6 +12,7 @@
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/plancache.h"
 
 #include "common/seqset.h"
 #include "ntg_glue.h"
@@ -33,7 +34,7 @@ check_columns(TupleDesc tupdesc, const char *argname)
 	if (tupdesc->natts != 2)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATATYPE_MISMATCH),
-				 errmsg("query given as %s must return two columns (label, pl)", argname),
+				 errmsg("%s must return two columns (label, pl)", argname),
 				 errdetail_plural("It returns %d column.", "It returns %d columns.",
 								  tupdesc->natts, tupdesc->natts)));
 	label_type = SPI_gettypeid(tupdesc, 1);
@@ -80,9 +81,29 @@ array_to_int32(Datum d, Oid elemtype, const char *argname, int32 **values)
 	return n;
 }
 
+/* What collecting has taken so far, against the caller's limit. */
+typedef struct CollectBudget
+{
+	int64		max_bytes;		/* <= 0: no limit */
+	const char *limit_name;
+	int64		bytes;
+} CollectBudget;
+
+static void
+collect_charge(CollectBudget *b, const char *argname, int n, size_t label_len)
+{
+	b->bytes += (int64) n * 4 + (int64) label_len + 32;
+	if (b->max_bytes > 0 && b->bytes > b->max_bytes)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("the rows of %s take more than %lld MB", argname,
+						(long long) (b->max_bytes >> 20)),
+				 errdetail("The limit is %s.", b->limit_name)));
+}
+
 static void
 add_batch(SPITupleTable *tuptable, uint64 nrows, const char *argname, Oid elemtype,
-		  NtgSeqSetBuilder *builder, MemoryContext rowcxt)
+		  NtgSeqSetBuilder *builder, MemoryContext rowcxt, CollectBudget *budget)
 {
 	for (uint64 i = 0; i < nrows; i++)
 	{
@@ -117,6 +138,7 @@ add_batch(SPITupleTable *tuptable, uint64 nrows, const char *argname, Oid elemty
 		}
 		n = array_to_int32(pl, elemtype, argname, &values);
 		MemoryContextSwitchTo(old);
+		collect_charge(budget, argname, n, strlen(label_str));
 		/* The builder lives in the caller's context (current here). */
 		NTG_PG_CHECK(ntg_seqset_builder_add(builder, label_str, values, n, &err), &err);
 		MemoryContextReset(rowcxt);
@@ -124,8 +146,46 @@ add_batch(SPITupleTable *tuptable, uint64 nrows, const char *argname, Oid elemty
 	}
 }
 
+/*
+ * The query must be one plain SELECT: no data-modifying statement or CTE (the rows would be
+ * read-only anyway, and a DELETE would fail with a confusing message), no row locks.
+ */
+static void
+check_select(SPIPlanPtr plan, const char *argname)
+{
+	List	   *sources = SPI_plan_get_plan_sources(plan);
+	bool		ok = list_length(sources) == 1;
+
+	if (ok)
+	{
+		CachedPlanSource *ps = (CachedPlanSource *) linitial(sources);
+		ListCell   *lc;
+
+		ok = ps->commandTag == CMDTAG_SELECT && list_length(ps->query_list) == 1;
+		foreach(lc, ps->query_list)
+		{
+			Query	   *q = lfirst_node(Query, lc);
+
+			ok = ok && q->commandType == CMD_SELECT && q->utilityStmt == NULL &&
+				!q->hasModifyingCTE && q->rowMarks == NIL;
+		}
+	}
+	if (!ok)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must be a single SELECT that returns rows", argname),
+				 errdetail("Data-modifying statements, row locks and several statements are not accepted.")));
+}
+
 void
 ntg_pg_collect_seqs(const char *query, const char *argname, NtgSeqSet *out)
+{
+	ntg_pg_collect_seqs_limited(query, argname, 0, NULL, out);
+}
+
+void
+ntg_pg_collect_seqs_limited(const char *query, const char *argname, int64 max_bytes,
+							const char *limit_name, NtgSeqSet *out)
 {
 	MemoryContext callercxt = CurrentMemoryContext;
 	MemoryContext rowcxt;
@@ -134,6 +194,7 @@ ntg_pg_collect_seqs(const char *query, const char *argname, NtgSeqSet *out)
 	Portal		portal;
 	Oid			elemtype = InvalidOid;
 	NtgError	err;
+	CollectBudget budget = {max_bytes, limit_name, 0};
 
 	if (query == NULL)
 		ereport(ERROR,
@@ -149,12 +210,9 @@ ntg_pg_collect_seqs(const char *query, const char *argname, NtgSeqSet *out)
 	if (plan == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_SYNTAX_ERROR),
-				 errmsg("could not prepare query given as %s: %s", argname,
+				 errmsg("could not prepare %s: %s", argname,
 						SPI_result_code_string(SPI_result))));
-	if (!SPI_is_cursor_plan(plan))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("query given as %s must be a single SELECT that returns rows", argname)));
+	check_select(plan, argname);
 	portal = SPI_cursor_open(NULL, plan, NULL, NULL, true);
 	for (;;)
 	{
@@ -169,7 +227,7 @@ ntg_pg_collect_seqs(const char *query, const char *argname, NtgSeqSet *out)
 		{
 			MemoryContext old = MemoryContextSwitchTo(callercxt);
 
-			add_batch(SPI_tuptable, SPI_processed, argname, elemtype, builder, rowcxt);
+			add_batch(SPI_tuptable, SPI_processed, argname, elemtype, builder, rowcxt, &budget);
 			MemoryContextSwitchTo(old);
 		}
 		SPI_freetuptable(SPI_tuptable);
@@ -179,4 +237,36 @@ ntg_pg_collect_seqs(const char *query, const char *argname, NtgSeqSet *out)
 
 	NTG_PG_CHECK(ntg_seqset_builder_finish(builder, out, &err), &err);
 	MemoryContextDelete(rowcxt);
+}
+
+/*
+ * Before a caller's query is spliced into a larger statement: it must be one plain SELECT
+ * (check_select) of `columns` columns, and with columns == 2 a (label, pl) query (check_columns).
+ * Errors as ntg_pg_collect_seqs() gives them.
+ */
+void
+ntg_pg_check_query(const char *query, const char *argname, int columns)
+{
+	SPIPlanPtr	plan;
+	CachedPlanSource *ps;
+
+	SPI_connect();
+	plan = SPI_prepare(query, 0, NULL);
+	if (plan == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_SYNTAX_ERROR),
+				 errmsg("could not prepare %s: %s", argname,
+						SPI_result_code_string(SPI_result))));
+	check_select(plan, argname);
+	ps = (CachedPlanSource *) linitial(SPI_plan_get_plan_sources(plan));
+	if (columns == 2)
+		check_columns(ps->resultDesc, argname);
+	else if (ps->resultDesc->natts != columns)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("%s must return %d columns", argname, columns),
+				 errdetail_plural("It returns %d column.", "It returns %d columns.",
+								  ps->resultDesc->natts, ps->resultDesc->natts)));
+	SPI_freeplan(plan);
+	SPI_finish();
 }

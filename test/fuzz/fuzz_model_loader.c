@@ -1,5 +1,5 @@
 /*
- * fuzz_model_loader.c — libFuzzer target for the stored-model loader (ntg_gen_model_from_bytes).
+ * fuzz_model_loader.c — libFuzzer target for the stored-model loader (ntg_model_from_bytes).
  *
  * Each input is loaded twice: as it is (exercising the container checks, mostly the checksum) and
  * with its last four bytes replaced by the correct CRC-32C, so that mutations reach the structural
@@ -13,15 +13,15 @@
 #include <string.h>
 
 #include "common/crc32c.h"
-#include "models/generator.h"
+#include "models/model.h"
 
 static void
 load_and_sample(const uint8_t *buf, size_t len)
 {
-	NtgGenModel *m = NULL;
+	NtgModel *m = NULL;
 	NtgError	err;
 
-	if (ntg_gen_model_from_bytes(buf, len, &m, &err) != NTG_OK)
+	if (ntg_model_from_bytes(buf, len, &m, &err) != NTG_OK)
 	{
 		if (err.code != NTG_ERR_CORRUPT)
 			abort();			/* damage must be reported as corruption, nothing else */
@@ -29,7 +29,7 @@ load_and_sample(const uint8_t *buf, size_t len)
 	}
 	if (m->n_classes > 0 && m->max_len > 0 && m->max_len <= 4096)
 	{
-		NtgSampleOptions opts = {1.0, 0, 1.0};
+		NtgSampleOptions opts = m->sampling;
 		NtgRng		rng;
 		int32_t    *out = malloc(sizeof(int32_t) * m->max_len);
 		int			n_len;

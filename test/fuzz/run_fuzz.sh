@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # test/fuzz/run_fuzz.sh [SECONDS] — build the capture reader with libFuzzer + ASan/UBSan and fuzz it,
-# seeded with the project's captures (test/captures) and, when present, ../shared/data/fixtures.
+# seeded with the project's captures (test/captures) and, when present, the fixture captures of the benchmark data (docs/data.md).
 # Needs clang with libFuzzer (Debian: clang).  Crashes are written to test/fuzz/out/.
 set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)

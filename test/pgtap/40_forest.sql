@@ -8,7 +8,7 @@ SELECT volatility_is('ntg', 'rf_predict', ARRAY['text', 'integer[]'], 'stable',
 SELECT volatility_is('ntg', 'rf_predict', ARRAY['text', 'smallint[]'], 'stable', 'rf_predict(smallint[]) STABLE');
 SELECT volatility_is('ntg', 'rf_predict_model', ARRAY['bytea', 'integer[]'], 'immutable',
 	'rf_predict_model depends on its arguments only: IMMUTABLE');
-SELECT is_strict('ntg', 'rf_predict', ARRAY['text', 'integer[]'], 'rf_predict is STRICT');
+SELECT isnt_strict('ntg', 'rf_predict', ARRAY['text', 'integer[]'], 'rf_predict is not STRICT (a NULL pl is an error)');
 SELECT isnt_strict('ntg', 'rf_train', ARRAY['text', 'text', 'jsonb', 'boolean'],
 	'rf_train is not STRICT (NULL arguments get a clear error)');
 SELECT is((SELECT array_agg(DISTINCT proparallel) FROM pg_proc

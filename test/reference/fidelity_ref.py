@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Reference implementation of ntg's fidelity metrics, written from the definitions in DESIGN.md
+"""Reference implementation of ntg's fidelity metrics, written from the definitions in docs/definitions.md
 and docs/metrics.md (not from the C code), in plain Python, to check ntg.fidelity against.
 
 JSD is computed here through entropies, JSD(P, Q) = H((P+Q)/2) - (H(P) + H(Q))/2 in bits, a

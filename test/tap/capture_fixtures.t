@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-# test/tap/capture_fixtures.t — every capture in ../shared/data/fixtures imports or fails as
+# test/tap/capture_fixtures.t — every capture in fixtures/ of the benchmark data (docs/data.md) imports or fails as
 # FIXTURES.tsv describes: biflow and payload-biflow counts (timeouts off), a WARNING for damaged
 # or cut files, an error for unsupported link types and for files that are not captures.
 # Where ntg deliberately differs from the reference reader that wrote FIXTURES.tsv, the

@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """capture_flowtest.t — CESNET FlowTest's validation suite (a peer's test suite for flow exporters,
-../shared/data/flowtest) through ntg: every annotated flow of every case, packets and IP bytes in
+flowtest/ of the benchmark data, docs/data.md) through ntg: every annotated flow of every case, packets and IP bytes in
 each direction, the annotation's source being ntg's client.
 
 Cases that differ by design are listed below with their reason and checked for what they must be
@@ -16,7 +16,7 @@ import taplib  # noqa: E402
 shared = os.environ.get("NTG_SHARED_DATA", "")
 suite = os.path.join(shared, "flowtest") if shared else ""
 if not suite or not os.path.isdir(os.path.join(suite, "validation")):
-    print("1..0 # SKIP ../shared/data/flowtest is absent")
+    print("1..0 # SKIP flowtest/ of the benchmark data is absent (docs/data.md)")
     sys.exit(0)
 try:
     import yaml

@@ -1,6 +1,6 @@
 #!/usr/bin/python3
-# test/tap/capture_ndpi.t — the nDPI check: import all captures of ../shared/data/ndpi with
-# timeouts off and the reference's own definitions (client = first sender, no split of a reused
+# test/tap/capture_ndpi.t — the nDPI check: import all captures of ndpi/pcap of the benchmark data (docs/data.md)
+# with timeouts off and the reference's own definitions (client = first sender, no split of a reused
 # TCP port pair: client_rule 'first', split_on_syn off) and find >= 99 % of the payload biflows of
 # ndpi/flows.tsv with the same endpoints (client and server) and the same first-10 signed payload
 # sequence.  Prints the percentage and the mismatches by kind (explained in docs/capture.md,

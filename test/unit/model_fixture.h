@@ -11,7 +11,7 @@
 
 #include "common/params.h"
 #include "common/seqset.h"
-#include "models/generator.h"
+#include "models/model.h"
 
 /* A few classes with distinct shapes, including an empty row and a value beyond smallint. */
 static inline int
@@ -43,12 +43,11 @@ fixture_seqset(NtgSeqSet *set, NtgError *err)
 static inline int
 fixture_model_bytes(const char *kind_name, uint8_t **out, size_t *out_len, NtgError *err)
 {
-	const NtgGenKind *kind = ntg_gen_kind_find(kind_name);
+	const NtgModelKind *kind = ntg_model_kind_find(kind_name);
 	NtgSeqSet	set;
 	NtgParams	params = {0};
-	NtgGenModel *model = NULL;
-	NtgTrainOptions topts;
-	char	   *config = NULL;
+	NtgModel *model = NULL;
+	NtgTrainPlan topts;
 	NtgRng		rng;
 	double		loss;
 	int			rc;
@@ -64,17 +63,16 @@ fixture_model_bytes(const char *kind_name, uint8_t **out, size_t *out_len, NtgEr
 	ntg_params_add_number(&params, "epochs", 1, err);
 	ntg_params_add_number(&params, "batch_size", 4, err);
 	ntg_params_add_number(&params, "seed", 1, err);
-	rc = kind->create(&params, &set, &model, &topts, &config, err);
+	rc = kind->create(&params, &set, &model, &topts, err);
 	if (rc == NTG_OK)
 		rc = ntg_params_check_used(&params, kind_name, err);
 	ntg_rng_seed(&rng, 1);
 	if (rc == NTG_OK)
 		rc = kind->train_epoch(model, &set, 0, &rng, &loss, err);
 	if (rc == NTG_OK)
-		rc = kind->save(model, out, out_len, err);
+		rc = ntg_model_save(model, out, out_len, err);
 	if (model != NULL)
 		kind->destroy(model);
-	ntg_free(config);
 	ntg_params_free(&params);
 	ntg_seqset_free(&set);
 	return rc;

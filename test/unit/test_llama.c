@@ -1,5 +1,5 @@
 /*
- * test_llama.c — the llama generator through the generic interface (generator.h): creation,
+ * test_llama.c — the llama generator through the generic interface (model.h): creation,
  * the whole model's gradient against finite differences, overfitting a handful of rows,
  * determinism, sampling rules, save/load, and refusal of damaged or inconsistent stored models.
  */
@@ -7,7 +7,8 @@
 #include <string.h>
 
 #include "common/blob.h"
-#include "models/generator.h"
+#include "models/model.h"
+#include "sampling_fixture.h"
 #include "models/llama.h"
 #include "model_fixture.h"
 #include "unit.h"
@@ -51,15 +52,15 @@ static LlamaModel *
 make_model_with(const NtgSeqSet *s, int epochs, int batch, const char *key, double value)
 {
 	NtgParams	p;
-	NtgGenModel *m = NULL;
-	NtgTrainOptions topts;
+	NtgModel *m = NULL;
+	NtgTrainPlan topts;
 	char	   *json = NULL;
 	NtgError	err;
 
 	tiny_params(&p, epochs, batch);
 	if (key != NULL)
 		ntg_params_add_number(&p, key, value, &err);
-	if (ntg_llama_kind.create(&p, s, &m, &topts, &json, &err) != NTG_OK)
+	if (ntg_llama_kind.create(&p, s, &m, &topts, &err) != NTG_OK)
 		printf("# create: %s\n", err.msg);
 	ntg_params_free(&p);
 	ntg_free(json);
@@ -90,8 +91,8 @@ static void
 test_create(const NtgSeqSet *s)
 {
 	NtgParams	p;
-	NtgGenModel *m = NULL;
-	NtgTrainOptions topts;
+	NtgModel *m = NULL;
+	NtgTrainPlan topts;
 	char	   *json = NULL;
 	NtgError	err;
 	LlamaModel *lm;
@@ -100,7 +101,7 @@ test_create(const NtgSeqSet *s)
 				V;
 
 	tiny_params(&p, 3, 2);
-	ok(ntg_llama_kind.create(&p, s, &m, &topts, &json, &err) == NTG_OK, "create a tiny model");
+	ok(ntg_llama_kind.create(&p, s, &m, &topts, &err) == NTG_OK, "create a tiny model");
 	ok(ntg_params_check_used(&p, "llama", &err) == NTG_OK, "create reads every given key");
 	lm = (LlamaModel *) m;
 	is_int(topts.epochs, 3, "epochs reach the train options");
@@ -113,6 +114,7 @@ test_create(const NtgSeqSet *s)
 	V = 9;
 	is_int(lm->cfg.vocab_size, V, "vocabulary size");
 	is_int(m->n_params, 2 * V * C + C + 2 * (2 * C + 4 * C * C + 3 * C * H), "parameter count");
+	json = ntg_llama_kind.config_json(m);
 	ok(json != NULL && strstr(json, "\"dim\": 8") != NULL && strstr(json, "\"vocab_size\": 9"),
 	   "config JSON");
 	ntg_free(json);
@@ -121,21 +123,20 @@ test_create(const NtgSeqSet *s)
 
 	/* defaults are Table I's */
 	memset(&p, 0, sizeof(p));
-	ok(ntg_llama_kind.create(&p, s, &m, &topts, &json, &err) == NTG_OK, "create with defaults");
+	ok(ntg_llama_kind.create(&p, s, &m, &topts, &err) == NTG_OK, "create with defaults");
 	lm = (LlamaModel *) m;
 	ok(lm->cfg.dim == 160 && lm->cfg.hidden_dim == 320 && lm->cfg.n_layers == 4 &&
 	   lm->cfg.n_heads == 8, "defaults: dim 160, hidden 320, 4 layers, 8 heads");
-	ntg_free(json);
 	ntg_llama_kind.destroy(m);
 
 	ntg_params_add_number(&p, "dim", 12, &err);
 	ntg_params_add_number(&p, "n_heads", 8, &err);
-	ok(ntg_llama_kind.create(&p, s, &m, &topts, &json, &err) == NTG_ERR_INVALID_ARG &&
+	ok(ntg_llama_kind.create(&p, s, &m, &topts, &err) == NTG_ERR_INVALID_ARG &&
 	   strstr(err.msg, "dim") != NULL, "dim not divisible into heads is refused: %s", err.msg);
 	ntg_params_free(&p);
 	memset(&p, 0, sizeof(p));
 	ntg_params_add_number(&p, "max_len", 0, &err);
-	ok(ntg_llama_kind.create(&p, s, &m, &topts, &json, &err) == NTG_ERR_INVALID_ARG,
+	ok(ntg_llama_kind.create(&p, s, &m, &topts, &err) == NTG_ERR_INVALID_ARG,
 	   "max_len 0 is refused: %s", err.msg);
 	ntg_params_free(&p);
 }
@@ -498,11 +499,13 @@ sample_rows(LlamaModel *m, int cls, int n, uint64_t seed, int32_t *out, int *len
 	NtgError	err;
 
 	ntg_rng_seed(&rng, seed);
+	if (o == NULL)
+		o = &m->base.sampling;	/* the model's defaults: plain sampling */
 	if (ntg_llama_kind.sample(&m->base, cls, n, o, &rng, out, len, &err) != NTG_OK)
 		printf("# sample: %s\n", err.msg);
 }
 
-static const NtgSampleOptions plain = {1.0, 0, 1.0};
+static const NtgTokenSampling plain = {1.0, 0, 1.0, 0};
 
 static void
 test_determinism(const NtgSeqSet *s)
@@ -517,24 +520,24 @@ test_determinism(const NtgSeqSet *s)
 	ok(a->params.count == b->params.count &&
 	   memcmp(a->params.data, b->params.data, a->params.count * sizeof(float)) == 0,
 	   "same seed, same data: bit-identical weights");
-	sample_rows(a, 0, 50, 3, oa, la, &plain);
-	sample_rows(b, 0, 50, 3, ob, lb, &plain);
+	sample_rows(a, 0, 50, 3, oa, la, NULL);
+	sample_rows(b, 0, 50, 3, ob, lb, NULL);
 	ok(memcmp(oa, ob, sizeof(oa)) == 0 && memcmp(la, lb, sizeof(la)) == 0,
 	   "same seed: identical sampled rows");
-	sample_rows(b, 0, 50, 4, ob, lb, &plain);
+	sample_rows(b, 0, 50, 4, ob, lb, NULL);
 	ok(memcmp(oa, ob, sizeof(oa)) != 0 || memcmp(la, lb, sizeof(la)) != 0,
 	   "another seed: other rows");
 	ntg_llama_kind.destroy(&b->base);
 	{
 		NtgParams	p;
-		NtgGenModel *c = NULL;
-		NtgTrainOptions topts;
+		NtgModel *c = NULL;
+		NtgTrainPlan topts;
 		char	   *json = NULL;
 		NtgError	err;
 
 		tiny_params(&p, 20, 2);
 		p.items[7].number = 8;	/* seed */
-		ntg_llama_kind.create(&p, s, &c, &topts, &json, &err);
+		ntg_llama_kind.create(&p, s, &c, &topts, &err);
 		ok(memcmp(a->params.data, ((LlamaModel *) c)->params.data,
 				  a->params.count * sizeof(float)) != 0, "another seed: other initial weights");
 		ntg_llama_kind.destroy(c);
@@ -558,9 +561,10 @@ test_sampling_rules(const NtgSeqSet *s)
 				len1[NS];
 	int			bad = 0,
 				empty = 0;
-	NtgSampleOptions hot = {5.0, 0, 1.0},
-				greedy = {1.0, 1, 1.0},
-				nucleus = {1.0, 0, 0.5};
+	NtgSampleOptions hot = token_opts(5.0, 0, 1.0, 0),
+				greedy = token_opts(1.0, 1, 1.0, 0),
+				nucleus = token_opts(1.0, 0, 0.5, 0),
+				plain_opts = token_opts(1.0, 0, 1.0, 0);
 	NtgError	err;
 	NtgRng		rng;
 
@@ -586,7 +590,7 @@ test_sampling_rules(const NtgSeqSet *s)
 	   "top_k 1 is greedy: the seed does not matter");
 	ok(len[0] >= 2 && out[0] == 100 && out[1] == -200, "greedy row of class alpha starts 100, -200");
 	{
-		NtgSampleOptions cold = {1e-30, 0, 1.0};
+		NtgSampleOptions cold = token_opts(1e-30, 0, 1.0, 0);
 
 		sample_rows(m, 0, 20, 5, out1, len1, &cold);
 		ok(memcmp(out, out1, 20 * 3 * sizeof(int32_t)) == 0 && memcmp(len, len1, 20 * sizeof(int)) == 0,
@@ -612,10 +616,10 @@ test_sampling_rules(const NtgSeqSet *s)
 	ok(bad < NS / 20, "class beta generates beta's values (%d stray of %d rows)", bad, NS);
 
 	ntg_rng_seed(&rng, 9);
-	ok(ntg_llama_kind.sample(&m->base, 2, 1, &plain, &rng, out, len, &err) == NTG_ERR_INVALID_ARG,
+	ok(ntg_llama_kind.sample(&m->base, 2, 1, &plain_opts, &rng, out, len, &err) == NTG_ERR_INVALID_ARG,
 	   "unknown class index is refused");
 	{
-		NtgSampleOptions badt = {0.0, 0, 1.0};
+		NtgSampleOptions badt = token_opts(0.0, 0, 1.0, 0);
 
 		ok(ntg_llama_kind.sample(&m->base, 0, 1, &badt, &rng, out, len, &err) == NTG_ERR_INVALID_ARG,
 		   "temperature 0 is refused");
@@ -735,7 +739,7 @@ test_stratified(const NtgSeqSet *s)
 				len2[NS];
 	int			K = m->tok.n_values + 1;
 	int			eos = ntg_tok_eos(&m->tok);
-	const NtgSampleOptions strat = {1.0, 0, 1.0, 1};
+	const NtgTokenSampling strat = {1.0, 0, 1.0, 1};
 	int			hits1[16] = {0},
 				n2,
 				balanced = 1,
@@ -808,7 +812,7 @@ static void
 test_save_load(const NtgSeqSet *s)
 {
 	LlamaModel *m = trained(s, 10);
-	NtgGenModel *back = NULL;
+	NtgModel *back = NULL;
 	uint8_t    *buf = NULL;
 	size_t		len = 0;
 	NtgError	err;
@@ -820,8 +824,8 @@ test_save_load(const NtgSeqSet *s)
 				total = 0;
 	NtgRng		rng;
 
-	ok(ntg_llama_kind.save(&m->base, &buf, &len, &err) == NTG_OK, "save");
-	if (!ok(ntg_gen_model_from_bytes(buf, len, &back, &err) == NTG_OK, "load through the registry"))
+	ok(ntg_model_save(&m->base, &buf, &len, &err) == NTG_OK, "save");
+	if (!ok(ntg_model_from_bytes(buf, len, &back, &err) == NTG_OK, "load through the registry"))
 	{
 		printf("# %s\n", err.msg);
 		return;
@@ -831,8 +835,8 @@ test_save_load(const NtgSeqSet *s)
 	   back->epochs_done == 10 && back->n_params == m->base.n_params, "loaded header fields");
 	ok(memcmp(((LlamaModel *) back)->params.data, m->params.data,
 			  m->params.count * sizeof(float)) == 0, "loaded weights are identical");
-	sample_rows(m, 0, 40, 21, oa, la, &plain);
-	sample_rows((LlamaModel *) back, 0, 40, 21, ob, lb, &plain);
+	sample_rows(m, 0, 40, 21, oa, la, NULL);
+	sample_rows((LlamaModel *) back, 0, 40, 21, ob, lb, NULL);
 	ok(memcmp(oa, ob, sizeof(oa)) == 0 && memcmp(la, lb, sizeof(la)) == 0,
 	   "save -> load gives identical samples");
 	{
@@ -848,7 +852,7 @@ test_save_load(const NtgSeqSet *s)
 	for (size_t cut = 0; cut < len; cut++)
 	{
 		total++;
-		if (ntg_gen_model_from_bytes(buf, cut, &back, &err) == NTG_ERR_CORRUPT && back == NULL)
+		if (ntg_model_from_bytes(buf, cut, &back, &err) == NTG_ERR_CORRUPT && back == NULL)
 			refused++;
 		else if (back != NULL)
 			ntg_llama_kind.destroy(back);
@@ -865,14 +869,14 @@ test_save_load(const NtgSeqSet *s)
 
 		buf[at] ^= bit;
 		total++;
-		if (ntg_gen_model_from_bytes(buf, len, &back, &err) == NTG_ERR_CORRUPT && back == NULL)
+		if (ntg_model_from_bytes(buf, len, &back, &err) == NTG_ERR_CORRUPT && back == NULL)
 			refused++;
 		else if (back != NULL)
 			ntg_llama_kind.destroy(back);
 		buf[at] ^= bit;
 	}
 	is_int(refused, total, "3000 random bit flips are all refused");
-	ok(ntg_gen_model_from_bytes(buf, len, &back, &err) == NTG_OK, "the original still loads");
+	ok(ntg_model_from_bytes(buf, len, &back, &err) == NTG_OK, "the original still loads");
 	ntg_llama_kind.destroy(back);
 	ntg_free(buf);
 	ntg_llama_kind.destroy(&m->base);
@@ -899,7 +903,7 @@ load_tampered(const uint8_t *buf, size_t len, const Tamper *t, NtgError *err)
 				out;
 	uint8_t    *nb = NULL;
 	size_t		nlen;
-	NtgGenModel *m = NULL;
+	NtgModel *m = NULL;
 	int			rc;
 	int			replaced = 0;
 
@@ -921,7 +925,7 @@ load_tampered(const uint8_t *buf, size_t len, const Tamper *t, NtgError *err)
 	if (t->name != NULL && !replaced && t->data != NULL)
 		ntg_blob_add(&out, t->name, t->dtype, t->ndim, t->dims, t->data, err);
 	ntg_blob_serialize(&out, &nb, &nlen, err);
-	rc = ntg_gen_model_from_bytes(nb, nlen, &m, err);
+	rc = ntg_model_from_bytes(nb, nlen, &m, err);
 	if (m != NULL)
 		m->kind->destroy(m);
 	ntg_free(nb);
@@ -932,7 +936,7 @@ load_tampered(const uint8_t *buf, size_t len, const Tamper *t, NtgError *err)
 
 /* Load saved bytes rewritten as another llama format (model_fixture.h); *out NULL on failure. */
 static int
-load_as_format(const uint8_t *buf, size_t len, int version, int hparams_n, NtgGenModel **out,
+load_as_format(const uint8_t *buf, size_t len, int version, int hparams_n, NtgModel **out,
 			   NtgError *err)
 {
 	uint8_t    *nb = NULL;
@@ -941,7 +945,7 @@ load_as_format(const uint8_t *buf, size_t len, int version, int hparams_n, NtgGe
 
 	*out = NULL;
 	if ((rc = fixture_llama_as_format(buf, len, version, hparams_n, &nb, &nlen, err)) == NTG_OK)
-		rc = ntg_gen_model_from_bytes(nb, nlen, out, err);
+		rc = ntg_model_from_bytes(nb, nlen, out, err);
 	ntg_free(nb);
 	return rc;
 }
@@ -951,13 +955,13 @@ static void
 test_format_versions(const NtgSeqSet *s)
 {
 	LlamaModel *m = trained_noisy(s, 2, 0.3);
-	NtgGenModel *back = NULL;
+	NtgModel *back = NULL;
 	uint8_t    *buf = NULL;
 	size_t		len = 0;
 	NtgError	err;
 
-	ntg_llama_kind.save(&m->base, &buf, &len, &err);
-	ok(ntg_gen_model_from_bytes(buf, len, &back, &err) == NTG_OK &&
+	ntg_model_save(&m->base, &buf, &len, &err);
+	ok(ntg_model_from_bytes(buf, len, &back, &err) == NTG_OK &&
 	   ((LlamaModel *) back)->cfg.token_noise == 0.3, "token_noise survives save -> load");
 	if (back != NULL)
 		ntg_llama_kind.destroy(back);
@@ -994,7 +998,7 @@ test_inconsistent(const NtgSeqSet *s)
 	const char	badutf[] = "alpha\0b\xff";
 	float		extra[1] = {0};
 
-	ntg_llama_kind.save(&m->base, &buf, &len, &err);
+	ntg_model_save(&m->base, &buf, &len, &err);
 	{
 		NtgBlob		b;
 
@@ -1096,7 +1100,7 @@ test_empty_rows(void)
 	NtgSeqSet	s;
 	NtgError	err;
 	LlamaModel *m;
-	NtgGenModel *back = NULL;
+	NtgModel *back = NULL;
 	NtgRng		rng;
 	double		loss;
 	int32_t		out[4];
@@ -1111,10 +1115,10 @@ test_empty_rows(void)
 	ok(m != NULL && m->tok.n_values == 0 && m->base.max_len == 1, "a set of empty rows gives an empty vocabulary");
 	ntg_rng_seed(&rng, 1);
 	ok(ntg_llama_kind.train_epoch(&m->base, &s, 0, &rng, &loss, &err) == NTG_OK, "and trains");
-	ok(ntg_llama_kind.sample(&m->base, 1, 4, &plain, &rng, out, len, &err) == NTG_OK &&
+	ok(ntg_llama_kind.sample(&m->base, 1, 4, &(NtgSampleOptions) {NTG_TOKEN_N_OPTIONS, {1.0, 0, 1.0, 0}}, &rng, out, len, &err) == NTG_OK &&
 	   len[0] == 0 && len[3] == 0, "and samples empty rows");
-	ok(ntg_llama_kind.save(&m->base, &buf, &n, &err) == NTG_OK &&
-	   ntg_gen_model_from_bytes(buf, n, &back, &err) == NTG_OK && back->n_classes == 2,
+	ok(ntg_model_save(&m->base, &buf, &n, &err) == NTG_OK &&
+	   ntg_model_from_bytes(buf, n, &back, &err) == NTG_OK && back->n_classes == 2,
 	   "and survives save/load");
 	if (back != NULL)
 		ntg_llama_kind.destroy(back);
@@ -1159,9 +1163,9 @@ test_tokenizer(const NtgSeqSet *s)
 static void
 test_registry(void)
 {
-	ok(ntg_gen_kind_find("llama") == &ntg_llama_kind, "registry finds llama");
-	ok(ntg_gen_kind_find("nope") == NULL && ntg_gen_kind_find(NULL) == NULL, "unknown kinds");
-	ok(strstr(ntg_gen_kind_names(), "llama") != NULL, "kind names list llama");
+	ok(ntg_model_kind_find("llama") == &ntg_llama_kind, "registry finds llama");
+	ok(ntg_model_kind_find("nope") == NULL && ntg_model_kind_find(NULL) == NULL, "unknown kinds");
+	ok(strstr(ntg_model_kind_names(0), "llama") != NULL, "kind names list llama");
 }
 
 int

@@ -2,7 +2,7 @@
  * test_model_loader.c — the stored-model loader never crashes and never accepts damage silently.
  *
  * A real saved tiny model is mutated every way we can afford (all truncations, every bit of every
- * byte, overwritten spans, edited config text, appended bytes) and fed to ntg_gen_model_from_bytes.
+ * byte, overwritten spans, edited config text, appended bytes) and fed to ntg_model_from_bytes.
  * Without a fixed checksum every mutation must give NTG_ERR_CORRUPT; with the checksum recomputed
  * (so the structural checks behind it are reached) the result must be OK or NTG_ERR_CORRUPT, and a
  * model that loads must sample rows of sane length.  Run it under ASan or valgrind to catch what
@@ -39,9 +39,9 @@ fix_crc(uint8_t *buf, size_t len)
 
 /* Sample a couple of rows of every class from a model that loaded. */
 static int
-sample_ok(NtgGenModel *m)
+sample_ok(NtgModel *m)
 {
-	NtgSampleOptions opts = {1.0, 0, 1.0};
+	NtgSampleOptions opts = m->sampling;
 	NtgRng		rng;
 	NtgError	err;
 	int32_t    *out;
@@ -68,9 +68,9 @@ sample_ok(NtgGenModel *m)
 static int
 try_load(const uint8_t *buf, size_t len, Tally *t)
 {
-	NtgGenModel *m = NULL;
+	NtgModel *m = NULL;
 	NtgError	err;
-	int			rc = ntg_gen_model_from_bytes(buf, len, &m, &err);
+	int			rc = ntg_model_from_bytes(buf, len, &m, &err);
 
 	t->loads++;
 	if (rc == NTG_OK)

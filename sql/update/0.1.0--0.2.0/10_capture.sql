@@ -1,6 +1,8 @@
--- ntg 0.1.0 -> 0.2.0, part 10: capture import.  read_pcap and import_pcap gain split_on_syn,
--- client_rule and decapsulate (new arguments at the end, with defaults): a changed argument list
--- is a new function, so the 0.1.0 ones are dropped and created again as in sql/ext/10_capture.sql.
+-- ntg 0.1.0 -> 0.2.0, part 10: capture import.  ntg.read_pcap returns a last column, label (the
+-- class name of an "ntg-label: " packet comment, written by ntg.write_pcap); read_pcap and
+-- import_pcap gain split_on_syn, client_rule and decapsulate (new arguments at the end, with
+-- defaults).  A function's result type and argument list cannot change in place: the 0.1.0
+-- functions are dropped and created again as sql/ext/10_capture.sql declares them.
 -- import_pcaps (many files) is new.
 
 DROP FUNCTION ntg.read_pcap(text, integer, interval, interval, text);
@@ -21,7 +23,8 @@ RETURNS TABLE (
 	protocol smallint, client_ip inet, client_port integer, server_ip inet, server_port integer,
 	first_seen timestamptz, last_seen timestamptz, packets_up bigint, packets_down bigint,
 	bytes_up bigint, bytes_down bigint, payload_bytes_up bigint, payload_bytes_down bigint,
-	payload_packets bigint, pl smallint[], pl_full integer[], sni text)
+	payload_packets bigint, pl smallint[], pl_full integer[], sni text,
+	label text)	-- from an "ntg-label: " packet comment (ntg.write_pcap), else NULL
 	AS 'MODULE_PATHNAME', 'ntg_read_pcap_path'
 	LANGUAGE C VOLATILE PARALLEL RESTRICTED;
 COMMENT ON FUNCTION ntg.read_pcap(text, integer, interval, interval, text, boolean, text, boolean) IS
@@ -40,7 +43,8 @@ RETURNS TABLE (
 	protocol smallint, client_ip inet, client_port integer, server_ip inet, server_port integer,
 	first_seen timestamptz, last_seen timestamptz, packets_up bigint, packets_down bigint,
 	bytes_up bigint, bytes_down bigint, payload_bytes_up bigint, payload_bytes_down bigint,
-	payload_packets bigint, pl smallint[], pl_full integer[], sni text)
+	payload_packets bigint, pl smallint[], pl_full integer[], sni text,
+	label text)	-- from an "ntg-label: " packet comment (ntg.write_pcap), else NULL
 	AS 'MODULE_PATHNAME', 'ntg_read_pcap_bytea'
 	LANGUAGE C STABLE PARALLEL RESTRICTED;
 COMMENT ON FUNCTION ntg.read_pcap(bytea, integer, interval, interval, text, boolean, text, boolean) IS

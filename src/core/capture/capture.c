@@ -422,7 +422,9 @@ ntg_capture_run(NtgCaptureReader *r, const NtgCaptureOptions *opt, NtgBiflowEmit
 
 			if (i + AHEAD_PREFETCH < n && ahead[i + AHEAD_PREFETCH].d < 0)
 				ntg_flowtab_prefetch(t, &ahead[i + AHEAD_PREFETCH].p, 1);
-			if ((arc = attribute(t, ft, &ahead[i].p, ahead[i].d, ahead[i].pk.ts_ns, st)) != 0)
+			if ((arc = attribute(t, ft, &ahead[i].p, ahead[i].d, ahead[i].pk.ts_ns, st)) != 0 ||
+				(ahead[i].d < 0 && ahead[i].pk.label &&
+				 (arc = ntg_flowtab_label(t, ahead[i].pk.label, ahead[i].pk.label_len)) != 0))
 			{
 				rc = arc;
 				goto emit_failed;

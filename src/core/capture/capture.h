@@ -5,7 +5,7 @@
  * ntg_capture_run() streams every packet through the link/IP decoders (decode.h) into the biflow
  * table (flowtab.h) and calls `emit` once per finished biflow; ntg_capture_close() releases the
  * libpcap handles and the FILE (they live outside the core allocator, so a host that may unwind
- * must call it from a cleanup callback).  Definitions: docs/capture.md and DESIGN.md.
+ * must call it from a cleanup callback).  Definitions: docs/capture.md and docs/definitions.md.
  */
 #ifndef NTG_CAPTURE_H
 #define NTG_CAPTURE_H
@@ -19,6 +19,9 @@
 #define NTG_CAP_DEFAULT_N		10
 #define NTG_CAP_MAX_N			1000
 #define NTG_CAP_SNI_MAX			255
+/* A pcapng packet comment that starts with this names the class of the packet's biflow (the
+ * capture writer, pcapout.h, puts one on the first packet of each biflow). */
+#define NTG_CAP_LABEL_PREFIX	"ntg-label: "
 
 /* Why a packet did not count towards a biflow. */
 typedef enum NtgSkipReason
@@ -80,6 +83,7 @@ typedef struct NtgBiflow
 	int			npl;
 	const int32_t *pl;
 	const char *sni;				/* NULL when no ClientHello with server_name was seen */
+	const char *label;				/* from an NTG_CAP_LABEL_PREFIX comment, or NULL */
 } NtgBiflow;
 
 /* Returns 0 to go on; anything else stops the import (the status is passed back). */

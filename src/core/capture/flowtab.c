@@ -83,6 +83,7 @@ typedef struct Flow
 			   *age_next;		/* by creation: active expiry and final order */
 	uint64_t	serial;
 	char	   *sni;
+	char	   *label;			/* from a packet comment (ntg_flowtab_label) */
 	int32_t    *plx;			/* the whole sequence once it outgrows pl[] */
 	int			plcap;			/* values plx holds */
 	int32_t		pl[PL_INLINE];	/* only min(n, PL_INLINE) of them are allocated */
@@ -112,6 +113,7 @@ struct NtgFlowTable
 	int64_t		last_expire;
 	List		lru,
 				age;
+	Flow	   *last;			/* flow of the packet last added */
 	Flow	   *freelist;
 	int			pl_inline;		/* min(n, PL_INLINE) */
 	size_t		mem,
@@ -282,8 +284,34 @@ emit_flow(NtgFlowTable *t, Flow *f)
 	b.npl = f->npl;
 	b.pl = seq_of(f);
 	b.sni = f->sni;
+	b.label = f->label;
 	t->emitted++;
 	return t->emit ? t->emit(&b, t->arg) : 0;
+}
+
+/* Free what a flow holds besides its slot, and put the slot on the freelist. */
+static void
+release(NtgFlowTable *t, Flow *f)
+{
+	if (f->sni)
+	{
+		t->mem -= strlen(f->sni) + 1;
+		ntg_free(f->sni);
+	}
+	if (f->label)
+	{
+		t->mem -= strlen(f->label) + 1;
+		ntg_free(f->label);
+	}
+	if (f->plx)
+	{
+		t->mem -= sizeof(int32_t) * (size_t) f->plcap;
+		ntg_free(f->plx);
+	}
+	if (t->last == f)
+		t->last = NULL;
+	f->hnext = t->freelist;
+	t->freelist = f;
 }
 
 /* Take a flow out of the table and the lists, emit it, and keep its memory for reuse. */
@@ -300,18 +328,7 @@ retire(NtgFlowTable *t, Flow *f)
 	UNLINK(&t->age, f, age_prev, age_next);
 	t->live--;
 	rc = emit_flow(t, f);
-	if (f->sni)
-	{
-		t->mem -= strlen(f->sni) + 1;
-		ntg_free(f->sni);
-	}
-	if (f->plx)
-	{
-		t->mem -= sizeof(int32_t) * (size_t) f->plcap;
-		ntg_free(f->plx);
-	}
-	f->hnext = t->freelist;
-	t->freelist = f;
+	release(t, f);
 	return rc;
 }
 
@@ -679,6 +696,7 @@ ntg_flowtab_add_ref(NtgFlowTable *t, const NtgPacket *p, int64_t ts, NtgFlowRef 
 		return rc;
 	if (p->protocol == 6)
 		tcp_state(f, p, from_a);
+	t->last = f;
 	if (ref)
 	{
 		ref->serial = f->serial;
@@ -733,8 +751,10 @@ ntg_flowtab_add_fragments(NtgFlowTable *t, const NtgPacket *p, NtgFlowRef *ref, 
 		return rc;
 	make_key(p, &k, &from_a);
 	f = lookup(t, &k, key_hash(&k));
+	t->last = NULL;
 	if (!f || f->serial != ref->serial || timed_out(t, f, ts))
 		return 0;
+	t->last = f;
 	if (ts > f->last_ns)
 		f->last_ns = ts;
 	if (first < f->first_ns)
@@ -765,6 +785,24 @@ ntg_flowtab_add_fragments(NtgFlowTable *t, const NtgPacket *p, NtgFlowRef *ref, 
 	return 1;
 }
 
+int
+ntg_flowtab_label(NtgFlowTable *t, const char *label, size_t len)
+{
+	Flow	   *f = t->last;
+	const char *nul = memchr(label, '\0', len);
+
+	if (!f || f->label)
+		return 0;
+	if (nul)
+		len = nul - label;
+	if (!(f->label = ntg_malloc(len + 1)))
+		return NTG_ERR_NOMEM;
+	memcpy(f->label, label, len);
+	f->label[len] = '\0';
+	mem_add(t, len + 1);
+	return 0;
+}
+
 /*
  * Every flow leaves at once: emitted in creation order straight from the age list, then the table
  * is emptied in one go (no per-flow unlinking from the hash chains and the idle list, whose
@@ -780,18 +818,7 @@ ntg_flowtab_flush(NtgFlowTable *t)
 	{
 		t->age.head = f->age_next;
 		rc = emit_flow(t, f);
-		if (f->sni)
-		{
-			t->mem -= strlen(f->sni) + 1;
-			ntg_free(f->sni);
-		}
-		if (f->plx)
-		{
-			t->mem -= sizeof(int32_t) * (size_t) f->plcap;
-			ntg_free(f->plx);
-		}
-		f->hnext = t->freelist;
-		t->freelist = f;
+		release(t, f);
 		t->live--;
 	}
 	if (rc != 0)
@@ -855,6 +882,7 @@ ntg_flowtab_destroy(NtgFlowTable *t)
 	for (Flow *f = t->age.head; f; f = f->age_next)
 	{
 		ntg_free(f->sni);
+		ntg_free(f->label);
 		ntg_free(f->plx);
 	}
 	for (int i = 0; i < t->nchunks; i++)

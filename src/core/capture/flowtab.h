@@ -55,6 +55,10 @@ int			ntg_flowtab_add_fragments(NtgFlowTable *t, const NtgPacket *pkt, NtgFlowRe
  */
 void		ntg_flowtab_prefetch(NtgFlowTable *t, NtgPacket *pkt, int stage);
 
+/* Give the flow of the packet last added this label, unless it has one (copied; len bytes,
+ * cut at a NUL).  Returns 0 or NTG_ERR_NOMEM. */
+int			ntg_flowtab_label(NtgFlowTable *t, const char *label, size_t len);
+
 /* Emit every remaining flow in the order the flows began. */
 int			ntg_flowtab_flush(NtgFlowTable *t);
 

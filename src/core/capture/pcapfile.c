@@ -165,6 +165,8 @@ ntg_pcapfile_next(NtgCaptureReader *r, NtgRawPacket *pk, char *msg, size_t msgsi
 	pk->caplen = caplen > r->snaplen ? r->snaplen : caplen;
 	pk->wirelen = len;
 	pk->data = h + r->hdrlen;
+	pk->label = NULL;			/* classic pcap has no comments */
+	pk->label_len = 0;
 	r->win += r->hdrlen + caplen;
 	r->win_len -= r->hdrlen + caplen;
 	r->offset += r->hdrlen + caplen;

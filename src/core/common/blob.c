@@ -89,6 +89,39 @@ ntg_blob_add(NtgBlob *blob, const char *name, NtgDtype dtype, int ndim,
 	return NTG_OK;
 }
 
+int
+ntg_blob_add_copy(NtgBlob *blob, const char *name, NtgDtype dtype, int ndim,
+				  const uint32_t *dims, const void *data, NtgError *err)
+{
+	void	  **owned;
+	void	   *copy;
+	uint64_t	nbytes = ntg_dtype_size(dtype);
+	int			rc;
+
+	for (int i = 0; i < ndim && i < NTG_BLOB_MAX_NDIM; i++)
+		nbytes *= dims[i];
+	owned = ntg_realloc(blob->owned, (blob->n_owned + 1) * sizeof(void *));
+	if (owned == NULL)
+		return ntg_error(err, NTG_ERR_NOMEM, "out of memory");
+	blob->owned = owned;
+	if ((copy = ntg_malloc((size_t) nbytes)) == NULL)
+		return ntg_error(err, NTG_ERR_NOMEM, "out of memory");
+	if (nbytes > 0)
+		memcpy(copy, data, (size_t) nbytes);
+	blob->owned[blob->n_owned++] = copy;
+	rc = ntg_blob_add(blob, name, dtype, ndim, dims, copy, err);
+	return rc;
+}
+
+void
+ntg_blob_take_config(NtgBlob *blob, char *config)
+{
+	if (blob->owns_config)
+		ntg_free(blob->config);
+	blob->config = config;
+	blob->owns_config = 1;
+}
+
 typedef struct Writer
 {
 	uint8_t    *buf;
@@ -386,4 +419,9 @@ ntg_blob_free(NtgBlob *blob)
 	ntg_free(blob->tensors);
 	blob->tensors = NULL;
 	blob->n_tensors = 0;
+	for (int i = 0; i < blob->n_owned; i++)
+		ntg_free(blob->owned[i]);
+	ntg_free(blob->owned);
+	blob->owned = NULL;
+	blob->n_owned = 0;
 }

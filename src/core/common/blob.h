@@ -56,6 +56,8 @@ typedef struct NtgBlob
 	int			owns_config;
 	int			n_tensors;
 	NtgBlobTensor *tensors;		/* ntg_malloc'd array */
+	int			n_owned;		/* on write: copies made by ntg_blob_add_copy() */
+	void	  **owned;
 } NtgBlob;
 
 /* ---- writing ------------------------------------------------------------------------------- */
@@ -65,6 +67,11 @@ void		ntg_blob_init(NtgBlob *blob, const char *kind, const char *config);
 /* Add a tensor; data must stay valid until ntg_blob_serialize(). */
 int			ntg_blob_add(NtgBlob *blob, const char *name, NtgDtype dtype, int ndim,
 						 const uint32_t *dims, const void *data, NtgError *err);
+/* Add a copy of data (freed by ntg_blob_free): for temporaries that do not outlive the call. */
+int			ntg_blob_add_copy(NtgBlob *blob, const char *name, NtgDtype dtype, int ndim,
+							  const uint32_t *dims, const void *data, NtgError *err);
+/* Hand an ntg_malloc'd config JSON text over to the blob (freed by ntg_blob_free). */
+void		ntg_blob_take_config(NtgBlob *blob, char *config);
 /* Serialize into one ntg_malloc'd buffer. */
 int			ntg_blob_serialize(const NtgBlob *blob, uint8_t **out, size_t *out_len, NtgError *err);
 
@@ -78,6 +85,17 @@ const NtgBlobTensor *ntg_blob_find(const NtgBlob *blob, const char *name);
 /* Copy tensor `name` into dst after checking it exists, has dtype and exactly `count` elements. */
 int			ntg_blob_read_tensor(const NtgBlob *blob, const char *name, NtgDtype dtype,
 								 uint64_t count, void *dst, NtgError *err);
+/* ---- names (blob_names.c) ------------------------------------------------------------------ */
+
+/* Class names as one u8 tensor: each valid UTF-8, NUL-terminated, strictly ascending (so only
+ * the first may be empty).  Every model kind stores its classes this way. */
+int			ntg_blob_add_classes(NtgBlob *blob, const char *tensor, char *const *classes,
+								 int n, NtgError *err);
+int			ntg_blob_read_classes(const NtgBlob *blob, const char *tensor, int n,
+								  char ***classes, NtgError *err);
+/* Tensors of a parsed blob that belong to its kind, not to the framework ("sampling.*"). */
+int			ntg_blob_kind_tensors(const NtgBlob *blob);
+
 /* Free what init/parse allocated (not the buffer). */
 void		ntg_blob_free(NtgBlob *blob);
 

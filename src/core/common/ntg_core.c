@@ -4,6 +4,7 @@
 #include "common/ntg_core.h"
 
 #include <stdio.h>
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,6 +17,7 @@ ntg_error(NtgError *err, NtgStatus code, const char *fmt,...)
 
 		err->code = code;
 		err->detail[0] = '\0';
+		err->hint[0] = '\0';
 		va_start(ap, fmt);
 		vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
 		va_end(ap);
@@ -36,6 +38,18 @@ ntg_error_detail(NtgError *err, const char *fmt,...)
 }
 
 void
+ntg_error_hint(NtgError *err, const char *fmt,...)
+{
+	va_list		ap;
+
+	if (err == NULL)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err->hint, sizeof(err->hint), fmt, ap);
+	va_end(ap);
+}
+
+void
 ntg_error_clear(NtgError *err)
 {
 	if (err != NULL)
@@ -43,6 +57,7 @@ ntg_error_clear(NtgError *err)
 		err->code = NTG_OK;
 		err->msg[0] = '\0';
 		err->detail[0] = '\0';
+		err->hint[0] = '\0';
 	}
 }
 
@@ -67,6 +82,8 @@ ntg_status_name(NtgStatus code)
 			return "bad format";
 		case NTG_ERR_INTERNAL:
 			return "internal error";
+		case NTG_ERR_LIMIT:
+			return "limit exceeded";
 	}
 	return "unknown status";
 }
@@ -91,19 +108,71 @@ default_free(void *ptr, void *ctx)
 	free(ptr);
 }
 
-static const NtgAllocator default_allocator = {default_alloc, default_realloc, default_free, NULL};
-static NtgAllocator current_allocator = {default_alloc, default_realloc, default_free, NULL};
+static size_t
+default_size(void *ptr, void *ctx)
+{
+	return malloc_usable_size(ptr);
+}
+
+static const NtgAllocator default_allocator = {default_alloc, default_realloc, default_free, NULL,
+default_size};
+static NtgAllocator current_allocator = {default_alloc, default_realloc, default_free, NULL,
+default_size};
+
+/* Bytes held through ntg_malloc & co. (see ntg_mem_live); signed, because memory allocated
+ * before a reset may be freed after it. */
+static int64_t mem_live = 0;
+static int64_t mem_peak = 0;
+
+static void
+mem_add(void *ptr)
+{
+	if (ptr == NULL || current_allocator.size == NULL)
+		return;
+	mem_live += (int64_t) current_allocator.size(ptr, current_allocator.ctx);
+	if (mem_live > mem_peak)
+		mem_peak = mem_live;
+}
+
+static void
+mem_sub(void *ptr)
+{
+	if (ptr != NULL && current_allocator.size != NULL)
+		mem_live -= (int64_t) current_allocator.size(ptr, current_allocator.ctx);
+}
 
 void
 ntg_set_allocator(const NtgAllocator *a)
 {
 	current_allocator = (a != NULL) ? *a : default_allocator;
+	mem_live = mem_peak = 0;
+}
+
+void
+ntg_mem_reset_peak(void)
+{
+	mem_peak = mem_live;
+}
+
+int64_t
+ntg_mem_live(void)
+{
+	return mem_live;
+}
+
+int64_t
+ntg_mem_peak(void)
+{
+	return mem_peak;
 }
 
 void *
 ntg_malloc(size_t size)
 {
-	return current_allocator.alloc(size == 0 ? 1 : size, current_allocator.ctx);
+	void	   *p = current_allocator.alloc(size == 0 ? 1 : size, current_allocator.ctx);
+
+	mem_add(p);
+	return p;
 }
 
 void *
@@ -122,16 +191,31 @@ ntg_calloc(size_t n, size_t size)
 void *
 ntg_realloc(void *ptr, size_t size)
 {
+	void	   *p;
+	int64_t		before;
+
 	if (ptr == NULL)
 		return ntg_malloc(size);
-	return current_allocator.realloc(ptr, size == 0 ? 1 : size, current_allocator.ctx);
+	before = mem_live;
+	mem_sub(ptr);
+	p = current_allocator.realloc(ptr, size == 0 ? 1 : size, current_allocator.ctx);
+	if (p == NULL)
+	{
+		mem_live = before;		/* the old block is still there */
+		return NULL;
+	}
+	mem_add(p);
+	return p;
 }
 
 void
 ntg_free(void *ptr)
 {
 	if (ptr != NULL)
+	{
+		mem_sub(ptr);
 		current_allocator.free(ptr, current_allocator.ctx);
+	}
 }
 
 char *

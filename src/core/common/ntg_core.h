@@ -24,7 +24,8 @@ typedef enum NtgStatus
 	NTG_ERR_IO = -4,			/* file could not be opened or read -> 58030 */
 	NTG_ERR_UNSUPPORTED = -5,	/* valid input we do not handle -> 0A000 */
 	NTG_ERR_BAD_FORMAT = -6,	/* input is not what it claims to be -> 22P04 bad_copy_file_format */
-	NTG_ERR_INTERNAL = -7		/* cannot happen -> XX000 */
+	NTG_ERR_INTERNAL = -7,		/* cannot happen -> XX000 */
+	NTG_ERR_LIMIT = -8			/* beyond a configured limit -> 54000 program_limit_exceeded */
 } NtgStatus;
 
 #define NTG_ERRMSG_LEN 256
@@ -35,13 +36,16 @@ typedef struct NtgError
 	NtgStatus	code;
 	char		msg[NTG_ERRMSG_LEN];
 	char		detail[NTG_ERRMSG_LEN];
+	char		hint[NTG_ERRMSG_LEN];
 } NtgError;
 
 /* Set *err (when not NULL) and return code, so that callers can write `return ntg_error(...)`. */
 int			ntg_error(NtgError *err, NtgStatus code, const char *fmt,...)
 			__attribute__((format(printf, 3, 4)));
-/* Add a detail sentence to an error already set. */
+/* Add a detail / a hint sentence to an error already set. */
 void		ntg_error_detail(NtgError *err, const char *fmt,...)
+			__attribute__((format(printf, 2, 3)));
+void		ntg_error_hint(NtgError *err, const char *fmt,...)
 			__attribute__((format(printf, 2, 3)));
 void		ntg_error_clear(NtgError *err);
 const char *ntg_status_name(NtgStatus code);
@@ -54,11 +58,22 @@ typedef struct NtgAllocator
 	void	   *(*realloc) (void *ptr, size_t size, void *ctx);
 	void		(*free) (void *ptr, void *ctx);
 	void	   *ctx;
+	size_t		(*size) (void *ptr, void *ctx);	/* bytes a block takes; NULL: not counted */
 } NtgAllocator;
 
 /* Install an allocator; NULL restores malloc/realloc/free.  Not thread-safe: set once per process
- * or around a call. */
+ * or around a call.  Resets the byte counters below. */
 void		ntg_set_allocator(const NtgAllocator *a);
+
+/*
+ * Bytes the core holds through ntg_malloc & co. (as the allocator's size() counts them), and the
+ * highest value since ntg_mem_reset_peak(): the training driver reports the peak memory of a
+ * training with it.  Memory released without ntg_free (a host deleting a memory context
+ * wholesale) is not subtracted, so compare differences taken around one operation.
+ */
+void		ntg_mem_reset_peak(void);
+int64_t		ntg_mem_live(void);
+int64_t		ntg_mem_peak(void);
 
 void	   *ntg_malloc(size_t size);			/* NULL on failure */
 void	   *ntg_calloc(size_t n, size_t size);	/* zeroed; NULL on failure or overflow */

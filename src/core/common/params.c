@@ -39,6 +39,19 @@ ntg_params_add_number(NtgParams *p, const char *key, double v, NtgError *err)
 }
 
 int
+ntg_params_add_integer(NtgParams *p, const char *key, int64_t v, NtgError *err)
+{
+	NtgParam   *it = append(p, key, NTG_PARAM_NUMBER, err);
+
+	if (it == NULL)
+		return err ? err->code : NTG_ERR_NOMEM;
+	it->number = (double) v;
+	it->is_integer = 1;
+	it->integer = v;
+	return NTG_OK;
+}
+
+int
 ntg_params_add_bool(NtgParams *p, const char *key, int v, NtgError *err)
 {
 	NtgParam   *it = append(p, key, NTG_PARAM_BOOL, err);
@@ -78,18 +91,27 @@ ntg_params_int(NtgParams *p, const char *key, int64_t dflt, int64_t min, int64_t
 			   int64_t *out, NtgError *err)
 {
 	NtgParam   *it = lookup(p, key);
+	int64_t		v;
 
 	*out = dflt;
 	if (it == NULL)
 		return NTG_OK;
 	if (it->type != NTG_PARAM_NUMBER || it->number != floor(it->number))
 		return ntg_error(err, NTG_ERR_INVALID_ARG, "hyperparameter \"%s\" must be an integer", key);
-	if (it->number < (double) min || it->number > (double) max)
-		return ntg_error(err, NTG_ERR_INVALID_ARG,
-						 "hyperparameter \"%s\" must be between %lld and %lld", key,
-						 (long long) min, (long long) max);
-	*out = (int64_t) it->number;
+	/* 2^63 as a double would compare equal to INT64_MAX converted to double: test the range
+	 * on the exact integer, and refuse doubles at or beyond 2^63 outright */
+	if (!it->is_integer && fabs(it->number) >= 9223372036854775808.0)
+		goto range;
+	v = it->is_integer ? it->integer : (int64_t) it->number;
+	if (v < min || v > max)
+		goto range;
+	*out = v;
 	return NTG_OK;
+
+range:
+	return ntg_error(err, NTG_ERR_INVALID_ARG,
+					 "hyperparameter \"%s\" must be between %lld and %lld", key,
+					 (long long) min, (long long) max);
 }
 
 int
@@ -146,6 +168,31 @@ ntg_params_string(NtgParams *p, const char *key, const char *dflt, const char *c
 							 "hyperparameter \"%s\" has an unknown value \"%s\"", key, it->string);
 	}
 	*out = it->string;
+	return NTG_OK;
+}
+
+int
+ntg_params_take_prefix(NtgParams *p, const char *prefix, NtgParams *out, NtgError *err)
+{
+	size_t		plen = strlen(prefix);
+
+	memset(out, 0, sizeof(*out));
+	for (int i = 0; i < p->n; i++)
+	{
+		NtgParam   *it = &p->items[i];
+		NtgParam   *copy;
+
+		if (strncmp(it->key, prefix, plen) != 0)
+			continue;
+		it->used = 1;
+		if ((copy = append(out, it->key + plen, it->type, err)) == NULL)
+			return err ? err->code : NTG_ERR_NOMEM;
+		copy->number = it->number;
+		copy->is_integer = it->is_integer;
+		copy->integer = it->integer;
+		if (it->string != NULL && (copy->string = ntg_strdup(it->string)) == NULL)
+			return ntg_error(err, NTG_ERR_NOMEM, "out of memory");
+	}
 	return NTG_OK;
 }
 

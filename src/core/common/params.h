@@ -22,6 +22,8 @@ typedef struct NtgParam
 	char	   *key;
 	NtgParamType type;
 	double		number;			/* NUMBER, and BOOL as 0/1 */
+	int			is_integer;		/* NUMBER given as an integer: exact value in `integer` */
+	int64_t		integer;
 	char	   *string;			/* STRING */
 	int			used;
 } NtgParam;
@@ -34,6 +36,8 @@ typedef struct NtgParams
 
 /* Append a parameter (key and string are copied). */
 int			ntg_params_add_number(NtgParams *p, const char *key, double v, NtgError *err);
+/* An integer, kept exactly (a seed above 2^53 must not lose its low bits in a double). */
+int			ntg_params_add_integer(NtgParams *p, const char *key, int64_t v, NtgError *err);
 int			ntg_params_add_bool(NtgParams *p, const char *key, int v, NtgError *err);
 int			ntg_params_add_string(NtgParams *p, const char *key, const char *v, NtgError *err);
 
@@ -46,6 +50,14 @@ int			ntg_params_bool(NtgParams *p, const char *key, int dflt, int *out, NtgErro
 /* String parameter; when allowed is not NULL it is a NULL-terminated list of accepted values. */
 int			ntg_params_string(NtgParams *p, const char *key, const char *dflt,
 							  const char *const *allowed, const char **out, NtgError *err);
+
+/*
+ * Move the parameters whose key starts with prefix (a nested object "sampling": {...} arrives as
+ * keys "sampling.x") into *out with the prefix cut off; they count as used in p.  *out starts
+ * empty and is freed with ntg_params_free.
+ */
+int			ntg_params_take_prefix(NtgParams *p, const char *prefix, NtgParams *out,
+								   NtgError *err);
 
 /* NTG_ERR_INVALID_ARG naming the first key that was never read. */
 int			ntg_params_check_used(const NtgParams *p, const char *what, NtgError *err);

@@ -105,6 +105,10 @@ void		ntg_forest_predict_proba(const NtgForest *f, const int32_t *values, int le
  * probabilities afterwards). */
 int			ntg_forest_predict(const NtgForest *f, const int32_t *values, int len, double *proba);
 
+/* The forest's tensors into a blob being written / out of a parsed blob (everything checked). */
+struct NtgBlob;
+int			ntg_forest_to_blob(const NtgForest *f, struct NtgBlob *blob, NtgError *err);
+int			ntg_forest_from_blob(const struct NtgBlob *blob, NtgForest *out, NtgError *err);
 /* Serialize into an NTGMODEL container (kind "random_forest"); ntg_malloc'd buffer. */
 int			ntg_forest_serialize(const NtgForest *f, uint8_t **out, size_t *out_len, NtgError *err);
 /* Load from container bytes; everything is checked (NTG_ERR_CORRUPT on any inconsistency). */

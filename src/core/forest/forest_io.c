@@ -19,39 +19,24 @@
 #define FOREST_FORMAT 1
 
 int
-ntg_forest_serialize(const NtgForest *f, uint8_t **out, size_t *out_len, NtgError *err)
+ntg_forest_to_blob(const NtgForest *f, NtgBlob *blob, NtgError *err)
 {
-	NtgBlob		blob;
 	int32_t		meta[3] = {FOREST_FORMAT, f->n_features, f->n_classes};
-	size_t		names_len = 0;
-	uint8_t    *names;
 	char	   *config = ntg_forest_config_json(&f->config);
 	uint32_t	d;
 	int			rc = NTG_OK;
 
-	for (int k = 0; k < f->n_classes; k++)
-		names_len += strlen(f->classes[k]) + 1;
-	names = ntg_malloc(names_len ? names_len : 1);
-	if (names == NULL || config == NULL)
-	{
-		ntg_free(names);
-		ntg_free(config);
+	if (config == NULL)
 		return ntg_error(err, NTG_ERR_NOMEM, "out of memory");
-	}
-	names_len = 0;
-	for (int k = 0; k < f->n_classes; k++)
-	{
-		size_t		l = strlen(f->classes[k]) + 1;
-
-		memcpy(names + names_len, f->classes[k], l);
-		names_len += l;
-	}
-	ntg_blob_init(&blob, NTG_FOREST_KIND, config);
+	ntg_blob_init(blob, NTG_FOREST_KIND, NULL);
+	ntg_blob_take_config(blob, config);
+	d = 3;
+	rc = ntg_blob_add_copy(blob, "meta", NTG_DTYPE_I32, 1, &d, meta, err);
+	if (rc == NTG_OK)
+		rc = ntg_blob_add_classes(blob, "class_names", f->classes, f->n_classes, err);
 #define ADD(name, dtype, count, data) \
 	do { d = (uint32_t) (count); \
-		 if (rc == NTG_OK) rc = ntg_blob_add(&blob, name, dtype, 1, &d, data, err); } while (0)
-	ADD("meta", NTG_DTYPE_I32, 3, meta);
-	ADD("class_names", NTG_DTYPE_U8, names_len, names);
+		 if (rc == NTG_OK) rc = ntg_blob_add(blob, name, dtype, 1, &d, data, err); } while (0)
 	ADD("tree_start", NTG_DTYPE_I32, f->n_trees + 1, f->tree_start);
 	ADD("feature", NTG_DTYPE_I32, f->n_nodes, f->feature);
 	ADD("threshold", NTG_DTYPE_I32, f->n_nodes, f->threshold);
@@ -60,11 +45,20 @@ ntg_forest_serialize(const NtgForest *f, uint8_t **out, size_t *out_len, NtgErro
 	ADD("leaf_class", NTG_DTYPE_I32, f->n_entries, f->leaf_class);
 	ADD("leaf_prob", NTG_DTYPE_F32, f->n_entries, f->leaf_prob);
 #undef ADD
+	return rc;
+}
+
+int
+ntg_forest_serialize(const NtgForest *f, uint8_t **out, size_t *out_len, NtgError *err)
+{
+	NtgBlob		blob;
+	int			rc;
+
+	memset(&blob, 0, sizeof(blob));
+	rc = ntg_forest_to_blob(f, &blob, err);
 	if (rc == NTG_OK)
 		rc = ntg_blob_serialize(&blob, out, out_len, err);
 	ntg_blob_free(&blob);
-	ntg_free(names);
-	ntg_free(config);
 	return rc;
 }
 
@@ -82,48 +76,9 @@ tensor_count(const NtgBlob *blob, const char *name, NtgDtype dtype)
 static int
 corrupt(NtgError *err, const char *what)
 {
-	ntg_error(err, NTG_ERR_CORRUPT, "random forest model is damaged");
+	ntg_error(err, NTG_ERR_CORRUPT, "model data is corrupt: the random forest is damaged");
 	ntg_error_detail(err, "%s", what);
 	return NTG_ERR_CORRUPT;
-}
-
-static int
-load_classes(const NtgBlob *blob, NtgForest *f, NtgError *err)
-{
-	int64_t		len = tensor_count(blob, "class_names", NTG_DTYPE_U8);
-	char	   *names;
-	int64_t		pos = 0;
-
-	if (len < 2)
-		return corrupt(err, "The class name table is missing.");
-	if ((names = ntg_malloc(len)) == NULL)
-		return ntg_error(err, NTG_ERR_NOMEM, "out of memory");
-	if (ntg_blob_read_tensor(blob, "class_names", NTG_DTYPE_U8, len, names, err) != NTG_OK ||
-		names[len - 1] != '\0')
-	{
-		ntg_free(names);
-		return corrupt(err, "The class name table is not a list of terminated names.");
-	}
-	f->classes = ntg_calloc(f->n_classes, sizeof(char *));
-	for (int k = 0; f->classes && k < f->n_classes; k++)
-	{
-		size_t		l = pos < len ? strlen(names + pos) : 0;
-
-		if (pos >= len || l == 0 || (k > 0 && strcmp(f->classes[k - 1], names + pos) >= 0))
-		{
-			ntg_free(names);
-			return corrupt(err, "The class names are not distinct, sorted and non-empty.");
-		}
-		if ((f->classes[k] = ntg_strdup(names + pos)) == NULL)
-			break;
-		pos += l + 1;
-	}
-	ntg_free(names);
-	if (f->classes == NULL || (f->n_classes > 0 && f->classes[f->n_classes - 1] == NULL))
-		return ntg_error(err, NTG_ERR_NOMEM, "out of memory");
-	if (pos != len)
-		return corrupt(err, "The class name table does not match the class count.");
-	return NTG_OK;
 }
 
 /* Structural checks of the node arrays (see the file comment). */
@@ -216,40 +171,50 @@ load_arrays(const NtgBlob *blob, NtgForest *f, NtgError *err)
 }
 
 int
-ntg_forest_load(const uint8_t *buf, size_t len, NtgForest *out, NtgError *err)
+ntg_forest_from_blob(const NtgBlob *blob, NtgForest *out, NtgError *err)
 {
-	NtgBlob		blob;
 	int32_t		meta[3];
-	int			rc;
+	int			rc = NTG_OK;
 
 	memset(out, 0, sizeof(*out));
-	if ((rc = ntg_blob_parse(buf, len, &blob, err)) != NTG_OK)
-		return rc;
-	if (strcmp(blob.kind, NTG_FOREST_KIND) != 0)
-	{
-		ntg_error(err, NTG_ERR_CORRUPT, "model is of kind \"%s\", not a random forest", blob.kind);
-		ntg_blob_free(&blob);
-		return NTG_ERR_CORRUPT;
-	}
-	if (tensor_count(&blob, "meta", NTG_DTYPE_I32) != 3 ||
-		ntg_blob_read_tensor(&blob, "meta", NTG_DTYPE_I32, 3, meta, err) != NTG_OK)
+	if (strcmp(blob->kind, NTG_FOREST_KIND) != 0)
+		return ntg_error(err, NTG_ERR_CORRUPT,
+						 "model data is corrupt: a \"%s\" model, not a random forest", blob->kind);
+	if (tensor_count(blob, "meta", NTG_DTYPE_I32) != 3 ||
+		ntg_blob_read_tensor(blob, "meta", NTG_DTYPE_I32, 3, meta, err) != NTG_OK)
 		rc = corrupt(err, "The header tensor is missing.");
 	else if (meta[0] != FOREST_FORMAT)
-		rc = ntg_error(err, NTG_ERR_UNSUPPORTED, "random forest format %d is not supported", meta[0]);
+		rc = corrupt(err, "Its format version is unknown.");
 	else if (meta[1] < 1 || meta[1] > NTG_FOREST_MAX_FEATURES || meta[2] < 1 ||
 			 meta[2] > NTG_FOREST_MAX_CLASSES)
 		rc = corrupt(err, "The feature or class count is out of range.");
+	else if (ntg_blob_kind_tensors(blob) != 9)
+		rc = corrupt(err, "It has tensors a random forest does not have.");
 	if (rc == NTG_OK)
 	{
 		out->n_features = meta[1];
 		out->n_classes = meta[2];
 		out->config.n_features = meta[1];
-		rc = load_classes(&blob, out, err);
+		if (ntg_blob_read_classes(blob, "class_names", out->n_classes, &out->classes, err) != NTG_OK)
+			rc = corrupt(err, "The class names are damaged.");
 	}
 	if (rc == NTG_OK)
-		rc = load_arrays(&blob, out, err);
-	ntg_blob_free(&blob);
+		rc = load_arrays(blob, out, err);
 	if (rc != NTG_OK)
 		ntg_forest_free(out);
+	return rc;
+}
+
+int
+ntg_forest_load(const uint8_t *buf, size_t len, NtgForest *out, NtgError *err)
+{
+	NtgBlob		blob;
+	int			rc;
+
+	memset(out, 0, sizeof(*out));
+	if ((rc = ntg_blob_parse(buf, len, &blob, err)) != NTG_OK)
+		return rc;
+	rc = ntg_forest_from_blob(&blob, out, err);
+	ntg_blob_free(&blob);
 	return rc;
 }

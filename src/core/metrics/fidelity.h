@@ -1,6 +1,6 @@
 /*
  * fidelity.h — the six fidelity metrics of a synthetic sequence set against a real one, per class
- * and macro-averaged over the classes of the real set (definitions: DESIGN.md, docs/metrics.md).
+ * and macro-averaged over the classes of the real set (definitions: docs/definitions.md, docs/metrics.md).
  *
  *   jsd_num_packets  JSD of the sequence-length histograms
  *   jsd_1gram        JSD of the signed-PL value histograms (all positions together)

@@ -1,6 +1,6 @@
 /*
  * llama.c — the "llama" generator kind: hyperparameters, model construction and seeded
- * initialisation, and the NtgGenKind table.  Training is in llama_train.c, sampling in
+ * initialisation, and the NtgModelKind table.  Training is in llama_train.c, sampling in
  * llama_sample.c, the stored format in llama_io.c.
  */
 #include "models/llama.h"
@@ -146,6 +146,8 @@ llama_alloc(const LlamaConfig *cfg, int n_classes, LlamaModel **out, int with_gr
 	if (m->t_out < 0 || (with_grad >= 0 && nn_params_alloc(&m->params, with_grad) != NTG_OK))
 		goto nomem;
 	m->base.n_params = (int64_t) m->params.count;
+	m->base.weights = m->params.data;
+	m->base.n_weights = m->params.count;
 	*out = m;
 	return NTG_OK;
 
@@ -196,8 +198,9 @@ llama_configure_optimizer(LlamaModel *m, int64_t n_rows)
 
 /* The full config as JSON for ntg.models.config (and the stored container). */
 char *
-llama_config_json(const LlamaModel *m)
+llama_config_json(const NtgModel *model)
 {
+	const LlamaModel *m = (const LlamaModel *) model;
 	const LlamaConfig *c = &m->cfg;
 	char		buf[1024];
 
@@ -207,42 +210,24 @@ llama_config_json(const LlamaModel *m)
 			 "\"rope_theta\": %.17g, \"epochs\": %d, \"batch_size\": %d, \"lr\": %.17g, "
 			 "\"min_lr_ratio\": %.17g, \"warmup\": %lld, \"lr_schedule\": \"%s\", "
 			 "\"weight_decay\": %.17g, \"grad_clip\": %.17g, \"beta1\": %.17g, "
-			 "\"beta2\": %.17g, \"dropout\": %.17g, \"token_noise\": %.17g, \"seed\": %llu, \"sample_batch\": %d, "
-			 "\"blas_threads\": %d, "
-			 "\"params\": %lld}",
+			 "\"beta2\": %.17g, \"dropout\": %.17g, \"token_noise\": %.17g, \"seed\": %llu, "
+			 "\"sample_batch\": %d, \"blas_threads\": %d, \"params\": %lld}",
 			 c->dim, c->hidden_dim, c->n_layers, c->n_heads, c->max_len, c->vocab_size,
 			 m->tok.n_values, m->base.n_classes, c->rope_theta, c->epochs, c->batch_size,
 			 c->lr, c->min_lr_ratio, (long long) m->opt.warmup,
 			 c->cosine ? "cosine" : "constant", c->weight_decay, c->grad_clip, c->beta1,
-			 c->beta2, c->dropout, c->token_noise, (unsigned long long) c->seed, c->sample_batch, c->blas_threads,
-			 (long long) m->base.n_params);
+			 c->beta2, c->dropout, c->token_noise, (unsigned long long) c->seed,
+			 c->sample_batch, c->blas_threads, (long long) m->base.n_params);
 	return ntg_strdup(buf);
 }
 
-int
-llama_copy_classes(LlamaModel *m, char *const *classes, int n, NtgError *err)
-{
-	m->base.classes = ntg_calloc(n, sizeof(char *));
-	if (m->base.classes == NULL)
-		return ntg_error(err, NTG_ERR_NOMEM, "out of memory");
-	for (int i = 0; i < n; i++)
-		if ((m->base.classes[i] = ntg_strdup(classes[i])) == NULL)
-			return ntg_error(err, NTG_ERR_NOMEM, "out of memory");
-	return NTG_OK;
-}
-
+/* The config of a model for these hyperparameters and rows, before anything is allocated. */
 static int
-llama_create(NtgParams *params, const NtgSeqSet *train, NtgGenModel **model,
-			 NtgTrainOptions *topts, char **config_json, NtgError *err)
+llama_plan_config(NtgParams *params, const NtgSeqSet *train, LlamaConfig *cfg, NtgError *err)
 {
-	LlamaConfig cfg;
-	NtgTokenizer tok;
-	LlamaModel *m;
 	int			rc;
 
-	*model = NULL;
-	*config_json = NULL;
-	if ((rc = llama_read_params(params, &cfg, err)) != NTG_OK)
+	if ((rc = llama_read_params(params, cfg, err)) != NTG_OK)
 		return rc;
 	if (train->n_rows < 1 || train->n_classes < 1)
 		return ntg_error(err, NTG_ERR_INVALID_ARG, "the training set is empty");
@@ -250,8 +235,61 @@ llama_create(NtgParams *params, const NtgSeqSet *train, NtgGenModel **model,
 		return ntg_error(err, NTG_ERR_INVALID_ARG, "too many classes: %d (the limit is %d)",
 						 train->n_classes, LLAMA_MAX_CLASSES);
 	/* N = the longest training row, capped by max_len (and at least 1). */
-	if (train->max_len < cfg.max_len)
-		cfg.max_len = train->max_len > 0 ? train->max_len : 1;
+	if (train->max_len < cfg->max_len)
+		cfg->max_len = train->max_len > 0 ? train->max_len : 1;
+	return NTG_OK;
+}
+
+static int64_t
+llama_param_count(const LlamaConfig *c)
+{
+	int64_t		C = c->dim,
+				H = c->hidden_dim,
+				V = c->vocab_size;
+
+	return V * C * 2 + C + (int64_t) c->n_layers * (2 * C + 4 * C * C + 3 * H * C);
+}
+
+/*
+ * kind->estimate: weights with gradients and two Adam moments (16 bytes a parameter), two more
+ * copies while training (the best epoch's weights kept by validation, the saved value), the
+ * activations of a batch, the tokenizer's values and the shuffle order of the rows.  The
+ * vocabulary is counted as create() will build it (a sorted copy of the values, freed again).
+ */
+static int
+llama_estimate(NtgParams *params, const NtgSeqSet *train, NtgTrainPlan *plan, NtgError *err)
+{
+	LlamaConfig cfg;
+	NtgTokenizer tok;
+	int64_t		values = train->n_rows > 0 ? train->row_start[train->n_rows] : 0;
+	int64_t		n;
+	int			rc;
+
+	if ((rc = llama_plan_config(params, train, &cfg, err)) != NTG_OK ||
+		(rc = ntg_tok_build(&tok, train, cfg.max_len, err)) != NTG_OK)
+		return rc;
+	cfg.vocab_size = ntg_tok_vocab_size(&tok);
+	ntg_tok_free(&tok);
+	n = llama_param_count(&cfg);
+	plan->epochs = cfg.epochs;
+	plan->seed = cfg.seed;
+	plan->bytes = n * (16 + 8) + (int64_t) llama_acts_bytes(&cfg, cfg.batch_size) +
+		values * 4 + (int64_t) train->n_rows * 8 + ((int64_t) 64 << 10);
+	return NTG_OK;
+}
+
+static int
+llama_create(NtgParams *params, const NtgSeqSet *train, NtgModel **model, NtgTrainPlan *plan,
+			 NtgError *err)
+{
+	LlamaConfig cfg;
+	NtgTokenizer tok;
+	LlamaModel *m;
+	int			rc;
+
+	*model = NULL;
+	if ((rc = llama_plan_config(params, train, &cfg, err)) != NTG_OK)
+		return rc;
 	if ((rc = ntg_tok_build(&tok, train, cfg.max_len, err)) != NTG_OK)
 		return rc;
 	cfg.vocab_size = ntg_tok_vocab_size(&tok);
@@ -261,27 +299,22 @@ llama_create(NtgParams *params, const NtgSeqSet *train, NtgGenModel **model,
 		return rc;
 	}
 	m->tok = tok;
-	if ((rc = llama_copy_classes(m, train->classes, train->n_classes, err)) != NTG_OK)
+	if ((rc = ntg_model_copy_classes(&m->base, train->classes, train->n_classes, err)) != NTG_OK)
 	{
 		ntg_llama_kind.destroy(&m->base);
 		return rc;
 	}
 	llama_init_weights(m, cfg.seed);
 	llama_configure_optimizer(m, train->n_rows);
-	*config_json = llama_config_json(m);
-	if (*config_json == NULL)
-	{
-		ntg_llama_kind.destroy(&m->base);
-		return ntg_error(err, NTG_ERR_NOMEM, "out of memory");
-	}
-	topts->epochs = cfg.epochs;
-	topts->seed = cfg.seed;
+	ntg_sample_options_defaults(&ntg_llama_kind, 0, &m->base.sampling);
+	plan->epochs = cfg.epochs;
+	plan->seed = cfg.seed;
 	*model = &m->base;
 	return NTG_OK;
 }
 
 static void
-llama_destroy(NtgGenModel *model)
+llama_destroy(NtgModel *model)
 {
 	LlamaModel *m = (LlamaModel *) model;
 
@@ -289,10 +322,7 @@ llama_destroy(NtgGenModel *model)
 		return;
 	llama_free_acts(m);
 	llama_free_sampler(m);
-	if (m->base.classes != NULL)
-		for (int i = 0; i < m->base.n_classes; i++)
-			ntg_free(m->base.classes[i]);
-	ntg_free(m->base.classes);
+	ntg_model_free_classes(&m->base);
 	ntg_tok_free(&m->tok);
 	nn_params_free(&m->params);
 	ntg_free(m->layers);
@@ -300,14 +330,23 @@ llama_destroy(NtgGenModel *model)
 	ntg_free(m);
 }
 
-const NtgGenKind ntg_llama_kind = {
+const NtgModelKind ntg_llama_kind = {
 	.name = "llama",
+	.summary = "LLaMA-style decoder-only transformer over payload-length tokens",
+	.family = NTG_FAMILY_TOKEN,
+	.caps = NTG_CAP_GENERATE | NTG_CAP_VALIDATION | NTG_CAP_EPOCHS,
+	.sample_options = ntg_token_sample_options,
+	.n_sample_options = NTG_TOKEN_N_OPTIONS,
+	.tiny_hyperparams = "{\"dim\": 16, \"hidden_dim\": 32, \"n_layers\": 1, \"n_heads\": 2, "
+	"\"epochs\": 2, \"batch_size\": 8}",
+	.estimate = llama_estimate,
 	.create = llama_create,
 	.train_epoch = llama_train_epoch,
 	.eval_loss = llama_eval_loss,
 	.sample = llama_sample,
 	.save = llama_save,
 	.load = llama_load,
+	.config_json = llama_config_json,
 	.destroy = llama_destroy,
 };
 

@@ -8,11 +8,12 @@
 #ifndef NTG_LLAMA_H
 #define NTG_LLAMA_H
 
-#include "models/generator.h"
+#include "models/model.h"
+#include "models/token_sampling.h"
 #include "models/tokenizer.h"
 #include "nn/nn.h"
 
-extern const NtgGenKind ntg_llama_kind;
+extern const NtgModelKind ntg_llama_kind;
 
 /* Limits that load() enforces on a stored config (and create() on hyperparameters). */
 #define LLAMA_MAX_DIM		4096
@@ -71,7 +72,7 @@ typedef struct LlamaSampler LlamaSampler;
 
 typedef struct LlamaModel
 {
-	NtgGenModel base;
+	NtgModel	base;
 	LlamaConfig cfg;
 	NtgTokenizer tok;
 	NnParams	params;
@@ -117,23 +118,24 @@ int			llama_next_probs(LlamaModel *m, const int32_t *tokens, int len, float *pro
 /* Like kind->sample but with an explicit batch (rows through the KV cache together); batch 1
  * is "one at a time". */
 int			llama_sample_batched(LlamaModel *m, int class_index, int n, int batch,
-								 const NtgSampleOptions *opts, NtgRng *rng, int32_t *out,
+								 const NtgTokenSampling *opts, NtgRng *rng, int32_t *out,
 								 int *out_len, NtgError *err);
 
-/* The NtgGenKind entry points (llama_train.c, llama_sample.c, llama_io.c). */
-int			llama_train_epoch(NtgGenModel *model, const NtgSeqSet *train, int epoch, NtgRng *rng,
+/* The NtgModelKind entry points (llama_train.c, llama_sample.c, llama_io.c). */
+int			llama_train_epoch(NtgModel *model, const NtgSeqSet *train, int epoch, NtgRng *rng,
 							  double *mean_loss, NtgError *err);
 /* kind->eval_loss; scored may be NULL. */
-int			llama_eval_loss(NtgGenModel *model, const NtgSeqSet *set, double *mean_loss,
+int			llama_eval_loss(NtgModel *model, const NtgSeqSet *set, double *mean_loss,
 							int64_t *scored, NtgError *err);
-int			llama_sample(NtgGenModel *model, int class_index, int n, const NtgSampleOptions *opts,
+int			llama_sample(NtgModel *model, int class_index, int n, const NtgSampleOptions *opts,
 						 NtgRng *rng, int32_t *out, int *out_len, NtgError *err);
-int			llama_save(NtgGenModel *model, uint8_t **out, size_t *out_len, NtgError *err);
-int			llama_load(const NtgBlob *blob, NtgGenModel **model, NtgError *err);
+int			llama_save(NtgModel *model, NtgBlob *blob, NtgError *err);
+int			llama_load(const NtgBlob *blob, NtgModel **model, NtgError *err);
+/* Bytes of activations for a training batch of S rows (llama_train.c), for kind->estimate. */
+size_t		llama_acts_bytes(const LlamaConfig *c, int S);
 
 /* Helpers shared by the llama_*.c files. */
-char	   *llama_config_json(const LlamaModel *m);
-int			llama_copy_classes(LlamaModel *m, char *const *classes, int n, NtgError *err);
+char	   *llama_config_json(const NtgModel *model);
 void		llama_reset_optimizer(LlamaModel *m, int64_t n_rows);
 
 void		llama_free_acts(LlamaModel *m);

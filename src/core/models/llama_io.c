@@ -40,16 +40,13 @@ corrupt(NtgError *err, const char *what)
 }
 
 int
-llama_save(NtgGenModel *model, uint8_t **out, size_t *out_len, NtgError *err)
+llama_save(NtgModel *model, NtgBlob *blob, NtgError *err)
 {
 	LlamaModel *m = (LlamaModel *) model;
 	const LlamaConfig *c = &m->cfg;
 	int32_t		conf[LLAMA_N_CONFIG];
 	double		hp[LLAMA_N_HPARAMS];
-	size_t		names_len = 0;
-	uint8_t    *names;
 	char	   *json;
-	NtgBlob		blob;
 	uint32_t	dims[2];
 	int			rc = NTG_OK;
 
@@ -81,51 +78,29 @@ llama_save(NtgGenModel *model, uint8_t **out, size_t *out_len, NtgError *err)
 	hp[8] = c->dropout;
 	hp[9] = c->token_noise;
 
-	for (int i = 0; i < m->base.n_classes; i++)
-		names_len += strlen(m->base.classes[i]) + 1;
-	names = ntg_malloc(names_len);
-	json = llama_config_json(m);
-	if (names == NULL || json == NULL)
-	{
-		ntg_free(names);
-		ntg_free(json);
+	if ((json = llama_config_json(model)) == NULL)
 		return ntg_error(err, NTG_ERR_NOMEM, "out of memory");
-	}
-	names_len = 0;
-	for (int i = 0; i < m->base.n_classes; i++)
-	{
-		size_t		l = strlen(m->base.classes[i]) + 1;
-
-		memcpy(names + names_len, m->base.classes[i], l);
-		names_len += l;
-	}
-
-	ntg_blob_init(&blob, "llama", json);
+	ntg_blob_init(blob, "llama", NULL);
+	ntg_blob_take_config(blob, json);
 	dims[0] = LLAMA_N_CONFIG;
-	rc = ntg_blob_add(&blob, "llama.config", NTG_DTYPE_I32, 1, dims, conf, err);
+	rc = ntg_blob_add_copy(blob, "llama.config", NTG_DTYPE_I32, 1, dims, conf, err);
 	dims[0] = LLAMA_N_HPARAMS;
 	if (rc == NTG_OK)
-		rc = ntg_blob_add(&blob, "llama.hparams", NTG_DTYPE_F64, 1, dims, hp, err);
+		rc = ntg_blob_add_copy(blob, "llama.hparams", NTG_DTYPE_F64, 1, dims, hp, err);
 	dims[0] = (uint32_t) m->tok.n_values;
 	if (rc == NTG_OK)
-		rc = ntg_blob_add(&blob, "vocab", NTG_DTYPE_I32, 1, dims, m->tok.values, err);
-	dims[0] = (uint32_t) names_len;
+		rc = ntg_blob_add(blob, "vocab", NTG_DTYPE_I32, 1, dims, m->tok.values, err);
 	if (rc == NTG_OK)
-		rc = ntg_blob_add(&blob, "classes", NTG_DTYPE_U8, 1, dims, names, err);
+		rc = ntg_blob_add_classes(blob, "classes", m->base.classes, m->base.n_classes, err);
 	for (int i = 0; rc == NTG_OK && i < m->params.n_tensors; i++)
 	{
 		const NnTensor *t = &m->params.tensors[i];
 
 		dims[0] = (uint32_t) t->dims[0];
 		dims[1] = (uint32_t) t->dims[1];
-		rc = ntg_blob_add(&blob, t->name, NTG_DTYPE_F32, t->ndim, dims,
+		rc = ntg_blob_add(blob, t->name, NTG_DTYPE_F32, t->ndim, dims,
 						  m->params.data + t->offset, err);
 	}
-	if (rc == NTG_OK)
-		rc = ntg_blob_serialize(&blob, out, out_len, err);
-	ntg_blob_free(&blob);
-	ntg_free(names);
-	ntg_free(json);
 	return rc;
 }
 
@@ -201,93 +176,6 @@ load_config(const NtgBlob *blob, LlamaConfig *cfg, int *n_values, int *n_classes
 	return NTG_OK;
 }
 
-/* Is s[0..len) valid UTF-8 (no NUL, no overlong forms or surrogates)? */
-static int
-valid_utf8(const uint8_t *s, size_t len)
-{
-	size_t		i = 0;
-
-	while (i < len)
-	{
-		uint8_t		c = s[i];
-		int			n;
-		uint32_t	cp;
-
-		if (c == 0)
-			return 0;
-		if (c < 0x80)
-		{
-			i++;
-			continue;
-		}
-		if ((c & 0xE0) == 0xC0)
-			n = 1, cp = c & 0x1F;
-		else if ((c & 0xF0) == 0xE0)
-			n = 2, cp = c & 0x0F;
-		else if ((c & 0xF8) == 0xF0)
-			n = 3, cp = c & 0x07;
-		else
-			return 0;
-		if (i + n >= len)
-			return 0;
-		for (int k = 1; k <= n; k++)
-		{
-			if ((s[i + k] & 0xC0) != 0x80)
-				return 0;
-			cp = (cp << 6) | (s[i + k] & 0x3F);
-		}
-		if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) ||
-			cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-			return 0;
-		i += n + 1;
-	}
-	return 1;
-}
-
-/* Split the classes tensor into n names: each valid UTF-8, NUL-terminated, strictly ascending. */
-static int
-load_classes(const NtgBlob *blob, LlamaModel *m, int n, NtgError *err)
-{
-	const NtgBlobTensor *t = ntg_blob_find(blob, "classes");
-	uint8_t    *buf;
-	size_t		pos = 0;
-	int			rc = NTG_OK;
-
-	if (t == NULL || t->dtype != NTG_DTYPE_U8 || t->ndim != 1 || t->nbytes < (uint64_t) n)
-		return corrupt(err, "class names are missing or malformed");
-	buf = ntg_malloc(t->nbytes + 1);
-	m->base.classes = ntg_calloc(n, sizeof(char *));
-	if (buf == NULL || m->base.classes == NULL)
-	{
-		ntg_free(buf);
-		return ntg_error(err, NTG_ERR_NOMEM, "out of memory");
-	}
-	memcpy(buf, t->data, t->nbytes);
-	for (int i = 0; i < n && rc == NTG_OK; i++)
-	{
-		uint8_t    *end = memchr(buf + pos, 0, t->nbytes - pos);
-		size_t		len;
-
-		if (end == NULL)
-		{
-			rc = corrupt(err, "class names are not NUL-separated");
-			break;
-		}
-		len = end - (buf + pos);
-		if (!valid_utf8(buf + pos, len))
-			rc = corrupt(err, "a class name is not valid UTF-8");
-		else if (i > 0 && strcmp((char *) buf + pos, m->base.classes[i - 1]) <= 0)
-			rc = corrupt(err, "class names are not sorted and unique");
-		else if ((m->base.classes[i] = ntg_strdup((char *) buf + pos)) == NULL)
-			rc = ntg_error(err, NTG_ERR_NOMEM, "out of memory");
-		pos += len + 1;
-	}
-	if (rc == NTG_OK && pos != t->nbytes)
-		rc = corrupt(err, "class names do not match the class count");
-	ntg_free(buf);
-	return rc;
-}
-
 /* Check every weight tensor of the layout m->params declares: present, f32, same shape, and
  * nothing else in the blob. Runs before the weights are allocated. */
 static int
@@ -303,11 +191,11 @@ check_weights(const NtgBlob *blob, const NnParams *p)
 			(want->ndim == 2 && t->dims[1] != (uint32_t) want->dims[1]))
 			return 0;
 	}
-	return blob->n_tensors == p->n_tensors + 4;
+	return ntg_blob_kind_tensors(blob) == p->n_tensors + 4;
 }
 
 int
-llama_load(const NtgBlob *blob, NtgGenModel **model, NtgError *err)
+llama_load(const NtgBlob *blob, NtgModel **model, NtgError *err)
 {
 	LlamaConfig cfg;
 	LlamaModel *m;
@@ -348,7 +236,7 @@ llama_load(const NtgBlob *blob, NtgGenModel **model, NtgError *err)
 		rc = ntg_tok_from_values(&m->tok, vocab, n_values, n_classes, err);
 	ntg_free(vocab);
 	if (rc == NTG_OK)
-		rc = load_classes(blob, m, n_classes, err);
+		rc = ntg_blob_read_classes(blob, "classes", n_classes, &m->base.classes, err);
 	for (int i = 0; rc == NTG_OK && i < m->params.n_tensors; i++)
 	{
 		const NnTensor *t = &m->params.tensors[i];

@@ -11,7 +11,7 @@
  * class share their first packets), so there are far fewer nodes than rows.  The node at
  * position 0 (<CLASS_c>) is computed once per call, even one row at a time.
  *
- * Two ways to draw (NtgSampleOptions.stratified):
+ * Two ways to draw (NtgTokenSampling.stratified):
  *  - independent: one uniform per row, in row order: exactly what feeding every row separately
  *    would give, whatever the batch size.
  *  - stratified: the m rows at a node draw at the m points (k + v) / m, k = 0..m-1, of the node's
@@ -302,7 +302,7 @@ cmp_prob_desc(const void *a, const void *b)
  * the top-k / top-p set in decreasing probability) and their cumulative mass.
  */
 static void
-build_dist(LlamaSampler *s, int j, float *z, const NtgSampleOptions *o)
+build_dist(LlamaSampler *s, int j, float *z, const NtgTokenSampling *o)
 {
 	int			K = s->K;
 	/* shift by the max before scaling, and cap 1/T, so a tiny temperature cannot overflow */
@@ -435,7 +435,7 @@ llama_prefix(LlamaModel *m, int class_index)
 
 /* Generate rows [0, nb) of one batch into out/out_len. */
 static void
-llama_sample_chunk(LlamaModel *m, int class_index, int nb, const NtgSampleOptions *opts,
+llama_sample_chunk(LlamaModel *m, int class_index, int nb, const NtgTokenSampling *opts,
 				   NtgRng *rng, int32_t *out, int *out_len)
 {
 	LlamaSampler *s = m->sampler;
@@ -514,7 +514,7 @@ llama_sample_chunk(LlamaModel *m, int class_index, int nb, const NtgSampleOption
 
 int
 llama_sample_batched(LlamaModel *m, int class_index, int n, int batch,
-					 const NtgSampleOptions *opts, NtgRng *rng, int32_t *out, int *out_len,
+					 const NtgTokenSampling *opts, NtgRng *rng, int32_t *out, int *out_len,
 					 NtgError *err)
 {
 	int			N = m->cfg.max_len;
@@ -546,11 +546,12 @@ llama_sample_batched(LlamaModel *m, int class_index, int n, int batch,
 }
 
 int
-llama_sample(NtgGenModel *model, int class_index, int n, const NtgSampleOptions *opts,
+llama_sample(NtgModel *model, int class_index, int n, const NtgSampleOptions *opts,
 			 NtgRng *rng, int32_t *out, int *out_len, NtgError *err)
 {
 	LlamaModel *m = (LlamaModel *) model;
+	NtgTokenSampling ts = ntg_token_sampling(opts);
 
-	return llama_sample_batched(m, class_index, n, m->cfg.sample_batch, opts, rng, out, out_len,
+	return llama_sample_batched(m, class_index, n, m->cfg.sample_batch, &ts, rng, out, out_len,
 								err);
 }

@@ -78,6 +78,32 @@ llama_free_acts(LlamaModel *m)
 
 /* Carve the activation buffers out of one allocation, sized for S rows of up to max_len + 1
  * tokens each; reused for every batch (no allocation per step). */
+/* Floats of the activation block for S rows (carved up in llama_ensure_acts). */
+static size_t
+acts_floats(const LlamaConfig *c, int S)
+{
+	size_t		T = c->max_len + 1;
+	size_t		N = (size_t) S * T;
+	size_t		C = c->dim,
+				H = c->hidden_dim,
+				V = c->vocab_size,
+				Lr = c->n_layers;
+	size_t		att = (size_t) S * c->n_heads * T * T;
+	size_t		per_layer = N * C * 8 + N * 2 + N * 3 * C + att + N * 2 * H + N * H;
+
+	return per_layer * Lr + N * C + N * C + N + N * V + N * C * 4 + N * 3 * C + N * 2 * H +
+		N * H + T;
+}
+
+size_t
+llama_acts_bytes(const LlamaConfig *c, int S)
+{
+	size_t		N = (size_t) S * (c->max_len + 1);
+
+	return acts_floats(c, S) * sizeof(float) + 14 * (c->n_layers + 1) * sizeof(float *) +
+		S * (2 * sizeof(int) + sizeof(size_t)) + N * (sizeof(int) + 2 * sizeof(int32_t));
+}
+
 static int
 llama_ensure_acts(LlamaModel *m, int S)
 {
@@ -89,9 +115,7 @@ llama_ensure_acts(LlamaModel *m, int S)
 				V = c->vocab_size,
 				Lr = c->n_layers;
 	size_t		att = (size_t) S * c->n_heads * T * T;
-	size_t		per_layer = N * C * 8 + N * 2 + N * 3 * C + att + N * 2 * H + N * H;
-	size_t		total = per_layer * Lr + N * C + N * C + N + N * V + N * C * 4 + N * 3 * C +
-		N * 2 * H + N * H + T;
+	size_t		total = acts_floats(c, S);
 	LlamaActs  *a;
 	float	   *p;
 
@@ -505,7 +529,7 @@ llama_ensure_training(LlamaModel *m, const NtgSeqSet *train, NtgError *err)
 }
 
 int
-llama_train_epoch(NtgGenModel *model, const NtgSeqSet *train, int epoch, NtgRng *rng,
+llama_train_epoch(NtgModel *model, const NtgSeqSet *train, int epoch, NtgRng *rng,
 				  double *mean_loss, NtgError *err)
 {
 	LlamaModel *m = (LlamaModel *) model;
@@ -576,7 +600,7 @@ llama_train_epoch(NtgGenModel *model, const NtgSeqSet *train, int epoch, NtgRng 
 }
 
 int
-llama_eval_loss(NtgGenModel *model, const NtgSeqSet *set, double *mean_loss, int64_t *scored,
+llama_eval_loss(NtgModel *model, const NtgSeqSet *set, double *mean_loss, int64_t *scored,
 				NtgError *err)
 {
 	LlamaModel *m = (LlamaModel *) model;

@@ -1,5 +1,5 @@
 /*
- * tokenizer.h — the token vocabulary of the sequence models (llama, mamba), per DESIGN.md:
+ * tokenizer.h — the token vocabulary of the sequence models (llama, mamba), per docs/definitions.md:
  * one token per signed PL value that occurs in the training rows (sorted by value), then <EOS>,
  * <PAD>, and one <CLASS_c> per class.  Token ids:
  *

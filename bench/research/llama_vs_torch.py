@@ -1,15 +1,15 @@
 #!/usr/bin/python3
 """Side by side: ntg's plain-C llama core vs the PyTorch reference on the efficiency protocol.
 
-Runs bench/out/llama_core_bench and bench/torch_llama.py (same TSV, epochs, batch size, samples,
+Runs bench/research/out/llama_core_bench and bench/torch_llama.py (same TSV, epochs, batch size, samples,
 seed, one thread each) for every batch size asked, and prints one table with the ratios
 (PyTorch / ntg: > 1 means ntg is faster or smaller) and the paper's Table III figures for
 reference.  Times are shown as wall clock and as process CPU time; on a machine shared with other
 jobs the CPU time is the steadier of the two, and the ratios are computed on it.
 
-usage: bench/llama_vs_torch.py [--tsv /tmp/ntg_protocol.tsv] [--batch-sizes 1,32] [--epochs 10]
+usage: bench/research/llama_vs_torch.py [--tsv /tmp/ntg_protocol.tsv] [--batch-sizes 1,32] [--epochs 10]
                                [--torch-epochs-b1 N] [--samples 100] [--seed 1]
-The TSV is made by bench/make_protocol_tsv.py when missing (needs ../shared/data).
+The TSV is made by bench/research/make_protocol_tsv.py when missing (needs the benchmark data, docs/data.md).
 --torch-epochs-b1 lets the slow PyTorch batch-1 run do fewer epochs (s/epoch is per epoch).
 """
 import argparse
@@ -46,7 +46,7 @@ def main():
         common = ["--tsv", a.tsv, "--batch-size", str(b), "--samples", str(a.samples), "--seed", str(a.seed)]
         te = a.torch_epochs_b1 if (b == 1 and a.torch_epochs_b1 > 0) else a.epochs
         c = run([os.path.join(HERE, "out", "llama_core_bench"), "--epochs", str(a.epochs)] + common)
-        t = run(["/usr/bin/python3", os.path.join(HERE, "torch_llama.py"), "--epochs", str(te)] + common)
+        t = run(["/usr/bin/python3", os.path.join(os.path.dirname(HERE), "torch_llama.py"), "--epochs", str(te)] + common)
         rows.append((b, te, c, t))
 
     print("llama efficiency protocol: %s, %d samples/class, seed %d, one thread each" % (a.tsv, a.samples, a.seed))

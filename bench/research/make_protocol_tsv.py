@@ -2,7 +2,7 @@
 """Write the paper's efficiency-protocol training set as a TSV (label<TAB>comma-separated PLs).
 
 The protocol (Table III of the paper): 5 classes x 500 rows.  Here: the 5 largest label_app
-classes of ../shared/data/ndpi/flows.tsv with at least one payload packet (the same filter as
+classes of ndpi/flows.tsv of the benchmark data (docs/data.md) with at least one payload packet (the same filter as
 recommended_classes_min30.txt: no fuzz/garbage pcaps, no NA/Unknown labels), 500 rows each,
 drawn without replacement when a class has 500 rows or more, otherwise all rows then the rest
 with replacement.  Seeded, so every run writes the same file.  Never commit the output.
@@ -21,14 +21,15 @@ from collections import defaultdict
 def main():
     here = os.path.dirname(os.path.abspath(__file__))
     ap = argparse.ArgumentParser()
-    ap.add_argument("--flows", default=os.path.join(here, "..", "..", "shared", "data", "ndpi", "flows.tsv"))
+    ap.add_argument("--flows", default=os.path.join(os.environ.get("NTG_SHARED_DATA") or os.path.join(here, "..", "..", "..", "shared", "data"),
+                                                   "ndpi", "flows.tsv"))
     ap.add_argument("--out", default="/tmp/ntg_protocol.tsv")
     ap.add_argument("--classes", type=int, default=5)
     ap.add_argument("--rows", type=int, default=500)
     ap.add_argument("--seed", type=int, default=1)
     a = ap.parse_args()
     if not os.path.exists(a.flows):
-        sys.exit("no flows file at %s (../shared/data is absent)" % a.flows)
+        sys.exit("no flows file at %s (the benchmark data is absent; set NTG_SHARED_DATA)" % a.flows)
     bad = re.compile(r"fuzz|badpackets|garbage|malformed|crash|ossfuzz", re.I)
     by_class = defaultdict(list)
     with open(a.flows) as f:

@@ -1,5 +1,6 @@
 #!/usr/bin/python3
-"""bench/quality_references.py — how two reference "generators" fare on issue 3's quality condition.
+"""bench/research/quality_references.py — how two reference "generators" fare on the quality condition
+(docs/research/llama-quality.md).
 
 The condition compares a synthetic set S with the real training split R against the real test
 split T: JSD(S, T) <= JSD(R, T) for num_packets, 1gram, 2gram and markov, and
@@ -14,12 +15,12 @@ leakage(S, R) <= leakage(T, R).  Two generators whose behaviour is known put it 
                      independently.  Repeated over --seeds seeds, against the full training split.
 
 For each it prints the JSD differences S - R, both leakages (all rows, and size-matched: the first
-|T| rows of S per class) and how often the whole condition holds; jsd_markov also in the issue's
+|T| rows of S per class) and how often the whole condition holds; jsd_markov also in the train-as-real
 orientation (S and R passed as the real rows).  Last, jsd_markov of R against T either way round,
-on this split and five random ones, which shows which orientation the issue's 0.495 is.  Same split and metrics as
+on this split and five random ones, which shows which orientation the reference 0.495 is.  Same split and metrics as
 bench/llama_quality.sh (bench/make_rows.py hash order; llama_quality.py's macro metrics).
 
-usage: bench/quality_references.py [--splits 100] [--seeds 10]
+usage: bench/research/quality_references.py [--splits 100] [--seeds 10]
 """
 import argparse
 import os
@@ -34,8 +35,8 @@ from llama_tune import KEYS, load_splits, ndpi_data  # noqa: E402
 
 def score(synth, train, test, classes):
     """(JSD differences S - R, leakage S, size-matched leakage S, leakage T, markov difference S - R
-    in the issue's orientation), leakages vs R.  jsd_markov is not symmetric: the first four pass
-    T as the real rows; the last passes S and R as real (ntg.fidelity(R, T), the issue's 0.495)."""
+    in the train-as-real orientation), leakages vs R.  jsd_markov is not symmetric: the first four pass
+    T as the real rows; the last passes S and R as real (ntg.fidelity(R, T), the reference 0.495)."""
     got, ref = macro(test, synth, classes), macro(test, train, classes)
     leak = macro(train, synth, classes)["leakage"]
     small = macro(train, {c: synth[c][:len(test[c])] for c in classes}, classes)["leakage"]
@@ -47,7 +48,7 @@ def score(synth, train, test, classes):
 def summarize(name, runs):
     n = len(runs)
     jsd_ok = [all(d <= 0 for d in r[0]) for r in runs]
-    # the same with jsd_markov in the issue's orientation
+    # the same with jsd_markov in the train-as-real orientation
     jsd_ok_rev = [all(d <= 0 for d in r[0][:3]) and r[4] <= 0 for r in runs]
     full_rev = sum(ok and r[1] <= r[3] for ok, r in zip(jsd_ok_rev, runs))
     rev = sum(r[4] for r in runs) / n
@@ -88,19 +89,19 @@ def main():
         rng = random.Random(s)
         copier.append(score({c: [rng.choice(train[c]) for _ in train[c]] for c in classes},
                             train, test, classes))
-    print("issue 3's quality condition for two reference generators (%d classes; %d training / %d test rows)"
+    print("the quality condition for two reference generators (%d classes; %d training / %d test rows)"
           % (len(classes), sum(map(len, train.values())), sum(map(len, test.values()))))
     print("mean ± standard deviation over runs; the last three columns count runs where the JSD conditions hold, and where")
-    print("the leakage condition holds too, over all rows and size-matched; then jsd_markov in the issue's orientation")
+    print("the leakage condition holds too, over all rows and size-matched; then jsd_markov in the train-as-real orientation")
     print("(S and R passed as the real rows) and the two counts with it")
     print("| generator | runs | d num_packets | d 1gram | d 2gram | d markov | leakage S | size-matched | leakage T "
-          "| JSDs hold | all hold | all hold, size-matched | d markov, issue's orientation | JSDs hold | all hold |")
+          "| JSDs hold | all hold | all hold, size-matched | d markov, train as real | JSDs hold | all hold |")
     print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     summarize("perfect generator (a fresh real sample; R = half the training split)", perfect)
     summarize("bootstrap copier (training rows drawn with replacement)", copier)
     print()
     print("jsd_markov of the training rows against the test rows, either passed as the real rows"
-          " (the issue quotes 0.495 on its own split)")
+          " (the reference figure is 0.495, on another split)")
     print("| split | ntg.fidelity(test, train) | ntg.fidelity(train, test) |")
     print("|---|---|---|")
     splits = [("hash order (bench/make_rows.py)", train, test)]

@@ -1,15 +1,16 @@
 #!/usr/bin/python3
-"""Fidelity check of the plain-C llama on the nDPI benchmark (issue 3's quality goal, core level).
+"""Fidelity check of the plain-C llama on the nDPI benchmark (the quality condition of
+docs/research/llama-quality.md, core level).
 
-Stratified 80/20 split of the 30 recommended label_app classes of ../shared/data/ndpi/flows.tsv
-(payload flows, fuzz/garbage pcaps and NA/Unknown left out), train bench/out/llama_core_bench on
+Stratified 80/20 split of the 30 recommended label_app classes of ndpi/flows.tsv of the benchmark data (docs/data.md)
+(payload flows, fuzz/garbage pcaps and NA/Unknown left out), train bench/research/out/llama_core_bench on
 the training split, generate as many rows per class as the training split has, and compare, per
-DESIGN.md (macro over classes, JSD in log base 2):
+docs/definitions.md (macro over classes, JSD in log base 2):
     JSD(synthetic, test) vs JSD(train, test) for num_packets, 1-gram, 2-gram, markov,
     leakage(synthetic, train) vs leakage(test, train).
 The SQL-level benchmark (ntg.fidelity) is the reference; this script exists to tune the core.
 
-usage: bench/llama_quality.py [--epochs 10] [--batch-size 32] [--seed 1] [--lr 0.001]
+usage: bench/research/llama_quality.py [--epochs 10] [--batch-size 32] [--seed 1] [--lr 0.001]
                               [--param KEY=NUMBER]...
 """
 import argparse
@@ -99,9 +100,10 @@ def main():
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--param", action="append", default=[], help="KEY=NUMBER hyperparameter")
     a = ap.parse_args()
-    data = os.path.join(HERE, "..", "..", "shared", "data", "ndpi")
+    data = os.path.join(os.environ.get("NTG_SHARED_DATA") or os.path.join(HERE, "..", "..", "..", "shared", "data"),
+                        "ndpi")
     if not os.path.exists(os.path.join(data, "flows.tsv")):
-        sys.exit("../shared/data/ndpi is absent: nothing to measure")
+        sys.exit("%s is absent (set NTG_SHARED_DATA): nothing to measure" % data)
     classes = [l.split("\t")[0] for l in open(os.path.join(data, "recommended_classes_min30.txt"))
                if l.strip() and not l.startswith("#")]
     bad = re.compile(r"fuzz|badpackets|garbage|malformed|crash|ossfuzz", re.I)

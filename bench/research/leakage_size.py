@@ -1,7 +1,7 @@
 #!/usr/bin/python3
-"""bench/leakage_size.py — how leakage (Jaccard of distinct-sequence sets) depends on the number of rows.
+"""bench/research/leakage_size.py — how leakage (Jaccard of distinct-sequence sets) depends on the number of rows.
 
-On the validation split of bench/llama_tune.py (per class: the test split is the first 20 % of rows by
+On the validation split of bench/research/llama_tune.py (per class: the test split is the first 20 % of rows by
 hash, the validation split the next 20 %, the inner training split the rest), prints macro leakage
 against the inner training split of:
   - the validation rows;
@@ -10,7 +10,7 @@ against the inner training split of:
     training rows), sampled with as many rows per class as the inner training split has, seed 1;
 and, for the same chain, the four JSDs against the validation rows beside the inner training rows'.
 
-usage: bench/leakage_size.py
+usage: bench/research/leakage_size.py
 """
 import os
 import random

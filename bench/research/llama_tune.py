@@ -1,11 +1,11 @@
 #!/usr/bin/python3
-"""bench/llama_tune.py — choose llama training length and sampling temperature on a validation split.
+"""bench/research/llama_tune.py — choose llama training length and sampling temperature on a validation split.
 
-The quality protocol of issue 3 (bench/llama_quality.sh) scores synthetic rows against the real test
+The quality protocol (bench/llama_quality.sh, docs/research/llama-quality.md) scores synthetic rows against the real test
 split.  Choosing epochs or temperature by those test figures would tune on the test set, so this
 script carves a validation split out of the training split instead — the same stratified hash order
 as bench/make_rows.py: per class, the test split is the first 20 % of rows by hash, the validation
-split the next 20 % of the remaining rows — trains the plain-C core (bench/out/llama_core_bench) on
+split the next 20 % of the remaining rows — trains the plain-C core (bench/research/out/llama_core_bench) on
 what is left, generates as many rows per class as that inner training split has, every K epochs at
 each temperature, and prints one table row per (epoch, temperature):
 
@@ -25,7 +25,7 @@ comparable with the reference).
 --split test runs the same on the full training split against the test split (the figures
 bench/llama_quality.sh reports, through SQL), for a setting already chosen.
 
-usage: bench/llama_tune.py [--split validation|test] [--epochs 30] [--every 5]
+usage: bench/research/llama_tune.py [--split validation|test] [--epochs 30] [--every 5]
                            [--temperatures 0.9,1.0,1.1] [--seed 1] [--param KEY=NUMBER]...
 """
 import argparse
@@ -35,7 +35,8 @@ import sys
 from collections import Counter
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
+BENCH = os.path.dirname(HERE)
+sys.path[:0] = [HERE, BENCH]
 from llama_quality import macro, read_rows, write_rows  # noqa: E402
 from make_rows import hash_ordered_rows  # noqa: E402
 
@@ -43,8 +44,8 @@ KEYS = ["num_packets", "1gram", "2gram", "markov"]
 
 
 def ndpi_data():
-    """The nDPI benchmark folder (../shared/data/ndpi or $NTG_SHARED_DATA/ndpi), or None, said, if absent."""
-    data = os.path.join(os.environ.get("NTG_SHARED_DATA", os.path.join(HERE, "..", "..", "shared", "data")),
+    """The nDPI benchmark folder ($NTG_SHARED_DATA/ndpi, docs/data.md), or None, said, if absent."""
+    data = os.path.join(os.environ.get("NTG_SHARED_DATA") or os.path.join(BENCH, "..", "..", "shared", "data"),
                         "ndpi")
     if not os.path.exists(os.path.join(data, "flows.tsv")):
         print("skipped: %s/flows.tsv is absent (set NTG_SHARED_DATA)" % data)

@@ -15,12 +15,12 @@
  *                         [--threads 1] [--lr 0.001] [--dim 160] [--hidden-dim 320]
  *                         [--layers 4] [--heads 8] [--gen-out FILE] [--param KEY=NUMBER]...
  * --gen-out writes, after training, as many generated rows per class as the training set has
- * (label<TAB>values), for bench/llama_quality.py.  For tuning (bench/llama_tune.py):
+ * (label<TAB>values), for bench/research/llama_quality.py.  For tuning (bench/research/llama_tune.py):
  * --gen-every K writes them every K epochs instead, one file GEN_OUT.eEPOCH.tTEMP per temperature
  * of --temperatures T1,T2,... (default 1); --stratified 1 writes them with stratified draws
- * (generator.h).  The environment
+ * (model.h).  The environment
  * variable NTG_BENCH_GEN_FACTOR=F writes F times as many rows (llama_tune.py --rows-factor).
- * The TSV holds label<TAB>comma-separated signed PLs (bench/make_protocol_tsv.py writes one).
+ * The TSV holds label<TAB>comma-separated signed PLs (bench/research/make_protocol_tsv.py writes one).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,7 +29,7 @@
 #include <time.h>
 
 #include "common/seqset.h"
-#include "models/generator.h"
+#include "models/model.h"
 #include "models/llama.h"
 
 static double
@@ -95,16 +95,16 @@ read_tsv(const char *path, NtgSeqSet *set)
 static int	stratified = 0;		/* --stratified 1: stratified draws for the written rows */
 
 /* As many rows per class as the training set has (times NTG_BENCH_GEN_FACTOR, if set), through
- * the generic sample(), as label<TAB>comma-separated values (for bench/llama_quality.py). */
+ * the generic sample(), as label<TAB>comma-separated values (for bench/research/llama_quality.py). */
 static int
-write_generated(NtgGenModel *model, const NtgSeqSet *set, const char *path, uint64_t seed,
+write_generated(NtgModel *model, const NtgSeqSet *set, const char *path, uint64_t seed,
 				double temperature)
 {
 	FILE	   *f = fopen(path, "w");
 	int		   *counts = calloc(set->n_classes, sizeof(int));
 	NtgRng		rng;
 	NtgError	err;
-	NtgSampleOptions o = {temperature, 0, 1.0, stratified};
+	NtgSampleOptions o = {NTG_TOKEN_N_OPTIONS, {temperature, 0, 1.0, stratified}};
 	const char *factor = getenv("NTG_BENCH_GEN_FACTOR");	/* diagnostics: F times as many rows */
 
 	if (f == NULL)
@@ -142,10 +142,10 @@ write_generated(NtgGenModel *model, const NtgSeqSet *set, const char *path, uint
 }
 
 /* write_generated for each temperature of the comma-separated list temps, into
- * PREFIX.eEPOCH.tTEMP (the tuning files of bench/llama_tune.py), or into prefix itself when
+ * PREFIX.eEPOCH.tTEMP (the tuning files of bench/research/llama_tune.py), or into prefix itself when
  * epoch < 0 and there is one temperature of 1. */
 static int
-write_generated_all(NtgGenModel *model, const NtgSeqSet *set, const char *prefix, int epoch,
+write_generated_all(NtgModel *model, const NtgSeqSet *set, const char *prefix, int epoch,
 					const char *temps, uint64_t seed)
 {
 	const char *t = temps;
@@ -202,8 +202,8 @@ main(int argc, char **argv)
 				heads = 8;
 	NtgSeqSet	set;
 	NtgParams	p = {0};
-	NtgGenModel *model;
-	NtgTrainOptions topts;
+	NtgModel *model;
+	NtgTrainPlan topts;
 	char	   *json;
 	NtgError	err;
 	NtgRng		rng;
@@ -290,7 +290,7 @@ main(int argc, char **argv)
 	param_default(&p, "hidden_dim", hidden);
 	param_default(&p, "n_layers", layers);
 	param_default(&p, "n_heads", heads);
-	if (ntg_llama_kind.create(&p, &set, &model, &topts, &json, &err) != NTG_OK ||
+	if (ntg_llama_kind.create(&p, &set, &model, &topts, &err) != NTG_OK ||
 		ntg_params_check_used(&p, "llama", &err) != NTG_OK)
 	{
 		fprintf(stderr, "create: %s\n", err.msg);
@@ -320,7 +320,7 @@ main(int argc, char **argv)
 	t0 = now();
 	c0 = cpu_now();
 	for (int c = 0; c < model->n_classes; c++)
-		llama_sample_batched((LlamaModel *) model, c, samples, 1, &(NtgSampleOptions) {1.0, 0, 1.0},
+		llama_sample_batched((LlamaModel *) model, c, samples, 1, &(NtgTokenSampling) {1.0, 0, 1.0, 0},
 							 &rng, out, out_len, &err);
 	single_s = now() - t0;
 	single_cpu = cpu_now() - c0;
@@ -328,7 +328,7 @@ main(int argc, char **argv)
 	c0 = cpu_now();
 	for (int c = 0; c < model->n_classes; c++)
 		llama_sample_batched((LlamaModel *) model, c, samples, samples,
-							 &(NtgSampleOptions) {1.0, 0, 1.0}, &rng, out, out_len, &err);
+							 &(NtgTokenSampling) {1.0, 0, 1.0, 0}, &rng, out, out_len, &err);
 	batched_s = now() - t0;
 	batched_cpu = cpu_now() - c0;
 	if (gen_out != NULL && gen_every == 0 &&

@@ -1,0 +1,219 @@
+/*
+ * model.h — the one interface every model kind implements, and the registry of kinds.
+ *
+ * A kind (llama, random_forest, and the kinds to come) is a table of callbacks with capability
+ * flags, in the manner of PostgreSQL's index access methods: the flags say what a kind can do,
+ * and the callbacks of what it cannot do are NULL.  Everything above the kinds — the training
+ * driver (train_driver.h), storage (model_io.c), sampling options (sample_options.c), the SQL
+ * glue, the conformance tests — is written once against this table:
+ *
+ *   create / estimate / train_epoch     training (epoch by epoch; a one-shot trainer has 1 epoch)
+ *   eval_loss                           NTG_CAP_VALIDATION: held-out loss, early stopping
+ *   sample                              NTG_CAP_GENERATE: synthetic rows of a class
+ *   predict_proba                       NTG_CAP_CLASSIFY: class probabilities of a sequence
+ *   save / load / config_json / destroy storage, description, release
+ *
+ * Ownership: a model and everything it holds is allocated with ntg_malloc (so, in a backend, in
+ * the memory context current at create/load time); destroy() frees it.
+ */
+#ifndef NTG_MODEL_H
+#define NTG_MODEL_H
+
+#include <stdint.h>
+
+#include "common/blob.h"
+#include "common/ntg_core.h"
+#include "common/params.h"
+#include "common/rng.h"
+#include "common/seqset.h"
+
+typedef struct NtgModelKind NtgModelKind;
+
+/* What a kind is, for users (ntg.model_kinds()) and for the choice of default code paths. */
+typedef enum NtgModelFamily
+{
+	NTG_FAMILY_TOKEN = 0,		/* autoregressive over value tokens (llama, mamba) */
+	NTG_FAMILY_DIFFUSION,		/* denoising diffusion on an image form of the sequence */
+	NTG_FAMILY_LATENT,			/* latent-variable generator (a VAE) */
+	NTG_FAMILY_CLASSIFIER		/* a classifier of sequences (random_forest) */
+} NtgModelFamily;
+
+/* Capability flags; a flag is set exactly when its callback is present (tested). */
+#define NTG_CAP_GENERATE	0x01	/* sample() */
+#define NTG_CAP_CLASSIFY	0x02	/* predict_proba() */
+#define NTG_CAP_VALIDATION	0x04	/* eval_loss(): held-out loss and early stopping */
+#define NTG_CAP_EPOCHS		0x08	/* trains in several epochs with a loss per epoch */
+#define NTG_CAP_QUANTIZE	0x10	/* quantize() */
+
+/* ---- sampling options ---------------------------------------------------------------------- */
+
+#define NTG_MAX_SAMPLE_OPTIONS 12
+
+/*
+ * A sampling option a generator kind accepts (ntg.generate's options, and the defaults a model
+ * stores at training time under the hyperparameter "sampling").  Numbers are checked against
+ * [min, max] (min excluded when min_open); integer options also for being whole.
+ */
+typedef enum NtgOptionType
+{
+	NTG_OPTION_NUMBER = 0,
+	NTG_OPTION_INTEGER,
+	NTG_OPTION_BOOL
+} NtgOptionType;
+
+typedef struct NtgOptionSpec
+{
+	const char *name;
+	NtgOptionType type;
+	double		dflt;			/* what a new model stores unless training says otherwise */
+	double		legacy;			/* what a model stored without sampling defaults uses */
+	double		min;
+	double		max;
+	int			min_open;		/* min itself is refused */
+	const char *help;			/* one line, for ntg.model_kinds() and errors */
+} NtgOptionSpec;
+
+/* Resolved values, one per spec entry of the model's kind, in spec order. */
+typedef struct NtgSampleOptions
+{
+	int			n;
+	double		value[NTG_MAX_SAMPLE_OPTIONS];
+} NtgSampleOptions;
+
+/* ---- models -------------------------------------------------------------------------------- */
+
+/* Every model struct starts with this, so generic code reads classes and sizes of any kind. */
+typedef struct NtgModel
+{
+	const NtgModelKind *kind;
+	int			n_classes;
+	char	  **classes;		/* class names, sorted as in the training NtgSeqSet */
+	int			max_len;		/* N: longest sequence generated / features classified */
+	int64_t		n_params;		/* trainable parameters (tree nodes for a forest) */
+	int			epochs_done;
+	/* neural kinds: the flat parameter buffer, so that generic code can check it (finite) */
+	const float *weights;
+	size_t		n_weights;
+	NtgSampleOptions sampling;	/* generators: the defaults this model samples with */
+} NtgModel;
+
+/* What estimate() and create() tell the training driver. */
+typedef struct NtgTrainPlan
+{
+	int			epochs;			/* epochs to run; a one-shot trainer says 1 */
+	uint64_t	seed;			/* the model's "seed" hyperparameter (shuffles, dropout, split) */
+	int64_t		bytes;			/* estimate(): most memory creating and training would take */
+} NtgTrainPlan;
+
+struct NtgModelKind
+{
+	const char *name;			/* [a-z0-9_]: "llama" */
+	const char *summary;		/* one line */
+	NtgModelFamily family;
+	unsigned	caps;			/* NTG_CAP_* */
+	const NtgOptionSpec *sample_options;	/* generators; NULL otherwise */
+	int			n_sample_options;
+	/* flat JSON object of hyperparameters for the smallest sensible model: what the conformance
+	 * suite trains (test/unit/test_conformance.c, test/tap/conformance.t) */
+	const char *tiny_hyperparams;
+
+	/*
+	 * The plan for these hyperparameters and rows, with plan->bytes = the most memory creating
+	 * the model and training it would take (weights, gradients, optimizer state, activations,
+	 * buffers): called BEFORE anything is allocated, so that the driver can refuse a model
+	 * beyond the caller's limit.  Reads the hyperparameters as create() does and refuses invalid
+	 * ones the same way.
+	 */
+	int			(*estimate) (NtgParams *params, const NtgSeqSet *train, NtgTrainPlan *plan,
+							 NtgError *err);
+
+	/*
+	 * Build an untrained model for this training set: reads the hyperparameters it knows from
+	 * params (the driver then refuses unknown keys) and fills *plan.
+	 */
+	int			(*create) (NtgParams *params, const NtgSeqSet *train, NtgModel **model,
+						   NtgTrainPlan *plan, NtgError *err);
+
+	/* One pass over train (shuffled with rng).  *mean_loss = average training loss, or NaN for
+	 * a kind without a loss.  Calls ntg_check_interrupts() at least once per batch. */
+	int			(*train_epoch) (NtgModel *model, const NtgSeqSet *train, int epoch,
+								NtgRng *rng, double *mean_loss, NtgError *err);
+
+	/*
+	 * NTG_CAP_VALIDATION: mean loss per scored target over set's rows, without training.  set has
+	 * the model's classes.  *scored = targets scored (0: nothing scorable, *mean_loss 0).
+	 */
+	int			(*eval_loss) (NtgModel *model, const NtgSeqSet *set, double *mean_loss,
+							  int64_t *scored, NtgError *err);
+
+	/* NTG_CAP_GENERATE: n rows of class class_index into out (n x model->max_len int32,
+	 * row-major) and out_len (n lengths, 0..max_len). opts were checked against the spec. */
+	int			(*sample) (NtgModel *model, int class_index, int n,
+						   const NtgSampleOptions *opts, NtgRng *rng,
+						   int32_t *out, int *out_len, NtgError *err);
+
+	/* NTG_CAP_CLASSIFY: probabilities of the n_classes classes for one sequence. */
+	void		(*predict_proba) (const NtgModel *model, const int32_t *values, int len,
+								  double *proba);
+
+	/* Describe the model into blob: ntg_blob_init() with the kind's name and config JSON, then
+	 * its tensors (model_io.c adds the generic ones and serializes).  Data added with
+	 * ntg_blob_add() must live as long as the model; temporaries go in with ntg_blob_add_copy(). */
+	int			(*save) (NtgModel *model, NtgBlob *blob, NtgError *err);
+
+	/* Rebuild from a parsed, checksum-verified blob of this kind: must still check every size
+	 * and value it relies on (NTG_ERR_CORRUPT on any mismatch), never trust the bytes. */
+	int			(*load) (const NtgBlob *blob, NtgModel **model, NtgError *err);
+
+	/* The full configuration (defaults filled in) as an ntg_malloc'd JSON object. */
+	char	   *(*config_json) (const NtgModel *model);
+
+	void		(*destroy) (NtgModel *model);
+};
+
+/* ---- registry (registry.c) ------------------------------------------------------------------ */
+
+int			ntg_model_kind_count(void);
+const NtgModelKind *ntg_model_kind_at(int i);
+const NtgModelKind *ntg_model_kind_find(const char *name);
+/* Comma-separated names of the kinds with all of caps (0: every kind), for hints; static. */
+const char *ntg_model_kind_names(unsigned caps);
+const char *ntg_model_family_name(NtgModelFamily family);
+
+/* ---- storage (model_io.c) ------------------------------------------------------------------- */
+
+/* Serialize a model (kind->save plus the generic parts: sampling defaults). ntg_malloc'd. */
+int			ntg_model_save(NtgModel *model, uint8_t **out, size_t *out_len, NtgError *err);
+/* Parse bytes (container, kind, generic parts) and load: the one entry point for stored models. */
+int			ntg_model_from_bytes(const uint8_t *buf, size_t len, NtgModel **model,
+								 NtgError *err);
+/* The same for bytes that must hold a model of this kind (registered or not). */
+int			ntg_model_from_bytes_of(const NtgModelKind *kind, const uint8_t *buf, size_t len,
+									NtgModel **model, NtgError *err);
+void		ntg_model_destroy(NtgModel *model);
+/* A classifier's most probable class for a sequence (the first on ties); proba is scratch for
+ * n_classes doubles and holds the probabilities afterwards. */
+int			ntg_model_classify(const NtgModel *model, const int32_t *values, int len,
+							   double *proba);
+
+/* A copy of n class names into model->classes. */
+int			ntg_model_copy_classes(NtgModel *model, char *const *classes, int n, NtgError *err);
+void		ntg_model_free_classes(NtgModel *model);
+
+/* ---- sampling options (sample_options.c) --------------------------------------------------- */
+
+/* The spec defaults (new models) or legacy values (models stored without defaults). */
+void		ntg_sample_options_defaults(const NtgModelKind *kind, int legacy,
+										NtgSampleOptions *out);
+/* Apply the keys of params over *opts, checking each against the kind's spec: an unknown key
+ * or a value out of range is NTG_ERR_INVALID_ARG naming the accepted options.  Marks keys used. */
+int			ntg_sample_options_apply(const NtgModelKind *kind, NtgParams *params,
+									 NtgSampleOptions *opts, NtgError *err);
+/* Index of an option in the kind's spec, or -1. */
+int			ntg_sample_option_index(const NtgModelKind *kind, const char *name);
+/* {"temperature": 1, ...} of every option; ntg_malloc'd. */
+char	   *ntg_sample_options_json(const NtgModelKind *kind, const NtgSampleOptions *opts);
+/* "temperature, top_k, ..." for errors; static per kind. */
+const char *ntg_sample_option_names(const NtgModelKind *kind);
+
+#endif							/* NTG_MODEL_H */

@@ -1,0 +1,457 @@
+/*
+ * model_cache.c — stored model -> loaded model, for every kind: fetch the row of ntg.models
+ * through SPI (with the caller's privileges and row security), check the weights with the core
+ * loader, and keep loaded models per backend so that many small calls (ntg.generate of a few
+ * rows, ntg.rf_predict per row) do not parse megabytes each time.
+ *
+ * Key: the model name plus the row's identity (xmin, ctid) and version column.  Any UPDATE of the
+ * row gives a new (xmin, ctid), so a stale entry is never used, even after a hand-made UPDATE;
+ * rows rolled back never come back with the same xmin.  The row is looked up (one saved plan,
+ * no weights) on every acquire, so a model a role may not see is never served from the cache.
+ *
+ * Bound: entries live in their own memory contexts under TopMemoryContext; the least recently
+ * used unpinned entries are evicted while the cache holds more than ntg.model_cache_size.  An
+ * entry in use (pinned by a running statement) is never freed under it; a model too large for the
+ * cache is loaded for its statement alone.
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "utils/builtins.h"
+#include "utils/memutils.h"
+
+#include "models_sql.h"
+#include "ntg_glue.h"
+
+#define MAX_ENTRIES 16
+
+typedef struct CacheEntry
+{
+	MemoryContext cxt;			/* NULL: slot free */
+	char	   *name;
+	char	   *tuple_id;
+	int64		version;
+	NtgModel   *model;
+	Size		bytes;			/* memory of the loaded model */
+	int			pins;
+	bool		transient;		/* not in a slot: freed at unpin */
+	bool		broken;			/* an error hit it while in use: never reuse */
+	uint64		last_used;
+} CacheEntry;
+
+static CacheEntry cache[MAX_ENTRIES];
+static uint64 use_clock = 0;
+
+int			ntg_model_cache_kb = 256 * 1024;
+
+/* ---- rows ----------------------------------------------------------------------------------- */
+
+/* Saved plans of the two lookups: small calls should not parse and plan them each time. */
+static SPIPlanPtr
+lookup_plan(bool with_weights)
+{
+	static SPIPlanPtr plans[2];
+	static const char *const sql[2] = {
+		"SELECT kind, version, xmin::pg_catalog.text || ':' || ctid::pg_catalog.text"
+		" FROM ntg.models WHERE name OPERATOR(pg_catalog.=) $1",
+		"SELECT kind, version, xmin::pg_catalog.text || ':' || ctid::pg_catalog.text, weights"
+		" FROM ntg.models WHERE name OPERATOR(pg_catalog.=) $1"
+	};
+	Oid			argtypes[1] = {TEXTOID};
+	SPIPlanPtr *slot = &plans[with_weights ? 1 : 0];
+
+	if (*slot == NULL)
+	{
+		SPIPlanPtr	plan = SPI_prepare(sql[with_weights ? 1 : 0], 1, argtypes);
+
+		if (plan == NULL)
+			elog(ERROR, "could not prepare a query on ntg.models: %s",
+				 SPI_result_code_string(SPI_result));
+		SPI_keepplan(plan);
+		*slot = plan;
+	}
+	return *slot;
+}
+
+bool
+ntg_pg_model_fetch(const char *name, bool with_weights, bool missing_ok, NtgModelRow *row)
+{
+	MemoryContext callercxt = CurrentMemoryContext;
+	Datum		args[1];
+	bool		found;
+
+	args[0] = CStringGetTextDatum(name);
+	SPI_connect();
+	if (SPI_execute_plan(lookup_plan(with_weights), args, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read ntg.models: %s", SPI_result_code_string(SPI_result));
+	found = SPI_processed > 0;
+	if (found)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[0];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		bool		isnull;
+		MemoryContext old = MemoryContextSwitchTo(callercxt);
+
+		row->name = pstrdup(name);
+		row->kind = SPI_getvalue(tup, desc, 1);
+		row->version = DatumGetInt64(SPI_getbinval(tup, desc, 2, &isnull));
+		row->tuple_id = SPI_getvalue(tup, desc, 3);
+		row->weights = NULL;
+		if (with_weights)
+		{
+			Datum		w = SPI_getbinval(tup, desc, 4, &isnull);
+
+			if (!isnull)
+				row->weights = (bytea *) PG_DETOAST_DATUM_COPY(w);
+		}
+		MemoryContextSwitchTo(old);
+	}
+	SPI_finish();
+	if (!found && !missing_ok)
+		ntg_pg_model_missing(name);
+	return found;
+}
+
+void
+ntg_pg_model_missing(const char *name)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_UNDEFINED_OBJECT),
+			 errmsg("model \"%s\" does not exist", name),
+			 errhint("ntg.list_models() lists the models you can see.")));
+	pg_unreachable();
+}
+
+/* What a capability is called in "model \"m\" is a KIND model, which cannot ...". */
+static const char *
+cap_verb(unsigned cap)
+{
+	return cap == NTG_CAP_GENERATE ? "generate rows" :
+		cap == NTG_CAP_CLASSIFY ? "classify rows" : "do this";
+}
+
+void
+ntg_pg_model_require(const char *name, const NtgModelKind *kind, unsigned caps)
+{
+	if ((kind->caps & caps) == caps)
+		return;
+	ereport(ERROR,
+			(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+			 errmsg("model \"%s\" is a %s model, which cannot %s", name, kind->name,
+					cap_verb(caps & ~kind->caps)),
+			 errhint("Kinds that can: %s.", ntg_model_kind_names(caps))));
+}
+
+/* ---- loading -------------------------------------------------------------------------------- */
+
+/* The kind named inside the weights, when they parse as a container (else NULL). */
+static char *
+weights_kind(const bytea *w)
+{
+	NtgBlob		blob;
+	NtgError	err;
+	char	   *kind;
+
+	if (w == NULL ||
+		ntg_blob_parse((const uint8_t *) VARDATA_ANY(w), VARSIZE_ANY_EXHDR(w), &blob, &err) != NTG_OK)
+		return NULL;
+	kind = pstrdup(blob.kind);
+	ntg_blob_free(&blob);
+	return kind;
+}
+
+/* Load a row into CurrentMemoryContext, or say what is wrong with it; NULL on a problem. */
+static NtgModel *
+load_row(const NtgModelRow *row, char **msg, char **detail)
+{
+	NtgModel   *model = NULL;
+	NtgError	err;
+	char	   *wk;
+
+	*msg = *detail = NULL;
+	if (row->weights == NULL)
+	{
+		*msg = psprintf("model \"%s\" has no weights", row->name);
+		return NULL;
+	}
+	if (ntg_model_from_bytes((const uint8_t *) VARDATA_ANY(row->weights),
+							 VARSIZE_ANY_EXHDR(row->weights), &model, &err) != NTG_OK)
+	{
+		*msg = psprintf("model \"%s\" cannot be loaded: %s", row->name, err.msg);
+		if (err.detail[0])
+			*detail = pstrdup(err.detail);
+		return NULL;
+	}
+	if (strcmp(model->kind->name, row->kind) != 0)
+	{
+		wk = weights_kind(row->weights);
+		*msg = psprintf("model \"%s\" cannot be loaded: its kind column says \"%s\" but its weights hold a \"%s\" model",
+						row->name, row->kind, wk ? wk : model->kind->name);
+		ntg_model_destroy(model);
+		return NULL;
+	}
+	return model;
+}
+
+NtgModel *
+ntg_pg_model_from_row(const NtgModelRow *row)
+{
+	char	   *msg,
+			   *detail;
+	NtgModel   *model = load_row(row, &msg, &detail);
+
+	if (model == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg_internal("%s", msg),
+				 detail ? errdetail_internal("%s", detail) : 0,
+				 errhint("Train it again with replace => true, or restore the row from a backup.")));
+	return model;
+}
+
+bool
+ntg_pg_model_check_row(const NtgModelRow *row, char **problem)
+{
+	char	   *msg,
+			   *detail;
+	NtgModel   *model = load_row(row, &msg, &detail);
+
+	if (model == NULL)
+	{
+		*problem = detail ? psprintf("%s (%s)", msg, detail) : msg;
+		return false;
+	}
+	ntg_model_destroy(model);
+	*problem = NULL;
+	return true;
+}
+
+NtgModel *
+ntg_pg_model_from_bytea(bytea *b)
+{
+	NtgModel   *model;
+	NtgError	err;
+
+	if (ntg_model_from_bytes((const uint8_t *) VARDATA_ANY(b), VARSIZE_ANY_EXHDR(b), &model,
+							 &err) != NTG_OK)
+		ereport(ERROR,
+				(errcode(ntg_pg_errcode(err.code)),
+				 errmsg("model value cannot be loaded: %s", err.msg),
+				 err.detail[0] ? errdetail_internal("%s", err.detail) : 0));
+	return model;
+}
+
+/* ---- cache ---------------------------------------------------------------------------------- */
+
+static void
+entry_free(CacheEntry *e)
+{
+	/* The model's memory is all in e->cxt (ntg_malloc allocates in the current context). */
+	if (e->cxt != NULL)
+		MemoryContextDelete(e->cxt);
+	if (e->transient)
+		pfree(e);
+	else
+		memset(e, 0, sizeof(*e));
+}
+
+static void
+entry_unpin(void *arg)
+{
+	CacheEntry *e = (CacheEntry *) arg;
+
+	Assert(e->pins > 0);
+	if (--e->pins == 0 && (e->transient || e->broken))
+		entry_free(e);
+}
+
+static CacheEntry *
+cache_lookup(const NtgModelRow *row)
+{
+	for (int i = 0; i < MAX_ENTRIES; i++)
+	{
+		CacheEntry *e = &cache[i];
+
+		if (e->cxt == NULL || strcmp(e->name, row->name) != 0)
+			continue;
+		if (!e->broken && strcmp(e->tuple_id, row->tuple_id) == 0 && e->version == row->version)
+			return e;
+		if (e->pins == 0)
+			entry_free(e);		/* stale: the row changed since */
+	}
+	return NULL;
+}
+
+static Size
+cache_bytes(void)
+{
+	Size		total = 0;
+
+	for (int i = 0; i < MAX_ENTRIES; i++)
+		if (cache[i].cxt != NULL)
+			total += cache[i].bytes;
+	return total;
+}
+
+/* Evict least recently used unpinned entries until `need` more bytes fit the limit. */
+static void
+cache_make_room(Size need)
+{
+	Size		limit = (Size) ntg_model_cache_kb * 1024;
+
+	while (cache_bytes() + need > limit)
+	{
+		CacheEntry *victim = NULL;
+
+		for (int i = 0; i < MAX_ENTRIES; i++)
+			if (cache[i].cxt != NULL && cache[i].pins == 0 &&
+				(victim == NULL || cache[i].last_used < victim->last_used))
+				victim = &cache[i];
+		if (victim == NULL)
+			return;
+		entry_free(victim);
+	}
+}
+
+/* Where a freshly loaded model of `bytes` goes: a free slot (after eviction), or transient. */
+static CacheEntry *
+cache_place(Size bytes)
+{
+	CacheEntry *e;
+
+	if (bytes <= (Size) ntg_model_cache_kb * 1024)
+	{
+		cache_make_room(bytes);
+		if (cache_bytes() + bytes <= (Size) ntg_model_cache_kb * 1024)
+		{
+			CacheEntry *victim = NULL;
+
+			for (int i = 0; i < MAX_ENTRIES; i++)
+			{
+				if (cache[i].cxt == NULL)
+					return &cache[i];
+				if (cache[i].pins == 0 && (victim == NULL || cache[i].last_used < victim->last_used))
+					victim = &cache[i];
+			}
+			if (victim != NULL)
+			{
+				entry_free(victim);
+				return victim;
+			}
+		}
+	}
+	e = MemoryContextAllocZero(TopMemoryContext, sizeof(CacheEntry));
+	e->transient = true;
+	return e;
+}
+
+/* Load row into a new context; place it in the cache (or transiently) once it passed. */
+static CacheEntry *
+cache_fill(const NtgModelRow *row)
+{
+	MemoryContext cxt = AllocSetContextCreate(CurrentMemoryContext, "ntg model",
+											  ALLOCSET_DEFAULT_SIZES);
+	MemoryContext old = MemoryContextSwitchTo(cxt);
+	NtgModel   *model;
+	CacheEntry *e;
+	Size		bytes;
+
+	model = ntg_pg_model_from_row(row);	/* an error deletes cxt with its parent */
+	MemoryContextSwitchTo(old);
+	bytes = MemoryContextMemAllocated(cxt, true);
+	e = cache_place(bytes);
+	MemoryContextSetParent(cxt, TopMemoryContext);
+	e->cxt = cxt;
+	e->model = model;
+	e->bytes = bytes;
+	e->name = MemoryContextStrdup(cxt, row->name);
+	e->tuple_id = MemoryContextStrdup(cxt, row->tuple_id);
+	e->version = row->version;
+	MemoryContextSetIdentifier(cxt, e->name);
+	return e;
+}
+
+/*
+ * A model whose kind column names a kind that cannot do what is asked: 42809, unless its weights
+ * hold another kind, which is damage (XX001, as loading it would say).  Nothing is loaded.
+ */
+static void
+refuse_unable(NtgModelRow *row, unsigned need_caps)
+{
+	const NtgModelKind *kind = ntg_model_kind_find(row->kind);
+	char	   *wk;
+
+	if (kind == NULL || (kind->caps & need_caps) == need_caps)
+		return;
+	ntg_pg_model_fetch(row->name, true, false, row);
+	wk = weights_kind(row->weights);
+	if (wk != NULL && strcmp(wk, row->kind) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("model \"%s\" cannot be loaded: its kind column says \"%s\" but its weights hold a \"%s\" model",
+						row->name, row->kind, wk),
+				 errhint("Train it again with replace => true, or restore the row from a backup.")));
+	ntg_pg_model_require(row->name, kind, need_caps);
+}
+
+void
+ntg_pg_model_acquire(const char *name, unsigned need_caps, MemoryContext owner, NtgModelRef *ref)
+{
+	NtgModelRow row;
+	CacheEntry *e;
+	MemoryContextCallback *cb;
+
+	ntg_pg_model_fetch(name, false, false, &row);
+	refuse_unable(&row, need_caps);
+	e = cache_lookup(&row);
+	if (e == NULL)
+	{
+		/* Read the weights; the row may have changed in between, so key on what we read. */
+		ntg_pg_model_fetch(name, true, false, &row);
+		e = cache_lookup(&row);
+		if (e == NULL)
+			e = cache_fill(&row);
+		if (row.weights != NULL)
+			pfree(row.weights);
+	}
+	ntg_pg_model_require(name, e->model->kind, need_caps);
+	e->last_used = ++use_clock;
+	cb = MemoryContextAlloc(owner, sizeof(MemoryContextCallback));
+	cb->func = entry_unpin;
+	cb->arg = e;
+	e->pins++;
+	MemoryContextRegisterResetCallback(owner, cb);
+	ref->model = e->model;
+	ref->entry = e;
+}
+
+void
+ntg_pg_model_sample(NtgModelRef *ref, int class_index, int n, const NtgSampleOptions *opts,
+					NtgRng *rng, int32_t *out, int *out_len)
+{
+	CacheEntry *e = (CacheEntry *) ref->entry;
+	MemoryContext old = MemoryContextSwitchTo(e->cxt);
+	NtgError	err;
+	int			rc = NTG_OK;
+
+	PG_TRY();
+	{
+		rc = ref->model->kind->sample(ref->model, class_index, n, opts, rng, out, out_len, &err);
+	}
+	PG_CATCH();
+	{
+		e->broken = true;
+		MemoryContextSwitchTo(old);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(old);
+	/* buffers a model makes on first use (a KV cache) count towards the bound */
+	e->bytes = MemoryContextMemAllocated(e->cxt, true);
+	if (rc != NTG_OK)
+	{
+		e->broken = true;
+		ntg_pg_raise(&err);
+	}
+}
