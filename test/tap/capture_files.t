@@ -119,6 +119,18 @@ for sql, msg in errors:
 tap.ok(taplib.psql("SELECT count(*) FROM ntg.import_pcaps('{}'::text[])").strip() == "0",
        "an empty list imports nothing")
 
+# labels of pcapng packet comments (ntg.write_pcap_file) come through the workers
+labelled = os.path.join(tmp, "labelled.pcapng")
+taplib.psql("SELECT ntg.write_pcap_file(%s, $$SELECT * FROM (VALUES ('web', '{100,-200}'::int[]), "
+            "('dns', '{40,-80}'::int[])) v(label, pl)$$)" % q(labelled))
+os.chmod(labelled, 0o644)
+got = script("SET ntg.import_workers = 2; SET client_min_messages = debug1;"
+             "SELECT biflows FROM ntg.import_pcaps(ARRAY[%s, %s], target => 'files_0');"
+             "SELECT string_agg(label, ',' ORDER BY label) FROM files_0 WHERE source = %s;"
+             % (q(labelled), q(labelled), q(labelled)))
+tap.ok("files read by 2 workers" in got.stderr and got.stdout.split() == ["2", "2", "dns,dns,web,web"],
+       "labels of packet comments come through the workers", got.stdout + got.stderr)
+
 # privileges: reading server files needs pg_read_server_files, as COPY does
 taplib.psql("CREATE ROLE files_user; GRANT USAGE ON SCHEMA ntg TO files_user; GRANT INSERT ON files_0 TO files_user")
 p = script("SET ROLE files_user; SELECT count(*) FROM ntg.import_pcaps(%s, target => 'files_0');" % pattern)
