@@ -134,6 +134,14 @@ setup_cmd='"${psql[@]}" -c "TRUNCATE bench_flows"'
 t=$(best_of "${psql[@]}" -c "SET ntg.progress = off; SET client_min_messages = error; SET ntg.import_workers = 0; SELECT packets, biflows FROM ntg.import_pcap('$big', dataset => 'big', target => 'bench_flows')")
 unset setup_cmd
 row big "ntg.import_pcap into a table, one process" "$p" "$big_bytes" "$t"
+# With idle_timeout 1 s, biflows end while the capture is read (it spans 10 s), so the backend
+# inserts while the worker reads; with the defaults every biflow ends with the capture.
+for w in 1 0; do
+	setup_cmd='"${psql[@]}" -c "TRUNCATE bench_flows"'
+	t=$(best_of "${psql[@]}" -c "SET ntg.progress = off; SET client_min_messages = error; SET ntg.import_workers = $w; SELECT packets, biflows FROM ntg.import_pcap('$big', dataset => 'big', target => 'bench_flows', idle_timeout => '1 s')")
+	unset setup_cmd
+	row big "import_pcap, idle_timeout 1 s, $([ $w = 1 ] && echo "read by a worker" || echo "one process")" "$p" "$big_bytes" "$t"
+done
 setup_cmd='"${psql[@]}" -c "TRUNCATE bench_flows_generic"'
 t=$(best_of "${psql[@]}" -c "SET ntg.progress = off; SET client_min_messages = error; SET ntg.import_workers = 0; SELECT packets, biflows FROM ntg.import_pcap('$big', dataset => 'big', target => 'bench_flows_generic')")
 unset setup_cmd
