@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # test/run.sh — run every ntg test suite and print one summary line:
-#   1. plain-C unit tests of the core (TAP binaries, prove)
+#   1. plain-C unit tests of the core (TAP binaries, prove), then the mutation score
+#      (test/mutation.py: each planted bug counts as one test, passed when a unit test catches it)
 #   2. pg_regress with expected output, on a temporary instance
 #   3. pgTAP files through pg_prove, and TAP scripts (test/tap/*.t), on a temporary server
 # Installs missing Debian packages first (sudo when not root).  As root, the suites run as the
@@ -56,6 +57,16 @@ echo "== unit tests (plain-C core)"
 make -s -j2 unit-build >"$logs/unit-build.log" 2>&1 || { cat "$logs/unit-build.log"; echo "ntg: 0 passed, 1 failed"; exit 1; }
 prove -f $(make -s print-unit-bins) 2>&1 | tee "$logs/unit.log" || true
 count_tap "$logs/unit.log"
+
+# ---- mutation score (test/mutation.py): one test per planted bug, which its unit test must catch
+echo "== mutation score (planted bugs the unit tests must catch)"
+python3 test/mutation.py >"$logs/mutation.log" 2>&1 || true
+cat "$logs/mutation.log"
+passed=$((passed + $(grep -c '| killed (' "$logs/mutation.log" || true)))
+skipped=$((skipped + $(grep -c '| skipped (' "$logs/mutation.log" || true)))
+failed=$((failed + $(grep -cE '\| (SURVIVED|ERROR)' "$logs/mutation.log" || true)))
+grep -qE '^mutation: [0-9]+ killed' "$logs/mutation.log" || failed=$((failed + 1))
+# ---- end of the mutation score
 
 echo "== pg_regress"
 if make -s regresscheck >"$logs/regress.log" 2>&1; then :; fi
