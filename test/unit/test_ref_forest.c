@@ -160,9 +160,7 @@ mean_leaves(const NtgForest *f)
 static void
 test_bootstrap_default(void)
 {
-	enum
-	{
-	n = 200};
+	const int	n = 200;
 	NtgSeqSetBuilder *b = ntg_seqset_builder_new();
 	NtgSeqSet	set;
 	NtgForest	f;
