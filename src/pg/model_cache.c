@@ -53,9 +53,10 @@ lookup_plan(bool with_weights)
 {
 	static SPIPlanPtr plans[2];
 	static const char *const sql[2] = {
-		"SELECT kind, version, xmin::pg_catalog.text || ':' || ctid::pg_catalog.text"
-		" FROM ntg.models WHERE name OPERATOR(pg_catalog.=) $1",
-		"SELECT kind, version, xmin::pg_catalog.text || ':' || ctid::pg_catalog.text, weights"
+		"SELECT kind, version, xmin::pg_catalog.text || ':' || ctid::pg_catalog.text,"
+		" pg_catalog.octet_length(weights) FROM ntg.models WHERE name OPERATOR(pg_catalog.=) $1",
+		"SELECT kind, version, xmin::pg_catalog.text || ':' || ctid::pg_catalog.text,"
+		" pg_catalog.octet_length(weights), weights"
 		" FROM ntg.models WHERE name OPERATOR(pg_catalog.=) $1"
 	};
 	Oid			argtypes[1] = {TEXTOID};
@@ -97,10 +98,13 @@ ntg_pg_model_fetch(const char *name, bool with_weights, bool missing_ok, NtgMode
 		row->kind = SPI_getvalue(tup, desc, 1);
 		row->version = DatumGetInt64(SPI_getbinval(tup, desc, 2, &isnull));
 		row->tuple_id = SPI_getvalue(tup, desc, 3);
+		row->length = DatumGetInt32(SPI_getbinval(tup, desc, 4, &isnull));
+		if (isnull)
+			row->length = 0;
 		row->weights = NULL;
 		if (with_weights)
 		{
-			Datum		w = SPI_getbinval(tup, desc, 4, &isnull);
+			Datum		w = SPI_getbinval(tup, desc, 5, &isnull);
 
 			if (!isnull)
 				row->weights = (bytea *) PG_DETOAST_DATUM_COPY(w);
@@ -161,9 +165,12 @@ weights_kind(const bytea *w)
 	return kind;
 }
 
-/* Load a row into CurrentMemoryContext, or say what is wrong with it; NULL on a problem. */
+/*
+ * Load a row into CurrentMemoryContext, or say what is wrong with it; NULL on a problem.  With
+ * borrow the model may point into row->weights, which the caller then keeps as long as the model.
+ */
 static NtgModel *
-load_row(const NtgModelRow *row, char **msg, char **detail)
+load_row(const NtgModelRow *row, bool borrow, char **msg, char **detail)
 {
 	NtgModel   *model = NULL;
 	NtgError	err;
@@ -175,8 +182,9 @@ load_row(const NtgModelRow *row, char **msg, char **detail)
 		*msg = psprintf("model \"%s\" has no weights", row->name);
 		return NULL;
 	}
-	if (ntg_model_from_bytes((const uint8_t *) VARDATA_ANY(row->weights),
-							 VARSIZE_ANY_EXHDR(row->weights), &model, &err) != NTG_OK)
+	if ((borrow ? ntg_model_from_bytes_borrow : ntg_model_from_bytes)
+		((const uint8_t *) VARDATA_ANY(row->weights), VARSIZE_ANY_EXHDR(row->weights), &model,
+		 &err) != NTG_OK)
 	{
 		*msg = psprintf("model \"%s\" cannot be loaded: %s", row->name, err.msg);
 		if (err.detail[0])
@@ -194,12 +202,12 @@ load_row(const NtgModelRow *row, char **msg, char **detail)
 	return model;
 }
 
-NtgModel *
-ntg_pg_model_from_row(const NtgModelRow *row)
+static NtgModel *
+model_from_row(const NtgModelRow *row, bool borrow)
 {
 	char	   *msg,
 			   *detail;
-	NtgModel   *model = load_row(row, &msg, &detail);
+	NtgModel   *model = load_row(row, borrow, &msg, &detail);
 
 	if (model == NULL)
 		ereport(ERROR,
@@ -210,12 +218,18 @@ ntg_pg_model_from_row(const NtgModelRow *row)
 	return model;
 }
 
+NtgModel *
+ntg_pg_model_from_row(const NtgModelRow *row)
+{
+	return model_from_row(row, false);
+}
+
 bool
 ntg_pg_model_check_row(const NtgModelRow *row, char **problem)
 {
 	char	   *msg,
 			   *detail;
-	NtgModel   *model = load_row(row, &msg, &detail);
+	NtgModel   *model = load_row(row, false, &msg, &detail);
 
 	if (model == NULL)
 	{
@@ -346,28 +360,61 @@ cache_place(Size bytes)
 	return e;
 }
 
-/* Load row into a new context; place it in the cache (or transiently) once it passed. */
+/*
+ * The model of a row version into cxt, pointing into its bytes (no second copy of its tensors):
+ * the bytes of the server's model file when there is one (model_files.c; mapped, shared with the
+ * other backends), else the row's weights read from the table, which are then written to a model
+ * file for the next backends.  *key is the row version the model is of.
+ */
+static NtgModel *
+load_into(const char *name, const NtgModelRow *meta, MemoryContext cxt, NtgModelRow *key)
+{
+	const uint8 *mapped = ntg_pg_model_file_map(meta, meta->length, cxt);
+	NtgModel   *model;
+	NtgError	err;
+
+	if (mapped != NULL)
+	{
+		if (ntg_model_from_bytes_borrow(mapped, meta->length, &model, &err) == NTG_OK &&
+			strcmp(model->kind->name, meta->kind) == 0)
+		{
+			*key = *meta;
+			return model;
+		}
+		ntg_pg_model_file_forget(meta, meta->length);	/* damaged or foreign: read the row */
+	}
+	/* an error deletes cxt with its parent, the statement's context */
+	ntg_pg_model_fetch(name, true, false, key);
+	model = model_from_row(key, true);
+	ntg_pg_model_file_store(key, (const uint8 *) VARDATA_ANY(key->weights),
+							VARSIZE_ANY_EXHDR(key->weights));
+	return model;
+}
+
+/* Load a model into a new context; place it in the cache (or transiently) once it passed. */
 static CacheEntry *
-cache_fill(const NtgModelRow *row)
+cache_fill(const char *name, const NtgModelRow *meta)
 {
 	MemoryContext cxt = AllocSetContextCreate(CurrentMemoryContext, "ntg model",
 											  ALLOCSET_DEFAULT_SIZES);
 	MemoryContext old = MemoryContextSwitchTo(cxt);
+	NtgModelRow key;
 	NtgModel   *model;
 	CacheEntry *e;
 	Size		bytes;
 
-	model = ntg_pg_model_from_row(row);	/* an error deletes cxt with its parent */
+	model = load_into(name, meta, cxt, &key);
 	MemoryContextSwitchTo(old);
-	bytes = MemoryContextMemAllocated(cxt, true);
+	/* a mapped file counts too: it is what the model reads */
+	bytes = MemoryContextMemAllocated(cxt, true) + (key.weights == NULL ? key.length : 0);
 	e = cache_place(bytes);
 	MemoryContextSetParent(cxt, TopMemoryContext);
 	e->cxt = cxt;
 	e->model = model;
 	e->bytes = bytes;
-	e->name = MemoryContextStrdup(cxt, row->name);
-	e->tuple_id = MemoryContextStrdup(cxt, row->tuple_id);
-	e->version = row->version;
+	e->name = MemoryContextStrdup(cxt, key.name);
+	e->tuple_id = MemoryContextStrdup(cxt, key.tuple_id);
+	e->version = key.version;
 	MemoryContextSetIdentifier(cxt, e->name);
 	return e;
 }
@@ -406,15 +453,7 @@ ntg_pg_model_acquire(const char *name, unsigned need_caps, MemoryContext owner, 
 	refuse_unable(&row, need_caps);
 	e = cache_lookup(&row);
 	if (e == NULL)
-	{
-		/* Read the weights; the row may have changed in between, so key on what we read. */
-		ntg_pg_model_fetch(name, true, false, &row);
-		e = cache_lookup(&row);
-		if (e == NULL)
-			e = cache_fill(&row);
-		if (row.weights != NULL)
-			pfree(row.weights);
-	}
+		e = cache_fill(name, &row);
 	ntg_pg_model_require(name, e->model->kind, need_caps);
 	e->last_used = ++use_clock;
 	cb = MemoryContextAlloc(owner, sizeof(MemoryContextCallback));
@@ -448,7 +487,7 @@ ntg_pg_model_sample(NtgModelRef *ref, int class_index, int n, const NtgSampleOpt
 	PG_END_TRY();
 	MemoryContextSwitchTo(old);
 	/* buffers a model makes on first use (a KV cache) count towards the bound */
-	e->bytes = MemoryContextMemAllocated(e->cxt, true);
+	e->bytes = Max(e->bytes, MemoryContextMemAllocated(e->cxt, true));
 	if (rc != NTG_OK)
 	{
 		e->broken = true;

@@ -87,6 +87,8 @@ typedef struct LlamaModel
 	int64_t		total_steps;
 	LlamaActs  *acts;			/* training buffers, allocated on first use */
 	LlamaSampler *sampler;		/* KV cache, allocated on first use */
+	float	   *prefix_store;	/* every class's <CLASS_c> node, once computed (llama_sample.c) */
+	uint8_t    *prefix_ready;	/* [n_classes] */
 } LlamaModel;
 
 /* Build the model object and its parameter buffer for cfg (weights zero; with_grad 1 also gives
@@ -140,5 +142,8 @@ void		llama_reset_optimizer(LlamaModel *m, int64_t n_rows);
 
 void		llama_free_acts(LlamaModel *m);
 void		llama_free_sampler(LlamaModel *m);
+/* The weights changed (training): the kept <CLASS_c> nodes are stale. */
+void		llama_forget_prefixes(LlamaModel *m);
+void		llama_free_prefixes(LlamaModel *m);
 
 #endif							/* NTG_LLAMA_H */
