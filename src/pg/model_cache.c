@@ -17,7 +17,11 @@
 #include "postgres.h"
 
 #include "catalog/pg_type.h"
+#include "access/xact.h"
 #include "executor/spi.h"
+#include "miscadmin.h"
+#include "storage/proc.h"
+#include "utils/snapmgr.h"
 #include "utils/builtins.h"
 #include "utils/memutils.h"
 
@@ -442,6 +446,69 @@ refuse_unable(NtgModelRow *row, unsigned need_caps)
 	ntg_pg_model_require(row->name, kind, need_caps);
 }
 
+/*
+ * The row lookup a statement has made already: the same statement (transaction, command, active
+ * snapshot) and role see the same row version, so many small calls of one statement (a LATERAL
+ * ntg.generate per row, ntg.rf_predict per row) look a model up once.
+ */
+typedef struct LookupMemo
+{
+	char		name[NAMEDATALEN * 2];
+	LocalTransactionId lxid;
+	CommandId	cid;
+	Snapshot	snapshot;
+	TransactionId snapshot_xmin;
+	TransactionId snapshot_xmax;
+	CommandId	snapshot_cid;
+	uint64		snapshot_completions;	/* equal: the snapshot's contents are the same */
+	Oid			role;
+	CacheEntry *entry;
+	char		tuple_id[64];
+} LookupMemo;
+
+static LookupMemo memo;
+
+static CacheEntry *
+memo_lookup(const char *name)
+{
+	Snapshot	snap = ActiveSnapshotSet() ? GetActiveSnapshot() : NULL;
+	CacheEntry *e = memo.entry;
+
+	if (e == NULL || snap == NULL || memo.snapshot != snap || memo.snapshot_xmin != snap->xmin ||
+		memo.snapshot_xmax != snap->xmax || memo.snapshot_cid != snap->curcid ||
+		memo.snapshot_completions != snap->snapXactCompletionCount ||
+		memo.lxid != MyProc->lxid || memo.cid != GetCurrentCommandId(false) ||
+		memo.role != GetUserId() || strcmp(memo.name, name) != 0)
+		return NULL;
+	/* the entry may have been evicted or replaced since */
+	if (e->cxt == NULL || e->broken || strcmp(e->name, name) != 0 ||
+		strcmp(e->tuple_id, memo.tuple_id) != 0)
+		return NULL;
+	return e;
+}
+
+static void
+memo_remember(const char *name, CacheEntry *e)
+{
+	Snapshot	snap = ActiveSnapshotSet() ? GetActiveSnapshot() : NULL;
+
+	memo.entry = NULL;
+	if (snap == NULL || snap->snapXactCompletionCount == 0 || strlen(name) >= sizeof(memo.name) ||
+		strlen(e->tuple_id) >= sizeof(memo.tuple_id))
+		return;
+	strcpy(memo.name, name);
+	strcpy(memo.tuple_id, e->tuple_id);
+	memo.lxid = MyProc->lxid;
+	memo.cid = GetCurrentCommandId(false);
+	memo.snapshot = snap;
+	memo.snapshot_xmin = snap->xmin;
+	memo.snapshot_xmax = snap->xmax;
+	memo.snapshot_cid = snap->curcid;
+	memo.snapshot_completions = snap->snapXactCompletionCount;
+	memo.role = GetUserId();
+	memo.entry = e;
+}
+
 void
 ntg_pg_model_acquire(const char *name, unsigned need_caps, MemoryContext owner, NtgModelRef *ref)
 {
@@ -449,11 +516,15 @@ ntg_pg_model_acquire(const char *name, unsigned need_caps, MemoryContext owner, 
 	CacheEntry *e;
 	MemoryContextCallback *cb;
 
-	ntg_pg_model_fetch(name, false, false, &row);
-	refuse_unable(&row, need_caps);
-	e = cache_lookup(&row);
-	if (e == NULL)
-		e = cache_fill(name, &row);
+	if ((e = memo_lookup(name)) == NULL)
+	{
+		ntg_pg_model_fetch(name, false, false, &row);
+		refuse_unable(&row, need_caps);
+		e = cache_lookup(&row);
+		if (e == NULL)
+			e = cache_fill(name, &row);
+		memo_remember(name, e);
+	}
 	ntg_pg_model_require(name, e->model->kind, need_caps);
 	e->last_used = ++use_clock;
 	cb = MemoryContextAlloc(owner, sizeof(MemoryContextCallback));

@@ -445,6 +445,7 @@ llama_forget_prefixes(LlamaModel *m)
 		memset(m->prefix_ready, 0, m->base.n_classes);
 	if (m->sampler != NULL)
 		m->sampler->prefix_class = -1;
+	llama_node_forget(m);
 }
 
 /* Where class c's prefix is kept: its slot of the model's store, or the sampler's one slot. */
@@ -505,6 +506,42 @@ llama_prefix(LlamaModel *m, int class_index)
 	memcpy(s->logits, p + (size_t) 2 * L * C, s->K * sizeof(float));
 }
 
+/* The single node at position p from the kept histories (llama_nodes.c); false when not kept. */
+static int
+node_from_store(LlamaModel *m, int cls, const int32_t *path, int p)
+{
+	LlamaSampler *s = m->sampler;
+	int			C = m->cfg.dim,
+				L = m->cfg.n_layers;
+	const float *rec = llama_node_get(m, cls, path, p);
+
+	if (rec == NULL)
+		return 0;
+	for (int l = 0; l < L; l++)
+	{
+		memcpy(cache_at(s, s->kcache, l, p, 0, C), rec + (size_t) l * C, C * sizeof(float));
+		memcpy(cache_at(s, s->vcache, l, p, 0, C), rec + (size_t) (L + l) * C, C * sizeof(float));
+	}
+	memcpy(s->logits, rec + (size_t) 2 * L * C, s->K * sizeof(float));
+	return 1;
+}
+
+static void
+node_to_store(LlamaModel *m, int cls, const int32_t *path, int p)
+{
+	LlamaSampler *s = m->sampler;
+	int			C = m->cfg.dim,
+				L = m->cfg.n_layers;
+	const float *kv[2 * LLAMA_MAX_LAYERS];
+
+	for (int l = 0; l < L; l++)
+	{
+		kv[l] = cache_at(s, s->kcache, l, p, 0, C);
+		kv[L + l] = cache_at(s, s->vcache, l, p, 0, C);
+	}
+	llama_node_put(m, cls, path, p, kv, s->logits);
+}
+
 /* Generate rows [0, nb) of one batch into out/out_len. */
 static void
 llama_sample_chunk(LlamaModel *m, int class_index, int nb, const NtgTokenSampling *opts,
@@ -515,6 +552,8 @@ llama_sample_chunk(LlamaModel *m, int class_index, int nb, const NtgTokenSamplin
 	int			N = m->cfg.max_len;
 	int			nact = nb;
 	int			U = 1;			/* nodes at the current position */
+	int			single = 1;		/* one node at every position so far */
+	int32_t		path[LLAMA_MAX_LEN];	/* its tokens after <CLASS_c> */
 
 	llama_prefix(m, class_index);
 	for (int r = 0; r < nb; r++)
@@ -531,7 +570,18 @@ llama_sample_chunk(LlamaModel *m, int class_index, int nb, const NtgTokenSamplin
 
 		ntg_check_interrupts();
 		if (p > 0)
-			llama_decode_nodes(m, U, p);
+		{
+			/* while the batch follows one history, it may have been decoded before */
+			single = single && U == 1;
+			if (single)
+				path[p - 1] = s->ntok[0];
+			if (!single || !node_from_store(m, class_index, path, p))
+			{
+				llama_decode_nodes(m, U, p);
+				if (single)
+					node_to_store(m, class_index, path, p);
+			}
+		}
 		for (int j = 0; j < U; j++)
 		{
 			build_dist(s, j, s->logits + (size_t) j * s->K, opts);
