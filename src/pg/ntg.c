@@ -12,6 +12,7 @@
 
 #include <limits.h>
 
+#include "jobs.h"
 #include "models_sql.h"
 #include "ntg_glue.h"
 
@@ -38,6 +39,7 @@ _PG_init(void)
 							"loaded for its statement alone.",
 							&ntg_model_cache_kb, 256 * 1024, 0, INT_MAX / 2,
 							PGC_USERSET, GUC_UNIT_KB, NULL, NULL, NULL);
+	ntg_jobs_init();
 	MarkGUCPrefixReserved("ntg");
 	ntg_pg_install_hooks();
 }
