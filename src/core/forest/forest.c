@@ -99,7 +99,7 @@ ntg_forest_config_from_params(NtgParams *p, NtgForestConfig *cfg, NtgError *err)
 	cfg->seed = (uint64_t) v;
 	if ((rc = resolve_max_features(p, cfg, err)) != NTG_OK)
 		return rc;
-	return ntg_params_check_used(p, "random forest", err);
+	return ntg_params_check_used(p, "model kind \"random_forest\"", err);
 }
 
 char *

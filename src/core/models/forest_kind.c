@@ -25,7 +25,7 @@ forest_estimate(NtgParams *params, const NtgSeqSet *train, NtgTrainPlan *plan, N
 	plan->seed = cfg.seed;
 	plan->bytes = (int64_t) cfg.n_estimators * (rows * 2 * 24 + rows * 8) +
 		rows * (int64_t) cfg.n_features * 4 * 3 + rows * 64 +
-		(int64_t) train->n_classes * 64 + ((int64_t) 1 << 20);
+		(int64_t) train->n_classes * 64 + ((int64_t) 64 << 10);
 	return NTG_OK;
 }
 
@@ -96,9 +96,18 @@ forest_save(NtgModel *model, NtgBlob *blob, NtgError *err)
 {
 	ForestModel *m = (ForestModel *) model;
 
+	char	   *config;
+	int			rc;
+
 	if (m->forest.n_trees == 0)
 		return ntg_error(err, NTG_ERR_INVALID_ARG, "the random forest has not been trained");
-	return ntg_forest_to_blob(&m->forest, blob, err);
+	if ((rc = ntg_forest_to_blob(&m->forest, blob, err)) != NTG_OK || m->stored_config == NULL)
+		return rc;
+	/* a loaded forest keeps the configuration it was trained with (the tensors do not hold it) */
+	if ((config = ntg_strdup(m->stored_config)) == NULL)
+		return ntg_error(err, NTG_ERR_NOMEM, "out of memory");
+	ntg_blob_take_config(blob, config);
+	return NTG_OK;
 }
 
 static int

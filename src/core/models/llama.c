@@ -253,26 +253,28 @@ llama_param_count(const LlamaConfig *c)
 /*
  * kind->estimate: weights with gradients and two Adam moments (16 bytes a parameter), two more
  * copies while training (the best epoch's weights kept by validation, the saved value), the
- * activations of a batch, and the tokenizer and packing buffers of the rows.  The vocabulary is
- * not built yet: it is bounded by the number of values in the rows.
+ * activations of a batch, the tokenizer's values and the shuffle order of the rows.  The
+ * vocabulary is counted as create() will build it (a sorted copy of the values, freed again).
  */
 static int
 llama_estimate(NtgParams *params, const NtgSeqSet *train, NtgTrainPlan *plan, NtgError *err)
 {
 	LlamaConfig cfg;
+	NtgTokenizer tok;
 	int64_t		values = train->n_rows > 0 ? train->row_start[train->n_rows] : 0;
-	int64_t		distinct = values < NTG_TOK_MAX_VALUES ? values : NTG_TOK_MAX_VALUES;
 	int64_t		n;
 	int			rc;
 
-	if ((rc = llama_plan_config(params, train, &cfg, err)) != NTG_OK)
+	if ((rc = llama_plan_config(params, train, &cfg, err)) != NTG_OK ||
+		(rc = ntg_tok_build(&tok, train, cfg.max_len, err)) != NTG_OK)
 		return rc;
-	cfg.vocab_size = (int) (distinct + 2 + train->n_classes);
+	cfg.vocab_size = ntg_tok_vocab_size(&tok);
+	ntg_tok_free(&tok);
 	n = llama_param_count(&cfg);
 	plan->epochs = cfg.epochs;
 	plan->seed = cfg.seed;
 	plan->bytes = n * (16 + 8) + (int64_t) llama_acts_bytes(&cfg, cfg.batch_size) +
-		(int64_t) train->n_rows * 16 + distinct * 16 + ((int64_t) 1 << 20);
+		values * 4 + (int64_t) train->n_rows * 8 + ((int64_t) 64 << 10);
 	return NTG_OK;
 }
 
