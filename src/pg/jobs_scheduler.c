@@ -15,6 +15,7 @@
 #include "access/htup_details.h"
 #include "access/xact.h"
 #include "catalog/pg_authid.h"
+#include "catalog/pg_database.h"
 #include "catalog/pg_type.h"
 #include "commands/dbcommands.h"
 #include "executor/spi.h"
@@ -166,6 +167,16 @@ mark_interrupted(void)
 	commit_tx();
 }
 
+static AclResult
+connect_aclcheck(Oid role)
+{
+#if PG_VERSION_NUM >= 160000
+	return object_aclcheck(DatabaseRelationId, MyDatabaseId, role, ACL_CONNECT);
+#else
+	return pg_database_aclcheck(MyDatabaseId, role, ACL_CONNECT);
+#endif
+}
+
 /* Why owner may not run a job now, or NULL.  Error text in *detail. */
 static const char *
 owner_problem(const Job *job, const char **detail)
@@ -192,8 +203,7 @@ owner_problem(const Job *job, const char **detail)
 		problem = psprintf("role \"%s\" is not permitted to log in", NameStr(role->rolname));
 		*detail = "A job runs in a session of its owner role, which needs the LOGIN attribute.";
 	}
-	else if (!role->rolsuper &&
-			 pg_database_aclcheck(MyDatabaseId, job->owner, ACL_CONNECT) != ACLCHECK_OK)
+	else if (!role->rolsuper && connect_aclcheck(job->owner) != ACLCHECK_OK)
 	{
 		problem = psprintf("role \"%s\" may not connect to database \"%s\"",
 						   NameStr(role->rolname), get_database_name(MyDatabaseId));

@@ -229,7 +229,7 @@ def test_progress_and_cancel():
     # a queued job is cancelled before it runs: pause the queue first
     sql("ALTER SYSTEM SET ntg.max_job_workers = 0")
     sql("SELECT pg_reload_conf()")
-    time.sleep(1)
+    time.sleep(2)                           # the scheduler rereads the setting within its 1 s wait
     qid = sql("SELECT ntg.submit($$INSERT INTO marks VALUES ('paused', current_user)$$)")
     rid = sql("SELECT ntg.submit($$INSERT INTO marks VALUES ('resumed', current_user)$$)")
     time.sleep(2)
@@ -285,6 +285,17 @@ def test_roles():
     ok(wait_state(nid, ("failed", "succeeded")), "a job of a role without LOGIN finishes")
     st = job(nid)
     ok(st[0] == "failed" and "not permitted to log in" in st[2], "refused: the owner may not log in", str(st))
+    sql("CREATE ROLE dave LOGIN; REVOKE CONNECT ON DATABASE %s FROM PUBLIC; "
+        "GRANT CONNECT ON DATABASE %s TO alice, bob" % (DB, DB))
+    did = sql("BEGIN; SET LOCAL ROLE dave; SELECT ntg.submit('SELECT 1'); COMMIT").splitlines()[-1]
+    ok(wait_state(did, ("failed", "succeeded")), "a job of a role without CONNECT on the database finishes")
+    st = job(did)
+    sql("GRANT CONNECT ON DATABASE %s TO PUBLIC" % DB)
+    ok(st[0] == "failed" and "may not connect to database" in st[2], "refused: the owner may not connect", str(st))
+    # a plain role cancels its own running job
+    cid = sql("SELECT ntg.submit('SELECT pg_sleep(120)')", user="alice")
+    ok(wait_state(cid, ("running",), 30) and sql("SELECT ntg.cancel_job(%s)" % cid, user="alice") == "t" and
+       wait_state(cid, ("cancelled",), 30), "alice cancels her own running job")
 
 
 def test_other_database():
