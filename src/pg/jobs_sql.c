@@ -91,9 +91,10 @@ ntg_submit(PG_FUNCTION_ARGS)
 	bool		isnull;
 	int64		job_id;
 
-	ntg_jobs_require();
+	/* arguments first, as every ntg function checks them: a NULL is 22004 with or without workers */
 	command = ntg_pg_text_arg(fcinfo, 0, "command");
 	ntg_pg_require_arg(fcinfo, 2, "max_attempts");
+	ntg_jobs_require();
 	max_attempts = PG_GETARG_INT32(2);
 	if (max_attempts < 1 || max_attempts > MAX_ATTEMPTS)
 		ereport(ERROR,
@@ -165,8 +166,8 @@ ntg_cancel_job(PG_FUNCTION_ARGS)
 	Oid			owner = InvalidOid;
 	char	   *state = NULL;
 
-	ntg_jobs_require();
 	ntg_pg_require_arg(fcinfo, 0, "job_id");
+	ntg_jobs_require();
 	job_id = PG_GETARG_INT64(0);
 	values[0] = Int64GetDatum(job_id);
 
