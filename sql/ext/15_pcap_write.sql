@@ -22,7 +22,7 @@ RETURNS bytea
 	AS 'MODULE_PATHNAME', 'ntg_write_pcap'
 	LANGUAGE C VOLATILE PARALLEL UNSAFE;
 COMMENT ON FUNCTION ntg.write_pcap(text, bigint, text, jsonb, timestamptz, interval, interval, integer, text) IS
-	'the (label, pl) rows of a query as a pcapng capture: one TCP or UDP conversation per row, labels in packet comments';
+	'the (label, pl) rows of a query as a pcapng capture: one TCP or UDP conversation per row, labels in packet comments; seed seeds the endpoints, ports and payload bytes not given';
 
 CREATE FUNCTION ntg.write_pcap_file(
 	path text,
@@ -39,31 +39,37 @@ RETURNS ntg.write_pcap_result
 	AS 'MODULE_PATHNAME', 'ntg_write_pcap_file'
 	LANGUAGE C VOLATILE PARALLEL UNSAFE;
 COMMENT ON FUNCTION ntg.write_pcap_file(text, text, bigint, text, jsonb, timestamptz, interval, interval, integer, text) IS
-	'write the capture of ntg.write_pcap() to a file on the server (superuser or pg_write_server_files)';
+	'write the capture of ntg.write_pcap() to a file on the server (superuser or pg_write_server_files); seed as in ntg.write_pcap';
 
 -- Per class, the protocol and server port seen most often in (label, protocol, server_port) rows:
 -- the classes argument of ntg.write_pcap() from imported biflows.
 CREATE FUNCTION ntg.pcap_classes(query text)
 RETURNS jsonb
+	AS 'MODULE_PATHNAME', 'ntg_pcap_classes'
+	LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION ntg.pcap_classes(text) IS
+	'per class, the most frequent (protocol, server_port) of (label, protocol, server_port) rows, as the classes argument of ntg.write_pcap()';
+
+-- The implementation, on the (label, protocol, server_port) rows the entry point read
+-- (src/pg/experiments_sql.c).
+CREATE FUNCTION ntg._pcap_classes_rows(tab regclass)
+RETURNS jsonb
 	LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+	SET search_path = pg_catalog, pg_temp
 	AS $$
 DECLARE
 	result jsonb;
 BEGIN
-	IF query IS NULL THEN
-		RAISE EXCEPTION USING ERRCODE = 'null_value_not_allowed', MESSAGE = 'query must not be null';
-	END IF;
 	EXECUTE format(
 		'SELECT coalesce(jsonb_object_agg(label, jsonb_build_object(''protocol'', protocol, ''server_port'', server_port)), ''{}'')
 		   FROM (SELECT DISTINCT ON (label) label, protocol, server_port
-				   FROM (SELECT q.label::text AS label, q.protocol::integer AS protocol, q.server_port::integer AS server_port, count(*) AS n
-						   FROM (%s) AS q(label, protocol, server_port)
+				   FROM (SELECT q.label, q.protocol, q.server_port, count(*) AS n
+						   FROM %s AS q
 						  WHERE q.label IS NOT NULL AND q.protocol IS NOT NULL AND q.server_port IS NOT NULL
 						  GROUP BY 1, 2, 3) AS c
-				  ORDER BY label, n DESC, protocol, server_port) AS m', query)
+				  ORDER BY label, n DESC, protocol, server_port) AS m', tab)
 		INTO result;
 	RETURN result;
 END
 $$;
-COMMENT ON FUNCTION ntg.pcap_classes(text) IS
-	'per class, the most frequent (protocol, server_port) of (label, protocol, server_port) rows, as the classes argument of ntg.write_pcap()';
+COMMENT ON FUNCTION ntg._pcap_classes_rows(regclass) IS 'internal: ntg.pcap_classes on a table of rows';

@@ -100,7 +100,8 @@ typedef struct RowMsg
 
 #define ROW_MSG_MAX (sizeof(RowMsg) + sizeof(int32) * NTG_CAP_MAX_N + NTG_CAP_SNI_MAX + LABEL_MAX)
 
-NTG_BGWORKER_MAIN(ntg_capture_worker_main);
+/* exported by name (the Makefile's export list takes PGDLLEXPORT mains): the postmaster finds it */
+PGDLLEXPORT void ntg_capture_worker_main(Datum arg);
 
 /* ---- worker side ------------------------------------------------------------------------- */
 

@@ -55,10 +55,6 @@ void		ntg_pg_params_from_jsonb(Jsonb *j, struct NtgParams *out);
 /* The same for a flat object of sampling options given as argument argname. */
 void		ntg_pg_options_from_jsonb(Jsonb *j, const char *argname, struct NtgParams *out);
 
-/* Declare (and, by the Makefile's export list, export) a background worker's entry point, which
- * the postmaster finds by name: NTG_BGWORKER_MAIN(my_worker_main); then define it. */
-#define NTG_BGWORKER_MAIN(f) PGDLLEXPORT void f(Datum arg)
-
 /* Whether NOTICE progress lines from long operations are shown (GUC ntg.progress). */
 extern bool ntg_progress;
 
