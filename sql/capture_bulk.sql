@@ -154,11 +154,11 @@ SELECT biflows FROM synthetic, ntg.import_pcap(data, dataset => 'granted', targe
 SELECT biflows FROM synthetic, ntg.import_pcap(data, dataset => 'by-columns', target => 'flows_bulk');
 RESET ROLE;
 -- import_pcap reads through ntg.read_pcap, whichever path it takes: it needs EXECUTE on it
-REVOKE EXECUTE ON FUNCTION ntg.read_pcap(bytea, integer, interval, interval, text) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION ntg.read_pcap(bytea, integer, interval, interval, text, boolean, text, boolean) FROM PUBLIC;
 SET ROLE ntg_bulk_user;
 SELECT biflows FROM synthetic, ntg.import_pcap(data, dataset => 'no-execute', target => 'flows_bulk');
 RESET ROLE;
-GRANT EXECUTE ON FUNCTION ntg.read_pcap(bytea, integer, interval, interval, text) TO PUBLIC;
+GRANT EXECUTE ON FUNCTION ntg.read_pcap(bytea, integer, interval, interval, text, boolean, text, boolean) TO PUBLIC;
 SELECT dataset, count(*) FROM flows_bulk GROUP BY 1 ORDER BY 1;
 SELECT count(*) AS private_rows FROM private_flows.t;
 DROP SCHEMA private_flows CASCADE;

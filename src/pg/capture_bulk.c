@@ -330,6 +330,13 @@ capture_bulk_add(CaptureBulk *bulk, const Datum *values, const bool *nulls)
 		flush(bulk);
 }
 
+void
+capture_bulk_set_fixed(CaptureBulk *bulk, const Datum *fixed, const bool *fixednull)
+{
+	memcpy(bulk->fixed, fixed, sizeof(bulk->fixed));
+	memcpy(bulk->fixednull, fixednull, sizeof(bulk->fixednull));
+}
+
 uint64
 capture_bulk_end(CaptureBulk *bulk)
 {

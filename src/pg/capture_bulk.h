@@ -26,6 +26,9 @@ extern const char *const capture_bulk_column_names[CAPTURE_BULK_COLS];
 extern CaptureBulk *capture_bulk_begin(Oid target, const Datum *fixed, const bool *fixednull,
 									   const char **why);
 
+/* Dataset, label and source of the rows added from now on (they are copied into each row). */
+extern void capture_bulk_set_fixed(CaptureBulk *bulk, const Datum *fixed, const bool *fixednull);
+
 /* Add one biflow (read_pcap's 18 columns); flushes a full batch. */
 extern void capture_bulk_add(CaptureBulk *bulk, const Datum *values, const bool *nulls);
 

@@ -4,14 +4,14 @@
  */
 #include "postgres.h"
 
+#include <limits.h>
 #include <pcap/pcap.h>
 
 #include "fmgr.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 
-#include <limits.h>
-
+#include "capture_pg.h"
 #include "jobs.h"
 #include "models_sql.h"
 #include "ntg_glue.h"
@@ -27,6 +27,7 @@ _PG_init(void)
 							 "Shows NOTICE progress lines from long ntg operations.",
 							 "Epoch losses while training, packet counts while importing.",
 							 &ntg_progress, true, PGC_USERSET, 0, NULL, NULL, NULL);
+	capture_define_gucs();
 	DefineCustomIntVariable("ntg.training_memory_limit",
 							"Most memory a training may be estimated to need.",
 							"ntg.train() refuses, before allocating anything, a model whose weights, "
