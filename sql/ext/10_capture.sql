@@ -20,8 +20,7 @@ CREATE TABLE ntg.biflows (
 	payload_bytes_up	bigint NOT NULL,
 	payload_bytes_down	bigint NOT NULL,
 	payload_packets		bigint NOT NULL,
-	pl					smallint[] NOT NULL, -- signed PLs of the first n payload packets, clipped to +-32767
-	pl_full				integer[] NOT NULL,	-- the same, exact
+	pl					integer[] NOT NULL,	-- signed PLs of the first n payload packets (+ up, - down)
 	sni					text,				-- TLS server_name of a ClientHello
 	imported_at			timestamptz NOT NULL DEFAULT now()
 );
@@ -39,7 +38,6 @@ CREATE TYPE ntg.import_result AS (
 	packets_in_biflows	bigint,
 	biflows				bigint,		-- rows written
 	skipped				jsonb,		-- packets not in a biflow, by reason
-	pl_clipped			bigint,		-- PL values beyond smallint (exact in pl_full)
 	damaged				boolean,	-- reading stopped early at damaged or cut data
 	damage				text		-- where and why
 );
@@ -57,7 +55,7 @@ RETURNS TABLE (
 	protocol smallint, client_ip inet, client_port integer, server_ip inet, server_port integer,
 	first_seen timestamptz, last_seen timestamptz, packets_up bigint, packets_down bigint,
 	bytes_up bigint, bytes_down bigint, payload_bytes_up bigint, payload_bytes_down bigint,
-	payload_packets bigint, pl smallint[], pl_full integer[], sni text,
+	payload_packets bigint, pl integer[], sni text,
 	label text)	-- from an "ntg-label: " packet comment (ntg.write_pcap), else NULL
 	AS 'MODULE_PATHNAME', 'ntg_read_pcap_path'
 	LANGUAGE C VOLATILE PARALLEL RESTRICTED;
@@ -77,7 +75,7 @@ RETURNS TABLE (
 	protocol smallint, client_ip inet, client_port integer, server_ip inet, server_port integer,
 	first_seen timestamptz, last_seen timestamptz, packets_up bigint, packets_down bigint,
 	bytes_up bigint, bytes_down bigint, payload_bytes_up bigint, payload_bytes_down bigint,
-	payload_packets bigint, pl smallint[], pl_full integer[], sni text,
+	payload_packets bigint, pl integer[], sni text,
 	label text)	-- from an "ntg-label: " packet comment (ntg.write_pcap), else NULL
 	AS 'MODULE_PATHNAME', 'ntg_read_pcap_bytea'
 	LANGUAGE C STABLE PARALLEL RESTRICTED;
@@ -136,7 +134,7 @@ CREATE FUNCTION ntg.import_pcaps(
 	decapsulate boolean DEFAULT false)
 RETURNS TABLE (
 	path text, dataset text, format text, packets bigint, bytes bigint, packets_in_biflows bigint,
-	biflows bigint, skipped jsonb, pl_clipped bigint, damaged boolean, damage text, error text)
+	biflows bigint, skipped jsonb, damaged boolean, damage text, error text)
 	AS 'MODULE_PATHNAME', 'ntg_import_pcaps_pattern'
 	LANGUAGE C VOLATILE PARALLEL UNSAFE;
 COMMENT ON FUNCTION ntg.import_pcaps(text, text, text, integer, interval, interval, text, regclass, boolean, text, boolean) IS
@@ -156,7 +154,7 @@ CREATE FUNCTION ntg.import_pcaps(
 	decapsulate boolean DEFAULT false)
 RETURNS TABLE (
 	path text, dataset text, format text, packets bigint, bytes bigint, packets_in_biflows bigint,
-	biflows bigint, skipped jsonb, pl_clipped bigint, damaged boolean, damage text, error text)
+	biflows bigint, skipped jsonb, damaged boolean, damage text, error text)
 	AS 'MODULE_PATHNAME', 'ntg_import_pcaps_list'
 	LANGUAGE C VOLATILE PARALLEL UNSAFE;
 COMMENT ON FUNCTION ntg.import_pcaps(text[], text, text, integer, interval, interval, text, regclass, boolean, text, boolean) IS

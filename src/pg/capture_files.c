@@ -27,7 +27,7 @@
 #include "capture_pg.h"
 #include "ntg_glue.h"
 
-#define RESULT_COLS 12
+#define RESULT_COLS 11
 #define FILES_PER_ROUND 1024	/* files handed to the workers at a time (one DSM segment each) */
 
 typedef struct FileJob
@@ -264,13 +264,12 @@ emit_results(FunctionCallInfo fcinfo, Multi *m)
 			v[5] = Int64GetDatum(j->st.packets_attributed);
 			v[6] = Int64GetDatum(j->rows);
 			v[7] = capture_skipped_jsonb(&j->st);
-			v[8] = Int64GetDatum(j->st.pl_over_smallint);
-			v[9] = BoolGetDatum(j->st.damaged);
+			v[8] = BoolGetDatum(j->st.damaged);
 			if (j->st.damaged)
-				v[10] = CStringGetTextDatum(j->st.damage);
+				v[9] = CStringGetTextDatum(j->st.damage);
 			else
-				n[10] = true;
-			n[11] = true;
+				n[9] = true;
+			n[10] = true;
 		}
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, v, n);
 	}

@@ -12,9 +12,11 @@
 
 #include "capture/capture.h"
 
-/* read_pcap's columns: the 17 of a biflow, then the label of its packet comment.  0.1.0's
- * read_pcap has the first 17, which its tuplestore takes from the 18 values built. */
-#define CAPTURE_ROW_COLS 18
+/* read_pcap's columns: the 16 of a biflow (pl integer[]), then the label of its packet comment.
+ * 0.1.0's read_pcap (a database not yet updated) has 17 others: pl smallint[] (clipped),
+ * pl_full integer[], sni, no label. */
+#define CAPTURE_ROW_COLS 17
+#define CAPTURE_ROW_COLS_V010 17
 
 /* import_pcap reads a capture file at least this large in a background worker. */
 #define CAPTURE_WORKER_MIN_BYTES (16 * 1024 * 1024)
@@ -38,14 +40,20 @@ void		capture_options_from_args(FunctionCallInfo fcinfo, int n_arg, int split_ar
 /* ERROR 42501 unless the caller may read server files (pg_read_server_files, as COPY). */
 void		capture_check_read_privilege(const char *path);
 
-/* read_pcap's 18 columns of one biflow, allocated in the current memory context. */
+/* read_pcap's columns of one biflow, allocated in the current memory context. */
 void		capture_row_values(const NtgBiflow *f, Datum *values, bool *nulls);
+
+/* The same as 0.1.0's read_pcap returned them, for a database not yet updated. */
+void		capture_row_values_v010(const NtgBiflow *f, Datum *values, bool *nulls);
 
 /* {"non_ip": 3, ...}: packets not in a biflow, by reason. */
 Datum		capture_skipped_jsonb(const NtgCaptureStats *st);
 
-/* WARNINGs after reading `what`: damage, PLs beyond smallint, biflows ended early. */
+/* WARNINGs after reading `what`: damage, biflows ended early. */
 void		capture_report_outcome(const char *what, const NtgCaptureStats *st);
+
+/* 0.1.0's WARNING about PLs beyond smallint, clipped in its pl column. */
+void		capture_report_clipped_v010(const char *what, const NtgCaptureStats *st);
 
 /* A biflow read from file number `file` of a multi-file read. */
 typedef void (*CaptureRowSink) (int file, const NtgBiflow *f, void *arg);

@@ -169,8 +169,9 @@ timestamp_datum(int64_t ns)
 	return TimestampTzGetDatum(ts);
 }
 
-/* pl (smallint[], clipped) or pl_full (integer[]) of a biflow, built in one allocation (this is
- * per row: construct_array would copy every value through a Datum array first). */
+/* pl of a biflow as integer[] (exact) or, for 0.1.0's read_pcap, smallint[] (clipped), built in
+ * one allocation (this is per row: construct_array would copy every value through a Datum array
+ * first). */
 static Datum
 pl_datum(const NtgBiflow *f, bool wide)
 {
@@ -216,10 +217,10 @@ label_datum(const char *label, Datum *out)
 	return true;
 }
 
-void
-capture_row_values(const NtgBiflow *f, Datum *v, bool *nulls)
+/* The 14 columns before pl, the same in every version. */
+static void
+flow_values(const NtgBiflow *f, Datum *v)
 {
-	memset(nulls, 0, sizeof(bool) * CAPTURE_ROW_COLS);
 	v[0] = Int16GetDatum(f->protocol);
 	v[1] = inet_datum(f->family, f->cli_addr);
 	v[2] = Int32GetDatum(f->cli_port);
@@ -234,13 +235,32 @@ capture_row_values(const NtgBiflow *f, Datum *v, bool *nulls)
 	v[11] = Int64GetDatum(f->payload_bytes[0]);
 	v[12] = Int64GetDatum(f->payload_bytes[1]);
 	v[13] = Int64GetDatum(f->payload_packets);
+}
+
+void
+capture_row_values(const NtgBiflow *f, Datum *v, bool *nulls)
+{
+	memset(nulls, 0, sizeof(bool) * CAPTURE_ROW_COLS);
+	flow_values(f, v);
+	v[14] = pl_datum(f, true);
+	if (f->sni)
+		v[15] = CStringGetTextDatum(f->sni);
+	else
+		nulls[15] = true;
+	nulls[16] = !f->label || !label_datum(f->label, &v[16]);
+}
+
+void
+capture_row_values_v010(const NtgBiflow *f, Datum *v, bool *nulls)
+{
+	memset(nulls, 0, sizeof(bool) * CAPTURE_ROW_COLS_V010);
+	flow_values(f, v);
 	v[14] = pl_datum(f, false);
 	v[15] = pl_datum(f, true);
 	if (f->sni)
 		v[16] = CStringGetTextDatum(f->sni);
 	else
 		nulls[16] = true;
-	nulls[17] = !f->label || !label_datum(f->label, &v[17]);
 }
 
 Datum
@@ -267,11 +287,6 @@ capture_report_outcome(const char *what, const NtgCaptureStats *st)
 						what, (unsigned long long) st->packets),
 				 errdetail("Reading stopped because %s.", st->damage),
 				 errhint("The biflows of the packets before the damage are returned.")));
-	if (st->pl_over_smallint > 0)
-		ereport(WARNING,
-				(errmsg("%llu payload lengths of %s exceed the range of smallint",
-						(unsigned long long) st->pl_over_smallint, what),
-				 errdetail("Column pl holds them clipped to 32767 or -32767; column pl_full holds the exact values.")));
 	if (st->ended_early > 0)
 		ereport(WARNING,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
@@ -279,6 +294,17 @@ capture_report_outcome(const char *what, const NtgCaptureStats *st)
 						(unsigned long long) st->ended_early, what, capture_memory_limit() / 1024),
 				 errdetail("At the limit, the biflow idle the longest is emitted to make room; a later packet of its endpoints starts a new biflow."),
 				 errhint("Raise ntg.import_memory (or maintenance_work_mem, which it follows by default) for exact biflows.")));
+}
+
+void
+capture_report_clipped_v010(const char *what, const NtgCaptureStats *st)
+{
+	if (st->pl_over_smallint > 0)
+		ereport(WARNING,
+				(errmsg("%llu payload lengths of %s exceed the range of smallint",
+						(unsigned long long) st->pl_over_smallint, what),
+				 errdetail("Column pl holds them clipped to 32767 or -32767; column pl_full holds the exact values."),
+				 errhint("Run ALTER EXTENSION ntg UPDATE: from 0.2.0 on, pl holds the exact values.")));
 }
 
 /* A capture being read in this backend: its reader is closed when the context goes. */

@@ -38,16 +38,20 @@ typedef struct TupstoreSink
 {
 	Tuplestorestate *tupstore;
 	TupleDesc	tupdesc;
+	bool		v010;			/* 0.1.0's read_pcap: its columns */
 } TupstoreSink;
 
 static void
 tupstore_sink(int file, const NtgBiflow *f, void *arg)
 {
 	TupstoreSink *ts = (TupstoreSink *) arg;
-	Datum		v[CAPTURE_ROW_COLS];
-	bool		nulls[CAPTURE_ROW_COLS];
+	Datum		v[Max(CAPTURE_ROW_COLS, CAPTURE_ROW_COLS_V010)];
+	bool		nulls[Max(CAPTURE_ROW_COLS, CAPTURE_ROW_COLS_V010)];
 
-	capture_row_values(f, v, nulls);
+	if (ts->v010)
+		capture_row_values_v010(f, v, nulls);
+	else
+		capture_row_values(f, v, nulls);
 	tuplestore_putvalues(ts->tupstore, ts->tupdesc, v, nulls);
 }
 
@@ -65,12 +69,15 @@ read_capture(FunctionCallInfo fcinfo, const char *path, const uint8_t *data, siz
 	InitMaterializedSRF(fcinfo, 0);
 	ts.tupstore = rsinfo->setResult;
 	ts.tupdesc = rsinfo->setDesc;
+	ts.v010 = PG_NARGS() < READ_NARGS;
 	capture_read_one(path, data, len, &opt, tupstore_sink, &ts, &st);
 	if (data)
 		snprintf(what, sizeof(what), "capture data");
 	else
 		snprintf(what, sizeof(what), "capture file \"%s\"", path);
 	capture_report_outcome(what, &st);
+	if (ts.v010)
+		capture_report_clipped_v010(what, &st);
 	last_stats = st;
 	last_generation++;
 }
@@ -225,13 +232,15 @@ capture_import_generic(const char *name, bool is_bytea, Datum source, const Datu
 					 "INSERT INTO %s (dataset, label, source, protocol, client_ip, client_port, "
 					 "server_ip, server_port, first_seen, last_seen, packets_up, packets_down, "
 					 "bytes_up, bytes_down, payload_bytes_up, payload_bytes_down, payload_packets, "
-					 "pl, pl_full, sni) SELECT $1, %s, $3, r.protocol, r.client_ip, r.client_port, "
+					 "%s, sni) SELECT $1, %s, $3, r.protocol, r.client_ip, r.client_port, "
 					 "r.server_ip, r.server_port, r.first_seen, r.last_seen, r.packets_up, "
 					 "r.packets_down, r.bytes_up, r.bytes_down, r.payload_bytes_up, "
-					 "r.payload_bytes_down, r.payload_packets, r.pl, r.pl_full, r.sni "
+					 "r.payload_bytes_down, r.payload_packets, %s, r.sni "
 					 "FROM ntg.read_pcap($4, n => $5, idle_timeout => $6, active_timeout => $7, "
 					 "filter => $8%s) r",
-					 name, v020 ? "coalesce($2, r.label)" : "$2",
+					 name, v020 ? "pl" : "pl, pl_full",
+					 v020 ? "coalesce($2, r.label)" : "$2",
+					 v020 ? "r.pl" : "r.pl, r.pl_full",
 					 v020 ? ", split_on_syn => $9, client_rule => $10, decapsulate => $11" : "");
 	for (int i = 0; i < CAPTURE_BULK_FIXED; i++)
 	{
@@ -277,6 +286,50 @@ capture_read_options(FunctionCallInfo fcinfo, Datum *opts, bool *optsnull)
  * split_on_syn, client_rule, decapsulate): the biflows into target, batched like COPY where the
  * target allows it, else through an INSERT; then the figures.
  */
+/*
+ * The ntg.import_result row, filled by attribute name: 0.1.0's type (a database not yet
+ * updated) also has pl_clipped, the PL values its smallint pl column clipped.
+ */
+static HeapTuple
+import_result_tuple(TupleDesc tupdesc, const char *dataset, uint64 written,
+					const NtgCaptureStats *st)
+{
+	Datum	   *v = palloc0(sizeof(Datum) * tupdesc->natts);
+	bool	   *n = palloc0(sizeof(bool) * tupdesc->natts);
+
+	for (int i = 0; i < tupdesc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(tupdesc, i);
+		const char *a = NameStr(att->attname);
+
+		if (att->attisdropped)
+			n[i] = true;
+		else if (strcmp(a, "dataset") == 0)
+			v[i] = CStringGetTextDatum(dataset);
+		else if (strcmp(a, "format") == 0)
+			v[i] = CStringGetTextDatum(st->format);
+		else if (strcmp(a, "packets") == 0)
+			v[i] = Int64GetDatum(st->packets);
+		else if (strcmp(a, "bytes") == 0)
+			v[i] = Int64GetDatum(st->bytes_read);
+		else if (strcmp(a, "packets_in_biflows") == 0)
+			v[i] = Int64GetDatum(st->packets_attributed);
+		else if (strcmp(a, "biflows") == 0)
+			v[i] = Int64GetDatum(written);
+		else if (strcmp(a, "skipped") == 0)
+			v[i] = capture_skipped_jsonb(st);
+		else if (strcmp(a, "pl_clipped") == 0)
+			v[i] = Int64GetDatum(st->pl_over_smallint);
+		else if (strcmp(a, "damaged") == 0)
+			v[i] = BoolGetDatum(st->damaged);
+		else if (strcmp(a, "damage") == 0 && st->damaged)
+			v[i] = CStringGetTextDatum(st->damage);
+		else
+			n[i] = true;
+	}
+	return heap_form_tuple(tupdesc, v, n);
+}
+
 static Datum
 import_capture(FunctionCallInfo fcinfo, bool is_bytea)
 {
@@ -289,8 +342,6 @@ import_capture(FunctionCallInfo fcinfo, bool is_bytea)
 	bool		fixednull[CAPTURE_BULK_FIXED];
 	CaptureBulk *bulk;
 	TupleDesc	tupdesc;
-	Datum		out[10];
-	bool		outnulls[10] = {0};
 	uint64		written;
 	NtgCaptureStats st;
 	NtgCaptureOptions opt;
@@ -363,21 +414,8 @@ import_capture(FunctionCallInfo fcinfo, bool is_bytea)
 										 opts, optsnull, &st);
 	}
 
-	out[0] = CStringGetTextDatum(dataset);
-	out[1] = CStringGetTextDatum(st.format);
-	out[2] = Int64GetDatum(st.packets);
-	out[3] = Int64GetDatum(st.bytes_read);
-	out[4] = Int64GetDatum(st.packets_attributed);
-	out[5] = Int64GetDatum(written);
-	out[6] = capture_skipped_jsonb(&st);
-	out[7] = Int64GetDatum(st.pl_over_smallint);
-	out[8] = BoolGetDatum(st.damaged);
-	if (st.damaged)
-		out[9] = CStringGetTextDatum(st.damage);
-	else
-		outnulls[9] = true;
 	tupdesc = BlessTupleDesc(tupdesc);
-	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, out, outnulls)));
+	PG_RETURN_DATUM(HeapTupleGetDatum(import_result_tuple(tupdesc, dataset, written, &st)));
 }
 
 PG_FUNCTION_INFO_V1(ntg_import_pcap_path);

@@ -58,7 +58,7 @@ def script(sql):
 
 pattern = q(os.path.join(tmp, "*.pcap"))
 COLS = ("regexp_replace(path, '.*/', ''), dataset, format, packets, bytes, packets_in_biflows, biflows, "
-        "skipped, pl_clipped, damaged, damage, error")
+        "skipped, damaged, damage, error")
 
 taplib.psql("CREATE TABLE files_w (LIKE ntg.biflows INCLUDING DEFAULTS INCLUDING IDENTITY);"
             "CREATE TABLE files_0 (LIKE ntg.biflows INCLUDING DEFAULTS INCLUDING IDENTITY)")
@@ -78,13 +78,13 @@ p0 = script("SET ntg.import_workers = 0;"
                         "SELECT %s FROM ntg.import_pcaps(%s, label => 'w', target => 'files_0');" % (COLS, pattern))
 tap.ok(p0.stdout == p.stdout, "the backend alone gives the same result rows", p0.stdout)
 diff = taplib.psql("SELECT count(*) FROM ((SELECT dataset, label, source, protocol, client_ip, client_port, "
-                   "server_ip, server_port, first_seen, packets_up, packets_down, pl_full FROM files_w "
+                   "server_ip, server_port, first_seen, packets_up, packets_down, pl FROM files_w "
                    "EXCEPT ALL SELECT dataset, label, source, protocol, client_ip, client_port, server_ip, "
-                   "server_port, first_seen, packets_up, packets_down, pl_full FROM files_0) UNION ALL "
+                   "server_port, first_seen, packets_up, packets_down, pl FROM files_0) UNION ALL "
                    "(SELECT dataset, label, source, protocol, client_ip, client_port, server_ip, server_port, "
-                   "first_seen, packets_up, packets_down, pl_full FROM files_0 EXCEPT ALL SELECT dataset, label, "
+                   "first_seen, packets_up, packets_down, pl FROM files_0 EXCEPT ALL SELECT dataset, label, "
                    "source, protocol, client_ip, client_port, server_ip, server_port, first_seen, packets_up, "
-                   "packets_down, pl_full FROM files_w)) d").strip()
+                   "packets_down, pl FROM files_w)) d").strip()
 total = taplib.psql("SELECT count(*) || ' ' || count(DISTINCT dataset) || ' ' || count(DISTINCT source) "
                     "FROM files_w").strip()
 tap.ok(diff == "0" and total == "%d 6 6" % sum(20 + i for i in range(6)),

@@ -47,7 +47,7 @@ print("%sok 2 - only the PPI capture fails (unsupported link type)" % ("" if goo
 
 out = subprocess.run(psql + ["-F", "\t", "-c",
                              "SELECT dataset, CASE protocol WHEN 6 THEN 'TCP' ELSE 'UDP' END, host(client_ip), "
-                             "client_port, host(server_ip), server_port, array_to_string(pl_full, ',') "
+                             "client_port, host(server_ip), server_port, array_to_string(pl, ',') "
                              "FROM ndpi_flows"], capture_output=True, text=True, check=True).stdout
 ours = collections.defaultdict(list)
 for line in out.splitlines():
@@ -102,7 +102,7 @@ print("%sok 5 - imported the nDPI captures with the defaults (%s files)"
       % ("" if p.returncode == 0 else "not ", p.stdout.strip() or p.stderr.strip()))
 
 cols = ("SELECT dataset, protocol, host(client_ip), client_port, host(server_ip), server_port, "
-        "packets_up, packets_down, array_to_string(pl_full, ',') FROM %s")
+        "packets_up, packets_down, array_to_string(pl, ',') FROM %s")
 
 
 def groups(table):

@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """capture_v010.t — a database whose extension is still at 0.1.0 runs this library: its read_pcap
 and import_pcap (fewer arguments, 17 columns) must work, on both insert paths, and give the rows
-of 0.2.0's functions called with the same defaults."""
+of 0.2.0's functions called with the same defaults; ALTER EXTENSION ntg UPDATE then keeps the rows
+with their exact payload lengths."""
 import os
 import sys
 
@@ -31,6 +32,21 @@ try:
     same = taplib.psql_db("ntg_v010", "SELECT count(*) FROM (SELECT %s FROM ntg.biflows EXCEPT SELECT %s FROM t) d" % (COLS, COLS)).strip()
     tap.ok(batched == "12" and generic == "12" and same == "0",
            "0.1.0's import_pcap: batched and generic paths, the same 12 biflows", "%s %s %s" % (batched, generic, same))
+    # The update keeps every imported row and its exact values: pl becomes 0.1.0's pl_full.
+    taplib.psql_db("ntg_v010", "UPDATE ntg.biflows SET pl = '{32767,-20}', pl_full = '{40000,-20}' "
+                   "WHERE biflow_id = (SELECT min(biflow_id) FROM ntg.biflows)")
+    taplib.psql_db("ntg_v010", "ALTER EXTENSION ntg UPDATE")
+    kept = taplib.psql_db("ntg_v010", "SELECT count(*), count(*) FILTER (WHERE pl = '{40000,-20}'::int[]), "
+                          "format_type(atttypid, NULL) FROM ntg.biflows, pg_attribute "
+                          "WHERE attrelid = 'ntg.biflows'::regclass AND attname = 'pl' GROUP BY 3").strip()
+    gone = taplib.psql_db("ntg_v010", "SELECT count(*) FROM pg_attribute WHERE attrelid = 'ntg.biflows'::regclass "
+                          "AND attname = 'pl_full' AND NOT attisdropped").strip()
+    tap.ok(kept == "12|1|integer[]" and gone == "0",
+           "ALTER EXTENSION ntg UPDATE keeps the 12 biflows, pl becomes integer[] with pl_full's exact values",
+           kept + " / pl_full columns: " + gone)
+    joined = taplib.psql_db("ntg_v010", "SELECT count(*) FROM ntg.biflows b JOIN ntg.read_pcap('%s') r "
+                            "USING (client_ip, client_port, server_ip, server_port, pl)" % cap).strip()
+    tap.ok(joined == "11", "updated rows join read_pcap's rows on pl (all but the edited one)", joined)
 except RuntimeError as e:
     tap.ok(False, "0.1.0's functions run", str(e))
 finally:
