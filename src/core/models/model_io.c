@@ -153,8 +153,23 @@ ntg_model_save(NtgModel *model, uint8_t **out, size_t *out_len, NtgError *err)
 	return rc;
 }
 
-int
-ntg_model_from_bytes(const uint8_t *buf, size_t len, NtgModel **model, NtgError *err)
+/* Load a parsed blob with kind's loader and the generic parts. */
+static int
+load_blob(const NtgModelKind *kind, const NtgBlob *blob, NtgModel **model, NtgError *err)
+{
+	int			rc;
+
+	if ((rc = kind->load(blob, model, err)) == NTG_OK &&
+		(rc = read_sampling(blob, *model, err)) != NTG_OK)
+	{
+		kind->destroy(*model);
+		*model = NULL;
+	}
+	return rc;
+}
+
+static int
+from_bytes(const uint8_t *buf, size_t len, int borrow, NtgModel **model, NtgError *err)
 {
 	NtgBlob		blob;
 	const NtgModelKind *kind;
@@ -163,6 +178,7 @@ ntg_model_from_bytes(const uint8_t *buf, size_t len, NtgModel **model, NtgError 
 	*model = NULL;
 	if ((rc = ntg_blob_parse(buf, len, &blob, err)) != NTG_OK)
 		return rc;
+	blob.borrow = borrow;
 	kind = ntg_model_kind_find(blob.kind);
 	if (kind == NULL)
 	{
@@ -170,12 +186,39 @@ ntg_model_from_bytes(const uint8_t *buf, size_t len, NtgModel **model, NtgError 
 					   blob.kind);
 		ntg_error_detail(err, "Known kinds are: %s.", ntg_model_kind_names(0));
 	}
-	else if ((rc = kind->load(&blob, model, err)) == NTG_OK &&
-			 (rc = read_sampling(&blob, *model, err)) != NTG_OK)
-	{
-		kind->destroy(*model);
-		*model = NULL;
-	}
+	else
+		rc = load_blob(kind, &blob, model, err);
+	ntg_blob_free(&blob);
+	return rc;
+}
+
+int
+ntg_model_from_bytes(const uint8_t *buf, size_t len, NtgModel **model, NtgError *err)
+{
+	return from_bytes(buf, len, 0, model, err);
+}
+
+int
+ntg_model_from_bytes_borrow(const uint8_t *buf, size_t len, NtgModel **model, NtgError *err)
+{
+	return from_bytes(buf, len, 1, model, err);
+}
+
+int
+ntg_model_from_bytes_of(const NtgModelKind *kind, const uint8_t *buf, size_t len,
+						NtgModel **model, NtgError *err)
+{
+	NtgBlob		blob;
+	int			rc;
+
+	*model = NULL;
+	if ((rc = ntg_blob_parse(buf, len, &blob, err)) != NTG_OK)
+		return rc;
+	if (strcmp(blob.kind, kind->name) != 0)
+		rc = ntg_error(err, NTG_ERR_CORRUPT, "model data is corrupt: a \"%s\" model, not \"%s\"",
+					   blob.kind, kind->name);
+	else
+		rc = load_blob(kind, &blob, model, err);
 	ntg_blob_free(&blob);
 	return rc;
 }
