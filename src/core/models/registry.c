@@ -9,9 +9,11 @@
 
 #include "models/forest_kind.h"
 #include "models/llama.h"
+#include "models/mamba.h"
 
 static const NtgModelKind *const kinds[] = {
 	&ntg_llama_kind,
+	&ntg_mamba_kind,
 	&ntg_forest_kind,
 };
 

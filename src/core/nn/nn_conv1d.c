@@ -56,3 +56,27 @@ conv1d_causal_backward(float *dinp, float *dw, float *db, const float *dout, con
 			}
 		}
 }
+
+void
+conv1d_causal_step(float *out, float *win, const float *inp, const float *w, const float *b,
+				   int U, int C, int K, int istride)
+{
+	for (int j = 0; j < U; j++)
+	{
+		float	   *o = out + (size_t) j * C;
+		float	   *wn = win + (size_t) j * (K - 1) * C;
+		const float *x = inp + (size_t) j * istride;
+
+		memcpy(o, b, C * sizeof(float));
+		for (int k = 0; k < K - 1; k++)
+			for (int c = 0; c < C; c++)
+				o[c] += w[(size_t) c * K + k] * wn[(size_t) k * C + c];
+		for (int c = 0; c < C; c++)
+			o[c] += w[(size_t) c * K + K - 1] * x[c];
+		if (K > 1)
+		{
+			memmove(wn, wn + C, (size_t) (K - 2) * C * sizeof(float));
+			memcpy(wn + (size_t) (K - 2) * C, x, C * sizeof(float));
+		}
+	}
+}

@@ -54,6 +54,15 @@ void		conv1d_causal_backward(float *dinp, float *dw, float *db, const float *dou
 								   const float *inp, const float *w, const int *start,
 								   const int *len, int S, int C, int K, int istride);
 
+/*
+ * One token of the convolution for U independent rows (sampling): win[U, (K-1) * C] holds each
+ * row's last K-1 inputs, oldest first (zeros at a row's start); out[U, C] is the convolution at
+ * the new inputs inp (rows istride apart), which then enter the windows.  The sum runs in the
+ * order of conv1d_causal_forward, so a row stepped token by token gets the forward's bits.
+ */
+void		conv1d_causal_step(float *out, float *win, const float *inp, const float *w,
+							   const float *b, int U, int C, int K, int istride);
+
 /* ---- selective scan (nn_scan.c) ----------------------------------------------------------- */
 
 /*
