@@ -67,8 +67,10 @@ check_grad(ForwardFn fwd, float *x, const float *g, size_t n, float *out, size_t
 /* two packed rows of 3 and 4 tokens */
 enum
 {
-	N_ = 7, C_ = 5, K_ = 4, E_ = 6, NS_ = 3, P_ = 2 + 2 * NS_, IS_ = 11
+	N_ = 7, C_ = 5, K_ = 4, E_ = 6, MAXNS_ = 16, IS_ = 11
 };
+static int	NS_ = 3,				/* the scan's state size: 3, then 16 (the vector kernels) */
+			P_ = 2 + 2 * 3;
 static const int g_start[2] = {0, 3};
 static const int g_len[2] = {3, 4};
 static float g_x[N_ * IS_],
@@ -124,6 +126,23 @@ test_elementwise(void)
 	for (int i = 0; i < N_ * C_; i++)
 		worst = fmax(worst, fabs(out[i] - log1p(exp((double) g_x[i]))) / (1e-30 + log1p(exp((double) g_x[i]))));
 	ok(worst < 1e-5, "softplus matches log(1 + exp(x)) (worst relative %.2g)", worst);
+	{
+		/* a sweep through the range where log1p(exp(x)) turns from exp(x) into x */
+		float		xs[401],
+					ys[401];
+
+		worst = 0.0;
+		for (int i = 0; i <= 400; i++)
+			xs[i] = -25.0f + 0.125f * i;
+		softplus_forward(ys, xs, 401);
+		for (int i = 0; i <= 400; i++)
+		{
+			double		want = log1p(exp((double) xs[i]));
+
+			worst = fmax(worst, fabs(ys[i] - want) / want);
+		}
+		ok(worst < 1e-6, "softplus over [-25, 25] within 1e-6 relative (worst %.2g)", worst);
+	}
 	memset(dx, 0, sizeof(dx));
 	softplus_backward(dx, R, g_x, N_ * C_);
 	ok(check_grad(fwd_softplus, g_x, dx, N_ * C_, out, N_ * C_, R) <= 1.0, "softplus dinp");
@@ -203,16 +222,34 @@ test_conv1d(void)
 	ok(check_grad(fwd_conv, g_x, dx, N_ * IS_, out, N_ * E_, R) <= 1.0, "conv1d dinp");
 	ok(check_grad(fwd_conv, g_w, dw, E_ * K_, out, N_ * E_, R) <= 1.0, "conv1d dw");
 	ok(check_grad(fwd_conv, g_b, db, E_, out, N_ * E_, R) <= 1.0, "conv1d db");
+	{
+		/* both rows stepped token by token through their windows: the forward's bits */
+		float		win[2 * (K_ - 1) * E_] = {0},
+					o2[2 * E_],
+					x2[2 * E_];
+		int			same = 1;
+
+		fwd_conv(out);
+		for (int t = 0; t < 3; t++)
+		{
+			for (int r = 0; r < 2; r++)
+				memcpy(x2 + r * E_, g_x + (g_start[r] + t) * IS_ + 2, E_ * sizeof(float));
+			conv1d_causal_step(o2, win, x2, g_w, g_b, 2, E_, K_, E_);
+			for (int r = 0; r < 2; r++)
+				same &= memcmp(o2 + r * E_, out + (g_start[r] + t) * E_, E_ * sizeof(float)) == 0;
+		}
+		ok(same, "conv1d one token at a time through a window gives the forward's bits");
+	}
 }
 
 /* ---- selective scan ---- */
 
 static float s_u[N_ * E_],
 			s_delta[N_ * E_],
-			s_A[E_ * NS_],
-			s_bc[N_ * P_],
+			s_A[E_ * MAXNS_],
+			s_bc[N_ * (2 + 2 * MAXNS_)],
 			s_D[E_],
-			s_scratch[(2 * 4 + 2) * E_ * NS_];
+			s_scratch[(2 * 4 + 2) * E_ * MAXNS_];
 
 static void
 fwd_scan(float *out)
@@ -231,7 +268,7 @@ naive_scan_worst(const float *y)
 	for (int r = 0; r < 2; r++)
 		for (int e = 0; e < E_; e++)
 		{
-			double		h[NS_] = {0};
+			double		h[MAXNS_] = {0};
 
 			for (int t = 0; t < g_len[r]; t++)
 			{
@@ -251,21 +288,25 @@ naive_scan_worst(const float *y)
 }
 
 static void
-test_scan(void)
+test_scan(int ns)
 {
 	float		out[N_ * E_],
 				R[N_ * E_],
 				du[N_ * E_],
 				ddelta[N_ * E_],
-				dA[E_ * NS_],
-				dbc[N_ * P_],
+				dA[E_ * MAXNS_],
+				dbc[N_ * (2 + 2 * MAXNS_)],
 				dD[E_],
-				h[2 * E_ * NS_],
+				h[2 * E_ * MAXNS_],
 				ystep[2 * E_];
 	float	   *scratch;
-	size_t		need = selective_scan_scratch(4, E_, NS_);
+	size_t		need;
 	int			same = 1;
 
+	NS_ = ns;
+	P_ = 2 + 2 * ns;
+	need = selective_scan_scratch(4, E_, NS_);
+	printf("# state size %d\n", ns);
 	fill(s_u, N_ * E_, 1.0f);
 	for (int i = 0; i < N_ * E_; i++)
 		s_delta[i] = 0.05f + (float) ntg_rng_double(&rng);
@@ -275,8 +316,8 @@ test_scan(void)
 	fill(s_D, E_, 1.0f);
 	fill(R, N_ * E_, 1.0f);
 	fwd_scan(out);
-	ok(naive_scan_worst(out) < 1e-5, "scan forward matches the recurrence in double (worst %.2g)",
-	   naive_scan_worst(out));
+	ok(naive_scan_worst(out) < 1e-5, "scan forward matches the recurrence in double (worst %.2g, "
+	   "state %d)", naive_scan_worst(out), ns);
 
 	ok(need <= sizeof(s_scratch) / sizeof(float), "scratch size for rows of 4 tokens");
 	scratch = s_scratch;
@@ -302,7 +343,7 @@ test_scan(void)
 	{
 		float		u2[2 * E_],
 					d2[2 * E_],
-					bc2[2 * P_];
+					bc2[2 * (2 + 2 * MAXNS_)];
 
 		for (int r = 0; r < 2; r++)
 		{
@@ -325,6 +366,7 @@ main(void)
 	ntg_rng_seed(&rng, 2024);
 	test_elementwise();
 	test_conv1d();
-	test_scan();
+	test_scan(3);
+	test_scan(16);
 	return done_testing();
 }

@@ -4,6 +4,7 @@
  * mamba_sample.c, the stored format in mamba_io.c.
  */
 #include "models/mamba.h"
+#include "nn/nn_simd.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -238,7 +239,10 @@ mamba_compute_A(const MambaModel *m, int l, float *A)
 	size_t		n = (size_t) m->cfg.inner_dim * m->cfg.state_dim;
 
 	for (size_t i = 0; i < n; i++)
-		A[i] = -expf(Alog[i]);
+		A[i] = Alog[i];
+	nn_vexp(A, (int) n);
+	for (size_t i = 0; i < n; i++)
+		A[i] = -A[i];
 }
 
 static void
