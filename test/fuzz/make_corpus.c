@@ -1,6 +1,7 @@
 /*
  * make_corpus.c — write the seed corpus of the loader fuzz target: real saved tiny models, in the
- * current llama format and in format 1 (which the loader still reads).
+ * current llama format and in format 1 (which the loader still reads), and one of every other
+ * generator kind of the registry (mamba, ...).
  * Usage: make_corpus DIR
  */
 #include <stdio.h>
@@ -53,5 +54,22 @@ main(int argc, char **argv)
 		return 1;
 	ntg_free(buf);
 	ntg_free(old);
+	for (int i = 0; i < ntg_model_kind_count(); i++)
+	{
+		const NtgModelKind *k = ntg_model_kind_at(i);
+		char		name[128];
+
+		if (!(k->caps & NTG_CAP_GENERATE) || strcmp(k->name, "llama") == 0)
+			continue;
+		if (fixture_model_bytes(k->name, &buf, &len, &err) != NTG_OK)
+		{
+			fprintf(stderr, "could not build the %s fixture model: %s\n", k->name, err.msg);
+			return 1;
+		}
+		snprintf(name, sizeof(name), "%s_tiny.ntgmodel", k->name);
+		if (write_seed(argv[1], name, buf, len) != 0)
+			return 1;
+		ntg_free(buf);
+	}
 	return 0;
 }
