@@ -14,17 +14,21 @@ RMSNorm, untied output head, where the mixer is
 Rows are right-padded; the padding comes last and the model is causal, so it changes no counted
 output.  bench/torch_mamba.py imports this module for the efficiency benchmark.
 
-Run as a script, it writes test/reference/mamba_golden.txt: a tiny model's weights (drawn here from
-a seeded NumPy generator, in ntg's tensor order and names), a batch of rows of different lengths,
-and what this implementation computes for them in float64 -- the mean cross-entropy, the log-softmax
-of every position, and the gradient of the loss with respect to every weight.  test/unit/
-test_mamba.c loads the same weights into ntg's model and compares.
+The vocabulary and the rows' tokens follow docs/models.md: the sorted distinct values among the
+first max_len values of the training rows, then <EOS>, <PAD>, one <CLASS_c> per class; a row is
+<CLASS_c> v1 .. vk -> v1 .. vk <EOS>, without <EOS> when it is longer than max_len.
 
-usage: /usr/bin/python3 test/reference/mamba_ref.py [--out test/reference/mamba_golden.txt]
+Run as a script, it writes test/unit/golden/mamba_ref.h: a tiny model's weights (drawn here from a
+seeded NumPy generator, as float32 values both sides use exactly, under ntg's tensor names), a batch
+of rows of different lengths, and what this implementation computes for them in float64: the
+logits at every position, the mean cross-entropy and the gradient of every tensor.
+test/unit/test_ref_mamba.c loads the weights into ntg's model by name and compares.
+
+usage: /usr/bin/python3 test/reference/mamba_ref.py
 """
-import argparse
 import math
 import os
+import sys
 
 import numpy as np
 import torch
@@ -162,59 +166,95 @@ class Mamba(nn.Module):
 
 # ---- golden outputs ------------------------------------------------------------------------------
 
-# The tiny model: vocabulary of 5 values, <EOS> 5, <PAD> 6, classes 7 and 8; dt_rank given
-# explicitly (not ceil(dim / 16)) so that a mix-up of the x_proj column groups shows.
-SHAPE = dict(vocab=9, dim=8, inner=12, layers=2, state=3, conv=3, dt_rank=2)
-ROWS = [([7, 4, 1, 3], [4, 1, 3, 5]), ([8, 2, 0], [2, 0, 5]), ([7], [5]), ([8, 0, 0, 2, 4], [0, 0, 2, 4, 5])]
-PAD = 6
+# The tiny model of test/unit/test_ref_mamba.c: state 8 (one vector of the AVX2 scan kernels),
+# conv width 3 and dt_rank 2 given explicitly (not ceil(dim / 16)), so that a mix-up of the conv
+# taps or of x_proj's column groups (dt, B, C) shows.
+DIM, INNER, LAYERS, STATE, CONV, DT_RANK = 8, 12, 2, 8, 3, 2
+# The training set that fixes the vocabulary (and max_len = its longest row, 5).
+CLASSES = ["alpha", "beta"]
+TRAIN = [("alpha", [100, -200, 300, -40, 52]), ("alpha", [100, -200]), ("beta", [-5, 7, 1448]),
+         ("beta", []), ("alpha", [300, 300, -200])]
+# The batch: a row of max_len values, one cut to max_len, short ones, an empty one.
+BATCH = [("alpha", [100, -200, 300, -40, 52]), ("beta", [-5, 7, 1448, 100, -200, 300, 7]),
+         ("alpha", [300, 300, -200]), ("beta", []), ("beta", [7, -5])]
 
 
-def golden(path):
+def vocabulary():
+    max_len = max(len(r) for _, r in TRAIN)
+    return max_len, sorted({v for _, r in TRAIN for v in r[:max_len]})
+
+
+def encode(values, max_len, cls, row):
+    tok = {v: i for i, v in enumerate(values)}
+    eos, cls_tok = len(values), len(values) + 2 + CLASSES.index(cls)
+    k = min(len(row), max_len)
+    inputs = [cls_tok] + [tok[v] for v in row[:k]]
+    targets = [tok[v] for v in row[:k]]
+    if len(row) <= max_len:
+        targets.append(eos)
+    return inputs[:len(targets)], targets
+
+
+def golden():
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from golden import Header, unit_dir
+
     torch.set_default_dtype(torch.float64)
-    s = SHAPE
-    model = Mamba(s["vocab"], s["dim"], s["inner"], s["layers"], s["state"], s["conv"], s["dt_rank"])
-    rng = np.random.default_rng(20241203)
+    max_len, values = vocabulary()
+    vocab = len(values) + 2 + len(CLASSES)
+    model = Mamba(vocab, DIM, INNER, LAYERS, STATE, CONV, DT_RANK)
+    rng = np.random.RandomState(20241203)
     tensors = model.ntg_tensors()
+    weights = {}
     with torch.no_grad():
         for name, p in tensors:
-            # float32-representable values, so that ntg starts from exactly these weights
-            w = rng.normal(0.0, 0.5, size=p.shape).astype(np.float32)
+            # float32 values, which both sides then use exactly
             if name.endswith("A_log"):
-                w = np.log(rng.uniform(0.3, 3.0, size=p.shape)).astype(np.float32)
-            elif name.endswith("norm") or name == "norm":
-                w = (1.0 + 0.3 * w).astype(np.float32)
-            p.copy_(torch.from_numpy(w.astype(np.float64)))
-    T = max(len(x) for x, _ in ROWS)
-    inp = torch.full((len(ROWS), T), PAD, dtype=torch.long)
-    tgt = torch.full((len(ROWS), T), -1, dtype=torch.long)
-    for j, (x, y) in enumerate(ROWS):
-        inp[j, :len(x)] = torch.tensor(x)
-        tgt[j, :len(y)] = torch.tensor(y)
-    logits = model(inp)
-    loss = F.cross_entropy(logits.reshape(-1, s["vocab"]), tgt.reshape(-1), ignore_index=-1)
+                w = np.log(rng.uniform(0.3, 3.0, size=p.shape))
+            elif name.endswith("norm"):
+                w = 1.0 + 0.2 * rng.standard_normal(p.shape)
+            else:
+                w = 0.5 * rng.standard_normal(p.shape)
+            weights[name] = w.astype(np.float32)
+            p.copy_(torch.from_numpy(weights[name].astype(np.float64)))
+    rows = [encode(values, max_len, c, r) for c, r in BATCH]
+    # each row is its own sequence
+    logits = [model(torch.tensor([inp]))[0] for inp, _ in rows]
+    targets = torch.tensor([t for _, tg in rows for t in tg])
+    loss = F.cross_entropy(torch.cat(logits), targets, reduction="mean")
     loss.backward()
-    logp = F.log_softmax(logits, dim=-1)
-    with open(path, "w") as f:
-        f.write("# written by test/reference/mamba_ref.py (PyTorch %s, float64); do not edit\n" % torch.__version__)
-        f.write("shape %d %d %d %d %d %d %d\n" % tuple(s[k] for k in ("vocab", "dim", "inner", "layers", "state", "conv", "dt_rank")))
-        f.write("rows %d\n" % len(ROWS))
-        for x, y in ROWS:
-            f.write("row %d %s %s\n" % (len(x), " ".join(map(str, x)), " ".join(map(str, y))))
-        for name, p in tensors:
-            f.write("weight %s %d %s\n" % (name, p.numel(), " ".join("%.9g" % v for v in p.detach().reshape(-1).tolist())))
-        f.write("loss %.17g\n" % float(loss))
-        for j, (x, _) in enumerate(ROWS):
-            for t in range(len(x)):
-                f.write("logprobs %s\n" % " ".join("%.17g" % v for v in logp[j, t].tolist()))
-        for name, p in tensors:
-            f.write("grad %s %d %s\n" % (name, p.numel(), " ".join("%.17g" % v for v in p.grad.reshape(-1).tolist())))
 
-
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "mamba_golden.txt"))
-    golden(ap.parse_args().out)
+    out = Header(os.path.join(unit_dir(), "mamba_ref.h"), "test/reference/mamba_ref.py",
+                 "torch %s, float64: a mamba of dim %d, inner %d, %d layers, state %d, conv %d,\n"
+                 "dt_rank %d, vocabulary %d; weights (inputs), the batch's tokens, logits, mean loss\n"
+                 "and the gradient of the mean loss for every tensor."
+                 % (torch.__version__, DIM, INNER, LAYERS, STATE, CONV, DT_RANK, vocab))
+    for key, v in (("dim", DIM), ("inner", INNER), ("layers", LAYERS), ("state", STATE),
+                   ("conv", CONV), ("dt_rank", DT_RANK), ("vocab", vocab), ("max_len", max_len)):
+        out.scalar("mamba_ref_" + key, v, "int")
+    out.ints("mamba_ref_values", values)
+    # rows as (class index, length, values...) for the training set and the batch
+    for name, rows_ in (("train", TRAIN), ("batch", BATCH)):
+        flat = []
+        for c, r in rows_:
+            flat += [CLASSES.index(c), len(r)] + r
+        out.scalar("mamba_ref_n_%s" % name, len(rows_), "int")
+        out.ints("mamba_ref_%s_rows" % name, flat)
+    out.ints("mamba_ref_len", [len(inp) for inp, _ in rows])
+    out.ints("mamba_ref_tokens", [t for inp, _ in rows for t in inp])
+    out.ints("mamba_ref_targets", [t for _, tg in rows for t in tg])
+    out.doubles("mamba_ref_logits", torch.cat(logits).detach().flatten().tolist())
+    out.scalar("mamba_ref_loss", float(loss))
+    entries_w, entries_g = [], []
+    for i, (name, p) in enumerate(tensors):
+        out.doubles("mamba_ref_w%d" % i, weights[name].flatten().tolist(), digits=9)
+        out.doubles("mamba_ref_g%d" % i, p.grad.flatten().tolist())
+        entries_w.append((name, "mamba_ref_w%d" % i, p.numel()))
+        entries_g.append((name, "mamba_ref_g%d" % i, p.numel()))
+    out.table("mamba_ref_weights", entries_w)
+    out.table("mamba_ref_grads", entries_g)
+    out.write()
 
 
 if __name__ == "__main__":
-    main()
+    golden()
