@@ -90,23 +90,32 @@ for b in $BATCHES; do
 		FROM ntg.models AS m, cpu_log AS t, cpu_log AS s, cpu_log AS g
 		WHERE m.name = 'eff_b$b' AND t.batch = $b AND t.what = 'train' AND s.batch = $b AND s.what = 'single'
 			AND g.batch = $b AND g.what = 'batched'")"
+	# Decode work of the batched call (the same rows again, same seed): a row needs a distribution
+	# at positions 0 .. min(its length, max_len - 1); ntg computes one per distinct (class, prefix).
+	read -r decode_rows decode_nodes <<<"$("${PSQL[@]}" -F ' ' -c "
+		WITH g AS (SELECT label, pl FROM ntg.generate('eff_b$b', n => $per_class, seed => 2)),
+		pos AS (SELECT g.label, g.pl, p FROM g, ntg.models m,
+					   generate_series(0, (m.config->>'max_len')::int - 1) AS p
+				 WHERE m.name = 'eff_b$b' AND cardinality(g.pl) >= p)
+		SELECT count(*), (SELECT count(*) FROM (SELECT DISTINCT label, pl[1:p] FROM pos) d) FROM pos")"
 	torch='{}'
 	if [ "$SKIP_TORCH" != 1 ] && [ -f bench/torch_mamba.py ]; then
 		torch=$(OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 /usr/bin/python3 bench/torch_mamba.py \
 			--tsv "$rows" --epochs "$e" --batch-size "$b" --samples "$per_class" --seed 1 | tail -1)
 	fi
-	echo "$b $e $s_epoch $single $batched $bytes $params $peak $cpu_epoch $cpu_single $cpu_batched $torch" >>"$results"
+	echo "$b $e $s_epoch $single $batched $bytes $params $peak $cpu_epoch $cpu_single $cpu_batched $decode_rows $decode_nodes $torch" >>"$results"
 done
 
 /usr/bin/python3 - "$results" <<'PY'
 import json, sys
 rows = []
 for line in open(sys.argv[1]):
-    f = line.split(" ", 11)
-    t = json.loads(f[11]) if f[11].strip() else {}
+    f = line.split(" ", 13)
+    t = json.loads(f[13]) if f[13].strip() else {}
     rows.append(dict(batch=int(f[0]), epochs=int(f[1]), s_epoch=float(f[2]), single=float(f[3]),
                      batched=float(f[4]), bytes=int(f[5]), params=int(f[6]), peak_kb=int(f[7]),
-                     cpu_epoch=float(f[8]), cpu_single=float(f[9]), cpu_batched=float(f[10]), torch=t))
+                     cpu_epoch=float(f[8]), cpu_single=float(f[9]), cpu_batched=float(f[10]),
+                     decode_rows=int(f[11]), decode_nodes=int(f[12]), torch=t))
 def ratio(a, b):
     return "%.1fx" % (a / b) if a and b else "-"
 def num(v, fmt):
@@ -148,5 +157,17 @@ if any(r["epochs"] != rows[-1]["epochs"] for r in rows):
     print("Note: batch 1 ran fewer epochs (BATCH1_EPOCHS); s/epoch is per epoch either way.")
 print("ntg one-at-a-time = separate ntg.generate(n => 1) calls through SQL (model cached per backend); "
       "batched = one call for all rows.")
+print()
+print("| batch | training positions: torch padded / ntg packed | batched decode positions: rows / ntg's distinct prefixes |")
+print("|---|---|---|")
+for r in rows:
+    t = r["torch"]
+    pp = t.get("positions_padded"), t.get("positions_packed")
+    print("| %d | %s | %d / %d (%.2fx) |" % (
+        r["batch"], "%d / %d (%.2fx)" % (pp[0], pp[1], pp[0] / pp[1]) if pp[0] else "-",
+        r["decode_rows"], r["decode_nodes"], r["decode_rows"] / r["decode_nodes"]))
+print("What the ratios include: ntg trains on packed rows (the scan runs each row to its own length), "
+      "torch on rows padded to the longest of the batch; ntg's batched generation computes each distinct "
+      "prefix of a class once (a state per prefix), torch every row's.")
 PY
 rm -f "$rows" "$results"

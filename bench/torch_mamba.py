@@ -15,7 +15,8 @@ thread (torch.set_num_threads(1), OPENBLAS_NUM_THREADS=1 unless set).
 
 usage: torch_mamba.py --tsv FILE [--epochs 10] [--batch-size 32] [--samples 100] [--seed 1] [--lr 0.002]
 prints ONE JSON line: {"s_per_epoch", "ms_per_sample_single", "ms_per_sample_batched",
-                       "model_bytes", "params", "final_loss", "peak_rss_mb", and the same
+                       "model_bytes", "params", "final_loss", "peak_rss_mb", "positions_padded",
+                       "positions_packed" (token positions per epoch computed / needed), and the same
                        times as process CPU time: "cpu_s_per_epoch", "cpu_ms_per_sample_single",
                        "cpu_ms_per_sample_batched"}
 """
@@ -90,6 +91,7 @@ def main():
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_at)
     t0, c0 = time.perf_counter(), time.process_time()
     loss_v = 0.0
+    positions = [0, 0]            # per epoch: computed (padded), needed (the rows' own tokens)
     for _ in range(a.epochs):
         perm = torch.randperm(len(seqs)).tolist()
         tot, cnt = 0.0, 0
@@ -101,6 +103,8 @@ def main():
             for j, (x, y) in enumerate(batch):
                 inp[j, :len(x)] = torch.tensor(x)
                 tgt[j, :len(y)] = torch.tensor(y)
+            positions[0] += len(batch) * T
+            positions[1] += sum(len(x) for x, _ in batch)
             logits = model(inp)
             loss = F.cross_entropy(logits.view(-1, vocab), tgt.view(-1), ignore_index=pad)
             opt.zero_grad(set_to_none=True)
@@ -137,6 +141,8 @@ def main():
         "model_bytes": buf.getbuffer().nbytes,
         "params": sum(p.numel() for p in model.parameters()),
         "final_loss": round(loss_v, 4),
+        "positions_padded": positions[0] // max(a.epochs, 1),
+        "positions_packed": positions[1] // max(a.epochs, 1),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, 1),
         "cpu_s_per_epoch": round(train_c / max(a.epochs, 1), 4),
         "cpu_ms_per_sample_single": round(single_c * 1e3 / n_gen, 4),
