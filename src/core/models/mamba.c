@@ -1,7 +1,7 @@
 /*
  * mamba.c — the "mamba" generator kind: hyperparameters, model construction and seeded
- * initialisation, and the NtgModelKind table.  Training is in mamba_train.c, sampling in
- * mamba_sample.c, the stored format in mamba_io.c.
+ * initialisation, and the NtgModelKind table.  The passes are in mamba_pass.c, the epoch loop in
+ * mamba_train.c, sampling in mamba_sample.c, the stored format in mamba_io.c.
  */
 #include "models/mamba.h"
 #include "nn/nn_simd.h"
@@ -400,6 +400,7 @@ mamba_destroy(NtgModel *model)
 		return;
 	mamba_free_acts(m);
 	mamba_free_sampler(m);
+	ntg_free(m->order);
 	ntg_model_free_classes(&m->base);
 	ntg_tok_free(&m->tok);
 	nn_params_free(&m->params);

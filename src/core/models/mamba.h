@@ -101,6 +101,8 @@ typedef struct MambaModel
 	NtgRng		noise_rng;		/* token-noise draws (likewise) */
 	int64_t		total_steps;
 	MambaActs  *acts;			/* training buffers, allocated on first use */
+	int		   *order;			/* shuffle order of the training rows */
+	int			order_len;
 	MambaSampler *sampler;		/* recurrent states, allocated on first use */
 } MambaModel;
 
@@ -148,7 +150,8 @@ int			mamba_sample_batched(MambaModel *m, int class_index, int n, int batch,
 								 const NtgTokenSampling *opts, NtgRng *rng, int32_t *out,
 								 int *out_len, NtgError *err);
 
-/* The NtgModelKind entry points (mamba_train.c, mamba_sample.c, mamba_io.c). */
+/* The NtgModelKind entry points (mamba_train.c, mamba_sample.c, mamba_io.c); mamba_step is
+ * mamba_pass.c's. */
 int			mamba_train_epoch(NtgModel *model, const NtgSeqSet *train, int epoch, NtgRng *rng,
 							  double *mean_loss, NtgError *err);
 int			mamba_eval_loss(NtgModel *model, const NtgSeqSet *set, double *mean_loss,
@@ -164,6 +167,7 @@ size_t		mamba_acts_bytes(const MambaConfig *c, int S);
 size_t		mamba_sampler_bytes(const MambaConfig *c, int n_values, int cap);
 
 /* Helpers shared by the mamba_*.c files. */
+int			mamba_prepare_acts(MambaModel *m);	/* training buffers for batch_size rows */
 char	   *mamba_config_json(const NtgModel *model);
 void		mamba_reset_optimizer(MambaModel *m, int64_t n_rows);
 void		mamba_free_acts(MambaModel *m);
