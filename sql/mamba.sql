@@ -17,12 +17,21 @@ INSERT INTO mb_toy SELECT 'web', '{100,-200}' FROM generate_series(1, 4);
 INSERT INTO mb_toy SELECT 'dns', '{52,-52}' FROM generate_series(1, 8);
 INSERT INTO mb_toy SELECT 'video', '{-1448,1448,-1448,1448}' FROM generate_series(1, 8);
 INSERT INTO mb_toy SELECT 'gso', '{40000,-40000}' FROM generate_series(1, 4);
-\set tiny '{"dim": 16, "inner_dim": 32, "n_layers": 2, "state_dim": 8, "epochs": 40, "batch_size": 8, "lr": 0.01, "seed": 7}'
+-- trained to the end: without the defaults' dropout and token noise
+\set tiny '{"dim": 16, "inner_dim": 32, "n_layers": 2, "state_dim": 8, "epochs": 40, "batch_size": 8, "lr": 0.01, "seed": 7, "dropout": 0, "token_noise": 0}'
 
--- The kind is registered, with llama's sampling options.
+-- The kind is registered, with llama's sampling options (stratified draws by default).
 SELECT kind, family, generates, classifies, validation, quantizable,
-	   sampling_options->'temperature'->>'default' AS temperature, tiny_hyperparams ? 'state_dim' AS tiny_has_state
+	   sampling_options->'temperature'->>'default' AS temperature,
+	   sampling_options->'stratified'->>'default' AS stratified, tiny_hyperparams ? 'state_dim' AS tiny_has_state
 FROM ntg.model_kinds() WHERE kind = 'mamba';
+-- The validated defaults reach the stored configuration.
+SELECT model, epochs FROM ntg.train('mb_dflt', 'mamba', 'SELECT label, pl FROM mb_toy',
+	'{"dim": 8, "inner_dim": 16, "n_layers": 1, "state_dim": 4}');
+SELECT config->>'epochs' AS epochs, (config->>'dropout')::float8 AS dropout, (config->>'token_noise')::float8 AS token_noise,
+	   config->>'lr' AS lr, config->'sampling' AS sampling
+FROM ntg.models WHERE name = 'mb_dflt';
+SELECT ntg.drop_model('mb_dflt');
 
 -- Training returns a summary row and stores the model with its full configuration.
 SELECT model, kind, classes, train_rows, epochs, parameters > 0 AS has_parameters, bytes > 0 AS has_bytes

@@ -62,6 +62,11 @@ make_model_with(const NtgSeqSet *s, int epochs, int batch, const char *key, doub
 	tiny_params(&p, epochs, batch);
 	if (key != NULL)
 		ntg_params_add_number(&p, key, value, &err);
+	/* the tests train to the end: no regularisation unless asked for (the defaults have some) */
+	if (key == NULL || strcmp(key, "dropout") != 0)
+		ntg_params_add_number(&p, "dropout", 0.0, &err);
+	if (key == NULL || strcmp(key, "token_noise") != 0)
+		ntg_params_add_number(&p, "token_noise", 0.0, &err);
 	if (ntg_mamba_kind.create(&p, s, &m, &plan, &err) != NTG_OK)
 		printf("# create: %s\n", err.msg);
 	ntg_params_free(&p);
@@ -128,6 +133,10 @@ test_create(const NtgSeqSet *s)
 	ok(mm->cfg.dim == 72 && mm->cfg.inner_dim == 144 && mm->cfg.n_layers == 4 &&
 	   mm->cfg.state_dim == 16 && mm->cfg.conv_width == 4 && mm->cfg.dt_rank == 5,
 	   "defaults are Table I's: dim 72, inner 144, 4 layers, state 16, conv 4, dt_rank 5");
+	ok(mm->cfg.epochs == 25 && mm->cfg.lr == 2e-3 && mm->cfg.dropout == 0.1 &&
+	   mm->cfg.token_noise == 0.7 && m->sampling.value[NTG_TOKEN_OPT_STRATIFIED] == 1.0 &&
+	   m->sampling.value[NTG_TOKEN_OPT_TEMPERATURE] == 1.0,
+	   "validated defaults: 25 epochs, lr 0.002, dropout 0.1, token noise 0.7, stratified draws");
 	{
 		const float *alog = nn_params_ptr(&mm->params, mm->layers[0].A_log);
 		const float *dtb = nn_params_ptr(&mm->params, mm->layers[0].dt_bias);
@@ -495,6 +504,8 @@ test_memory(void)
 	ntg_params_add_number(&p, "epochs", 200, &err);
 	ntg_params_add_number(&p, "batch_size", 4, &err);
 	ntg_params_add_number(&p, "lr", 0.01, &err);
+	ntg_params_add_number(&p, "dropout", 0.0, &err);
+	ntg_params_add_number(&p, "token_noise", 0.0, &err);
 	ntg_mamba_kind.create(&p, &set, &m, &plan, &err);
 	ntg_rng_seed(&rng, 1);
 	for (int e = 0; e < 200; e++)

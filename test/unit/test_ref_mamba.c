@@ -59,6 +59,7 @@ create_model(const NtgSeqSet *train)
 	ntg_params_add_number(&p, "state_dim", mamba_ref_state, &err);
 	ntg_params_add_number(&p, "conv_width", mamba_ref_conv, &err);
 	ntg_params_add_number(&p, "dt_rank", mamba_ref_dt_rank, &err);
+	ntg_params_add_number(&p, "dropout", 0.0, &err);	/* mamba_step's backward trains */
 	if (ntg_mamba_kind.create(&p, train, &m, &plan, &err) != NTG_OK)
 		printf("# create: %s\n", err.msg);
 	ntg_params_free(&p);

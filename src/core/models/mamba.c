@@ -10,8 +10,9 @@
 #include <stdio.h>
 #include <string.h>
 
-/* Defaults: shapes from Table I of the paper; training settings chosen on a validation split of
- * the nDPI benchmark (docs/mamba.md). */
+/* Defaults: shapes from Table I of the paper; training settings (epochs, lr, dropout, token
+ * noise) and stratified sampling chosen on a validation part of the nDPI benchmark's training
+ * split (docs/research/mamba-quality.md). */
 static const MambaConfig mamba_defaults = {
 	.dim = 72,
 	.inner_dim = 0,				/* 0: 2 x dim (144) */
@@ -20,7 +21,7 @@ static const MambaConfig mamba_defaults = {
 	.conv_width = 4,
 	.dt_rank = 0,				/* 0: ceil(dim / 16) */
 	.max_len = 10,
-	.epochs = 10,
+	.epochs = 25,
 	.batch_size = 32,
 	.lr = 2e-3,
 	.min_lr_ratio = 0.1,
@@ -30,8 +31,8 @@ static const MambaConfig mamba_defaults = {
 	.grad_clip = 1.0,
 	.beta1 = 0.9,
 	.beta2 = 0.999,
-	.dropout = 0.0,
-	.token_noise = 0.0,
+	.dropout = 0.1,
+	.token_noise = 0.7,
 	.seed = 42,
 	.sample_batch = 256,
 	.blas_threads = 1,
@@ -413,7 +414,7 @@ const NtgModelKind ntg_mamba_kind = {
 	.summary = "Mamba selective state-space model over payload-length tokens",
 	.family = NTG_FAMILY_TOKEN,
 	.caps = NTG_CAP_GENERATE | NTG_CAP_VALIDATION | NTG_CAP_EPOCHS,
-	.sample_options = ntg_token_sample_options,
+	.sample_options = ntg_token_sample_options_stratified,
 	.n_sample_options = NTG_TOKEN_N_OPTIONS,
 	.tiny_hyperparams = "{\"dim\": 8, \"inner_dim\": 16, \"n_layers\": 1, \"state_dim\": 4, "
 	"\"epochs\": 2, \"batch_size\": 8}",

@@ -19,6 +19,8 @@ enum
 };
 
 extern const NtgOptionSpec ntg_token_sample_options[NTG_TOKEN_N_OPTIONS];
+/* The same options with stratified draws by default (the default a kind validated: mamba). */
+extern const NtgOptionSpec ntg_token_sample_options_stratified[NTG_TOKEN_N_OPTIONS];
 
 typedef struct NtgTokenSampling
 {
