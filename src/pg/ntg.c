@@ -12,6 +12,7 @@
 
 #include <limits.h>
 
+#include "jobs.h"
 #include "models_sql.h"
 #include "ntg_glue.h"
 
@@ -38,6 +39,12 @@ _PG_init(void)
 							"loaded for its statement alone.",
 							&ntg_model_cache_kb, 256 * 1024, 0, INT_MAX / 2,
 							PGC_USERSET, GUC_UNIT_KB, NULL, NULL, NULL);
+	DefineCustomIntVariable("ntg.model_file_cache",
+							"Disk space of the model files that new backends map instead of reading models from the table.",
+							"The files live in the server's temporary directory (removed at start); 0 turns them off.",
+							&ntg_model_file_cache_kb, 1024 * 1024, 0, INT_MAX / 2,
+							PGC_SIGHUP, GUC_UNIT_KB, NULL, NULL, NULL);
+	ntg_jobs_init();
 	MarkGUCPrefixReserved("ntg");
 	ntg_pg_install_hooks();
 }
