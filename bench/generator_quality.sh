@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # bench/generator_quality.sh — the quality protocol of docs/research/llama-quality.md for any
-# generator kind, through SQL: llama_quality.sh with the kind and its sampling options as arguments.
+# generator kind, through SQL: llama_quality.sh with the kind, its hyperparameters and its sampling
+# options as arguments; the model's own sampling defaults unless OPTIONS override them.
 #
-#   bench/generator_quality.sh cvae                        # the kind's defaults
+#   bench/generator_quality.sh mamba                       # the kind's defaults
 #   bench/generator_quality.sh cvae '"epochs": 60' '{"latent_temperature": 0.8}'
 #   SEED=2 GEN_SEED=1 bench/generator_quality.sh llama '"epochs": 30, "dropout": 0.3' '{"stratified": true}'
 #
-# Arguments: KIND, extra hyperparameters as JSON members (HYPER), sampling options as a JSON object
-# (OPTIONS, ntg.generate's options).  SEED (the model's seed, default 1), GEN_SEED (default 1) and
-# NTG_BENCH_PORT (default 54336) as environment variables.
+# Arguments: KIND (default llama), extra hyperparameters as JSON members (HYPER), sampling options as
+# a JSON object (OPTIONS, ntg.generate's options).  SEED (the model's seed, default 1), GEN_SEED
+# (default 1), EPOCHS and NTG_BENCH_PORT (default 54336) as environment variables; HYPER may also
+# come from the environment.
 #
 # Rows: the 30 classes of ndpi/recommended_classes_min30.txt of the benchmark data (label_app of
 # flows.tsv, payload biflows, first 10 signed payload lengths), split 80/20 per class by a
@@ -24,11 +26,11 @@ cd "$repo"
 # shellcheck source=test/lib/pg_harness.sh
 . test/lib/pg_harness.sh
 ntg_shared_data
-NTG_PASS_ENV="SEED GEN_SEED NTG_BENCH_PORT" \
+NTG_PASS_ENV="EPOCHS SEED HYPER GEN_SEED NTG_BENCH_PORT" \
 	ntg_rerun_as_postgres bench/generator_quality.sh "$@"
 
-KIND=${1:?usage: bench/generator_quality.sh KIND [HYPER] [OPTIONS]}; HYPER=${2:-}; OPTIONS=${3:-'{}'}
-SEED=${SEED:-1}; GEN_SEED=${GEN_SEED:-1}
+KIND=${1:-llama}; HYPER=${2:-${HYPER:-}}; OPTIONS=${3:-'{}'}
+EPOCHS=${EPOCHS:-}; SEED=${SEED:-1}; GEN_SEED=${GEN_SEED:-1}
 data=$NTG_SHARED_DATA
 if [ -z "$data" ] || [ ! -f "$data/ndpi/flows.tsv" ]; then
 	echo "skipped: $data/ndpi/flows.tsv is absent (set NTG_SHARED_DATA)"; exit 0
@@ -42,7 +44,7 @@ OPENBLAS_NUM_THREADS=1 ntg_server_start "$srv" "${NTG_BENCH_PORT:-54336}" ntgben
 trap 'ntg_server_stop; rm -rf "$srv"' EXIT
 PSQL=("${NTG_PSQL[@]}")
 "${PSQL[@]}" -c "CREATE EXTENSION ntg" >/dev/null
-hp="{\"seed\": $SEED${HYPER:+, $HYPER}}"
+hp="{\"seed\": $SEED${EPOCHS:+, \"epochs\": $EPOCHS}${HYPER:+, $HYPER}}"
 "${PSQL[@]}" <<SQL
 SET ntg.progress = off;
 CREATE TABLE flows (split text, label text, pl integer[]);
@@ -51,7 +53,7 @@ CREATE VIEW train AS SELECT label, pl FROM flows WHERE split = 'train';
 CREATE VIEW test AS SELECT label, pl FROM flows WHERE split = 'test';
 SQL
 echo "rows: $("${PSQL[@]}" -c "SELECT string_agg(split || ' ' || n, ', ') FROM (SELECT split, count(*) n FROM flows GROUP BY split ORDER BY split DESC) s"), classes: $("${PSQL[@]}" -c "SELECT count(DISTINCT label) FROM flows")"
-echo "training $KIND on the training split, hyperparameters $hp; sampling options $OPTIONS"
+echo "training $KIND on the training split, hyperparameters $hp; sampling options over the model's defaults: $OPTIONS"
 "${PSQL[@]}" -F ' ' <<SQL
 SET ntg.progress = off;
 SELECT 'trained: ' || epochs || ' epochs, ' || round(train_seconds::numeric, 1) || ' s, final loss '
@@ -59,6 +61,7 @@ SELECT 'trained: ' || epochs || ' epochs, ' || round(train_seconds::numeric, 1) 
 	|| coalesce(', ' || train_rows || ' rows trained on, weights of epoch ' || best_epoch
 				|| ' (validation loss ' || round(validation_loss::numeric, 4) || ')', '')
 FROM ntg.train('quality', '$KIND', 'SELECT label, pl FROM train', '$hp');
+SELECT 'sampling defaults: ' || (config->'sampling')::text FROM ntg.models WHERE name = 'quality';
 -- As many synthetic rows per class as the training split has.
 -- k: the row's place in generation order, which is random (independent draws are independent;
 -- stratified draws are dealt to the rows in a random order), for the size-matched subsample below.
@@ -83,14 +86,15 @@ WITH tt AS (SELECT metric, value FROM ntg.fidelity('SELECT label, pl FROM test',
 	 lk_t AS (SELECT value FROM ntg.fidelity('SELECT label, pl FROM train', 'SELECT label, pl FROM test') WHERE metric = 'leakage'),
 	 ref(metric, ref_train_test) AS (VALUES ('jsd_num_packets', 0.115), ('jsd_1gram', 0.344),
 		('jsd_2gram', 0.499), ('jsd_markov', 0.495))
-SELECT '| metric | JSD(train, test) | JSD(synthetic, test) | synthetic <= train | reference: train vs test, another split |'
-UNION ALL SELECT '|---|---|---|---|---|'
+SELECT '| metric | JSD(train, test) | JSD(synthetic, test) | gap | synthetic <= train | reference: train vs test |'
+UNION ALL SELECT '|---|---|---|---|---|---|'
 UNION ALL SELECT * FROM (
-	SELECT format('| %s | %s | %s | %s | %s |', tt.metric, round(tt.value::numeric, 3), round(st.value::numeric, 3),
-				  CASE WHEN st.value <= tt.value THEN 'yes' ELSE 'NO' END, ref.ref_train_test)
+	SELECT format('| %s | %s | %s | %s | %s | %s |', tt.metric, round(tt.value::numeric, 3), round(st.value::numeric, 3),
+				  to_char(st.value - tt.value, 'SG0.000'), CASE WHEN st.value <= tt.value THEN 'yes' ELSE 'NO' END,
+				  ref.ref_train_test)
 	FROM tt JOIN st USING (metric) JOIN ref USING (metric)
 	ORDER BY array_position(ARRAY['jsd_num_packets', 'jsd_1gram', 'jsd_2gram', 'jsd_markov'], tt.metric)) AS m
-UNION ALL SELECT format('| leakage vs train split | test: %s | synthetic: %s | %s | - |',
+UNION ALL SELECT format('| leakage vs train split | test: %s | synthetic: %s | - | %s | - |',
 	round(lk_t.value::numeric, 3), round(lk_s.value::numeric, 3),
 	CASE WHEN lk_s.value <= lk_t.value THEN 'yes' ELSE 'NO' END) FROM lk_s, lk_t;
 SQL

@@ -45,6 +45,10 @@ void		linear_forward(float *out, const float *inp, const float *w, int N, int C,
 /* dinp[N, C] += dout @ w ; dw[OC, C] += dout^T @ inp ; either may be NULL to skip it */
 void		linear_backward(float *dinp, float *dw, const float *dout, const float *inp,
 							const float *w, int N, int C, int OC);
+/* out[N, OC] += b[OC] (after linear_forward: a linear layer with a bias) */
+void		bias_forward(float *out, const float *b, int N, int OC);
+/* db[OC] += sum over the N rows of dout[N, OC] */
+void		bias_backward(float *db, const float *dout, int N, int OC);
 
 /* Rotary position embedding, in place on the first `nh` heads of HS floats in each row of x
  * (row stride `stride` floats), rotating the pairs (2i, 2i+1) by pos[n] * theta^(-2i/HS).

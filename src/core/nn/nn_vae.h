@@ -1,6 +1,6 @@
 /*
- * nn_vae.h — the ops of the MLP generators (the cvae kind) that nn.h does not have: a bias and a
- * ReLU for fully connected layers (nn_mlp.c), and the two pieces of a Gaussian latent variable,
+ * nn_vae.h — the ops of the MLP generators (the cvae kind) that nn.h does not have: a ReLU
+ * for fully connected layers (nn_mlp.c), and the two pieces of a Gaussian latent variable,
  * the reparameterised draw and its KL divergence from N(0, I) (nn_vae.c).  Same conventions as
  * nn.h: row-major [N, C] activations, every *_backward ACCUMULATES (+=) into its gradients.
  */
@@ -8,11 +8,6 @@
 #define NTG_NN_VAE_H
 
 #include <stddef.h>
-
-/* out[N, OC] += b[OC] (after linear_forward: a linear layer with a bias) */
-void		bias_forward(float *out, const float *b, int N, int OC);
-/* db[OC] += sum over the N rows of dout[N, OC] */
-void		bias_backward(float *db, const float *dout, int N, int OC);
 
 /* out[i] = max(inp[i], 0) over n floats (out may be inp: in place) */
 void		relu_forward(float *out, const float *inp, size_t n);
