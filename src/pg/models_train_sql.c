@@ -51,9 +51,11 @@ train_model(NtgTraining *t, const NtgModelKind *kind, const char *query, Jsonb *
 	NtgParams	params;
 	NtgTrainLimits limits;
 	NtgError	err;
+	NtgTrainHooks hooks = {0};
 
 	limits.max_bytes = (int64) ntg_training_memory_limit_kb * 1024;
 	limits.limit_name = "ntg.training_memory_limit";
+	hooks.device = ntg_pg_device_mode();
 	ntg_pg_params_from_jsonb(hyper, &params);
 	ntg_pg_collect_seqs_limited(query, "train_query", limits.max_bytes, limits.limit_name, &rows);
 	if (rows.n_rows == 0)
@@ -67,7 +69,7 @@ train_model(NtgTraining *t, const NtgModelKind *kind, const char *query, Jsonb *
 				 errmsg("every pl array of train_query is empty"),
 				 errdetail("A generator learns payload lengths; %d rows carried none.", rows.n_rows)));
 	NTG_PG_CHECK(ntg_training_prepare(t, kind, &params, &rows, &limits, &err), &err);
-	NTG_PG_CHECK(ntg_training_run(t, NULL, &err), &err);
+	NTG_PG_CHECK(ntg_training_run(t, &hooks, &err), &err);
 	NTG_PG_CHECK(ntg_training_save(t, bytes, n_bytes, &err), &err);
 }
 
@@ -145,6 +147,8 @@ train_and_store(FunctionCallInfo fcinfo, const char *name, const NtgModelKind *k
 	Datum		result;
 
 	ntg_pg_model_check_storable(name, kind->name, replace, cmdname);
+	if (kind->caps & NTG_CAP_DEVICE)
+		ntg_pg_device_check();	/* 'cuda' without a device: before the rows are read */
 	traincxt = AllocSetContextCreate(callercxt, "ntg train", ALLOCSET_DEFAULT_SIZES);
 	MemoryContextSwitchTo(traincxt);
 	train_model(&t, kind, query, hyper, &bytes, &n_bytes);
