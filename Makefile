@@ -97,14 +97,15 @@ $(error NTG_CUDA must be auto, yes or no, not "$(NTG_CUDA)")
 endif
 
 ifeq ($(NTG_CUDA_BUILD),yes)
-# the CUDA runtime goes in statically (nvcc's default), cuBLAS is found through the rpath
+# the CUDA runtime goes in statically (nvcc's default); cuBLAS is not linked but loaded when a
+# device starts (kernels/cu_runtime.cu), found through the rpath
 CUDA_LIBDIR  = $(dir $(patsubst %/,%,$(dir $(NVCC_FOUND))))lib64
 all: kernels/ntg_cuda.so
 kernels/%.o: kernels/%.cu $(KERNEL_DEPS)
 	$(NVCC) -O3 -std=c++17 -Xcompiler -fPIC,-fvisibility=hidden -I$(srcdir)/src/core -I$(srcdir)/kernels \
 		$(NVCC_GENCODE) -c -o $@ $<
 kernels/ntg_cuda.so: $(KERNEL_SRCS:.cu=.o) kernels/ntg_cuda.map
-	$(NVCC) -shared -o $@ $(KERNEL_SRCS:.cu=.o) -lcublas -Xlinker --version-script=kernels/ntg_cuda.map \
+	$(NVCC) -shared -o $@ $(KERNEL_SRCS:.cu=.o) -Xlinker --version-script=kernels/ntg_cuda.map \
 		-Xlinker -rpath=$(CUDA_LIBDIR)
 install: install-cuda
 install-cuda: kernels/ntg_cuda.so installdirs

@@ -14,10 +14,6 @@
 #include "cu_common.h"
 #include "cu_ops.h"
 
-#ifdef __CUDACC__
-#include <cublas_v2.h>
-#endif
-
 /* C[m, n] = alpha op(A)[m, k] op(B)[k, n] + beta C, column-major; ta, tb: transpose A, B */
 static void
 gemm(int ta, int tb, int m, int n, int k, float alpha, const float *A, int lda, const float *B,
@@ -25,12 +21,12 @@ gemm(int ta, int tb, int m, int n, int k, float alpha, const float *A, int lda, 
 {
 	cu_launches++;
 #ifdef __CUDACC__
-	cublasStatus_t st = cublasSgemm((cublasHandle_t) cu_blas_handle(),
-									ta ? CUBLAS_OP_T : CUBLAS_OP_N, tb ? CUBLAS_OP_T : CUBLAS_OP_N,
-									m, n, k, &alpha, A, lda, B, ldb, &beta, C, ldc);
+	cublasStatus_t st = cu_sgemm((cublasHandle_t) cu_blas_handle(),
+								 ta ? CUBLAS_OP_T : CUBLAS_OP_N, tb ? CUBLAS_OP_T : CUBLAS_OP_N,
+								 m, n, k, &alpha, A, lda, B, ldb, &beta, C, ldc);
 
 	if (st != CUBLAS_STATUS_SUCCESS)
-		cu_fail("cublasSgemm", cublasGetStatusString(st));
+		cu_fail("cublasSgemm", cu_blas_status(st));
 #else
 	for (int j = 0; j < n; j++)
 		for (int i = 0; i < m; i++)

@@ -8,6 +8,10 @@
 
 #include "cu_common.h"
 
+#ifdef __CUDACC__
+#include <cublas_v2.h>
+#endif
+
 #ifdef __cplusplus
 extern "C"
 {
@@ -59,8 +63,17 @@ void		sumsq(double *part, const float *g, size_t n);
 void		adamw_update(float *w, float *g, float *m, float *v, const uint8_t *decay_mask,
 						 size_t n, NnAdamWArgs a);
 
-/* cu_runtime.cu: the cuBLAS handle (created by start) */
+/* cu_runtime.cu: the cuBLAS handle (created by start), cublasSgemm and status messages (from the
+ * library start() loads) */
 void	   *cu_blas_handle(void);
+const char *cu_blas_status(int status);
+#ifdef __CUDACC__
+typedef cublasStatus_t (*CuSgemm) (cublasHandle_t handle, cublasOperation_t transa,
+								   cublasOperation_t transb, int m, int n, int k,
+								   const float *alpha, const float *A, int lda, const float *B,
+								   int ldb, const float *beta, float *C, int ldc);
+extern CuSgemm cu_sgemm;
+#endif
 
 #pragma GCC visibility pop
 

@@ -2,6 +2,9 @@
  * cu_runtime.cu — the library's one exported symbol, ntg_cuda_api(): the table of nn_device.h,
  * with device setup, memory and error reporting around the ops of the other files.
  *
+ * cuBLAS is not linked: start() loads it (dlopen), so that looking for a device on a machine
+ * without one never loads cuBLAS, which takes over a second.
+ *
  * Errors: CUDA reports a failed launch or kernel at a later call; cuBLAS returns a status that
  * cu_fail() records.  The first failure is kept and reported by the next to_host or sync (-1,
  * reason in last_error()), which is where the host checks.
@@ -18,6 +21,7 @@
 
 #ifdef __CUDACC__
 #include <cublas_v2.h>
+#include <dlfcn.h>
 #endif
 
 uint64_t	cu_launches;
@@ -59,10 +63,51 @@ last_error(void)
 
 static cublasHandle_t blas;
 
+/* the cuBLAS functions ntg uses, from the library start() loads */
+static struct
+{
+	cublasStatus_t (*create) (cublasHandle_t *handle);
+	cublasStatus_t (*set_math_mode) (cublasHandle_t handle, cublasMath_t mode);
+	const char *(*status_string) (cublasStatus_t status);
+}			blas_fn;
+CuSgemm		cu_sgemm;
+
 void *
 cu_blas_handle(void)
 {
 	return (void *) blas;
+}
+
+const char *
+cu_blas_status(int status)
+{
+	return blas_fn.status_string != NULL ? blas_fn.status_string((cublasStatus_t) status) :
+		"cuBLAS error";
+}
+
+/* Load cuBLAS (the major version the kernels were built against) and find its functions. */
+static int
+load_cublas(void)
+{
+	char		name[64];
+	void	   *lib;
+
+	snprintf(name, sizeof(name), "libcublas.so.%d", CUBLAS_VER_MAJOR);
+	if ((lib = dlopen(name, RTLD_NOW | RTLD_LOCAL)) == NULL)
+	{
+		cu_fail("loading cuBLAS", dlerror());
+		return -1;
+	}
+	blas_fn.create = (cublasStatus_t (*) (cublasHandle_t *)) dlsym(lib, "cublasCreate_v2");
+	blas_fn.set_math_mode = (cublasStatus_t (*) (cublasHandle_t, cublasMath_t)) dlsym(lib, "cublasSetMathMode");
+	blas_fn.status_string = (const char *(*) (cublasStatus_t)) dlsym(lib, "cublasGetStatusString");
+	cu_sgemm = (CuSgemm) dlsym(lib, "cublasSgemm_v2");
+	if (blas_fn.create == NULL || blas_fn.set_math_mode == NULL || cu_sgemm == NULL)
+	{
+		cu_fail("loading cuBLAS", "a function is missing from it");
+		return -1;
+	}
+	return 0;
 }
 
 /* record a failed CUDA call; 0 when e is cudaSuccess */
@@ -127,15 +172,15 @@ start(void)
 	if (started)
 		return 0;
 	if (check("cudaSetDevice", cudaSetDevice(0)) != 0 ||
-		check("creating the CUDA context", cudaFree(0)) != 0)
+		check("creating the CUDA context", cudaFree(0)) != 0 || load_cublas() != 0)
 		return report();
-	if ((st = cublasCreate(&blas)) != CUBLAS_STATUS_SUCCESS)
+	if ((st = blas_fn.create(&blas)) != CUBLAS_STATUS_SUCCESS)
 	{
-		cu_fail("cublasCreate", cublasGetStatusString(st));
+		cu_fail("cublasCreate", cu_blas_status(st));
 		return report();
 	}
 	/* FP32 products, no TF32: the CPU twins are the reference */
-	cublasSetMathMode(blas, CUBLAS_DEFAULT_MATH);
+	blas_fn.set_math_mode(blas, CUBLAS_DEFAULT_MATH);
 	started = 1;
 	return 0;
 }
