@@ -5,6 +5,7 @@
 #
 #   bench/gpu_bench.sh                         # the full protocol
 #   BATCH1_EPOCHS=1 SINGLE_CALLS=100 BATCHED=20000 bench/gpu_bench.sh
+#   ROWS=20 SINGLE_CALLS=5 BATCHED=50 NTG_CUDA_LIBRARY=/tmp/ntg_cuda_emu.so bench/gpu_bench.sh   # check the script
 #
 # Rows: 5 classes x 500 rows, the 5 largest label_app classes of ndpi/flows.tsv of the benchmark data
 # (docs/data.md) as bench/llama_efficiency.sh draws them; without the data, 5 synthetic classes of
@@ -23,11 +24,11 @@ cd "$repo"
 # shellcheck source=test/lib/pg_harness.sh
 . test/lib/pg_harness.sh
 ntg_shared_data
-NTG_PASS_ENV="EPOCHS BATCH1_EPOCHS SINGLE_CALLS BATCHED NTG_CUDA_LIBRARY" \
+NTG_PASS_ENV="EPOCHS BATCH1_EPOCHS SINGLE_CALLS BATCHED ROWS NTG_CUDA_LIBRARY" \
 	ntg_rerun_as_postgres bench/gpu_bench.sh "$@"
 
 EPOCHS=${EPOCHS:-5}; BATCH1_EPOCHS=${BATCH1_EPOCHS:-1}; SINGLE_CALLS=${SINGLE_CALLS:-200}
-BATCHED=${BATCHED:-20000}
+BATCHED=${BATCHED:-20000}; ROWS=${ROWS:-500}
 echo "uptime: $(uptime)"
 
 srv=$(mktemp -d /tmp/ntg-gpu-bench.XXXXXX)
@@ -51,20 +52,20 @@ data=$NTG_SHARED_DATA
 if [ -n "$data" ] && [ -f "$data/ndpi/flows.tsv" ]; then
 	rows=$(mktemp /tmp/ntg-gpu-rows.XXXXXX.tsv)
 	/usr/bin/python3 bench/make_rows.py efficiency --flows "$data/ndpi/flows.tsv" --out "$rows" \
-		--classes 5 --rows 500 --seed 1 2>/dev/null
+		--classes 5 --rows "$ROWS" --seed 1 2>/dev/null
 	"${PSQL[@]}" <<SQL
 CREATE TEMP TABLE raw (label text, pl text);
 \copy raw FROM '$rows'
 INSERT INTO gb_rows SELECT label, ('{' || pl || '}')::integer[] FROM raw;
 SQL
 	rm -f "$rows"
-	echo "rows: 5 largest nDPI classes x 500 (bench/make_rows.py efficiency, seed 1)"
+	echo "rows: 5 largest nDPI classes x $ROWS (bench/make_rows.py efficiency, seed 1)"
 else
 	"${PSQL[@]}" -c "SELECT setseed(0.1); INSERT INTO gb_rows
 		SELECT 'class' || (i % 5), (SELECT array_agg(((random() * 20)::int * 73 - 700) * (CASE WHEN j % 2 = 0 THEN 1 ELSE -1 END))
 		                          FROM generate_series(1, 1 + (i * 7) % 10) AS j WHERE i > 0)
-		FROM generate_series(1, 2500) AS i" >/dev/null
-	echo "rows: 5 synthetic classes x 500 (no benchmark data: NTG_SHARED_DATA)"
+		FROM generate_series(1, 5 * $ROWS) AS i" >/dev/null
+	echo "rows: 5 synthetic classes x $ROWS (no benchmark data: NTG_SHARED_DATA)"
 fi
 
 # ---- one device ----
@@ -116,5 +117,5 @@ print("| generation one at a time, ms/sample | %.3f | %.3f | %s | 31.21 | %s | <
 print("| generation batched, rows/minute | %.0f | %.0f | %s | - | - | >= 1000000 |" % (g_r, c_r, x(g_r, c_r, False)))
 PY
 echo
-echo "Protocol: 5 classes x 500 rows; batch 1 runs BATCH1_EPOCHS=$BATCH1_EPOCHS epoch(s), batch 32 EPOCHS=$EPOCHS;"
+echo "Protocol: 5 classes x $ROWS rows (the paper's: 500); batch 1 runs BATCH1_EPOCHS=$BATCH1_EPOCHS epoch(s), batch 32 EPOCHS=$EPOCHS;"
 echo "one at a time = $SINGLE_CALLS separate ntg.generate(n => 1) calls (model cached); batched = one call of $BATCHED rows per class."
