@@ -24,6 +24,7 @@
 #include "common/params.h"
 #include "common/seqset.h"
 #include "models/train_driver.h"
+#include "jobs_progress.h"
 #include "models_sql.h"
 #include "ntg_glue.h"
 
@@ -40,6 +41,20 @@ find_kind(const char *kind)
 				 errmsg("unknown model kind \"%s\"", kind),
 				 errhint("Known kinds: %s.", ntg_model_kind_names(0))));
 	return k;
+}
+
+/* The hooks of a run: a job's progress (jobs_progress.c) when this backend is a job worker, and the
+ * device ntg.device asks for. */
+static const NtgTrainHooks *
+train_hooks(const NtgTraining *t, NtgTrainHooks *hooks)
+{
+	const NtgTrainHooks *job = ntg_job_train_hooks(t);
+	NtgDeviceMode device = hooks->device;
+
+	if (job != NULL)
+		*hooks = *job;
+	hooks->device = device;
+	return hooks;
 }
 
 /* Collect the rows, prepare and run the training, save: all in CurrentMemoryContext. */
@@ -69,7 +84,7 @@ train_model(NtgTraining *t, const NtgModelKind *kind, const char *query, Jsonb *
 				 errmsg("every pl array of train_query is empty"),
 				 errdetail("A generator learns payload lengths; %d rows carried none.", rows.n_rows)));
 	NTG_PG_CHECK(ntg_training_prepare(t, kind, &params, &rows, &limits, &err), &err);
-	NTG_PG_CHECK(ntg_training_run(t, &hooks, &err), &err);
+	NTG_PG_CHECK(ntg_training_run(t, train_hooks(t, &hooks), &err), &err);
 	NTG_PG_CHECK(ntg_training_save(t, bytes, n_bytes, &err), &err);
 }
 

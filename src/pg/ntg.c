@@ -12,6 +12,7 @@
 
 #include <limits.h>
 
+#include "jobs.h"
 #include "models_sql.h"
 #include "ntg_glue.h"
 
@@ -49,6 +50,7 @@ _PG_init(void)
 							 "fails when there is none. Models are stored the same either way.",
 							 &ntg_device_mode, NTG_DEVICE_AUTO, ntg_device_options,
 							 PGC_USERSET, 0, NULL, NULL, NULL);
+	ntg_jobs_init();
 	MarkGUCPrefixReserved("ntg");
 	ntg_pg_install_hooks();
 }
