@@ -57,7 +57,7 @@ TEMP_REGRESS_OPTS = --temp-instance=$(CURDIR)/tmp_check --temp-config=$(srcdir)/
                --bindir=$(TMP_BINDIR)
 
 EXTRA_CLEAN  = tmp_install tmp_check tmp_pgtap results regression.diffs regression.out test/unit/bin \
-               $(SHLIB_EXPORTS)
+               $(SHLIB_EXPORTS) kernels/*.o kernels/ntg_cuda.so
 
 # Rebuild objects when a header they include changes.
 override autodepend = yes
@@ -68,6 +68,61 @@ override with_llvm = no
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
+
+# ---------------------------------------------------------------------------
+# CUDA kernels (kernels/*.cu, docs/gpu.md): built by nvcc into ntg_cuda.so, installed beside ntg.so,
+# which loads it only when a session asks for a device (ntg.device).  ntg.so itself never links
+# CUDA, whatever the switch:
+#   NTG_CUDA=auto  (default) build the kernels when nvcc is found (PATH, then /usr/local/cuda/bin)
+#   NTG_CUDA=yes   build them, or fail when there is no nvcc
+#   NTG_CUDA=no    CPU only
+# NVCC=/path/to/nvcc picks a compiler; NVCC_GENCODE the GPU architectures (default: sm_80 A100,
+# sm_90 H100/H200, and PTX that newer GPUs compile when they load it).
+NTG_CUDA    ?= auto
+NVCC        ?= $(or $(shell command -v nvcc 2>/dev/null),$(wildcard /usr/local/cuda/bin/nvcc))
+NVCC_GENCODE ?= -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=sm_90 \
+               -gencode arch=compute_90,code=compute_90
+KERNEL_SRCS  = $(sort $(wildcard kernels/*.cu))
+KERNEL_DEPS  = $(wildcard kernels/*.h) src/core/nn/nn_device.h src/core/nn/nn_simd.h
+NVCC_FOUND   = $(if $(NVCC),$(shell command -v $(NVCC) 2>/dev/null))
+ifeq ($(NTG_CUDA),yes)
+ifeq ($(NVCC_FOUND),)
+$(error NTG_CUDA=yes but nvcc is not found: put it on PATH or set NVCC=/path/to/nvcc)
+endif
+NTG_CUDA_BUILD = yes
+else ifeq ($(NTG_CUDA),auto)
+NTG_CUDA_BUILD = $(if $(NVCC_FOUND),yes,no)
+else ifeq ($(NTG_CUDA),no)
+NTG_CUDA_BUILD = no
+else
+$(error NTG_CUDA must be auto, yes or no, not "$(NTG_CUDA)")
+endif
+
+ifeq ($(NTG_CUDA_BUILD),yes)
+# the CUDA runtime goes in statically (nvcc's default); cuBLAS is not linked but loaded when a
+# device starts (kernels/cu_runtime.cu), found through the rpath
+CUDA_LIBDIR  = $(dir $(patsubst %/,%,$(dir $(NVCC_FOUND))))lib64
+all: kernels/ntg_cuda.so
+kernels/%.o: kernels/%.cu $(KERNEL_DEPS)
+	$(NVCC) -O3 -std=c++17 -Xcompiler -fPIC,-fvisibility=hidden -I$(srcdir)/src/core -I$(srcdir)/kernels \
+		$(NVCC_GENCODE) -c -o $@ $<
+kernels/ntg_cuda.so: $(KERNEL_SRCS:.cu=.o) kernels/ntg_cuda.map
+	$(NVCC) -shared -o $@ $(KERNEL_SRCS:.cu=.o) -Xlinker --version-script=kernels/ntg_cuda.map \
+		-Xlinker -rpath=$(CUDA_LIBDIR)
+install: install-cuda
+install-cuda: kernels/ntg_cuda.so installdirs
+	$(INSTALL_SHLIB) kernels/ntg_cuda.so '$(DESTDIR)$(pkglibdir)/ntg_cuda$(DLSUFFIX)'
+else
+all: cuda-note
+cuda-note:
+	@echo "ntg: building without CUDA kernels ($(if $(filter auto,$(NTG_CUDA)),no nvcc found,NTG_CUDA=$(NTG_CUDA))); everything runs on the CPU"
+# a CPU-only install leaves no kernels of an earlier build behind
+install: uninstall-cuda
+endif
+uninstall: uninstall-cuda
+uninstall-cuda:
+	rm -f '$(DESTDIR)$(pkglibdir)/ntg_cuda$(DLSUFFIX)'
+.PHONY: install-cuda uninstall-cuda cuda-note
 
 # (named as a prerequisite of the library too, so that make never treats it as intermediate)
 $(shlib): $(SHLIB_EXPORTS)
@@ -114,7 +169,26 @@ test/unit/bin/%: test/unit/%.c test/unit/bin/libntgcore.a test/unit/unit.h
 
 -include $(UNIT_OBJS:.o=.d) $(patsubst test/unit/bin/%,test/unit/bin/obj/%.d,$(UNIT_BINS))
 
-unit-build: $(UNIT_BINS)
+# The kernels again, compiled by the C compiler into an emulated library whose kernels run thread
+# after thread on the host (kernels/cu_emulate.h): test_cuda_emu checks every op of it against its
+# CPU twin, on any machine.
+EMU_OBJS     = $(patsubst kernels/%.cu,test/unit/bin/emu/%.o,$(KERNEL_SRCS)) test/unit/bin/emu/cu_emulate.o
+EMU_CFLAGS   = -std=gnu11 -O2 -g -fPIC -fvisibility=hidden -Wall -Wextra -Wno-unused-parameter \
+               -Wno-sign-compare -I$(srcdir)/src/core -I$(srcdir)/kernels
+
+test/unit/bin/emu/%.o: kernels/%.cu $(KERNEL_DEPS)
+	@mkdir -p $(dir $@)
+	$(CC) $(EMU_CFLAGS) -x c -c -o $@ $<
+test/unit/bin/emu/cu_emulate.o: kernels/cu_emulate.c kernels/cu_emulate.h
+	@mkdir -p $(dir $@)
+	$(CC) $(EMU_CFLAGS) -c -o $@ $<
+test/unit/bin/ntg_cuda_emu.so: $(EMU_OBJS)
+	$(CC) -shared -o $@ $^ -lm
+
+# (a prerequisite of its test, so that building the test rebuilds the kernels it loads)
+test/unit/bin/test_cuda_emu: test/unit/bin/ntg_cuda_emu.so
+
+unit-build: $(UNIT_BINS) test/unit/bin/ntg_cuda_emu.so
 
 unit: unit-build
 	prove --timer -f $(UNIT_BINS)
@@ -150,3 +224,8 @@ print-unit-bins:
 print-dep-flags:
 	@echo $(DEP_CFLAGS) $(DEP_LIBS)
 .PHONY: print-dep-flags
+
+# yes when this build makes the CUDA kernels (NTG_CUDA and nvcc), else no
+print-cuda-build:
+	@echo $(NTG_CUDA_BUILD)
+.PHONY: print-cuda-build

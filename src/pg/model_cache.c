@@ -545,9 +545,15 @@ ntg_pg_model_sample(NtgModelRef *ref, int class_index, int n, const NtgSampleOpt
 	NtgError	err;
 	int			rc = NTG_OK;
 
+	if (ref->model->kind->caps & NTG_CAP_DEVICE)
+		ntg_pg_device_check();	/* 'cuda' without a device: the cached model stays good */
 	PG_TRY();
 	{
-		rc = ref->model->kind->sample(ref->model, class_index, n, opts, rng, out, out_len, &err);
+		/* in the model's context: its device buffers live and die with the entry */
+		rc = ntg_model_set_device(ref->model, ntg_pg_device_mode(), &err);
+		if (rc == NTG_OK)
+			rc = ref->model->kind->sample(ref->model, class_index, n, opts, rng, out, out_len,
+										  &err);
 	}
 	PG_CATCH();
 	{

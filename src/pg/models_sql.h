@@ -8,6 +8,7 @@
 
 #include "postgres.h"
 
+#include "utils/guc.h"
 #include "utils/jsonb.h"
 
 #include "models/model.h"
@@ -88,6 +89,16 @@ extern int	ntg_model_file_cache_kb;
 extern int	ntg_model_cache_kb;
 /* GUC ntg.training_memory_limit (kB): most memory a training may be estimated to take. */
 extern int	ntg_training_memory_limit_kb;
+
+/* ---- devices (device_sql.c) ---------------------------------------------------------------- */
+
+/* GUC ntg.device: an NtgDeviceMode (auto, cpu, cuda) */
+extern int	ntg_device_mode;
+extern const struct config_enum_entry ntg_device_options[];
+/* The setting (and, the first time, where the kernels library is: the server's library directory). */
+NtgDeviceMode ntg_pg_device_mode(void);
+/* 55000 now, before any work, when ntg.device is 'cuda' and no device is usable. */
+void		ntg_pg_device_check(void);
 
 /* ---- storing (model_store.c) --------------------------------------------------------------- */
 

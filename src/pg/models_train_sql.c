@@ -43,6 +43,20 @@ find_kind(const char *kind)
 	return k;
 }
 
+/* The hooks of a run: a job's progress (jobs_progress.c) when this backend is a job worker, and the
+ * device ntg.device asks for. */
+static const NtgTrainHooks *
+train_hooks(const NtgTraining *t, NtgTrainHooks *hooks)
+{
+	const NtgTrainHooks *job = ntg_job_train_hooks(t);
+	NtgDeviceMode device = hooks->device;
+
+	if (job != NULL)
+		*hooks = *job;
+	hooks->device = device;
+	return hooks;
+}
+
 /* Collect the rows, prepare and run the training, save: all in CurrentMemoryContext. */
 static void
 train_model(NtgTraining *t, const NtgModelKind *kind, const char *query, Jsonb *hyper,
@@ -52,9 +66,11 @@ train_model(NtgTraining *t, const NtgModelKind *kind, const char *query, Jsonb *
 	NtgParams	params;
 	NtgTrainLimits limits;
 	NtgError	err;
+	NtgTrainHooks hooks = {0};
 
 	limits.max_bytes = (int64) ntg_training_memory_limit_kb * 1024;
 	limits.limit_name = "ntg.training_memory_limit";
+	hooks.device = ntg_pg_device_mode();
 	ntg_pg_params_from_jsonb(hyper, &params);
 	ntg_pg_collect_seqs_limited(query, "train_query", limits.max_bytes, limits.limit_name, &rows);
 	if (rows.n_rows == 0)
@@ -68,7 +84,7 @@ train_model(NtgTraining *t, const NtgModelKind *kind, const char *query, Jsonb *
 				 errmsg("every pl array of train_query is empty"),
 				 errdetail("A generator learns payload lengths; %d rows carried none.", rows.n_rows)));
 	NTG_PG_CHECK(ntg_training_prepare(t, kind, &params, &rows, &limits, &err), &err);
-	NTG_PG_CHECK(ntg_training_run(t, ntg_job_train_hooks(t), &err), &err);
+	NTG_PG_CHECK(ntg_training_run(t, train_hooks(t, &hooks), &err), &err);
 	NTG_PG_CHECK(ntg_training_save(t, bytes, n_bytes, &err), &err);
 }
 
@@ -146,6 +162,8 @@ train_and_store(FunctionCallInfo fcinfo, const char *name, const NtgModelKind *k
 	Datum		result;
 
 	ntg_pg_model_check_storable(name, kind->name, replace, cmdname);
+	if (kind->caps & NTG_CAP_DEVICE)
+		ntg_pg_device_check();	/* 'cuda' without a device: before the rows are read */
 	traincxt = AllocSetContextCreate(callercxt, "ntg train", ALLOCSET_DEFAULT_SIZES);
 	MemoryContextSwitchTo(traincxt);
 	train_model(&t, kind, query, hyper, &bytes, &n_bytes);

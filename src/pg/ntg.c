@@ -45,6 +45,12 @@ _PG_init(void)
 							"The files live in the server's temporary directory (removed at start); 0 turns them off.",
 							&ntg_model_file_cache_kb, 1024 * 1024, 0, INT_MAX / 2,
 							PGC_SIGHUP, GUC_UNIT_KB, NULL, NULL, NULL);
+	DefineCustomEnumVariable("ntg.device",
+							 "Where ntg trains and generates: auto, cpu or cuda.",
+							 "auto uses a CUDA device when one is usable and the CPU otherwise; cuda "
+							 "fails when there is none. Models are stored the same either way.",
+							 &ntg_device_mode, NTG_DEVICE_AUTO, ntg_device_options,
+							 PGC_USERSET, 0, NULL, NULL, NULL);
 	ntg_jobs_init();
 	MarkGUCPrefixReserved("ntg");
 	ntg_pg_install_hooks();

@@ -53,6 +53,10 @@ ntg_pg_errcode(NtgStatus code)
 			return ERRCODE_INTERNAL_ERROR;
 		case NTG_ERR_LIMIT:
 			return ERRCODE_PROGRAM_LIMIT_EXCEEDED;
+		case NTG_ERR_NO_DEVICE:
+			return ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE;
+		case NTG_ERR_DEVICE:
+			return ERRCODE_SYSTEM_ERROR;
 	}
 	return ERRCODE_INTERNAL_ERROR;
 }
@@ -93,6 +97,44 @@ pg_chunk_size(void *ptr, void *ctx)
 	return GetMemoryChunkSpace(ptr);
 }
 
+/* A cleanup registration: runs when CurrentMemoryContext (at registration) is reset or deleted,
+ * before its memory is released, so that the object it names is still readable then. */
+typedef struct PgCleanup
+{
+	MemoryContextCallback cb;
+	NtgCleanup	guard;
+} PgCleanup;
+
+static void
+pg_cleanup_run(void *arg)
+{
+	NtgCleanup *g = &((PgCleanup *) arg)->guard;
+
+	if (g->fn != NULL)
+	{
+		void		(*fn) (void *) = g->fn;
+
+		g->fn = NULL;
+		fn(g->arg);
+	}
+}
+
+static NtgCleanup *
+pg_cleanup_register(void (*fn) (void *), void *arg)
+{
+	PgCleanup  *c = MemoryContextAllocExtended(CurrentMemoryContext, sizeof(PgCleanup),
+											   MCXT_ALLOC_NO_OOM);
+
+	if (c == NULL)
+		return NULL;
+	c->guard.fn = fn;
+	c->guard.arg = arg;
+	c->cb.func = pg_cleanup_run;
+	c->cb.arg = c;
+	MemoryContextRegisterResetCallback(CurrentMemoryContext, &c->cb);
+	return &c->guard;
+}
+
 static void
 pg_check_interrupts(void)
 {
@@ -122,4 +164,5 @@ ntg_pg_install_hooks(void)
 	ntg_set_allocator(&allocator);
 	ntg_set_interrupt_hook(pg_check_interrupts);
 	ntg_set_log_hook(pg_log);
+	ntg_set_cleanup_hook(pg_cleanup_register);
 }

@@ -63,6 +63,7 @@ check_caps(const NtgModelKind *k)
 	ok(!(k->caps & NTG_CAP_CLASSIFY) == !k->predict_proba, "%s: CLASSIFY iff predict_proba()",
 	   k->name);
 	ok(!(k->caps & NTG_CAP_VALIDATION) == !k->eval_loss, "%s: VALIDATION iff eval_loss()", k->name);
+	ok(!(k->caps & NTG_CAP_DEVICE) == !k->set_device, "%s: DEVICE iff set_device()", k->name);
 	ok(!(k->caps & NTG_CAP_GENERATE) == (k->n_sample_options == 0) &&
 	   k->n_sample_options <= NTG_MAX_SAMPLE_OPTIONS, "%s: generators, and only they, have sampling options",
 	   k->name);

@@ -84,6 +84,10 @@ ntg_status_name(NtgStatus code)
 			return "internal error";
 		case NTG_ERR_LIMIT:
 			return "limit exceeded";
+		case NTG_ERR_NO_DEVICE:
+			return "no device";
+		case NTG_ERR_DEVICE:
+			return "device error";
 	}
 	return "unknown status";
 }
@@ -227,6 +231,29 @@ ntg_strdup(const char *s)
 	if (p != NULL)
 		memcpy(p, s, n);
 	return p;
+}
+
+/* ---- cleanup of resources other than memory ------------------------------------------------ */
+
+static NtgCleanupHook cleanup_hook = NULL;
+
+void
+ntg_set_cleanup_hook(NtgCleanupHook hook)
+{
+	cleanup_hook = hook;
+}
+
+NtgCleanup *
+ntg_cleanup_register(void (*fn) (void *arg), void *arg)
+{
+	return cleanup_hook != NULL ? cleanup_hook(fn, arg) : NULL;
+}
+
+void
+ntg_cleanup_cancel(NtgCleanup *guard)
+{
+	if (guard != NULL)
+		guard->fn = NULL;
 }
 
 /* ---- interrupts and log lines -------------------------------------------------------------- */

@@ -25,7 +25,9 @@ typedef enum NtgStatus
 	NTG_ERR_UNSUPPORTED = -5,	/* valid input we do not handle -> 0A000 */
 	NTG_ERR_BAD_FORMAT = -6,	/* input is not what it claims to be -> 22P04 bad_copy_file_format */
 	NTG_ERR_INTERNAL = -7,		/* cannot happen -> XX000 */
-	NTG_ERR_LIMIT = -8			/* beyond a configured limit -> 54000 program_limit_exceeded */
+	NTG_ERR_LIMIT = -8,			/* beyond a configured limit -> 54000 program_limit_exceeded */
+	NTG_ERR_NO_DEVICE = -9,		/* a CUDA device was asked for and none is usable -> 55000 */
+	NTG_ERR_DEVICE = -10		/* the CUDA device failed during work -> 58000 system_error */
 } NtgStatus;
 
 #define NTG_ERRMSG_LEN 256
@@ -80,6 +82,25 @@ void	   *ntg_calloc(size_t n, size_t size);	/* zeroed; NULL on failure or overfl
 void	   *ntg_realloc(void *ptr, size_t size);
 void		ntg_free(void *ptr);				/* NULL is fine */
 char	   *ntg_strdup(const char *s);
+
+/*
+ * Resources other than memory (a CUDA device's buffers) that belong to an object allocated with
+ * ntg_malloc.  A host that releases memory wholesale (a backend resetting or deleting a memory
+ * context after an error or a cancel) runs the registered function first, so those resources go
+ * with the memory; ntg_cleanup_register returns the guard of the registration, or NULL when the
+ * host has no such hook (a test binary: only the explicit release frees them).  Whoever releases
+ * the resources explicitly calls ntg_cleanup_cancel(guard) first, so that fn never runs twice.
+ * The guard belongs to the host (a backend allocates it in the same memory context).
+ */
+typedef struct NtgCleanup
+{
+	void		(*fn) (void *arg);	/* NULL once cancelled */
+	void	   *arg;
+} NtgCleanup;
+typedef NtgCleanup *(*NtgCleanupHook) (void (*fn) (void *arg), void *arg);
+void		ntg_set_cleanup_hook(NtgCleanupHook hook);
+NtgCleanup *ntg_cleanup_register(void (*fn) (void *arg), void *arg);
+void		ntg_cleanup_cancel(NtgCleanup *guard);	/* NULL is fine */
 
 /* ---- interrupts ---------------------------------------------------------------------------- */
 

@@ -320,6 +320,7 @@ llama_destroy(NtgModel *model)
 
 	if (m == NULL)
 		return;
+	llama_device_free(m);
 	llama_free_acts(m);
 	llama_free_sampler(m);
 	llama_free_prefixes(m);
@@ -336,7 +337,7 @@ const NtgModelKind ntg_llama_kind = {
 	.name = "llama",
 	.summary = "LLaMA-style decoder-only transformer over payload-length tokens",
 	.family = NTG_FAMILY_TOKEN,
-	.caps = NTG_CAP_GENERATE | NTG_CAP_VALIDATION | NTG_CAP_EPOCHS,
+	.caps = NTG_CAP_GENERATE | NTG_CAP_VALIDATION | NTG_CAP_EPOCHS | NTG_CAP_DEVICE,
 	.sample_options = ntg_token_sample_options,
 	.n_sample_options = NTG_TOKEN_N_OPTIONS,
 	.tiny_hyperparams = "{\"dim\": 16, \"hidden_dim\": 32, \"n_layers\": 1, \"n_heads\": 2, "
@@ -350,6 +351,7 @@ const NtgModelKind ntg_llama_kind = {
 	.load = llama_load,
 	.config_json = llama_config_json,
 	.destroy = llama_destroy,
+	.set_device = llama_set_device,
 };
 
 /* Re-derive the optimizer schedule after load (a loaded model can be trained further). */

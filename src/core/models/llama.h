@@ -70,6 +70,7 @@ typedef struct LlamaLayer
 typedef struct LlamaActs LlamaActs;
 typedef struct LlamaSampler LlamaSampler;
 typedef struct LlamaNodeStore LlamaNodeStore;
+typedef struct LlamaDevice LlamaDevice;
 
 typedef struct LlamaModel
 {
@@ -91,7 +92,22 @@ typedef struct LlamaModel
 	float	   *prefix_store;	/* every class's <CLASS_c> node, once computed (llama_sample.c) */
 	uint8_t    *prefix_ready;	/* [n_classes] */
 	LlamaNodeStore *nodes;		/* histories decoded alone, kept across calls (llama_nodes.c) */
+	LlamaDevice *gpu;			/* on a CUDA device (base.device): its copies of the weights,
+								 * optimizer state, activations and KV cache (llama_device.c) */
 } LlamaModel;
+
+/* A packed batch as llama_step lays it out (host arrays), for the device pass. */
+typedef struct LlamaBatch
+{
+	int			N;				/* tokens */
+	int			S;				/* rows */
+	const int32_t *tokens;		/* [N] */
+	const int32_t *targets;		/* [N] */
+	const int  *start;			/* [S] */
+	const int  *lens;			/* [S] */
+	const int  *pos;			/* [N] */
+	int			dropping;		/* residual dropout in this pass */
+} LlamaBatch;
 
 /* Build the model object and its parameter buffer for cfg (weights zero; with_grad 1 also gives
  * gradient and Adam buffers; -1 gives the tensor layout only, no buffers: load() checks a stored
@@ -137,6 +153,40 @@ int			llama_save(NtgModel *model, NtgBlob *blob, NtgError *err);
 int			llama_load(const NtgBlob *blob, NtgModel **model, NtgError *err);
 /* Bytes of activations for a training batch of S rows (llama_train.c), for kind->estimate. */
 size_t		llama_acts_bytes(const LlamaConfig *c, int S);
+
+/* Residual dropout masks: n scales (0 or 1/(1-p)) from the model's dropout generator
+ * (llama_train.c, which says how); the device pass draws them on the host so that both devices
+ * drop the same elements. */
+void		llama_dropout_scales(LlamaModel *m, float *scale, size_t n);
+
+/* ---- the device path (llama_device.c, llama_device_sample.c) ---- */
+
+/* kind->set_device */
+int			llama_set_device(NtgModel *model, const struct NnDeviceApi *dev, NtgError *err);
+void		llama_device_free(LlamaModel *m);
+/* Before a training step (update != 0): device gradients and moments, gradients zeroed. */
+int			llama_device_begin_update(LlamaModel *m, NtgError *err);
+/* llama_pass on the device: forward, the summed loss of the counted targets, and with backward
+ * the gradients (dlogits scaled by scale) accumulated into the device gradient. */
+int			llama_device_pass(LlamaModel *m, const LlamaBatch *b, int backward, float scale,
+							  double *loss_sum, NtgError *err);
+/* nn_adamw_step on the device. */
+int			llama_device_adamw(LlamaModel *m, NtgError *err);
+/* Copy the device's weights (and gradients) into params.data (params.grad). */
+int			llama_device_weights_to_host(LlamaModel *m, NtgError *err);
+int			llama_device_grads_to_host(LlamaModel *m, NtgError *err);
+/* Row `row` of the last pass's probabilities ([V]) into out. */
+int			llama_device_probs_row(LlamaModel *m, int row, float *out, NtgError *err);
+/* The device half of the sampler for cap nodes per position. */
+int			llama_device_sampler(LlamaModel *m, int cap, NtgError *err);
+/* llama_decode_nodes on the device: the U nodes of position p (tokens ntok, parents in the host
+ * table parent[T][cap]) through the model; their logits into logits[U, K] (host). */
+int			llama_device_decode(LlamaModel *m, int U, int p, const int32_t *ntok, const int *parent,
+								float *logits, NtgError *err);
+/* Keys and values of node j at position p, every layer ([L][C] each, host), out of the device
+ * cache (to_cache 0) or into it (1). */
+int			llama_device_kv(LlamaModel *m, int p, int j, float *k, float *v, int to_cache,
+							NtgError *err);
 
 /* Helpers shared by the llama_*.c files. */
 char	   *llama_config_json(const NtgModel *model);

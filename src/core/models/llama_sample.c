@@ -51,6 +51,7 @@ struct LlamaSampler
 	float	   *prefix_k;		/* [L][C] */
 	float	   *prefix_v;		/* [L][C] */
 	float	   *prefix_logits;	/* [K] */
+	float	   *kv;				/* [2][L][C]: keys and values of one node, copied off a device */
 	void	   *block;
 };
 
@@ -80,7 +81,7 @@ llama_free_prefixes(LlamaModel *m)
 }
 
 static int
-llama_ensure_sampler(LlamaModel *m, int cap)
+llama_ensure_sampler(LlamaModel *m, int cap, NtgError *err)
 {
 	const LlamaConfig *c = &m->cfg;
 	size_t		C = c->dim,
@@ -97,22 +98,28 @@ llama_ensure_sampler(LlamaModel *m, int cap)
 	if (m->sampler != NULL && m->sampler->cap >= cap)
 		return NTG_OK;
 	llama_free_sampler(m);
+	/* on a device, the KV cache lives there (llama_device_sample.c) */
+	if (m->gpu != NULL && llama_device_sampler(m, cap, err) != NTG_OK)
+		return err->code;
 	s = ntg_calloc(1, sizeof(LlamaSampler));
 	if (s == NULL)
-		return NTG_ERR_NOMEM;
+		return ntg_error(err, NTG_ERR_NOMEM, "out of memory");
 	m->sampler = s;
 	s->cap = cap;
 	s->T = (int) T;
 	s->K = (int) K;
-	s->kcache = ntg_malloc(cache * sizeof(float));
-	s->vcache = ntg_malloc(cache * sizeof(float));
-	s->x = ntg_malloc((cap * (C * 4 + 3 * C + 3 * H + K + 1) + T + 2 * L * C + K) * sizeof(float));
+	if (m->gpu == NULL)
+	{
+		s->kcache = ntg_malloc(cache * sizeof(float));
+		s->vcache = ntg_malloc(cache * sizeof(float));
+	}
+	s->x = ntg_malloc((cap * (C * 4 + 3 * C + 3 * H + K + 1) + T + 4 * L * C + K) * sizeof(float));
 	s->block = ntg_malloc(ints * sizeof(int));
-	if (s->kcache == NULL || s->vcache == NULL || s->x == NULL || s->block == NULL ||
-		ntg_token_draw_alloc(&s->draw, cap, (int) K) != NTG_OK)
+	if ((m->gpu == NULL && (s->kcache == NULL || s->vcache == NULL)) || s->x == NULL ||
+		s->block == NULL || ntg_token_draw_alloc(&s->draw, cap, (int) K) != NTG_OK)
 	{
 		llama_free_sampler(m);
-		return NTG_ERR_NOMEM;
+		return ntg_error(err, NTG_ERR_NOMEM, "out of memory");
 	}
 	p = s->x + cap * C;
 	s->xb = p, p += cap * C;
@@ -125,7 +132,8 @@ llama_ensure_sampler(LlamaModel *m, int cap)
 	s->att = p, p += T;
 	s->prefix_k = p, p += L * C;
 	s->prefix_v = p, p += L * C;
-	s->prefix_logits = p;
+	s->prefix_logits = p, p += K;
+	s->kv = p;
 	q = s->block;
 	s->parent = q, q += T * cap;
 	s->ntok = q, q += cap;
@@ -216,9 +224,9 @@ attend_chain(LlamaSampler *s, int l, int U, int p, int C, int NH)
 }
 
 /* Feed the U nodes of position p (tokens s->ntok) through the model: stores their keys and
- * values and leaves the logits of the K drawable tokens in s->logits. */
-static void
-llama_decode_nodes(LlamaModel *m, int U, int p)
+ * values and leaves the logits of the K drawable tokens in s->logits.  Fails only on a device. */
+static int
+llama_decode_nodes(LlamaModel *m, int U, int p, NtgError *err)
 {
 	const LlamaConfig *c = &m->cfg;
 	LlamaSampler *s = m->sampler;
@@ -226,6 +234,9 @@ llama_decode_nodes(LlamaModel *m, int U, int p)
 				H = c->hidden_dim,
 				NH = c->n_heads,
 				HS = C / NH;
+
+	if (m->gpu != NULL)
+		return llama_device_decode(m, U, p, s->ntok, s->parent, s->logits, err);
 
 	for (int j = 0; j < U; j++)
 		s->pos[j] = p;
@@ -257,6 +268,31 @@ llama_decode_nodes(LlamaModel *m, int U, int p)
 	rmsnorm_forward(s->xb, s->rstd, s->x, W(m, m->t_norm), U, C, LLAMA_NORM_EPS);
 	/* rows 0 .. n_values of the head: the value tokens and <EOS> */
 	linear_forward(s->logits, s->xb, W(m, m->t_out), U, C, s->K);
+	return NTG_OK;
+}
+
+/* Keys and values of node j at position p, every layer, out of the cache into k[L][C] and
+ * v[L][C] (to_cache 0), or into the cache from them (1): a copy on the CPU, a transfer on a
+ * device. */
+static int
+kv_copy(LlamaModel *m, int p, int j, float *k, float *v, int to_cache, NtgError *err)
+{
+	LlamaSampler *s = m->sampler;
+	int			C = m->cfg.dim;
+
+	if (m->gpu != NULL)
+		return llama_device_kv(m, p, j, k, v, to_cache, err);
+	for (int l = 0; l < m->cfg.n_layers; l++)
+	{
+		float	   *kc = cache_at(s, s->kcache, l, p, j, C),
+				   *vc = cache_at(s, s->vcache, l, p, j, C);
+
+		memcpy(to_cache ? kc : k + (size_t) l * C, to_cache ? k + (size_t) l * C : kc,
+			   C * sizeof(float));
+		memcpy(to_cache ? vc : v + (size_t) l * C, to_cache ? v + (size_t) l * C : vc,
+			   C * sizeof(float));
+	}
+	return NTG_OK;
 }
 
 /*
@@ -312,57 +348,52 @@ prefix_slot(LlamaModel *m, int c, int *ready)
 }
 
 /* Put class c's <CLASS_c> node at position 0 of the caches, computing it the first time. */
-static void
-llama_prefix(LlamaModel *m, int class_index)
+static int
+llama_prefix(LlamaModel *m, int class_index, NtgError *err)
 {
 	LlamaSampler *s = m->sampler;
 	int			C = m->cfg.dim,
 				L = m->cfg.n_layers;
-	int			ready;
+	int			ready,
+				rc;
 	float	   *p = prefix_slot(m, class_index, &ready);
 
 	if (!ready)
 	{
 		s->ntok[0] = ntg_tok_class(&m->tok, class_index);
-		llama_decode_nodes(m, 1, 0);
-		for (int l = 0; l < L; l++)
+		if ((rc = llama_decode_nodes(m, 1, 0, err)) != NTG_OK ||
+			(rc = kv_copy(m, 0, 0, p, p + (size_t) L * C, 0, err)) != NTG_OK)
 		{
-			memcpy(p + (size_t) l * C, cache_at(s, s->kcache, l, 0, 0, C), C * sizeof(float));
-			memcpy(p + (size_t) (L + l) * C, cache_at(s, s->vcache, l, 0, 0, C), C * sizeof(float));
+			llama_forget_prefixes(m);	/* the slot is marked ready: unmark it */
+			return rc;
 		}
 		memcpy(p + (size_t) 2 * L * C, s->logits, s->K * sizeof(float));
-		return;
-	}
-	for (int l = 0; l < L; l++)
-	{
-		memcpy(cache_at(s, s->kcache, l, 0, 0, C), p + (size_t) l * C, C * sizeof(float));
-		memcpy(cache_at(s, s->vcache, l, 0, 0, C), p + (size_t) (L + l) * C, C * sizeof(float));
+		return NTG_OK;
 	}
 	memcpy(s->logits, p + (size_t) 2 * L * C, s->K * sizeof(float));
+	return kv_copy(m, 0, 0, p, p + (size_t) L * C, 1, err);
 }
 
-/* The single node at position p from the kept histories (llama_nodes.c); false when not kept. */
+/* The single node at position p from the kept histories (llama_nodes.c) into the cache: 1, or 0
+ * when not kept (or -1 when a device failed, err set). */
 static int
-node_from_store(LlamaModel *m, int cls, const int32_t *path, int p)
+node_from_store(LlamaModel *m, int cls, const int32_t *path, int p, NtgError *err)
 {
 	LlamaSampler *s = m->sampler;
 	int			C = m->cfg.dim,
 				L = m->cfg.n_layers;
-	const float *rec = llama_node_get(m, cls, path, p);
+	float	   *rec = (float *) llama_node_get(m, cls, path, p);
 
 	if (rec == NULL)
 		return 0;
-	for (int l = 0; l < L; l++)
-	{
-		memcpy(cache_at(s, s->kcache, l, p, 0, C), rec + (size_t) l * C, C * sizeof(float));
-		memcpy(cache_at(s, s->vcache, l, p, 0, C), rec + (size_t) (L + l) * C, C * sizeof(float));
-	}
+	if (kv_copy(m, p, 0, rec, rec + (size_t) L * C, 1, err) != NTG_OK)
+		return -1;
 	memcpy(s->logits, rec + (size_t) 2 * L * C, s->K * sizeof(float));
 	return 1;
 }
 
-static void
-node_to_store(LlamaModel *m, int cls, const int32_t *path, int p)
+static int
+node_to_store(LlamaModel *m, int cls, const int32_t *path, int p, NtgError *err)
 {
 	LlamaSampler *s = m->sampler;
 	int			C = m->cfg.dim,
@@ -371,24 +402,30 @@ node_to_store(LlamaModel *m, int cls, const int32_t *path, int p)
 
 	for (int l = 0; l < L; l++)
 	{
-		kv[l] = cache_at(s, s->kcache, l, p, 0, C);
-		kv[L + l] = cache_at(s, s->vcache, l, p, 0, C);
+		kv[l] = m->gpu != NULL ? s->kv + (size_t) l * C : cache_at(s, s->kcache, l, p, 0, C);
+		kv[L + l] = m->gpu != NULL ? s->kv + (size_t) (L + l) * C :
+			cache_at(s, s->vcache, l, p, 0, C);
 	}
+	if (m->gpu != NULL && kv_copy(m, p, 0, s->kv, s->kv + (size_t) L * C, 0, err) != NTG_OK)
+		return err->code;
 	llama_node_put(m, cls, path, p, kv, s->logits);
+	return NTG_OK;
 }
 
 /* Generate rows [0, nb) of one batch into out/out_len. */
-static void
+static int
 llama_sample_chunk(LlamaModel *m, int class_index, int nb, const NtgTokenSampling *opts,
-				   NtgRng *rng, int32_t *out, int *out_len)
+				   NtgRng *rng, int32_t *out, int *out_len, NtgError *err)
 {
 	LlamaSampler *s = m->sampler;
 	int			N = m->cfg.max_len;
 	int			U = 1;			/* nodes at the current position */
 	int			single = 1;		/* one node at every position so far */
 	int32_t		path[LLAMA_MAX_LEN];	/* its tokens after <CLASS_c> */
+	int			rc;
 
-	llama_prefix(m, class_index);
+	if ((rc = llama_prefix(m, class_index, err)) != NTG_OK)
+		return rc;
 	ntg_token_draw_begin(&s->draw, nb, out, out_len, N);
 	for (int p = 0; p < N && s->draw.nact > 0; p++)
 	{
@@ -401,12 +438,14 @@ llama_sample_chunk(LlamaModel *m, int class_index, int nb, const NtgTokenSamplin
 			single = single && U == 1;
 			if (single)
 				path[p - 1] = s->ntok[0];
-			if (!single || !node_from_store(m, class_index, path, p))
+			if (!single || (rc = node_from_store(m, class_index, path, p, err)) == 0)
 			{
-				llama_decode_nodes(m, U, p);
-				if (single)
-					node_to_store(m, class_index, path, p);
+				if ((rc = llama_decode_nodes(m, U, p, err)) != NTG_OK ||
+					(single && (rc = node_to_store(m, class_index, path, p, err)) != NTG_OK))
+					return rc;
 			}
+			else if (rc < 0)
+				return err->code;
 		}
 		next = ntg_token_draw_step(&s->draw, s->logits, U, opts, rng, m->tok.values, out,
 								   out_len, N);
@@ -418,6 +457,7 @@ llama_sample_chunk(LlamaModel *m, int class_index, int nb, const NtgTokenSamplin
 		}
 		U = next;
 	}
+	return NTG_OK;
 }
 
 int
@@ -426,6 +466,7 @@ llama_sample_batched(LlamaModel *m, int class_index, int n, int batch,
 					 NtgError *err)
 {
 	int			N = m->cfg.max_len;
+	int			rc;
 
 	if (class_index < 0 || class_index >= m->base.n_classes)
 		return ntg_error(err, NTG_ERR_INVALID_ARG, "class index %d out of range", class_index);
@@ -439,14 +480,16 @@ llama_sample_batched(LlamaModel *m, int class_index, int n, int batch,
 		batch = n;
 	if (batch > llama_sampler_max_rows(m))
 		batch = llama_sampler_max_rows(m);
-	if (llama_ensure_sampler(m, batch) != NTG_OK)
-		return ntg_error(err, NTG_ERR_NOMEM, "out of memory");
+	if ((rc = llama_ensure_sampler(m, batch, err)) != NTG_OK)
+		return rc;
 	nn_blas_init(m->cfg.blas_threads);
 	for (int r0 = 0; r0 < n; r0 += batch)
 	{
 		int			nb = n - r0 < batch ? n - r0 : batch;
 
-		llama_sample_chunk(m, class_index, nb, opts, rng, out + (size_t) r0 * N, out_len + r0);
+		if ((rc = llama_sample_chunk(m, class_index, nb, opts, rng, out + (size_t) r0 * N,
+									 out_len + r0, err)) != NTG_OK)
+			return rc;
 	}
 	return NTG_OK;
 }

@@ -201,8 +201,8 @@ llama_ensure_acts(LlamaModel *m, int S)
  * from the model's dropout generator, which train_epoch derives from its rng, so a seed still
  * reproduces a run.  16 random bits per element.
  */
-static void
-llama_dropout(LlamaModel *m, float *x, float *scale, size_t n)
+void
+llama_dropout_scales(LlamaModel *m, float *scale, size_t n)
 {
 	uint32_t	cut = (uint32_t) (m->cfg.dropout * 65536.0);
 	float		keep = (float) (1.0 / (1.0 - m->cfg.dropout));
@@ -212,11 +212,16 @@ llama_dropout(LlamaModel *m, float *x, float *scale, size_t n)
 		uint64_t	r = ntg_rng_u64(&m->drop_rng);
 
 		for (size_t k = i; k < i + 4 && k < n; k++, r >>= 16)
-		{
 			scale[k] = ((uint32_t) (r & 0xffff)) < cut ? 0.0f : keep;
-			x[k] *= scale[k];
-		}
 	}
+}
+
+static void
+llama_dropout(LlamaModel *m, float *x, float *scale, size_t n)
+{
+	llama_dropout_scales(m, scale, n);
+	for (size_t k = 0; k < n; k++)
+		x[k] *= scale[k];
 }
 
 /* dout through the dropout of the forward pass (into acts->dmask), or dout itself. */
@@ -339,14 +344,15 @@ acts_rows(const LlamaModel *m, int S)
 }
 
 /*
- * Forward (and backward with dlogits scaled by `scale`) over S <= acts capacity packed rows.
+ * Forward (and backward with dlogits scaled by `scale`) over S <= acts capacity packed rows, on
+ * the CPU or on the model's device (llama_device.c).
  * The rope_forward of the forward pass rotated q and k inside qkv, so attention_backward gets
  * the rotated values (correct: the scores use them) and its gradient is with respect to the
  * rotated q/k; rope_backward maps it back to the pre-rotation outputs of wq/wk.
  */
-static void
+static int
 llama_pass(LlamaModel *m, const int32_t *tokens, const int32_t *targets, const int *len, int S,
-		   int backward, float scale, double *loss_sum, int *count)
+		   int backward, float scale, double *loss_sum, int *count, NtgError *err)
 {
 	LlamaActs  *a = m->acts;
 	int			N = 0;
@@ -362,12 +368,22 @@ llama_pass(LlamaModel *m, const int32_t *tokens, const int32_t *targets, const i
 	memcpy(a->tokens, tokens, N * sizeof(int32_t));
 	memcpy(a->targets, targets, N * sizeof(int32_t));
 	a->dropping = backward && m->cfg.dropout > 0.0;
+	if (m->gpu != NULL)
+	{
+		LlamaBatch	b = {N, S, a->tokens, a->targets, a->start, a->lens, a->pos, a->dropping};
+
+		*count = 0;
+		for (int n = 0; n < N; n++)
+			*count += a->targets[n] >= 0;
+		return llama_device_pass(m, &b, backward, scale, loss_sum, err);
+	}
 	llama_forward(m, N, S);
 	*loss_sum = crossentropy_forward(a->logits, a->targets, N, m->cfg.vocab_size, count);
 	if (!backward || *count == 0)
-		return;
+		return NTG_OK;
 	crossentropy_backward(a->logits, a->logits, a->targets, N, m->cfg.vocab_size, scale);
 	llama_backward(m, N, S);
+	return NTG_OK;
 }
 
 int
@@ -375,7 +391,8 @@ llama_step(LlamaModel *m, const int32_t *tokens, const int32_t *targets, const i
 		   int update, double *loss_sum, int *count, NtgError *err)
 {
 	int			total = 0,
-				off = 0;
+				off = 0,
+				rc;
 
 	*loss_sum = 0.0;
 	*count = 0;
@@ -399,8 +416,17 @@ llama_step(LlamaModel *m, const int32_t *tokens, const int32_t *targets, const i
 	{
 		if (m->params.grad == NULL)
 			return ntg_error(err, NTG_ERR_INTERNAL, "model has no gradient buffers");
-		nn_params_zero_grad(&m->params);	/* a no-op after an AdamW step, which zeroes it */
-		m->params.grad_clean = 0;
+		if (m->gpu != NULL)
+		{
+			/* the gradient lives on the device */
+			if ((rc = llama_device_begin_update(m, err)) != NTG_OK)
+				return rc;
+		}
+		else
+		{
+			nn_params_zero_grad(&m->params);	/* a no-op after an AdamW step, which zeroes it */
+			m->params.grad_clean = 0;
+		}
 	}
 	off = 0;
 	for (int s0 = 0; s0 < S; s0 += LLAMA_MICRO_ROWS)
@@ -414,12 +440,17 @@ llama_step(LlamaModel *m, const int32_t *tokens, const int32_t *targets, const i
 			tokens_here += len[s];
 		if (s0 > 0)
 			ntg_check_interrupts();
-		llama_pass(m, tokens + off, targets + off, len + s0, n, update && total > 0,
-				   total > 0 ? 1.0f / total : 0.0f, &l, &c);
+		if ((rc = llama_pass(m, tokens + off, targets + off, len + s0, n, update && total > 0,
+							 total > 0 ? 1.0f / total : 0.0f, &l, &c, err)) != NTG_OK)
+			return rc;
 		*loss_sum += l;
 		*count += c;
 		off += tokens_here;
 	}
+	if (m->gpu != NULL && update == 1 && total > 0)
+		return llama_device_adamw(m, err);
+	if (m->gpu != NULL && update == 2)
+		return llama_device_grads_to_host(m, err);
 	if (update == 1 && total > 0)
 		nn_adamw_step(&m->opt, &m->params);
 	return NTG_OK;
@@ -549,6 +580,9 @@ llama_train_epoch(NtgModel *model, const NtgSeqSet *train, int epoch, NtgRng *rn
 		counted += count;
 	}
 	ntg_free(tokens), ntg_free(targets), ntg_free(lens);
+	/* what save() stores and the driver checks: the host weights, whichever device trained */
+	if (rc == NTG_OK && m->gpu != NULL)
+		rc = llama_device_weights_to_host(m, err);
 	if (rc != NTG_OK)
 		return rc;
 	*mean_loss = counted > 0 ? total / counted : 0.0;
@@ -607,7 +641,7 @@ llama_next_probs(LlamaModel *m, const int32_t *tokens, int len, float *probs, Nt
 	int			count,
 				rc;
 	int			K = m->tok.n_values + 1;
-	const float *row;
+	float	   *row;
 	double		sum = 0.0;
 
 	if (len < 1 || len > m->cfg.max_len)
@@ -617,6 +651,8 @@ llama_next_probs(LlamaModel *m, const int32_t *tokens, int len, float *probs, Nt
 	if ((rc = llama_step(m, tokens, targets, &len, 1, 0, &loss, &count, err)) != NTG_OK)
 		return rc;
 	row = m->acts->logits + (size_t) (len - 1) * m->cfg.vocab_size;
+	if (m->gpu != NULL && (rc = llama_device_probs_row(m, len - 1, (float *) row, err)) != NTG_OK)
+		return rc;
 	for (int i = 0; i < K; i++)
 		sum += row[i];
 	for (int i = 0; i < K; i++)

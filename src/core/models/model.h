@@ -44,6 +44,24 @@ typedef enum NtgModelFamily
 #define NTG_CAP_VALIDATION	0x04	/* eval_loss(): held-out loss and early stopping */
 #define NTG_CAP_EPOCHS		0x08	/* trains in several epochs with a loss per epoch */
 #define NTG_CAP_QUANTIZE	0x10	/* quantize() */
+#define NTG_CAP_DEVICE		0x20	/* set_device(): trains and samples on a CUDA device too */
+
+/*
+ * Where the work of a kind with NTG_CAP_DEVICE runs (the setting ntg.device in SQL):
+ *   CPU   always on the CPU (the reference; what a zeroed struct means)
+ *   AUTO  on the CUDA device when one is usable, else on the CPU, silently
+ *   CUDA  on the CUDA device; NTG_ERR_NO_DEVICE when none is usable
+ * Kinds without NTG_CAP_DEVICE run on the CPU under every mode.  The stored bytes of a model
+ * never depend on where it was trained: a model trained on one device samples on the other.
+ */
+typedef enum NtgDeviceMode
+{
+	NTG_DEVICE_CPU = 0,
+	NTG_DEVICE_AUTO,
+	NTG_DEVICE_CUDA
+} NtgDeviceMode;
+
+struct NnDeviceApi;
 
 /* ---- sampling options ---------------------------------------------------------------------- */
 
@@ -95,6 +113,7 @@ typedef struct NtgModel
 	const float *weights;
 	size_t		n_weights;
 	NtgSampleOptions sampling;	/* generators: the defaults this model samples with */
+	const struct NnDeviceApi *device;	/* where train_epoch / sample run; NULL: the CPU */
 } NtgModel;
 
 /* What estimate() and create() tell the training driver. */
@@ -169,6 +188,14 @@ struct NtgModelKind
 	char	   *(*config_json) (const NtgModel *model);
 
 	void		(*destroy) (NtgModel *model);
+
+	/*
+	 * NTG_CAP_DEVICE: run train_epoch, eval_loss and sample on dev (a device from nn_device.h)
+	 * from now on, or on the CPU (dev NULL), moving what must move (weights, optimizer state)
+	 * and setting model->device.  The model's host weights are what save() stores: a kind keeps
+	 * them current after every epoch.  Called through ntg_model_set_device.
+	 */
+	int			(*set_device) (NtgModel *model, const struct NnDeviceApi *dev, NtgError *err);
 };
 
 /* ---- registry (registry.c) ------------------------------------------------------------------ */
@@ -203,6 +230,18 @@ int			ntg_model_classify(const NtgModel *model, const int32_t *values, int len,
 /* A copy of n class names into model->classes. */
 int			ntg_model_copy_classes(NtgModel *model, char *const *classes, int n, NtgError *err);
 void		ntg_model_free_classes(NtgModel *model);
+
+/* ---- devices (model_device.c) ---------------------------------------------------------------- */
+
+/* The device mode resolves to now: *dev NULL for the CPU.  AUTO without a usable device is the
+ * CPU (NTG_OK); CUDA without one is NTG_ERR_NO_DEVICE saying why, with a hint. */
+int			ntg_device_resolve(NtgDeviceMode mode, const struct NnDeviceApi **dev, NtgError *err);
+/* Run model's device-capable work where mode says (kinds without NTG_CAP_DEVICE: on the CPU,
+ * whatever the mode).  Under AUTO, a device that fails to take the model (out of device memory)
+ * leaves it on the CPU with a warning, once per process. */
+int			ntg_model_set_device(NtgModel *model, NtgDeviceMode mode, NtgError *err);
+/* "cpu", or "cuda (<device name>)"; for progress lines */
+const char *ntg_model_device_name(const NtgModel *model);
 
 /* ---- sampling options (sample_options.c) --------------------------------------------------- */
 

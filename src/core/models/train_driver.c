@@ -263,6 +263,12 @@ ntg_training_run(NtgTraining *t, const NtgTrainHooks *hooks, NtgError *err)
 		t->val_losses = ntg_calloc(epochs > 0 ? epochs : 1, sizeof(double));
 	if (t->losses == NULL || (t->held.n_rows > 0 && t->val_losses == NULL))
 		return ntg_error(err, NTG_ERR_NOMEM, "out of memory");
+	if ((rc = ntg_model_set_device(t->model, hooks != NULL ? hooks->device : NTG_DEVICE_CPU,
+								   err)) != NTG_OK)
+		return rc;
+	t->on_device = t->model->device != NULL;
+	if (t->on_device && !t->quiet)
+		ntg_log(NTG_LOG_NOTICE, "training on %s", ntg_model_device_name(t->model));
 	for (int e = 0; e < epochs && rc == NTG_OK; e++)
 	{
 		double		t0 = now_seconds(),

@@ -14,8 +14,8 @@
  *   sampling    {...}   generators: the sampling options the model stores as its defaults
  * Validation keeps the weights of the epoch with the lowest held-out loss.  A loss or a weight
  * that is not finite stops training with an error naming the epoch (nothing is stored).
- * Progress goes to ntg_log() (one line per epoch) and to hooks->epoch_done for structured
- * consumers; interrupts are checked at least once per batch by the kinds and between epochs here.
+ * Progress goes to ntg_log() (one line per epoch, and first a line naming the CUDA device when
+ * the epochs run on one: hooks->device) and to hooks->epoch_done for structured consumers; interrupts are checked at least once per batch by the kinds and between epochs here.
  */
 #ifndef NTG_TRAIN_DRIVER_H
 #define NTG_TRAIN_DRIVER_H
@@ -43,6 +43,7 @@ typedef struct NtgTrainHooks
 	void		(*epoch_done) (const NtgEpochReport *r, void *arg);
 	void	   *arg;
 	int			quiet;			/* no progress lines (a training inside an experiment) */
+	NtgDeviceMode device;		/* where a kind with NTG_CAP_DEVICE trains; NULL hooks: CPU */
 } NtgTrainHooks;
 
 typedef struct NtgTraining
@@ -67,6 +68,7 @@ typedef struct NtgTraining
 	double		epoch_seconds;	/* mean time of one training pass (validation excluded) */
 	int64_t		peak_bytes;		/* most core memory held during the run, above the start */
 	int			quiet;			/* from the hooks of the run */
+	int			on_device;		/* the epochs ran on a CUDA device */
 	uint8_t    *best;			/* saved weights of the best epoch so far */
 	size_t		best_len;
 } NtgTraining;

@@ -157,6 +157,11 @@ typedef struct NnAdamW
 double		nn_lr_at(const NnAdamW *opt, int64_t step);
 /* Global L2 norm of the gradient. */
 double		nn_grad_norm(const NnParams *p);
+/* The scalars of the next AdamW step for a gradient of global norm `norm` (clipping, learning
+ * rate, bias corrections; a->decay = lr * weight_decay, for the tensors with decay set) and
+ * advance opt->step: what nn_adamw_step and a device's update loop share. */
+struct NnAdamWArgs;
+void		nn_adamw_next(NnAdamW *opt, double norm, struct NnAdamWArgs *a);
 /* Clip, then one AdamW update; returns the gradient norm before clipping.  Leaves the gradient
  * zeroed (grad_clean), ready for the next step's accumulation. */
 double		nn_adamw_step(NnAdamW *opt, NnParams *p);

@@ -55,10 +55,9 @@ nn_grad_norm(const NnParams *p)
 	return sqrt(ss);
 }
 
-double
-nn_adamw_step(NnAdamW *opt, NnParams *p)
+void
+nn_adamw_next(NnAdamW *opt, double norm, NnAdamWArgs *out)
 {
-	double		norm = nn_grad_norm(p);
 	float		clip = 1.0f;
 	double		lr = nn_lr_at(opt, opt->step);
 	double		t = (double) (opt->step + 1);
@@ -73,15 +72,28 @@ nn_adamw_step(NnAdamW *opt, NnParams *p)
 	a.c2 = (float) (1.0 / (1.0 - pow(opt->beta2, t)));
 	a.eps = (float) opt->eps;
 	a.clip = clip;
+	a.decay = (float) (lr * opt->weight_decay);
+	*out = a;
+	opt->step++;
+}
+
+double
+nn_adamw_step(NnAdamW *opt, NnParams *p)
+{
+	double		norm = nn_grad_norm(p);
+	NnAdamWArgs a;
+	float		decay;
+
+	nn_adamw_next(opt, norm, &a);
+	decay = a.decay;
 	for (int k = 0; k < p->n_tensors; k++)
 	{
 		const NnTensor *tn = &p->tensors[k];
 
-		a.decay = tn->decay ? (float) (lr * opt->weight_decay) : 0.0f;
+		a.decay = tn->decay ? decay : 0.0f;
 		nn_adamw_update(p->data + tn->offset, p->grad + tn->offset, p->m + tn->offset,
 						p->v + tn->offset, tn->count, &a);
 	}
 	p->grad_clean = 1;
-	opt->step++;
 	return norm;
 }
