@@ -249,7 +249,7 @@ half_wo_avx2(float *out, int ldo, const float *x, const NnQPack *pk, int n0, int
 	const int8_t *wb = pk->w + (size_t) b * G * 64 + h * 32;
 	/* one row alone would wait on its own FMAs: then 4 chains, one per input of the group */
 	const int	KC = NB == 1 ? 4 : 1;
-	__m256		acc[4][4];
+	__m256		acc[8][4];
 
 	UNROLL
 	for (int r = 0; r < NB; r++)
@@ -311,6 +311,8 @@ gemm_wo_avx2(float *out, int ldo, const float *x, int N, const NnQPack *pk)
 		{
 			int			n = 0;
 
+			for (; n + 8 <= N; n += 8)
+				half_wo_avx2(out, ldo, x, pk, n, b, h, 8);
 			for (; n + 4 <= N; n += 4)
 				half_wo_avx2(out, ldo, x, pk, n, b, h, 4);
 			for (; n < N; n++)
