@@ -154,9 +154,10 @@ void		nn_params_init_normal(NnParams *p, int i, NtgRng *rng, float std, float fi
 /* ---- quantized parameters (nn_qparams.c) --------------------------------------------------- */
 
 /*
- * A kind marks the matrices that int8 may replace (how = NN_QUANTIZE_MATMUL or _ROWS) right
- * after declaring them, and then reads them only through nn_matmul and nn_embed, which take the
- * float or the int8 path as the params are.  Quantizing keeps every other tensor in float32.
+ * A kind marks the matrices that int8 may replace (how = NN_QUANTIZE_MATMUL or _ROWS; 0 unmarks;
+ * vectors and matrices wider than NN_QMAX_IN inputs are never marked) right after declaring
+ * them, and then reads them only through nn_matmul and nn_embed, which take the float or the int8
+ * path as the params are.  Quantizing keeps every other tensor in float32.
  */
 void		nn_params_mark_quantizable(NnParams *p, int i, int how);
 /* Tensors marked, and the parameters they hold. */

@@ -15,7 +15,8 @@
 void
 nn_params_mark_quantizable(NnParams *p, int i, int how)
 {
-	if (i >= 0 && i < p->n_tensors && p->tensors[i].ndim == 2)
+	if (i >= 0 && i < p->n_tensors && p->tensors[i].ndim == 2 &&
+		p->tensors[i].dims[1] <= NN_QMAX_IN)
 		p->tensors[i].quantizable = how;
 }
 

@@ -34,6 +34,8 @@ typedef enum NnQuantMode
 } NnQuantMode;
 
 #define NN_QUANT_MAX 127
+#define NN_QMAX_IN 65536		/* inputs of a quantizable matrix: in * 255 * 127 < 2^31, the
+								 * int32 sums stay exact (wider matrices stay float) */
 #define NN_QBLOCK 16			/* output channels per packed block */
 #define NN_QGROUP 4				/* inputs per group inside a block */
 
