@@ -57,7 +57,7 @@ ntg_rerun_as_postgres() {
 		[ -n "${!var+set}" ] && pass+=("$var=${!var}")
 	done
 	name=$(basename "$script"); name=${name%.*}
-	work=$(mktemp -d "/tmp/ntg-$name.XXXXXX")
+	work=$(mktemp -d "${TMPDIR:-/tmp}/ntg-$name.XXXXXX")
 	tar -C "$ntg_repo" --exclude=./.git --exclude=./tmp_install --exclude=./tmp_check \
 		--exclude=./tmp_pgtap --exclude=./tmp_demo --exclude=./tmp_logs --exclude=./results \
 		--exclude=./test/fuzz/bin --exclude=./bench/out --exclude=./bench/research/out -cf - . | tar -C "$work" -xf -

@@ -7,12 +7,14 @@
 
 #include <string.h>
 
+#include "models/cvae.h"
 #include "models/forest_kind.h"
 #include "models/llama.h"
 
 static const NtgModelKind *const kinds[] = {
 	&ntg_llama_kind,
 	&ntg_forest_kind,
+	&ntg_cvae_kind,
 };
 
 #define N_KINDS ((int) (sizeof(kinds) / sizeof(kinds[0])))
