@@ -475,6 +475,28 @@ check_store(void)
 	nn_params_free(&p);
 }
 
+/* Which tensors can be marked: matrices up to NN_QMAX_IN inputs (wider ones would overflow the
+ * int32 sums of the dynamic kernels), never vectors; declared only, nothing allocated. */
+static void
+check_marking(void)
+{
+	NnParams	p;
+
+	memset(&p, 0, sizeof(p));
+	nn_params_declare(&p, "at_limit", 2, 2, NN_QMAX_IN, 1);
+	nn_params_declare(&p, "too_wide", 2, 2, NN_QMAX_IN + 1, 1);
+	nn_params_declare(&p, "vector", 1, 64, 0, 0);
+	for (int i = 0; i < 3; i++)
+		nn_params_mark_quantizable(&p, i, NN_QUANTIZE_MATMUL);
+	ok(p.tensors[0].quantizable == NN_QUANTIZE_MATMUL, "a matrix of %d inputs can be marked",
+	   NN_QMAX_IN);
+	ok(p.tensors[1].quantizable == 0, "a matrix of %d inputs stays float32", NN_QMAX_IN + 1);
+	ok(p.tensors[2].quantizable == 0, "a vector stays float32");
+	nn_params_mark_quantizable(&p, 0, 0);
+	ok(p.tensors[0].quantizable == 0, "marking with 0 unmarks");
+	nn_params_free(&p);
+}
+
 int
 main(void)
 {
@@ -482,6 +504,7 @@ main(void)
 	check_rows();
 	check_levels();
 	check_bounds();
+	check_marking();
 	check_params();
 	check_store();
 	return done_testing();
