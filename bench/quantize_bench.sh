@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # bench/quantize_bench.sh — int8 post-training quantization of the llama generator: the float32
 # model, its weight-only and its dynamic int8 copies (ntg.quantize) side by side in one run,
-# through SQL, with the paper's Table III rows beside (docs/models.md, "Quantization").
+# through SQL, with the paper's Table III rows beside (docs/quantization.md).
 #
 #   bench/quantize_bench.sh                      # everything (a few minutes on a quiet machine)
 #   QUALITY=0 ROUNDS=5 bench/quantize_bench.sh   # efficiency only (EFFICIENCY=0: quality only)

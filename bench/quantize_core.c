@@ -1,7 +1,7 @@
 /*
  * quantize_core.c — int8 quantization of a llama on the plain-C core, without PostgreSQL: the
  * measurements behind what bench/quantize_bench.sh prints at the core level, and behind the choice
- * of the matrices a quantized llama keeps in int8 (docs/models.md, "Quantization").
+ * of the matrices a quantized llama keeps in int8 (docs/quantization.md).
  *
  *   quantize_core --tsv ROWS [--epochs 10] [--seed 1] [--samples 100] [--rounds 3]
  *                 [--model FILE] [--param KEY=NUMBER]...

@@ -1,4 +1,4 @@
--- int8 post-training quantization from SQL (docs/models.md, "Quantization"): ntg.quantize in both
+-- int8 post-training quantization from SQL (docs/quantization.md): ntg.quantize in both
 -- modes, what list_models() and describe_model() show, generation from int8 models, damaged int8
 -- values, and every error ntg.quantize raises.  Sampled values depend on floating point and on the
 -- CPU's vector instructions, so they are compared, never printed.
@@ -92,5 +92,30 @@ SELECT pg_temp.fails($$SELECT * FROM ntg.quantize('q_float', 'q_x', 'weight-only
 SELECT count(*) AS no_q_x FROM ntg.models WHERE name IN ('q_x', 'q_forest8', 'q_again');
 SELECT count(*) AS quantize_contexts FROM pg_backend_memory_contexts WHERE name = 'ntg quantize';
 
+-- Owners: quantizing stores a model, under the owner rules of ntg.train.  Alice's int8 copy is
+-- hers; Bob neither sees her model nor replaces her copy; a role without INSERT stores nothing.
+CREATE ROLE regress_ntg_q_alice;
+CREATE ROLE regress_ntg_q_bob;
+CREATE ROLE regress_ntg_q_nobody;
+GRANT SELECT, INSERT, UPDATE, DELETE ON ntg.models TO regress_ntg_q_alice, regress_ntg_q_bob;
+GRANT SELECT ON ntg.models TO regress_ntg_q_nobody;
+UPDATE ntg.models SET owner = 'regress_ntg_q_alice' WHERE name = 'q_float';
+UPDATE ntg.models SET owner = 'regress_ntg_q_bob' WHERE name = 'q_wo';
+UPDATE ntg.models SET owner = 'regress_ntg_q_nobody' WHERE name = 'q_dyn';
+SET ROLE regress_ntg_q_alice;
+SELECT model, quantization FROM ntg.quantize('q_float', 'q_alice8');
+SELECT name, owner, quantization FROM ntg.list_models() WHERE name LIKE 'q\_%' ORDER BY name;
+SET ROLE regress_ntg_q_bob;
+SELECT pg_temp.fails($$SELECT * FROM ntg.quantize('q_float', 'q_bob8')$$);
+SELECT pg_temp.fails($$SELECT * FROM ntg.quantize('q_wo', 'q_alice8', replace => true)$$);
+SELECT pg_temp.fails($$SELECT * FROM ntg.quantize('q_wo', 'q_alice8')$$);
+SET ROLE regress_ntg_q_nobody;
+SELECT pg_temp.fails($$SELECT * FROM ntg.quantize('q_dyn', 'q_nobody8')$$);
+RESET ROLE;
+SELECT name, owner::text LIKE 'regress\_ntg\_q\_%' AS test_role, quantization
+FROM ntg.list_models() WHERE name LIKE 'q\_%' ORDER BY name;
+
 SELECT ntg.drop_model(name) FROM ntg.list_models() WHERE name LIKE 'q\_%' ORDER BY name;
 DROP TABLE q_toy, q_keep;
+REVOKE ALL ON ntg.models FROM regress_ntg_q_alice, regress_ntg_q_bob, regress_ntg_q_nobody;
+DROP ROLE regress_ntg_q_alice, regress_ntg_q_bob, regress_ntg_q_nobody;

@@ -1,5 +1,5 @@
 -- ntg install script, part 25: int8 post-training quantization of a stored model
--- (src/pg/models_quantize_sql.c; docs/models.md, "Quantization").
+-- (src/pg/models_quantize_sql.c; docs/quantization.md).
 
 -- What ntg.quantize() returns: the stored int8 model.
 CREATE TYPE ntg.quantize_result AS (

@@ -1,6 +1,6 @@
 -- ntg 0.1.0 -> 0.2.0, part 25: int8 post-training quantization (new in 0.2.0; the same objects as
 -- sql/ext/25_quantize.sql), and list_models() shows a model's quantization (a last column, as
--- sql/ext/20_models.sql declares it).  Reference: docs/models.md, "Quantization".
+-- sql/ext/20_models.sql declares it).  Reference: docs/quantization.md.
 
 CREATE TYPE ntg.quantize_result AS (
 	model			text,
