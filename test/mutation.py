@@ -11,8 +11,8 @@ original text must occur exactly `count` times (1 unless given): when the code c
 pattern no longer matches, the mutant is reported as an error instead of silently testing nothing.
 Before the mutants, every test named here must pass on the unchanged copy.  A mutant is killed when
 its test exits non-zero (a failed check, a crash, or a timeout); one that no longer compiles is an
-error, not a kill.  Mutants of an AVX2 kernel are skipped on a CPU without AVX2+FMA (the kernel
-does not run there).  Plain Python 3 standard library; needs make and a C compiler, no server.
+error, not a kill.  Mutants of an AVX2 kernel are skipped on a CPU without AVX2+FMA, and those of
+an AVX-512 VNNI kernel on a CPU without it (the kernel does not run there).  Plain Python 3 standard library; needs make and a C compiler, no server.
 """
 import os
 import shutil
@@ -174,10 +174,34 @@ MUTANTS = [
     ("device-auto-fallback", "src/core/models/model_device.c",
      "if (rc == NTG_OK || mode == NTG_DEVICE_AUTO)", "if (rc == NTG_OK)",
      "test_device", "auto without a device is an error instead of the CPU"),
+    ("quant-round", "src/core/nn/nn_quant.c",
+     "return (int8_t) lrintf(v);", "return (int8_t) v;",
+     "test_quant", "int8 weights truncated toward zero instead of rounded"),
+    ("quant-vnni-bias", "src/core/nn/nn_qgemm_x86.c",
+     "_mm512_slli_epi32(_mm512_loadu_si512(pk->rowsum + o), 7)",
+     "_mm512_slli_epi32(_mm512_loadu_si512(pk->rowsum + o), 6)",
+     "test_quant", "the VNNI kernel takes off 64 instead of 128 times the row sums of its biased operand"),
+    ("quant-store-zero-scale", "src/core/nn/nn_store.c",
+     "if (!(isfinite(s[r]) && s[r] > 0.0f))", "if (!isfinite(s[r]))",
+     "test_quant", "a stored quantization scale of zero or below is accepted"),
+    ("quant-head-rows", "src/core/nn/nn_qparams.c",
+     "part.OC = OC - r0 < part.OC ? OC - r0 : part.OC;", "(void) 0;",
+     "test_quant", "an int8 product asked for the first rows of a matrix computes (and writes) all of them"),
+    ("quant-max-in", "src/core/nn/nn_qparams.c",
+     "p->tensors[i].dims[1] <= NN_QMAX_IN)", "1)",
+     "test_quant", "a matrix too wide for exact int32 sums is marked quantizable"),
     ("crc32c-sse42", "src/core/common/crc32c.c",
      "c = __builtin_ia32_crc32di(c, v);", "c = __builtin_ia32_crc32di(c, v ^ 1);",
      "test_common", "the CRC instruction path differs from the reference"),
 ]
+
+
+def cpu_has_vnni():
+    try:
+        flags = open("/proc/cpuinfo").read().split()
+    except OSError:
+        return False
+    return all(f in flags for f in ("avx512f", "avx512bw", "avx512_vnni"))
 
 
 def cpu_has_avx2():
@@ -265,6 +289,8 @@ def main(argv):
         t1 = time.time()
         if "avx2" in m[0] and not avx2:
             result = "skipped (no AVX2+FMA on this CPU)"
+        elif "vnni" in m[0] and not cpu_has_vnni():
+            result = "skipped (no AVX-512 VNNI on this CPU)"
         else:
             tree = os.path.join(work, m[0])
             shutil.copytree(base, tree, symlinks=True)

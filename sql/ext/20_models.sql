@@ -62,17 +62,18 @@ CREATE FUNCTION ntg.list_models()
 				   bytes bigint, epochs integer, final_loss double precision,
 				   train_seconds double precision, epoch_seconds double precision,
 				   train_peak_bytes bigint, version bigint, created_at timestamptz,
-				   updated_at timestamptz)
+				   updated_at timestamptz, quantization text)
 	LANGUAGE sql STABLE PARALLEL SAFE
 	SET search_path = pg_catalog, pg_temp
 	AS $$
 		SELECT m.name, m.kind, m.owner::text, cardinality(m.classes), m.parameters, m.bytes,
 			   m.epochs, m.loss_history[cardinality(m.loss_history)], m.train_seconds,
-			   m.epoch_seconds, m.train_peak_bytes, m.version, m.created_at, m.updated_at
+			   m.epoch_seconds, m.train_peak_bytes, m.version, m.created_at, m.updated_at,
+			   m.config->>'quantization'
 		FROM ntg.models AS m
 		ORDER BY m.name
 	$$;
-COMMENT ON FUNCTION ntg.list_models() IS 'stored models the caller may use, one summary row each';
+COMMENT ON FUNCTION ntg.list_models() IS 'stored models the caller may use, one summary row each (quantization: weight_only or dynamic for an int8 model, NULL for float32)';
 
 CREATE FUNCTION ntg.rename_model(model text, new_name text)
 	RETURNS void

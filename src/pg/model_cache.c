@@ -136,7 +136,8 @@ static const char *
 cap_verb(unsigned cap)
 {
 	return cap == NTG_CAP_GENERATE ? "generate rows" :
-		cap == NTG_CAP_CLASSIFY ? "classify rows" : "do this";
+		cap == NTG_CAP_CLASSIFY ? "classify rows" :
+		cap == NTG_CAP_QUANTIZE ? "be quantized" : "do this";
 }
 
 void

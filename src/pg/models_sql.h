@@ -31,8 +31,8 @@ bool		ntg_pg_model_fetch(const char *name, bool with_weights, bool missing_ok,
 /* Raise the undefined_object error for a model name. */
 void		ntg_pg_model_missing(const char *name) pg_attribute_noreturn();
 
-/* 42809 when the kind lacks one of caps (NTG_CAP_GENERATE, NTG_CAP_CLASSIFY), naming the kinds
- * that have them. */
+/* 42809 when the kind lacks one of caps (NTG_CAP_GENERATE, NTG_CAP_CLASSIFY, NTG_CAP_QUANTIZE),
+ * naming the kinds that have them. */
 void		ntg_pg_model_require(const char *name, const NtgModelKind *kind, unsigned caps);
 
 /*

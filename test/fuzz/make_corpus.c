@@ -1,11 +1,13 @@
 /*
  * make_corpus.c — write the seed corpus of the loader fuzz target: a real saved tiny model of every
- * kind of the registry, and the llama in format 1 (which the loader still reads).
+ * kind of the registry, its int8 copies (weight_only and dynamic) for every quantizable kind, and
+ * the llama in format 1 (which the loader still reads).
  * Usage: make_corpus DIR
  */
 #include <stdio.h>
 
 #include "../unit/model_fixture.h"
+#include "nn/nn_quant.h"
 
 static int
 write_seed(const char *dir, const char *name, const uint8_t *buf, size_t len)
@@ -21,6 +23,40 @@ write_seed(const char *dir, const char *name, const uint8_t *buf, size_t len)
 		return -1;
 	}
 	printf("%s: %zu bytes\n", path, len);
+	return 0;
+}
+
+/* The tiny model buf quantized in both modes, one seed each (int8 tensors and their scales). */
+static int
+write_quantized_seeds(const char *dir, const NtgModelKind *kind, const uint8_t *buf, size_t len)
+{
+	static const int modes[] = {NN_QUANT_WEIGHT_ONLY, NN_QUANT_DYNAMIC};
+
+	for (int m = 0; m < 2; m++)
+	{
+		NtgModel   *model = NULL;
+		NtgError	err;
+		uint8_t    *q;
+		size_t		q_len;
+		char		name[128];
+		int			rc;
+
+		if (ntg_model_from_bytes(buf, len, &model, &err) != NTG_OK ||
+			ntg_model_quantize(model, modes[m], &err) != NTG_OK ||
+			ntg_model_save(model, &q, &q_len, &err) != NTG_OK)
+		{
+			fprintf(stderr, "could not quantize a tiny %s model: %s\n", kind->name, err.msg);
+			if (model)
+				ntg_model_destroy(model);
+			return -1;
+		}
+		ntg_model_destroy(model);
+		snprintf(name, sizeof(name), "%s_tiny_%s.ntgmodel", kind->name, nn_quant_mode_name(modes[m]));
+		rc = write_seed(dir, name, q, q_len);
+		ntg_free(q);
+		if (rc != 0)
+			return -1;
+	}
 	return 0;
 }
 
@@ -50,6 +86,8 @@ main(int argc, char **argv)
 		}
 		snprintf(name, sizeof(name), "%s_tiny.ntgmodel", kind->name);
 		if (write_seed(argv[1], name, buf, len) != 0)
+			return 1;
+		if ((kind->caps & NTG_CAP_QUANTIZE) && write_quantized_seeds(argv[1], kind, buf, len) != 0)
 			return 1;
 		ntg_free(buf);
 	}

@@ -1,8 +1,9 @@
 #!/usr/bin/python3
 """conformance.t — every model kind the build has (ntg.model_kinds()), through SQL: trained with
 its tiny hyperparameters, described as valid, used (generated from or classified with), profiled,
-refused when its stored value is damaged, and cancelled in the middle of training without a trace
-in ntg.models or in the backend's memory.  A new kind gets these checks by registering
+quantized in both modes when the kind can be (and refused when it cannot), refused when its stored
+value is damaged, and cancelled in the middle of training without a trace in ntg.models or in the
+backend's memory.  A new kind gets these checks by registering
 (test/unit/test_conformance.c is the core half)."""
 import json
 import os
@@ -41,11 +42,41 @@ CREATE TABLE conf_big AS
   FROM generate_series(1, 20000) AS i;
 """)
 kinds = [line.split("|") for line in
-         taplib.psql("SELECT kind, generates, classifies, tiny_hyperparams FROM ntg.model_kinds() ORDER BY kind")
+         taplib.psql("SELECT kind, generates, classifies, quantizable, tiny_hyperparams FROM ntg.model_kinds()"
+                     " ORDER BY kind")
          .splitlines() if line]
 ok(len(kinds) >= 2, "the build has its model kinds: %s" % [k[0] for k in kinds])
+quantizable = ", ".join(k[0] for k in kinds if k[3] == "t")
 
-for kind, generates, classifies, tiny in kinds:
+
+def check_quantize(kind, name, generates):
+    """Both modes through ntg.quantize: smaller, valid, listed with the mode, usable, damage refused."""
+    for mode in ("weight_only", "dynamic"):
+        q = "%s_%s" % (name, mode)
+        r = psql("SET ntg.progress = off;\nSELECT quantization, bytes < source_bytes FROM ntg.quantize('%s', '%s', '%s');"
+                 % (name, q, mode))
+        if not ok(r.returncode == 0 and ("%s|t" % mode) in r.stdout,
+                  "%s: quantizes (%s) into a smaller value" % (kind, mode), r.stderr):
+            continue
+        ok(scalar("SELECT l.quantization || ':' || d.valid FROM ntg.list_models() l, ntg.describe_model('%s') d"
+                  " WHERE l.name = '%s'" % (q, q)) == mode + ":true",
+           "%s %s: list_models shows the mode, describe_model finds it valid" % (kind, mode))
+        if generates == "t":
+            a = scalar("SELECT array_agg(g::text) FROM ntg.generate('%s', n => 30, seed => 1) g" % q)
+            b = scalar("SELECT array_agg(g::text) FROM ntg.generate('%s', n => 30, seed => 1) g" % q)
+            ok(a == b and a != "", "%s %s: generates, the same seed the same rows" % (kind, mode))
+            ok(scalar("""SELECT count(*) FROM ntg.generate('%s', n => 50, seed => 3) g, unnest(g.pl) v
+                         WHERE v NOT IN (SELECT unnest(pl) FROM conf_rows)""" % q) == "0",
+               "%s %s: generated values occur in the training rows" % (kind, mode))
+            scalar("UPDATE ntg.models SET weights = substring(weights FROM 1 FOR octet_length(weights) - 9)"
+                   " WHERE name = '%s'" % q)
+            r = psql("\\set VERBOSITY verbose\nSELECT count(*) FROM ntg.generate('%s', n => 1);" % q)
+            ok("XX001" in r.stderr, "%s %s: a damaged int8 value is refused as corrupt (XX001)" % (kind, mode),
+               r.stderr)
+        scalar("SELECT ntg.drop_model('%s')" % q)
+
+
+for kind, generates, classifies, can_quantize, tiny in kinds:
     name = "conf_" + kind
     scalar("SELECT ntg.drop_model('%s', if_exists => true)" % name)
     r = psql("SET ntg.progress = off;\nSELECT model, kind FROM ntg.train('%s', '%s', 'SELECT label, pl FROM conf_rows', '%s');"
@@ -75,6 +106,12 @@ for kind, generates, classifies, tiny in kinds:
     prof = scalar("SELECT (one_row_ms > 0)::text || ':' || (parameters > 0)::text || ':' || (bytes > 0)::text"
                   " FROM ntg.profile_model('%s', n => 20)" % name)
     ok(prof == "true:true:true", "%s: profile_model measures it" % kind, prof)
+    if can_quantize == "t":
+        check_quantize(kind, name, generates)
+    else:
+        r = psql("\\set VERBOSITY verbose\nSELECT ntg.quantize('%s', '%s_q');" % (name, name))
+        ok("42809" in r.stderr and ("Kinds that can: %s." % quantizable) in r.stderr,
+           "%s: cannot be quantized (42809), the hint names the kinds that can" % kind, r.stderr)
     # damaged: cut in half, then the checks of loading refuse it
     scalar("DROP TABLE IF EXISTS conf_keep; CREATE TABLE conf_keep AS SELECT weights FROM ntg.models WHERE name = '%s';"
            "UPDATE ntg.models SET weights = substring(weights FROM 1 FOR octet_length(weights) / 2) WHERE name = '%s'"

@@ -12,7 +12,10 @@
  *   - classifiers: probabilities that sum to 1 for any sequence;
  *   - save -> load -> save gives the same bytes, and the loaded model behaves the same;
  *   - every truncation, and bytes flipped in every region, are refused (NTG_ERR_CORRUPT) without a
- *     crash; with the checksum fixed again the loader refuses or loads a model that still works.
+ *     crash; with the checksum fixed again the loader refuses or loads a model that still works;
+ *   - quantizable kinds: a copy quantized in either mode is a model like any other (it generates,
+ *     saves, loads and refuses damage as above), is smaller, refuses further training, and
+ *     changes mode without changing its int8 weights; other kinds refuse to be quantized.
  * (The SQL-level part, including a cancel in the middle of training, is test/tap/conformance.t.)
  */
 #include <math.h>
@@ -64,6 +67,7 @@ check_caps(const NtgModelKind *k)
 	   k->name);
 	ok(!(k->caps & NTG_CAP_VALIDATION) == !k->eval_loss, "%s: VALIDATION iff eval_loss()", k->name);
 	ok(!(k->caps & NTG_CAP_DEVICE) == !k->set_device, "%s: DEVICE iff set_device()", k->name);
+	ok(!(k->caps & NTG_CAP_QUANTIZE) == !k->quantize, "%s: QUANTIZE iff quantize()", k->name);
 	ok(!(k->caps & NTG_CAP_GENERATE) == (k->n_sample_options == 0) &&
 	   k->n_sample_options <= NTG_MAX_SAMPLE_OPTIONS, "%s: generators, and only they, have sampling options",
 	   k->name);
@@ -391,6 +395,88 @@ check_storage(const NtgModelKind *k, NtgModel *m)
 	ntg_free(buf);
 }
 
+/* A copy of m (stored and loaded again) quantized in mode; NULL on failure. */
+static NtgModel *
+quantized_copy(NtgModel *m, int mode, NtgError *err)
+{
+	uint8_t    *buf;
+	size_t		len;
+	NtgModel   *q = NULL;
+
+	if (ntg_model_save(m, &buf, &len, err) != NTG_OK)
+		return NULL;
+	if (ntg_model_from_bytes(buf, len, &q, err) == NTG_OK && ntg_model_quantize(q, mode, err) != NTG_OK)
+	{
+		ntg_model_destroy(q);
+		q = NULL;
+	}
+	ntg_free(buf);
+	return q;
+}
+
+static void
+check_quantized(const NtgModelKind *k, const NtgSeqSet *rows, NtgModel *m)
+{
+	static const int modes[] = {NN_QUANT_WEIGHT_ONLY, NN_QUANT_DYNAMIC};
+	uint8_t    *fbuf,
+			   *qbuf[2];
+	size_t		flen,
+				qlen[2];
+	NtgError	err;
+
+	if (!(k->caps & NTG_CAP_QUANTIZE))
+	{
+		ok(quantized_copy(m, NN_QUANT_DYNAMIC, &err) == NULL && err.code == NTG_ERR_UNSUPPORTED &&
+		   strstr(err.msg, k->name) && strstr(err.hint, "Kinds that can"),
+		   "%s: cannot be quantized, saying which kinds can: %s (%s)", k->name, err.msg, err.hint);
+		return;
+	}
+	ntg_model_save(m, &fbuf, &flen, &err);
+	for (int i = 0; i < 2; i++)
+	{
+		const char *name = nn_quant_mode_name(modes[i]);
+		NtgModel   *q = quantized_copy(m, modes[i], &err);
+		NtgRng		rng;
+		double		loss;
+
+		if (!ok(q != NULL && q->quantization == modes[i] && q->n_params == m->n_params,
+				"%s: quantizes (%s)", k->name, name))
+		{
+			printf("#   %s\n", err.msg);
+			qbuf[i] = NULL;
+			continue;
+		}
+		ntg_model_save(q, &qbuf[i], &qlen[i], &err);
+		ok(qlen[i] < flen, "%s %s: stored in %zu bytes, float %zu", k->name, name, qlen[i], flen);
+		check_generator(k, rows, q);
+		check_storage(k, q);
+		ntg_rng_seed(&rng, 1);
+		ok(k->train_epoch(q, rows, 0, &rng, &loss, &err) == NTG_ERR_UNSUPPORTED &&
+		   strstr(err.msg, "quantized") != NULL,
+		   "%s %s: refuses to be trained further: %s", k->name, name, err.msg);
+		ntg_model_destroy(q);
+	}
+	/* weight-only -> dynamic: the same bytes as dynamic straight from float */
+	if (qbuf[0] != NULL && qbuf[1] != NULL)
+	{
+		NtgModel   *q = NULL;
+		uint8_t    *again = NULL;
+		size_t		len = 0;
+
+		ntg_model_from_bytes(qbuf[0], qlen[0], &q, &err);
+		ok(q != NULL && ntg_model_quantize(q, NN_QUANT_DYNAMIC, &err) == NTG_OK &&
+		   ntg_model_save(q, &again, &len, &err) == NTG_OK && len == qlen[1] &&
+		   memcmp(again, qbuf[1], len) == 0,
+		   "%s: a weight-only model quantized again as dynamic is the dynamic model, byte for byte",
+		   k->name);
+		ntg_model_destroy(q);
+		ntg_free(again);
+	}
+	ntg_free(qbuf[0]);
+	ntg_free(qbuf[1]);
+	ntg_free(fbuf);
+}
+
 static void
 check_sampling_defaults(const NtgModelKind *k, const NtgSeqSet *rows)
 {
@@ -457,6 +543,7 @@ main(void)
 		if (k->caps & NTG_CAP_CLASSIFY)
 			check_classifier(k, t.model);
 		check_storage(k, t.model);
+		check_quantized(k, &rows, t.model);
 		ntg_training_free(&t);
 	}
 	ntg_seqset_free(&rows);

@@ -85,6 +85,8 @@ llama_read_params(NtgParams *p, LlamaConfig *c, NtgError *err)
 	return NTG_OK;
 }
 
+static void llama_mark_quantizable(LlamaModel *m);
+
 static void
 layer_name(char *buf, size_t size, int l, const char *what)
 {
@@ -145,6 +147,7 @@ llama_alloc(const LlamaConfig *cfg, int n_classes, LlamaModel **out, int with_gr
 	m->t_out = nn_params_declare(&m->params, "output", 2, V, C, 1);
 	if (m->t_out < 0 || (with_grad >= 0 && nn_params_alloc(&m->params, with_grad) != NTG_OK))
 		goto nomem;
+	llama_mark_quantizable(m);
 	m->base.n_params = (int64_t) m->params.count;
 	m->base.weights = m->params.data;
 	m->base.n_weights = m->params.count;
@@ -154,6 +157,50 @@ llama_alloc(const LlamaConfig *cfg, int n_classes, LlamaModel **out, int with_gr
 nomem:
 	ntg_llama_kind.destroy(&m->base);
 	return ntg_error(err, NTG_ERR_NOMEM, "out of memory");
+}
+
+/*
+ * The matrices int8 replaces in a quantized llama: every projection of every layer, the output
+ * head and the token embedding (looked up by row).  Only the norms stay float.  The embedding and
+ * the head are the largest matrices of the default model (each vocabulary x dim); docs/models.md
+ * ("Quantization") has the measurements behind including them.
+ */
+static void
+llama_mark_quantizable(LlamaModel *m)
+{
+	NnParams   *p = &m->params;
+
+	for (int l = 0; l < m->cfg.n_layers; l++)
+	{
+		const LlamaLayer *L = &m->layers[l];
+
+		nn_params_mark_quantizable(p, L->wq, NN_QUANTIZE_MATMUL);
+		nn_params_mark_quantizable(p, L->wk, NN_QUANTIZE_MATMUL);
+		nn_params_mark_quantizable(p, L->wv, NN_QUANTIZE_MATMUL);
+		nn_params_mark_quantizable(p, L->wo, NN_QUANTIZE_MATMUL);
+		nn_params_mark_quantizable(p, L->w1, NN_QUANTIZE_MATMUL);
+		nn_params_mark_quantizable(p, L->w3, NN_QUANTIZE_MATMUL);
+		nn_params_mark_quantizable(p, L->w2, NN_QUANTIZE_MATMUL);
+	}
+	nn_params_mark_quantizable(p, m->t_emb, NN_QUANTIZE_ROWS);
+	nn_params_mark_quantizable(p, m->t_out, NN_QUANTIZE_MATMUL);
+}
+
+/* kind->quantize: the marked matrices to int8; kept results of the float weights go. */
+static int
+llama_quantize(NtgModel *model, int mode, NtgError *err)
+{
+	LlamaModel *m = (LlamaModel *) model;
+	int			rc;
+
+	llama_free_acts(m);
+	llama_forget_prefixes(m);
+	if ((rc = nn_params_quantize(&m->params, mode, err)) != NTG_OK)
+		return rc;
+	m->base.quantization = mode;
+	m->base.weights = m->params.data;
+	m->base.n_weights = m->params.count;
+	return NTG_OK;
 }
 
 void
@@ -337,7 +384,7 @@ const NtgModelKind ntg_llama_kind = {
 	.name = "llama",
 	.summary = "LLaMA-style decoder-only transformer over payload-length tokens",
 	.family = NTG_FAMILY_TOKEN,
-	.caps = NTG_CAP_GENERATE | NTG_CAP_VALIDATION | NTG_CAP_EPOCHS | NTG_CAP_DEVICE,
+	.caps = NTG_CAP_GENERATE | NTG_CAP_VALIDATION | NTG_CAP_EPOCHS | NTG_CAP_DEVICE | NTG_CAP_QUANTIZE,
 	.sample_options = ntg_token_sample_options,
 	.n_sample_options = NTG_TOKEN_N_OPTIONS,
 	.tiny_hyperparams = "{\"dim\": 16, \"hidden_dim\": 32, \"n_layers\": 1, \"n_heads\": 2, "
@@ -350,6 +397,7 @@ const NtgModelKind ntg_llama_kind = {
 	.save = llama_save,
 	.load = llama_load,
 	.config_json = llama_config_json,
+	.quantize = llama_quantize,
 	.destroy = llama_destroy,
 	.set_device = llama_set_device,
 };

@@ -12,11 +12,15 @@
  *   tok_embeddings, layers.L.attention_norm, layers.L.attention.{wq,wk,wv,wo},
  *   layers.L.ffn_norm, layers.L.feed_forward.{w1,w3,w2}, norm, output   f32 weights
  *
+ * A quantized llama (kind->quantize) stores its matrices — every projection, the embedding and
+ * the head — as int8 with per-row scales, and a "quantization" tensor (nn/nn_store.h).
+ *
  * The container's CRC catches damage; load() still checks every number against the limits and
  * every tensor's type and shape against the config before it allocates anything, so a crafted
  * value with a valid checksum is refused with NTG_ERR_CORRUPT, never trusted.
  */
 #include "models/llama.h"
+#include "nn/nn_store.h"
 
 #include <math.h>
 #include <string.h>
@@ -92,15 +96,8 @@ llama_save(NtgModel *model, NtgBlob *blob, NtgError *err)
 		rc = ntg_blob_add(blob, "vocab", NTG_DTYPE_I32, 1, dims, m->tok.values, err);
 	if (rc == NTG_OK)
 		rc = ntg_blob_add_classes(blob, "classes", m->base.classes, m->base.n_classes, err);
-	for (int i = 0; rc == NTG_OK && i < m->params.n_tensors; i++)
-	{
-		const NnTensor *t = &m->params.tensors[i];
-
-		dims[0] = (uint32_t) t->dims[0];
-		dims[1] = (uint32_t) t->dims[1];
-		rc = ntg_blob_add(blob, t->name, NTG_DTYPE_F32, t->ndim, dims,
-						  m->params.data + t->offset, err);
-	}
+	if (rc == NTG_OK)
+		rc = nn_params_save(blob, &m->params, err);
 	return rc;
 }
 
@@ -176,47 +173,21 @@ load_config(const NtgBlob *blob, LlamaConfig *cfg, int *n_values, int *n_classes
 	return NTG_OK;
 }
 
-/* Check every weight tensor of the layout m->params declares: present, f32, same shape, and
- * nothing else in the blob. Runs before the weights are allocated. */
+/* The value vocabulary into m's tokenizer. */
 static int
-check_weights(const NtgBlob *blob, const NnParams *p)
+load_vocab(const NtgBlob *blob, LlamaModel *m, int n_values, int n_classes, NtgError *err)
 {
-	for (int i = 0; i < p->n_tensors; i++)
-	{
-		const NnTensor *want = &p->tensors[i];
-		const NtgBlobTensor *t = ntg_blob_find(blob, want->name);
+	int32_t    *vocab = ntg_malloc((size_t) (n_values + 1) * sizeof(int32_t));
+	int			rc;
 
-		if (t == NULL || t->dtype != NTG_DTYPE_F32 || t->ndim != want->ndim ||
-			t->dims[0] != (uint32_t) want->dims[0] ||
-			(want->ndim == 2 && t->dims[1] != (uint32_t) want->dims[1]))
-			return 0;
-	}
-	return ntg_blob_kind_tensors(blob) == p->n_tensors + 4;
-}
-
-/*
- * Point m's parameters at the stored weights when every weight tensor directly follows the one
- * before it, in the model's own order (how llama_save writes them: each tensor's size is a
- * multiple of 8 bytes, so no padding separates them); false when they do not (then they are
- * copied).  check_weights() has verified the tensors' shapes and types.
- */
-static int
-borrow_weights(const NtgBlob *blob, LlamaModel *m)
-{
-	const uint8_t *base = NULL;
-
-	for (int i = 0; i < m->params.n_tensors; i++)
-	{
-		const NnTensor *t = &m->params.tensors[i];
-		const NtgBlobTensor *bt = ntg_blob_find(blob, t->name);
-
-		if (i == 0)
-			base = bt->data;
-		if ((const uint8_t *) bt->data != base + t->offset * sizeof(float))
-			return 0;
-	}
-	nn_params_borrow(&m->params, (const float *) base);
-	return 1;
+	if (vocab == NULL)
+		return ntg_error(err, NTG_ERR_NOMEM, "out of memory");
+	if (ntg_blob_read_tensor(blob, "vocab", NTG_DTYPE_I32, n_values, vocab, err) != NTG_OK)
+		rc = corrupt(err, "vocabulary is missing or does not match the configuration");
+	else
+		rc = ntg_tok_from_values(&m->tok, vocab, n_values, n_classes, err);
+	ntg_free(vocab);
+	return rc;
 }
 
 int
@@ -227,59 +198,37 @@ llama_load(const NtgBlob *blob, NtgModel **model, NtgError *err)
 	int			n_values = 0,
 				n_classes = 0,
 				epochs_done = 0;
-	int32_t    *vocab;
-	int			rc;
+	int			quant,
+				rc;
 
 	*model = NULL;
 	if (strcmp(blob->kind, "llama") != 0)
 		return corrupt(err, "not a llama model");
 	if ((rc = load_config(blob, &cfg, &n_values, &n_classes, &epochs_done, err)) != NTG_OK)
 		return rc;
+	if ((rc = nn_params_stored_mode(blob, &quant, err)) != NTG_OK)
+		return rc;
 
 	/* shapes first, with no weight memory: a crafted config cannot make us allocate much */
-	{
-		LlamaModel *probe;
-
-		if ((rc = llama_alloc(&cfg, n_classes, &probe, -1, err)) != NTG_OK)
-			return rc;
-		rc = check_weights(blob, &probe->params) ? NTG_OK :
-			corrupt(err, "weight tensors do not match the llama configuration");
-		ntg_llama_kind.destroy(&probe->base);
-		if (rc != NTG_OK)
-			return rc;
-	}
-
-	/* borrowing: weights stay in the caller's buffer when they lie there as one block */
-	if ((rc = llama_alloc(&cfg, n_classes, &m, blob->borrow ? -1 : 0, err)) != NTG_OK)
+	if ((rc = llama_alloc(&cfg, n_classes, &m, -1, err)) != NTG_OK)
 		return rc;
-	if (blob->borrow && !borrow_weights(blob, m) && nn_params_alloc(&m->params, 0) != NTG_OK)
+	nn_params_quant_layout(&m->params, quant);
+	if (!nn_params_check_stored(blob, &m->params) ||
+		ntg_blob_kind_tensors(blob) != nn_params_stored_tensors(&m->params) + 4)
 	{
 		ntg_llama_kind.destroy(&m->base);
-		return ntg_error(err, NTG_ERR_NOMEM, "out of memory");
+		return corrupt(err, "weight tensors do not match the llama configuration");
 	}
+	/* weights stay in the caller's buffer when they lie there as one block (blob->borrow) */
+	rc = nn_params_load(blob, &m->params, err);
 	m->base.weights = m->params.data;
+	m->base.n_weights = m->params.count;
+	m->base.quantization = quant;
 	m->base.epochs_done = epochs_done;
-	vocab = ntg_malloc((size_t) (n_values + 1) * sizeof(int32_t));
-	if (vocab == NULL)
-		rc = ntg_error(err, NTG_ERR_NOMEM, "out of memory");
-	else if (ntg_blob_read_tensor(blob, "vocab", NTG_DTYPE_I32, n_values, vocab, err) != NTG_OK)
-		rc = corrupt(err, "vocabulary is missing or does not match the configuration");
-	else
-		rc = ntg_tok_from_values(&m->tok, vocab, n_values, n_classes, err);
-	ntg_free(vocab);
+	if (rc == NTG_OK)
+		rc = load_vocab(blob, m, n_values, n_classes, err);
 	if (rc == NTG_OK)
 		rc = ntg_blob_read_classes(blob, "classes", n_classes, &m->base.classes, err);
-	for (int i = 0; rc == NTG_OK && i < m->params.n_tensors; i++)
-	{
-		const NnTensor *t = &m->params.tensors[i];
-		float	   *w = m->params.data + t->offset;
-
-		if (!m->params.borrowed)
-			rc = ntg_blob_read_tensor(blob, t->name, NTG_DTYPE_F32, t->count, w, err);
-		for (size_t j = 0; rc == NTG_OK && j < t->count; j++)
-			if (!isfinite(w[j]))
-				rc = corrupt(err, "a weight is not finite");
-	}
 	if (rc != NTG_OK)
 	{
 		if (err != NULL && err->code != NTG_ERR_NOMEM)

@@ -240,13 +240,13 @@ llama_decode_nodes(LlamaModel *m, int U, int p, NtgError *err)
 
 	for (int j = 0; j < U; j++)
 		s->pos[j] = p;
-	embedding_forward(s->x, s->ntok, W(m, m->t_emb), U, C);
+	nn_embed(s->x, s->ntok, &m->params, m->t_emb, U, C);
 	for (int l = 0; l < c->n_layers; l++)
 	{
 		const LlamaLayer *L = &m->layers[l];
 
 		rmsnorm_forward(s->xb, s->rstd, s->x, W(m, L->attention_norm), U, C, LLAMA_NORM_EPS);
-		linear_forward(s->qkv, s->xb, W(m, L->wq), U, C, 3 * C);
+		nn_matmul(s->qkv, s->xb, &m->params, L->wq, U, C, 3 * C);
 		rope_forward(s->qkv, s->pos, m->rope_cs, U, NH, HS, 3 * C);
 		rope_forward(s->qkv + C, s->pos, m->rope_cs, U, NH, HS, 3 * C);
 		for (int j = 0; j < U; j++)
@@ -257,17 +257,17 @@ llama_decode_nodes(LlamaModel *m, int U, int p, NtgError *err)
 				   C * sizeof(float));
 		}
 		attend_chain(s, l, U, p, C, NH);
-		linear_forward(s->xb, s->atty, W(m, L->wo), U, C, C);
+		nn_matmul(s->xb, s->atty, &m->params, L->wo, U, C, C);
 		residual_add(s->x, s->xb, (size_t) U * C);
 		rmsnorm_forward(s->xb, s->rstd, s->x, W(m, L->ffn_norm), U, C, LLAMA_NORM_EPS);
-		linear_forward(s->h13, s->xb, W(m, L->w1), U, C, 2 * H);
+		nn_matmul(s->h13, s->xb, &m->params, L->w1, U, C, 2 * H);
 		swiglu_forward(s->hg, s->h13, U, H);
-		linear_forward(s->xb, s->hg, W(m, L->w2), U, H, C);
+		nn_matmul(s->xb, s->hg, &m->params, L->w2, U, H, C);
 		residual_add(s->x, s->xb, (size_t) U * C);
 	}
 	rmsnorm_forward(s->xb, s->rstd, s->x, W(m, m->t_norm), U, C, LLAMA_NORM_EPS);
 	/* rows 0 .. n_values of the head: the value tokens and <EOS> */
-	linear_forward(s->logits, s->xb, W(m, m->t_out), U, C, s->K);
+	nn_matmul(s->logits, s->xb, &m->params, m->t_out, U, C, s->K);
 	return NTG_OK;
 }
 

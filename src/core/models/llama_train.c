@@ -248,34 +248,34 @@ llama_forward(LlamaModel *m, int N, int S)
 				HS = C / NH;
 
 	attention_offsets(a->att_off, a->lens, S, NH);
-	embedding_forward(a->resid[0], a->tokens, W(m, m->t_emb), N, C);
+	nn_embed(a->resid[0], a->tokens, &m->params, m->t_emb, N, C);
 	for (int l = 0; l < c->n_layers; l++)
 	{
 		const LlamaLayer *L = &m->layers[l];
 
 		rmsnorm_forward(a->ln1[l], a->rstd1[l], a->resid[l], W(m, L->attention_norm), N, C,
 						LLAMA_NORM_EPS);
-		linear_forward(a->qkv[l], a->ln1[l], W(m, L->wq), N, C, 3 * C);
+		nn_matmul(a->qkv[l], a->ln1[l], &m->params, L->wq, N, C, 3 * C);
 		rope_forward(a->qkv[l], a->pos, m->rope_cs, N, NH, HS, 3 * C);
 		rope_forward(a->qkv[l] + C, a->pos, m->rope_cs, N, NH, HS, 3 * C);
 		attention_forward(a->atty[l], a->att[l], a->qkv[l], a->start, a->lens, a->att_off, S,
 						  C, NH);
-		linear_forward(a->mid[l], a->atty[l], W(m, L->wo), N, C, C);
+		nn_matmul(a->mid[l], a->atty[l], &m->params, L->wo, N, C, C);
 		if (a->dropping)
 			llama_dropout(m, a->mid[l], a->drop1[l], (size_t) N * C);
 		residual_add(a->mid[l], a->resid[l], (size_t) N * C);
 		rmsnorm_forward(a->ln2[l], a->rstd2[l], a->mid[l], W(m, L->ffn_norm), N, C,
 						LLAMA_NORM_EPS);
-		linear_forward(a->h13[l], a->ln2[l], W(m, L->w1), N, C, 2 * H);
+		nn_matmul(a->h13[l], a->ln2[l], &m->params, L->w1, N, C, 2 * H);
 		swiglu_forward(a->hg[l], a->h13[l], N, H);
-		linear_forward(a->resid[l + 1], a->hg[l], W(m, L->w2), N, H, C);
+		nn_matmul(a->resid[l + 1], a->hg[l], &m->params, L->w2, N, H, C);
 		if (a->dropping)
 			llama_dropout(m, a->resid[l + 1], a->drop2[l], (size_t) N * C);
 		residual_add(a->resid[l + 1], a->mid[l], (size_t) N * C);
 	}
 	rmsnorm_forward(a->lnf, a->rstdf, a->resid[c->n_layers], W(m, m->t_norm), N, C,
 					LLAMA_NORM_EPS);
-	linear_forward(a->logits, a->lnf, W(m, m->t_out), N, C, c->vocab_size);
+	nn_matmul(a->logits, a->lnf, &m->params, m->t_out, N, C, c->vocab_size);
 }
 
 /* Backward from dlogits (in acts->logits) into params.grad (accumulating). */
@@ -414,6 +414,8 @@ llama_step(LlamaModel *m, const int32_t *tokens, const int32_t *targets, const i
 		return ntg_error(err, NTG_ERR_NOMEM, "out of memory");
 	if (update)
 	{
+		if (m->params.quant != NN_QUANT_NONE)
+			return ntg_error(err, NTG_ERR_UNSUPPORTED, "a quantized model cannot be trained");
 		if (m->params.grad == NULL)
 			return ntg_error(err, NTG_ERR_INTERNAL, "model has no gradient buffers");
 		if (m->gpu != NULL)
@@ -479,6 +481,12 @@ llama_ensure_training(LlamaModel *m, const NtgSeqSet *train, NtgError *err)
 {
 	LlamaActs  *a;
 
+	if (m->params.quant != NN_QUANT_NONE)
+	{
+		ntg_error(err, NTG_ERR_UNSUPPORTED, "a quantized model cannot be trained further");
+		ntg_error_hint(err, "Train the float model further, then quantize it again.");
+		return NTG_ERR_UNSUPPORTED;
+	}
 	if (m->params.borrowed)
 	{
 		/* weights that point into a stored value are read-only: train on a copy of them */

@@ -26,6 +26,7 @@
 #include "common/params.h"
 #include "common/rng.h"
 #include "common/seqset.h"
+#include "nn/nn_quant.h"
 
 typedef struct NtgModelKind NtgModelKind;
 
@@ -43,7 +44,7 @@ typedef enum NtgModelFamily
 #define NTG_CAP_CLASSIFY	0x02	/* predict_proba() */
 #define NTG_CAP_VALIDATION	0x04	/* eval_loss(): held-out loss and early stopping */
 #define NTG_CAP_EPOCHS		0x08	/* trains in several epochs with a loss per epoch */
-#define NTG_CAP_QUANTIZE	0x10	/* quantize() */
+#define NTG_CAP_QUANTIZE	0x10	/* quantize(): int8 weights (nn/nn_quant.h) */
 #define NTG_CAP_DEVICE		0x20	/* set_device(): trains and samples on a CUDA device too */
 
 /*
@@ -114,6 +115,7 @@ typedef struct NtgModel
 	size_t		n_weights;
 	NtgSampleOptions sampling;	/* generators: the defaults this model samples with */
 	const struct NnDeviceApi *device;	/* where train_epoch / sample run; NULL: the CPU */
+	int			quantization;	/* NN_QUANT_NONE (float32), _WEIGHT_ONLY or _DYNAMIC */
 } NtgModel;
 
 /* What estimate() and create() tell the training driver. */
@@ -187,6 +189,15 @@ struct NtgModelKind
 	/* The full configuration (defaults filled in) as an ntg_malloc'd JSON object. */
 	char	   *(*config_json) (const NtgModel *model);
 
+	/*
+	 * NTG_CAP_QUANTIZE: replace the model's matrices by int8 ones, in place (mode
+	 * NN_QUANT_WEIGHT_ONLY or NN_QUANT_DYNAMIC; nn/nn_quant.h), and set model->quantization.  A
+	 * quantized model only changes mode.  Its save() then stores the int8 form and its load()
+	 * reads it back (nn/nn_store.h does both for a parameter buffer); it samples through the
+	 * int8 path and refuses train_epoch().  Called through ntg_model_quantize().
+	 */
+	int			(*quantize) (NtgModel *model, int mode, NtgError *err);
+
 	void		(*destroy) (NtgModel *model);
 
 	/*
@@ -222,6 +233,9 @@ int			ntg_model_from_bytes_borrow(const uint8_t *buf, size_t len, NtgModel **mod
 int			ntg_model_from_bytes_of(const NtgModelKind *kind, const uint8_t *buf, size_t len,
 									NtgModel **model, NtgError *err);
 void		ntg_model_destroy(NtgModel *model);
+/* kind->quantize() after the checks every kind shares: the capability (NTG_ERR_UNSUPPORTED,
+ * naming the kinds that can) and the mode (NTG_ERR_INVALID_ARG). */
+int			ntg_model_quantize(NtgModel *model, int mode, NtgError *err);
 /* A classifier's most probable class for a sequence (the first on ties); proba is scratch for
  * n_classes doubles and holds the probabilities afterwards. */
 int			ntg_model_classify(const NtgModel *model, const int32_t *values, int len,

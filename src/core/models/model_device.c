@@ -4,6 +4,7 @@
  */
 #include "models/model.h"
 #include "nn/nn_device.h"
+#include "nn/nn_quant.h"
 
 #include <stdio.h>
 
@@ -35,7 +36,9 @@ ntg_model_set_device(NtgModel *model, NtgDeviceMode mode, NtgError *err)
 	NtgError	why;
 	int			rc;
 
-	if (!(model->kind->caps & NTG_CAP_DEVICE))
+	/* the int8 kernels are the CPU's (nn_qgemm_x86.c): a quantized model stays there, like a
+	 * kind without a device path */
+	if (!(model->kind->caps & NTG_CAP_DEVICE) || model->quantization != NN_QUANT_NONE)
 		return NTG_OK;
 	if ((rc = ntg_device_resolve(mode, &dev, err)) != NTG_OK)
 		return rc;

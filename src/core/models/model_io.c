@@ -8,10 +8,14 @@
  * A generator stored without them (before sampling defaults existed) samples with each option's
  * legacy value, which is how it sampled then.  Stored values are checked like a caller's
  * options: an unknown name or a value out of range is damage (NTG_ERR_CORRUPT).
+ *
+ * A quantized model's config JSON (the container's, for people reading a stored value) gets a
+ * "quantization" key; its tensors are the kind's business (nn/nn_store.h).
  */
 #include "models/model.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 static int
@@ -135,6 +139,27 @@ read_sampling(const NtgBlob *blob, NtgModel *model, NtgError *err)
 
 /* ---- save and load --------------------------------------------------------------------------- */
 
+/* {..., "quantization": "dynamic"} for a quantized model's config. */
+static int
+add_quantization(NtgBlob *blob, const NtgModel *model, NtgError *err)
+{
+	const char *cfg = blob->config != NULL ? blob->config : "{}";
+	size_t		len = strlen(cfg);
+	char	   *json;
+
+	while (len > 0 && cfg[len - 1] != '}')
+		len--;
+	if (len == 0 || (json = ntg_malloc(len + 64)) == NULL)
+		return ntg_error(err, len == 0 ? NTG_ERR_INTERNAL : NTG_ERR_NOMEM,
+						 len == 0 ? "model config is not a JSON object" : "out of memory");
+	memcpy(json, cfg, len - 1);
+	snprintf(json + len - 1, 64, "%s\"quantization\": \"%s\"}",
+			 strspn(cfg + 1, " \t\n") == len - 2 ? "" : ", ",
+			 nn_quant_mode_name(model->quantization));
+	ntg_blob_take_config(blob, json);
+	return NTG_OK;
+}
+
 int
 ntg_model_save(NtgModel *model, uint8_t **out, size_t *out_len, NtgError *err)
 {
@@ -145,6 +170,8 @@ ntg_model_save(NtgModel *model, uint8_t **out, size_t *out_len, NtgError *err)
 	*out_len = 0;
 	memset(&blob, 0, sizeof(blob));
 	rc = model->kind->save(model, &blob, err);
+	if (rc == NTG_OK && model->quantization != NN_QUANT_NONE)
+		rc = add_quantization(&blob, model, err);
 	if (rc == NTG_OK && (model->kind->caps & NTG_CAP_GENERATE) && model->kind->n_sample_options > 0)
 		rc = add_sampling(&blob, model, err);
 	if (rc == NTG_OK)
@@ -221,6 +248,22 @@ ntg_model_from_bytes_of(const NtgModelKind *kind, const uint8_t *buf, size_t len
 		rc = load_blob(kind, &blob, model, err);
 	ntg_blob_free(&blob);
 	return rc;
+}
+
+int
+ntg_model_quantize(NtgModel *model, int mode, NtgError *err)
+{
+	const NtgModelKind *kind = model->kind;
+
+	if (!(kind->caps & NTG_CAP_QUANTIZE) || kind->quantize == NULL)
+	{
+		ntg_error(err, NTG_ERR_UNSUPPORTED, "a %s model cannot be quantized", kind->name);
+		ntg_error_hint(err, "Kinds that can: %s.", ntg_model_kind_names(NTG_CAP_QUANTIZE));
+		return NTG_ERR_UNSUPPORTED;
+	}
+	if (mode != NN_QUANT_WEIGHT_ONLY && mode != NN_QUANT_DYNAMIC)
+		return ntg_error(err, NTG_ERR_INVALID_ARG, "unknown quantization mode %d", mode);
+	return kind->quantize(model, mode, err);
 }
 
 void

@@ -19,6 +19,7 @@
 
 #include "common/ntg_core.h"
 #include "common/rng.h"
+#include "nn/nn_quant.h"
 
 /* ---- BLAS setup -------------------------------------------------------------------------- */
 
@@ -104,7 +105,18 @@ typedef struct NnTensor
 	size_t		offset;			/* in floats, into the flat buffers */
 	size_t		count;
 	int			decay;			/* weight decay applies (matrices, not norms) */
+	int			quantizable;	/* NN_QUANTIZE_*: int8 when the params are quantized */
+	/* quantized params, quantizable tensor: offset counts int8 elements of the quantized tensors
+	 * (declaration order) instead of floats, and the tensor is read only through nn_matmul or
+	 * nn_embed (nn_params_ptr gives NULL) */
+	const int8_t *q;			/* [d0, d1], row-major (the stored form) */
+	const float *scale;			/* [d0] */
+	NnQPack    *pack;			/* NN_QUANTIZE_MATMUL: the kernels' layout (owned) */
 } NnTensor;
+
+/* How a matrix is used, hence how it is quantized (nn_params_mark_quantizable). */
+#define NN_QUANTIZE_MATMUL	1	/* multiplied through nn_matmul: packed for the int8 kernels */
+#define NN_QUANTIZE_ROWS	2	/* rows looked up through nn_embed: dequantized per row */
 
 /* One flat buffer for parameters, one for gradients and two for Adam moments, all with the same
  * layout, so every optimizer step is one loop over `count` floats. */
@@ -121,6 +133,13 @@ typedef struct NnParams
 	int			grad_clean;		/* grad is all zero (set by zero_grad and the AdamW step) */
 	int			borrowed;		/* data points into memory the params do not own (a loaded
 								 * model's stored value): never freed or written here */
+	/* quantization (nn_qparams.c): NN_QUANT_NONE, or the quantizable tensors are int8 and data
+	 * holds the other tensors only (count floats) */
+	int			quant;
+	size_t		qcount;			/* int8 elements of the quantized tensors */
+	size_t		qrows;			/* their rows (scales) */
+	void	   *qowned;			/* q and scales when the params own them (else borrowed) */
+	void	   *qscratch;		/* activations of NN_QCHUNK rows, quantized (dynamic mode) */
 } NnParams;
 
 /* Declare a tensor (before nn_params_alloc); returns its index or -1 when out of memory. */
@@ -135,6 +154,43 @@ void		nn_params_zero_grad(NnParams *p);
 
 /* Fill tensor i with N(0, std^2) (std == 0: constant `fill`), drawn in declaration order. */
 void		nn_params_init_normal(NnParams *p, int i, NtgRng *rng, float std, float fill);
+
+/* ---- quantized parameters (nn_qparams.c) --------------------------------------------------- */
+
+/*
+ * A kind marks the matrices that int8 may replace (how = NN_QUANTIZE_MATMUL or _ROWS; 0 unmarks;
+ * vectors and matrices wider than NN_QMAX_IN inputs are never marked) right after declaring
+ * them, and then reads them only through nn_matmul and nn_embed, which take the float or the int8
+ * path as the params are.  Quantizing keeps every other tensor in float32.
+ */
+void		nn_params_mark_quantizable(NnParams *p, int i, int how);
+/* Tensors marked, and the parameters they hold. */
+int			nn_params_quantizable(const NnParams *p, int64_t *n_params);
+
+/*
+ * Quantize in place (mode NN_QUANT_WEIGHT_ONLY or _DYNAMIC): the marked tensors become int8 with
+ * per-row scales (nn_quant.h), the float buffer keeps the others only, gradients and optimizer
+ * state go.  Params quantized already only change mode (their int8 weights stay as they are).
+ */
+int			nn_params_quantize(NnParams *p, int mode, NtgError *err);
+/* The layout of params stored with `mode` (before loading them): offsets as quantized params
+ * have them, no buffers. */
+void		nn_params_quant_layout(NnParams *p, int mode);
+/* Loading: tensor i's int8 weights and scales (pointers the caller keeps valid: into stored bytes
+ * or p->qowned), then nn_params_quant_ready() builds the kernels' layouts and scratch. */
+void		nn_params_quant_attach(NnParams *p, int i, const int8_t *q, const float *scale);
+int			nn_params_quant_ready(NnParams *p);
+/* Free what quantization allocated (nn_params_free calls it). */
+void		nn_params_quant_free(NnParams *p);
+
+/* out[N, OC] = inp[N, C] @ W^T, W = tensor t (and the tensors declared after it, when OC covers
+ * more rows than t has: wq|wk|wv as one product), or its first OC rows; float, weight-only or
+ * dynamic as p is.  Never fails: the quantized path works in NN_QCHUNK rows of scratch made by
+ * nn_params_quant_ready. */
+void		nn_matmul(float *out, const float *inp, NnParams *p, int t, int N, int C, int OC);
+/* out[N, C] = row tok[n] of tensor t (dequantized when int8). */
+void		nn_embed(float *out, const int32_t *tok, const NnParams *p, int t, int N, int C);
+#define NN_QCHUNK 64
 
 /* ---- optimizer ----------------------------------------------------------------------------- */
 

@@ -62,12 +62,15 @@ nn_params_borrow(NnParams *p, const float *data)
 float *
 nn_params_ptr(const NnParams *p, int index)
 {
+	if (p->quant != NN_QUANT_NONE && p->tensors[index].quantizable)
+		return NULL;			/* int8: nn_matmul / nn_embed read it */
 	return p->data + p->tensors[index].offset;
 }
 
 void
 nn_params_free(NnParams *p)
 {
+	nn_params_quant_free(p);
 	ntg_free(p->tensors);
 	if (!p->borrowed)
 		ntg_free(p->data);

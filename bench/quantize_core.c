@@ -1,0 +1,415 @@
+/*
+ * quantize_core.c — int8 quantization of a llama on the plain-C core, without PostgreSQL: the
+ * measurements behind what bench/quantize_bench.sh prints at the core level, and behind the choice
+ * of the matrices a quantized llama keeps in int8 (docs/quantization.md).
+ *
+ *   quantize_core --tsv ROWS [--epochs 10] [--seed 1] [--samples 100] [--rounds 3]
+ *                 [--model FILE] [--param KEY=NUMBER]...
+ *
+ * ROWS: label<TAB>v1,v2,... (all rows train and score), or split<TAB>label<TAB>{v1,...} (rows of
+ * split "train" train, rows of "test" score; bench/make_rows.py writes both).  --model FILE loads
+ * a stored float llama from FILE when it exists, else trains one and writes it there.
+ *
+ * For float, weight-only and dynamic, and for the variants that keep the token embedding or the
+ * output head in float: stored bytes, held-out loss (nats per scored token of the scoring rows),
+ * mean KL(float || variant) of the next-token distributions at every position of the scoring rows,
+ * and generation time per row (CPU time of this process; one row per call as one-row SQL calls
+ * make them, and all --samples rows of a class in one call; the fastest of --rounds rounds over
+ * all variants), one thread.  One table on stdout.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/seqset.h"
+#include "models/llama.h"
+#include "models/train_driver.h"
+
+static double
+cpu_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* Rows of the TSV into train (and test, when the file has a split column; else test = train). */
+static int
+read_rows(const char *path, NtgSeqSet *train, NtgSeqSet *test)
+{
+	FILE	   *f = fopen(path, "r");
+	NtgSeqSetBuilder *b[2] = {ntg_seqset_builder_new(), ntg_seqset_builder_new()};
+	char		line[65536];
+	int32_t		vals[4096];
+	int			split_file = 0;
+	NtgError	err;
+
+	if (f == NULL)
+	{
+		perror(path);
+		return -1;
+	}
+	while (fgets(line, sizeof(line), f) != NULL)
+	{
+		char	   *label = line,
+				   *p,
+				   *tab = strchr(line, '\t');
+		int			which = 0,
+					n = 0;
+
+		if (tab == NULL)
+			continue;
+		*tab = '\0';
+		p = tab + 1;
+		if ((tab = strchr(p, '\t')) != NULL)
+		{
+			split_file = 1;
+			which = strcmp(line, "test") == 0;
+			label = p;
+			*tab = '\0';
+			p = tab + 1;
+		}
+		while (*p != '\0' && *p != '\n' && n < 4096)
+		{
+			char	   *end;
+			long		v;
+
+			if (*p == '{' || *p == '}' || *p == ',')
+			{
+				p++;
+				continue;
+			}
+			v = strtol(p, &end, 10);
+			if (end == p)
+				break;
+			vals[n++] = (int32_t) v;
+			p = end;
+		}
+		ntg_seqset_builder_add(b[which], label, vals, n, &err);
+	}
+	fclose(f);
+	if (ntg_seqset_builder_finish(b[0], train, &err) != NTG_OK)
+		return -1;
+	if (!split_file)
+	{
+		int		   *all = malloc(sizeof(int) * (train->n_rows + 1));
+
+		for (int i = 0; i < train->n_rows; i++)
+			all[i] = i;
+		ntg_seqset_free(test);
+		ntg_seqset_builder_free(b[1]);
+		return ntg_seqset_subset(train, all, train->n_rows, test, &err) == NTG_OK ? 0 : -1;
+	}
+	return ntg_seqset_builder_finish(b[1], test, &err) == NTG_OK ? 0 : -1;
+}
+
+static int
+load_file(const char *path, uint8_t **buf, size_t *len)
+{
+	FILE	   *f = fopen(path, "rb");
+
+	if (f == NULL)
+		return -1;
+	fseek(f, 0, SEEK_END);
+	*len = (size_t) ftell(f);
+	fseek(f, 0, SEEK_SET);
+	*buf = malloc(*len);
+	if (fread(*buf, 1, *len, f) != *len)
+	{
+		fclose(f);
+		return -1;
+	}
+	fclose(f);
+	return 0;
+}
+
+/* A float llama trained on train (through the training driver, as ntg.train does). */
+static int
+train_model(const NtgSeqSet *train, NtgParams *p, uint8_t **buf, size_t *len)
+{
+	NtgTraining t;
+	NtgSeqSet	copy;
+	NtgError	err;
+	int		   *all = malloc(sizeof(int) * (train->n_rows + 1));
+	NtgTrainHooks hooks = {0};
+
+	for (int i = 0; i < train->n_rows; i++)
+		all[i] = i;
+	ntg_seqset_subset(train, all, train->n_rows, &copy, &err);
+	free(all);
+	hooks.quiet = 0;
+	if (ntg_training_prepare(&t, &ntg_llama_kind, p, &copy, NULL, &err) != NTG_OK ||
+		ntg_training_run(&t, &hooks, &err) != NTG_OK ||
+		ntg_training_save(&t, buf, len, &err) != NTG_OK)
+	{
+		fprintf(stderr, "training: %s\n", err.msg);
+		return -1;
+	}
+	fprintf(stderr, "trained %d epochs, final loss %.4f\n", t.epochs_run, t.losses[t.epochs_run - 1]);
+	ntg_training_free(&t);
+	return 0;
+}
+
+typedef struct Variant
+{
+	const char *name;
+	int			mode;
+	int			float_emb;		/* keep the token embedding in float */
+	int			float_head;		/* keep the output head in float */
+} Variant;
+
+static const Variant variants[] = {
+	{"float32", NN_QUANT_NONE, 0, 0},
+	{"weight_only", NN_QUANT_WEIGHT_ONLY, 0, 0},
+	{"dynamic", NN_QUANT_DYNAMIC, 0, 0},
+	{"weight_only, embedding float", NN_QUANT_WEIGHT_ONLY, 1, 0},
+	{"weight_only, head float", NN_QUANT_WEIGHT_ONLY, 0, 1},
+	{"dynamic, embedding float", NN_QUANT_DYNAMIC, 1, 0},
+	{"dynamic, head float", NN_QUANT_DYNAMIC, 0, 1},
+	{"dynamic, both float", NN_QUANT_DYNAMIC, 1, 1},
+};
+#define N_VARIANTS ((int) (sizeof(variants) / sizeof(variants[0])))
+
+/* Stored bytes of a variant: the real value when the format allows it, else (printed with "~")
+ * the float model's bytes less what the int8 tensors save: 3 bytes a weight, less their scales
+ * and tensor entries. */
+static size_t
+variant_bytes(LlamaModel *m, const Variant *v, size_t float_bytes)
+{
+	uint8_t    *buf;
+	size_t		len = 0;
+	NtgError	err;
+	int64_t		saved = 0;
+
+	if (!v->float_emb && !v->float_head)
+	{
+		if (v->mode == NN_QUANT_NONE)
+			return float_bytes;
+		if (ntg_model_save(&m->base, &buf, &len, &err) != NTG_OK)
+			return 0;
+		ntg_free(buf);
+		return len;
+	}
+	for (int i = 0; i < m->params.n_tensors; i++)
+	{
+		const NnTensor *t = &m->params.tensors[i];
+
+		if (m->params.quant != NN_QUANT_NONE && t->quantizable)
+			saved += (int64_t) t->count * 3 - (int64_t) t->dims[0] * 4 - 24;
+	}
+	return float_bytes - (size_t) saved;
+}
+
+/* Token history of a scoring row: <CLASS_c> then its known values; returns its length. */
+static int
+encode(const LlamaModel *m, const NtgSeqSet *set, int r, int32_t *tok)
+{
+	int			len,
+				n = 0;
+	const int32_t *row = ntg_seqset_row(set, r, &len);
+	int			cls = -1;
+
+	for (int c = 0; c < m->base.n_classes; c++)
+		if (strcmp(m->base.classes[c], set->classes[set->row_class[r]]) == 0)
+			cls = c;
+	if (cls < 0)
+		return 0;
+	tok[n++] = ntg_tok_class(&m->tok, cls);
+	for (int i = 0; i < len && n < m->cfg.max_len; i++)
+	{
+		int			t = ntg_tok_value_token(&m->tok, row[i]);
+
+		if (t < 0)
+			break;
+		tok[n++] = t;
+	}
+	return n;
+}
+
+/* Mean KL(p || q) over the next-token distributions at every position of the scoring rows. */
+static double
+mean_kl(LlamaModel *pm, LlamaModel *qm, const NtgSeqSet *set)
+{
+	int			K = pm->tok.n_values + 1;
+	float	   *p = malloc(sizeof(float) * K),
+			   *q = malloc(sizeof(float) * K);
+	int32_t		tok[LLAMA_MAX_LEN + 1];
+	double		sum = 0;
+	long		n = 0;
+	NtgError	err;
+
+	for (int r = 0; r < set->n_rows; r++)
+	{
+		int			len = encode(pm, set, r, tok);
+
+		for (int l = 1; l <= len; l++)
+		{
+			double		kl = 0;
+
+			if (llama_next_probs(pm, tok, l, p, &err) != NTG_OK ||
+				llama_next_probs(qm, tok, l, q, &err) != NTG_OK)
+				continue;
+			for (int i = 0; i < K; i++)
+				if (p[i] > 0)
+					kl += p[i] * log(p[i] / fmax(q[i], 1e-30));
+			sum += kl;
+			n++;
+		}
+	}
+	free(p);
+	free(q);
+	return n > 0 ? sum / n : 0;
+}
+
+/* CPU ms per row: one row per call, and `samples` rows of each class in one call. */
+static void
+time_generation(NtgModel *m, int samples, double *one, double *batched)
+{
+	int			rows = samples * m->n_classes;
+	int32_t    *out = malloc(sizeof(int32_t) * (size_t) samples * m->max_len);
+	int		   *lens = malloc(sizeof(int) * samples);
+	NtgRng		rng;
+	NtgError	err;
+	double		t0;
+
+	ntg_rng_seed(&rng, 7);
+	m->kind->sample(m, 0, 1, &m->sampling, &rng, out, lens, &err);	/* buffers made */
+	t0 = cpu_now();
+	for (int r = 0; r < rows; r++)
+		m->kind->sample(m, r % m->n_classes, 1, &m->sampling, &rng, out, lens, &err);
+	*one = (cpu_now() - t0) * 1e3 / rows;
+	t0 = cpu_now();
+	for (int c = 0; c < m->n_classes; c++)
+		m->kind->sample(m, c, samples, &m->sampling, &rng, out, lens, &err);
+	*batched = (cpu_now() - t0) * 1e3 / rows;
+	free(out);
+	free(lens);
+}
+
+int
+main(int argc, char **argv)
+{
+	const char *tsv = NULL,
+			   *model_path = NULL;
+	int			samples = 100;
+	NtgParams	p = {0};
+	NtgSeqSet	train = {0},
+				test = {0};
+	NtgError	err;
+	uint8_t    *fbuf;
+	size_t		flen;
+	NtgModel   *fm,
+			   *qm[N_VARIANTS];
+	double		one[N_VARIANTS],
+				batched[N_VARIANTS];
+	int			rounds = 3;
+
+	ntg_params_add_integer(&p, "seed", 1, &err);
+	for (int i = 1; i + 1 < argc; i += 2)
+	{
+		if (strcmp(argv[i], "--tsv") == 0)
+			tsv = argv[i + 1];
+		else if (strcmp(argv[i], "--model") == 0)
+			model_path = argv[i + 1];
+		else if (strcmp(argv[i], "--samples") == 0)
+			samples = atoi(argv[i + 1]);
+		else if (strcmp(argv[i], "--rounds") == 0)
+			rounds = atoi(argv[i + 1]);
+		else if (strcmp(argv[i], "--epochs") == 0 || strcmp(argv[i], "--seed") == 0)
+			ntg_params_add_integer(&p, argv[i] + 2, atoi(argv[i + 1]), &err);
+		else if (strcmp(argv[i], "--param") == 0 && strchr(argv[i + 1], '=') != NULL)
+		{
+			char		key[64];
+			const char *eq = strchr(argv[i + 1], '=');
+
+			snprintf(key, sizeof(key), "%.*s", (int) (eq - argv[i + 1]), argv[i + 1]);
+			ntg_params_add_number(&p, key, atof(eq + 1), &err);
+		}
+		else
+		{
+			fprintf(stderr, "unknown option %s\n", argv[i]);
+			return 2;
+		}
+	}
+	if (tsv == NULL || read_rows(tsv, &train, &test) != 0)
+	{
+		fprintf(stderr, "usage: %s --tsv ROWS [--epochs E] [--seed S] [--samples N] [--model FILE]\n",
+				argv[0]);
+		return 2;
+	}
+	if (model_path == NULL || load_file(model_path, &fbuf, &flen) != 0)
+	{
+		if (train_model(&train, &p, &fbuf, &flen) != 0)
+			return 1;
+		if (model_path != NULL)
+		{
+			FILE	   *f = fopen(model_path, "wb");
+
+			if (f != NULL)
+				fwrite(fbuf, 1, flen, f), fclose(f);
+		}
+	}
+	if (ntg_model_from_bytes(fbuf, flen, &fm, &err) != NTG_OK)
+	{
+		fprintf(stderr, "load: %s\n", err.msg);
+		return 1;
+	}
+	printf("llama: %d training rows, %d scoring rows, %d classes, vocabulary %d, %lld parameters; "
+		   "int8 kernels: %s; %d rows per class\n", train.n_rows, test.n_rows, fm->n_classes,
+		   ((LlamaModel *) fm)->cfg.vocab_size, (long long) fm->n_params,
+		   nn_qsimd_name(nn_qsimd_level()), samples);
+	printf("| variant | stored bytes | of float | held-out loss | mean KL(float, variant) | "
+		   "ms/row one at a time | speed-up | ms/row batched | speed-up |\n");
+	printf("|---|---|---|---|---|---|---|---|---|\n");
+	for (int v = 0; v < N_VARIANTS; v++)
+	{
+		const Variant *var = &variants[v];
+		LlamaModel *lm;
+
+		ntg_model_from_bytes(fbuf, flen, &qm[v], &err);
+		lm = (LlamaModel *) qm[v];
+		if (var->float_emb)
+			nn_params_mark_quantizable(&lm->params, lm->t_emb, 0);
+		if (var->float_head)
+			nn_params_mark_quantizable(&lm->params, lm->t_out, 0);
+		if (var->mode != NN_QUANT_NONE && ntg_model_quantize(qm[v], var->mode, &err) != NTG_OK)
+		{
+			fprintf(stderr, "quantize: %s\n", err.msg);
+			return 1;
+		}
+		one[v] = batched[v] = INFINITY;
+	}
+	/* rounds over all variants, the fastest of each: other load on the machine hits some
+	 * rounds, not the computation */
+	for (int round = 0; round < rounds; round++)
+		for (int v = 0; v < N_VARIANTS; v++)
+		{
+			double		o,
+						b;
+
+			time_generation(qm[v], samples, &o, &b);
+			one[v] = fmin(one[v], o);
+			batched[v] = fmin(batched[v], b);
+		}
+	for (int v = 0; v < N_VARIANTS; v++)
+	{
+		const Variant *var = &variants[v];
+		LlamaModel *lm = (LlamaModel *) qm[v];
+		double		loss = 0,
+					kl;
+		size_t		bytes = variant_bytes(lm, var, flen);
+
+		ntg_llama_kind.eval_loss(qm[v], &test, &loss, NULL, &err);
+		kl = var->mode == NN_QUANT_NONE ? 0 : mean_kl((LlamaModel *) fm, lm, &test);
+		printf("| %s | %s%zu | %.1f %% | %.4f | %.2e | %.4f | %.2fx | %.4f | %.2fx |\n", var->name,
+			   var->float_emb || var->float_head ? "~" : "", bytes,
+			   100.0 * bytes / flen, loss, kl, one[v], one[0] / one[v], batched[v],
+			   batched[0] / batched[v]);
+		fflush(stdout);
+		ntg_model_destroy(qm[v]);
+	}
+	return 0;
+}

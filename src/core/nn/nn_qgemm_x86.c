@@ -1,0 +1,530 @@
+/*
+ * nn_qgemm_x86.c — the vector kernels of nn_quant.h: AVX2 (+FMA) and AVX-512 (F, BW, VNNI),
+ * compiled with target attributes so that one build runs on any x86-64 CPU; nn_quant.c calls
+ * them only where the CPU has the instructions (__builtin_cpu_supports).
+ *
+ * Packed weights (nn_quant.h): per block of 16 outputs, per group g of 4 inputs, 64 bytes
+ * w[o][4g .. 4g+3] for o = 0..15.  Exactness of the int8 products:
+ *   AVX2  sign-extends both operands to int16 and multiplies pairs into int32 (vpmaddwd): every
+ *         product and pair sum fits; the int32 sums are exact while C * 127 * 127 < 2^31.
+ *   VNNI  vpdpbusd multiplies UNSIGNED bytes by signed ones, 4 products into each int32 lane
+ *         without saturation.  The activations go in biased, xq + 128 in [1, 255], so it
+ *         computes sum (xq + 128) q = acc + 128 * rowsum(q); the pack keeps rowsum to take it
+ *         off again.  Exact while C * 255 * 127 < 2^31 (C <= 66000; models stay far below).
+ * Activations are quantized with the scalar code's operations in the same order (max of |x|,
+ * one multiplication by 127 / max, round half to even), and the float result is
+ * (float) acc * (xs * scale[o]) on every path: the same bits as the scalar kernel.
+ */
+#include "nn/nn_quant.h"
+
+#include <string.h>
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+
+/* The register tiles below are arrays indexed by loops of 1 to 8 iterations: unrolled, they stay
+ * in registers (GCC does not unroll them by itself at -O2). */
+#define UNROLL _Pragma("GCC unroll 8")
+
+int
+nn_qkernels_built(void)
+{
+	return 1;
+}
+
+static inline int32_t
+load4(const int8_t *p)
+{
+	int32_t		v;
+
+	memcpy(&v, p, 4);
+	return v;
+}
+
+/* ---- activations (AVX2; the VNNI level uses it too) ---------------------------------------- */
+
+__attribute__((target("avx2,fma")))
+static void
+quantize_acts_avx2(int8_t *q, float *scale, const float *x, int N, int C, int C4)
+{
+	const __m256 sign = _mm256_set1_ps(-0.0f);
+	const __m256i lim = _mm256_set1_epi32(NN_QUANT_MAX);
+	const __m256i nlim = _mm256_set1_epi32(-NN_QUANT_MAX);
+
+	for (int n = 0; n < N; n++)
+	{
+		const float *r = x + (size_t) n * C;
+		int8_t	   *qr = q + (size_t) n * C4;
+		__m256		m = _mm256_setzero_ps();
+		__m256		vinv;
+		float		lanes[8],
+					amax = 0.0f,
+					inv;
+		int			i = 0;
+
+		for (; i + 8 <= C; i += 8)
+			m = _mm256_max_ps(m, _mm256_andnot_ps(sign, _mm256_loadu_ps(r + i)));
+		_mm256_storeu_ps(lanes, m);
+		for (int k = 0; k < 8; k++)
+			amax = lanes[k] > amax ? lanes[k] : amax;
+		for (; i < C; i++)
+		{
+			float		a = r[i] < 0 ? -r[i] : r[i];
+
+			amax = a > amax ? a : amax;
+		}
+		scale[n] = nn_qrow_scale(amax, &inv);
+		vinv = _mm256_set1_ps(inv);
+		for (i = 0; i + 8 <= C; i += 8)
+		{
+			/* cvtps rounds half to even (the default MXCSR mode), as lrintf does */
+			__m256i		v = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(r + i), vinv));
+			__m128i		w;
+
+			v = _mm256_max_epi32(_mm256_min_epi32(v, lim), nlim);
+			w = _mm_packs_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+			w = _mm_packs_epi16(w, w);
+			_mm_storel_epi64((__m128i *) (qr + i), w);
+		}
+		for (; i < C; i++)
+		{
+			float		v = r[i] * inv;
+
+			v = v > NN_QUANT_MAX ? NN_QUANT_MAX : v < -NN_QUANT_MAX ? -NN_QUANT_MAX : v;
+			qr[i] = (int8_t) _mm_cvtss_si32(_mm_set_ss(v));
+		}
+		for (; i < C4; i++)
+			qr[i] = 0;
+	}
+}
+
+/* ---- AVX2: dynamic ------------------------------------------------------------------------- */
+
+/* Store 8 int32 sums of outputs o .. o+7 of row n, as int32 or scaled floats, up to OC. */
+__attribute__((target("avx2,fma")))
+static inline void
+store8_avx2(void *out, int ldo, int as_float, const NnQActs *x, const NnQPack *pk, int n, int o,
+			__m256i v)
+{
+	int			left = pk->OC - o;
+	union
+	{
+		int32_t		i[8];
+		float		f[8];
+	}			tmp;
+
+	if (left <= 0)
+		return;
+	if (as_float)
+	{
+		__m256		s = _mm256_mul_ps(_mm256_set1_ps(x->scale[n]), _mm256_loadu_ps(pk->scale + o));
+		__m256		f = _mm256_mul_ps(_mm256_cvtepi32_ps(v), s);
+		float	   *dst = (float *) out + (size_t) n * ldo + o;
+
+		if (left >= 8)
+			_mm256_storeu_ps(dst, f);
+		else
+		{
+			_mm256_storeu_ps(tmp.f, f);
+			memcpy(dst, tmp.f, left * sizeof(float));
+		}
+	}
+	else
+	{
+		int32_t    *dst = (int32_t *) out + (size_t) n * ldo + o;
+
+		if (left >= 8)
+			_mm256_storeu_si256((__m256i *) dst, v);
+		else
+		{
+			_mm256_storeu_si256((__m256i *) tmp.i, v);
+			memcpy(dst, tmp.i, left * sizeof(int32_t));
+		}
+	}
+}
+
+/* Pair sums of outputs (a: 0-3, b: 4-7, two lanes each) -> 8 outputs in order. */
+__attribute__((target("avx2,fma")))
+static inline __m256i
+fold_avx2(__m256i a, __m256i b)
+{
+	return _mm256_permute4x64_epi64(_mm256_hadd_epi32(a, b), 0xD8);
+}
+
+/* NB rows (n0 ..) x one block of 16 outputs. */
+__attribute__((target("avx2,fma"), always_inline))
+static inline void
+block_avx2(void *out, int ldo, int as_float, const NnQActs *x, const NnQPack *pk, int n0, int b,
+		   const int NB)
+{
+	int			G = pk->C4 / NN_QGROUP;
+	const int8_t *wb = pk->w + (size_t) b * G * 64;
+	__m256i		acc[4][4];
+
+	UNROLL
+	for (int r = 0; r < NB; r++)
+		UNROLL
+		for (int j = 0; j < 4; j++)
+			acc[r][j] = _mm256_setzero_si256();
+	for (int g = 0; g < G; g++)
+	{
+		const int8_t *wg = wb + (size_t) g * 64;
+		__m256i		w0 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *) wg));
+		__m256i		w1 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *) (wg + 16)));
+		__m256i		w2 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *) (wg + 32)));
+		__m256i		w3 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *) (wg + 48)));
+
+		UNROLL
+		for (int r = 0; r < NB; r++)
+		{
+			__m256i		xv = _mm256_cvtepi8_epi16(_mm_set1_epi32(load4(x->q + (size_t) (n0 + r) * x->C4 + g * 4)));
+
+			acc[r][0] = _mm256_add_epi32(acc[r][0], _mm256_madd_epi16(w0, xv));
+			acc[r][1] = _mm256_add_epi32(acc[r][1], _mm256_madd_epi16(w1, xv));
+			acc[r][2] = _mm256_add_epi32(acc[r][2], _mm256_madd_epi16(w2, xv));
+			acc[r][3] = _mm256_add_epi32(acc[r][3], _mm256_madd_epi16(w3, xv));
+		}
+	}
+	UNROLL
+	for (int r = 0; r < NB; r++)
+	{
+		store8_avx2(out, ldo, as_float, x, pk, n0 + r, b * 16, fold_avx2(acc[r][0], acc[r][1]));
+		store8_avx2(out, ldo, as_float, x, pk, n0 + r, b * 16 + 8, fold_avx2(acc[r][2], acc[r][3]));
+	}
+}
+
+__attribute__((target("avx2,fma")))
+static void
+gemm_avx2(void *out, int ldo, int as_float, const NnQActs *x, const NnQPack *pk)
+{
+	for (int b = 0; b < pk->blocks; b++)
+	{
+		int			n = 0;
+
+		for (; n + 2 <= x->N; n += 2)
+			block_avx2(out, ldo, as_float, x, pk, n, b, 2);
+		for (; n < x->N; n++)
+			block_avx2(out, ldo, as_float, x, pk, n, b, 1);
+	}
+}
+
+/* ---- AVX2: weight-only --------------------------------------------------------------------- */
+
+/* The 4 inputs of group g of row xr (C floats), zero past C. */
+static inline void
+group_inputs(float *dst, const float *xr, int g, int C)
+{
+	UNROLL
+	for (int k = 0; k < 4; k++)
+		dst[k] = 4 * g + k < C ? xr[4 * g + k] : 0.0f;
+}
+
+/* 8 outputs' bytes k of a 32-byte half block, as floats (lane j = w[o_j][4g + k]). */
+__attribute__((target("avx2,fma")))
+static inline __m256
+byte_k_avx2(__m256i v, int k)
+{
+	switch (k)
+	{
+		case 0:
+			return _mm256_cvtepi32_ps(_mm256_srai_epi32(_mm256_slli_epi32(v, 24), 24));
+		case 1:
+			return _mm256_cvtepi32_ps(_mm256_srai_epi32(_mm256_slli_epi32(v, 16), 24));
+		case 2:
+			return _mm256_cvtepi32_ps(_mm256_srai_epi32(_mm256_slli_epi32(v, 8), 24));
+		default:
+			return _mm256_cvtepi32_ps(_mm256_srai_epi32(v, 24));
+	}
+}
+
+/* NB rows x 8 outputs (half h of block b). */
+__attribute__((target("avx2,fma"), always_inline))
+static inline void
+half_wo_avx2(float *out, int ldo, const float *x, const NnQPack *pk, int n0, int b, int h,
+			 const int NB)
+{
+	int			G = pk->C4 / NN_QGROUP,
+				Gfull = pk->C / NN_QGROUP,
+				o = b * 16 + h * 8;
+	const int8_t *wb = pk->w + (size_t) b * G * 64 + h * 32;
+	/* one row alone would wait on its own FMAs: then 4 chains, one per input of the group */
+	const int	KC = NB == 1 ? 4 : 1;
+	__m256		acc[8][4];
+
+	UNROLL
+	for (int r = 0; r < NB; r++)
+		UNROLL
+		for (int k = 0; k < KC; k++)
+			acc[r][k] = _mm256_setzero_ps();
+	for (int g = 0; g < G; g++)
+	{
+		__m256i		v = _mm256_loadu_si256((const __m256i *) (wb + (size_t) g * 64));
+		__m256		w[4];
+
+		UNROLL
+		for (int k = 0; k < 4; k++)
+			w[k] = byte_k_avx2(v, k);
+		UNROLL
+		for (int r = 0; r < NB; r++)
+		{
+			const float *xr = x + (size_t) (n0 + r) * pk->C;
+			float		tail[4];
+			const float *xg = xr + 4 * g;
+
+			if (g >= Gfull)
+			{
+				group_inputs(tail, xr, g, pk->C);
+				xg = tail;
+			}
+			UNROLL
+			for (int k = 0; k < 4; k++)
+				acc[r][k % KC] = _mm256_fmadd_ps(w[k], _mm256_set1_ps(xg[k]), acc[r][k % KC]);
+		}
+	}
+	UNROLL
+	for (int r = 0; r < NB; r++)
+	{
+		__m256		sum = KC == 1 ? acc[r][0] :
+			_mm256_add_ps(_mm256_add_ps(acc[r][0], acc[r][1]), _mm256_add_ps(acc[r][2], acc[r][3]));
+		__m256		f = _mm256_mul_ps(sum, _mm256_loadu_ps(pk->scale + o));
+		float	   *dst = out + (size_t) (n0 + r) * ldo + o;
+		int			left = pk->OC - o;
+
+		if (left >= 8)
+			_mm256_storeu_ps(dst, f);
+		else if (left > 0)
+		{
+			float		tmp[8];
+
+			_mm256_storeu_ps(tmp, f);
+			memcpy(dst, tmp, left * sizeof(float));
+		}
+	}
+}
+
+__attribute__((target("avx2,fma")))
+static void
+gemm_wo_avx2(float *out, int ldo, const float *x, int N, const NnQPack *pk)
+{
+	for (int b = 0; b < pk->blocks; b++)
+		for (int h = 0; h < 2 && b * 16 + h * 8 < pk->OC; h++)
+		{
+			int			n = 0;
+
+			for (; n + 8 <= N; n += 8)
+				half_wo_avx2(out, ldo, x, pk, n, b, h, 8);
+			for (; n + 4 <= N; n += 4)
+				half_wo_avx2(out, ldo, x, pk, n, b, h, 4);
+			for (; n < N; n++)
+				half_wo_avx2(out, ldo, x, pk, n, b, h, 1);
+		}
+}
+
+const NnQKernels nn_qkernels_avx2 = {
+	.quantize_acts = quantize_acts_avx2,
+	.gemm = gemm_avx2,
+	.gemm_wo = gemm_wo_avx2,
+};
+
+/* ---- AVX-512 VNNI: dynamic ----------------------------------------------------------------- */
+
+#define VNNI_TARGET "avx2,fma,avx512f,avx512bw,avx512vnni"
+
+/* Row n's 16 sums of block b (acc = sum (xq + 128) q): take off 128 rowsum, store up to OC. */
+__attribute__((target(VNNI_TARGET)))
+static inline void
+store16_vnni(void *out, int ldo, int as_float, const NnQActs *x, const NnQPack *pk, int n, int b,
+			 __m512i acc)
+{
+	int			o = b * 16,
+				left = pk->OC - o;
+	__mmask16	mask = left >= 16 ? (__mmask16) 0xFFFF : (__mmask16) ((1u << left) - 1);
+	__m512i		v = _mm512_sub_epi32(acc, _mm512_slli_epi32(_mm512_loadu_si512(pk->rowsum + o), 7));
+
+	if (as_float)
+	{
+		__m512		s = _mm512_mul_ps(_mm512_set1_ps(x->scale[n]), _mm512_loadu_ps(pk->scale + o));
+
+		_mm512_mask_storeu_ps((float *) out + (size_t) n * ldo + o, mask,
+							  _mm512_mul_ps(_mm512_cvtepi32_ps(v), s));
+	}
+	else
+		_mm512_mask_storeu_epi32((int32_t *) out + (size_t) n * ldo + o, mask, v);
+}
+
+/* NB rows x OB blocks of 16 outputs from block b0. */
+__attribute__((target(VNNI_TARGET), always_inline))
+static inline void
+tile_vnni(void *out, int ldo, int as_float, const NnQActs *x, const NnQPack *pk, int n0, int b0,
+		  const int NB, const int OB)
+{
+	int			G = pk->C4 / NN_QGROUP;
+	size_t		bstride = (size_t) G * 64;
+	const int8_t *wb = pk->w + (size_t) b0 * bstride;
+	__m512i		acc[4][4];
+
+	UNROLL
+	for (int r = 0; r < NB; r++)
+		UNROLL
+		for (int j = 0; j < OB; j++)
+			acc[r][j] = _mm512_setzero_si512();
+	for (int g = 0; g < G; g++)
+	{
+		__m512i		w[4];
+
+		UNROLL
+		for (int j = 0; j < OB; j++)
+			w[j] = _mm512_loadu_si512(wb + j * bstride + (size_t) g * 64);
+		UNROLL
+		for (int r = 0; r < NB; r++)
+		{
+			/* the 4 biased activations of group g, in every lane */
+			__m512i		xb = _mm512_set1_epi32(load4((const int8_t *) x->qb + (size_t) (n0 + r) * x->C4 + g * 4));
+
+			UNROLL
+			for (int j = 0; j < OB; j++)
+				acc[r][j] = _mm512_dpbusd_epi32(acc[r][j], xb, w[j]);
+		}
+	}
+	UNROLL
+	for (int r = 0; r < NB; r++)
+		UNROLL
+		for (int j = 0; j < OB; j++)
+			store16_vnni(out, ldo, as_float, x, pk, n0 + r, b0 + j, acc[r][j]);
+}
+
+__attribute__((target(VNNI_TARGET)))
+static void
+gemm_vnni(void *out, int ldo, int as_float, const NnQActs *x, const NnQPack *pk)
+{
+	int			b = 0;
+
+	for (; b + 4 <= pk->blocks; b += 4)
+	{
+		int			n = 0;
+
+		for (; n + 4 <= x->N; n += 4)
+			tile_vnni(out, ldo, as_float, x, pk, n, b, 4, 4);
+		for (; n < x->N; n++)
+			tile_vnni(out, ldo, as_float, x, pk, n, b, 1, 4);
+	}
+	for (; b < pk->blocks; b++)
+	{
+		int			n = 0;
+
+		for (; n + 4 <= x->N; n += 4)
+			tile_vnni(out, ldo, as_float, x, pk, n, b, 4, 1);
+		for (; n < x->N; n++)
+			tile_vnni(out, ldo, as_float, x, pk, n, b, 1, 1);
+	}
+}
+
+/* ---- AVX-512: weight-only ------------------------------------------------------------------ */
+
+/* 16 outputs' bytes k of a 64-byte group, as floats. */
+__attribute__((target(VNNI_TARGET)))
+static inline __m512
+byte_k_512(__m512i v, int k)
+{
+	switch (k)
+	{
+		case 0:
+			return _mm512_cvtepi32_ps(_mm512_srai_epi32(_mm512_slli_epi32(v, 24), 24));
+		case 1:
+			return _mm512_cvtepi32_ps(_mm512_srai_epi32(_mm512_slli_epi32(v, 16), 24));
+		case 2:
+			return _mm512_cvtepi32_ps(_mm512_srai_epi32(_mm512_slli_epi32(v, 8), 24));
+		default:
+			return _mm512_cvtepi32_ps(_mm512_srai_epi32(v, 24));
+	}
+}
+
+__attribute__((target(VNNI_TARGET), always_inline))
+static inline void
+block_wo_512(float *out, int ldo, const float *x, const NnQPack *pk, int n0, int b, const int NB)
+{
+	int			G = pk->C4 / NN_QGROUP,
+				Gfull = pk->C / NN_QGROUP,
+				o = b * 16,
+				left = pk->OC - o;
+	const int8_t *wb = pk->w + (size_t) b * G * 64;
+	__mmask16	mask = left >= 16 ? (__mmask16) 0xFFFF : (__mmask16) ((1u << left) - 1);
+	const int	KC = NB == 1 ? 4 : 1;	/* as in half_wo_avx2 */
+	__m512		acc[8][4];
+
+	UNROLL
+	for (int r = 0; r < NB; r++)
+		UNROLL
+		for (int k = 0; k < KC; k++)
+			acc[r][k] = _mm512_setzero_ps();
+	for (int g = 0; g < G; g++)
+	{
+		__m512i		v = _mm512_loadu_si512(wb + (size_t) g * 64);
+		__m512		w[4];
+
+		UNROLL
+		for (int k = 0; k < 4; k++)
+			w[k] = byte_k_512(v, k);
+		UNROLL
+		for (int r = 0; r < NB; r++)
+		{
+			const float *xr = x + (size_t) (n0 + r) * pk->C;
+			float		tail[4];
+			const float *xg = xr + 4 * g;
+
+			if (g >= Gfull)
+			{
+				group_inputs(tail, xr, g, pk->C);
+				xg = tail;
+			}
+			UNROLL
+			for (int k = 0; k < 4; k++)
+				acc[r][k % KC] = _mm512_fmadd_ps(w[k], _mm512_set1_ps(xg[k]), acc[r][k % KC]);
+		}
+	}
+	UNROLL
+	for (int r = 0; r < NB; r++)
+	{
+		__m512		sum = KC == 1 ? acc[r][0] :
+			_mm512_add_ps(_mm512_add_ps(acc[r][0], acc[r][1]), _mm512_add_ps(acc[r][2], acc[r][3]));
+
+		_mm512_mask_storeu_ps(out + (size_t) (n0 + r) * ldo + o, mask,
+							  _mm512_mul_ps(sum, _mm512_loadu_ps(pk->scale + o)));
+	}
+}
+
+__attribute__((target(VNNI_TARGET)))
+static void
+gemm_wo_512(float *out, int ldo, const float *x, int N, const NnQPack *pk)
+{
+	for (int b = 0; b < pk->blocks; b++)
+	{
+		int			n = 0;
+
+		for (; n + 8 <= N; n += 8)
+			block_wo_512(out, ldo, x, pk, n, b, 8);
+		for (; n + 4 <= N; n += 4)
+			block_wo_512(out, ldo, x, pk, n, b, 4);
+		for (; n < N; n++)
+			block_wo_512(out, ldo, x, pk, n, b, 1);
+	}
+}
+
+const NnQKernels nn_qkernels_vnni = {
+	.quantize_acts = quantize_acts_avx2,
+	.gemm = gemm_vnni,
+	.gemm_wo = gemm_wo_512,
+};
+
+#else							/* not x86-64 with GCC or Clang: the portable kernels only */
+
+int
+nn_qkernels_built(void)
+{
+	return 0;
+}
+
+const NnQKernels nn_qkernels_avx2 = {0};
+const NnQKernels nn_qkernels_vnni = {0};
+
+#endif
