@@ -194,12 +194,13 @@ static float *g_inp,
 		   *g_w,
 		   *g_b,
 		   g_mean[16],
-		   g_rstd[16];
+		   g_rstd[16],
+		   g_scratch[64];
 
 static void
 fwd_gn(float *out)
 {
-	groupnorm_forward(out, g_mean, g_rstd, g_inp, g_w, g_b, gB, gP, gC, gG, 1e-5f);
+	groupnorm_forward(out, g_mean, g_rstd, g_inp, g_w, g_b, gB, gP, gC, gG, 1e-5f, g_scratch);
 }
 
 static void
@@ -224,7 +225,7 @@ test_groupnorm(void)
 		float		one[6] = {1, 1, 1, 1, 1, 1},
 					zero[6] = {0};
 
-		groupnorm_forward(out, g_mean, g_rstd, g_inp, one, zero, gB, gP, gC, gG, 1e-5f);
+		groupnorm_forward(out, g_mean, g_rstd, g_inp, one, zero, gB, gP, gC, gG, 1e-5f, g_scratch);
 		for (int p = 0; p < gP; p++)
 			for (int j = 0; j < 2; j++)
 				m += out[p * gC + 2 + j], v += out[p * gC + 2 + j] * out[p * gC + 2 + j];
@@ -232,12 +233,12 @@ test_groupnorm(void)
 		   "groupnorm: a group comes out with mean 0 (%g), variance 1 (%g)", m / 10, v / 10);
 	}
 	fwd_gn(out);
-	groupnorm_backward(dinp, dw, db, R, g_inp, g_w, g_mean, g_rstd, gB, gP, gC, gG);
+	groupnorm_backward(dinp, dw, db, R, g_inp, g_w, g_mean, g_rstd, gB, gP, gC, gG, g_scratch);
 	ok(check_grad(fwd_gn, g_inp, dinp, n, out, n, R) <= 1.0, "groupnorm dinp");
 	ok(check_grad(fwd_gn, g_w, dw, gC, out, n, R) <= 1.0, "groupnorm dw");
 	ok(check_grad(fwd_gn, g_b, db, gC, out, n, R) <= 1.0, "groupnorm db");
 	memcpy(again, dinp, n * sizeof(float));
-	groupnorm_backward(dinp, dw, db, R, g_inp, g_w, g_mean, g_rstd, gB, gP, gC, gG);
+	groupnorm_backward(dinp, dw, db, R, g_inp, g_w, g_mean, g_rstd, gB, gP, gC, gG, g_scratch);
 	ok(accumulates(again, dinp, n), "groupnorm backward accumulates");
 	free(out), free(R), free(dinp), free(dw), free(db), free(g_inp), free(g_w), free(g_b);
 }

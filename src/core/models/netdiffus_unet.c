@@ -16,6 +16,7 @@
 
 #define W(m, i) nn_params_ptr(&(m)->params, (i))
 #define G(m, i) ((m)->params.grad + (m)->params.tensors[(i)].offset)
+#define GN_SCRATCH ((m)->acts->gn_scratch)
 
 typedef struct ResActs
 {
@@ -86,6 +87,7 @@ struct NetdiffusActs
 			   *dt1a,
 			   *dt1;			/* [B, E] */
 	float	   *col;			/* im2col scratch */
+	float	   *gn_scratch;		/* group norm scratch */
 	float	   *att_scratch;	/* [S*S] */
 	float	   *block;
 };
@@ -220,6 +222,7 @@ acts_layout(const NetdiffusModel *m, NetdiffusActs *a, Bump *b, int B)
 	a->dt1a = take(b, (size_t) B * E);
 	a->dt1 = take(b, (size_t) B * E);
 	a->col = take(b, conv2d_col_floats((int) maxcin, 3));
+	a->gn_scratch = take(b, groupnorm_scratch_floats((int) maxcin));
 	a->att_scratch = take(b, P0);
 }
 
@@ -288,7 +291,7 @@ res_forward(NetdiffusModel *m, const NdResBlock *r, ResActs *a, const float *x, 
 	size_t		BP = (size_t) B * P;
 
 	groupnorm_forward(a->n1, a->mean1, a->rstd1, x, W(m, r->gn1_w), W(m, r->gn1_b), B, P, C, G,
-					  ND_NORM_EPS);
+					  ND_NORM_EPS, GN_SCRATCH);
 	silu_forward(a->a1, a->n1, BP * C);
 	conv2d_forward(a->h1, a->a1, W(m, r->conv1_w), W(m, r->conv1_b), B, side, side, C, OC, 3,
 				   A->col);
@@ -296,7 +299,7 @@ res_forward(NetdiffusModel *m, const NdResBlock *r, ResActs *a, const float *x, 
 	bias_forward(a->e, W(m, r->emb_b), B, OC);
 	channel_add_forward(a->h1, a->e, B, P, OC);
 	groupnorm_forward(a->n2, a->mean2, a->rstd2, a->h1, W(m, r->gn2_w), W(m, r->gn2_b), B, P, OC,
-					  G, ND_NORM_EPS);
+					  G, ND_NORM_EPS, GN_SCRATCH);
 	silu_forward(a->a2, a->n2, BP * OC);
 	conv2d_forward(a->out, a->a2, W(m, r->conv2_w), W(m, r->conv2_b), B, side, side, OC, OC, 3,
 				   A->col);
@@ -316,7 +319,7 @@ attn_forward(NetdiffusModel *m, const NdAttnBlock *ab, AttnActs *a, const float 
 	size_t		BP = (size_t) B * P;
 
 	groupnorm_forward(a->n, a->mean, a->rstd, x, W(m, ab->gn_w), W(m, ab->gn_b), B, P, C,
-					  m->cfg.norm_groups, ND_NORM_EPS);
+					  m->cfg.norm_groups, ND_NORM_EPS, GN_SCRATCH);
 	linear_forward(a->qkv, a->n, W(m, ab->qkv_w), (int) BP, C, 3 * C);
 	bias_forward(a->qkv, W(m, ab->qkv_b), (int) BP, 3 * C);
 	image_attention_forward(a->y, a->att, a->qkv, B, P, C, m->cfg.n_heads);
@@ -447,7 +450,7 @@ netdiffus_forward(NetdiffusModel *m, const float *x, const int *t, const int *cl
 		}
 	}
 	groupnorm_forward(a->on, a->omean, a->orstd, h, W(m, m->t_out_gn_w), W(m, m->t_out_gn_b), B,
-					  S * S, base, m->cfg.norm_groups, ND_NORM_EPS);
+					  S * S, base, m->cfg.norm_groups, ND_NORM_EPS, GN_SCRATCH);
 	silu_forward(a->oa, a->on, (size_t) B * S * S * base);
 	conv2d_forward(eps, a->oa, W(m, m->t_out_w), W(m, m->t_out_b), B, S, S, base, 1, 3, a->col);
 }
@@ -487,7 +490,7 @@ res_backward(NetdiffusModel *m, const NdResBlock *r, const ResActs *a, const flo
 	silu_backward(s2, s1, a->n2, BP * OC);
 	zero(s1, BP * OC);
 	groupnorm_backward(s1, G(m, r->gn2_w), G(m, r->gn2_b), s2, a->h1, W(m, r->gn2_w), a->mean2,
-					   a->rstd2, B, P, OC, G);
+					   a->rstd2, B, P, OC, G, GN_SCRATCH);
 	/* h1 = conv1(a1) + e broadcast: s1 is the gradient of both */
 	zero(A->de, (size_t) B * OC);
 	channel_add_backward(A->de, s1, B, P, OC);
@@ -499,7 +502,7 @@ res_backward(NetdiffusModel *m, const NdResBlock *r, const ResActs *a, const flo
 	zero(s1, BP * C);
 	silu_backward(s1, s2, a->n1, BP * C);
 	groupnorm_backward(dinp, G(m, r->gn1_w), G(m, r->gn1_b), s1, x, W(m, r->gn1_w), a->mean1,
-					   a->rstd1, B, P, C, G);
+					   a->rstd1, B, P, C, G, GN_SCRATCH);
 }
 
 static void
@@ -521,7 +524,7 @@ attn_backward(NetdiffusModel *m, const NdAttnBlock *ab, const AttnActs *a, const
 	linear_backward(A->s1, G(m, ab->qkv_w), A->s2, a->n, W(m, ab->qkv_w), (int) BP, C, 3 * C);
 	bias_backward(G(m, ab->qkv_b), A->s2, (int) BP, 3 * C);
 	groupnorm_backward(dinp, G(m, ab->gn_w), G(m, ab->gn_b), A->s1, x, W(m, ab->gn_w), a->mean,
-					   a->rstd, B, P, C, m->cfg.norm_groups);
+					   a->rstd, B, P, C, m->cfg.norm_groups, GN_SCRATCH);
 }
 
 static void
@@ -656,7 +659,7 @@ netdiffus_backward(NetdiffusModel *m, const float *deps, int B)
 	zero(Y, n0);
 	groupnorm_backward(Y, G(m, m->t_out_gn_w), G(m, m->t_out_gn_b), X, up_output(m, 0),
 					   W(m, m->t_out_gn_w), a->omean, a->orstd, B, S * S, base,
-					   m->cfg.norm_groups);
+					   m->cfg.norm_groups, GN_SCRATCH);
 	SWAP(X, Y);
 	up_backward(m, &X, &Y, B);
 	down_backward(m, &X, &Y, B);

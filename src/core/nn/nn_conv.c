@@ -11,7 +11,9 @@
  */
 #include "nn/nn.h"
 #include "nn/nn_image.h"
+#include "nn/nn_image_simd.h"
 
+#include <cblas.h>
 #include <string.h>
 
 size_t
@@ -77,13 +79,9 @@ col2im(float *dinp, const float *col, int n0, int rows, int H, int W, int C, int
 			for (int kw = 0; kw < K; kw++, src += C)
 			{
 				int			ix = x + kw - pad;
-				float	   *d;
 
-				if (iy < 0 || iy >= H || ix < 0 || ix >= W)
-					continue;
-				d = dinp + (((size_t) b * H + iy) * W + ix) * C;
-				for (int c = 0; c < C; c++)
-					d[c] += src[c];
+				if (iy >= 0 && iy < H && ix >= 0 && ix < W)
+					nn_img_add(dinp + (((size_t) b * H + iy) * W + ix) * C, src, C);
 			}
 		}
 	}
@@ -137,8 +135,9 @@ conv2d_backward(float *dinp, float *dw, float *db, const float *dout, const floa
 		}
 		if (dinp != NULL)
 		{
-			memset(col, 0, (size_t) rows * KKC * sizeof(float));
-			linear_backward(col, NULL, d, NULL, w, rows, KKC, OC);
+			/* written, not accumulated: saves clearing the largest buffer of the pass */
+			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, KKC, OC,
+						1.0f, d, OC, w, KKC, 0.0f, col, KKC);
 			col2im(dinp, col, n0, rows, H, W, C, K);
 		}
 	}
@@ -148,22 +147,12 @@ void
 bias_forward(float *out, const float *b, int N, int C)
 {
 	for (int n = 0; n < N; n++)
-	{
-		float	   *o = out + (size_t) n * C;
-
-		for (int c = 0; c < C; c++)
-			o[c] += b[c];
-	}
+		nn_img_add(out + (size_t) n * C, b, C);
 }
 
 void
 bias_backward(float *db, const float *dout, int N, int C)
 {
 	for (int n = 0; n < N; n++)
-	{
-		const float *d = dout + (size_t) n * C;
-
-		for (int c = 0; c < C; c++)
-			db[c] += d[c];
-	}
+		nn_img_add(db, dout + (size_t) n * C, C);
 }

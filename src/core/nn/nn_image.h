@@ -43,13 +43,15 @@ void		bias_backward(float *db, const float *dout, int N, int C);
  * Group normalisation of each image over groups of C/G consecutive channels and all P positions:
  *   out[B, P, C] = (inp - mean[b, g]) * rstd[b, g] * w[c] + b[c],
  *   rstd = 1 / sqrt(var + eps) (biased variance); mean and rstd [B, G] are kept for backward.
- * C must be a multiple of G.
+ * C must be a multiple of G; scratch holds groupnorm_scratch_floats(C) floats.
  */
+size_t		groupnorm_scratch_floats(int C);
 void		groupnorm_forward(float *out, float *mean, float *rstd, const float *inp,
-							  const float *w, const float *b, int B, int P, int C, int G, float eps);
+							  const float *w, const float *b, int B, int P, int C, int G, float eps,
+							  float *scratch);
 void		groupnorm_backward(float *dinp, float *dw, float *db, const float *dout,
 							   const float *inp, const float *w, const float *mean,
-							   const float *rstd, int B, int P, int C, int G);
+							   const float *rstd, int B, int P, int C, int G, float *scratch);
 
 /* out[n] = inp[n] * sigmoid(inp[n]) over n floats; backward: dinp += dout * silu'(inp). */
 void		silu_forward(float *out, const float *inp, size_t n);

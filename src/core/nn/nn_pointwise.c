@@ -4,27 +4,26 @@
  * (a time-step embedding added to a feature map).  Shapes are in nn_image.h.
  */
 #include "nn/nn_image.h"
+#include "nn/nn_image_simd.h"
 
-#include <math.h>
 #include <string.h>
+
+/* Vector kernels take int lengths: long arrays go in chunks. */
+#define CHUNK (1 << 20)
 
 void
 silu_forward(float *out, const float *inp, size_t n)
 {
-	for (size_t i = 0; i < n; i++)
-		out[i] = inp[i] / (1.0f + expf(-inp[i]));
+	for (size_t i = 0; i < n; i += CHUNK)
+		nn_img_silu(out + i, inp + i, (int) (n - i < CHUNK ? n - i : CHUNK));
 }
 
 /* silu'(x) = s (1 + x (1 - s)), s = sigmoid(x) */
 void
 silu_backward(float *dinp, const float *dout, const float *inp, size_t n)
 {
-	for (size_t i = 0; i < n; i++)
-	{
-		float		s = 1.0f / (1.0f + expf(-inp[i]));
-
-		dinp[i] += dout[i] * s * (1.0f + inp[i] * (1.0f - s));
-	}
+	for (size_t i = 0; i < n; i += CHUNK)
+		nn_img_silu_bwd(dinp + i, dout + i, inp + i, (int) (n - i < CHUNK ? n - i : CHUNK));
 }
 
 void
@@ -45,13 +44,9 @@ concat_backward(float *da, float *db, const float *dout, int N, int C1, int C2)
 	for (int n = 0; n < N; n++)
 	{
 		const float *d = dout + (size_t) n * (C1 + C2);
-		float	   *x = da + (size_t) n * C1;
-		float	   *y = db + (size_t) n * C2;
 
-		for (int c = 0; c < C1; c++)
-			x[c] += d[c];
-		for (int c = 0; c < C2; c++)
-			y[c] += d[C1 + c];
+		nn_img_add(da + (size_t) n * C1, d, C1);
+		nn_img_add(db + (size_t) n * C2, d + C1, C2);
 	}
 }
 
@@ -60,13 +55,7 @@ channel_add_forward(float *x, const float *e, int B, int P, int C)
 {
 	for (int i = 0; i < B; i++)
 		for (int p = 0; p < P; p++)
-		{
-			float	   *r = x + ((size_t) i * P + p) * C;
-			const float *v = e + (size_t) i * C;
-
-			for (int c = 0; c < C; c++)
-				r[c] += v[c];
-		}
+			nn_img_add(x + ((size_t) i * P + p) * C, e + (size_t) i * C, C);
 }
 
 void
@@ -74,11 +63,5 @@ channel_add_backward(float *de, const float *dx, int B, int P, int C)
 {
 	for (int i = 0; i < B; i++)
 		for (int p = 0; p < P; p++)
-		{
-			const float *r = dx + ((size_t) i * P + p) * C;
-			float	   *v = de + (size_t) i * C;
-
-			for (int c = 0; c < C; c++)
-				v[c] += r[c];
-		}
+			nn_img_add(de + (size_t) i * C, dx + ((size_t) i * P + p) * C, C);
 }

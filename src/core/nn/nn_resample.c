@@ -4,6 +4,7 @@
  * convolutions around them do the learning).  Shapes are in nn_image.h.
  */
 #include "nn/nn_image.h"
+#include "nn/nn_image_simd.h"
 
 static inline size_t
 pix(int b, int y, int x, int H, int W, int C)
@@ -77,10 +78,7 @@ upsample2_backward(float *dinp, const float *dout, int B, int H, int W, int C)
 		for (int y = 0; y < 2 * H; y++)
 			for (int x = 0; x < 2 * W; x++)
 			{
-				const float *d = dout + pix(b, y, x, 2 * H, 2 * W, C);
-				float	   *g = dinp + pix(b, y / 2, x / 2, H, W, C);
-
-				for (int c = 0; c < C; c++)
-					g[c] += d[c];
+				nn_img_add(dinp + pix(b, y / 2, x / 2, H, W, C),
+						   dout + pix(b, y, x, 2 * H, 2 * W, C), C);
 			}
 }
