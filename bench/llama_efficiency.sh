@@ -13,6 +13,12 @@
 # and batched (SAMPLES/5 rows per class in one ntg.generate call; torch one batch per class),
 # model bytes, and peak resident memory (VmHWM of the backend; torch's process max RSS).
 # Batch 1 runs BATCH1_EPOCHS epochs only (s/epoch is reported; the table says so).
+# What the ratios include: ntg packs the rows of a batch without padding, torch_llama.py pads them
+# to the batch's longest row, so training is also timed against torch on packed rows (--packed:
+# one sequence per batch, block-diagonal causal mask), and the positions each computes are
+# printed; ntg's sampler decodes each distinct history of a batch once (rows sharing a prefix share
+# its work), torch decodes every row, and the decode positions of ntg's batched call are printed
+# beside the distinct prefixes it computed.
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -72,14 +78,14 @@ for b in $BATCHES; do
 	# Training and generation in one fresh backend, whose peak memory is then read.
 	peak=$(ntg_backend_peak_kb "INSERT INTO cpu_log SELECT 'train', $b, * FROM timed(
 			'SELECT ntg.train(''eff_b$b'', ''llama'', ''SELECT label, pl FROM eff'', ''$hp'')');
-		SELECT count(*) FROM ntg.generate_int('eff_b$b', n => $per_class, seed => 1)")
+		SELECT count(*) FROM ntg.generate('eff_b$b', n => $per_class, seed => 1)")
 	# Warm the per-backend model cache, then time: SINGLE_CALLS separate calls of n = 1 over the
 	# 5 classes, and one call of SAMPLES rows (per_class rows of each class).
-	"${PSQL[@]}" -c "SET ntg.progress = off" -c "SELECT count(*) FROM ntg.generate_int('eff_b$b', n => 1)" -c \
+	"${PSQL[@]}" -c "SET ntg.progress = off" -c "SELECT count(*) FROM ntg.generate('eff_b$b', n => 1)" -c \
 		"INSERT INTO cpu_log SELECT 'single', $b, * FROM timed('WITH c AS (SELECT array_agg(DISTINCT label ORDER BY label) AS l FROM eff)
 			SELECT count(*) FROM c, generate_series(1, $SINGLE_CALLS) AS s,
-			LATERAL ntg.generate_int(''eff_b$b'', c.l[1 + s % 5], 1, s)')" -c \
-		"INSERT INTO cpu_log SELECT 'batched', $b, * FROM timed('SELECT count(*) FROM ntg.generate_int(''eff_b$b'', n => $per_class, seed => 2)')" >/dev/null
+			LATERAL ntg.generate(''eff_b$b'', c.l[1 + s % 5], 1, s)')" -c \
+		"INSERT INTO cpu_log SELECT 'batched', $b, * FROM timed('SELECT count(*) FROM ntg.generate(''eff_b$b'', n => $per_class, seed => 2)')" >/dev/null
 	# s/epoch: the epochs' wall time as ntg.train measured it, and CPU of the whole call per epoch.
 	read -r s_epoch cpu_epoch single cpu_single batched cpu_batched bytes params <<<"$("${PSQL[@]}" -F ' ' -c "
 		SELECT round((m.train_seconds / m.epochs)::numeric, 3), round((t.cpu_ms / 1000 / m.epochs)::numeric, 3),
@@ -89,47 +95,71 @@ for b in $BATCHES; do
 		FROM ntg.models AS m, cpu_log AS t, cpu_log AS s, cpu_log AS g
 		WHERE m.name = 'eff_b$b' AND t.batch = $b AND t.what = 'train' AND s.batch = $b AND s.what = 'single'
 			AND g.batch = $b AND g.what = 'batched'")"
-	torch='{}'
+	# Decode work of the batched call (the same rows again, same seed): a row needs a distribution
+	# at positions 0 .. min(its length, max_len - 1); ntg computes one per distinct (class, prefix).
+	read -r decode_rows decode_nodes <<<"$("${PSQL[@]}" -F ' ' -c "
+		WITH g AS (SELECT label, pl FROM ntg.generate_int('eff_b$b', n => $per_class, seed => 2)),
+		pos AS (SELECT g.label, g.pl, p FROM g, ntg.models m,
+					   generate_series(0, (m.config->>'max_len')::int - 1) AS p
+				 WHERE m.name = 'eff_b$b' AND cardinality(g.pl) >= p)
+		SELECT count(*), (SELECT count(*) FROM (SELECT DISTINCT label, pl[1:p] FROM pos) d) FROM pos")"
+	torch='{}' torchp='{}'
 	if [ "$SKIP_TORCH" != 1 ] && [ -f bench/torch_llama.py ]; then
 		torch=$(OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 /usr/bin/python3 bench/torch_llama.py \
 			--tsv "$rows" --epochs "$e" --batch-size "$b" --samples "$per_class" --seed 1 | tail -1)
+		if [ "$b" != 1 ]; then		# one row per batch: nothing to pad
+			torchp=$(OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 /usr/bin/python3 bench/torch_llama.py \
+				--tsv "$rows" --epochs "$e" --batch-size "$b" --seed 1 --packed --train-only | tail -1)
+		fi
 	fi
-	echo "$b $e $s_epoch $single $batched $bytes $params $peak $cpu_epoch $cpu_single $cpu_batched $torch" >>"$results"
+	printf '%s\t%s\t%s\n' "$b $e $s_epoch $single $batched $bytes $params $peak $cpu_epoch $cpu_single $cpu_batched $decode_rows $decode_nodes" \
+		"$torch" "$torchp" >>"$results"
 done
 
 /usr/bin/python3 - "$results" <<'PY'
 import json, sys
 rows = []
 for line in open(sys.argv[1]):
-    f = line.split(" ", 11)
-    t = json.loads(f[11]) if f[11].strip() else {}
+    plain, t, tp = line.rstrip("\n").split("\t")
+    f = plain.split()
     rows.append(dict(batch=int(f[0]), epochs=int(f[1]), s_epoch=float(f[2]), single=float(f[3]),
                      batched=float(f[4]), bytes=int(f[5]), params=int(f[6]), peak_kb=int(f[7]),
-                     cpu_epoch=float(f[8]), cpu_single=float(f[9]), cpu_batched=float(f[10]), torch=t))
+                     cpu_epoch=float(f[8]), cpu_single=float(f[9]), cpu_batched=float(f[10]),
+                     decode_rows=int(f[11]), decode_nodes=int(f[12]),
+                     torch=json.loads(t or "{}"), packed=json.loads(tp or "{}")))
 def ratio(a, b):
     return "%.1fx" % (a / b) if a and b else "-"
 def num(v, fmt):
     return fmt % v if isinstance(v, (int, float)) else "-"
-def table(title, keys, tkeys):
+def tables(title, cpu):
+    k = "cpu_" if cpu else ""
     print()
     print(title)
-    print("| batch | epochs run | ntg s/epoch | torch s/epoch | speed-up | ntg ms/sample 1-at-a-time | torch | speed-up "
-          "| ntg ms/sample batched | torch | speed-up |")
-    print("|" + "---|" * 11)
+    print("| batch | epochs run | ntg s/epoch | torch padded s/epoch | speed-up | torch packed s/epoch | speed-up "
+          "| positions padded / packed |")
+    print("|" + "---|" * 8)
+    for r in rows:
+        a = r["cpu_epoch" if cpu else "s_epoch"]
+        ta, tp = r["torch"].get(k + "s_per_epoch"), r["packed"].get(k + "s_per_epoch")
+        pp = r["torch"].get("positions_padded"), r["torch"].get("positions_packed")
+        print("| %d | %d | %.2f | %s | %s | %s | %s | %s |" % (
+            r["batch"], r["epochs"], a, num(ta, "%.2f"), ratio(ta, a), num(tp, "%.2f"), ratio(tp, a),
+            "%d / %d (%.2fx)" % (pp[0], pp[1], pp[0] / pp[1]) if pp[0] else "-"))
+    print()
+    print("| batch | ntg ms/sample 1-at-a-time | torch | speed-up | ntg ms/sample batched | torch | speed-up "
+          "| ntg decode positions: rows / distinct prefixes |")
+    print("|" + "---|" * 8)
     for r in rows:
         t = r["torch"]
-        a, b, c = (r[k] for k in keys)
-        ta, tb, tc = (t.get(k) for k in tkeys)
-        print("| %d | %d | %.2f | %s | %s | %.3f | %s | %s | %.4f | %s | %s |" % (
-            r["batch"], r["epochs"], a, num(ta, "%.2f"), ratio(ta, a), b, num(tb, "%.3f"), ratio(tb, b),
-            c, num(tc, "%.4f"), ratio(tc, c)))
+        b, c = r[k + "single"], r[k + "batched"]
+        tb, tc = t.get(k + "ms_per_sample_single"), t.get(k + "ms_per_sample_batched")
+        print("| %d | %.3f | %s | %s | %.4f | %s | %s | %d / %d (%.2fx) |" % (
+            r["batch"], b, num(tb, "%.3f"), ratio(tb, b), c, num(tc, "%.4f"), ratio(tc, c),
+            r["decode_rows"], r["decode_nodes"], r["decode_rows"] / r["decode_nodes"]))
 print()
 print("llama efficiency: 5 classes x 500 rows, one CPU thread each (ntg through SQL vs PyTorch, same rows)")
-table("Wall-clock time:", ("s_epoch", "single", "batched"),
-      ("s_per_epoch", "ms_per_sample_single", "ms_per_sample_batched"))
-table("CPU time (ntg: the backend's; torch: the process's) - less disturbed by other load:",
-      ("cpu_epoch", "cpu_single", "cpu_batched"),
-      ("cpu_s_per_epoch", "cpu_ms_per_sample_single", "cpu_ms_per_sample_batched"))
+tables("Wall-clock time:", False)
+tables("CPU time (ntg: the backend's; torch: the process's) - less disturbed by other load:", True)
 print()
 print("| batch | ntg model MB | torch state_dict MB | params ntg / torch | ntg backend peak MB (VmHWM) | torch peak RSS MB |")
 print("|---|---|---|---|---|---|")
@@ -146,5 +176,8 @@ if any(r["epochs"] != rows[-1]["epochs"] for r in rows):
     print("Note: batch 1 ran fewer epochs (BATCH1_EPOCHS); s/epoch is per epoch either way.")
 print("ntg one-at-a-time = separate ntg.generate(n => 1) calls through SQL (model cached per backend); "
       "batched = one call for all rows.")
+print("What the ratios include: ntg trains on packed rows (torch padded computes the positions in the first "
+      "number, ntg and torch packed the second); ntg's batched generation decodes each distinct prefix once, "
+      "torch every row's (the last column: decode positions of ntg's rows / what ntg computed).")
 PY
 rm -f "$rows" "$results"

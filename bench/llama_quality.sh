@@ -62,8 +62,9 @@ FROM ntg.train('quality', 'llama', 'SELECT label, pl FROM train', '$hp');
 CREATE TABLE synth AS
 	SELECT g.label, g.pl, g.k
 	FROM (SELECT label, count(*)::integer AS n FROM train GROUP BY label) AS c,
-		 LATERAL ntg.generate_int('quality', c.label, c.n, $GEN_SEED, $TEMPERATURE,
-								  stratified => $STRATIFIED) WITH ORDINALITY AS g(label, pl, k);
+		 LATERAL ntg.generate('quality', c.label, c.n, $GEN_SEED,
+							  jsonb_build_object('temperature', $TEMPERATURE, 'stratified', $STRATIFIED))
+			 WITH ORDINALITY AS g(label, pl, k);
 SELECT 'generated: ' || count(*) || ' rows' FROM synth;
 SQL
 

@@ -6,17 +6,22 @@ multi-head attention with interleaved rotary positions (theta 10000), residual, 
 MLP (w2(silu(w1 x) * w3 x)), residual], final RMSNorm, untied output head, no biases.  Same
 vocabulary (sorted distinct values of the training rows' first max_len values, then <EOS>, <PAD>,
 one <CLASS> per class), same rows (<CLASS> v1..vk <EOS>, right-padded with <PAD> to the longest
-row of the batch, <PAD> targets ignored), same optimizer (AdamW lr 1e-3, betas 0.9/0.999, eps
+row of the batch, <PAD> targets ignored; or, with --packed, concatenated without padding into one
+sequence per batch under a block-diagonal causal mask, rotary positions restarting at every row,
+which is what ntg computes), same optimizer (AdamW lr 1e-3, betas 0.9/0.999, eps
 1e-8, weight decay 0.01 on matrices only, global-norm clipping at 1.0, 5 % linear warm-up then
 cosine to 0.1 lr), same batch size.  Generation uses a KV cache and evaluates the head for the
 value tokens and <EOS> only, one row at a time and all rows of a class at once; finished rows
 leave the batch.  One thread (torch.set_num_threads(1), OPENBLAS_NUM_THREADS=1 unless set).
 
 usage: torch_llama.py --tsv FILE [--epochs 10] [--batch-size 32] [--samples 100] [--seed 1]
+                      [--packed] [--train-only]
 prints ONE JSON line: {"s_per_epoch", "ms_per_sample_single", "ms_per_sample_batched",
                        "model_bytes", "params", "final_loss", "peak_rss_mb", and the same
                        times as process CPU time: "cpu_s_per_epoch", "cpu_ms_per_sample_single",
-                       "cpu_ms_per_sample_batched"}
+                       "cpu_ms_per_sample_batched"; "positions_padded", "positions_packed": token
+                       positions per epoch with padding (batch size x longest row, summed over
+                       the batches) and without (the rows' lengths)}
 """
 import argparse
 import io
@@ -70,7 +75,7 @@ class Block(nn.Module):
         self.w3 = nn.Linear(dim, hidden, bias=False)
         self.w2 = nn.Linear(hidden, dim, bias=False)
 
-    def attend(self, x, cos, sin, cache=None):
+    def attend(self, x, cos, sin, cache=None, mask=None):
         B, T, C = x.shape
         h = self.attention_norm(x)
         q = apply_rope(self.wq(h).view(B, T, self.nh, self.hs), cos, sin)
@@ -83,14 +88,15 @@ class Block(nn.Module):
                 v = torch.cat((cache[1], v), dim=2)
             cache[0], cache[1] = k, v
         att = (q @ k.transpose(-2, -1)) / math.sqrt(self.hs)
-        if cache is None or T > 1:
+        if mask is None and (cache is None or T > 1):
             mask = torch.ones(T, T, dtype=torch.bool).triu(1)
+        if mask is not None:
             att = att.masked_fill(mask, float("-inf"))
         y = F.softmax(att, dim=-1) @ v
         return x + self.wo(y.transpose(1, 2).reshape(B, T, C))
 
-    def forward(self, x, cos, sin, cache=None):
-        x = self.attend(x, cos, sin, cache)
+    def forward(self, x, cos, sin, cache=None, mask=None):
+        x = self.attend(x, cos, sin, cache, mask)
         h = self.ffn_norm(x)
         return x + self.w2(F.silu(self.w1(h)) * self.w3(h))
 
@@ -108,11 +114,14 @@ class Llama(nn.Module):
                 std = 0.02 / math.sqrt(2 * layers) if name.endswith(("wo.weight", "w2.weight")) else 0.02
                 nn.init.normal_(p, 0.0, std)
 
-    def forward(self, idx):
+    def forward(self, idx, pos=None, mask=None):
+        """idx [B, T]; pos [T] rotary positions (default 0..T-1); mask [T, T], True = not seen
+        (default causal)."""
         T = idx.shape[1]
+        cos, sin = (self.cos[:T], self.sin[:T]) if pos is None else (self.cos[pos], self.sin[pos])
         x = self.tok_embeddings(idx)
         for blk in self.layers:
-            x = blk(x, self.cos[:T], self.sin[:T])
+            x = blk(x, cos, sin, mask=mask)
         return self.output(self.norm(x))
 
     @torch.no_grad()
@@ -166,6 +175,8 @@ def main():
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--max-len", type=int, default=10)
+    ap.add_argument("--packed", action="store_true", help="train on packed rows, no padding")
+    ap.add_argument("--train-only", action="store_true", help="skip generation")
     a = ap.parse_args()
     torch.set_num_threads(1)
     torch.manual_seed(a.seed)
@@ -202,19 +213,32 @@ def main():
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_at)
     t0, c0 = time.perf_counter(), time.process_time()
     loss_v = 0.0
-    for _ in range(a.epochs):
+    positions = [0, 0]  # per epoch: padded, packed
+    for epoch in range(a.epochs):
         perm = torch.randperm(len(seqs)).tolist()
         tot, cnt = 0.0, 0
         for b0 in range(0, len(seqs), a.batch_size):
             batch = [seqs[i] for i in perm[b0:b0 + a.batch_size]]
             T = max(len(x) for x, _ in batch)
-            inp = torch.full((len(batch), T), pad, dtype=torch.long)
-            tgt = torch.full((len(batch), T), pad, dtype=torch.long)
-            for j, (x, y) in enumerate(batch):
-                inp[j, :len(x)] = torch.tensor(x)
-                tgt[j, :len(y)] = torch.tensor(y)
-            logits = model(inp)
-            loss = F.cross_entropy(logits.view(-1, vocab), tgt.view(-1), ignore_index=pad)
+            if epoch == 0:
+                positions[0] += len(batch) * T
+                positions[1] += sum(len(x) for x, _ in batch)
+            if a.packed:
+                inp = torch.tensor([[t for x, _ in batch for t in x]])
+                tgt = torch.tensor([t for _, y in batch for t in y])
+                pos = torch.tensor([p for x, _ in batch for p in range(len(x))])
+                row = torch.tensor([j for j, (x, _) in enumerate(batch) for _ in x])
+                mask = (row[:, None] != row[None, :]) | torch.ones(len(row), len(row), dtype=torch.bool).triu(1)
+                logits = model(inp, pos, mask)
+                loss = F.cross_entropy(logits[0], tgt)
+            else:
+                inp = torch.full((len(batch), T), pad, dtype=torch.long)
+                tgt = torch.full((len(batch), T), pad, dtype=torch.long)
+                for j, (x, y) in enumerate(batch):
+                    inp[j, :len(x)] = torch.tensor(x)
+                    tgt[j, :len(y)] = torch.tensor(y)
+                logits = model(inp)
+                loss = F.cross_entropy(logits.view(-1, vocab), tgt.view(-1), ignore_index=pad)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -229,15 +253,17 @@ def main():
 
     gen = torch.Generator().manual_seed(a.seed + 1)
     model.eval()
-    t0, c0 = time.perf_counter(), time.process_time()
-    for c in classes:
-        for _ in range(a.samples):
-            model.generate(cls_tok[c], 1, N, len(values) + 1, eos, gen)
-    single_s, single_c = time.perf_counter() - t0, time.process_time() - c0
-    t0, c0 = time.perf_counter(), time.process_time()
-    for c in classes:
-        model.generate(cls_tok[c], a.samples, N, len(values) + 1, eos, gen)
-    batched_s, batched_c = time.perf_counter() - t0, time.process_time() - c0
+    single_s = single_c = batched_s = batched_c = 0.0
+    if not a.train_only:
+        t0, c0 = time.perf_counter(), time.process_time()
+        for c in classes:
+            for _ in range(a.samples):
+                model.generate(cls_tok[c], 1, N, len(values) + 1, eos, gen)
+        single_s, single_c = time.perf_counter() - t0, time.process_time() - c0
+        t0, c0 = time.perf_counter(), time.process_time()
+        for c in classes:
+            model.generate(cls_tok[c], a.samples, N, len(values) + 1, eos, gen)
+        batched_s, batched_c = time.perf_counter() - t0, time.process_time() - c0
 
     buf = io.BytesIO()
     torch.save(model.state_dict(), buf)
@@ -253,6 +279,8 @@ def main():
         "cpu_s_per_epoch": round(train_c / max(a.epochs, 1), 4),
         "cpu_ms_per_sample_single": round(single_c * 1e3 / n_gen, 4),
         "cpu_ms_per_sample_batched": round(batched_c * 1e3 / n_gen, 4),
+        "positions_padded": positions[0],
+        "positions_packed": positions[1],
     }))
 
 

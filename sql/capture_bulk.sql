@@ -19,7 +19,11 @@ CREATE TABLE synthetic AS
 SELECT '\xa1b2c3d40002000400000000000000000000ffff00000065'::bytea
 	   || string_agg(pg_temp.udp_packet(i, r), ''::bytea ORDER BY i, r) AS data
   FROM generate_series(1, 2500) i, (VALUES (false), (true)) v(r);
-CREATE VIEW synthetic_flows AS SELECT r.* FROM synthetic, ntg.read_pcap(data) r;
+CREATE VIEW synthetic_flows AS
+	SELECT r.protocol, r.client_ip, r.client_port, r.server_ip, r.server_port, r.first_seen,
+		   r.last_seen, r.packets_up, r.packets_down, r.bytes_up, r.bytes_down, r.payload_bytes_up,
+		   r.payload_bytes_down, r.payload_packets, r.pl, r.pl_full, r.sni
+	  FROM synthetic, ntg.read_pcap(data) r;
 SELECT count(*) AS biflows, sum(packets_up + packets_down) AS packets FROM synthetic_flows;
 
 -- Batched path: an index (unique), a CHECK constraint, a default, a stored generated column and

@@ -19,13 +19,17 @@ INSERT INTO m_toy SELECT 'dns', '{52,-52}' FROM generate_series(1, 8);
 INSERT INTO m_toy SELECT 'video', '{-1448,1448,-1448,1448}' FROM generate_series(1, 8);
 \set tiny '{"dim": 16, "hidden_dim": 32, "n_layers": 1, "n_heads": 2, "epochs": 40, "batch_size": 8, "seed": 7}'
 
--- Training returns a summary row and stores the model.
-SELECT model, kind, version, classes, train_rows, epochs, parameters > 0 AS has_parameters,
-	   bytes > 0 AS has_bytes, train_seconds >= 0 AS timed
+-- Training returns a summary row and stores the model.  Parameters: vocabulary V = 7 values +
+-- <EOS> + <PAD> + 3 classes = 12, dim C = 16, hidden H = 32, one layer: 2 V C + C + (2 C + 4 C^2 +
+-- 3 C H) = 2992; the stored model holds them as float32.  The training time lies within the
+-- statement's own.
+SELECT model, kind, version, classes, train_rows, epochs, parameters, bytes > 4 * parameters AS bytes_hold_weights,
+	   train_seconds > 0 AND train_seconds < extract(epoch FROM clock_timestamp() - statement_timestamp()) AS timed
 FROM ntg.train('toy', 'llama', 'SELECT label, pl FROM m_toy', :'tiny');
 SELECT name, kind, classes, train_rows, epochs, cardinality(loss_history) AS losses,
-	   loss_history[40] < loss_history[1] / 2 AS loss_fell, train_seconds >= 0 AS timed,
-	   parameters > 0 AS has_parameters, bytes = octet_length(weights) AS bytes_ok, version,
+	   loss_history[40] < loss_history[1] / 2 AS loss_fell,
+	   train_seconds > 0 AND train_seconds < extract(epoch FROM clock_timestamp() - created_at) AS timed,
+	   parameters, bytes = octet_length(weights) AS bytes_ok, version,
 	   created_at = updated_at AS fresh, config->>'dim' AS dim, config->>'n_layers' AS n_layers
 FROM ntg.models WHERE name = 'toy';
 
@@ -105,9 +109,10 @@ FROM ntg.train('toy_again', 'llama', 'SELECT label, pl::integer[] FROM m_toy WHE
 SELECT name, classes, version, created_at < updated_at AS updated FROM ntg.models WHERE name LIKE 'toy%' ORDER BY name;
 
 -- Management.
-SELECT name, kind, classes, parameters > 0 AS has_parameters, bytes > 0 AS has_bytes, epochs,
-	   final_loss > 0 AS has_loss, version
-FROM ntg.list_models() WHERE name LIKE 'toy%';
+-- toy_again: V = 5 values + 2 + 2 classes = 9, C = 8, H = 16: 2 V C + C + (2 C + 4 C^2 + 3 C H) = 808.
+SELECT l.name, l.kind, l.classes, l.parameters, l.bytes = octet_length(m.weights) AS bytes_ok, l.epochs,
+	   l.final_loss = m.loss_history[m.epochs] AS final_loss_is_last, l.version
+FROM ntg.list_models() AS l JOIN ntg.models AS m USING (name) WHERE name LIKE 'toy%' ORDER BY l.name;
 SELECT name, kind, version, format_version, classes, epochs, cardinality(loss_history) AS losses,
 	   valid, problem, config ? 'dim' AS has_config
 FROM ntg.describe_model('toy');

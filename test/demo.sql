@@ -37,7 +37,7 @@ SELECT * FROM ntg.generate('demo_llama', n => 2, seed => 7);
 CREATE TABLE demo_synth AS
   SELECT g.label, g.pl
     FROM (SELECT label, count(*)::integer AS n FROM demo_parts WHERE NOT is_test GROUP BY label) AS c,
-         LATERAL ntg.generate_int('demo_llama', c.label, c.n, seed => 7) AS g;
+         LATERAL ntg.generate('demo_llama', c.label, c.n, seed => 7) AS g;
 SELECT s.label, count(*) AS synthetic_rows,
        round(avg(cardinality(s.pl)), 1) AS synthetic_avg_packets,
        (SELECT round(avg(cardinality(t.pl)), 1) FROM demo_parts AS t

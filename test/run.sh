@@ -5,6 +5,8 @@
 # A subtest or file that skips is counted as skipped, never as passed; a file that dies counts as
 # one failure.  Suites, in order:
 #   unit     plain-C unit tests of the core (TAP binaries built from test/unit/test_*.c)
+#   mutation the mutation score (test/mutation.py): each planted bug is one test, passed when a
+#            unit test catches it
 #   regress  pg_regress (sql/*.sql against expected/*.out) on a temporary instance
 #   pgtap    pgTAP files test/pgtap/*.sql, and
 #   tap      TAP scripts test/tap/*.t, both against one temporary server (test/lib/pg_harness.sh)
@@ -27,14 +29,15 @@ usage() {
 }
 
 # --- what to run ----------------------------------------------------------------------------
-all_unit=0 all_regress=0
+all_unit=0 all_regress=0 all_mutation=0
 unit_bins=() regress_names=() pgtap_files=() tap_files=()
-[ $# -eq 0 ] && set -- unit regress pgtap tap
+[ $# -eq 0 ] && set -- unit mutation regress pgtap tap
 for arg in "$@"; do
 	arg=${arg#./}
 	case $arg in
 	-h | --help) usage 0 ;;
 	unit) all_unit=1 ;;
+	mutation) all_mutation=1 ;;
 	regress) all_regress=1 ;;
 	pgtap) pgtap_files+=(test/pgtap/*.sql) ;;
 	tap) compgen -G "test/tap/*.t" >/dev/null && tap_files+=(test/tap/*.t) ;;
@@ -108,6 +111,16 @@ if [ "$all_unit" = 1 ] || [ ${#unit_bins[@]} -gt 0 ]; then
 		[ "$all_unit" = 1 ] && unit_bins=($(make -s print-unit-bins))
 		run_tap unit "${unit_bins[@]}"
 	fi
+fi
+
+if [ "$all_mutation" = 1 ]; then
+	echo "== mutation score (planted bugs the unit tests must catch)"
+	python3 test/mutation.py >"$logs/mutation.log" 2>&1 || true
+	cat "$logs/mutation.log"
+	killed=$(grep -c '| killed (' "$logs/mutation.log" || true)
+	missed=$(grep -cE '\| (SURVIVED|ERROR)' "$logs/mutation.log" || true)
+	grep -qE '^mutation: [0-9]+ killed' "$logs/mutation.log" || missed=$((missed + 1))
+	add mutation "$killed" "$missed" "$(grep -c '| skipped (' "$logs/mutation.log" || true)"
 fi
 
 if [ "$all_regress" = 1 ] || [ ${#regress_names[@]} -gt 0 ]; then

@@ -11,7 +11,8 @@ GRANT USAGE ON SCHEMA ntg TO PUBLIC;
 
 CREATE FUNCTION ntg.version() RETURNS text
 	AS $$ SELECT extversion::text FROM pg_catalog.pg_extension WHERE extname = 'ntg' $$
-	LANGUAGE sql STABLE PARALLEL SAFE;
+	LANGUAGE sql STABLE PARALLEL SAFE
+	SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION ntg.version() IS 'installed version of the ntg extension';
 
 CREATE FUNCTION ntg.library_versions() RETURNS text

@@ -54,7 +54,8 @@ RETURNS TABLE (
 	protocol smallint, client_ip inet, client_port integer, server_ip inet, server_port integer,
 	first_seen timestamptz, last_seen timestamptz, packets_up bigint, packets_down bigint,
 	bytes_up bigint, bytes_down bigint, payload_bytes_up bigint, payload_bytes_down bigint,
-	payload_packets bigint, pl smallint[], pl_full integer[], sni text)
+	payload_packets bigint, pl smallint[], pl_full integer[], sni text,
+	label text)	-- from an "ntg-label: " packet comment (ntg.write_pcap), else NULL
 	AS 'MODULE_PATHNAME', 'ntg_read_pcap_path'
 	LANGUAGE C VOLATILE PARALLEL RESTRICTED;
 COMMENT ON FUNCTION ntg.read_pcap(text, integer, interval, interval, text) IS
@@ -70,7 +71,8 @@ RETURNS TABLE (
 	protocol smallint, client_ip inet, client_port integer, server_ip inet, server_port integer,
 	first_seen timestamptz, last_seen timestamptz, packets_up bigint, packets_down bigint,
 	bytes_up bigint, bytes_down bigint, payload_bytes_up bigint, payload_bytes_down bigint,
-	payload_packets bigint, pl smallint[], pl_full integer[], sni text)
+	payload_packets bigint, pl smallint[], pl_full integer[], sni text,
+	label text)	-- from an "ntg-label: " packet comment (ntg.write_pcap), else NULL
 	AS 'MODULE_PATHNAME', 'ntg_read_pcap_bytea'
 	LANGUAGE C STABLE PARALLEL RESTRICTED;
 COMMENT ON FUNCTION ntg.read_pcap(bytea, integer, interval, interval, text) IS

@@ -12,6 +12,7 @@
 #include "funcapi.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/memutils.h"
 
 #include "augment/augment.h"
 #include "common/seqset.h"
@@ -31,31 +32,41 @@ per_class_counts(const NtgSeqSet *set, int rows_per_class, bool top_up)
 
 	ntg_seqset_class_counts(set, counts);
 	for (int c = 0; c < set->n_classes; c++)
+	{
+		if (top_up && counts[c] >= rows_per_class)
+			ereport(NOTICE,
+					(errmsg("class \"%s\" already has %d rows: no synthetic rows added",
+							set->classes[c], counts[c])));
 		counts[c] = top_up ? Max(0, rows_per_class - counts[c]) : rows_per_class;
+	}
 	return counts;
 }
 
-static void
-emit_rows(FunctionCallInfo fcinfo, const NtgSeqSet *out)
+/* Each row goes straight into the result's tuplestore (which spills to disk when large). */
+typedef struct EmitState
 {
-	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	ReturnSetInfo *rsinfo;
+	const NtgSeqSet *set;
+	Datum	   *elems;			/* max_len datums */
+	MemoryContext rowcxt;		/* reset per row */
+} EmitState;
 
-	InitMaterializedSRF(fcinfo, 0);
-	for (int i = 0; i < out->n_rows; i++)
-	{
-		int			len;
-		const int32 *row = ntg_seqset_row(out, i, &len);
-		Datum	   *elems = palloc(sizeof(Datum) * (len > 0 ? len : 1));
-		Datum		v[2];
-		bool		nulls[2] = {false, false};
+static int
+emit_row(int c, const int32_t *row, int len, void *arg, NtgError *err)
+{
+	EmitState  *st = (EmitState *) arg;
+	MemoryContext old = MemoryContextSwitchTo(st->rowcxt);
+	Datum		v[2];
+	bool		nulls[2] = {false, false};
 
-		for (int j = 0; j < len; j++)
-			elems[j] = Int32GetDatum(row[j]);
-		v[0] = CStringGetTextDatum(out->classes[out->row_class[i]]);
-		v[1] = PointerGetDatum(construct_array(elems, len, INT4OID, sizeof(int32), true, TYPALIGN_INT));
-		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, v, nulls);
-		pfree(elems);
-	}
+	for (int j = 0; j < len; j++)
+		st->elems[j] = Int32GetDatum(row[j]);
+	v[0] = CStringGetTextDatum(st->set->classes[c]);
+	v[1] = PointerGetDatum(construct_array(st->elems, len, INT4OID, sizeof(int32), true, TYPALIGN_INT));
+	tuplestore_putvalues(st->rsinfo->setResult, st->rsinfo->setDesc, v, nulls);
+	MemoryContextSwitchTo(old);
+	MemoryContextReset(st->rowcxt);
+	return NTG_OK;
 }
 
 static Datum
@@ -68,10 +79,10 @@ augment(FunctionCallInfo fcinfo, AugmentKind kind)
 	int32		rows_per_class;
 	uint64		seed;
 	bool		top_up;
-	NtgSeqSet	set,
-				out;
+	NtgSeqSet	set;
 	NtgError	err;
 	int		   *counts;
+	EmitState	st;
 
 	for (int i = 0; i < 5; i++)
 		ntg_pg_require_arg(fcinfo, i, names[kind == AUGMENT_SMOTE ? 0 : 1][i]);
@@ -95,11 +106,17 @@ augment(FunctionCallInfo fcinfo, AugmentKind kind)
 				 errmsg("p must be between 0 and 1")));
 	ntg_pg_collect_seqs(source, "train_query", &set);
 	counts = per_class_counts(&set, rows_per_class, top_up);
+	InitMaterializedSRF(fcinfo, 0);
+	st.rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	st.set = &set;
+	st.elems = palloc(sizeof(Datum) * Max(set.max_len, 1));
+	st.rowcxt = AllocSetContextCreate(CurrentMemoryContext, "ntg augment row", ALLOCSET_SMALL_SIZES);
 	if (kind == AUGMENT_SMOTE)
-		NTG_PG_CHECK(ntg_smote(&set, counts, PG_GETARG_INT32(3), seed, &out, &err), &err);
+		NTG_PG_CHECK(ntg_smote_emit(&set, counts, PG_GETARG_INT32(3), seed, emit_row, &st, &err), &err);
 	else
-		NTG_PG_CHECK(ntg_fast_retransmit(&set, counts, PG_GETARG_FLOAT8(3), seed, &out, &err), &err);
-	emit_rows(fcinfo, &out);
+		NTG_PG_CHECK(ntg_fast_retransmit_emit(&set, counts, PG_GETARG_FLOAT8(3), seed, emit_row, &st,
+											  &err), &err);
+	MemoryContextDelete(st.rowcxt);
 	return (Datum) 0;
 }
 

@@ -305,6 +305,14 @@ capture_bulk_add(CaptureBulk *bulk, const Datum *values, const bool *nulls)
 		slot->tts_values[a] = i < CAPTURE_BULK_FIXED ? bulk->fixed[i] : values[i - CAPTURE_BULK_FIXED];
 		slot->tts_isnull[a] = i < CAPTURE_BULK_FIXED ? bulk->fixednull[i] : nulls[i - CAPTURE_BULK_FIXED];
 	}
+	/* no label given to the import: the biflow's own, from its packet comment (or NULL) */
+	if (bulk->fixednull[1])
+	{
+		AttrNumber	a = bulk->attnum[1] - 1;
+
+		slot->tts_values[a] = values[CAPTURE_BULK_READ_COLS];
+		slot->tts_isnull[a] = nulls[CAPTURE_BULK_READ_COLS];
+	}
 	old = MemoryContextSwitchTo(GetPerTupleMemoryContext(estate));
 	fill_defaults(bulk, slot->tts_values, slot->tts_isnull);
 	ExecStoreVirtualTuple(slot);

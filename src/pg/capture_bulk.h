@@ -7,7 +7,8 @@
 
 #include "postgres.h"
 
-/* The columns import_pcap fills: dataset, label, source, then read_pcap's 17 columns. */
+/* The columns import_pcap fills: dataset, label, source, then read_pcap's first 17 columns
+ * (its 18th, the label of a packet comment, fills label where the import gives none). */
 #define CAPTURE_BULK_FIXED 3
 #define CAPTURE_BULK_READ_COLS 17
 #define CAPTURE_BULK_COLS (CAPTURE_BULK_FIXED + CAPTURE_BULK_READ_COLS)
@@ -25,7 +26,7 @@ extern const char *const capture_bulk_column_names[CAPTURE_BULK_COLS];
 extern CaptureBulk *capture_bulk_begin(Oid target, const Datum *fixed, const bool *fixednull,
 									   const char **why);
 
-/* Add one biflow (read_pcap's 17 columns); flushes a full batch. */
+/* Add one biflow (read_pcap's 18 columns); flushes a full batch. */
 extern void capture_bulk_add(CaptureBulk *bulk, const Datum *values, const bool *nulls);
 
 /* Flush the last batch, release everything; returns the number of rows inserted. */

@@ -18,6 +18,7 @@
 #include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "mb/pg_wchar.h"
 #include "utils/inet.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
@@ -28,7 +29,9 @@
 #include "capture_bulk.h"
 #include "ntg_glue.h"
 
-#define READ_PCAP_COLS 17
+/* read_pcap's columns; 0.1.0's definition has the first 17 (no label), which the tuplestore's
+ * descriptor then takes from the 18 values built here. */
+#define READ_PCAP_COLS 18
 
 /* The figures of the last read_pcap() in this backend, for import_pcap(), which runs it through
  * an INSERT ... SELECT so that rows go into the table at executor speed. */
@@ -160,6 +163,19 @@ pl_datum(const NtgBiflow *f, bool wide)
 	return PointerGetDatum(construct_array(d, f->npl, INT2OID, 2, true, TYPALIGN_SHORT));
 }
 
+/* A label from a packet comment (UTF-8 by the pcapng format) in the server encoding; NULL when
+ * the bytes are not valid UTF-8. */
+static bool
+label_datum(const char *label, Datum *out)
+{
+	int			len = strlen(label);
+
+	if (!pg_verify_mbstr(PG_UTF8, label, len, true))
+		return false;
+	*out = PointerGetDatum(cstring_to_text(pg_any_to_server(label, len, PG_UTF8)));
+	return true;
+}
+
 /* One biflow -> one row of read_pcap (column order as in sql/ext/10_capture.sql). */
 static int
 emit_row(const NtgBiflow *f, void *arg)
@@ -189,6 +205,7 @@ emit_row(const NtgBiflow *f, void *arg)
 		v[16] = CStringGetTextDatum(f->sni);
 	else
 		nulls[16] = true;
+	nulls[17] = !f->label || !label_datum(f->label, &v[17]);
 	run->sink(v, nulls, run->sinkarg);
 	MemoryContextSwitchTo(old);
 	MemoryContextReset(run->rowctx);
@@ -338,17 +355,35 @@ target_name(Oid target)
 	return quote_qualified_identifier(get_namespace_name(get_rel_namespace(target)), rel);
 }
 
+static Oid
+read_pcap_oid(bool is_bytea)
+{
+	Oid			argtypes[5] = {is_bytea ? BYTEAOID : TEXTOID, INT4OID, INTERVALOID, INTERVALOID, TEXTOID};
+
+	return LookupFuncName(list_make2(makeString("ntg"), makeString("read_pcap")), 5, argtypes, false);
+}
+
 /* The generic path calls ntg.read_pcap, so it needs EXECUTE on it: the batched path asks the same. */
 static void
 check_read_pcap_execute(bool is_bytea)
 {
-	Oid			argtypes[5] = {is_bytea ? BYTEAOID : TEXTOID, INT4OID, INTERVALOID, INTERVALOID, TEXTOID};
-	Oid			fn = LookupFuncName(list_make2(makeString("ntg"), makeString("read_pcap")), 5, argtypes,
-									false);
+	Oid			fn = read_pcap_oid(is_bytea);
 	AclResult	aclresult = pg_proc_aclcheck(fn, GetUserId(), ACL_EXECUTE);
 
 	if (aclresult != ACLCHECK_OK)
 		aclcheck_error(aclresult, OBJECT_FUNCTION, get_func_name(fn));
+}
+
+/* Whether the installed ntg.read_pcap returns the label column (0.1.0's does not). */
+static bool
+read_pcap_has_label(bool is_bytea)
+{
+	TupleDesc	desc;
+
+	if (get_func_result_type(read_pcap_oid(is_bytea), NULL, &desc) != TYPEFUNC_COMPOSITE)
+		return false;
+	return desc->natts >= READ_PCAP_COLS &&
+		strcmp(NameStr(TupleDescAttr(desc, READ_PCAP_COLS - 1)->attname), "label") == 0;
 }
 
 static void
@@ -392,14 +427,19 @@ import_generic(FunctionCallInfo fcinfo, bool is_bytea, const char *name, const D
 	uint64		generation = last_generation;
 	uint64		written;
 
+	/* label NULL: each biflow's label from its packet comment, where the capture has one */
 	initStringInfo(&sql);
 	appendStringInfo(&sql,
 					 "INSERT INTO %s (dataset, label, source, protocol, client_ip, client_port, "
 					 "server_ip, server_port, first_seen, last_seen, packets_up, packets_down, "
 					 "bytes_up, bytes_down, payload_bytes_up, payload_bytes_down, payload_packets, "
-					 "pl, pl_full, sni) SELECT $1, $2, $3, r.* FROM ntg.read_pcap($4, n => $5, "
-					 "idle_timeout => $6, active_timeout => $7, filter => $8) r",
-					 name);
+					 "pl, pl_full, sni) SELECT $1, %s, $3, r.protocol, r.client_ip, r.client_port, "
+					 "r.server_ip, r.server_port, r.first_seen, r.last_seen, r.packets_up, "
+					 "r.packets_down, r.bytes_up, r.bytes_down, r.payload_bytes_up, "
+					 "r.payload_bytes_down, r.payload_packets, r.pl, r.pl_full, r.sni "
+					 "FROM ntg.read_pcap($4, n => $5, idle_timeout => $6, active_timeout => $7, "
+					 "filter => $8) r",
+					 name, read_pcap_has_label(is_bytea) ? "coalesce($2, r.label)" : "$2");
 	for (int i = 0; i < CAPTURE_BULK_FIXED; i++)
 	{
 		values[i] = fixed[i];

@@ -1,6 +1,7 @@
 /*
- * experiments_sql.c — the entry points of the experiment functions (ntg.split, ntg.synthesize,
- * ntg.tstr, ntg.augment_sweep, ntg.line_chart_svg).
+ * experiments_sql.c — the entry points of the functions whose logic is PL/pgSQL and that read a
+ * caller's query: the experiments (ntg.split, ntg.synthesize, ntg.tstr, ntg.augment_sweep,
+ * ntg.line_chart_svg) and ntg.pcap_classes.
  *
  * Their logic is PL/pgSQL (sql/ext/45_experiments.sql), and every PL/pgSQL function of ntg pins
  * its search_path, so that nothing it calls can be redefined by whoever controls a schema on the
@@ -17,6 +18,7 @@
 #include "fmgr.h"
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "lib/stringinfo.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
 #include "utils/lsyscache.h"
@@ -31,7 +33,7 @@ typedef enum ArgKind
 {
 	ARG_VALUE,					/* as it is */
 	ARG_ROWS,					/* a (label, pl) query: a table of (label text, pl integer[]) */
-	ARG_POINTS					/* a (series, x, y) query: a table of (series text, x, y float8) */
+	ARG_COLUMNS					/* a query of the entry's `columns`: a table of them */
 } ArgKind;
 
 typedef struct Entry
@@ -41,6 +43,9 @@ typedef struct Entry
 	const char *argname[MAX_ARGS];
 	ArgKind		kind[MAX_ARGS];
 	bool		returns_set;
+	int			n_columns;		/* ARG_COLUMNS: names and types of the query's columns */
+	const char *column[4];
+	const char *type[4];
 } Entry;
 
 /* A temporary table name no caller uses, quoted. */
@@ -51,30 +56,73 @@ scratch_name(const char *argname)
 					(unsigned long long) pg_prng_uint64(&pg_global_prng_state));
 }
 
-/* Run a caller's query once into a new temporary table; its quoted name. */
-static char *
-materialize(const char *query, const char *argname, ArgKind kind)
+/* The (label, pl) rows of a scratch table checked as ntg_pg_collect_seqs() checks them. */
+static void
+check_rows(const char *table, const char *argname)
 {
-	char	   *name = scratch_name(argname);
-	char	   *sql;
+	char	   *sql = psprintf("SELECT pg_catalog.bool_or(label IS NULL), pg_catalog.bool_or(pl IS NULL),"
+							   " pg_catalog.bool_or(pg_catalog.array_ndims(pl) OPERATOR(pg_catalog.>) 1),"
+							   " pg_catalog.bool_or(CASE WHEN pg_catalog.array_ndims(pl) OPERATOR(pg_catalog.>) 1"
+							   " THEN false ELSE pg_catalog.array_position(pl, NULL) IS NOT NULL END)"
+							   " FROM %s", table);
+	bool		bad[4] = {0};
 
-	ntg_pg_check_query(query, argname, kind == ARG_ROWS ? 2 : 3);
-	if (kind == ARG_ROWS)
-		sql = psprintf("CREATE TEMP TABLE %s ON COMMIT DROP AS"
-					   " SELECT s.label::pg_catalog.text AS label,"
-					   " ntg._checked_pl(s.label::pg_catalog.text, s.pl::pg_catalog.int4[], %s) AS pl"
-					   " FROM (%s\n) AS s(label, pl)",
-					   quote_identifier(name), quote_literal_cstr(argname), query);
-	else
-		sql = psprintf("CREATE TEMP TABLE %s ON COMMIT DROP AS"
-					   " SELECT c.series::pg_catalog.text AS series, c.x::pg_catalog.float8 AS x,"
-					   " c.y::pg_catalog.float8 AS y FROM (%s\n) AS c(series, x, y)",
-					   quote_identifier(name), query);
 	SPI_connect();
-	if (SPI_execute(sql, false, 0) != SPI_OK_UTILITY)
-		elog(ERROR, "could not read the query given as %s", argname);
+	/* not read-only: the rows were written by this transaction's previous command */
+	if (SPI_execute(sql, false, 1) != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "could not check the rows of %s", argname);
+	for (int i = 0; i < 4; i++)
+	{
+		bool		isnull;
+		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, i + 1, &isnull);
+
+		bad[i] = !isnull && DatumGetBool(d);
+	}
 	SPI_finish();
-	return psprintf("pg_temp.%s", quote_identifier(name));
+	if (bad[0] || bad[1])
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("%s returned a null %s", argname, bad[0] ? "label" : "pl array")));
+	if (bad[2])
+		ereport(ERROR,
+				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+				 errmsg("pl arrays of %s must have one dimension", argname)));
+	if (bad[3])
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("pl arrays of %s must not contain null values", argname)));
+}
+
+/* Run a caller's query once into a new temporary table; its qualified, quoted name. */
+static char *
+materialize(const Entry *e, const char *query, const char *argname, ArgKind kind)
+{
+	char	   *name = psprintf("pg_temp.%s", quote_identifier(scratch_name(argname)));
+	StringInfoData sql;
+
+	ntg_pg_check_query(query, argname, kind == ARG_ROWS ? 2 : e->n_columns);
+	initStringInfo(&sql);
+	appendStringInfo(&sql, "CREATE TEMP TABLE %s ON COMMIT DROP AS SELECT", name);
+	if (kind == ARG_ROWS)
+		appendStringInfo(&sql, " s.label::pg_catalog.text AS label, s.pl::pg_catalog.int4[] AS pl"
+						 " FROM (%s\n) AS s(label, pl)", query);
+	else
+	{
+		for (int i = 0; i < e->n_columns; i++)
+			appendStringInfo(&sql, "%s s.%s::%s AS %s", i ? "," : "", e->column[i], e->type[i],
+							 e->column[i]);
+		appendStringInfo(&sql, " FROM (%s\n) AS s(", query);
+		for (int i = 0; i < e->n_columns; i++)
+			appendStringInfo(&sql, "%s%s", i ? ", " : "", e->column[i]);
+		appendStringInfoChar(&sql, ')');
+	}
+	SPI_connect();
+	if (SPI_execute(sql.data, false, 0) != SPI_OK_UTILITY)
+		elog(ERROR, "could not read %s", argname);
+	SPI_finish();
+	if (kind == ARG_ROWS)
+		check_rows(name, argname);
+	return name;
 }
 
 /* Copy the implementation's rows into the caller's tuplestore, through a cursor. */
@@ -124,7 +172,7 @@ run_entry(FunctionCallInfo fcinfo, const Entry *e)
 		types[i] = get_fn_expr_argtype(fcinfo->flinfo, i);
 		if (e->kind[i] != ARG_VALUE)
 		{
-			values[i] = CStringGetTextDatum(materialize(TextDatumGetCString(values[i]),
+			values[i] = CStringGetTextDatum(materialize(e, TextDatumGetCString(values[i]),
 														e->argname[i], e->kind[i]));
 			types[i] = TEXTOID;
 		}
@@ -177,7 +225,12 @@ static const Entry sweep_entry = {
 };
 static const Entry chart_entry = {
 	"ntg._line_chart_points", 4, {"query", "title", "x_label", "y_label"},
-	{ARG_POINTS, ARG_VALUE, ARG_VALUE, ARG_VALUE}, false
+	{ARG_COLUMNS, ARG_VALUE, ARG_VALUE, ARG_VALUE}, false,
+	3, {"series", "x", "y"}, {"pg_catalog.text", "pg_catalog.float8", "pg_catalog.float8"}
+};
+static const Entry pcap_classes_entry = {
+	"ntg._pcap_classes_rows", 1, {"query"}, {ARG_COLUMNS}, false,
+	3, {"label", "protocol", "server_port"}, {"pg_catalog.text", "pg_catalog.int4", "pg_catalog.int4"}
 };
 
 PG_FUNCTION_INFO_V1(ntg_split);
@@ -213,4 +266,11 @@ Datum
 ntg_line_chart_svg(PG_FUNCTION_ARGS)
 {
 	return run_entry(fcinfo, &chart_entry);
+}
+
+PG_FUNCTION_INFO_V1(ntg_pcap_classes);
+Datum
+ntg_pcap_classes(PG_FUNCTION_ARGS)
+{
+	return run_entry(fcinfo, &pcap_classes_entry);
 }

@@ -34,7 +34,7 @@ check_columns(TupleDesc tupdesc, const char *argname)
 	if (tupdesc->natts != 2)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATATYPE_MISMATCH),
-				 errmsg("query given as %s must return two columns (label, pl)", argname),
+				 errmsg("%s must return two columns (label, pl)", argname),
 				 errdetail_plural("It returns %d column.", "It returns %d columns.",
 								  tupdesc->natts, tupdesc->natts)));
 	label_type = SPI_gettypeid(tupdesc, 1);
@@ -173,7 +173,7 @@ check_select(SPIPlanPtr plan, const char *argname)
 	if (!ok)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("query given as %s must be a single SELECT that returns rows", argname),
+				 errmsg("%s must be a single SELECT that returns rows", argname),
 				 errdetail("Data-modifying statements, row locks and several statements are not accepted.")));
 }
 
@@ -210,7 +210,7 @@ ntg_pg_collect_seqs_limited(const char *query, const char *argname, int64 max_by
 	if (plan == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_SYNTAX_ERROR),
-				 errmsg("could not prepare query given as %s: %s", argname,
+				 errmsg("could not prepare %s: %s", argname,
 						SPI_result_code_string(SPI_result))));
 	check_select(plan, argname);
 	portal = SPI_cursor_open(NULL, plan, NULL, NULL, true);
@@ -255,7 +255,7 @@ ntg_pg_check_query(const char *query, const char *argname, int columns)
 	if (plan == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_SYNTAX_ERROR),
-				 errmsg("could not prepare query given as %s: %s", argname,
+				 errmsg("could not prepare %s: %s", argname,
 						SPI_result_code_string(SPI_result))));
 	check_select(plan, argname);
 	ps = (CachedPlanSource *) linitial(SPI_plan_get_plan_sources(plan));
@@ -264,7 +264,7 @@ ntg_pg_check_query(const char *query, const char *argname, int columns)
 	else if (ps->resultDesc->natts != columns)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATATYPE_MISMATCH),
-				 errmsg("query given as %s must return %d columns", argname, columns),
+				 errmsg("%s must return %d columns", argname, columns),
 				 errdetail_plural("It returns %d column.", "It returns %d columns.",
 								  ps->resultDesc->natts, ps->resultDesc->natts)));
 	SPI_freeplan(plan);

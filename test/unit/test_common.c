@@ -53,6 +53,20 @@ test_crc(void)
 	/* The standard check value of CRC-32C. */
 	is_int(ntg_crc32c(0, "123456789", 9), 0xe3069283u, "crc32c check value");
 	is_int(ntg_crc32c(ntg_crc32c(0, "1234", 4), "56789", 5), 0xe3069283u, "crc32c is incremental");
+	is_int(ntg_crc32c_portable(0, "123456789", 9), 0xe3069283u, "portable crc32c check value");
+	{
+		/* the instruction path (where the CPU has it) against the tables, every alignment and
+		 * length around the 8-byte steps */
+		static uint8_t data[4099];
+		int			same = 1;
+
+		for (size_t i = 0; i < sizeof(data); i++)
+			data[i] = (uint8_t) (i * 2654435761u >> 13);
+		for (size_t off = 0; off < 9; off++)
+			for (size_t len = 0; len + off <= sizeof(data); len += len < 64 ? 1 : 509)
+				same &= ntg_crc32c(7, data + off, len) == ntg_crc32c_portable(7, data + off, len);
+		ok(same, "crc32c: the dispatched path equals the portable one at every offset and length");
+	}
 }
 
 static void

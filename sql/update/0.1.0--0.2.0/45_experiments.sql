@@ -11,28 +11,6 @@ DROP FUNCTION ntg.line_chart_svg(text, text, text, text);
 DROP FUNCTION ntg._fit_scores(text, text, jsonb);
 DROP FUNCTION ntg._xml_escape(text);
 
--- pl of a (label, pl) row of a caller's query, checked as the C functions check them.
-CREATE FUNCTION ntg._checked_pl(label text, pl integer[], argname text) RETURNS integer[]
-	LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
-	SET search_path = pg_catalog, pg_temp
-AS $fn$
-BEGIN
-	IF label IS NULL OR pl IS NULL THEN
-		RAISE EXCEPTION '% returned a null %', argname, CASE WHEN label IS NULL THEN 'label' ELSE 'pl array' END
-			USING ERRCODE = '22004';
-	END IF;
-	IF array_ndims(pl) > 1 THEN
-		RAISE EXCEPTION 'pl arrays of % must have one dimension', argname USING ERRCODE = '2202E';
-	END IF;
-	IF array_position(pl, NULL) IS NOT NULL THEN
-		RAISE EXCEPTION 'pl arrays of % must not contain null values', argname USING ERRCODE = '22004';
-	END IF;
-	RETURN pl;
-END
-$fn$;
-COMMENT ON FUNCTION ntg._checked_pl(text, integer[], text) IS
-	'internal: pl of a (label, pl) row, or the error ntg gives for a null or malformed row';
-
 -- A scratch table of the calling function's own: a random name, dropped at commit.
 CREATE FUNCTION ntg._scratch_table(purpose text) RETURNS regclass
 	LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
@@ -80,7 +58,8 @@ BEGIN
 		$q$, tab) USING seed, test_fraction;
 END
 $fn$;
-COMMENT ON FUNCTION ntg._split_rows(regclass, float8, bigint) IS 'internal: ntg.split on a table of rows';
+COMMENT ON FUNCTION ntg._split_rows(regclass, float8, bigint) IS
+	'internal: ntg.split on a table of rows; seed seeds the ranking as there';
 
 -- Synthetic rows from a generator: 'smote', 'fast_retransmit', or the name of a generator model in
 -- ntg.models (through ntg.generate).  Per class of train_query: rows_per_class rows, or with top_up
@@ -113,22 +92,23 @@ BEGIN
 	IF generator IN ('smote', 'fast_retransmit') AND options <> '{}' THEN
 		RAISE EXCEPTION 'generator "%" takes no options', generator USING ERRCODE = '22023';
 	END IF;
-	IF generator = 'smote' THEN
-		RETURN QUERY SELECT s.label, s.pl FROM ntg.smote(q, rows_per_class, seed, 5, top_up) s;
-		RETURN;
-	ELSIF generator = 'fast_retransmit' THEN
-		RETURN QUERY SELECT s.label, s.pl FROM ntg.fast_retransmit(q, rows_per_class, seed, 0.5, top_up) s;
-		RETURN;
-	END IF;
-	IF NOT EXISTS (SELECT 1 FROM ntg.models m WHERE m.name = generator) THEN
+	IF generator NOT IN ('smote', 'fast_retransmit')
+	   AND NOT EXISTS (SELECT 1 FROM ntg.models m WHERE m.name = generator) THEN
 		RAISE EXCEPTION 'generator "%" does not exist', generator USING ERRCODE = '42704',
 			HINT = 'Use ''smote'', ''fast_retransmit'' or the name of a generator model in ntg.models.';
 	END IF;
+	-- Class by class (a baseline's rows of a class depend only on the seed and that class's rows,
+	-- so this is what one call over all classes gives), with the count each class needs.
 	FOR c IN EXECUTE format('SELECT s.label, count(*)::integer AS n FROM %s s GROUP BY 1 ORDER BY 1', tab)
 	LOOP
 		want := CASE WHEN top_up THEN greatest(rows_per_class - c.n, 0) ELSE rows_per_class END;
 		IF want = 0 AND top_up AND NOT quiet THEN
 			RAISE NOTICE 'class "%" already has % rows: no synthetic rows added', c.label, c.n;
+		ELSIF want > 0 AND generator = 'smote' THEN
+			RETURN QUERY SELECT s.label, s.pl FROM ntg.smote(format('%s WHERE label = %L', q, c.label), want, seed, 5, false) s;
+		ELSIF want > 0 AND generator = 'fast_retransmit' THEN
+			RETURN QUERY SELECT s.label, s.pl
+				FROM ntg.fast_retransmit(format('%s WHERE label = %L', q, c.label), want, seed, 0.5, false) s;
 		ELSIF want > 0 THEN
 			RETURN QUERY
 				SELECT g.label, g.pl FROM ntg.generate(generator, c.label, want, seed, options) AS g;
@@ -137,7 +117,7 @@ BEGIN
 END
 $fn$;
 COMMENT ON FUNCTION ntg._synthesize_rows(text, regclass, integer, bigint, boolean, jsonb, boolean) IS
-	'internal: ntg.synthesize on a table of rows (quiet: no NOTICE for a class that needs no rows)';
+	'internal: ntg.synthesize on a table of rows (quiet: no NOTICE for a class that needs no rows); seed as there';
 
 -- Macro/weighted F1 and accuracy of a forest trained on train_query, evaluated on test_query.
 CREATE FUNCTION ntg._fit_scores(train_query text, test_query text, hyperparams jsonb,
@@ -215,7 +195,7 @@ BEGIN
 END
 $fn$;
 COMMENT ON FUNCTION ntg._tstr_rows(regclass, regclass, text[], jsonb, bigint, jsonb) IS
-	'internal: ntg.tstr on tables of training and test rows';
+	'internal: ntg.tstr on tables of training and test rows; seed seeds the synthetic rows as there';
 
 -- The low-data augmentation sweep (the paper's Fig. 3): for each fraction f, keep round(n_c * f)
 -- rows (at least 1) of every class of the real training split (nested subsets, ranked as in
@@ -293,7 +273,7 @@ BEGIN
 END
 $fn$;
 COMMENT ON FUNCTION ntg._augment_sweep_rows(regclass, regclass, text[], float8[], jsonb, bigint, jsonb) IS
-	'internal: ntg.augment_sweep on tables of training and test rows';
+	'internal: ntg.augment_sweep on tables of training and test rows; seed seeds the subsets and synthetic rows as there';
 
 -- A name for a scratch table of the caller's own.
 CREATE FUNCTION ntg._scratch_name(purpose text) RETURNS text

@@ -153,7 +153,7 @@ smote_row(const RowRef *x, const RowRef *y, double u, int32_t *buf)
 
 static int
 smote_class(const NtgSeqSet *set, int c, int count, NtgRng *rng, int32_t *buf,
-			NtgSeqSetBuilder *b, const void *arg, NtgError *err)
+			NtgAugmentEmit emit, void *emit_arg, const void *arg, NtgError *err)
 {
 	int			k = *(const int *) arg;
 	int			n,
@@ -177,9 +177,11 @@ smote_class(const NtgSeqSet *set, int c, int count, NtgRng *rng, int32_t *buf,
 	{
 		int			i = (int) ntg_rng_below(rng, (uint64_t) n);
 
+		if ((r & 1023) == 0)
+			ntg_check_interrupts();
 		if (n < 2)
 		{
-			rc = ntg_seqset_builder_add(b, set->classes[c], rows[i].v, rows[i].len, err);
+			rc = emit(c, rows[i].v, rows[i].len, emit_arg, err);
 			continue;
 		}
 		{
@@ -195,7 +197,7 @@ smote_class(const NtgSeqSet *set, int c, int count, NtgRng *rng, int32_t *buf,
 			j = nn[(size_t) i * kk + ntg_rng_below(rng, (uint64_t) kk)];
 			u = ntg_rng_double(rng);
 			len = smote_row(&rows[i], &rows[j], u, buf);
-			rc = ntg_seqset_builder_add(b, set->classes[c], buf, len, err);
+			rc = emit(c, buf, len, emit_arg, err);
 		}
 	}
 	ntg_free(rows);
@@ -205,45 +207,81 @@ smote_class(const NtgSeqSet *set, int c, int count, NtgRng *rng, int32_t *buf,
 }
 
 /*
- * Per-class generator of a baseline: append `count` rows of class c to b, drawing from rng (the
- * class's own stream) with buf as scratch space of set->max_len values.
+ * Per-class generator of a baseline: emit `count` rows of class c, drawing from rng (the class's
+ * own stream) with buf as scratch space of set->max_len values.
  */
 typedef int (*ClassAugmentFn) (const NtgSeqSet *set, int c, int count, NtgRng *rng, int32_t *buf,
-							   NtgSeqSetBuilder *b, const void *arg, NtgError *err);
+							   NtgAugmentEmit emit, void *emit_arg, const void *arg, NtgError *err);
 
 /*
- * Run fn over every class into a new set.  Each class draws from a stream derived from the seed
- * and the class name, so a class's rows do not depend on which other classes are present.
+ * Run fn over every class, emitting rows as they are made (nothing is collected).  Each class
+ * draws from a stream derived from the seed and the class name, so a class's rows do not depend on
+ * which other classes are present.
  */
 static int
 augment_classes(const NtgSeqSet *set, const int *per_class, uint64_t seed, ClassAugmentFn fn,
-				const void *arg, NtgSeqSet *out, NtgError *err)
+				const void *arg, NtgAugmentEmit emit, void *emit_arg, NtgError *err)
 {
-	NtgSeqSetBuilder *b = ntg_seqset_builder_new();
 	int32_t    *buf = ntg_calloc(set->max_len > 0 ? set->max_len : 1, sizeof(int32_t));
 	NtgRng		master,
 				rng;
 	int			rc = NTG_OK;
 
-	if (b == NULL || buf == NULL)
-	{
-		ntg_seqset_builder_free(b);
-		ntg_free(buf);
+	if (buf == NULL)
 		return ntg_error(err, NTG_ERR_NOMEM, "out of memory");
-	}
 	ntg_rng_seed(&master, seed);
 	for (int c = 0; rc == NTG_OK && c < set->n_classes; c++)
 	{
 		ntg_rng_split(&master, class_stream(set->classes[c]), &rng);
-		rc = fn(set, c, per_class[c], &rng, buf, b, arg, err);
+		rc = fn(set, c, per_class[c], &rng, buf, emit, emit_arg, arg, err);
 	}
 	ntg_free(buf);
-	if (rc != NTG_OK)
+	return rc;
+}
+
+/* Collecting emitted rows into a set (ntg_smote, ntg_fast_retransmit). */
+typedef struct Collect
+{
+	const NtgSeqSet *set;
+	NtgSeqSetBuilder *b;
+} Collect;
+
+static int
+collect_row(int c, const int32_t *v, int len, void *arg, NtgError *err)
+{
+	Collect    *col = (Collect *) arg;
+
+	return ntg_seqset_builder_add(col->b, col->set->classes[c], v, len, err);
+}
+
+static int
+collect_all(const NtgSeqSet *set, const int *per_class, uint64_t seed, ClassAugmentFn fn,
+			const void *arg, NtgSeqSet *out, NtgError *err)
+{
+	Collect		col = {set, ntg_seqset_builder_new()};
+	int			rc;
+
+	if (col.b == NULL)
+		return ntg_error(err, NTG_ERR_NOMEM, "out of memory");
+	if ((rc = augment_classes(set, per_class, seed, fn, arg, collect_row, &col, err)) != NTG_OK)
 	{
-		ntg_seqset_builder_free(b);
+		ntg_seqset_builder_free(col.b);
 		return rc;
 	}
-	return ntg_seqset_builder_finish(b, out, err);
+	return ntg_seqset_builder_finish(col.b, out, err);
+}
+
+int
+ntg_smote_emit(const NtgSeqSet *set, const int *per_class, int k, uint64_t seed,
+			   NtgAugmentEmit emit, void *arg, NtgError *err)
+{
+	int			rc;
+
+	if (k < 1 || k > 64)
+		return ntg_error(err, NTG_ERR_INVALID_ARG, "k must be between 1 and 64");
+	if ((rc = check_args(set, per_class, err)) != NTG_OK)
+		return rc;
+	return augment_classes(set, per_class, seed, smote_class, &k, emit, arg, err);
 }
 
 int
@@ -257,7 +295,7 @@ ntg_smote(const NtgSeqSet *set, const int *per_class, int k, uint64_t seed, NtgS
 		return ntg_error(err, NTG_ERR_INVALID_ARG, "k must be between 1 and 64");
 	if ((rc = check_args(set, per_class, err)) != NTG_OK)
 		return rc;
-	return augment_classes(set, per_class, seed, smote_class, &k, out, err);
+	return collect_all(set, per_class, seed, smote_class, &k, out, err);
 }
 
 /* ---- Fast Retransmit ---------------------------------------------------------------------- */
@@ -276,7 +314,7 @@ delay_packet(int32_t *v, int len, NtgRng *rng)
 
 static int
 fast_retransmit_class(const NtgSeqSet *set, int c, int count, NtgRng *rng, int32_t *buf,
-					  NtgSeqSetBuilder *b, const void *arg, NtgError *err)
+					  NtgAugmentEmit emit, void *emit_arg, const void *arg, NtgError *err)
 {
 	double		p = *(const double *) arg;
 	int			n,
@@ -292,12 +330,25 @@ fast_retransmit_class(const NtgSeqSet *set, int c, int count, NtgRng *rng, int32
 		memcpy(buf, src->v, sizeof(int32_t) * (size_t) src->len);
 		if (ntg_rng_double(rng) < p && src->len >= 2)
 			delay_packet(buf, src->len, rng);
-		rc = ntg_seqset_builder_add(b, set->classes[c], buf, src->len, err);
+		rc = emit(c, buf, src->len, emit_arg, err);
 		if ((r & 1023) == 0)
 			ntg_check_interrupts();
 	}
 	ntg_free(rows);
 	return rc;
+}
+
+int
+ntg_fast_retransmit_emit(const NtgSeqSet *set, const int *per_class, double p, uint64_t seed,
+						 NtgAugmentEmit emit, void *arg, NtgError *err)
+{
+	int			rc;
+
+	if (!(p >= 0.0 && p <= 1.0))
+		return ntg_error(err, NTG_ERR_INVALID_ARG, "p must be between 0 and 1");
+	if ((rc = check_args(set, per_class, err)) != NTG_OK)
+		return rc;
+	return augment_classes(set, per_class, seed, fast_retransmit_class, &p, emit, arg, err);
 }
 
 int
@@ -311,5 +362,5 @@ ntg_fast_retransmit(const NtgSeqSet *set, const int *per_class, double p, uint64
 		return ntg_error(err, NTG_ERR_INVALID_ARG, "p must be between 0 and 1");
 	if ((rc = check_args(set, per_class, err)) != NTG_OK)
 		return rc;
-	return augment_classes(set, per_class, seed, fast_retransmit_class, &p, out, err);
+	return collect_all(set, per_class, seed, fast_retransmit_class, &p, out, err);
 }

@@ -32,7 +32,18 @@
 #include "common/ntg_core.h"
 #include "common/seqset.h"
 
-/* per_class: n_classes counts (>= 0) indexed like set->classes.  k >= 1. */
+/* A made row of class c (an index into set->classes); non-zero stops the generation. */
+typedef int (*NtgAugmentEmit) (int c, const int32_t *values, int len, void *arg, NtgError *err);
+
+/* The rows, streamed: emit is called for each, in class order; nothing is collected, so the
+ * memory does not grow with the number of rows. */
+int			ntg_smote_emit(const NtgSeqSet *set, const int *per_class, int k, uint64_t seed,
+						   NtgAugmentEmit emit, void *arg, NtgError *err);
+int			ntg_fast_retransmit_emit(const NtgSeqSet *set, const int *per_class, double p,
+									 uint64_t seed, NtgAugmentEmit emit, void *arg, NtgError *err);
+
+/* The same rows collected into a set.
+ * per_class: n_classes counts (>= 0) indexed like set->classes.  k >= 1. */
 int			ntg_smote(const NtgSeqSet *set, const int *per_class, int k, uint64_t seed,
 					  NtgSeqSet *out, NtgError *err);
 /* p in [0, 1]. */

@@ -237,6 +237,7 @@ next_packet(NtgCaptureReader *r, NtgRawPacket *pk, NtgCaptureStats *st)
 		pk->caplen = h->caplen;
 		pk->wirelen = h->len;
 		pk->data = data;
+		pk->label = NULL;		/* classic pcap has no comments */
 		r->offset += 16 + (uint64_t) h->caplen;
 		return 1;
 	}
@@ -348,6 +349,8 @@ ntg_capture_run(NtgCaptureReader *r, const NtgCaptureOptions *opt, NtgBiflowEmit
 		}
 		st->packets_attributed++;
 		if ((rc = ntg_flowtab_add(t, &p, pk.ts_ns)) != 0)
+			goto emit_failed;
+		if (pk.label && (rc = ntg_flowtab_label(t, pk.label, pk.label_len)) != 0)
 			goto emit_failed;
 	}
 	if (rc < 0)

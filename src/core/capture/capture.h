@@ -19,6 +19,9 @@
 #define NTG_CAP_DEFAULT_N		10
 #define NTG_CAP_MAX_N			1000
 #define NTG_CAP_SNI_MAX			255
+/* A pcapng packet comment that starts with this names the class of the packet's biflow (the
+ * capture writer, pcapout.h, puts one on the first packet of each biflow). */
+#define NTG_CAP_LABEL_PREFIX	"ntg-label: "
 
 /* Why a packet did not count towards a biflow. */
 typedef enum NtgSkipReason
@@ -64,6 +67,7 @@ typedef struct NtgBiflow
 	int			npl;
 	const int32_t *pl;
 	const char *sni;				/* NULL when no ClientHello with server_name was seen */
+	const char *label;				/* from an NTG_CAP_LABEL_PREFIX comment, or NULL */
 } NtgBiflow;
 
 /* Returns 0 to go on; anything else stops the import (the status is passed back). */

@@ -24,6 +24,8 @@ typedef struct NtgRawPacket
 	uint32_t	caplen;
 	uint32_t	wirelen;
 	const uint8_t *data;
+	const char *label;			/* text after NTG_CAP_LABEL_PREFIX in an opt_comment, or NULL */
+	uint32_t	label_len;
 } NtgRawPacket;
 
 typedef struct NtgFilter

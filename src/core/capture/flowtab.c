@@ -48,6 +48,7 @@ typedef struct Flow
 	struct Flow *age_prev,
 			   *age_next;		/* by creation: active expiry and final order */
 	char	   *sni;
+	char	   *label;			/* from a packet comment (ntg_flowtab_label) */
 	int32_t		pl[];
 } Flow;
 
@@ -73,6 +74,7 @@ struct NtgFlowTable
 	int64_t		last_expire;
 	List		lru,
 				age;
+	Flow	   *last;			/* flow of the packet last added */
 	Flow	   *freelist;
 	/* flows are carved from chunks (one allocation per FLOWS_PER_CHUNK flows) */
 	size_t		flow_size;
@@ -201,6 +203,7 @@ emit_flow(NtgFlowTable *t, Flow *f)
 	b.npl = f->npl;
 	b.pl = f->pl;
 	b.sni = f->sni;
+	b.label = f->label;
 	t->emitted++;
 	return t->emit ? t->emit(&b, t->arg) : 0;
 }
@@ -221,6 +224,10 @@ retire(NtgFlowTable *t, Flow *f)
 	rc = emit_flow(t, f);
 	if (f->sni)
 		ntg_free(f->sni);
+	if (f->label)
+		ntg_free(f->label);
+	if (t->last == f)
+		t->last = NULL;
 	f->hnext = t->freelist;
 	t->freelist = f;
 	return rc;
@@ -392,6 +399,24 @@ ntg_flowtab_add(NtgFlowTable *t, const NtgPacket *p, int64_t ts)
 	if (ts < f->first_ns)
 		f->first_ns = ts;
 	account(t, f, p, from_a == f->client_is_a ? 0 : 1);
+	t->last = f;
+	return 0;
+}
+
+int
+ntg_flowtab_label(NtgFlowTable *t, const char *label, size_t len)
+{
+	Flow	   *f = t->last;
+	const char *nul = memchr(label, '\0', len);
+
+	if (!f || f->label)
+		return 0;
+	if (nul)
+		len = nul - label;
+	if (!(f->label = ntg_malloc(len + 1)))
+		return NTG_ERR_NOMEM;
+	memcpy(f->label, label, len);
+	f->label[len] = '\0';
 	return 0;
 }
 
@@ -430,8 +455,12 @@ ntg_flowtab_destroy(NtgFlowTable *t)
 	if (!t)
 		return;
 	for (Flow *f = t->age.head; f; f = f->age_next)
+	{
 		if (f->sni)
 			ntg_free(f->sni);
+		if (f->label)
+			ntg_free(f->label);
+	}
 	for (int i = 0; i < t->nchunks; i++)
 		ntg_free(t->chunks[i]);
 	ntg_free(t->chunks);

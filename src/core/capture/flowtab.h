@@ -17,6 +17,10 @@ NtgFlowTable *ntg_flowtab_create(const NtgCaptureOptions *opt, NtgBiflowEmit emi
  * non-zero value of emit, or NTG_ERR_NOMEM. */
 int			ntg_flowtab_add(NtgFlowTable *t, const NtgPacket *pkt, int64_t ts_ns);
 
+/* Give the flow of the packet last added this label, unless it has one (copied; len bytes,
+ * cut at a NUL).  Returns 0 or NTG_ERR_NOMEM. */
+int			ntg_flowtab_label(NtgFlowTable *t, const char *label, size_t len);
+
 /* Emit every remaining flow in the order the flows began. */
 int			ntg_flowtab_flush(NtgFlowTable *t);
 

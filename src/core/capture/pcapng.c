@@ -293,6 +293,38 @@ ntg_pcapng_open(NtgCaptureReader *r, NtgError *err)
 	return NTG_OK;
 }
 
+/*
+ * The label of an Enhanced Packet Block: the text of its first opt_comment that starts with
+ * NTG_CAP_LABEL_PREFIX.  Options follow the packet data padded to 4 bytes; a malformed option
+ * list ends the search quietly, as in interface_block().
+ */
+static void
+epb_label(const NtgCaptureReader *r, uint32_t body, uint32_t caplen, NtgRawPacket *pk)
+{
+	static const char prefix[] = NTG_CAP_LABEL_PREFIX;
+	const uint32_t plen = sizeof(prefix) - 1;
+	uint64_t	off = 20 + (((uint64_t) caplen + 3) & ~(uint64_t) 3);
+
+	pk->label = NULL;
+	pk->label_len = 0;
+	while (off + 4 <= body)
+	{
+		uint16_t	code = get16(r, r->buf + off),
+					len = get16(r, r->buf + off + 2);
+
+		off += 4;
+		if (code == 0 || off + len > body)
+			return;
+		if (code == 1 && len >= plen && memcmp(r->buf + off, prefix, plen) == 0)
+		{
+			pk->label = (const char *) r->buf + off + plen;
+			pk->label_len = len - plen;
+			return;
+		}
+		off += (len + 3) & ~3U;
+	}
+}
+
 int
 ntg_pcapng_next(NtgCaptureReader *r, NtgRawPacket *pk, char *msg, size_t msgsize)
 {
@@ -359,6 +391,10 @@ ntg_pcapng_next(NtgCaptureReader *r, NtgRawPacket *pk, char *msg, size_t msgsize
 		pk->linktype = r->ifs[ifid].linktype;
 		pk->ts_ns = add_sat(to_ns(&r->ifs[ifid], ts), r->ifs[ifid].tsoffset_ns);
 		pk->data = r->buf + hdrlen;
+		if (type == BT_EPB)
+			epb_label(r, body, pk->caplen, pk);
+		else
+			pk->label = NULL;
 		return 1;
 	}
 short_block:

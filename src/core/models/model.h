@@ -187,6 +187,9 @@ int			ntg_model_save(NtgModel *model, uint8_t **out, size_t *out_len, NtgError *
 /* Parse bytes (container, kind, generic parts) and load: the one entry point for stored models. */
 int			ntg_model_from_bytes(const uint8_t *buf, size_t len, NtgModel **model,
 								 NtgError *err);
+/* The same for bytes that must hold a model of this kind (registered or not). */
+int			ntg_model_from_bytes_of(const NtgModelKind *kind, const uint8_t *buf, size_t len,
+									NtgModel **model, NtgError *err);
 void		ntg_model_destroy(NtgModel *model);
 /* A classifier's most probable class for a sequence (the first on ties); proba is scratch for
  * n_classes doubles and holds the probabilities afterwards. */

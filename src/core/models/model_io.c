@@ -153,6 +153,21 @@ ntg_model_save(NtgModel *model, uint8_t **out, size_t *out_len, NtgError *err)
 	return rc;
 }
 
+/* Load a parsed blob with kind's loader and the generic parts. */
+static int
+load_blob(const NtgModelKind *kind, const NtgBlob *blob, NtgModel **model, NtgError *err)
+{
+	int			rc;
+
+	if ((rc = kind->load(blob, model, err)) == NTG_OK &&
+		(rc = read_sampling(blob, *model, err)) != NTG_OK)
+	{
+		kind->destroy(*model);
+		*model = NULL;
+	}
+	return rc;
+}
+
 int
 ntg_model_from_bytes(const uint8_t *buf, size_t len, NtgModel **model, NtgError *err)
 {
@@ -170,12 +185,27 @@ ntg_model_from_bytes(const uint8_t *buf, size_t len, NtgModel **model, NtgError 
 					   blob.kind);
 		ntg_error_detail(err, "Known kinds are: %s.", ntg_model_kind_names(0));
 	}
-	else if ((rc = kind->load(&blob, model, err)) == NTG_OK &&
-			 (rc = read_sampling(&blob, *model, err)) != NTG_OK)
-	{
-		kind->destroy(*model);
-		*model = NULL;
-	}
+	else
+		rc = load_blob(kind, &blob, model, err);
+	ntg_blob_free(&blob);
+	return rc;
+}
+
+int
+ntg_model_from_bytes_of(const NtgModelKind *kind, const uint8_t *buf, size_t len,
+						NtgModel **model, NtgError *err)
+{
+	NtgBlob		blob;
+	int			rc;
+
+	*model = NULL;
+	if ((rc = ntg_blob_parse(buf, len, &blob, err)) != NTG_OK)
+		return rc;
+	if (strcmp(blob.kind, kind->name) != 0)
+		rc = ntg_error(err, NTG_ERR_CORRUPT, "model data is corrupt: a \"%s\" model, not \"%s\"",
+					   blob.kind, kind->name);
+	else
+		rc = load_blob(kind, &blob, model, err);
 	ntg_blob_free(&blob);
 	return rc;
 }

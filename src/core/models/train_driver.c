@@ -69,7 +69,7 @@ check_memory(NtgTraining *t, const NtgTrainLimits *limits, NtgError *err)
 
 	if (limits == NULL || limits->max_bytes <= 0 || t->estimated_bytes <= limits->max_bytes)
 		return NTG_OK;
-	ntg_error(err, NTG_ERR_LIMIT, "training this model would take about %.0f MB of memory", mb);
+	ntg_error(err, NTG_ERR_LIMIT, "training this model would take about %.1f MB of memory", mb);
 	ntg_error_detail(err, "The limit is %.0f MB (%s).", limits->max_bytes / 1048576.0,
 					 limits->limit_name ? limits->limit_name : "memory limit");
 	ntg_error_hint(err, "Choose smaller dimensions, layers or batch_size, or ask an administrator to raise the limit.");
@@ -234,7 +234,7 @@ restore_best(NtgTraining *t, NtgError *err)
 
 	if (t->best == NULL || t->best_epoch == t->epochs_run)
 		return NTG_OK;
-	if ((rc = ntg_model_from_bytes(t->best, t->best_len, &model, err)) != NTG_OK)
+	if ((rc = ntg_model_from_bytes_of(t->kind, t->best, t->best_len, &model, err)) != NTG_OK)
 		return rc;
 	ntg_model_destroy(t->model);
 	t->model = model;

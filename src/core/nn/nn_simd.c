@@ -36,6 +36,14 @@ nn_simd_level(void)
 	return avx2() ? 2 : 0;
 }
 
+void
+nn_simd_force(int level)
+{
+	use_avx2 = -1;
+	if (level < 2 || !avx2())
+		use_avx2 = 0;
+}
+
 /* ---- portable versions ---------------------------------------------------------------------- */
 
 static float

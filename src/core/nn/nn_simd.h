@@ -8,6 +8,9 @@
 
 /* 2 when the AVX2+FMA kernels run, 0 for the portable ones. */
 int			nn_simd_level(void);
+/* Tests only: run the portable kernels (level 0) or the CPU's best (2) from now on, so that one
+ * machine can check both against the same reference. */
+void		nn_simd_force(int level);
 float		nn_dot(const float *a, const float *b, int n);
 /* y[0..n) += a * x[0..n) */
 void		nn_axpy(float *y, float a, const float *x, int n);

@@ -1,0 +1,227 @@
+#!/usr/bin/env python3
+"""Mutation score of the unit tests: plant each meaningful bug of MUTANTS below, one at a time, in
+a copy of the tree, rebuild, run the unit test that should catch it, and report whether it did.
+
+    test/mutation.py            # every mutant; exit status 1 when one survives or cannot be planted
+    test/mutation.py --list     # the table without running anything
+    test/mutation.py ID ...     # only these mutants
+
+A mutant is (id, file, exact original text, replacement, unit test binary, what it breaks).  The
+original text must occur exactly `count` times (1 unless given): when the code changes so that a
+pattern no longer matches, the mutant is reported as an error instead of silently testing nothing.
+Before the mutants, every test named here must pass on the unchanged copy.  A mutant is killed when
+its test exits non-zero (a failed check, a crash, or a timeout); one that no longer compiles is an
+error, not a kill.  Mutants of an AVX2 kernel are skipped on a CPU without AVX2+FMA (the kernel
+does not run there).  Plain Python 3 standard library; needs make and a C compiler, no server.
+"""
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+OPT = "src/core/nn/nn_optim.c"
+SIMD = "src/core/nn/nn_simd.c"
+FOREST = "src/core/forest/forest_train.c"
+
+# (id, file, original, replacement, test, what it breaks[, count])
+MUTANTS = [
+    ("pl-sign", "src/core/capture/flowtab.c",
+     "f->pl[f->npl++] = dir == 0 ? p->pl : -p->pl;", "f->pl[f->npl++] = dir == 0 ? -p->pl : p->pl;",
+     "test_capture_flows", "direction sign of payload lengths swapped"),
+    ("capture-empty-payload", "src/core/capture/flowtab.c",
+     "if (p->pl <= 0)\n\t\treturn;", "if (p->pl < 0)\n\t\treturn;",
+     "test_capture_flows", "packets without payload (pure ACKs) enter the PL sequence"),
+    ("jsd-log-base", "src/core/metrics/fidelity.c",
+     "sum->a += (double) a * log2(2.0 * p / (p + q));", "sum->a += (double) a * log(2.0 * p / (p + q));",
+     "test_metrics", "JSD in nats on one side instead of bits"),
+    ("adamw-bias-swapped", OPT,
+     "pow(opt->beta1, t)));\n\ta.c2 = (float) (1.0 / (1.0 - pow(opt->beta2, t)));",
+     "pow(opt->beta2, t)));\n\ta.c2 = (float) (1.0 / (1.0 - pow(opt->beta1, t)));",
+     "test_ref_adamw", "AdamW bias corrections of m and v swapped"),
+    ("adamw-bias-frozen", OPT,
+     "double\t\tt = (double) (opt->step + 1);", "double\t\tt = 1.0;",
+     "test_ref_adamw", "AdamW bias correction frozen at step 1"),
+    ("adamw-avx2-bias", SIMD,
+     "_mm256_sqrt_ps(_mm256_mul_ps(vi, c2))", "_mm256_sqrt_ps(vi)",
+     "test_ref_adamw", "AVX2 AdamW kernel without the bias correction of v"),
+    ("swiglu-avx2-grad", SIMD,
+     "_mm256_mul_ps(sg, _mm256_fmadd_ps(va, _mm256_sub_ps(one, sg), one))", "sg",
+     "test_ref_llama", "AVX2 SwiGLU backward uses sigmoid(a) for silu'(a)"),
+    ("forest-min-samples-leaf", FOREST,
+     "const int\tmsl = g->cfg->min_samples_leaf;", "const int\tmsl = 2;",
+     "test_ref_forest", "min_samples_leaf hard-wired to 2 in the split search"),
+    ("forest-bootstrap", FOREST,
+     "if (cfg->bootstrap)", "if (0)",
+     "test_ref_forest", "trees ignore bootstrap: every tree sees every row once"),
+    ("forest-max-features", FOREST,
+     "(n_visited < g->cfg->max_features ||", "(n_visited < g->N ||",
+     "test_ref_forest", "every split considers all features"),
+    ("forest-default-min-samples-leaf", "src/core/forest/forest.c",
+     'GET_INT("min_samples_leaf", 1, 1,', 'GET_INT("min_samples_leaf", 2, 1,',
+     "test_ref_forest", "default min_samples_leaf 2 instead of sklearn's 1"),
+    ("forest-default-bootstrap", "src/core/forest/forest.c",
+     'ntg_params_bool(p, "bootstrap", 1,', 'ntg_params_bool(p, "bootstrap", 0,',
+     "test_ref_forest", "bootstrap off by default"),
+    ("forest-default-criterion", "src/core/forest/forest.c",
+     'ntg_params_string(p, "criterion", "gini",', 'ntg_params_string(p, "criterion", "entropy",',
+     "test_ref_forest", "entropy by default instead of gini"),
+    ("forest-default-trees", "src/core/forest/forest.c",
+     'GET_INT("n_estimators", 100,', 'GET_INT("n_estimators", 10,',
+     "test_ref_forest", "10 trees by default instead of 100"),
+    ("eos-tokenizer", "src/core/models/tokenizer.c",
+     "if (len > max_len)\n\t\treturn k;", "if (len >= max_len)\n\t\treturn k;",
+     "test_ref_llama", "a row of exactly max_len values gets no <EOS>"),
+    ("eos-sampler", "src/core/models/llama_sample.c",
+     "K = m->tok.n_values + 1,", "K = m->tok.n_values,",
+     "test_llama", "the sampler cannot draw <EOS>: every row runs to max_len"),
+    ("rope-base", "src/core/models/llama.c",
+     ".rope_theta = 10000.0,", ".rope_theta = 100.0,",
+     "test_ref_llama", "rotary base 100 instead of 10000"),
+    ("attention-scale", "src/core/nn/nn_attention.c",
+     "float\t\tscale = 1.0f / sqrtf((float) HS);", "float\t\tscale = 1.0f / (float) HS;",
+     "test_ref_llama", "attention scores scaled by 1/d instead of 1/sqrt(d) (forward and backward)", 2),
+    ("sample-temperature", "src/core/models/llama_sample.c",
+     "fmin(1.0 / o->temperature, FLT_MAX)", "fmin(o->temperature, FLT_MAX)",
+     "test_llama", "sampling multiplies logits by the temperature instead of dividing"),
+    ("sample-top-k", "src/core/models/llama_sample.c",
+     "keep = o->top_k;", "keep = o->top_k + 1;",
+     "test_llama", "top_k keeps one token too many"),
+    ("sample-stratified-offset", "src/core/models/llama_sample.c",
+     "run[k] = token_at(s, j, (k + v) / m);", "run[k] = token_at(s, j, (k + 0.5) / m);",
+     "test_llama", "stratified draws at fixed points (no random offset): rare tokens never drawn"),
+    ("metrics-leakage", "src/core/metrics/fidelity.c",
+     "both / (distinct[0] + distinct[1] - both);", "both / (distinct[0] + distinct[1]);",
+     "test_metrics", "leakage divides by the sum of distinct sequences, not by their union"),
+    ("driver-best-epoch", "src/core/models/train_driver.c",
+     "if (t->best == NULL || t->best_epoch == t->epochs_run)", "if (1)",
+     "test_train_driver", "validation never puts the best epoch's weights back"),
+    ("driver-nan-loss", "src/core/models/train_driver.c",
+     "int			bad = (t->kind->caps & NTG_CAP_EPOCHS) && !isfinite(t->losses[e]);", "int			bad = 0;",
+     "test_train_driver", "a diverged training (NaN loss) is stored"),
+    ("llama-estimate-optimizer", "src/core/models/llama.c",
+     "plan->bytes = n * (16 + 8)", "plan->bytes = n * 8",
+     "test_conformance", "the memory estimate leaves out gradients and the optimizer's moments"),
+    ("stored-sampling-defaults", "src/core/models/model_io.c",
+     "model->sampling.value[k] = values[i];", "(void) values;",
+     "test_conformance", "sampling defaults stored with a model are ignored on load"),
+    ("crc32c-sse42", "src/core/common/crc32c.c",
+     "c = __builtin_ia32_crc32di(c, v);", "c = __builtin_ia32_crc32di(c, v ^ 1);",
+     "test_common", "the CRC instruction path differs from the reference"),
+]
+
+
+def cpu_has_avx2():
+    try:
+        flags = open("/proc/cpuinfo").read().split()
+    except OSError:
+        return False
+    return "avx2" in flags and "fma" in flags
+
+
+def copy_tree(src, dst):
+    """The files git knows (tracked and untracked, not ignored), or the whole tree without .git."""
+    try:
+        names = subprocess.run(["git", "-C", src, "ls-files", "-z", "-co", "--exclude-standard"],
+                               check=True, capture_output=True).stdout.decode().split("\0")
+    except (OSError, subprocess.CalledProcessError):
+        names = None
+    if names is None:
+        shutil.copytree(src, dst, ignore=shutil.ignore_patterns(".git", "tmp_*"))
+        return
+    for name in filter(None, names):
+        if not os.path.isfile(os.path.join(src, name)):
+            continue
+        os.makedirs(os.path.join(dst, os.path.dirname(name)), exist_ok=True)
+        shutil.copy2(os.path.join(src, name), os.path.join(dst, name))
+
+
+def make(tree, *targets):
+    return subprocess.run(["make", "-s", "-C", tree, *targets], capture_output=True, text=True)
+
+
+def run_test(tree, test, timeout=300):
+    """0 when the test passes, else the reason it failed."""
+    try:
+        r = subprocess.run(["test/unit/bin/" + test], cwd=tree, capture_output=True, text=True,
+                           timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return "timeout"
+    if r.returncode == 0 and "\nnot ok" not in "\n" + r.stdout:
+        return 0
+    failed = [line for line in r.stdout.splitlines() if line.startswith("not ok")]
+    return failed[0] if failed else "exit status %d" % r.returncode
+
+
+def plant(tree, m):
+    path = os.path.join(tree, m[1])
+    text = open(path).read()
+    want = m[6] if len(m) > 6 else 1
+    found = text.count(m[2])
+    if found != want:
+        return "the original text occurs %d times in %s, not %d" % (found, m[1], want)
+    os.unlink(path)  # a new file (and a new mtime), so make rebuilds it
+    with open(path, "w") as f:
+        f.write(text.replace(m[2], m[3]))
+    return None
+
+
+def main(argv):
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    mutants = [m for m in MUTANTS if not argv or m[0] in argv or "--list" in argv]
+    if "--list" in argv:
+        for m in mutants:
+            print("%-24s %-34s %-20s %s" % (m[0], m[1], m[4], m[5]))
+        return 0
+    avx2 = cpu_has_avx2()
+    t0 = time.time()
+    work = tempfile.mkdtemp(prefix="ntg-mutation.")
+    base = os.path.join(work, "base")
+    copy_tree(repo, base)
+    tests = sorted({m[4] for m in mutants})
+    r = make(base, "-j2", *["test/unit/bin/" + t for t in tests])
+    if r.returncode != 0:
+        print(r.stdout + r.stderr)
+        print("mutation: the unchanged tree does not build")
+        return 1
+    for t in tests:
+        why = run_test(base, t)
+        if why:
+            print("mutation: %s fails on the unchanged tree (%s): no mutant can be judged" % (t, why))
+            return 1
+    results = []
+    print("| mutant | file | test | result | seconds |")
+    print("|---|---|---|---|---|")
+    for m in mutants:
+        t1 = time.time()
+        if "avx2" in m[0] and not avx2:
+            result = "skipped (no AVX2+FMA on this CPU)"
+        else:
+            tree = os.path.join(work, m[0])
+            shutil.copytree(base, tree, symlinks=True)
+            error = plant(tree, m)
+            if error:
+                result = "ERROR: " + error
+            else:
+                r = make(tree, "test/unit/bin/" + m[4])
+                if r.returncode != 0:
+                    result = "ERROR: does not compile"
+                else:
+                    why = run_test(tree, m[4])
+                    result = "killed (%s)" % why if why else "SURVIVED"
+            shutil.rmtree(tree, ignore_errors=True)
+        results.append(result)
+        print("| %s: %s | %s | %s | %s | %.0f |" % (m[0], m[5], m[1], m[4], result, time.time() - t1),
+              flush=True)
+    shutil.rmtree(work, ignore_errors=True)
+    killed = sum(r.startswith("killed") for r in results)
+    skipped = sum(r.startswith("skipped") for r in results)
+    bad = len(results) - killed - skipped
+    print("mutation: %d killed, %d survived or not planted, %d skipped, of %d mutants (%.0f s)"
+          % (killed, bad, skipped, len(results), time.time() - t0))
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
