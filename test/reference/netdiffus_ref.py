@@ -1,39 +1,43 @@
 #!/usr/bin/python3
 """test/reference/netdiffus_ref.py — an independent PyTorch implementation of the netdiffus
-generator (docs/netdiffus.md), which writes the golden files test/unit/test_netdiffus.c compares
-the C kind with.
+generator (docs/netdiffus.md), which writes the golden file test/unit/golden/netdiffus_ref.h that
+test/unit/test_netdiffus_golden.c compares the C kind with.
 
 It builds the U-Net from its description (channels-first, torch.nn layers), fills every weight
 with seeded random values (none zero, so that every gradient path is exercised), and writes, for a
-fixed tiny model and batch, into test/reference/netdiffus/:
+fixed tiny model (base channels 2, 3 levels, attention from level 1, 2 heads, 2 groups, N = 5 padded
+to 8 x 8, T = 50, 3 classes) and batch:
 
-  meta.txt        the configuration, and each tensor's name and size in the C kind's order
-  weights.f32     the weights, flat, in that order and the C layouts (convolutions [OC, kh, kw, C])
-  rows.txt        the rows whose GASF images are x0, with the scaling lo hi
-  x0.f32          [B, N, N] their GASF images (numpy, float64 then float32)
-  noise.f32       [B, N, N]    t / cls in meta.txt
-  pred.f32        [B, S, S] the predicted noise for x_t = sqrt(abar_t) x0 + sqrt(1 - abar_t) noise
-  loss.f64        the sum over rows of the mean squared error over the N x N pixels
-  grads.f32       d(loss / B) / d(weights), flat as weights.f32
-  abar_cosine.f64, abar_linear.f64   the two noise schedules' alphas_cumprod (T values)
-  ddim.f32        [R, N, N] DDIM (eta 0, guidance 1.5, 4 steps) images of class 1 from the C
-                  kind's random generator seeded 123 (reproduced here: xoshiro256**)
-  ddpm.f32        [R, N, N] DDPM (3 steps, no guidance) images of class 2, same generator seed 77
+  nd_config, nd_t, nd_cls        the configuration, the batch's steps and classes (3 = no class)
+  nd_weights                     every tensor (name, values) in the C kind's order and layouts
+                                 (convolutions [OC, kh, kw, C])
+  nd_rows, nd_lo, nd_hi          rows and the scaling whose GASF images are nd_x0
+  nd_x0, nd_noise                [B, N, N] the images (numpy, float64) and the noise
+  nd_pred                        [B, S, S] the predicted noise for x_t = sqrt(abar_t) x0 +
+                                 sqrt(1 - abar_t) noise
+  nd_loss                        the sum over rows of the MSE over the N x N pixels
+  nd_grads                       d(loss / B) / d(weights), a table like nd_weights
+  nd_abar_cosine, nd_abar_linear the two noise schedules' alphas_cumprod (T values)
+  nd_ddim                        [3, N, N] DDIM (eta 0, guidance 1.5, 4 steps) images of class 1
+                                 from the C kind's generator seeded 123 (xoshiro256**, reproduced
+                                 here)
+  nd_ddpm                        [2, N, N] DDPM (3 steps, no guidance) images of class 2, seed 77
 
 usage: /usr/bin/python3 test/reference/netdiffus_ref.py   (torch 1.13, numpy)
 """
 import math
 import os
-import struct
+
+import sys
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-OUT = os.path.join(HERE, "netdiffus")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from golden import Header, unit_dir  # noqa: E402
 
-CFG = dict(base=4, levels=3, max_mult=2, attn_from=1, heads=2, groups=2, N=5, T=50, n_classes=3)
+CFG = dict(base=2, levels=3, max_mult=2, attn_from=1, heads=2, groups=2, N=5, T=50, n_classes=3)
 ROWS = [(0, [100, -200, 300]), (2, [-1448, 1448, -1448, 1448, 52]), (1, [])]
 LO, HI = -1448, 1448
 T_STEPS = [0, 17, 49]
@@ -314,30 +318,34 @@ def main():
     net.zero_grad()
     (per_row.sum() / B).backward()
 
-    os.makedirs(OUT, exist_ok=True)
-    with open(os.path.join(OUT, "meta.txt"), "w") as f:
-        f.write("# netdiffus golden files: written by test/reference/netdiffus_ref.py, read by test/unit/test_netdiffus.c\n")
-        f.write("config %s\n" % " ".join("%s=%d" % kv for kv in CFG.items()))
-        f.write("t %s\n" % " ".join(map(str, T_STEPS)))
-        f.write("cls %s\n" % " ".join(map(str, CLS)))
-        for name, t in named:
-            f.write("tensor %s %d\n" % (name, t.numel()))
-    with open(os.path.join(OUT, "rows.txt"), "w") as f:
-        f.write("%d %d\n" % (LO, HI))
-        for c, r in ROWS:
-            f.write("%d %s\n" % (c, ",".join(map(str, r))))
-    np.concatenate([c_layout(t) for _, t in named]).tofile(os.path.join(OUT, "weights.f32"))
-    np.concatenate([c_layout(t.grad) for _, t in named]).tofile(os.path.join(OUT, "grads.f32"))
-    x0.tofile(os.path.join(OUT, "x0.f32"))
-    noise.tofile(os.path.join(OUT, "noise.f32"))
-    pred.detach()[:, 0].numpy().astype(np.float32).tofile(os.path.join(OUT, "pred.f32"))
-    np.array([per_row.sum().item()], dtype=np.float64).tofile(os.path.join(OUT, "loss.f64"))
-    abar.tofile(os.path.join(OUT, "abar_cosine.f64"))
-    schedule(CFG["T"], False).tofile(os.path.join(OUT, "abar_linear.f64"))
-    sample(net, 1, 3, 123, 4, True, 1.5, abar).tofile(os.path.join(OUT, "ddim.f32"))
-    sample(net, 2, 2, 77, 3, False, 0.0, abar).tofile(os.path.join(OUT, "ddpm.f32"))
-    print("wrote %s: %d tensors, %d weights, loss %.6f" % (OUT, len(named), sum(t.numel() for _, t in named),
-                                                             per_row.sum().item()))
+    out = Header(os.path.join(unit_dir(), "netdiffus_ref.h"), "test/reference/netdiffus_ref.py",
+                 "The netdiffus U-Net, its schedules, loss, gradients and sampling chains, from an\n"
+                 "independent PyTorch implementation (float32), for test/unit/test_netdiffus_golden.c.")
+    out.ints("nd_config", [CFG[k] for k in ("base", "levels", "max_mult", "attn_from", "heads",
+                                            "groups", "N", "T", "n_classes")])
+    out.ints("nd_t", T_STEPS)
+    out.ints("nd_cls", CLS)
+    out.ints("nd_rows", [v for c, r in ROWS for v in [c, len(r)] + r])
+    out.scalar("nd_lo", LO, "int")
+    out.scalar("nd_hi", HI, "int")
+    for table, grads in (("nd_weights", False), ("nd_grads", True)):
+        entries = []
+        for i, (name, t) in enumerate(named):
+            v = c_layout(t.grad if grads else t)
+            out.doubles("%s_%d" % (table, i), v, 12 if grads else 9)
+            entries.append((name, "%s_%d" % (table, i), len(v)))
+        out.table(table, entries)
+    out.doubles("nd_x0", x0.reshape(-1), 9)
+    out.doubles("nd_noise", noise.reshape(-1), 9)
+    out.doubles("nd_pred", pred.detach()[:, 0].reshape(-1).numpy())
+    out.scalar("nd_loss", per_row.sum().item())
+    out.doubles("nd_abar_cosine", abar, 17)
+    out.doubles("nd_abar_linear", schedule(CFG["T"], False), 17)
+    out.doubles("nd_ddim", sample(net, 1, 3, 123, 4, True, 1.5, abar).reshape(-1))
+    out.doubles("nd_ddpm", sample(net, 2, 2, 77, 3, False, 0.0, abar).reshape(-1))
+    out.write()
+    print("%d tensors, %d weights, loss %.6f" % (len(named), sum(t.numel() for _, t in named),
+                                                 per_row.sum().item()))
 
 
 if __name__ == "__main__":
