@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "models/netdiffus.h"
+#include "nn/nn_simd.h"
 #include "unit.h"
 #include "golden/netdiffus_ref.h"
 
@@ -228,8 +229,16 @@ main(void)
 		return done_testing();
 	test_schedules();
 	test_gasf_images();
-	test_loss_and_grads(m);
-	test_sampling(m);
+	/* the network with the portable vector kernels, then with the CPU's own */
+	for (int level = 0; level <= 2; level += 2)
+	{
+		nn_simd_force(level);
+		if (level == 2 && nn_simd_level() == 0)
+			break;
+		printf("# %s\n", nn_simd_level() ? "AVX2 kernels" : "portable kernels");
+		test_loss_and_grads(m);
+		test_sampling(m);
+	}
 	ntg_netdiffus_kind.destroy(&m->base);
 	return done_testing();
 }

@@ -15,6 +15,7 @@
 #include "common/rng.h"
 #include "nn/nn.h"
 #include "nn/nn_image.h"
+#include "nn/nn_simd.h"
 #include "unit.h"
 
 #define H_STEP 1e-3f
@@ -407,15 +408,23 @@ test_attention(void)
 int
 main(void)
 {
-	ntg_rng_seed(&rng, 7);
 	nn_blas_init(1);
-	test_conv(2, 4, 5, 3, 4, 3, "3x3");
-	test_conv(2, 4, 4, 3, 5, 1, "1x1");
-	test_conv(1, 3, 3, 2, 3, 5, "5x5");
-	test_conv(9, 12, 12, 2, 3, 3, "3x3 over several chunks");
-	test_conv(1, 2, 2, 3, 2, 3, "3x3 on 4 positions (the small-matrix path)");
-	test_groupnorm();
-	test_plumbing();
-	test_attention();
+	/* every check with the portable vector kernels, then with the CPU's own */
+	for (int level = 0; level <= 2; level += 2)
+	{
+		nn_simd_force(level);
+		if (level == 2 && nn_simd_level() == 0)
+			break;
+		printf("# %s\n", nn_simd_level() ? "AVX2 kernels" : "portable kernels");
+		ntg_rng_seed(&rng, 7);
+		test_conv(2, 4, 5, 3, 4, 3, "3x3");
+		test_conv(2, 4, 4, 3, 5, 1, "1x1");
+		test_conv(1, 3, 3, 2, 3, 5, "5x5");
+		test_conv(9, 12, 12, 2, 3, 3, "3x3 over several chunks");
+		test_conv(1, 2, 2, 3, 2, 3, "3x3 on 4 positions (the small-matrix path)");
+		test_groupnorm();
+		test_plumbing();
+		test_attention();
+	}
 	return done_testing();
 }

@@ -3,9 +3,10 @@
  * loops scalar (their trip counts are not known, and the cheap vectorizer will not add an
  * epilogue), which made group norm and SiLU cost as much as the convolutions' matrix products; the
  * AVX2 versions below run 8 floats at a time.  The exponential is the same Cephes-style polynomial
- * as nn_simd.c's (about 1 ulp).
+ * as nn_simd.c's (about 1 ulp).  Which version runs is nn_simd_level()'s choice.
  */
 #include "nn/nn_image_simd.h"
+#include "nn/nn_simd.h"
 
 #include <math.h>
 
@@ -14,21 +15,11 @@
 #define HAVE_X86 1
 #endif
 
-static int	use_avx2 = -1;
-
+/* The same choice as nn_simd.c's kernels (and nn_simd_force() in tests switches both). */
 static inline int
 avx2(void)
 {
-#ifdef HAVE_X86
-	if (use_avx2 < 0)
-	{
-		__builtin_cpu_init();
-		use_avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-	}
-	return use_avx2;
-#else
-	return 0;
-#endif
+	return nn_simd_level() == 2;
 }
 
 /* ---- portable versions ---------------------------------------------------------------------- */
