@@ -8,11 +8,11 @@ and in the middle (4 heads), group norm with 8 groups, N = 10 images padded to 1
 cosine schedule of T = 1000 steps; the same training step (a uniform step per row, the class
 dropped with probability 0.1, MSE of the predicted noise over the N x N pixels, AdamW lr 1e-3,
 betas 0.9/0.999, eps 1e-8, no weight decay, global-norm clipping at 1.0, 5 % warm-up then cosine
-to 0.1 lr) at the same batch size; the same sampler (DDIM over `steps` evenly spaced steps, x0
-clipped to [-1, 1]), one row at a time and a class's rows at once.  One thread.
+to 0.1 lr) at the same batch size; the same sampler (DDIM over `steps` evenly spaced steps, or DDPM
+with --ddpm, x0 clipped to [-1, 1]), one row at a time and a class's rows at once.  One thread.
 
 usage: torch_netdiffus.py --tsv FILE [--epochs 1] [--batch-size 64] [--steps 50] [--samples 20]
-                          [--single 4] [--seed 1]
+                          [--single 4] [--ddpm] [--seed 1]
 prints ONE JSON line: {"s_per_epoch", "ms_per_sample_single", "ms_per_sample_batched",
                        "model_bytes", "params", "final_loss", "peak_rss_mb", and the same times as
                        process CPU time: "cpu_s_per_epoch", "cpu_ms_per_sample_single",
@@ -58,6 +58,7 @@ def main():
     ap.add_argument("--steps", type=int, default=50)
     ap.add_argument("--samples", type=int, default=20, help="rows per class generated together")
     ap.add_argument("--single", type=int, default=4, help="rows per class generated one at a time")
+    ap.add_argument("--ddpm", action="store_true", help="DDPM ancestral steps instead of DDIM")
     ap.add_argument("--seed", type=int, default=1)
     a = ap.parse_args()
     torch.set_num_threads(1)
@@ -112,6 +113,7 @@ def main():
     tau = [int(math.floor(k * (T - 1) / (a.steps - 1) + 0.5)) for k in range(a.steps)] if a.steps > 1 else [T - 1]
 
     def ddim(c, n):
+        """DDIM (eta 0) over tau, or with --ddpm ancestral DDPM steps (posterior variance)."""
         x = torch.zeros(n, 1, S, S)
         x[:, 0, :N, :N] = torch.randn(n, N, N)
         cc = torch.full((n,), c, dtype=torch.long)
@@ -122,15 +124,21 @@ def main():
                 abp = float(abar[tau[k - 1]]) if k > 0 else 1.0
                 eps = net(x, torch.full((n,), t, dtype=torch.long), cc)
                 x0p = ((x - math.sqrt(1 - ab) * eps) / math.sqrt(ab)).clamp(-1, 1)
-                e = (x - math.sqrt(ab) * x0p) / math.sqrt(1 - ab)
-                x = math.sqrt(abp) * x0p + math.sqrt(1 - abp) * e
+                if a.ddpm:
+                    beta = 1 - ab / abp
+                    x = (math.sqrt(abp) * beta / (1 - ab)) * x0p + (math.sqrt(1 - beta) * (1 - abp) / (1 - ab)) * x
+                    if k > 0:
+                        x = x + math.sqrt(beta * (1 - abp) / (1 - ab)) * torch.randn_like(x)
+                else:
+                    e = (x - math.sqrt(ab) * x0p) / math.sqrt(1 - ab)
+                    x = math.sqrt(abp) * x0p + math.sqrt(1 - abp) * e
                 x[:, :, N:, :] = 0
                 x[:, :, :, N:] = 0
         return x
 
     net.eval()
     w2, c2 = clocks()
-    for c in range(len(classes)):
+    for c in range(len(classes) if a.samples else 0):
         ddim(c, a.samples)
     w3, c3 = clocks()
     for c in range(len(classes)):

@@ -1,6 +1,6 @@
 /*
  * make_corpus.c — write the seed corpus of the loader fuzz target: real saved tiny models, in the
- * current llama format and in format 1 (which the loader still reads).
+ * current llama format and in format 1 (which the loader still reads), and a netdiffus model.
  * Usage: make_corpus DIR
  */
 #include <stdio.h>
@@ -53,5 +53,13 @@ main(int argc, char **argv)
 		return 1;
 	ntg_free(buf);
 	ntg_free(old);
+	if (fixture_tiny_bytes("netdiffus", &buf, &len, &err) != NTG_OK)
+	{
+		fprintf(stderr, "could not build the netdiffus fixture model: %s\n", err.msg);
+		return 1;
+	}
+	if (write_seed(argv[1], "netdiffus_tiny.ntgmodel", buf, len) != 0)
+		return 1;
+	ntg_free(buf);
 	return 0;
 }

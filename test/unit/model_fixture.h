@@ -11,6 +11,7 @@
 
 #include "common/params.h"
 #include "common/seqset.h"
+#include "json_params.h"
 #include "models/model.h"
 
 /* A few classes with distinct shapes, including an empty row and a value beyond smallint. */
@@ -66,6 +67,41 @@ fixture_model_bytes(const char *kind_name, uint8_t **out, size_t *out_len, NtgEr
 	rc = kind->create(&params, &set, &model, &topts, err);
 	if (rc == NTG_OK)
 		rc = ntg_params_check_used(&params, kind_name, err);
+	ntg_rng_seed(&rng, 1);
+	if (rc == NTG_OK)
+		rc = kind->train_epoch(model, &set, 0, &rng, &loss, err);
+	if (rc == NTG_OK)
+		rc = ntg_model_save(model, out, out_len, err);
+	if (model != NULL)
+		kind->destroy(model);
+	ntg_params_free(&params);
+	ntg_seqset_free(&set);
+	return rc;
+}
+
+/*
+ * A model of `kind_name` with the kind's own tiny hyperparameters (model.h), trained one epoch on
+ * the fixture rows and saved: *out is ntg_malloc'd.  For kinds without hand-picked fixture sizes.
+ */
+static inline int
+fixture_tiny_bytes(const char *kind_name, uint8_t **out, size_t *out_len, NtgError *err)
+{
+	const NtgModelKind *kind = ntg_model_kind_find(kind_name);
+	NtgSeqSet	set;
+	NtgParams	params = {0};
+	NtgModel   *model = NULL;
+	NtgTrainPlan plan;
+	NtgRng		rng;
+	double		loss;
+	int			rc;
+
+	if (kind == NULL)
+		return ntg_error(err, NTG_ERR_INVALID_ARG, "no kind \"%s\"", kind_name);
+	if ((rc = fixture_seqset(&set, err)) != NTG_OK)
+		return rc;
+	rc = json_params(kind->tiny_hyperparams, &params, err);
+	if (rc == NTG_OK)
+		rc = kind->create(&params, &set, &model, &plan, err);
 	ntg_rng_seed(&rng, 1);
 	if (rc == NTG_OK)
 		rc = kind->train_epoch(model, &set, 0, &rng, &loss, err);
