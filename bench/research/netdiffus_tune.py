@@ -26,6 +26,7 @@ already chosen (the figures bench/generator_quality.sh reports through SQL).
 usage: bench/research/netdiffus_tune.py train [--split validation|test] [--seed 1] [--gen-seed 2]
            [--epochs 100] [--every 25] [--param K=V]... [--sample K=V]... [--save FILE]
        bench/research/netdiffus_tune.py sample --load FILE --settings S [--split ...] [--gen-seed 2]
+       bench/research/netdiffus_tune.py score --files F1,F2 [--split ...]   (rows written by the tool)
 """
 import argparse
 import json
@@ -62,7 +63,7 @@ def run_tool(args, env):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("mode", choices=["train", "sample"])
+    ap.add_argument("mode", choices=["train", "sample", "score"])
     ap.add_argument("--split", choices=["validation", "test"], default="validation")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--gen-seed", type=int, default=2)
@@ -73,6 +74,7 @@ def main():
     ap.add_argument("--save", default=None)
     ap.add_argument("--load", default=None)
     ap.add_argument("--settings", default="")
+    ap.add_argument("--files", default="", help="score: generated files (label<TAB>values), comma-separated")
     a = ap.parse_args()
     data = ndpi_data()
     if data is None:
@@ -96,7 +98,10 @@ def main():
     print("|---|---|---|---|---|---|---|---|---|")
     sys.stdout.flush()
     common = ["--tsv", tr_path, "--gen-seed", str(a.gen_seed)]
-    if a.mode == "train":
+    if a.mode == "score":
+        for path in [f for f in a.files.split(",") if f]:
+            score(os.path.basename(path), read_rows(path), train, held, classes, ref, leak_ref, f1_ref, a.seed, None)
+    elif a.mode == "train":
         params = ["seed=%d" % a.seed] + (["epochs=%d" % a.epochs] if a.epochs else []) + a.param
         args = common + [x for kv in params for x in ("--param", kv)] + \
             [x for kv in a.sample for x in ("--sample", kv)] + ["--gen-out", gen]

@@ -18,9 +18,10 @@ to 8 x 8, T = 50, 3 classes) and batch:
   nd_loss                        the sum over rows of the MSE over the N x N pixels
   nd_grads                       d(loss / B) / d(weights), a table like nd_weights
   nd_abar_cosine, nd_abar_linear the two noise schedules' alphas_cumprod (T values)
+  nd_img_mean, nd_img_std        [N, N] the per-pixel standardization of the rows' images
   nd_ddim                        [3, N, N] DDIM (eta 0, guidance 1.5, 4 steps) images of class 1
                                  from the C kind's generator seeded 123 (xoshiro256**, reproduced
-                                 here)
+                                 here), under that standardization
   nd_ddpm                        [2, N, N] DDPM (3 steps, no guidance) images of class 2, seed 77
 
 usage: /usr/bin/python3 test/reference/netdiffus_ref.py   (torch 1.13, numpy)
@@ -250,8 +251,17 @@ def gasf(row, N, lo, hi):
     return np.cos(phi[:, None] + phi[None, :])
 
 
-def sample(net, c, n, seed, steps, ddim, guidance, abar):
-    """The C kind's netdiffus_sample_images: per-row streams, clipped x0, DDIM or DDPM steps."""
+def image_scale(x0):
+    """Per-pixel mean and std (population, floored at 1e-3) of the training images."""
+    x = x0.astype(np.float64)
+    mean = x.mean(axis=0)
+    std = np.sqrt(np.maximum((x * x).mean(axis=0) - mean * mean, 0.0))
+    return mean.astype(np.float32), np.maximum(std, 1e-3).astype(np.float32)
+
+
+def sample(net, c, n, seed, steps, ddim, guidance, abar, mean, std):
+    """The C kind's netdiffus_sample_images: per-row streams, x0 clipped to the standardized image
+    of [-1, 1], DDIM or DDPM steps, then back from the standardized form."""
     N, T = CFG["N"], CFG["T"]
     S = 8
     rng = Rng(seed)
@@ -275,7 +285,11 @@ def sample(net, c, n, seed, steps, ddim, guidance, abar):
             else:
                 eps = ec
         xd, ed = x.double(), eps.double()
-        x0 = ((xd - math.sqrt(1 - ab) * ed) / math.sqrt(ab)).clamp(-1, 1)
+        lo = torch.zeros(1, 1, S, S, dtype=torch.float64)
+        hi = torch.zeros(1, 1, S, S, dtype=torch.float64)
+        lo[0, 0, :N, :N] = torch.from_numpy((-1.0 - mean.astype(np.float64)) / std.astype(np.float64))
+        hi[0, 0, :N, :N] = torch.from_numpy((1.0 - mean.astype(np.float64)) / std.astype(np.float64))
+        x0 = torch.maximum(torch.minimum((xd - math.sqrt(1 - ab) * ed) / math.sqrt(ab), hi), lo)
         e = (xd - math.sqrt(ab) * x0) / math.sqrt(1 - ab)
         if ddim:
             nxt = math.sqrt(abp) * x0 + math.sqrt(max(1 - abp, 0.0)) * e
@@ -291,7 +305,7 @@ def sample(net, c, n, seed, steps, ddim, guidance, abar):
                     z = rows[r].normal() if sigma > 0 else 0.0
                     new[r, 0, i, j] = float(nxt[r, 0, i, j] + sigma * z)
         x = new
-    return x[:, 0, :N, :N].numpy().astype(np.float32)
+    return (x[:, 0, :N, :N].numpy() * std + mean).astype(np.float32)
 
 
 def main():
@@ -341,8 +355,11 @@ def main():
     out.scalar("nd_loss", per_row.sum().item())
     out.doubles("nd_abar_cosine", abar, 17)
     out.doubles("nd_abar_linear", schedule(CFG["T"], False), 17)
-    out.doubles("nd_ddim", sample(net, 1, 3, 123, 4, True, 1.5, abar).reshape(-1))
-    out.doubles("nd_ddpm", sample(net, 2, 2, 77, 3, False, 0.0, abar).reshape(-1))
+    mean, std = image_scale(x0)
+    out.doubles("nd_img_mean", mean.reshape(-1), 9)
+    out.doubles("nd_img_std", std.reshape(-1), 9)
+    out.doubles("nd_ddim", sample(net, 1, 3, 123, 4, True, 1.5, abar, mean, std).reshape(-1))
+    out.doubles("nd_ddpm", sample(net, 2, 2, 77, 3, False, 0.0, abar, mean, std).reshape(-1))
     out.write()
     print("%d tensors, %d weights, loss %.6f" % (len(named), sum(t.numel() for _, t in named),
                                                  per_row.sum().item()))

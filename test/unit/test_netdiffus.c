@@ -485,6 +485,71 @@ test_sampling(void)
 	ntg_seqset_free(&s);
 }
 
+/* Standardized, the training images have mean 0 and std 1 at every pixel that varies ("pixel"),
+ * or over all pixels ("global"); "none" leaves them as they are. */
+static void
+test_image_scale(void)
+{
+	NtgSeqSet	s = seqset(labels_a, rows_a, lens_a, 9, 3);
+	const char *const modes[] = {"none", "global", "pixel"};
+
+	for (int mode = 0; mode < 3; mode++)
+	{
+		char		extra[64];
+		NtgTraining t;
+		NetdiffusModel *m;
+		int			N,
+					NN,
+					good = 1,
+					varying = 0;
+		double	   *sum,
+				   *sq;
+		float	   *z;
+
+		snprintf(extra, sizeof(extra), "{\"image_scale\": \"%s\"}", modes[mode]);
+		t = train_tiny(&s, extra);
+		m = (NetdiffusModel *) t.model;
+		N = m->cfg.max_len;
+		NN = N * N;
+		sum = calloc(NN, sizeof(double));
+		sq = calloc(NN, sizeof(double));
+		z = malloc(NN * sizeof(float));
+		for (int r = 0; r < t.train.n_rows; r++)
+		{
+			netdiffus_encode_row(m, &t.train, r, z);
+			for (int i = 0; i < NN; i++)
+				sum[i] += z[i], sq[i] += (double) z[i] * z[i];
+		}
+		if (mode == ND_SCALE_GLOBAL)
+		{
+			for (int i = 1; i < NN; i++)
+				sum[0] += sum[i], sq[0] += sq[i];
+			NN = 1;
+		}
+		for (int i = 0; i < NN; i++)
+		{
+			double		n = (double) t.train.n_rows * (mode == ND_SCALE_GLOBAL ? N * N : 1);
+			double		mean = sum[i] / n,
+						sd = sqrt(fmax(sq[i] / n - mean * mean, 0.0));
+
+			if (mode == ND_SCALE_NONE)
+				good &= m->img_mean[i] == 0.0f && m->img_std[i] == 1.0f;
+			else if (m->img_std[i] > (float) ND_STD_FLOOR)
+			{
+				varying++;
+				good &= fabs(mean) < 1e-4 && fabs(sd - 1.0) < 1e-3;
+			}
+		}
+		ok(good && (mode == ND_SCALE_NONE || varying > 0),
+		   mode == ND_SCALE_NONE ? "image_scale %s: the images are the GASF images themselves" :
+		   "image_scale %s: the standardized training images have mean 0 and std 1 (%d pixel groups)",
+		   modes[mode], varying);
+		free(sum), free(sq), free(z);
+		ntg_training_free(&t);
+	}
+	ntg_seqset_free(&s);
+}
+
 /* ---- loader ------------------------------------------------------------------------------------ */
 
 /* Save m with tensor `name` replaced by data (count values of its dtype), checksum valid. */
@@ -507,7 +572,13 @@ load_with(NtgModel *m, const char *name, const void *data, uint32_t count, NtgEr
 	{
 		const NtgBlobTensor *x = &in.tensors[i];
 
-		if (strcmp(x->name, name) == 0)
+		uint64_t	have = 1;
+
+		for (int d = 0; d < x->ndim; d++)
+			have *= x->dims[d];
+		if (strcmp(x->name, name) == 0 && have == count)
+			ntg_blob_add(&blob, x->name, x->dtype, x->ndim, x->dims, data, err);
+		else if (strcmp(x->name, name) == 0)
 			ntg_blob_add(&blob, x->name, x->dtype, 1, &count, data, err);
 		else
 			ntg_blob_add(&blob, x->name, x->dtype, x->ndim, x->dims, x->data, err);
@@ -532,7 +603,7 @@ test_loader(void)
 	uint32_t	nv = (uint32_t) m->gv.offsets[K];
 	int32_t    *v = malloc(nv * sizeof(int32_t)),
 			   *off = malloc((K + 1) * sizeof(int32_t));
-	int32_t		conf[21];
+	int32_t		conf[22];
 	NtgError	err;
 
 	memcpy(v, m->gv.values, nv * sizeof(int32_t));
@@ -557,17 +628,32 @@ test_loader(void)
 
 		ntg_model_save(&m->base, &buf, &len, &err);
 		ntg_blob_parse(buf, len, &blob, &err);
-		ntg_blob_read_tensor(&blob, "netdiffus.config", NTG_DTYPE_I32, 21, conf, &err);
+		ntg_blob_read_tensor(&blob, "netdiffus.config", NTG_DTYPE_I32, 22, conf, &err);
 		ntg_blob_free(&blob);
 		ntg_free(buf);
 	}
 	conf[6] = 3;				/* norm_groups 3 does not divide 8 channels */
-	ok(load_with(&m->base, "netdiffus.config", conf, 21, &err) == NTG_ERR_CORRUPT,
+	ok(load_with(&m->base, "netdiffus.config", conf, 22, &err) == NTG_ERR_CORRUPT,
 	   "a shape the network cannot have is refused: %s", err.msg);
 	conf[6] = 4;
 	conf[19] = conf[20] + 1;	/* lo > hi */
-	ok(load_with(&m->base, "netdiffus.config", conf, 21, &err) == NTG_ERR_CORRUPT,
+	ok(load_with(&m->base, "netdiffus.config", conf, 22, &err) == NTG_ERR_CORRUPT,
 	   "a scaling with min above max is refused");
+	conf[19] = m->gv.lo;
+	conf[21] = 3;				/* no such image standardization */
+	ok(load_with(&m->base, "netdiffus.config", conf, 22, &err) == NTG_ERR_CORRUPT,
+	   "an unknown image standardization is refused");
+	{
+		int			NN = m->cfg.max_len * m->cfg.max_len;
+		float	   *sc = malloc(2 * NN * sizeof(float));
+
+		memcpy(sc, m->img_mean, NN * sizeof(float));
+		memcpy(sc + NN, m->img_std, NN * sizeof(float));
+		sc[NN + 1] = 0.0f;		/* a std the sampler would divide by */
+		ok(load_with(&m->base, "netdiffus.image_scale", sc, 2 * NN, &err) == NTG_ERR_CORRUPT,
+		   "a zero std in the image standardization is refused");
+		free(sc);
+	}
 	free(v), free(off);
 	ntg_training_free(&t);
 	ntg_seqset_free(&s);
@@ -583,6 +669,7 @@ main(void)
 	test_roundtrip();
 	test_model_gradient();
 	test_sampling();
+	test_image_scale();
 	test_loader();
 	return done_testing();
 }

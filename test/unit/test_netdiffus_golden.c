@@ -9,8 +9,9 @@
  *   - the predicted noise of a batch of three noised images (three steps, two classes and "no
  *     class"), to 2e-5, and the loss, to 1e-5 relative;
  *   - the gradient of the loss for every weight, to 1e-5 + 1e-3 relative;
- *   - whole sampling chains: DDIM (eta 0, 4 steps, guidance 1.5) and DDPM (3 steps), whose noise
- *     the script drew from the C kind's generator (xoshiro256**, reproduced in Python), to 1e-4.
+ *   - the per-pixel standardization of the images, to 1e-6;
+ *   - whole sampling chains under it: DDIM (eta 0, 4 steps, guidance 1.5) and DDPM (3 steps), whose
+ *     noise the script drew from the C kind's generator (xoshiro256**, reproduced in Python), to 1e-4.
  *
  * Both sides compute in float32; measured here: predicted noise within 2e-6, gradients within
  * 7e-7, chains within 1.1e-6.  The tolerances leave room for another BLAS's summation order.  A
@@ -184,6 +185,37 @@ test_loss_and_grads(NetdiffusModel *m)
 	free(x0), free(noise), free(xt), free(eps);
 }
 
+/* The per-pixel standardization of the rows' images (image_scale "pixel"), as netdiffus_image_stats
+ * computes it, against the reference's; the sampling chains run under it. */
+static void
+test_image_scale(NetdiffusModel *m)
+{
+	NtgSeqSetBuilder *b = ntg_seqset_builder_new();
+	NtgSeqSet	set;
+	NtgError	err;
+	const int32_t *p = nd_rows;
+	char		name[8];
+	int			N = nd_config[6];
+	double		dm,
+				ds;
+
+	for (int r = 0; r < B_ROWS; r++)
+	{
+		snprintf(name, sizeof(name), "c%d", p[0]);
+		ntg_seqset_builder_add(b, name, p + 2, p[1], &err);
+		p += 2 + p[1];
+	}
+	ntg_seqset_builder_finish(b, &set, &err);
+	m->gv.lo = nd_lo;
+	m->gv.hi = nd_hi;
+	m->cfg.image_scale = ND_SCALE_PIXEL;
+	netdiffus_image_stats(m, &set);
+	dm = max_diff(m->img_mean, nd_img_mean, (size_t) N * N);
+	ds = max_diff(m->img_std, nd_img_std, (size_t) N * N);
+	ok(dm < 1e-6 && ds < 1e-6, "per-pixel mean and std of the images as the reference's (%g, %g)", dm, ds);
+	ntg_seqset_free(&set);
+}
+
 static void
 test_sampling(NetdiffusModel *m)
 {
@@ -229,6 +261,7 @@ main(void)
 		return done_testing();
 	test_schedules();
 	test_gasf_images();
+	test_image_scale(m);
 	/* the network with the portable vector kernels, then with the CPU's own */
 	for (int level = 0; level <= 2; level += 2)
 	{

@@ -23,6 +23,7 @@ static const NetdiffusConfig nd_defaults = {
 	.max_len = 10,
 	.timesteps = 1000,
 	.cosine_schedule = 1,
+	.image_scale = ND_SCALE_PIXEL,
 	.cond_drop = 0.1,
 	.epochs = 100,
 	.batch_size = 64,
@@ -83,8 +84,10 @@ nd_read_params(NtgParams *p, NetdiffusConfig *c, NtgError *err)
 {
 	static const char *const lr_schedules[] = {"cosine", "constant", NULL};
 	static const char *const beta_schedules[] = {"cosine", "linear", NULL};
+	static const char *const image_scales[] = {"none", "global", "pixel", NULL};
 	const char *lr_sched,
-			   *beta_sched;
+			   *beta_sched,
+			   *img_scale;
 	int64_t		v;
 	int			rc;
 
@@ -98,6 +101,7 @@ nd_read_params(NtgParams *p, NetdiffusConfig *c, NtgError *err)
 		(rc = read_int(p, "max_len", c->max_len, 1, ND_MAX_LEN, &c->max_len, err)) != NTG_OK ||
 		(rc = read_int(p, "timesteps", c->timesteps, 2, ND_MAX_TIMESTEPS, &c->timesteps, err)) != NTG_OK ||
 		(rc = ntg_params_string(p, "beta_schedule", "cosine", beta_schedules, &beta_sched, err)) != NTG_OK ||
+		(rc = ntg_params_string(p, "image_scale", image_scales[nd_defaults.image_scale], image_scales, &img_scale, err)) != NTG_OK ||
 		(rc = ntg_params_double(p, "cond_drop", c->cond_drop, 0.0, 1.0, &c->cond_drop, err)) != NTG_OK ||
 		(rc = read_int(p, "epochs", c->epochs, 0, 100000, &c->epochs, err)) != NTG_OK ||
 		(rc = read_int(p, "batch_size", c->batch_size, 1, ND_MAX_BATCH, &c->batch_size, err)) != NTG_OK ||
@@ -116,6 +120,9 @@ nd_read_params(NtgParams *p, NetdiffusConfig *c, NtgError *err)
 	c->seed = (uint64_t) v;
 	c->cosine = strcmp(lr_sched, "cosine") == 0;
 	c->cosine_schedule = strcmp(beta_sched, "cosine") == 0;
+	for (int i = 0; image_scales[i] != NULL; i++)
+		if (strcmp(img_scale, image_scales[i]) == 0)
+			c->image_scale = i;
 	return NTG_OK;
 }
 
@@ -275,6 +282,8 @@ nd_destroy(NtgModel *model)
 	nn_params_free(&m->params);
 	ntg_free(m->betas);
 	ntg_free(m->alphas_cumprod);
+	ntg_free(m->img_mean);
+	ntg_free(m->img_std);
 	ntg_free(m);
 }
 
@@ -298,10 +307,15 @@ netdiffus_alloc(const NetdiffusConfig *cfg, int n_classes, NetdiffusModel **out,
 	{
 		m->betas = ntg_malloc((size_t) cfg->timesteps * sizeof(double));
 		m->alphas_cumprod = ntg_malloc((size_t) cfg->timesteps * sizeof(double));
-		if (m->betas == NULL || m->alphas_cumprod == NULL ||
+		m->img_mean = ntg_calloc((size_t) cfg->max_len * cfg->max_len, sizeof(float));
+		m->img_std = ntg_malloc((size_t) cfg->max_len * cfg->max_len * sizeof(float));
+		if (m->betas == NULL || m->alphas_cumprod == NULL || m->img_mean == NULL ||
+			m->img_std == NULL ||
 			nn_params_alloc(&m->params, with_grad) != NTG_OK)
 			goto nomem;
 		netdiffus_schedule(cfg->timesteps, cfg->cosine_schedule, m->betas, m->alphas_cumprod);
+		for (int i = 0; i < cfg->max_len * cfg->max_len; i++)
+			m->img_std[i] = 1.0f;
 	}
 	m->base.n_params = (int64_t) m->params.count;
 	m->base.weights = m->params.data;
@@ -382,7 +396,7 @@ netdiffus_config_json(const NtgModel *model)
 	snprintf(buf, sizeof(buf),
 			 "{\"base_channels\": %d, \"levels\": %d, \"max_channel_mult\": %d, \"attn_from\": %d, "
 			 "\"n_heads\": %d, \"norm_groups\": %d, \"max_len\": %d, \"image_size\": %d, "
-			 "\"n_classes\": %d, \"timesteps\": %d, \"beta_schedule\": \"%s\", "
+			 "\"n_classes\": %d, \"timesteps\": %d, \"beta_schedule\": \"%s\", \"image_scale\": \"%s\", "
 			 "\"cond_drop\": %.17g, \"epochs\": %d, \"batch_size\": %d, \"lr\": %.17g, "
 			 "\"min_lr_ratio\": %.17g, \"warmup\": %lld, \"lr_schedule\": \"%s\", "
 			 "\"weight_decay\": %.17g, \"grad_clip\": %.17g, \"beta1\": %.17g, \"beta2\": %.17g, "
@@ -390,7 +404,9 @@ netdiffus_config_json(const NtgModel *model)
 			 "\"scale_max\": %d, \"params\": %lld}",
 			 c->base_channels, c->levels, c->max_channel_mult, c->attn_from, c->n_heads,
 			 c->norm_groups, c->max_len, m->shape.S, m->base.n_classes, c->timesteps,
-			 c->cosine_schedule ? "cosine" : "linear", c->cond_drop, c->epochs, c->batch_size,
+			 c->cosine_schedule ? "cosine" : "linear",
+			 c->image_scale == ND_SCALE_PIXEL ? "pixel" : c->image_scale == ND_SCALE_GLOBAL ? "global" : "none",
+			 c->cond_drop, c->epochs, c->batch_size,
 			 c->lr, c->min_lr_ratio, (long long) c->warmup, c->cosine ? "cosine" : "constant",
 			 c->weight_decay, c->grad_clip, c->beta1, c->beta2, (unsigned long long) c->seed,
 			 c->sample_batch, c->blas_threads, m->gv.lo, m->gv.hi, (long long) m->base.n_params);
@@ -460,7 +476,8 @@ nd_estimate(NtgParams *params, const NtgSeqSet *train, NtgTrainPlan *plan, NtgEr
 	plan->seed = cfg.seed;
 	plan->bytes = n * (16 + 8) + (int64_t) netdiffus_acts_floats(probe, B) * sizeof(float) +
 		nd_epoch_bytes(&cfg, &probe->shape, train->n_rows) + values * 4 * 4 +
-		(int64_t) cfg.timesteps * 16 + (int64_t) probe->params.n_tensors * sizeof(NnTensor) +
+		(int64_t) cfg.timesteps * 16 + (int64_t) cfg.max_len * cfg.max_len * 24 +
+		(int64_t) probe->params.n_tensors * sizeof(NnTensor) +
 		((int64_t) 64 << 10);
 	ntg_netdiffus_kind.destroy(&probe->base);
 	return NTG_OK;
@@ -484,6 +501,7 @@ nd_create(NtgParams *params, const NtgSeqSet *train, NtgModel **model, NtgTrainP
 		nd_destroy(&m->base);
 		return rc;
 	}
+	netdiffus_image_stats(m, train);
 	netdiffus_init_weights(m, cfg.seed);
 	netdiffus_reset_optimizer(m, train->n_rows);
 	ntg_sample_options_defaults(&ntg_netdiffus_kind, 0, &m->base.sampling);
@@ -491,6 +509,70 @@ nd_create(NtgParams *params, const NtgSeqSet *train, NtgModel **model, NtgTrainP
 	plan->seed = cfg.seed;
 	*model = &m->base;
 	return NTG_OK;
+}
+
+/*
+ * Mean and standard deviation of every pixel of the training rows' GASF images (image_scale
+ * "pixel"), or of all pixels together ("global"); "none" keeps 0 and 1.  A std below
+ * ND_STD_FLOOR (a pixel that hardly varies) is raised to it, so that no pixel is blown up.
+ * Why: on traffic the extremes lo..hi come from a few segmentation-offload rows, so the values of
+ * most rows lie within a few hundredths of each other in x, and their images differ from each
+ * other by far less than the diffusion's unit noise; standardized, they differ by about that much.
+ */
+void
+netdiffus_image_stats(NetdiffusModel *m, const NtgSeqSet *train)
+{
+	int			N = m->cfg.max_len,
+				NN = N * N;
+	double	   *sum = ntg_calloc((size_t) 2 * NN, sizeof(double));
+	float	   *img = ntg_malloc((size_t) NN * sizeof(float));
+
+	for (int i = 0; i < NN; i++)
+		m->img_mean[i] = 0.0f, m->img_std[i] = 1.0f;
+	if (m->cfg.image_scale == ND_SCALE_NONE || train->n_rows == 0 || sum == NULL || img == NULL)
+	{
+		ntg_free(sum), ntg_free(img);
+		return;
+	}
+	for (int r = 0; r < train->n_rows; r++)
+	{
+		int			len;
+		const int32_t *row = ntg_seqset_row(train, r, &len);
+
+		gasf_encode(img, N, row, len, N, m->gv.lo, m->gv.hi);
+		for (int i = 0; i < NN; i++)
+			sum[i] += img[i], sum[NN + i] += (double) img[i] * img[i];
+	}
+	if (m->cfg.image_scale == ND_SCALE_GLOBAL)
+	{
+		for (int i = 1; i < NN; i++)
+			sum[0] += sum[i], sum[NN] += sum[NN + i];
+		for (int i = 1; i < NN; i++)
+			sum[i] = sum[0], sum[NN + i] = sum[NN];
+	}
+	for (int i = 0; i < NN; i++)
+	{
+		double		n = (double) train->n_rows * (m->cfg.image_scale == ND_SCALE_GLOBAL ? NN : 1);
+		double		mean = sum[i] / n,
+					var = sum[NN + i] / n - mean * mean;
+		double		sd = var > 0.0 ? sqrt(var) : 0.0;
+
+		m->img_mean[i] = (float) mean;
+		m->img_std[i] = (float) (sd > ND_STD_FLOOR ? sd : ND_STD_FLOOR);
+	}
+	ntg_free(sum), ntg_free(img);
+}
+
+void
+netdiffus_encode_row(const NetdiffusModel *m, const NtgSeqSet *set, int r, float *z)
+{
+	int			len,
+				N = m->cfg.max_len;
+	const int32_t *row = ntg_seqset_row(set, r, &len);
+
+	gasf_encode(z, N, row, len, N, m->gv.lo, m->gv.hi);
+	for (int i = 0; i < N * N; i++)
+		z[i] = (z[i] - m->img_mean[i]) / m->img_std[i];
 }
 
 const NtgModelKind ntg_netdiffus_kind = {

@@ -45,6 +45,19 @@ extern const NtgModelKind ntg_netdiffus_kind;
  * which bounds the activation memory (about 1 MB an image at the default shape). */
 #define ND_MICRO			32
 
+/*
+ * What the diffusion runs on: z = (G - mean) / std per pixel of the GASF image G, mean and std
+ * taken over the training images (netdiffus_image_stats): none (mean 0, std 1: G itself), one
+ * mean and std over every pixel, or one per pixel.  Decoding undoes it before reading the diagonal.
+ */
+enum
+{
+	ND_SCALE_NONE = 0,
+	ND_SCALE_GLOBAL,
+	ND_SCALE_PIXEL
+};
+#define ND_STD_FLOOR 1e-3		/* the smallest std a pixel is divided by */
+
 /* The sampling options (ntg_netdiffus_kind.sample_options), in spec order. */
 enum
 {
@@ -69,6 +82,7 @@ typedef struct NetdiffusConfig
 	/* diffusion */
 	int			timesteps;		/* T */
 	int			cosine_schedule;	/* beta schedule: 1 cosine, 0 linear */
+	int			image_scale;	/* ND_SCALE_*: how GASF images are standardized for the network */
 	double		cond_drop;		/* probability of training a row without its class */
 	/* training */
 	int			epochs;
@@ -142,6 +156,8 @@ typedef struct NetdiffusModel
 	NetdiffusConfig cfg;
 	NetdiffusShape shape;
 	GasfValues	gv;				/* the values decoding refines to, and the scaling lo..hi */
+	float	   *img_mean;		/* [N*N] the standardization of the images (ND_SCALE_*) */
+	float	   *img_std;		/* [N*N] */
 	NnParams	params;
 	/* tensors outside the levels */
 	int			t_time_w1,
@@ -181,6 +197,10 @@ const char *netdiffus_config_problem(const NetdiffusConfig *cfg);
 int			netdiffus_alloc(const NetdiffusConfig *cfg, int n_classes, NetdiffusModel **out,
 							int with_grad, NtgError *err);
 void		netdiffus_init_weights(NetdiffusModel *m, uint64_t seed);
+/* The images' standardization for cfg.image_scale from the training rows (gv built). */
+void		netdiffus_image_stats(NetdiffusModel *m, const NtgSeqSet *train);
+/* The network's input form of row r of set: its GASF image, standardized, into z (N x N). */
+void		netdiffus_encode_row(const NetdiffusModel *m, const NtgSeqSet *set, int r, float *z);
 void		netdiffus_reset_optimizer(NetdiffusModel *m, int64_t n_rows);
 char	   *netdiffus_config_json(const NtgModel *model);
 

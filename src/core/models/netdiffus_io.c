@@ -2,13 +2,14 @@
  * netdiffus_io.c — the stored form of a netdiffus model in the checked container
  * (common/blob.h):
  *
- *   netdiffus.config        i32[21]  format version, shape, diffusion and training integers,
- *                                    the GASF scaling (lo, hi) and the number of stored values
+ *   netdiffus.config        i32[22]  format version, shape, diffusion and training integers,
+ *                                    the GASF scaling (lo, hi), the image standardization mode
  *   netdiffus.hparams       f64[8]   cond_drop, lr, min_lr_ratio, weight_decay, grad_clip, beta1,
  *                                    beta2, warmup
  *   netdiffus.values        i32[n]   the values decoding refines to: per class and position, the
  *                                    sorted values of the padded training rows, concatenated
  *   netdiffus.value_offsets i32[n_classes * max_len + 1]   where each list starts
+ *   netdiffus.image_scale   f32[2, max_len * max_len]  per pixel mean and std of the training images
  *   classes                 u8[]     class names (blob_names.c)
  *   time.*, class_emb, in.*, down.L.*, mid.*, up.L.*, out.*   f32 weights (netdiffus.c names them)
  *
@@ -23,20 +24,65 @@
 #include <string.h>
 
 #define ND_FORMAT		1
-#define ND_N_CONFIG		21
+#define ND_N_CONFIG		22
 #define ND_N_HPARAMS	8
 
 enum
 {
 	CF_VERSION, CF_BASE, CF_LEVELS, CF_MULT, CF_ATTN_FROM, CF_HEADS, CF_GROUPS, CF_MAX_LEN,
 	CF_TIMESTEPS, CF_COSINE_SCHEDULE, CF_N_CLASSES, CF_EPOCHS_DONE, CF_EPOCHS, CF_BATCH,
-	CF_SAMPLE_BATCH, CF_BLAS_THREADS, CF_COSINE, CF_SEED_LO, CF_SEED_HI, CF_LO, CF_HI
+	CF_SAMPLE_BATCH, CF_BLAS_THREADS, CF_COSINE, CF_SEED_LO, CF_SEED_HI, CF_LO, CF_HI,
+	CF_IMAGE_SCALE
 };
 
 static int
 corrupt(NtgError *err, const char *what)
 {
 	return ntg_error(err, NTG_ERR_CORRUPT, "model data is corrupt: %s", what);
+}
+
+/* The images' standardization as one f32[2, N*N] tensor: the means, then the stds. */
+static int
+add_image_scale(NetdiffusModel *m, NtgBlob *blob, NtgError *err)
+{
+	size_t		NN = (size_t) m->cfg.max_len * m->cfg.max_len;
+	float	   *v = ntg_malloc(2 * NN * sizeof(float));
+	uint32_t	dims[2] = {2, (uint32_t) NN};
+	int			rc;
+
+	if (v == NULL)
+		return ntg_error(err, NTG_ERR_NOMEM, "out of memory");
+	memcpy(v, m->img_mean, NN * sizeof(float));
+	memcpy(v + NN, m->img_std, NN * sizeof(float));
+	rc = ntg_blob_add_copy(blob, "netdiffus.image_scale", NTG_DTYPE_F32, 2, dims, v, err);
+	ntg_free(v);
+	return rc;
+}
+
+/* Read and check it: finite means, stds of at least ND_STD_FLOOR (what netdiffus_image_stats
+ * gives; the sampler divides by them). */
+static int
+load_image_scale(const NtgBlob *blob, NetdiffusModel *m, NtgError *err)
+{
+	size_t		NN = (size_t) m->cfg.max_len * m->cfg.max_len;
+	float	   *v = ntg_malloc(2 * NN * sizeof(float));
+	int			rc = NTG_OK;
+
+	if (v == NULL)
+		return ntg_error(err, NTG_ERR_NOMEM, "out of memory");
+	if (ntg_blob_read_tensor(blob, "netdiffus.image_scale", NTG_DTYPE_F32, 2 * NN, v, err) != NTG_OK)
+		rc = corrupt(err, "netdiffus image scale is missing or does not match the configuration");
+	for (size_t i = 0; rc == NTG_OK && i < NN; i++)
+		if (!isfinite(v[i]) || !isfinite(v[NN + i]) || v[NN + i] < (float) ND_STD_FLOOR ||
+			fabsf(v[i]) > 1e3f || v[NN + i] > 1e3f)
+			rc = corrupt(err, "netdiffus image scale is out of range");
+	if (rc == NTG_OK)
+	{
+		memcpy(m->img_mean, v, NN * sizeof(float));
+		memcpy(m->img_std, v + NN, NN * sizeof(float));
+	}
+	ntg_free(v);
+	return rc;
 }
 
 int
@@ -72,6 +118,7 @@ netdiffus_save(NtgModel *model, NtgBlob *blob, NtgError *err)
 	conf[CF_SEED_HI] = (int32_t) (uint32_t) (c->seed >> 32);
 	conf[CF_LO] = m->gv.lo;
 	conf[CF_HI] = m->gv.hi;
+	conf[CF_IMAGE_SCALE] = c->image_scale;
 	hp[0] = c->cond_drop;
 	hp[1] = c->lr;
 	hp[2] = c->min_lr_ratio;
@@ -99,6 +146,8 @@ netdiffus_save(NtgModel *model, NtgBlob *blob, NtgError *err)
 						  err);
 	if (rc == NTG_OK)
 		rc = ntg_blob_add_classes(blob, "classes", m->base.classes, m->base.n_classes, err);
+	if (rc == NTG_OK)
+		rc = add_image_scale(m, blob, err);
 	for (int i = 0; rc == NTG_OK && i < m->params.n_tensors; i++)
 	{
 		const NnTensor *t = &m->params.tensors[i];
@@ -137,7 +186,7 @@ load_config(const NtgBlob *blob, NetdiffusConfig *cfg, int32_t *cf, NtgError *er
 		cf[CF_EPOCHS_DONE] < 0 || !in_range(cf[CF_EPOCHS], 0, 100000) ||
 		!in_range(cf[CF_BATCH], 1, ND_MAX_BATCH) || !in_range(cf[CF_SAMPLE_BATCH], 1, ND_MAX_BATCH) ||
 		!in_range(cf[CF_BLAS_THREADS], 0, 256) || !in_range(cf[CF_COSINE], 0, 1) ||
-		cf[CF_LO] > cf[CF_HI])
+		cf[CF_LO] > cf[CF_HI] || !in_range(cf[CF_IMAGE_SCALE], ND_SCALE_NONE, ND_SCALE_PIXEL))
 		return corrupt(err, "netdiffus configuration is out of range");
 	for (int i = 0; i < ND_N_HPARAMS; i++)
 		if (!isfinite(hp[i]))
@@ -161,6 +210,7 @@ load_config(const NtgBlob *blob, NetdiffusConfig *cfg, int32_t *cf, NtgError *er
 	cfg->sample_batch = cf[CF_SAMPLE_BATCH];
 	cfg->blas_threads = cf[CF_BLAS_THREADS];
 	cfg->cosine = cf[CF_COSINE];
+	cfg->image_scale = cf[CF_IMAGE_SCALE];
 	cfg->seed = (uint64_t) (uint32_t) cf[CF_SEED_LO] | ((uint64_t) (uint32_t) cf[CF_SEED_HI] << 32);
 	cfg->cond_drop = hp[0];
 	cfg->lr = hp[1];
@@ -176,7 +226,7 @@ load_config(const NtgBlob *blob, NetdiffusConfig *cfg, int32_t *cf, NtgError *er
 }
 
 /* Every weight tensor of the layout p declares: present, f32, same shape; and nothing else in the
- * blob but the five tensors above.  Runs before the weights are allocated. */
+ * blob but the six tensors above.  Runs before the weights are allocated. */
 static int
 check_weights(const NtgBlob *blob, const NnParams *p)
 {
@@ -190,7 +240,7 @@ check_weights(const NtgBlob *blob, const NnParams *p)
 			(want->ndim == 2 && t->dims[1] != (uint32_t) want->dims[1]))
 			return 0;
 	}
-	return ntg_blob_kind_tensors(blob) == p->n_tensors + 5;
+	return ntg_blob_kind_tensors(blob) == p->n_tensors + 6;
 }
 
 /* The value lists: shapes against the config, then order and range (gasf_values_check). */
@@ -252,6 +302,8 @@ netdiffus_load(const NtgBlob *blob, NtgModel **model, NtgError *err)
 		return rc;
 	m->base.epochs_done = cf[CF_EPOCHS_DONE];
 	rc = load_values(blob, m, cf[CF_LO], cf[CF_HI], err);
+	if (rc == NTG_OK)
+		rc = load_image_scale(blob, m, err);
 	if (rc == NTG_OK)
 		rc = ntg_blob_read_classes(blob, "classes", m->base.n_classes, &m->base.classes, err);
 	for (int i = 0; rc == NTG_OK && i < m->params.n_tensors; i++)

@@ -5,8 +5,8 @@
  * diagonal refined to observed values (gasf.c).
  *
  * Every step predicts eps, turns it into the clean image x0 = (x_t - sqrt(1 - abar_t) eps) /
- * sqrt(abar_t), clips x0 to [-1, 1] (where GASF images lie) and takes eps again from the clipped
- * x0, as guided-diffusion does.  Then, with abar' the next (earlier) step's abar (1 after the
+ * sqrt(abar_t), clips x0 to the image of [-1, 1] (where GASF images lie) under the model's
+ * standardization (netdiffus.h), and takes eps again from the clipped x0, as guided-diffusion does.  Then, with abar' the next (earlier) step's abar (1 after the
  * last):
  *   DDIM   x' = sqrt(abar') x0 + sqrt(1 - abar' - sigma^2) eps + sigma z,
  *          sigma = eta sqrt((1 - abar') / (1 - abar_t)) sqrt(1 - abar_t / abar')
@@ -164,9 +164,12 @@ denoise_step(NetdiffusModel *m, const NdSampler *s, int k, float *x, const float
 			{
 				size_t		p = (size_t) r * S * S + i * S + j;
 				double		x0 = (x[p] - sn * eps[p]) / sa;
+				double		lo = (-1.0 - m->img_mean[i * N + j]) / m->img_std[i * N + j],
+							hi = (1.0 - m->img_mean[i * N + j]) / m->img_std[i * N + j];
 				double		e;
 
-				x0 = x0 < -1.0 ? -1.0 : x0 > 1.0 ? 1.0 : x0;
+				/* the image of -1 <= G <= 1 */
+				x0 = x0 < lo ? lo : x0 > hi ? hi : x0;
 				e = (x[p] - sa * x0) / sn;
 				x[p] = (float) (c0 * x0 + ce * e + cx * x[p] +
 								(sigma > 0.0 ? sigma * ntg_rng_normal(&rows[r]) : 0.0));
@@ -241,10 +244,12 @@ netdiffus_sample_images(NetdiffusModel *m, int class_index, int n, const NtgSamp
 			predict_eps(m, &s, x, k, s.tau[step], class_index, eps, work, tv, cv);
 			denoise_step(m, &s, step, x, eps, k, rows);
 		}
+		/* back from the network's standardized form to the GASF image */
 		for (int r = 0; r < k; r++)
 			for (int i = 0; i < N; i++)
-				memcpy(img + ((size_t) (r0 + r) * N + i) * N, x + r * SS + i * S,
-					   N * sizeof(float));
+				for (int j = 0; j < N; j++)
+					img[((size_t) (r0 + r) * N + i) * N + j] =
+						x[r * SS + i * S + j] * m->img_std[i * N + j] + m->img_mean[i * N + j];
 	}
 	ntg_free(x), ntg_free(eps), ntg_free(work), ntg_free(tv), ntg_free(cv), ntg_free(rows);
 	ntg_free(s.tau);

@@ -1,6 +1,6 @@
 /*
  * netdiffus_train.c — training the netdiffus U-Net as a DDPM (Ho et al., 2020): each row's GASF
- * image x0 is noised to a uniformly drawn step t, x_t = sqrt(abar_t) x0 + sqrt(1 - abar_t) eps,
+ * image x0 (standardized, netdiffus.h) is noised to a uniformly drawn step t, x_t = sqrt(abar_t) x0 + sqrt(1 - abar_t) eps,
  * and the network learns to predict eps (mean squared error over the N x N pixels of the image;
  * the padding up to S x S is zero in x_t and not scored).  With probability cond_drop a row is
  * trained under the "no class" embedding, which classifier-free guidance needs at sampling.
@@ -120,16 +120,6 @@ same_classes(const NetdiffusModel *m, const NtgSeqSet *set, NtgError *err)
 	return NTG_OK;
 }
 
-/* The GASF image of row r of set into x0 (N x N). */
-static void
-encode_row(const NetdiffusModel *m, const NtgSeqSet *set, int r, float *x0)
-{
-	int			len;
-	const int32_t *row = ntg_seqset_row(set, r, &len);
-
-	gasf_encode(x0, m->cfg.max_len, row, len, m->cfg.max_len, m->gv.lo, m->gv.hi);
-}
-
 static void
 draw_noise(float *x, size_t n, NtgRng *rng)
 {
@@ -178,7 +168,7 @@ train_batch(NetdiffusModel *m, const NtgSeqSet *train, const int *idx, int n, Nt
 
 			p->cls[b] = dropped ? m->base.n_classes : train->row_class[r];
 			p->t[b] = (int) ntg_rng_below(rng, (uint64_t) m->cfg.timesteps);
-			encode_row(m, train, r, p->x0 + b * NN);
+			netdiffus_encode_row(m, train, r, p->x0 + b * NN);
 			draw_noise(p->noise + b * NN, NN, rng);
 		}
 		if (netdiffus_loss(m, p->x0, p->noise, p->t, p->cls, B, 1, 1.0f / n, &loss, err) != NTG_OK)
@@ -284,7 +274,7 @@ netdiffus_eval_loss(NtgModel *model, const NtgSeqSet *set, double *mean_loss, in
 				draw_noise(p.noise + b * NN, NN, &rng);
 			}
 			p.cls[b] = set->row_class[r];
-			encode_row(m, set, r, p.x0 + b * NN);
+			netdiffus_encode_row(m, set, r, p.x0 + b * NN);
 		}
 		if ((rc = netdiffus_loss(m, p.x0, p.noise, p.t, p.cls, B, 0, 0.0f, &loss, err)) != NTG_OK)
 			break;
