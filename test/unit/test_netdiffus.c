@@ -550,6 +550,52 @@ test_image_scale(void)
 	ntg_seqset_free(&s);
 }
 
+/* The weights' moving average: its update, and a model trained with it stores the average. */
+static void
+test_ema(void)
+{
+	NtgSeqSet	s = seqset(labels_a, rows_a, lens_a, 9, 2);
+	NetdiffusModel *m = tiny_model(2, 5, 1);
+	NtgTraining plain,
+				avg;
+	int			differ = 0;
+	uint8_t    *buf;
+	size_t		len;
+	NtgModel   *back = NULL;
+	NtgError	err;
+
+	m->cfg.ema = 0.9;
+	m->ema = calloc(m->params.count, sizeof(float));
+	for (size_t i = 0; i < m->params.count; i++)
+		m->params.data[i] = 1.0f;
+	netdiffus_ema_update(m);	/* d = min(0.9, 1/10) */
+	for (size_t i = 0; i < m->params.count; i++)
+		m->params.data[i] = 2.0f;
+	netdiffus_ema_update(m);	/* d = min(0.9, 2/11) */
+	ok(fabsf(m->ema[7] - (float) (2.0 / 11 * 0.9 + 9.0 / 11 * 2.0)) < 1e-6,
+	   "ema: avg = d avg + (1 - d) w with d = min(ema, (1 + k) / (10 + k)) (%g)", m->ema[7]);
+	free(m->ema);
+	m->ema = NULL;
+	ntg_netdiffus_kind.destroy(&m->base);
+
+	plain = train_tiny(&s, NULL);
+	avg = train_tiny(&s, "{\"ema\": 0.5}");
+	for (size_t i = 0; i < plain.model->n_weights; i++)
+		differ += plain.model->weights[i] != avg.model->weights[i];
+	ok(differ > 0 && avg.model->weights == ((NetdiffusModel *) avg.model)->params.data,
+	   "a model trained with ema holds the average between epochs (%d weights differ)", differ);
+	ok(ntg_model_save(avg.model, &buf, &len, &err) == NTG_OK &&
+	   ntg_model_from_bytes(buf, len, &back, &err) == NTG_OK &&
+	   ((NetdiffusModel *) back)->cfg.ema == 0.5 &&
+	   memcmp(back->weights, avg.model->weights, avg.model->n_weights * sizeof(float)) == 0,
+	   "the stored weights are the average, and ema is stored");
+	ntg_model_destroy(back);
+	ntg_free(buf);
+	ntg_training_free(&plain);
+	ntg_training_free(&avg);
+	ntg_seqset_free(&s);
+}
+
 /* ---- loader ------------------------------------------------------------------------------------ */
 
 /* Save m with tensor `name` replaced by data (count values of its dtype), checksum valid. */
@@ -670,6 +716,7 @@ main(void)
 	test_model_gradient();
 	test_sampling();
 	test_image_scale();
+	test_ema();
 	test_loader();
 	return done_testing();
 }

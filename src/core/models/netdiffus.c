@@ -25,6 +25,7 @@ static const NetdiffusConfig nd_defaults = {
 	.cosine_schedule = 1,
 	.image_scale = ND_SCALE_PIXEL,
 	.cond_drop = 0.1,
+	.ema = 0.0,
 	.epochs = 100,
 	.batch_size = 64,
 	.lr = 1e-3,
@@ -103,6 +104,7 @@ nd_read_params(NtgParams *p, NetdiffusConfig *c, NtgError *err)
 		(rc = ntg_params_string(p, "beta_schedule", "cosine", beta_schedules, &beta_sched, err)) != NTG_OK ||
 		(rc = ntg_params_string(p, "image_scale", image_scales[nd_defaults.image_scale], image_scales, &img_scale, err)) != NTG_OK ||
 		(rc = ntg_params_double(p, "cond_drop", c->cond_drop, 0.0, 1.0, &c->cond_drop, err)) != NTG_OK ||
+		(rc = ntg_params_double(p, "ema", c->ema, 0.0, 0.99999, &c->ema, err)) != NTG_OK ||
 		(rc = read_int(p, "epochs", c->epochs, 0, 100000, &c->epochs, err)) != NTG_OK ||
 		(rc = read_int(p, "batch_size", c->batch_size, 1, ND_MAX_BATCH, &c->batch_size, err)) != NTG_OK ||
 		(rc = ntg_params_double(p, "lr", c->lr, 0.0, 10.0, &c->lr, err)) != NTG_OK ||
@@ -284,6 +286,7 @@ nd_destroy(NtgModel *model)
 	ntg_free(m->alphas_cumprod);
 	ntg_free(m->img_mean);
 	ntg_free(m->img_std);
+	ntg_free(m->ema);
 	ntg_free(m);
 }
 
@@ -397,7 +400,7 @@ netdiffus_config_json(const NtgModel *model)
 			 "{\"base_channels\": %d, \"levels\": %d, \"max_channel_mult\": %d, \"attn_from\": %d, "
 			 "\"n_heads\": %d, \"norm_groups\": %d, \"max_len\": %d, \"image_size\": %d, "
 			 "\"n_classes\": %d, \"timesteps\": %d, \"beta_schedule\": \"%s\", \"image_scale\": \"%s\", "
-			 "\"cond_drop\": %.17g, \"epochs\": %d, \"batch_size\": %d, \"lr\": %.17g, "
+			 "\"cond_drop\": %.17g, \"ema\": %.17g, \"epochs\": %d, \"batch_size\": %d, \"lr\": %.17g, "
 			 "\"min_lr_ratio\": %.17g, \"warmup\": %lld, \"lr_schedule\": \"%s\", "
 			 "\"weight_decay\": %.17g, \"grad_clip\": %.17g, \"beta1\": %.17g, \"beta2\": %.17g, "
 			 "\"seed\": %llu, \"sample_batch\": %d, \"blas_threads\": %d, \"scale_min\": %d, "
@@ -406,7 +409,7 @@ netdiffus_config_json(const NtgModel *model)
 			 c->norm_groups, c->max_len, m->shape.S, m->base.n_classes, c->timesteps,
 			 c->cosine_schedule ? "cosine" : "linear",
 			 c->image_scale == ND_SCALE_PIXEL ? "pixel" : c->image_scale == ND_SCALE_GLOBAL ? "global" : "none",
-			 c->cond_drop, c->epochs, c->batch_size,
+			 c->cond_drop, c->ema, c->epochs, c->batch_size,
 			 c->lr, c->min_lr_ratio, (long long) c->warmup, c->cosine ? "cosine" : "constant",
 			 c->weight_decay, c->grad_clip, c->beta1, c->beta2, (unsigned long long) c->seed,
 			 c->sample_batch, c->blas_threads, m->gv.lo, m->gv.hi, (long long) m->base.n_params);
@@ -450,7 +453,8 @@ nd_epoch_bytes(const NetdiffusConfig *c, const NetdiffusShape *s, int rows)
 
 /*
  * kind->estimate: weights with gradients and two Adam moments (16 bytes a parameter), two more
- * copies while training (the best epoch's weights kept by validation, the saved value), the
+ * copies while training (the best epoch's weights kept by validation, the saved value), one more
+ * with "ema" (the moving average), the
  * activations of a pass, the epoch's buffers, the value tables (built twice over: the lists and
  * their unions) and the noise schedule.
  */
@@ -474,7 +478,7 @@ nd_estimate(NtgParams *params, const NtgSeqSet *train, NtgTrainPlan *plan, NtgEr
 	values = (int64_t) train->n_rows * cfg.max_len + (int64_t) train->n_classes * cfg.max_len;
 	plan->epochs = cfg.epochs;
 	plan->seed = cfg.seed;
-	plan->bytes = n * (16 + 8) + (int64_t) netdiffus_acts_floats(probe, B) * sizeof(float) +
+	plan->bytes = n * (16 + 8 + (cfg.ema > 0.0 ? 4 : 0)) + (int64_t) netdiffus_acts_floats(probe, B) * sizeof(float) +
 		nd_epoch_bytes(&cfg, &probe->shape, train->n_rows) + values * 4 * 4 +
 		(int64_t) cfg.timesteps * 16 + (int64_t) cfg.max_len * cfg.max_len * 24 +
 		(int64_t) probe->params.n_tensors * sizeof(NnTensor) +

@@ -84,6 +84,7 @@ typedef struct NetdiffusConfig
 	int			cosine_schedule;	/* beta schedule: 1 cosine, 0 linear */
 	int			image_scale;	/* ND_SCALE_*: how GASF images are standardized for the network */
 	double		cond_drop;		/* probability of training a row without its class */
+	double		ema;			/* decay of the weights' moving average; 0 = off */
 	/* training */
 	int			epochs;
 	int			batch_size;
@@ -180,6 +181,9 @@ typedef struct NetdiffusModel
 	double	   *alphas_cumprod;
 	NnAdamW		opt;
 	int64_t		total_steps;
+	float	   *ema;			/* with cfg.ema: the other weights (raw while sampling, average while
+								 * training); params.data holds the average between epochs */
+	int64_t		ema_steps;		/* updates of the average so far */
 	NetdiffusActs *acts;		/* activation buffers, allocated on first use */
 	int			acts_images;	/* images they hold */
 } NetdiffusModel;
@@ -231,6 +235,8 @@ void		netdiffus_backward(NetdiffusModel *m, const float *deps, int B);
 int			netdiffus_loss(NetdiffusModel *m, const float *x0, const float *noise, const int *t,
 						   const int *cls, int B, int backward, float scale, double *loss_sum,
 						   NtgError *err);
+/* One update of the weights' moving average from params.data (netdiffus_train.c explains). */
+void		netdiffus_ema_update(NetdiffusModel *m);
 int			netdiffus_train_epoch(NtgModel *model, const NtgSeqSet *train, int epoch,
 								  NtgRng *rng, double *mean_loss, NtgError *err);
 int			netdiffus_eval_loss(NtgModel *model, const NtgSeqSet *set, double *mean_loss,

@@ -4,8 +4,8 @@
  *
  *   netdiffus.config        i32[22]  format version, shape, diffusion and training integers,
  *                                    the GASF scaling (lo, hi), the image standardization mode
- *   netdiffus.hparams       f64[8]   cond_drop, lr, min_lr_ratio, weight_decay, grad_clip, beta1,
- *                                    beta2, warmup
+ *   netdiffus.hparams       f64[9]   cond_drop, lr, min_lr_ratio, weight_decay, grad_clip, beta1,
+ *                                    beta2, warmup, ema
  *   netdiffus.values        i32[n]   the values decoding refines to: per class and position, the
  *                                    sorted values of the padded training rows, concatenated
  *   netdiffus.value_offsets i32[n_classes * max_len + 1]   where each list starts
@@ -25,7 +25,7 @@
 
 #define ND_FORMAT		1
 #define ND_N_CONFIG		22
-#define ND_N_HPARAMS	8
+#define ND_N_HPARAMS	9
 
 enum
 {
@@ -127,6 +127,7 @@ netdiffus_save(NtgModel *model, NtgBlob *blob, NtgError *err)
 	hp[5] = c->beta1;
 	hp[6] = c->beta2;
 	hp[7] = (double) c->warmup;
+	hp[8] = c->ema;
 
 	if ((json = netdiffus_config_json(model)) == NULL)
 		return ntg_error(err, NTG_ERR_NOMEM, "out of memory");
@@ -193,7 +194,8 @@ load_config(const NtgBlob *blob, NetdiffusConfig *cfg, int32_t *cf, NtgError *er
 			return corrupt(err, "netdiffus hyperparameter is not finite");
 	if (hp[0] < 0 || hp[0] > 1 || hp[1] < 0 || hp[1] > 10 || hp[2] < 0 || hp[2] > 1 ||
 		hp[3] < 0 || hp[3] > 10 || hp[4] < 0 || hp[5] < 0 || hp[5] >= 1 || hp[6] < 0 ||
-		hp[6] >= 1 || hp[7] < -1 || hp[7] > 1e12 || hp[7] != floor(hp[7]))
+		hp[6] >= 1 || hp[7] < -1 || hp[7] > 1e12 || hp[7] != floor(hp[7]) || hp[8] < 0 ||
+		hp[8] > 0.99999)
 		return corrupt(err, "netdiffus hyperparameter is out of range");
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->base_channels = cf[CF_BASE];
@@ -220,6 +222,7 @@ load_config(const NtgBlob *blob, NetdiffusConfig *cfg, int32_t *cf, NtgError *er
 	cfg->beta1 = hp[5];
 	cfg->beta2 = hp[6];
 	cfg->warmup = (int64_t) hp[7];
+	cfg->ema = hp[8];
 	if (netdiffus_config_problem(cfg) != NULL)
 		return corrupt(err, "netdiffus configuration does not describe a network");
 	return NTG_OK;

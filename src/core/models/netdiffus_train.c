@@ -5,6 +5,13 @@
  * the padding up to S x S is zero in x_t and not scored).  With probability cond_drop a row is
  * trained under the "no class" embedding, which classifier-free guidance needs at sampling.
  *
+ * With "ema" the model keeps an exponential moving average of its weights (Polyak averaging, as
+ * diffusion models usually are sampled from): after every optimizer step avg = d avg + (1 - d) w,
+ * with d = min(ema, (1 + k) / (10 + k)) after k updates, so that early averages do not hold on to
+ * the initialisation.  Between epochs params.data holds the average (what the driver checks,
+ * validates, keeps and stores; what sampling uses), during an epoch the trained weights: the two
+ * buffers swap at the start and at the end of every epoch.
+ *
  * The validation loss (NTG_CAP_VALIDATION) is the same MSE on held-out rows at fixed steps and
  * noise: each row r is scored at ND_VAL_STEPS steps drawn from a generator seeded by r alone, so
  * the figure does not depend on the batch, the order or anything trained, and epochs compare.
@@ -127,9 +134,41 @@ draw_noise(float *x, size_t n, NtgRng *rng)
 		x[i] = (float) ntg_rng_normal(rng);
 }
 
+void
+netdiffus_ema_update(NetdiffusModel *m)
+{
+	double		d = (1.0 + m->ema_steps) / (10.0 + m->ema_steps);
+	float		a = (float) (d < m->cfg.ema ? d : m->cfg.ema);
+	const float *w = m->params.data;
+
+	for (size_t i = 0; i < m->params.count; i++)
+		m->ema[i] = a * m->ema[i] + (1.0f - a) * w[i];
+	m->ema_steps++;
+}
+
+/* Exchange the trained weights and their average (pointers: no copy). */
+static void
+ema_swap(NetdiffusModel *m)
+{
+	float	   *t = m->params.data;
+
+	m->params.data = m->ema;
+	m->ema = t;
+	m->base.weights = m->params.data;
+}
+
 static int
 nd_ensure_training(NetdiffusModel *m, const NtgSeqSet *train, NtgError *err)
 {
+	if (m->cfg.ema > 0.0 && m->ema == NULL)
+	{
+		/* the average starts at the weights the model has (new or loaded) */
+		m->ema = ntg_malloc(m->params.count * sizeof(float));
+		if (m->ema == NULL)
+			return ntg_error(err, NTG_ERR_NOMEM, "out of memory");
+		memcpy(m->ema, m->params.data, m->params.count * sizeof(float));
+		ema_swap(m);			/* as between epochs: params.data holds the average */
+	}
 	if (m->params.grad == NULL)
 	{
 		m->params.grad = ntg_calloc(m->params.count, sizeof(float));
@@ -177,6 +216,8 @@ train_batch(NetdiffusModel *m, const NtgSeqSet *train, const int *idx, int n, Nt
 		ntg_check_interrupts();
 	}
 	nn_adamw_step(&m->opt, &m->params);
+	if (m->ema != NULL)
+		netdiffus_ema_update(m);
 	return NTG_OK;
 }
 
@@ -206,6 +247,8 @@ netdiffus_train_epoch(NtgModel *model, const NtgSeqSet *train, int epoch, NtgRng
 		return ntg_error(err, NTG_ERR_NOMEM, "out of memory");
 	}
 	nn_blas_init(m->cfg.blas_threads);
+	if (m->ema != NULL)
+		ema_swap(m);			/* train the weights, not their average */
 	/* Fisher-Yates shuffle of the row order */
 	for (int i = 0; i < train->n_rows; i++)
 		order[i] = i;
@@ -226,6 +269,8 @@ netdiffus_train_epoch(NtgModel *model, const NtgSeqSet *train, int epoch, NtgRng
 	}
 	ntg_free(order);
 	pass_free(&p);
+	if (m->ema != NULL)
+		ema_swap(m);
 	if (rc != NTG_OK)
 		return rc;
 	*mean_loss = train->n_rows > 0 ? total / train->n_rows : 0.0;
