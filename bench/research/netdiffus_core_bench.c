@@ -13,6 +13,7 @@
  *                       label<TAB>comma-separated values; with --gen-every K also every K epochs,
  *                       into FILE.eEPOCH
  *   --sample K=V        a sampling option for the written rows (steps=20, ddim=1, guidance=1, ...)
+ *   --gen-fraction F    write F times as many rows per class (at least 1): cheaper comparisons
  *   --time-samples S    time S rows per class generated together (ms/row)
  *   --time-single S     time S rows per class generated one call at a time (ms/row)
  *
@@ -90,6 +91,7 @@ read_tsv(const char *path, NtgSeqSet *set)
 
 static NtgSampleOptions gen_opts;
 static uint64_t gen_seed = 2;
+static double gen_fraction = 1.0;	/* --gen-fraction: this part of the rows per class */
 
 /* As many rows per class as set has, of the model's classes (by name). */
 static int
@@ -106,6 +108,8 @@ write_generated(NtgModel *model, const NtgSeqSet *set, const char *path)
 		return -1;
 	}
 	ntg_seqset_class_counts(set, counts);
+	for (int c = 0; c < set->n_classes; c++)
+		counts[c] = counts[c] * gen_fraction < 1.0 ? 1 : (int) (counts[c] * gen_fraction + 0.5);
 	ntg_rng_seed(&rng, gen_seed);
 	for (int c = 0; c < set->n_classes; c++)
 	{
@@ -243,6 +247,8 @@ main(int argc, char **argv)
 			gen_out = argv[i + 1];
 		else if (strcmp(argv[i], "--gen-every") == 0)
 			gen_every = atoi(argv[i + 1]);
+		else if (strcmp(argv[i], "--gen-fraction") == 0)
+			gen_fraction = atof(argv[i + 1]);
 		else if (strcmp(argv[i], "--gen-seed") == 0)
 			gen_seed = strtoull(argv[i + 1], NULL, 10);
 		else if (strcmp(argv[i], "--time-samples") == 0)

@@ -74,6 +74,8 @@ def main():
     ap.add_argument("--save", default=None)
     ap.add_argument("--load", default=None)
     ap.add_argument("--settings", default="")
+    ap.add_argument("--gen-fraction", type=float, default=1.0,
+                    help="generate this part of the rows per class (TSTR then trains on fewer rows)")
     ap.add_argument("--files", default="", help="score: generated files (label<TAB>values), comma-separated")
     a = ap.parse_args()
     data = ndpi_data()
@@ -97,7 +99,7 @@ def main():
     print("| setting | d num_packets | d 1gram | d 2gram | d markov | leakage synth / held | size-matched | TSTR ratio | generation |")
     print("|---|---|---|---|---|---|---|---|---|")
     sys.stdout.flush()
-    common = ["--tsv", tr_path, "--gen-seed", str(a.gen_seed)]
+    common = ["--tsv", tr_path, "--gen-seed", str(a.gen_seed), "--gen-fraction", str(a.gen_fraction)]
     if a.mode == "score":
         for path in [f for f in a.files.split(",") if f]:
             score(os.path.basename(path), read_rows(path), train, held, classes, ref, leak_ref, f1_ref, a.seed, None)
