@@ -67,6 +67,11 @@ const NtgOptionSpec ntg_netdiffus_sample_options[ND_N_OPTIONS] = {
 		.min = 0, .max = 2,
 		.help = "refine decoded values to the nearest training value: 0 of all rows, 1 of the class, 2 of the class at that position"
 	},
+	[ND_OPT_CLIP] = {
+		.name = "clip", .type = NTG_OPTION_BOOL, .dflt = 1, .legacy = 1,
+		.min = 0, .max = 1,
+		.help = "clip each step's estimate of the clean image to where GASF images lie ([-1, 1])"
+	},
 };
 
 static int

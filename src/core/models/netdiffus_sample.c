@@ -5,8 +5,11 @@
  * diagonal refined to observed values (gasf.c).
  *
  * Every step predicts eps, turns it into the clean image x0 = (x_t - sqrt(1 - abar_t) eps) /
- * sqrt(abar_t), clips x0 to the image of [-1, 1] (where GASF images lie) under the model's
- * standardization (netdiffus.h), and takes eps again from the clipped x0, as guided-diffusion does.  Then, with abar' the next (earlier) step's abar (1 after the
+ * sqrt(abar_t), clips x0 (option "clip") to the image of [-1, 1] (where GASF images lie) under the
+ * model's standardization (netdiffus.h), and takes eps again from the clipped x0, as
+ * guided-diffusion does.  On standardized traffic images that interval is lopsided (the typical
+ * rows lie near one end of it, a few segmentation-offload rows far off at the other), so clipping
+ * the early, noisy estimates pulls every row one way; "clip" false leaves them alone.  Then, with abar' the next (earlier) step's abar (1 after the
  * last):
  *   DDIM   x' = sqrt(abar') x0 + sqrt(1 - abar' - sigma^2) eps + sigma z,
  *          sigma = eta sqrt((1 - abar') / (1 - abar_t)) sqrt(1 - abar_t / abar')
@@ -77,6 +80,7 @@ spaced_steps(int T, int steps, int *tau)
 typedef struct NdSampler
 {
 	int			ddim;
+	int			clip;
 	double		eta;
 	double		guidance;
 	int			n_steps;
@@ -169,7 +173,8 @@ denoise_step(NetdiffusModel *m, const NdSampler *s, int k, float *x, const float
 				double		e;
 
 				/* the image of -1 <= G <= 1 */
-				x0 = x0 < lo ? lo : x0 > hi ? hi : x0;
+				if (s->clip)
+					x0 = x0 < lo ? lo : x0 > hi ? hi : x0;
 				e = (x[p] - sa * x0) / sn;
 				x[p] = (float) (c0 * x0 + ce * e + cx * x[p] +
 								(sigma > 0.0 ? sigma * ntg_rng_normal(&rows[r]) : 0.0));
@@ -185,6 +190,7 @@ make_sampler(NetdiffusModel *m, const NtgSampleOptions *opts, NdSampler *s, NtgE
 	if (steps > m->cfg.timesteps)
 		steps = m->cfg.timesteps;
 	s->ddim = opts->value[ND_OPT_DDIM] != 0.0;
+	s->clip = opts->value[ND_OPT_CLIP] != 0.0;
 	s->eta = opts->value[ND_OPT_ETA];
 	s->guidance = opts->value[ND_OPT_GUIDANCE];
 	s->tau = ntg_malloc((size_t) (steps > 0 ? steps : 1) * sizeof(int));
