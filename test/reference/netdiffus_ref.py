@@ -23,6 +23,9 @@ to 8 x 8, T = 50, 3 classes) and batch:
                                  from the C kind's generator seeded 123 (xoshiro256**, reproduced
                                  here), under that standardization
   nd_ddpm                        [2, N, N] DDPM (3 steps, no guidance) images of class 2, seed 77
+  nd_ddim_quad                   [2, N, N] DDIM (6 steps spaced quadratically, x0 not clipped) of
+                                 class 0, seed 9
+  nd_tau_quad                    the 50 steps of 1000 a quadratic spacing takes
 
 usage: /usr/bin/python3 test/reference/netdiffus_ref.py   (torch 1.13, numpy)
 """
@@ -259,7 +262,20 @@ def image_scale(x0):
     return mean.astype(np.float32), np.maximum(std, 1e-3).astype(np.float32)
 
 
-def sample(net, c, n, seed, steps, ddim, guidance, abar, mean, std):
+def spaced(T, steps, power):
+    """netdiffus_spaced_steps: (T - 1) (k / (steps - 1))^power rounded, strictly increasing."""
+    if steps <= 1:
+        return [T - 1]
+    tau = [int(math.floor((T - 1) * (k / (steps - 1)) ** power + 0.5)) for k in range(steps)]
+    for k in range(1, steps):
+        tau[k] = max(tau[k], tau[k - 1] + 1)
+    tau[-1] = T - 1
+    for k in range(steps - 2, -1, -1):
+        tau[k] = min(tau[k], tau[k + 1] - 1)
+    return tau
+
+
+def sample(net, c, n, seed, steps, ddim, guidance, abar, mean, std, clip=True, power=1.0):
     """The C kind's netdiffus_sample_images: per-row streams, x0 clipped to the standardized image
     of [-1, 1], DDIM or DDPM steps, then back from the standardized form."""
     N, T = CFG["N"], CFG["T"]
@@ -271,7 +287,7 @@ def sample(net, c, n, seed, steps, ddim, guidance, abar, mean, std):
         for i in range(N):
             for j in range(N):
                 x[r, 0, i, j] = rows[r].normal()
-    tau = [int(math.floor(k * (T - 1) / (steps - 1) + 0.5)) for k in range(steps)]
+    tau = spaced(T, steps, power)
     for k in reversed(range(steps)):
         t = tau[k]
         ab = abar[t]
@@ -289,7 +305,9 @@ def sample(net, c, n, seed, steps, ddim, guidance, abar, mean, std):
         hi = torch.zeros(1, 1, S, S, dtype=torch.float64)
         lo[0, 0, :N, :N] = torch.from_numpy((-1.0 - mean.astype(np.float64)) / std.astype(np.float64))
         hi[0, 0, :N, :N] = torch.from_numpy((1.0 - mean.astype(np.float64)) / std.astype(np.float64))
-        x0 = torch.maximum(torch.minimum((xd - math.sqrt(1 - ab) * ed) / math.sqrt(ab), hi), lo)
+        x0 = (xd - math.sqrt(1 - ab) * ed) / math.sqrt(ab)
+        if clip:
+            x0 = torch.maximum(torch.minimum(x0, hi), lo)
         e = (xd - math.sqrt(ab) * x0) / math.sqrt(1 - ab)
         if ddim:
             nxt = math.sqrt(abp) * x0 + math.sqrt(max(1 - abp, 0.0)) * e
@@ -360,6 +378,9 @@ def main():
     out.doubles("nd_img_std", std.reshape(-1), 9)
     out.doubles("nd_ddim", sample(net, 1, 3, 123, 4, True, 1.5, abar, mean, std).reshape(-1))
     out.doubles("nd_ddpm", sample(net, 2, 2, 77, 3, False, 0.0, abar, mean, std).reshape(-1))
+    out.doubles("nd_ddim_quad", sample(net, 0, 2, 9, 6, True, 0.0, abar, mean, std, clip=False,
+                                       power=2.0).reshape(-1))
+    out.ints("nd_tau_quad", spaced(1000, 50, 2.0))
     out.write()
     print("%d tensors, %d weights, loss %.6f" % (len(named), sum(t.numel() for _, t in named),
                                                  per_row.sum().item()))

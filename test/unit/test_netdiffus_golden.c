@@ -94,6 +94,25 @@ load_weights(NetdiffusModel *m)
 }
 
 static void
+test_spacing(void)
+{
+	int		   *tau = malloc(1000 * sizeof(int));
+	int			same = 1;
+
+	netdiffus_spaced_steps(1000, 50, 2.0, tau);
+	for (int k = 0; k < 50; k++)
+		same &= tau[k] == nd_tau_quad[k];
+	ok(same, "quadratic spacing: the steps the reference takes (%d, %d, %d, ... %d)", tau[0], tau[1],
+	   tau[2], tau[49]);
+	netdiffus_spaced_steps(1000, 1000, 3.0, tau);
+	same = 1;
+	for (int k = 0; k < 1000; k++)
+		same &= tau[k] == k;
+	ok(same, "as many steps as T: every step, whatever the spacing");
+	free(tau);
+}
+
+static void
 test_schedules(void)
 {
 	int			T = nd_config[7];
@@ -224,7 +243,8 @@ test_sampling(NetdiffusModel *m)
 	NtgSampleOptions o;
 	NtgRng		rng;
 	NtgError	err;
-	double		d;
+	double		d,
+				big = 1.0;
 	int			rc;
 
 	ntg_sample_options_defaults(&ntg_netdiffus_kind, 0, &o);
@@ -232,6 +252,8 @@ test_sampling(NetdiffusModel *m)
 	o.value[ND_OPT_DDIM] = 1;
 	o.value[ND_OPT_ETA] = 0;
 	o.value[ND_OPT_GUIDANCE] = 1.5;
+	o.value[ND_OPT_CLIP] = 1;
+	o.value[ND_OPT_SPACING] = 1;
 	ntg_rng_seed(&rng, 123);
 	rc = netdiffus_sample_images(m, 1, 3, &o, &rng, img, &err);
 	d = max_diff(img, nd_ddim, (size_t) 3 * N * N);
@@ -244,6 +266,19 @@ test_sampling(NetdiffusModel *m)
 	d = max_diff(img, nd_ddpm, (size_t) 2 * N * N);
 	ok(rc == NTG_OK && d < 1e-4,
 	   "DDPM chain (3 steps, its noise from the same generator) ends where the reference's does (%g)", d);
+	o.value[ND_OPT_STEPS] = 6;
+	o.value[ND_OPT_DDIM] = 1;
+	o.value[ND_OPT_CLIP] = 0;
+	o.value[ND_OPT_SPACING] = 2;
+	ntg_rng_seed(&rng, 9);
+	rc = netdiffus_sample_images(m, 0, 2, &o, &rng, img, &err);
+	d = max_diff(img, nd_ddim_quad, (size_t) 2 * N * N);
+	/* unclipped, the untrained network's estimates grow to hundreds: a relative tolerance */
+	for (int i = 0; i < 2 * N * N; i++)
+		big = fmax(big, fabs(nd_ddim_quad[i]));
+	ok(rc == NTG_OK && d <= 1e-5 * big,
+	   "DDIM chain (6 quadratically spaced steps, x0 not clipped) ends where the reference's does (%g of %g)",
+	   d, big);
 	free(img);
 }
 
@@ -260,6 +295,7 @@ main(void)
 			m->params.n_tensors))
 		return done_testing();
 	test_schedules();
+	test_spacing();
 	test_gasf_images();
 	test_image_scale(m);
 	/* the network with the portable vector kernels, then with the CPU's own */

@@ -72,6 +72,11 @@ const NtgOptionSpec ntg_netdiffus_sample_options[ND_N_OPTIONS] = {
 		.min = 0, .max = 1,
 		.help = "clip each step's estimate of the clean image to where GASF images lie ([-1, 1])"
 	},
+	[ND_OPT_SPACING] = {
+		.name = "spacing", .type = NTG_OPTION_NUMBER, .dflt = 1, .legacy = 1,
+		.min = 1, .max = 4,
+		.help = "step k of n is (T - 1) (k / (n - 1))^spacing: 1 evenly, 2 quadratic (more steps near the end)"
+	},
 };
 
 static int

@@ -67,6 +67,7 @@ enum
 	ND_OPT_GUIDANCE,
 	ND_OPT_REFINE,
 	ND_OPT_CLIP,
+	ND_OPT_SPACING,
 	ND_N_OPTIONS
 };
 
@@ -245,6 +246,9 @@ int			netdiffus_eval_loss(NtgModel *model, const NtgSeqSet *set, double *mean_lo
 
 /* ---- netdiffus_sample.c ------------------------------------------------------------------ */
 
+/* The steps a sampler with `steps` steps takes, ascending, into tau (steps ints, at most T):
+ * round((T - 1) (k / (steps - 1))^power), made strictly increasing; power 1 spaces them evenly. */
+int			netdiffus_spaced_steps(int T, int steps, double power, int *tau);
 /* The beta schedule of T steps (cosine or linear, netdiffus_sample.c says which) into betas[T]
  * and alphas_cumprod[T]. */
 void		netdiffus_schedule(int T, int cosine, double *betas, double *alphas_cumprod);

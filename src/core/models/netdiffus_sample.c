@@ -1,7 +1,7 @@
 /*
  * netdiffus_sample.c — the noise schedule and generation: DDPM ancestral steps (Ho et al., 2020)
- * or DDIM steps (Song et al., 2021) over `steps` time steps evenly spaced in 0..T-1 (all T: the
- * full DDPM chain), optional classifier-free guidance (Ho & Salimans, 2022), then the GASF image's
+ * or DDIM steps (Song et al., 2021) over `steps` time steps spaced in 0..T-1 (evenly, or denser
+ * near 0: option "spacing"; all T: the full DDPM chain), optional classifier-free guidance (Ho & Salimans, 2022), then the GASF image's
  * diagonal refined to observed values (gasf.c).
  *
  * Every step predicts eps, turns it into the clean image x0 = (x_t - sqrt(1 - abar_t) eps) /
@@ -61,19 +61,30 @@ netdiffus_schedule(int T, int cosine, double *betas, double *alphas_cumprod)
 	}
 }
 
-/* The steps taken, ascending: `steps` of 0..T-1 evenly spaced, both ends included. */
-static int
-spaced_steps(int T, int steps, int *tau)
+/*
+ * The steps taken, ascending, both ends included: step k of n at (T - 1) (k / (n - 1))^power
+ * rounded (power 1: evenly spaced; 2: quadratic, as DDIM's paper offers, denser where the image is
+ * nearly clean and its fine values are decided), then made strictly increasing from both ends.
+ */
+int
+netdiffus_spaced_steps(int T, int steps, double power, int *tau)
 {
 	if (steps >= T)
 		steps = T;
-	if (steps == 1)
+	if (steps <= 1)
 	{
 		tau[0] = T - 1;
 		return 1;
 	}
 	for (int k = 0; k < steps; k++)
-		tau[k] = (int) floor((double) k * (T - 1) / (steps - 1) + 0.5);
+		tau[k] = (int) floor((T - 1) * pow((double) k / (steps - 1), power) + 0.5);
+	for (int k = 1; k < steps; k++)
+		if (tau[k] <= tau[k - 1])
+			tau[k] = tau[k - 1] + 1;
+	tau[steps - 1] = T - 1;
+	for (int k = steps - 2; k >= 0; k--)
+		if (tau[k] >= tau[k + 1])
+			tau[k] = tau[k + 1] - 1;
 	return steps;
 }
 
@@ -196,7 +207,8 @@ make_sampler(NetdiffusModel *m, const NtgSampleOptions *opts, NdSampler *s, NtgE
 	s->tau = ntg_malloc((size_t) (steps > 0 ? steps : 1) * sizeof(int));
 	if (s->tau == NULL)
 		return ntg_error(err, NTG_ERR_NOMEM, "out of memory");
-	s->n_steps = spaced_steps(m->cfg.timesteps, steps < 1 ? 1 : steps, s->tau);
+	s->n_steps = netdiffus_spaced_steps(m->cfg.timesteps, steps < 1 ? 1 : steps,
+										opts->value[ND_OPT_SPACING], s->tau);
 	return NTG_OK;
 }
 
