@@ -1,6 +1,6 @@
 #!/usr/bin/python3
-"""bench/research/netdiffus_tune.py — choose the netdiffus defaults on a validation split
-(docs/research/netdiffus-quality.md), never on the test split.
+"""bench/research/netdiffus_tune.py — choose the netdiffus defaults on a validation split,
+never on the test split (docs/netdiffus.md, "Benchmarks").
 
 The split is bench/research/llama_tune.py's: per class of the 30 recommended nDPI classes, the test
 split is the first 20 % of the rows in hash order (bench/make_rows.py), the validation split the next

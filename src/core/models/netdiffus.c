@@ -11,8 +11,8 @@
 #include <string.h>
 
 /* Defaults: the shape from Table I of the paper (base channels 32, 4 levels, 4 attention heads);
- * T = 1000 as in DDPM; the training and sampling settings chosen on a validation split of the
- * nDPI benchmark (docs/research/netdiffus-quality.md). */
+ * T = 1000 as in DDPM; the training and sampling settings are provisional (not yet validated on
+ * the nDPI benchmark, docs/netdiffus.md "Sampling options"). */
 static const NetdiffusConfig nd_defaults = {
 	.base_channels = 32,
 	.levels = 4,
