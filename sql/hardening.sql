@@ -55,7 +55,7 @@ CREATE FUNCTION h_evil.cardinality(anyarray) RETURNS integer LANGUAGE plpgsql AS
   $$ BEGIN RAISE NOTICE 'hijacked'; RETURN 0; END $$;
 SET search_path = h_evil, public;
 SELECT count(*) FROM ntg.split('SELECT label, pl FROM h_rows', 0.25, 1);
-SELECT count(*) FROM ntg.list_models();
+SELECT count(*) FROM ntg.list_models() WHERE name = 'h_none';
 SELECT length(ntg.line_chart_svg('SELECT ''s'', 1, 0.5')) > 0 AS chart;
 SELECT count(*) FROM ntg.augment_sweep('SELECT label, pl FROM h_rows', 'SELECT label, pl FROM h_rows',
 	'{smote}', '{0.5}', '{"n_estimators": 2}', 1);

@@ -1,5 +1,5 @@
 /*
- * model_fixture.h — a tiny trained generator saved to bytes, for the loader tests
+ * model_fixture.h — tiny trained models saved to bytes, for the loader tests
  * (test/unit/test_model_loader.c) and the fuzz corpus (test/fuzz/make_corpus.c).
  * Header-only: both are single-file programs linked against the plain-C core.
  */
@@ -11,8 +11,9 @@
 
 #include "common/params.h"
 #include "common/seqset.h"
-#include "json_params.h"
 #include "models/model.h"
+#include "models/train_driver.h"
+#include "json_params.h"
 
 /* A few classes with distinct shapes, including an empty row and a value beyond smallint. */
 static inline int
@@ -80,37 +81,32 @@ fixture_model_bytes(const char *kind_name, uint8_t **out, size_t *out_len, NtgEr
 }
 
 /*
- * A model of `kind_name` with the kind's own tiny hyperparameters (model.h), trained one epoch on
- * the fixture rows and saved: *out is ntg_malloc'd.  For kinds without hand-picked fixture sizes.
+ * A model of any kind of the registry, trained through the driver with the kind's own
+ * tiny_hyperparams on fixture_seqset() and saved: *out is ntg_malloc'd.  Every kind that is
+ * registered gets a fuzz seed this way, without a line here.
  */
 static inline int
-fixture_tiny_bytes(const char *kind_name, uint8_t **out, size_t *out_len, NtgError *err)
+fixture_tiny_model_bytes(const NtgModelKind *kind, uint8_t **out, size_t *out_len, NtgError *err)
 {
-	const NtgModelKind *kind = ntg_model_kind_find(kind_name);
 	NtgSeqSet	set;
 	NtgParams	params = {0};
-	NtgModel   *model = NULL;
-	NtgTrainPlan plan;
-	NtgRng		rng;
-	double		loss;
+	NtgTraining t;
 	int			rc;
 
-	if (kind == NULL)
-		return ntg_error(err, NTG_ERR_INVALID_ARG, "no kind \"%s\"", kind_name);
 	if ((rc = fixture_seqset(&set, err)) != NTG_OK)
 		return rc;
 	rc = json_params(kind->tiny_hyperparams, &params, err);
 	if (rc == NTG_OK)
-		rc = kind->create(&params, &set, &model, &plan, err);
-	ntg_rng_seed(&rng, 1);
-	if (rc == NTG_OK)
-		rc = kind->train_epoch(model, &set, 0, &rng, &loss, err);
-	if (rc == NTG_OK)
-		rc = ntg_model_save(model, out, out_len, err);
-	if (model != NULL)
-		kind->destroy(model);
+		rc = ntg_training_prepare(&t, kind, &params, &set, NULL, err);
+	else
+		ntg_seqset_free(&set);
 	ntg_params_free(&params);
-	ntg_seqset_free(&set);
+	if (rc != NTG_OK)
+		return rc;
+	rc = ntg_training_run(&t, NULL, err);
+	if (rc == NTG_OK)
+		rc = ntg_training_save(&t, out, out_len, err);
+	ntg_training_free(&t);
 	return rc;
 }
 

@@ -288,7 +288,7 @@ static void
 fwd_bias(float *out)
 {
 	memcpy(out, r_b, RB * RH * RW * RC * sizeof(float));
-	bias_forward(out, r_inp, RB * RH * RW, RC);
+	img_bias_forward(out, r_inp, RB * RH * RW, RC);
 }
 
 static void
@@ -335,10 +335,10 @@ test_plumbing(void)
 	ok(check_grad(fwd_chadd, r_inp, d, RB * RC, out, n, R) <= 1.0, "channel_add de");
 
 	memset(d, 0, n * sizeof(float));
-	bias_backward(d, R, RB * RH * RW, RC);
+	img_bias_backward(d, R, RB * RH * RW, RC);
 	ok(check_grad(fwd_bias, r_inp, d, RC, out, n, R) <= 1.0, "bias db");
 	memcpy(d2, d, RC * sizeof(float));
-	bias_backward(d, R, RB * RH * RW, RC);
+	img_bias_backward(d, R, RB * RH * RW, RC);
 	ok(accumulates(d2, d, RC), "bias backward accumulates");
 	free(out), free(R), free(d), free(d2), free(r_inp), free(r_b);
 }

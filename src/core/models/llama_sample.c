@@ -70,7 +70,7 @@ struct LlamaSampler
 	int		   *node_next;		/* [cap] next unused entry of the node's run in row_tok */
 	int32_t    *row_tok;		/* [cap] drawn tokens, one run per node */
 	/* the <CLASS_c> node, computed once per call */
-	int			prefix_class;	/* -1: not computed in this call */
+	int			prefix_class;	/* class of the prefix kept here; -1: none */
 	float	   *prefix_k;		/* [L][C] */
 	float	   *prefix_v;		/* [L][C] */
 	float	   *prefix_logits;	/* [K] */
@@ -91,6 +91,15 @@ llama_free_sampler(LlamaModel *m)
 	ntg_free(s->block);
 	ntg_free(s);
 	m->sampler = NULL;
+}
+
+void
+llama_free_prefixes(LlamaModel *m)
+{
+	ntg_free(m->prefix_store);
+	ntg_free(m->prefix_ready);
+	m->prefix_store = NULL;
+	m->prefix_ready = NULL;
 }
 
 static int
@@ -415,22 +424,122 @@ draw_stratified(LlamaSampler *s, int U, int nact, NtgRng *rng)
 	}
 }
 
-/* Compute the <CLASS_c> node (position 0) once and keep its keys, values and logits. */
+/*
+ * The <CLASS_c> node (position 0) of every class is the same for every row and every call: its
+ * keys, values and logits are computed once and kept in the model (all classes, when they take at
+ * most LLAMA_PREFIX_STORE_BYTES; else the last class used, in the sampler), until training changes
+ * the weights (llama_forget_prefixes).  A one-row call then decodes only the row's own tokens.
+ */
+#define LLAMA_PREFIX_STORE_BYTES ((size_t) 8 << 20)
+
+static size_t
+prefix_floats(const LlamaModel *m)
+{
+	return 2 * (size_t) m->cfg.n_layers * m->cfg.dim + (size_t) m->tok.n_values + 1;
+}
+
+void
+llama_forget_prefixes(LlamaModel *m)
+{
+	if (m->prefix_ready != NULL)
+		memset(m->prefix_ready, 0, m->base.n_classes);
+	if (m->sampler != NULL)
+		m->sampler->prefix_class = -1;
+	llama_node_forget(m);
+}
+
+/* Where class c's prefix is kept: its slot of the model's store, or the sampler's one slot. */
+static float *
+prefix_slot(LlamaModel *m, int c, int *ready)
+{
+	LlamaSampler *s = m->sampler;
+
+	if (m->prefix_store == NULL && m->base.n_classes * prefix_floats(m) * sizeof(float) <=
+		LLAMA_PREFIX_STORE_BYTES)
+	{
+		m->prefix_store = ntg_malloc(m->base.n_classes * prefix_floats(m) * sizeof(float));
+		m->prefix_ready = ntg_calloc(m->base.n_classes, 1);
+		if (m->prefix_store == NULL || m->prefix_ready == NULL)
+		{
+			ntg_free(m->prefix_store), ntg_free(m->prefix_ready);
+			m->prefix_store = NULL, m->prefix_ready = NULL;
+		}
+	}
+	if (m->prefix_store != NULL)
+	{
+		*ready = m->prefix_ready[c];
+		m->prefix_ready[c] = 1;
+		return m->prefix_store + (size_t) c * prefix_floats(m);
+	}
+	*ready = s->prefix_class == c;
+	s->prefix_class = c;
+	return s->prefix_k;		/* prefix_k, prefix_v and prefix_logits follow each other */
+}
+
+/* Put class c's <CLASS_c> node at position 0 of the caches, computing it the first time. */
 static void
 llama_prefix(LlamaModel *m, int class_index)
 {
 	LlamaSampler *s = m->sampler;
-	int			C = m->cfg.dim;
+	int			C = m->cfg.dim,
+				L = m->cfg.n_layers;
+	int			ready;
+	float	   *p = prefix_slot(m, class_index, &ready);
 
-	s->ntok[0] = ntg_tok_class(&m->tok, class_index);
-	llama_decode_nodes(m, 1, 0);
-	for (int l = 0; l < m->cfg.n_layers; l++)
+	if (!ready)
 	{
-		memcpy(s->prefix_k + (size_t) l * C, cache_at(s, s->kcache, l, 0, 0, C), C * sizeof(float));
-		memcpy(s->prefix_v + (size_t) l * C, cache_at(s, s->vcache, l, 0, 0, C), C * sizeof(float));
+		s->ntok[0] = ntg_tok_class(&m->tok, class_index);
+		llama_decode_nodes(m, 1, 0);
+		for (int l = 0; l < L; l++)
+		{
+			memcpy(p + (size_t) l * C, cache_at(s, s->kcache, l, 0, 0, C), C * sizeof(float));
+			memcpy(p + (size_t) (L + l) * C, cache_at(s, s->vcache, l, 0, 0, C), C * sizeof(float));
+		}
+		memcpy(p + (size_t) 2 * L * C, s->logits, s->K * sizeof(float));
+		return;
 	}
-	memcpy(s->prefix_logits, s->logits, s->K * sizeof(float));
-	s->prefix_class = class_index;
+	for (int l = 0; l < L; l++)
+	{
+		memcpy(cache_at(s, s->kcache, l, 0, 0, C), p + (size_t) l * C, C * sizeof(float));
+		memcpy(cache_at(s, s->vcache, l, 0, 0, C), p + (size_t) (L + l) * C, C * sizeof(float));
+	}
+	memcpy(s->logits, p + (size_t) 2 * L * C, s->K * sizeof(float));
+}
+
+/* The single node at position p from the kept histories (llama_nodes.c); false when not kept. */
+static int
+node_from_store(LlamaModel *m, int cls, const int32_t *path, int p)
+{
+	LlamaSampler *s = m->sampler;
+	int			C = m->cfg.dim,
+				L = m->cfg.n_layers;
+	const float *rec = llama_node_get(m, cls, path, p);
+
+	if (rec == NULL)
+		return 0;
+	for (int l = 0; l < L; l++)
+	{
+		memcpy(cache_at(s, s->kcache, l, p, 0, C), rec + (size_t) l * C, C * sizeof(float));
+		memcpy(cache_at(s, s->vcache, l, p, 0, C), rec + (size_t) (L + l) * C, C * sizeof(float));
+	}
+	memcpy(s->logits, rec + (size_t) 2 * L * C, s->K * sizeof(float));
+	return 1;
+}
+
+static void
+node_to_store(LlamaModel *m, int cls, const int32_t *path, int p)
+{
+	LlamaSampler *s = m->sampler;
+	int			C = m->cfg.dim,
+				L = m->cfg.n_layers;
+	const float *kv[2 * LLAMA_MAX_LAYERS];
+
+	for (int l = 0; l < L; l++)
+	{
+		kv[l] = cache_at(s, s->kcache, l, p, 0, C);
+		kv[L + l] = cache_at(s, s->vcache, l, p, 0, C);
+	}
+	llama_node_put(m, cls, path, p, kv, s->logits);
 }
 
 /* Generate rows [0, nb) of one batch into out/out_len. */
@@ -439,20 +548,14 @@ llama_sample_chunk(LlamaModel *m, int class_index, int nb, const NtgTokenSamplin
 				   NtgRng *rng, int32_t *out, int *out_len)
 {
 	LlamaSampler *s = m->sampler;
-	int			C = m->cfg.dim;
 	int			eos = ntg_tok_eos(&m->tok);
 	int			N = m->cfg.max_len;
 	int			nact = nb;
 	int			U = 1;			/* nodes at the current position */
+	int			single = 1;		/* one node at every position so far */
+	int32_t		path[LLAMA_MAX_LEN];	/* its tokens after <CLASS_c> */
 
-	if (s->prefix_class != class_index)
-		llama_prefix(m, class_index);
-	for (int l = 0; l < m->cfg.n_layers; l++)
-	{
-		memcpy(cache_at(s, s->kcache, l, 0, 0, C), s->prefix_k + (size_t) l * C, C * sizeof(float));
-		memcpy(cache_at(s, s->vcache, l, 0, 0, C), s->prefix_v + (size_t) l * C, C * sizeof(float));
-	}
-	memcpy(s->logits, s->prefix_logits, s->K * sizeof(float));
+	llama_prefix(m, class_index);
 	for (int r = 0; r < nb; r++)
 	{
 		s->row_node[r] = 0;
@@ -467,7 +570,18 @@ llama_sample_chunk(LlamaModel *m, int class_index, int nb, const NtgTokenSamplin
 
 		ntg_check_interrupts();
 		if (p > 0)
-			llama_decode_nodes(m, U, p);
+		{
+			/* while the batch follows one history, it may have been decoded before */
+			single = single && U == 1;
+			if (single)
+				path[p - 1] = s->ntok[0];
+			if (!single || !node_from_store(m, class_index, path, p))
+			{
+				llama_decode_nodes(m, U, p);
+				if (single)
+					node_to_store(m, class_index, path, p);
+			}
+		}
 		for (int j = 0; j < U; j++)
 		{
 			build_dist(s, j, s->logits + (size_t) j * s->K, opts);
@@ -535,7 +649,6 @@ llama_sample_batched(LlamaModel *m, int class_index, int n, int batch,
 	if (llama_ensure_sampler(m, batch) != NTG_OK)
 		return ntg_error(err, NTG_ERR_NOMEM, "out of memory");
 	nn_blas_init(m->cfg.blas_threads);
-	m->sampler->prefix_class = -1;	/* weights may have changed since the last call */
 	for (int r0 = 0; r0 < n; r0 += batch)
 	{
 		int			nb = n - r0 < batch ? n - r0 : batch;

@@ -504,6 +504,18 @@ llama_ensure_training(LlamaModel *m, const NtgSeqSet *train, NtgError *err)
 {
 	LlamaActs  *a;
 
+	if (m->params.borrowed)
+	{
+		/* weights that point into a stored value are read-only: train on a copy of them */
+		float	   *own = ntg_malloc(m->params.count * sizeof(float));
+
+		if (own == NULL)
+			return ntg_error(err, NTG_ERR_NOMEM, "out of memory");
+		memcpy(own, m->params.data, m->params.count * sizeof(float));
+		m->params.data = own;
+		m->params.borrowed = 0;
+		m->base.weights = own;
+	}
 	if (m->params.grad == NULL)
 	{
 		m->params.grad = ntg_calloc(m->params.count, sizeof(float));
@@ -547,6 +559,7 @@ llama_train_epoch(NtgModel *model, const NtgSeqSet *train, int epoch, NtgRng *rn
 		return ntg_error(err, NTG_ERR_INVALID_ARG, "training rows do not have the model's classes");
 	if ((rc = llama_ensure_training(m, train, err)) != NTG_OK)
 		return rc;
+	llama_forget_prefixes(m);
 	nn_blas_init(m->cfg.blas_threads);
 	/* packing buffers separate from acts->tokens, which llama_step fills */
 	tokens = ntg_malloc((size_t) B * T * sizeof(int32_t));

@@ -296,7 +296,7 @@ res_forward(NetdiffusModel *m, const NdResBlock *r, ResActs *a, const float *x, 
 	conv2d_forward(a->h1, a->a1, W(m, r->conv1_w), W(m, r->conv1_b), B, side, side, C, OC, 3,
 				   A->col);
 	linear_forward(a->e, A->semb, W(m, r->emb_w), B, m->shape.E, OC);
-	bias_forward(a->e, W(m, r->emb_b), B, OC);
+	img_bias_forward(a->e, W(m, r->emb_b), B, OC);
 	channel_add_forward(a->h1, a->e, B, P, OC);
 	groupnorm_forward(a->n2, a->mean2, a->rstd2, a->h1, W(m, r->gn2_w), W(m, r->gn2_b), B, P, OC,
 					  G, ND_NORM_EPS, GN_SCRATCH);
@@ -321,10 +321,10 @@ attn_forward(NetdiffusModel *m, const NdAttnBlock *ab, AttnActs *a, const float 
 	groupnorm_forward(a->n, a->mean, a->rstd, x, W(m, ab->gn_w), W(m, ab->gn_b), B, P, C,
 					  m->cfg.norm_groups, ND_NORM_EPS, GN_SCRATCH);
 	linear_forward(a->qkv, a->n, W(m, ab->qkv_w), (int) BP, C, 3 * C);
-	bias_forward(a->qkv, W(m, ab->qkv_b), (int) BP, 3 * C);
+	img_bias_forward(a->qkv, W(m, ab->qkv_b), (int) BP, 3 * C);
 	image_attention_forward(a->y, a->att, a->qkv, B, P, C, m->cfg.n_heads);
 	linear_forward(a->out, a->y, W(m, ab->proj_w), (int) BP, C, C);
-	bias_forward(a->out, W(m, ab->proj_b), (int) BP, C);
+	img_bias_forward(a->out, W(m, ab->proj_b), (int) BP, C);
 	residual_add(a->out, x, BP * C);
 }
 
@@ -360,10 +360,10 @@ embed_forward(NetdiffusModel *m, int B)
 
 	time_sinusoid(a->tsin, a->t, B, base);
 	linear_forward(a->t1, a->tsin, W(m, m->t_time_w1), B, base, E);
-	bias_forward(a->t1, W(m, m->t_time_b1), B, E);
+	img_bias_forward(a->t1, W(m, m->t_time_b1), B, E);
 	silu_forward(a->t1a, a->t1, (size_t) B * E);
 	linear_forward(a->emb, a->t1a, W(m, m->t_time_w2), B, E, E);
-	bias_forward(a->emb, W(m, m->t_time_b2), B, E);
+	img_bias_forward(a->emb, W(m, m->t_time_b2), B, E);
 	for (int b = 0; b < B; b++)
 		residual_add(a->emb + (size_t) b * E, cemb + (size_t) a->cls[b] * E, E);
 	silu_forward(a->semb, a->emb, (size_t) B * E);
@@ -494,7 +494,7 @@ res_backward(NetdiffusModel *m, const NdResBlock *r, const ResActs *a, const flo
 	/* h1 = conv1(a1) + e broadcast: s1 is the gradient of both */
 	zero(A->de, (size_t) B * OC);
 	channel_add_backward(A->de, s1, B, P, OC);
-	bias_backward(G(m, r->emb_b), A->de, B, OC);
+	img_bias_backward(G(m, r->emb_b), A->de, B, OC);
 	linear_backward(A->dsemb, G(m, r->emb_w), A->de, A->semb, W(m, r->emb_w), B, E, OC);
 	zero(s2, BP * C);
 	conv2d_backward(s2, G(m, r->conv1_w), G(m, r->conv1_b), s1, a->a1, W(m, r->conv1_w), B,
@@ -516,13 +516,13 @@ attn_backward(NetdiffusModel *m, const NdAttnBlock *ab, const AttnActs *a, const
 	residual_add(dinp, dout, BP * C);
 	zero(A->s1, BP * C);
 	linear_backward(A->s1, G(m, ab->proj_w), dout, a->y, W(m, ab->proj_w), (int) BP, C, C);
-	bias_backward(G(m, ab->proj_b), dout, (int) BP, C);
+	img_bias_backward(G(m, ab->proj_b), dout, (int) BP, C);
 	zero(A->s2, BP * 3 * C);
 	image_attention_backward(A->s2, A->s1, a->qkv, a->att, B, P, C, m->cfg.n_heads,
 							 A->att_scratch);
 	zero(A->s1, BP * C);
 	linear_backward(A->s1, G(m, ab->qkv_w), A->s2, a->n, W(m, ab->qkv_w), (int) BP, C, 3 * C);
-	bias_backward(G(m, ab->qkv_b), A->s2, (int) BP, 3 * C);
+	img_bias_backward(G(m, ab->qkv_b), A->s2, (int) BP, 3 * C);
 	groupnorm_backward(dinp, G(m, ab->gn_w), G(m, ab->gn_b), A->s1, x, W(m, ab->gn_w), a->mean,
 					   a->rstd, B, P, C, m->cfg.norm_groups, GN_SCRATCH);
 }
@@ -539,12 +539,12 @@ embed_backward(NetdiffusModel *m, int B)
 	silu_backward(a->demb, a->dsemb, a->emb, (size_t) B * E);
 	for (int b = 0; b < B; b++)
 		residual_add(dcemb + (size_t) a->cls[b] * E, a->demb + (size_t) b * E, E);
-	bias_backward(G(m, m->t_time_b2), a->demb, B, E);
+	img_bias_backward(G(m, m->t_time_b2), a->demb, B, E);
 	zero(a->dt1a, (size_t) B * E);
 	linear_backward(a->dt1a, G(m, m->t_time_w2), a->demb, a->t1a, W(m, m->t_time_w2), B, E, E);
 	zero(a->dt1, (size_t) B * E);
 	silu_backward(a->dt1, a->dt1a, a->t1, (size_t) B * E);
-	bias_backward(G(m, m->t_time_b1), a->dt1, B, E);
+	img_bias_backward(G(m, m->t_time_b1), a->dt1, B, E);
 	linear_backward(NULL, G(m, m->t_time_w1), a->dt1, a->tsin, W(m, m->t_time_w1), B, base, E);
 }
 

@@ -7,6 +7,7 @@
 
 #include <string.h>
 
+#include "models/cvae.h"
 #include "models/forest_kind.h"
 #include "models/llama.h"
 #include "models/netdiffus.h"
@@ -14,6 +15,7 @@
 static const NtgModelKind *const kinds[] = {
 	&ntg_llama_kind,
 	&ntg_forest_kind,
+	&ntg_cvae_kind,
 	&ntg_netdiffus_kind,
 };
 

@@ -72,7 +72,7 @@ check_memory(NtgTraining *t, const NtgTrainLimits *limits, NtgError *err)
 	ntg_error(err, NTG_ERR_LIMIT, "training this model would take about %.1f MB of memory", mb);
 	ntg_error_detail(err, "The limit is %.0f MB (%s).", limits->max_bytes / 1048576.0,
 					 limits->limit_name ? limits->limit_name : "memory limit");
-	ntg_error_hint(err, "Choose smaller dimensions, layers or batch_size, or ask an administrator to raise the limit.");
+	ntg_error_hint(err, "Ask for a smaller model (its size hyperparameters) or train on fewer rows, or ask an administrator to raise the limit.");
 	return NTG_ERR_LIMIT;
 }
 

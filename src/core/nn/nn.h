@@ -115,12 +115,16 @@ typedef struct NnParams
 	float	   *m;
 	float	   *v;
 	int			grad_clean;		/* grad is all zero (set by zero_grad and the AdamW step) */
+	int			borrowed;		/* data points into memory the params do not own (a loaded
+								 * model's stored value): never freed or written here */
 } NnParams;
 
 /* Declare a tensor (before nn_params_alloc); returns its index or -1 when out of memory. */
 int			nn_params_declare(NnParams *p, const char *name, int ndim, int d0, int d1, int decay);
 /* Allocate the buffers (grad/m/v only when with_grad); NTG_ERR_NOMEM on failure. */
 int			nn_params_alloc(NnParams *p, int with_grad);
+/* Use count floats at data as the parameters, without copying them (p->borrowed). */
+void		nn_params_borrow(NnParams *p, const float *data);
 float	   *nn_params_ptr(const NnParams *p, int index);
 void		nn_params_free(NnParams *p);
 void		nn_params_zero_grad(NnParams *p);

@@ -105,7 +105,7 @@ conv2d_forward(float *out, const float *inp, const float *w, const float *b, int
 			linear_forward(out + (size_t) n0 * OC, col, w, rows, KKC, OC);
 		}
 	if (b != NULL)
-		bias_forward(out, b, N, OC);
+		img_bias_forward(out, b, N, OC);
 }
 
 void
@@ -116,7 +116,7 @@ conv2d_backward(float *dinp, float *dw, float *db, const float *dout, const floa
 	int			KKC = K * K * C;
 
 	if (db != NULL)
-		bias_backward(db, dout, N, OC);
+		img_bias_backward(db, dout, N, OC);
 	if (K == 1)
 	{
 		linear_backward(dinp, dw, dout, inp, w, N, C, OC);
@@ -144,14 +144,14 @@ conv2d_backward(float *dinp, float *dw, float *db, const float *dout, const floa
 }
 
 void
-bias_forward(float *out, const float *b, int N, int C)
+img_bias_forward(float *out, const float *b, int N, int C)
 {
 	for (int n = 0; n < N; n++)
 		nn_img_add(out + (size_t) n * C, b, C);
 }
 
 void
-bias_backward(float *db, const float *dout, int N, int C)
+img_bias_backward(float *db, const float *dout, int N, int C)
 {
 	for (int n = 0; n < N; n++)
 		nn_img_add(db, dout + (size_t) n * C, C);

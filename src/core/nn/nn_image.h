@@ -34,8 +34,8 @@ void		conv2d_backward(float *dinp, float *dw, float *db, const float *dout, cons
 							const float *w, int B, int H, int W, int C, int OC, int K, float *col);
 
 /* out[N, C] += b[C] on every row; backward: db[C] += sum over rows of dout. */
-void		bias_forward(float *out, const float *b, int N, int C);
-void		bias_backward(float *db, const float *dout, int N, int C);
+void		img_bias_forward(float *out, const float *b, int N, int C);
+void		img_bias_backward(float *db, const float *dout, int N, int C);
 
 /* ---- normalisation and activation ---------------------------------------------------------- */
 
