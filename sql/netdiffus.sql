@@ -1,5 +1,5 @@
 -- The netdiffus generator from SQL (docs/netdiffus.md): ntg.train with kind 'netdiffus',
--- ntg.generate with its sampling options (steps, ddim, eta, guidance, refine), the validation
+-- ntg.generate with its sampling options (steps, ddim, eta, guidance, refine, clip, spacing), the validation
 -- loss, describe_model, and the errors of bad hyperparameters and options.  Losses and sampled
 -- images depend on floating point, so they are compared, never printed.
 SET ntg.progress = off;
@@ -45,17 +45,23 @@ FROM ntg.generate('nd_toy', n => 20, seed => 3, options => '{"refine": 1}') AS g
 SELECT label, count(*) FILTER (WHERE pl IN (SELECT t.pl FROM nd_toy AS t WHERE t.label = g.label)) >= 10
 	   AS half_class_rows
 FROM ntg.generate('nd_toy', n => 20, seed => 4) AS g GROUP BY label ORDER BY label;
--- The same seed gives the same rows, whatever the options; DDPM, eta and guidance change them.
+-- The same seed gives the same rows, whatever the options; DDPM, eta, guidance,
+-- clip and spacing change them.
 SELECT (SELECT array_agg(g::text) FROM ntg.generate('nd_toy', n => 10, seed => 11) AS g)
 	 = (SELECT array_agg(g::text) FROM ntg.generate('nd_toy', n => 10, seed => 11) AS g) AS same_seed_same_rows;
 SELECT (SELECT array_agg(g::text) FROM ntg.generate('nd_toy', n => 10, seed => 11, options => '{"ddim": false, "steps": 50}') AS g)
 	 = (SELECT array_agg(g::text) FROM ntg.generate('nd_toy', n => 10, seed => 11, options => '{"ddim": false, "steps": 50}') AS g) AS ddpm_same_seed;
-SELECT (SELECT array_agg(g::text) FROM ntg.generate('nd_toy', n => 10, seed => 11) AS g)
-	<> (SELECT array_agg(g::text) FROM ntg.generate('nd_toy', n => 10, seed => 11, options => '{"ddim": false, "steps": 50}') AS g) AS ddpm_differs,
-	   (SELECT array_agg(g::text) FROM ntg.generate('nd_toy', n => 10, seed => 11) AS g)
-	<> (SELECT array_agg(g::text) FROM ntg.generate('nd_toy', n => 10, seed => 11, options => '{"eta": 1}') AS g) AS eta_differs,
-	   (SELECT array_agg(g::text) FROM ntg.generate('nd_toy', n => 10, seed => 11) AS g)
-	<> (SELECT array_agg(g::text) FROM ntg.generate('nd_toy', n => 10, seed => 11, options => '{"guidance": 4}') AS g) AS guidance_differs;
+-- (The toy model has learnt most classes by heart, so the changes show in 50 rows per class.)
+SELECT (SELECT array_agg(g::text) FROM ntg.generate('nd_toy', n => 50, seed => 11) AS g)
+	<> (SELECT array_agg(g::text) FROM ntg.generate('nd_toy', n => 50, seed => 11, options => '{"ddim": false, "steps": 50}') AS g) AS ddpm_differs,
+	   (SELECT array_agg(g::text) FROM ntg.generate('nd_toy', n => 50, seed => 11) AS g)
+	<> (SELECT array_agg(g::text) FROM ntg.generate('nd_toy', n => 50, seed => 11, options => '{"eta": 1}') AS g) AS eta_differs,
+	   (SELECT array_agg(g::text) FROM ntg.generate('nd_toy', n => 50, seed => 11) AS g)
+	<> (SELECT array_agg(g::text) FROM ntg.generate('nd_toy', n => 50, seed => 11, options => '{"guidance": 4}') AS g) AS guidance_differs,
+	   (SELECT array_agg(g::text) FROM ntg.generate('nd_toy', n => 50, seed => 11) AS g)
+	<> (SELECT array_agg(g::text) FROM ntg.generate('nd_toy', n => 50, seed => 11, options => '{"clip": false}') AS g) AS clip_differs,
+	   (SELECT array_agg(g::text) FROM ntg.generate('nd_toy', n => 50, seed => 11) AS g)
+	<> (SELECT array_agg(g::text) FROM ntg.generate('nd_toy', n => 50, seed => 11, options => '{"spacing": 2}') AS g) AS spacing_differs;
 SELECT count(*) FROM ntg.generate('nd_toy', n => 5, seed => 1, options => '{"ddim": true, "eta": 0.5, "guidance": 2, "steps": 5, "refine": 0}');
 -- A row does not depend on the other rows asked for.
 SELECT (SELECT array_agg(pl::text) FROM ntg.generate('nd_toy', 'web', 7, 5))
@@ -77,6 +83,8 @@ SELECT ntg.train('bad', 'netdiffus', 'SELECT label, pl FROM nd_toy', '{"beta_sch
 SELECT ntg.train('bad', 'netdiffus', 'SELECT label, pl FROM nd_toy', '{"timesteps": 1}');
 SELECT ntg.train('bad', 'netdiffus', 'SELECT label, pl FROM nd_toy', '{"cond_drop": 1.5}');
 SELECT ntg.train('bad', 'netdiffus', 'SELECT label, pl FROM nd_toy', '{"levels": 7}');
+SELECT ntg.train('bad', 'netdiffus', 'SELECT label, pl FROM nd_toy', '{"image_scale": "row"}');
+SELECT ntg.train('bad', 'netdiffus', 'SELECT label, pl FROM nd_toy', '{"ema": 1}');
 SELECT ntg.train('bad', 'netdiffus', 'SELECT label, pl FROM nd_toy', '{"dim": 8}');
 SELECT ntg.train('bad', 'netdiffus', 'SELECT label, pl FROM nd_toy', '{"sampling": {"steps": 0}}');
 -- Errors of bad sampling options.
@@ -86,6 +94,8 @@ SELECT count(*) FROM ntg.generate('nd_toy', n => 1, options => '{"guidance": -1}
 SELECT count(*) FROM ntg.generate('nd_toy', n => 1, options => '{"refine": 3}');
 SELECT count(*) FROM ntg.generate('nd_toy', n => 1, options => '{"eta": 2}');
 SELECT count(*) FROM ntg.generate('nd_toy', n => 1, options => '{"ddim": 1}');
+SELECT count(*) FROM ntg.generate('nd_toy', n => 1, options => '{"clip": "no"}');
+SELECT count(*) FROM ntg.generate('nd_toy', n => 1, options => '{"spacing": 0.5}');
 SELECT count(*) FROM ntg.generate('nd_toy', n => 1, options => '{"temperature": 1}');
 
 SELECT ntg.drop_model('nd_toy');
