@@ -27,5 +27,7 @@ done
 "$CLANG" $flags -o "$out/make_corpus" test/fuzz/make_corpus.c "${objs[@]}" -lpcap -lopenblas -lm
 "$out/make_corpus" "$out/corpus"
 # One BLAS thread: the harness is single-threaded and short inputs run faster that way.
-OPENBLAS_NUM_THREADS=1 "$out/fuzz_model_loader" -max_total_time="$secs" -max_len=65536 \
+# -max_len above the largest seed (the tiny netdiffus model is about 130 kB), or libFuzzer would
+# only ever try truncations of it.
+OPENBLAS_NUM_THREADS=1 "$out/fuzz_model_loader" -max_total_time="$secs" -max_len=262144 \
 	-artifact_prefix="$out/" "$@" "$out/corpus"

@@ -11,12 +11,14 @@
 #include "models/forest_kind.h"
 #include "models/llama.h"
 #include "models/mamba.h"
+#include "models/netdiffus.h"
 
 static const NtgModelKind *const kinds[] = {
 	&ntg_llama_kind,
 	&ntg_mamba_kind,
 	&ntg_forest_kind,
 	&ntg_cvae_kind,
+	&ntg_netdiffus_kind,
 };
 
 #define N_KINDS ((int) (sizeof(kinds) / sizeof(kinds[0])))

@@ -1,0 +1,163 @@
+#!/usr/bin/env bash
+# bench/netdiffus_efficiency.sh — the paper's efficiency protocol for the netdiffus generator,
+# through SQL, side by side with the PyTorch implementation of the same U-Net and schedule
+# (bench/torch_netdiffus.py) on the same rows and the same CPU, one thread each.
+#
+#   bench/netdiffus_efficiency.sh                     # batch 1 and 64, DDIM 50 steps, DDPM 1000
+#   EPOCHS=1 BATCHES="1 64" STEPS=50 SAMPLES=20 SINGLE=4 DDPM_ROWS=1 bench/netdiffus_efficiency.sh
+#
+# Rows: the 5 largest label_app classes of ndpi/flows.tsv of the benchmark data (docs/data.md) x
+# 500 rows (with replacement, seeded), as bench/llama_efficiency.sh.  For every batch size: seconds
+# per epoch of training (ntg.train through SQL vs torch, EPOCHS epochs); then, from the model
+# trained at the last batch size, generation at the same step count on both sides: ms/row one row
+# at a time (ntg.generate with n = 1, SINGLE calls per class, each a separate call; torch one row
+# per chain) and batched (SAMPLES rows of a class denoised together, both sides), DDIM with STEPS
+# steps and no guidance (ntg's defaults); and, unless DDPM_ROWS=0, the full DDPM chain of T = 1000
+# steps for DDPM_ROWS rows per class one at a time.  Model bytes and peak memory (VmHWM of the
+# backend; torch's process max RSS).
+set -euo pipefail
+
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$repo"
+# shellcheck source=test/lib/pg_harness.sh
+. test/lib/pg_harness.sh
+ntg_shared_data
+NTG_PASS_ENV="EPOCHS BATCHES STEPS SAMPLES SINGLE DDPM_ROWS SKIP_TORCH" \
+	ntg_rerun_as_postgres bench/netdiffus_efficiency.sh "$@"
+
+EPOCHS=${EPOCHS:-1}; BATCHES=${BATCHES:-1 64}; STEPS=${STEPS:-50}; SAMPLES=${SAMPLES:-20}
+SINGLE=${SINGLE:-4}; DDPM_ROWS=${DDPM_ROWS:-1}; SKIP_TORCH=${SKIP_TORCH:-0}
+data=$NTG_SHARED_DATA
+if [ -z "$data" ] || [ ! -f "$data/ndpi/flows.tsv" ]; then
+	echo "skipped: $data/ndpi/flows.tsv is absent (set NTG_SHARED_DATA)"; exit 0
+fi
+rows=$(mktemp /tmp/ntg-ndeff-rows.XXXXXX.tsv)
+/usr/bin/python3 bench/make_rows.py efficiency --flows "$data/ndpi/flows.tsv" --out "$rows" \
+	--classes 5 --rows 500 --seed 1
+
+srv=$(mktemp -d /tmp/ntg-bench-pg.XXXXXX)
+OPENBLAS_NUM_THREADS=1 ntg_server_start "$srv" "${NTG_BENCH_PORT:-54333}" ntgbench
+results=$(mktemp /tmp/ntg-ndeff-results.XXXXXX)
+trap 'ntg_server_stop; rm -rf "$srv" "$rows" "$results"' EXIT
+PSQL=("${NTG_PSQL[@]}")
+"${PSQL[@]}" -c "CREATE EXTENSION ntg" >/dev/null
+"${PSQL[@]}" <<SQL
+CREATE TABLE eff (label text, pl integer[]);
+CREATE TEMP TABLE raw (label text, pl text);
+\copy raw FROM '$rows'
+INSERT INTO eff SELECT label, ('{' || pl || '}')::integer[] FROM raw;
+CREATE TABLE cpu_log (what text, batch integer, wall_ms float8, cpu_ms float8);
+-- wall-clock and CPU time (this backend's, /proc/self/schedstat, ns) of a statement
+CREATE FUNCTION timed(q text, OUT wall_ms float8, OUT cpu_ms float8) LANGUAGE plpgsql AS \$\$
+DECLARE
+	t0 timestamptz;
+	c0 float8;
+BEGIN
+	c0 := split_part(pg_read_file('/proc/self/schedstat'), ' ', 1)::float8;
+	t0 := clock_timestamp();
+	EXECUTE q;
+	wall_ms := extract(epoch FROM clock_timestamp() - t0) * 1000;
+	cpu_ms := (split_part(pg_read_file('/proc/self/schedstat'), ' ', 1)::float8 - c0) / 1e6;
+END \$\$;
+SQL
+echo "rows: $("${PSQL[@]}" -c "SELECT count(*) || ' rows, ' || count(DISTINCT label) || ' classes' FROM eff")"
+echo "uptime: $(uptime)"
+
+opts="{\"steps\": $STEPS, \"ddim\": true, \"guidance\": 0}"
+last=
+for b in $BATCHES; do
+	hp="{\"epochs\": $EPOCHS, \"batch_size\": $b, \"seed\": 1}"
+	peak=$(ntg_backend_peak_kb "INSERT INTO cpu_log SELECT 'train', $b, * FROM timed(
+		'SELECT ntg.train(''nd_b$b'', ''netdiffus'', ''SELECT label, pl FROM eff'', ''$hp'')')")
+	read -r s_epoch cpu_epoch bytes params <<<"$("${PSQL[@]}" -F ' ' -c "
+		SELECT round((m.train_seconds / m.epochs)::numeric, 3), round((t.cpu_ms / 1000 / m.epochs)::numeric, 3),
+			   m.bytes, m.parameters
+		FROM ntg.models AS m, cpu_log AS t WHERE m.name = 'nd_b$b' AND t.batch = $b AND t.what = 'train'")"
+	torch='{}'
+	if [ "$SKIP_TORCH" != 1 ]; then
+		torch=$(OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 /usr/bin/python3 bench/torch_netdiffus.py \
+			--tsv "$rows" --epochs "$EPOCHS" --batch-size "$b" --samples 0 --single 0 --seed 1 | tail -1)
+	fi
+	echo "train $b $s_epoch $cpu_epoch $bytes $params $peak $torch" >>"$results"
+	last=$b
+done
+
+# Generation from the last model: warm the backend's model cache, then time.
+"${PSQL[@]}" -c "SET ntg.progress = off" -c "SELECT count(*) FROM ntg.generate('nd_b$last', n => 1, options => '$opts')" -c \
+	"INSERT INTO cpu_log SELECT 'single', 0, * FROM timed('WITH c AS (SELECT array_agg(DISTINCT label ORDER BY label) AS l FROM eff)
+		SELECT count(*) FROM c, generate_series(0, 5 * $SINGLE - 1) AS s,
+		LATERAL ntg.generate(''nd_b$last'', c.l[1 + s % 5], 1, s, ''$opts'')')" -c \
+	"INSERT INTO cpu_log SELECT 'batched', 0, * FROM timed('SELECT count(*) FROM ntg.generate(''nd_b$last'', n => $SAMPLES, seed => 2, options => ''$opts'')')" >/dev/null
+if [ "$DDPM_ROWS" -gt 0 ]; then
+	"${PSQL[@]}" -c "SET ntg.progress = off" -c \
+		"INSERT INTO cpu_log SELECT 'ddpm', 0, * FROM timed('WITH c AS (SELECT array_agg(DISTINCT label ORDER BY label) AS l FROM eff)
+			SELECT count(*) FROM c, generate_series(0, 5 * $DDPM_ROWS - 1) AS s,
+			LATERAL ntg.generate(''nd_b$last'', c.l[1 + s % 5], 1, s, ''{\"steps\": 1000, \"ddim\": false}'')')" >/dev/null
+fi
+gen=$("${PSQL[@]}" -F ' ' -c "
+	SELECT round((s.wall_ms / (5 * $SINGLE))::numeric, 3), round((s.cpu_ms / (5 * $SINGLE))::numeric, 3),
+		   round((g.wall_ms / (5 * $SAMPLES))::numeric, 3), round((g.cpu_ms / (5 * $SAMPLES))::numeric, 3),
+		   coalesce((SELECT round((d.wall_ms / (5 * $DDPM_ROWS))::numeric, 1) || ' ' || round((d.cpu_ms / (5 * $DDPM_ROWS))::numeric, 1)
+					 FROM cpu_log AS d WHERE d.what = 'ddpm'), '0 0')
+	FROM cpu_log AS s, cpu_log AS g WHERE s.what = 'single' AND g.what = 'batched'")
+torch_gen='{}'
+torch_ddpm='{}'
+if [ "$SKIP_TORCH" != 1 ]; then
+	torch_gen=$(OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 /usr/bin/python3 bench/torch_netdiffus.py \
+		--tsv "$rows" --epochs 0 --samples "$SAMPLES" --single "$SINGLE" --steps "$STEPS" --seed 1 | tail -1)
+	if [ "$DDPM_ROWS" -gt 0 ]; then
+		torch_ddpm=$(OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 /usr/bin/python3 bench/torch_netdiffus.py \
+			--tsv "$rows" --epochs 0 --samples 0 --single "$DDPM_ROWS" --steps 1000 --ddpm --seed 1 | tail -1)
+	fi
+fi
+echo "gen $gen $torch_gen" >>"$results"
+echo "ddpm $torch_ddpm" >>"$results"
+
+/usr/bin/python3 - "$results" "$STEPS" "$SAMPLES" <<'PY'
+import json, sys
+train, gen, ddpm = [], None, {}
+for line in open(sys.argv[1]):
+    f = line.split(" ")
+    if f[0] == "train":
+        train.append(dict(batch=int(f[1]), s=float(f[2]), cpu=float(f[3]), bytes=int(f[4]), params=int(f[5]),
+                          peak=int(f[6]), torch=json.loads(" ".join(f[7:]) or "{}")))
+    elif f[0] == "gen":
+        gen = dict(single=float(f[1]), cpu_single=float(f[2]), batched=float(f[3]), cpu_batched=float(f[4]),
+                   ddpm=float(f[5]), cpu_ddpm=float(f[6]), torch=json.loads(" ".join(f[7:]) or "{}"))
+    else:
+        ddpm = json.loads(" ".join(f[1:]) or "{}")
+steps, samples = sys.argv[2], sys.argv[3]
+ratio = lambda t, n: "%.1fx" % (t / n) if t and n else "-"
+num = lambda v, fmt: fmt % v if isinstance(v, (int, float)) else "-"
+print()
+print("netdiffus efficiency: 5 classes x 500 rows, one CPU thread each (ntg through SQL vs PyTorch, same rows)")
+print()
+print("| training, batch | ntg s/epoch (CPU) | torch s/epoch (CPU) | speed-up (CPU) | ntg model MB | torch state_dict MB | params | ntg backend peak MB | torch peak RSS MB |")
+print("|---|---|---|---|---|---|---|---|---|")
+for r in train:
+    t = r["torch"]
+    print("| %d | %.2f (%.2f) | %s (%s) | %s (%s) | %.2f | %s | %d | %.0f | %s |" % (
+        r["batch"], r["s"], r["cpu"], num(t.get("s_per_epoch"), "%.2f"), num(t.get("cpu_s_per_epoch"), "%.2f"),
+        ratio(t.get("s_per_epoch"), r["s"]), ratio(t.get("cpu_s_per_epoch"), r["cpu"]), r["bytes"] / 1e6,
+        num(t.get("model_bytes", 0) / 1e6 if t.get("model_bytes") else None, "%.2f"), r["params"],
+        r["peak"] / 1024, num(t.get("peak_rss_mb"), "%.0f")))
+g, t = gen, gen["torch"]
+print()
+print("| generation (DDIM %s steps, no guidance) | ntg ms/row (CPU) | torch ms/row (CPU) | speed-up (CPU) |" % steps)
+print("|---|---|---|---|")
+print("| one row at a time | %.2f (%.2f) | %s (%s) | %s (%s) |" % (
+    g["single"], g["cpu_single"], num(t.get("ms_per_sample_single"), "%.2f"), num(t.get("cpu_ms_per_sample_single"), "%.2f"),
+    ratio(t.get("ms_per_sample_single"), g["single"]), ratio(t.get("cpu_ms_per_sample_single"), g["cpu_single"])))
+print("| %s rows of a class together | %.2f (%.2f) | %s (%s) | %s (%s) |" % (
+    samples, g["batched"], g["cpu_batched"], num(t.get("ms_per_sample_batched"), "%.2f"),
+    num(t.get("cpu_ms_per_sample_batched"), "%.2f"), ratio(t.get("ms_per_sample_batched"), g["batched"]),
+    ratio(t.get("cpu_ms_per_sample_batched"), g["cpu_batched"])))
+if g["ddpm"]:
+    print("| DDPM, all 1000 steps, one row at a time | %.0f (%.0f) | %s (%s) | %s (%s) |" % (
+        g["ddpm"], g["cpu_ddpm"], num(ddpm.get("ms_per_sample_single"), "%.0f"), num(ddpm.get("cpu_ms_per_sample_single"), "%.0f"),
+        ratio(ddpm.get("ms_per_sample_single"), g["ddpm"]), ratio(ddpm.get("cpu_ms_per_sample_single"), g["cpu_ddpm"])))
+print()
+print("Paper, Table III (NetDiffus-NR, datacenter GPU, batch 1): 117.0 s/epoch, 860.67 ms/sample, 4.2 MB model, 387 MB memory.")
+print("Targets: training and generation at the same step count >= 3x faster than PyTorch on one core;")
+print("the DDIM default <= 50 ms/row one at a time.")
+PY

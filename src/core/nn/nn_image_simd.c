@@ -1,0 +1,282 @@
+/*
+ * nn_image_simd.c — vector kernels of the image layers (nn_image_simd.h).  GCC at -O2 leaves these
+ * loops scalar (their trip counts are not known, and the cheap vectorizer will not add an
+ * epilogue), which made group norm and SiLU cost as much as the convolutions' matrix products; the
+ * AVX2 versions below run 8 floats at a time.  The exponential is the same Cephes-style polynomial
+ * as nn_simd.c's (about 1 ulp).  Which version runs is nn_simd_level()'s choice.
+ */
+#include "nn/nn_image_simd.h"
+#include "nn/nn_simd.h"
+
+#include <math.h>
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define HAVE_X86 1
+#endif
+
+/* The same choice as nn_simd.c's kernels (and nn_simd_force() in tests switches both). */
+static inline int
+avx2(void)
+{
+	return nn_simd_level() == 2;
+}
+
+/* ---- portable versions ---------------------------------------------------------------------- */
+
+static void
+affine_plain(float *out, const float *a, const float *x, const float *c, int n)
+{
+	for (int i = 0; i < n; i++)
+		out[i] = a[i] * x[i] + c[i];
+}
+
+static void
+affine2_acc_plain(float *out, const float *a, const float *x, const float *b, const float *y,
+				  const float *c, int n)
+{
+	for (int i = 0; i < n; i++)
+		out[i] += a[i] * x[i] + b[i] * y[i] + c[i];
+}
+
+static void
+add_plain(float *s, const float *x, int n)
+{
+	for (int i = 0; i < n; i++)
+		s[i] += x[i];
+}
+
+static void
+sum_sqdiff_plain(float *q, const float *x, const float *m, int n)
+{
+	for (int i = 0; i < n; i++)
+		q[i] += (x[i] - m[i]) * (x[i] - m[i]);
+}
+
+static void
+sum_dprod_plain(float *s, float *q, const float *d, const float *x, const float *m, int n)
+{
+	for (int i = 0; i < n; i++)
+	{
+		s[i] += d[i];
+		q[i] += d[i] * (x[i] - m[i]);
+	}
+}
+
+static void
+silu_plain(float *out, const float *x, int n)
+{
+	for (int i = 0; i < n; i++)
+		out[i] = x[i] / (1.0f + expf(-x[i]));
+}
+
+static void
+silu_bwd_plain(float *dx, const float *d, const float *x, int n)
+{
+	for (int i = 0; i < n; i++)
+	{
+		float		s = 1.0f / (1.0f + expf(-x[i]));
+
+		dx[i] += d[i] * s * (1.0f + x[i] * (1.0f - s));
+	}
+}
+
+/* ---- AVX2 + FMA versions -------------------------------------------------------------------- */
+
+#ifdef HAVE_X86
+
+__attribute__((target("avx2,fma")))
+static inline __m256
+exp8(__m256 x)
+{
+	__m256		fx,
+				y,
+				z;
+	__m256i		e;
+
+	x = _mm256_min_ps(x, _mm256_set1_ps(88.3762626647949f));
+	x = _mm256_max_ps(x, _mm256_set1_ps(-88.3762626647949f));
+	fx = _mm256_floor_ps(_mm256_fmadd_ps(x, _mm256_set1_ps(1.44269504088896341f), _mm256_set1_ps(0.5f)));
+	x = _mm256_fnmadd_ps(fx, _mm256_set1_ps(0.693359375f), x);
+	x = _mm256_fnmadd_ps(fx, _mm256_set1_ps(-2.12194440e-4f), x);
+	z = _mm256_mul_ps(x, x);
+	y = _mm256_set1_ps(1.9875691500E-4f);
+	y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(1.3981999507E-3f));
+	y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(8.3334519073E-3f));
+	y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(4.1665795894E-2f));
+	y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(1.6666665459E-1f));
+	y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(5.0000001201E-1f));
+	y = _mm256_fmadd_ps(y, z, x);
+	y = _mm256_add_ps(y, _mm256_set1_ps(1.0f));
+	e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvttps_epi32(fx), _mm256_set1_epi32(127)), 23);
+	return _mm256_mul_ps(y, _mm256_castsi256_ps(e));
+}
+
+__attribute__((target("avx2,fma")))
+static inline __m256
+sigmoid8(__m256 a)
+{
+	__m256		one = _mm256_set1_ps(1.0f);
+
+	return _mm256_div_ps(one, _mm256_add_ps(one, exp8(_mm256_sub_ps(_mm256_setzero_ps(), a))));
+}
+
+__attribute__((target("avx2,fma")))
+static void
+affine_avx2(float *out, const float *a, const float *x, const float *c, int n)
+{
+	int			i = 0;
+
+	for (; i + 8 <= n; i += 8)
+		_mm256_storeu_ps(out + i, _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(x + i),
+												  _mm256_loadu_ps(c + i)));
+	affine_plain(out + i, a + i, x + i, c + i, n - i);
+}
+
+__attribute__((target("avx2,fma")))
+static void
+affine2_acc_avx2(float *out, const float *a, const float *x, const float *b, const float *y,
+				 const float *c, int n)
+{
+	int			i = 0;
+
+	for (; i + 8 <= n; i += 8)
+	{
+		__m256		v = _mm256_add_ps(_mm256_loadu_ps(out + i), _mm256_loadu_ps(c + i));
+
+		v = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(x + i), v);
+		v = _mm256_fmadd_ps(_mm256_loadu_ps(b + i), _mm256_loadu_ps(y + i), v);
+		_mm256_storeu_ps(out + i, v);
+	}
+	affine2_acc_plain(out + i, a + i, x + i, b + i, y + i, c + i, n - i);
+}
+
+__attribute__((target("avx2,fma")))
+static void
+add_avx2(float *s, const float *x, int n)
+{
+	int			i = 0;
+
+	for (; i + 8 <= n; i += 8)
+		_mm256_storeu_ps(s + i, _mm256_add_ps(_mm256_loadu_ps(s + i), _mm256_loadu_ps(x + i)));
+	add_plain(s + i, x + i, n - i);
+}
+
+__attribute__((target("avx2,fma")))
+static void
+sum_sqdiff_avx2(float *q, const float *x, const float *m, int n)
+{
+	int			i = 0;
+
+	for (; i + 8 <= n; i += 8)
+	{
+		__m256		d = _mm256_sub_ps(_mm256_loadu_ps(x + i), _mm256_loadu_ps(m + i));
+
+		_mm256_storeu_ps(q + i, _mm256_fmadd_ps(d, d, _mm256_loadu_ps(q + i)));
+	}
+	sum_sqdiff_plain(q + i, x + i, m + i, n - i);
+}
+
+__attribute__((target("avx2,fma")))
+static void
+sum_dprod_avx2(float *s, float *q, const float *d, const float *x, const float *m, int n)
+{
+	int			i = 0;
+
+	for (; i + 8 <= n; i += 8)
+	{
+		__m256		vd = _mm256_loadu_ps(d + i);
+		__m256		xm = _mm256_sub_ps(_mm256_loadu_ps(x + i), _mm256_loadu_ps(m + i));
+
+		_mm256_storeu_ps(s + i, _mm256_add_ps(_mm256_loadu_ps(s + i), vd));
+		_mm256_storeu_ps(q + i, _mm256_fmadd_ps(vd, xm, _mm256_loadu_ps(q + i)));
+	}
+	sum_dprod_plain(s + i, q + i, d + i, x + i, m + i, n - i);
+}
+
+__attribute__((target("avx2,fma")))
+static void
+silu_avx2(float *out, const float *x, int n)
+{
+	int			i = 0;
+
+	for (; i + 8 <= n; i += 8)
+	{
+		__m256		v = _mm256_loadu_ps(x + i);
+
+		_mm256_storeu_ps(out + i, _mm256_mul_ps(v, sigmoid8(v)));
+	}
+	for (; i < n; i++)
+		out[i] = x[i] / (1.0f + expf(-x[i]));
+}
+
+__attribute__((target("avx2,fma")))
+static void
+silu_bwd_avx2(float *dx, const float *d, const float *x, int n)
+{
+	__m256		one = _mm256_set1_ps(1.0f);
+	int			i = 0;
+
+	for (; i + 8 <= n; i += 8)
+	{
+		__m256		v = _mm256_loadu_ps(x + i);
+		__m256		s = sigmoid8(v);
+		__m256		g = _mm256_mul_ps(s, _mm256_fmadd_ps(v, _mm256_sub_ps(one, s), one));
+
+		_mm256_storeu_ps(dx + i, _mm256_fmadd_ps(_mm256_loadu_ps(d + i), g, _mm256_loadu_ps(dx + i)));
+	}
+	silu_bwd_plain(dx + i, d + i, x + i, n - i);
+}
+
+#endif							/* HAVE_X86 */
+
+/* ---- dispatch ------------------------------------------------------------------------------- */
+
+#ifdef HAVE_X86
+#define DISPATCH(avx_call, plain_call) do { if (avx2()) avx_call; else plain_call; } while (0)
+#else
+#define DISPATCH(avx_call, plain_call) plain_call
+#endif
+
+void
+nn_img_affine(float *out, const float *a, const float *x, const float *c, int n)
+{
+	DISPATCH(affine_avx2(out, a, x, c, n), affine_plain(out, a, x, c, n));
+}
+
+void
+nn_img_affine2_acc(float *out, const float *a, const float *x, const float *b, const float *y,
+				   const float *c, int n)
+{
+	DISPATCH(affine2_acc_avx2(out, a, x, b, y, c, n), affine2_acc_plain(out, a, x, b, y, c, n));
+}
+
+void
+nn_img_add(float *s, const float *x, int n)
+{
+	DISPATCH(add_avx2(s, x, n), add_plain(s, x, n));
+}
+
+void
+nn_img_sum_sqdiff(float *q, const float *x, const float *m, int n)
+{
+	DISPATCH(sum_sqdiff_avx2(q, x, m, n), sum_sqdiff_plain(q, x, m, n));
+}
+
+void
+nn_img_sum_dprod(float *s, float *q, const float *d, const float *x, const float *m, int n)
+{
+	DISPATCH(sum_dprod_avx2(s, q, d, x, m, n), sum_dprod_plain(s, q, d, x, m, n));
+}
+
+void
+nn_img_silu(float *out, const float *x, int n)
+{
+	DISPATCH(silu_avx2(out, x, n), silu_plain(out, x, n));
+}
+
+void
+nn_img_silu_bwd(float *dx, const float *d, const float *x, int n)
+{
+	DISPATCH(silu_bwd_avx2(dx, d, x, n), silu_bwd_plain(dx, d, x, n));
+}
