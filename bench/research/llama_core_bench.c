@@ -334,7 +334,7 @@ main(int argc, char **argv)
 	if (gen_out != NULL && gen_every == 0 &&
 		write_generated_all(model, &set, gen_out, -1, temps, (uint64_t) seed + 2) != 0)
 		return 1;
-	ntg_llama_kind.save(model, &blob, &blob_len, &err);
+	ntg_model_save(model, &blob, &blob_len, &err);
 	getrusage(RUSAGE_SELF, &ru);
 
 	fprintf(stderr, "ntg llama core: %d rows, %d classes, vocabulary %d, %lld parameters\n",
