@@ -86,20 +86,30 @@ def accept_fn(rule, train, classes):
 
 
 def thin(pool, train, classes, rule, seed):
-    acc = accept_fn(rule, train, classes)
+    """Rule "R+novel": a refused copy is replaced by the next row that copies no training row."""
+    novel = rule.endswith("+novel")
+    acc = accept_fn(rule[:-len("+novel")] if novel else rule, train, classes)
     rng = random.Random(seed)
     out, refused = {}, 0
     for c in classes:
         counts = Counter(train[c])
-        want, kept = len(train[c]), []
+        want, kept, pending = len(train[c]), [], 0
         for x in pool[c]:
             r = counts.get(x, 0)
-            if r == 0 or rng.random() < acc[c](r):
+            if novel and pending and r == 0:
+                pending -= 1
                 kept.append(x)
-                if len(kept) == want:
-                    break
+            elif novel and pending:
+                continue
+            elif r == 0 or rng.random() < acc[c](r):
+                kept.append(x)
             else:
                 refused += 1
+                if novel:
+                    pending += 1
+                continue
+            if len(kept) == want:
+                break
         out[c] = kept
     return out, refused
 

@@ -437,7 +437,7 @@ ntg_pg_model_sample(NtgModelRef *ref, int class_index, int n, const NtgSampleOpt
 
 	PG_TRY();
 	{
-		rc = ref->model->kind->sample(ref->model, class_index, n, opts, rng, out, out_len, &err);
+		rc = ntg_model_sample(ref->model, class_index, n, opts, rng, out, out_len, &err);
 	}
 	PG_CATCH();
 	{

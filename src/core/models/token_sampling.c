@@ -2,7 +2,7 @@
  * token_sampling.c — the sampling-option spec of token generators (token_sampling.h).
  *
  * "legacy" is how models stored before sampling defaults existed sample: the plain model
- * distribution, independent rows.
+ * distribution, independent rows, no copy control.
  */
 #include "models/token_sampling.h"
 
@@ -26,5 +26,15 @@ const NtgOptionSpec ntg_token_sample_options[NTG_TOKEN_N_OPTIONS] = {
 		.name = "stratified", .type = NTG_OPTION_BOOL, .dflt = 0, .legacy = 0,
 		.min = 0, .max = 1,
 		.help = "each chunk of rows is one stratified sample of the model's distribution"
+	},
+	[NTG_TOKEN_OPT_COPY_GUARD] = {
+		.name = "copy_guard", .type = NTG_OPTION_BOOL, .dflt = 0, .legacy = 0,
+		.min = 0, .max = 1,
+		.help = "draw again a row that copies a rare training sequence more often than fresh traffic would repeat it"
+	},
+	[NTG_TOKEN_OPT_COPY_BUDGET] = {
+		.name = "copy_budget", .type = NTG_OPTION_NUMBER, .dflt = 1.0, .legacy = 1.0,
+		.min = 0.0, .max = 100.0,
+		.help = "with copy_guard: copies kept relative to fresh traffic's rate; 0 = no copy of a training sequence seen fewer than 5 times"
 	},
 };
