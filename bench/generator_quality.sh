@@ -5,6 +5,7 @@
 #   bash bench/generator_quality.sh                        # every generator kind, at its defaults
 #   KINDS=llama bash bench/generator_quality.sh            # some kinds (space-separated)
 #   KINDS=llama HYPER='{"epochs": 20}' OPTIONS='{"stratified": false}' bash bench/generator_quality.sh
+#   KINDS=llama OPTIONS='{"copy_guard": false}; {}' bash bench/generator_quality.sh   # two option sets
 #   PART=validation KINDS=llama HYPER='{...}' bash bench/generator_quality.sh   # to choose settings
 #
 # Rows: the 30 classes of ndpi/recommended_classes_min30.txt (label_app; payload biflows; first 10
@@ -12,7 +13,8 @@
 # 80/20 split, ntg.split(rows, 0.2, SPLIT): the model is trained on the training part R with
 # ntg.train(name, kind, 'SELECT label, pl FROM train', HYPER) (HYPER default '{}': the kind's
 # defaults), as many rows per class as R has are generated with ntg.generate(model, label, n,
-# GEN_SEED, OPTIONS) (OPTIONS default '{}': the model's stored sampling defaults), and the set S is
+# GEN_SEED, OPTIONS) (OPTIONS default '{}': the model's stored sampling defaults; several JSON
+# objects separated by ';' score the same trained model with each, as KIND/1, KIND/2, ...), and S is
 # compared with the test part T by ntg.fidelity_gap(R, T, S):
 #   - the four JSD gaps JSD(S, T) - JSD(R, T) (S and R in the real rows' place, as written);
 #   - the size-matched leakage: S cut to T's size per class against R, beside T against R;
@@ -26,9 +28,10 @@
 #
 # PART=validation scores on a validation part of the training split instead (the training part
 # split again 80/20 with ntg.split(R, 0.2, 1000 + SPLIT)): choices are made there, never on the
-# test part.  Other knobs: GEN_SEED (1), PERFECT_TSTR (halvings per split whose TSTR is measured,
+# test part.  BASELINES="smote fast_retransmit" scores those (ntg.synthesize) the same way, beside the
+# kinds (KINDS=none: the baselines only).  Other knobs: GEN_SEED (1), PERFECT_TSTR (halvings per split whose TSTR is measured,
 # 3), RESULTS (a file to append one TSV line per kind and metric: setting, kind, part, metric,
-# mean, sd, perfect mean, perfect sd), LABEL (the setting's name in RESULTS), NTG_BENCH_PORT (54339).
+# mean, sd, perfect mean, perfect sd), LABEL (the setting's name in RESULTS), NTG_BENCH_PORT (54349).
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -36,7 +39,7 @@ cd "$repo"
 # shellcheck source=test/lib/pg_harness.sh
 . test/lib/pg_harness.sh
 ntg_shared_data
-KINDS=${KINDS:-}; HYPER=${HYPER:-'{}'}; OPTIONS=${OPTIONS:-'{}'}; SPLITS=${SPLITS:-1 2 3}
+KINDS=${KINDS:-}; BASELINES=${BASELINES:-}; HYPER=${HYPER:-'{}'}; OPTIONS=${OPTIONS:-'{}'}; SPLITS=${SPLITS:-1 2 3}
 HALVINGS=${HALVINGS:-10}; PART=${PART:-test}; GEN_SEED=${GEN_SEED:-1}; PERFECT_TSTR=${PERFECT_TSTR:-3}
 LABEL=${LABEL:-}; RESULTS=${RESULTS:-}
 case "$PART" in test|validation) ;; *) echo "PART must be test or validation" >&2; exit 2 ;; esac
@@ -48,16 +51,20 @@ data=$NTG_SHARED_DATA
 if [ -z "$data" ] || [ ! -f "$data/ndpi/flows.tsv" ]; then
 	echo "skipped: $data/ndpi/flows.tsv is absent (set NTG_SHARED_DATA)"; exit 0
 fi
-NTG_PASS_ENV="KINDS HYPER OPTIONS SPLITS HALVINGS PART GEN_SEED PERFECT_TSTR LABEL RESULTS NTG_BENCH_PORT" \
+NTG_PASS_ENV="KINDS BASELINES HYPER OPTIONS SPLITS HALVINGS PART GEN_SEED PERFECT_TSTR LABEL RESULTS NTG_BENCH_PORT" \
 	ntg_rerun_as_postgres bench/generator_quality.sh "$@"
 
 rows=$(mktemp /tmp/ntg-genq-rows.XXXXXX.tsv)
 /usr/bin/python3 bench/make_rows.py quality --flows "$data/ndpi/flows.tsv" --out "$rows" \
 	--classes-file "$data/ndpi/recommended_classes_min30.txt"
 srv=$(mktemp -d /tmp/ntg-genq-pg.XXXXXX)
-OPENBLAS_NUM_THREADS=1 ntg_server_start "$srv" "${NTG_BENCH_PORT:-54339}" ntgbench
+OPENBLAS_NUM_THREADS=1 ntg_server_start "$srv" "${NTG_BENCH_PORT:-54349}" ntgbench
 trap 'ntg_server_stop; rm -rf "$srv" "$rows"' EXIT
-PSQL=("${NTG_PSQL[@]}" -v "hyper=$HYPER" -v "options=$OPTIONS" -v "gen_seed=$GEN_SEED")
+PSQL=("${NTG_PSQL[@]}" -v "hyper=$HYPER" -v "gen_seed=$GEN_SEED")
+IFS=';' read -r -a OPTION_SETS <<<"$OPTIONS"
+gen_name() {	# the name of kind $1 with option set $2 (0-based) in the tables
+	if [ "${#OPTION_SETS[@]}" -gt 1 ]; then echo "$1/$(($2 + 1))"; else echo "$1"; fi
+}
 "${PSQL[@]}" -c "CREATE EXTENSION ntg" >/dev/null
 "${PSQL[@]}" <<SQL
 SET ntg.progress = off;
@@ -68,7 +75,9 @@ CREATE TABLE flows AS SELECT label, pl FROM raw;
 CREATE TABLE res (gen text, split integer, rep integer, metric text, real_value float8, synthetic_value float8);
 CREATE TABLE runs (gen text, split integer, epochs integer, train_seconds float8, rows bigint);
 SQL
-if [ -z "$KINDS" ]; then
+if [ "$KINDS" = none ]; then
+	KINDS=
+elif [ -z "$KINDS" ]; then
 	KINDS=$("${PSQL[@]}" -c "SELECT string_agg(kind, ' ' ORDER BY kind) FROM ntg.model_kinds() WHERE generates")
 fi
 echo "generator quality on ndpi: kinds $KINDS; hyperparameters $HYPER; sampling options $OPTIONS; splits $SPLITS; scored on the $PART part"
@@ -133,29 +142,60 @@ $$;
 SQL
 }
 
-# One kind on one split: train, generate, score.
+# Score the rows of table synth as generator $1 on split $2.
+score() {
+	"${PSQL[@]}" -v "gen=$1" -v "s=$2" <<'SQL'
+SET ntg.progress = off;
+SET client_min_messages = warning;
+INSERT INTO res SELECT :'gen', :s, 0, g.metric, g.real_value, g.synthetic_value
+  FROM ntg.fidelity_gap('SELECT label, pl FROM tr', 'SELECT label, pl FROM te', 'SELECT label, pl FROM synth') g;
+INSERT INTO res SELECT :'gen', :s, 0, 'jsd_markov_test_as_real',
+	   (SELECT value FROM ntg.fidelity('SELECT label, pl FROM te', 'SELECT label, pl FROM tr') WHERE metric = 'jsd_markov'),
+	   (SELECT value FROM ntg.fidelity('SELECT label, pl FROM te', 'SELECT label, pl FROM synth') WHERE metric = 'jsd_markov');
+INSERT INTO res SELECT :'gen', :s, 0, 'macro_f1', (SELECT f1 FROM f1_real WHERE split = :s),
+	   (SELECT max(e.f1) FROM ntg.rf_fit_evaluate('SELECT label, pl FROM synth', 'SELECT label, pl FROM te', '{"seed": 1}') e
+		 WHERE e.kind = 'macro avg');
+SQL
+}
+
+# One kind on one split: train, then generate and score with each option set.
 generator() {
-	local kind=$1 s=$2
+	local kind=$1 s=$2 i
 	"${PSQL[@]}" -v "s=$s" -v "kind=$kind" <<'SQL'
 SET ntg.progress = off;
 SET client_min_messages = warning;
 SELECT 'q_' || :'kind' AS model \gset
 INSERT INTO runs SELECT :'kind', :s, t.epochs, t.train_seconds, t.train_rows
   FROM ntg.train(:'model', :'kind', 'SELECT label, pl FROM tr', :'hyper'::jsonb, replace => true) t;
+SQL
+	for i in "${!OPTION_SETS[@]}"; do
+		"${PSQL[@]}" -v "kind=$kind" -v "options=${OPTION_SETS[$i]}" <<'SQL'
+SET ntg.progress = off;
+SET client_min_messages = warning;
+SELECT 'q_' || :'kind' AS model \gset
 DROP TABLE IF EXISTS synth;
 CREATE TABLE synth AS
 	SELECT g.label, g.pl
 	FROM (SELECT label, count(*)::integer AS n FROM tr GROUP BY label) AS c,
 		 LATERAL ntg.generate(:'model', c.label, c.n, :gen_seed, :'options'::jsonb) AS g;
-INSERT INTO res SELECT :'kind', :s, 0, g.metric, g.real_value, g.synthetic_value
-  FROM ntg.fidelity_gap('SELECT label, pl FROM tr', 'SELECT label, pl FROM te', 'SELECT label, pl FROM synth') g;
-INSERT INTO res SELECT :'kind', :s, 0, 'jsd_markov_test_as_real',
-	   (SELECT value FROM ntg.fidelity('SELECT label, pl FROM te', 'SELECT label, pl FROM tr') WHERE metric = 'jsd_markov'),
-	   (SELECT value FROM ntg.fidelity('SELECT label, pl FROM te', 'SELECT label, pl FROM synth') WHERE metric = 'jsd_markov');
-INSERT INTO res SELECT :'kind', :s, 0, 'macro_f1', (SELECT f1 FROM f1_real WHERE split = :s),
-	   (SELECT max(e.f1) FROM ntg.rf_fit_evaluate('SELECT label, pl FROM synth', 'SELECT label, pl FROM te', '{"seed": 1}') e
-		 WHERE e.kind = 'macro avg');
 SQL
+		score "$(gen_name "$kind" "$i")" "$s"
+	done
+}
+
+# A baseline (ntg.synthesize: smote, fast_retransmit) on one split: as many rows per class as tr.
+baseline() {
+	local b=$1 s=$2
+	"${PSQL[@]}" -v "b=$b" <<'SQL'
+SET ntg.progress = off;
+SET client_min_messages = warning;
+DROP TABLE IF EXISTS synth;
+CREATE TABLE synth AS
+	SELECT x.label, x.pl
+	FROM (SELECT label, count(*)::integer AS n FROM tr GROUP BY label) AS c,
+		 LATERAL ntg.synthesize(:'b', format('SELECT label, pl FROM tr WHERE label = %L', c.label), c.n, :gen_seed) AS x;
+SQL
+	score "$b" "$s"
 }
 
 export PGOPTIONS="-c ntg_bench.halvings=$HALVINGS -c ntg_bench.ptstr=$PERFECT_TSTR"
@@ -167,12 +207,24 @@ for s in $SPLITS; do
 		echo "split $s: $k ..." >&2
 		generator "$k" "$s"
 	done
+	for b in $BASELINES; do
+		echo "split $s: $b ..." >&2
+		baseline "$b" "$s"
+	done
 done
 
 # The table: per kind, the criterion on the means over splits, the perfect generator beside.
-for k in $KINDS; do
+entries=()	# generator|trained model kind|options, in the order they are printed
+for k0 in $KINDS; do
+	for i in "${!OPTION_SETS[@]}"; do entries+=("$(gen_name "$k0" "$i")|$k0|${OPTION_SETS[$i]}"); done
+done
+for b in $BASELINES; do entries+=("$b|$b|"); done
+for entry in "${entries[@]}"; do
+	IFS='|' read -r k k0 opts <<<"$entry"
+	label=$LABEL
+	case " $BASELINES " in *" $k "*) label="baseline $k" ;; esac
 	echo
-	"${PSQL[@]}" -v "kind=$k" -v "label=$LABEL" -v "part=$PART" -F ' | ' <<'SQL'
+	"${PSQL[@]}" -v "kind=$k" -v "trained=$k0" -v "label=$label" -v "part=$PART" -v "options=$opts" -F ' | ' <<'SQL'
 -- per generator and split: the value the criterion reads (a difference, a leakage or a ratio)
 CREATE TEMP VIEW v AS
 	SELECT gen, split, rep, metric, synthetic_value - real_value AS v FROM res
@@ -185,11 +237,12 @@ CREATE TEMP VIEW per_split AS SELECT gen, split, metric, avg(v) AS v FROM v GROU
 CREATE TEMP VIEW g AS SELECT metric, avg(v) AS mean, coalesce(stddev_samp(v), 0) AS sd FROM per_split WHERE gen = :'kind' GROUP BY 1;
 -- the perfect generator: over every halving of every split
 CREATE TEMP VIEW p AS SELECT metric, avg(v) AS mean, coalesce(stddev_samp(v), 0) AS sd FROM v WHERE gen = 'perfect' GROUP BY 1;
-SELECT format('%s (%s), %s split%s, scored on the %s part; %s epochs, %s s of training per split',
-			  :'kind', coalesce(nullif(:'label', ''), 'hyperparameters ' || :'hyper' || ', options ' || :'options'),
+SELECT CASE WHEN count(*) = 0 THEN format('%s (%s), scored on the %s part', :'kind', :'label', :'part')
+	   ELSE format('%s (%s), %s split%s, scored on the %s part; %s epochs, %s s of training per split',
+			  :'kind', coalesce(nullif(:'label', '') || ', ', '') || 'hyperparameters ' || :'hyper' || ', options ' || :'options',
 			  count(*), CASE WHEN count(*) > 1 THEN 's' ELSE '' END, :'part',
-			  string_agg(DISTINCT epochs::text, '/'), round(avg(train_seconds)::numeric, 1))
-  FROM runs WHERE gen = :'kind';
+			  string_agg(DISTINCT epochs::text, '/'), round(avg(train_seconds)::numeric, 1)) END
+  FROM runs WHERE gen = :'trained';
 SELECT '| condition | ' || :'kind' || ' (mean ± sd over splits) | perfect generator (mean ± sigma) | bar | holds |'
 UNION ALL SELECT '|---|---|---|---|---|'
 UNION ALL SELECT * FROM (
@@ -228,8 +281,8 @@ SELECT 'per split: ' || string_agg(format('%s: gaps %s / %s / %s / %s, leakage %
 		  FROM per_split WHERE gen = :'kind' GROUP BY split) x;
 SQL
 	if [ -n "$RESULTS" ]; then
-		"${PSQL[@]}" -v "kind=$k" -v "label=$LABEL" -v "part=$PART" -F $'\t' <<'SQL' >> "$RESULTS"
-SELECT coalesce(nullif(:'label', ''), :'hyper' || ' ' || :'options'), :'kind', :'part', g.metric,
+		"${PSQL[@]}" -v "kind=$k" -v "label=$label" -v "part=$PART" -v "options=$opts" -F $'\t' <<'SQL' >> "$RESULTS"
+SELECT coalesce(nullif(:'label', '') || ' ' || :'options', :'hyper' || ' ' || :'options'), :'kind', :'part', g.metric,
 	   round(g.mean::numeric, 4), round(g.sd::numeric, 4), round(p.mean::numeric, 4), round(p.sd::numeric, 4)
   FROM (SELECT metric, avg(v) AS mean, coalesce(stddev_samp(v), 0) AS sd FROM
 		  (SELECT split, metric, avg(v) AS v FROM (
