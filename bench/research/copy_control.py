@@ -66,9 +66,9 @@ def train(a):
 
 def accept_fn(rule, train, classes):
     """{class: function(r) -> acceptance probability of a copy of a sequence seen r times}."""
-    def gt(counts):
+    def gt(counts, b=1.0):
         nr = Counter(counts.values())
-        return lambda r: 1.0 if r >= 5 or nr.get(r, 0) == 0 else min(1.0, (r + 1) * nr.get(r + 1, 0) / nr[r] / r)
+        return lambda r: 1.0 if r >= 5 or nr.get(r, 0) == 0 else min(1.0, b * (r + 1) * nr.get(r + 1, 0) / nr[r] / r)
     if rule == "none":
         return {c: (lambda r: 1.0) for c in classes}
     if rule.startswith("single:"):
@@ -76,6 +76,15 @@ def accept_fn(rule, train, classes):
         return {c: (lambda r, q=q: q if r == 1 else 1.0) for c in classes}
     if rule == "gt":
         return {c: gt(Counter(train[c])) for c in classes}
+    if rule.startswith("gt1"):  # Good-Turing for sequences seen once only: gt1 or gt1:B
+        b = float(rule[4:]) if rule.startswith("gt1:") else 1.0
+
+        def one(counts, b=b):
+            nr = Counter(counts.values())
+            return lambda r: 1.0 if r != 1 else min(1.0, b * 2 * nr.get(2, 0) / nr[1])
+        return {c: one(Counter(train[c])) for c in classes}
+    if rule.startswith("gt:"):  # gt:B, copy_budget B
+        return {c: gt(Counter(train[c]), float(rule[3:])) for c in classes}
     if rule == "gtpool":
         pooled = Counter()
         for c in classes:
@@ -86,30 +95,49 @@ def accept_fn(rule, train, classes):
 
 
 def thin(pool, train, classes, rule, seed):
-    """Rule "R+novel": a refused copy is replaced by the next row that copies no training row."""
-    novel = rule.endswith("+novel")
-    acc = accept_fn(rule[:-len("+novel")] if novel else rule, train, classes)
+    """Rule "R+novel": a refused copy is replaced by the next row that copies no training row.
+    "R+len": by the next kept row of the same length; "R+lenfirst": of the same length and first
+    value (else of the same length, once the pool has no more of them)."""
+    mode = rule.split("+")[1] if "+" in rule else ""
+    acc = accept_fn(rule.split("+")[0], train, classes)
     rng = random.Random(seed)
     out, refused = {}, 0
     for c in classes:
         counts = Counter(train[c])
-        want, kept, pending = len(train[c]), [], 0
+        want, kept, pending = len(train[c]), [], Counter()
+        keyf = {"len": lambda x: len(x), "lenfirst": lambda x: (len(x), x[:1])}.get(mode)
         for x in pool[c]:
             r = counts.get(x, 0)
-            if novel and pending and r == 0:
-                pending -= 1
+            if mode == "novel" and pending and r == 0:
+                pending["any"] -= 1
+                pending += Counter()
                 kept.append(x)
-            elif novel and pending:
+            elif mode == "novel" and pending:
                 continue
             elif r == 0 or rng.random() < acc[c](r):
-                kept.append(x)
+                if keyf is None or not pending or pending[keyf(x)] > 0:
+                    if keyf is not None and pending[keyf(x)] > 0:
+                        pending[keyf(x)] -= 1
+                        pending += Counter()
+                    kept.append(x)
+                else:
+                    continue  # a kept row that no refused slot of its kind waits for
             else:
                 refused += 1
-                if novel:
-                    pending += 1
+                pending["any" if mode == "novel" else keyf(x) if keyf else None] += 1
+                if keyf is None and mode != "novel":
+                    pending = Counter()
                 continue
             if len(kept) == want:
                 break
+        # slots whose kind the pool never gave again: fill with the pool's kept rows in order
+        if len(kept) < want and keyf is not None:
+            for x in pool[c]:
+                if len(kept) == want:
+                    break
+                r = counts.get(x, 0)
+                if r == 0 or rng.random() < acc[c](r):
+                    kept.append(x)
         out[c] = kept
     return out, refused
 

@@ -2,14 +2,17 @@
  * copy_guard.c — sampling with copy control, for every generator kind (model.h).
  *
  * A generator that fits short flows well also reproduces its rare training rows whole, more often
- * than fresh real traffic would repeat them: a fresh sample meets a training sequence seen once
- * far less often than once per training row.  Good-Turing says how often: among N training rows of
- * a class, with N(r) distinct sequences seen r times, a sequence seen r times has the probability
- * r* / N in new traffic, r* = (r + 1) N(r + 1) / N(r), not r / N.  So the sampler keeps a copy of a
- * sequence seen r times with probability min(1, b * r* / r) (b = copy_budget; 1: as often as
- * fresh traffic repeats it, 0: never) and draws the row again otherwise: rejection sampling from
- * the model's distribution reweighted by that probability.  Counts of NTG_COPY_MAX_R and more are
- * left alone (Good-Turing's estimate is noisy there, and such sequences are common traffic).
+ * than fresh real traffic would repeat them.  Good-Turing says how often fresh traffic does: among
+ * N training rows of a class, with N(r) distinct sequences seen r times, the sequences seen once
+ * hold a probability of about 2 N(2) / N in new traffic (r* = 2 N(2) / N(1) each), not the N(1) / N
+ * of a model that learnt its rows by heart.  So the sampler keeps a copy of a sequence seen once with
+ * probability min(1, b * 2 N(2) / N(1)) (b = copy_budget; 1: as often as fresh traffic repeats such
+ * sequences, 0: never) and draws the row again otherwise: rejection sampling from the model's
+ * distribution reweighted by that probability.  Sequences seen twice or more are common traffic and
+ * are left alone: Good-Turing's r* for them rests on counts of counts that are small and gappy in
+ * small classes (a class's most frequent sequence would get r* = 0 when no sequence is one more
+ * frequent), and discounting them too made the synthetic rows' lengths and values drift on the
+ * nDPI benchmark (docs/research/llama-quality.md).
  *
  * The index holds 64-bit hashes of the training sequences, per class, with their counts.  It does
  * not hide them: short sequences of packet sizes can be found again by hashing candidates, so a
@@ -20,7 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define COC_WIDTH (NTG_COPY_MAX_R + 2)
+#define COC_WIDTH 3				/* counts of counts kept: N(1), N(2) */
 
 /* FNV-1a over the length and the values (little-endian), spread by one splitmix64 step. */
 static uint64_t
@@ -174,9 +177,9 @@ ntg_copy_keep_probability(const NtgCopyIndex *ix, int c, int r, double b)
 	const int32_t *coc = ix->count_of_counts + (size_t) c * COC_WIDTH;
 	double		p;
 
-	if (r <= 0 || r >= NTG_COPY_MAX_R || coc[r] == 0)
+	if (r != 1 || coc[1] == 0)
 		return 1.0;
-	p = b * (double) (r + 1) * coc[r + 1] / ((double) coc[r] * r);
+	p = b * 2.0 * coc[2] / coc[1];
 	return p < 1.0 ? p : 1.0;
 }
 

@@ -94,11 +94,8 @@ typedef struct NtgCopyIndex
 	int32_t    *offsets;		/* n_classes + 1: class c's entries are [offsets[c], offsets[c+1]) */
 	uint64_t   *hashes;			/* n, ascending within a class */
 	int32_t    *counts;			/* n, >= 1: training rows with that sequence */
-	int32_t    *count_of_counts;	/* n_classes x (NTG_COPY_MAX_R + 2): distinct sequences seen r times */
+	int32_t    *count_of_counts;	/* n_classes x 3: distinct sequences seen 0 (unused), 1, 2 times */
 } NtgCopyIndex;
-
-#define NTG_COPY_MAX_R 5		/* Good-Turing adjusts the counts below this; copies of sequences seen
-								 * this often or more are always kept */
 
 /* Every model struct starts with this, so generic code reads classes and sizes of any kind. */
 typedef struct NtgModel
@@ -224,9 +221,9 @@ void		ntg_model_free_classes(NtgModel *model);
 
 /*
  * n rows of a class through kind->sample, with the generic sampling options applied: with
- * copy_guard, a row that equals a training sequence of its class seen r times is kept with
- * probability min(1, copy_budget * r* / r) (r* Good-Turing's adjusted count, docs/models.md) and
- * drawn again otherwise: the refused rows are drawn again together, round after round, for at most
+ * copy_guard, a row that equals a training sequence seen once in its class is kept with
+ * probability min(1, copy_budget * 2 N(2) / N(1)) (Good-Turing, docs/models.md) and drawn again
+ * otherwise: the refused rows are drawn again together, round after round, for at most
  * NTG_COPY_MAX_ROUNDS rounds and until NTG_COPY_STALL * n draws in a row keep none (a model that
  * emits nothing but copies); rows still refused then are kept, with a warning.  The one entry point
  * for sampling.
@@ -241,7 +238,8 @@ NtgCopyIndex *ntg_copy_index_build(const NtgSeqSet *set);
 void		ntg_copy_index_free(NtgCopyIndex *ix);
 /* Training rows of class c equal to values[0..len); 0 for none. */
 int			ntg_copy_index_count(const NtgCopyIndex *ix, int c, const int32_t *values, int len);
-/* The probability that a copy of a sequence seen r times in class c is kept, at copy_budget b. */
+/* The probability that a copy of a sequence seen r times in class c is kept, at copy_budget b:
+ * min(1, b * 2 N(2) / N(1)) for r = 1, 1 otherwise. */
 double		ntg_copy_keep_probability(const NtgCopyIndex *ix, int c, int r, double b);
 /* Store the index in blob ("sampling.copies" tensors) / read it back, checked (NTG_ERR_CORRUPT). */
 int			ntg_copy_index_save(const NtgCopyIndex *ix, NtgBlob *blob, NtgError *err);

@@ -30,11 +30,11 @@ const NtgOptionSpec ntg_token_sample_options[NTG_TOKEN_N_OPTIONS] = {
 	[NTG_TOKEN_OPT_COPY_GUARD] = {
 		.name = "copy_guard", .type = NTG_OPTION_BOOL, .dflt = 0, .legacy = 0,
 		.min = 0, .max = 1,
-		.help = "draw again a row that copies a rare training sequence more often than fresh traffic would repeat it"
+		.help = "draw again a row that copies a training sequence seen once, unless fresh traffic would repeat it (Good-Turing)"
 	},
 	[NTG_TOKEN_OPT_COPY_BUDGET] = {
 		.name = "copy_budget", .type = NTG_OPTION_NUMBER, .dflt = 1.0, .legacy = 1.0,
 		.min = 0.0, .max = 100.0,
-		.help = "with copy_guard: copies kept relative to fresh traffic's rate; 0 = no copy of a training sequence seen fewer than 5 times"
+		.help = "with copy_guard: copies of sequences seen once kept relative to fresh traffic's rate; 0 = none"
 	},
 };
