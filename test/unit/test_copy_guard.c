@@ -252,6 +252,31 @@ test_llama(void)
 	ntg_free(len);
 	ntg_params_free(&p);
 	ntg_training_free(&t);
+
+	/* held-out validation rows are not training rows: the index has the 72 rows trained on */
+	{
+		NtgSeqSetBuilder *b2 = ntg_seqset_builder_new();
+		NtgParams	q = {0};
+
+		for (int i = 0; i < 90; i++)
+		{
+			int32_t		v[3] = {(i % 3) * 10 + i % 7, -(i % 11), i % 5};
+
+			ntg_seqset_builder_add(b2, i % 3 ? "x" : "y", v, 3, &err);
+		}
+		ntg_seqset_builder_finish(b2, &rows, &err);
+		ntg_params_add_number(&q, "epochs", 1, &err);
+		ntg_params_add_number(&q, "dim", 8, &err);
+		ntg_params_add_number(&q, "hidden_dim", 8, &err);
+		ntg_params_add_number(&q, "n_layers", 1, &err);
+		ntg_params_add_number(&q, "n_heads", 2, &err);
+		ntg_params_add_number(&q, "validation", 0.2, &err);
+		ok(ntg_training_prepare(&t, &ntg_llama_kind, &q, &rows, NULL, &err) == NTG_OK &&
+		   t.model->copies != NULL && t.model->copies->n == t.train.n_rows && t.train.n_rows == 72,
+		   "with validation 0.2 the index holds the 72 rows trained on, not the held-out ones");
+		ntg_params_free(&q);
+		ntg_training_free(&t);
+	}
 }
 
 int
