@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # bench/frontier.sh RESULTS.tsv... — the privacy-utility frontier (ntg.frontier_svg) of the settings
 # that bench/generator_quality.sh scored (its RESULTS file), written to docs/privacy-utility-frontier.svg
-# (OUT to write elsewhere) and printed as a table: per setting, the TSTR ratio against the size-matched
-# leakage, and the real rows' leakage as the reference.
+# (OUT to write elsewhere) and printed as a table: per setting, the largest of its four JSD gaps in
+# units of the perfect generator's sigma (the fidelity condition holds at <= 1), the TSTR ratio and the
+# size-matched leakage, and the real rows' leakage as the reference.
 #
 #   RESULTS=/tmp/runs.tsv PART=validation LABEL="30 epochs" HYPER=... bash bench/generator_quality.sh
 #   bash bench/frontier.sh /tmp/runs.tsv
@@ -37,14 +38,15 @@ SQL
 -- one point per setting and generator; a setting scored twice keeps its last line
 CREATE VIEW pts AS
 	SELECT setting AS name, max(mean) FILTER (WHERE metric = 'tstr_ratio') AS tstr_ratio,
-		   max(mean) FILTER (WHERE metric = 'leakage_synthetic') AS leakage
+		   max(mean) FILTER (WHERE metric = 'leakage_synthetic') AS leakage,
+		   max(mean / nullif(psd, 0)) FILTER (WHERE metric IN ('jsd_num_packets', 'jsd_1gram', 'jsd_2gram', 'jsd_markov')) AS gap_sigma
 	  FROM r WHERE part = :'part' GROUP BY setting, gen;
 SQL
-echo "| setting | TSTR ratio | size-matched leakage |"
-echo "|---|---|---|"
-"${PSQL[@]}" -F ' | ' -c "SELECT '| ' || name, round(tstr_ratio::numeric, 3), round(leakage::numeric, 3) || ' |' FROM pts ORDER BY leakage"
-real=$("${PSQL[@]}" <<<"SELECT round(avg(mean)::numeric, 4) FROM r WHERE part = :'part' AND metric = 'leakage_test_rows'")
-echo "| real rows (reference) | 1 | $real |"
+echo "| setting | largest JSD gap / sigma | TSTR ratio | size-matched leakage |"
+echo "|---|---|---|---|"
+"${PSQL[@]}" -At -F ' | ' -c "SELECT '| ' || name, round(gap_sigma::numeric, 2), round(tstr_ratio::numeric, 3), round(leakage::numeric, 3) || ' |' FROM pts ORDER BY leakage"
+real=$("${PSQL[@]}" -At <<<"SELECT round(avg(mean)::numeric, 4) FROM r WHERE part = :'part' AND metric = 'leakage_test_rows'")
+echo "| real rows (reference) | - | 1 | $real |"
 "${PSQL[@]}" -v "real=$real" <<<"SELECT ntg.frontier_svg('SELECT name, tstr_ratio, leakage FROM pts', :real, :'title')" > "$OUT.tmp"
 mv "$OUT.tmp" "$OUT"
 echo "wrote $OUT"

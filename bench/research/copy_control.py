@@ -4,7 +4,7 @@
 A generator that fits the pair structure of short flows (2-grams, Markov transitions) also
 reproduces its rare training rows.  This script asks whether refusing part of those copies at
 sampling time keeps the fit and brings the size-matched leakage down to what a fresh real sample
-shows (docs/research/llama-quality.md, "Sampling-time copy control").
+shows (docs/research/generator-quality.md, "Copy control at sampling time").
 
   train  trains the plain-C llama (bench/research/out/llama_core_bench) on the inner training
          split (llama_tune.py's validation split), and every K epochs writes a POOL of F times as

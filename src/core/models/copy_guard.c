@@ -12,7 +12,7 @@
  * are left alone: Good-Turing's r* for them rests on counts of counts that are small and gappy in
  * small classes (a class's most frequent sequence would get r* = 0 when no sequence is one more
  * frequent), and discounting them too made the synthetic rows' lengths and values drift on the
- * nDPI benchmark (docs/research/llama-quality.md).
+ * nDPI benchmark (docs/research/generator-quality.md).
  *
  * The index holds 64-bit hashes of the training sequences, per class, with their counts.  It does
  * not hide them: short sequences of packet sizes can be found again by hashing candidates, so a
