@@ -4,9 +4,12 @@
 # (tshark -q -z conv,tcp -z conv,udp), on the same bytes:
 #   ndpi: the 543 captures of ndpi/pcap of the benchmark data, docs/data.md (tshark reads them merged into one pcapng)
 #   big:  a >= 1 M-packet Ethernet pcap made by bench/make_big_capture.py in /tmp (not committed)
-# Also the ntg core alone (bench/ntg_flows.c, no PostgreSQL).  Each figure is the best of
-# NTG_BENCH_RUNS (3) runs, tshark's of one; files are read once before timing (page cache).
-# Run as root (the server then runs as `postgres`) or as a user who can run initdb.
+#   parts: the big capture cut into 4 files (editcap -c), for many files in one call
+# Also the ntg core alone (bench/ntg_flows.c, no PostgreSQL), a plain read of the file, imports
+# with and without background workers (ntg.import_workers), and ntg.import_pcaps with 0, 1 and 2
+# workers.  Each figure is the best of NTG_BENCH_RUNS (3) runs, tshark's of one; files are read
+# once before timing (page cache).  Run as root (the server then runs as `postgres`) or as a user
+# who can run initdb.
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -21,6 +24,7 @@ work=${NTG_BENCH_DIR:-/tmp/ntg-bench}
 port=${NTG_BENCH_PORT:-54331}
 mkdir -p "$work"
 
+load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 echo "== building"
 ntg_tmp_install
 make -s -j2 unit-build >/dev/null
@@ -45,8 +49,15 @@ if [ ! -s "$merged" ]; then
 	done
 	mergecap -F pcapng -w "$merged" "$work/ndpi_ng"/*
 fi
-chmod 755 "$work"; chmod 644 "$big" "$merged"
-cat "$ndpi"/* "$big" "$merged" >/dev/null
+parts=$work/parts
+if [ ! -s "$parts/part_00000.pcap" ]; then
+	rm -rf "$parts"; mkdir -p "$parts"
+	n=$(capinfos -Mc "$big" | awk '/Number of packets/ {print $NF}')
+	editcap -F pcap -c $(( (n + 3) / 4 )) "$big" "$parts/part.pcap" >/dev/null
+	for f in "$parts"/part_*; do mv "$f" "$parts/$(basename "$f" | sed 's/_\([0-9]*\)_.*/_\1.pcap/')"; done
+fi
+chmod 755 "$work" "$parts"; chmod 644 "$big" "$merged" "$parts"/*
+cat "$ndpi"/* "$big" "$merged" "$parts"/* >/dev/null
 
 echo "== starting a throw-away server"
 # (stops a server left in $work/pg by a killed earlier run first); one BLAS thread
@@ -97,6 +108,12 @@ row ndpi "ntg.import_pcap into a table" "$p" "$ndpi_bytes" "$t"
 setup_cmd='"${psql[@]}" -c "TRUNCATE bench_flows_generic"'
 t=$(best_of "${psql[@]}" -c "${import_ndpi//bench_flows/bench_flows_generic}"); unset setup_cmd
 row ndpi "ntg.import_pcap, generic INSERT path (trigger)" "$p" "$ndpi_bytes" "$t"
+for w in 0 1 2; do
+	setup_cmd='"${psql[@]}" -c "TRUNCATE bench_flows"'
+	t=$(best_of "${psql[@]}" -c "SET ntg.progress = off; SET client_min_messages = error; SET ntg.import_workers = $w;
+		SELECT sum(packets) FROM ntg.import_pcaps('$ndpi/*', target => 'bench_flows')"); unset setup_cmd
+	row ndpi "ntg.import_pcaps, one call, $w workers" "$p" "$ndpi_bytes" "$t"
+done
 runs_saved=$runs; runs=1
 t=$(best_of tshark -q -z conv,tcp -z conv,udp -r "$merged")
 row ndpi "tshark -z conv,tcp -z conv,udp (merged pcapng)" "$(capinfos -Mc "$merged" | awk '/Number of packets/ {print $NF}')" "$(stat -c %s "$merged")" "$t"
@@ -105,14 +122,28 @@ runs=$runs_saved
 echo "== big ($(capinfos -Mc "$big" | awk '/Number of packets/ {print $NF}') packets)"
 t=$(best_of "$work/pcap_loop" "$big"); p=$(awk '{print $1}' "$work/last.out")
 row big "libpcap read loop (floor)" "$p" "$big_bytes" "$t"
+t=$(best_of dd if="$big" of=/dev/null bs=1M)
+row big "dd bs=1M (the file's bytes, nothing else)" "$p" "$big_bytes" "$t"
 t=$(best_of "$work/ntg_flows" -q "$big")
 row big "ntg core only (no PostgreSQL)" "$p" "$big_bytes" "$t"
 setup_cmd='"${psql[@]}" -c "TRUNCATE bench_flows"'
 t=$(best_of "${psql[@]}" -c "SET ntg.progress = off; SET client_min_messages = error; SELECT packets, biflows FROM ntg.import_pcap('$big', dataset => 'big', target => 'bench_flows')")
 unset setup_cmd
-row big "ntg.import_pcap into a table" "$p" "$big_bytes" "$t"
+row big "ntg.import_pcap into a table (read by a worker)" "$p" "$big_bytes" "$t"
+setup_cmd='"${psql[@]}" -c "TRUNCATE bench_flows"'
+t=$(best_of "${psql[@]}" -c "SET ntg.progress = off; SET client_min_messages = error; SET ntg.import_workers = 0; SELECT packets, biflows FROM ntg.import_pcap('$big', dataset => 'big', target => 'bench_flows')")
+unset setup_cmd
+row big "ntg.import_pcap into a table, one process" "$p" "$big_bytes" "$t"
+# With idle_timeout 1 s, biflows end while the capture is read (it spans 10 s), so the backend
+# inserts while the worker reads; with the defaults every biflow ends with the capture.
+for w in 1 0; do
+	setup_cmd='"${psql[@]}" -c "TRUNCATE bench_flows"'
+	t=$(best_of "${psql[@]}" -c "SET ntg.progress = off; SET client_min_messages = error; SET ntg.import_workers = $w; SELECT packets, biflows FROM ntg.import_pcap('$big', dataset => 'big', target => 'bench_flows', idle_timeout => '1 s')")
+	unset setup_cmd
+	row big "import_pcap, idle_timeout 1 s, $([ $w = 1 ] && echo "read by a worker" || echo "one process")" "$p" "$big_bytes" "$t"
+done
 setup_cmd='"${psql[@]}" -c "TRUNCATE bench_flows_generic"'
-t=$(best_of "${psql[@]}" -c "SET ntg.progress = off; SET client_min_messages = error; SELECT packets, biflows FROM ntg.import_pcap('$big', dataset => 'big', target => 'bench_flows_generic')")
+t=$(best_of "${psql[@]}" -c "SET ntg.progress = off; SET client_min_messages = error; SET ntg.import_workers = 0; SELECT packets, biflows FROM ntg.import_pcap('$big', dataset => 'big', target => 'bench_flows_generic')")
 unset setup_cmd
 row big "ntg.import_pcap, generic INSERT path (trigger)" "$p" "$big_bytes" "$t"
 t=$(best_of "${psql[@]}" -c "SET ntg.progress = off; SET client_min_messages = error; SELECT count(*) FROM ntg.read_pcap('$big')")
@@ -121,9 +152,22 @@ runs=1
 t=$(best_of tshark -q -z conv,tcp -z conv,udp -r "$big")
 row big "tshark -z conv,tcp -z conv,udp" "$p" "$big_bytes" "$t"
 biflows=$("${psql[@]}" -c "SELECT count(*) FROM bench_flows")
+runs=$runs_saved
+
+echo "== parts (4 files)"
+parts_bytes=$(cat "$parts"/*.pcap | wc -c)
+t=$(best_of "$work/pcap_loop" "$parts"/*.pcap); p=$(awk '{print $1}' "$work/last.out")
+row parts "libpcap read loop (floor)" "$p" "$parts_bytes" "$t"
+for w in 0 1 2; do
+	setup_cmd='"${psql[@]}" -c "TRUNCATE bench_flows"'
+	t=$(best_of "${psql[@]}" -c "SET ntg.progress = off; SET client_min_messages = error; SET ntg.import_workers = $w;
+		SELECT sum(packets) FROM ntg.import_pcaps('$parts/*.pcap', target => 'bench_flows')"); unset setup_cmd
+	row parts "ntg.import_pcaps, one call, $w workers" "$p" "$parts_bytes" "$t"
+done
 
 echo
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'); best of $runs_saved runs (tshark: 1)"
+echo "load average: $load_start at the start, $(cut -d' ' -f1-3 /proc/loadavg) at the end"
 echo "big capture: $biflows biflows imported"
 awk -F'\t' 'BEGIN {printf "| %-5s | %-52s | %9s | %7s | %7s | %9s | %7s | %8s |\n", "set", "reader", "packets", "MB", "s", "Mpkt/s", "MB/s", "x floor";
 	print "|-------|------------------------------------------------------|-----------|---------|---------|-----------|---------|----------|"}

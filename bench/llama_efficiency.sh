@@ -98,7 +98,7 @@ for b in $BATCHES; do
 	# Decode work of the batched call (the same rows again, same seed): a row needs a distribution
 	# at positions 0 .. min(its length, max_len - 1); ntg computes one per distinct (class, prefix).
 	read -r decode_rows decode_nodes <<<"$("${PSQL[@]}" -F ' ' -c "
-		WITH g AS (SELECT label, pl FROM ntg.generate_int('eff_b$b', n => $per_class, seed => 2)),
+		WITH g AS (SELECT label, pl FROM ntg.generate('eff_b$b', n => $per_class, seed => 2)),
 		pos AS (SELECT g.label, g.pl, p FROM g, ntg.models m,
 					   generate_series(0, (m.config->>'max_len')::int - 1) AS p
 				 WHERE m.name = 'eff_b$b' AND cardinality(g.pl) >= p)

@@ -12,6 +12,7 @@
 #include "capture/capture.h"
 
 static int	quiet = 0;
+static int	counters = 0;
 
 static int
 print_flow(const NtgBiflow *f, void *arg)
@@ -27,6 +28,10 @@ print_flow(const NtgBiflow *f, void *arg)
 	printf("%s\t%s\t%s\t%u\t%s\t%u\t%llu\t%llu\t", (const char *) arg, f->protocol == 6 ? "TCP" : "UDP",
 		   a, f->cli_port, b, f->srv_port,
 		   (unsigned long long) (f->packets[0] + f->packets[1]), (unsigned long long) f->payload_packets);
+	if (counters)
+		printf("%llu\t%llu\t%llu\t%llu\t", (unsigned long long) f->packets[0],
+			   (unsigned long long) f->packets[1], (unsigned long long) f->bytes[0],
+			   (unsigned long long) f->bytes[1]);
 	for (int i = 0; i < f->npl; i++)
 		printf("%s%d", i ? "," : "", f->pl[i]);
 	printf("\t%s\n", f->sni ? f->sni : "");
@@ -48,6 +53,8 @@ main(int argc, char **argv)
 	{
 		if (strcmp(argv[i], "-q") == 0)
 			quiet = 1;
+		else if (strcmp(argv[i], "-c") == 0)
+			counters = 1;
 		else if (strcmp(argv[i], "-t") == 0 && i + 2 < argc)
 		{
 			opt.idle_timeout = atof(argv[++i]);

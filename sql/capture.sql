@@ -12,7 +12,7 @@ SET timezone = 'UTC';
 -- HTTP over loopback (pcap, microseconds, Ethernet): four requests, four biflows.
 SELECT protocol, client_ip, server_ip, server_port, first_seen, last_seen,
        packets_up, packets_down, bytes_up, bytes_down, payload_bytes_up, payload_bytes_down,
-       payload_packets, pl, pl_full = pl::int[] AS same_full, sni
+       payload_packets, pl, sni
   FROM ntg.read_pcap(:'http') ORDER BY first_seen;
 
 -- DNS (pcap with nanosecond timestamps): five query/answer biflows.

@@ -22,7 +22,7 @@ SELECT '\xa1b2c3d40002000400000000000000000000ffff00000065'::bytea
 CREATE VIEW synthetic_flows AS
 	SELECT r.protocol, r.client_ip, r.client_port, r.server_ip, r.server_port, r.first_seen,
 		   r.last_seen, r.packets_up, r.packets_down, r.bytes_up, r.bytes_down, r.payload_bytes_up,
-		   r.payload_bytes_down, r.payload_packets, r.pl, r.pl_full, r.sni
+		   r.payload_bytes_down, r.payload_packets, r.pl, r.sni
 	  FROM synthetic, ntg.read_pcap(data) r;
 SELECT count(*) AS biflows, sum(packets_up + packets_down) AS packets FROM synthetic_flows;
 
@@ -51,11 +51,11 @@ SELECT count(*) AS missing FROM (
 	EXCEPT ALL
 	SELECT protocol, client_ip, client_port, server_ip, server_port, first_seen, last_seen,
 		   packets_up, packets_down, bytes_up, bytes_down, payload_bytes_up, payload_bytes_down,
-		   payload_packets, pl, pl_full, sni FROM flows_bulk) d;
+		   payload_packets, pl, sni FROM flows_bulk) d;
 SELECT count(*) AS extra FROM (
 	SELECT protocol, client_ip, client_port, server_ip, server_port, first_seen, last_seen,
 		   packets_up, packets_down, bytes_up, bytes_down, payload_bytes_up, payload_bytes_down,
-		   payload_packets, pl, pl_full, sni FROM flows_bulk
+		   payload_packets, pl, sni FROM flows_bulk
 	EXCEPT ALL
 	SELECT * FROM synthetic_flows) d;
 -- the indexes hold every row (index scans, not the heap)
@@ -100,18 +100,18 @@ RESET client_min_messages;
 SELECT n AS trigger_calls, (SELECT count(*) FROM flows_trig) AS rows FROM trigger_calls;
 SELECT count(*) AS differences FROM (
 	(SELECT protocol, client_ip, client_port, server_ip, server_port, first_seen, last_seen,
-		   packets_up, packets_down, bytes_up, bytes_down, pl, pl_full, sni FROM flows_trig
+		   packets_up, packets_down, bytes_up, bytes_down, pl, sni FROM flows_trig
 	 EXCEPT ALL
 	 SELECT protocol, client_ip, client_port, server_ip, server_port, first_seen, last_seen,
-		   packets_up, packets_down, bytes_up, bytes_down, pl, pl_full, sni FROM flows_bulk
+		   packets_up, packets_down, bytes_up, bytes_down, pl, sni FROM flows_bulk
 	 WHERE dataset = 'syn')
 	UNION ALL
 	(SELECT protocol, client_ip, client_port, server_ip, server_port, first_seen, last_seen,
-		   packets_up, packets_down, bytes_up, bytes_down, pl, pl_full, sni FROM flows_bulk
+		   packets_up, packets_down, bytes_up, bytes_down, pl, sni FROM flows_bulk
 	 WHERE dataset = 'syn'
 	 EXCEPT ALL
 	 SELECT protocol, client_ip, client_port, server_ip, server_port, first_seen, last_seen,
-		   packets_up, packets_down, bytes_up, bytes_down, pl, pl_full, sni FROM flows_trig)) d;
+		   packets_up, packets_down, bytes_up, bytes_down, pl, sni FROM flows_trig)) d;
 
 -- Other targets the generic path takes: a partitioned table, a column needing a conversion, a
 -- volatile default.
@@ -147,18 +147,18 @@ RESET ROLE;
 GRANT USAGE ON SCHEMA private_flows TO ntg_bulk_user;
 GRANT INSERT (dataset, label, source, protocol, client_ip, client_port, server_ip, server_port,
 			  first_seen, last_seen, packets_up, packets_down, bytes_up, bytes_down,
-			  payload_bytes_up, payload_bytes_down, payload_packets, pl, pl_full, sni)
+			  payload_bytes_up, payload_bytes_down, payload_packets, pl, sni)
 	ON flows_bulk TO ntg_bulk_user;
 SET ROLE ntg_bulk_user;
 SELECT biflows FROM synthetic, ntg.import_pcap(data, dataset => 'granted', target => :private_oid::oid);
 SELECT biflows FROM synthetic, ntg.import_pcap(data, dataset => 'by-columns', target => 'flows_bulk');
 RESET ROLE;
 -- import_pcap reads through ntg.read_pcap, whichever path it takes: it needs EXECUTE on it
-REVOKE EXECUTE ON FUNCTION ntg.read_pcap(bytea, integer, interval, interval, text) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION ntg.read_pcap(bytea, integer, interval, interval, text, boolean, text, boolean) FROM PUBLIC;
 SET ROLE ntg_bulk_user;
 SELECT biflows FROM synthetic, ntg.import_pcap(data, dataset => 'no-execute', target => 'flows_bulk');
 RESET ROLE;
-GRANT EXECUTE ON FUNCTION ntg.read_pcap(bytea, integer, interval, interval, text) TO PUBLIC;
+GRANT EXECUTE ON FUNCTION ntg.read_pcap(bytea, integer, interval, interval, text, boolean, text, boolean) TO PUBLIC;
 SELECT dataset, count(*) FROM flows_bulk GROUP BY 1 ORDER BY 1;
 SELECT count(*) AS private_rows FROM private_flows.t;
 DROP SCHEMA private_flows CASCADE;

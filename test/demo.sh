@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # test/demo.sh — the README's first quick-start command: install what ntg needs, build it, start a
 # throw-away PostgreSQL in ./tmp_demo with ntg installed (test/lib/pg_harness.sh), and run the main
-# job (test/demo.sql: import the bundled capture, train a generator, compare, classify).
+# job (test/demo.sql: import the bundled capture, train a generator, compare, classify, retrain in a
+# background job).  The server preloads ntg and pg_cron, which background jobs and their schedules
+# need (docs/jobs.md).
 # As root the server runs as the `postgres` user in a copy of the tree under /tmp (initdb refuses root).
 # The server is stopped at the end; NTG_DEMO_KEEP=1 leaves it running and prints how to connect.
 set -euo pipefail
@@ -11,7 +13,7 @@ cd "$repo"
 # shellcheck source=test/deps.sh
 . test/deps.sh
 # shellcheck disable=SC2086
-ntg_install_packages $NTG_BUILD_PACKAGES
+ntg_install_packages $NTG_BUILD_PACKAGES postgresql-15-cron
 
 # shellcheck source=test/lib/pg_harness.sh
 . test/lib/pg_harness.sh
@@ -21,6 +23,9 @@ NTG_PASS_ENV=NTG_DEMO_KEEP ntg_rerun_as_postgres test/demo.sh
 
 echo "== building ntg"
 ntg_tmp_install
+# background jobs run in ntg's own workers and schedules in pg_cron: both load at server start
+export NTG_SERVER_OPTS="${NTG_SERVER_OPTS:-} -c shared_preload_libraries=ntg,pg_cron \
+	-c cron.database_name=ntgdemo -c cron.use_background_workers=on"
 ntg_server_start "$repo/tmp_demo" 54330 ntgdemo
 [ "${NTG_DEMO_KEEP:-0}" = 1 ] || trap ntg_server_stop EXIT
 echo "== running test/demo.sql"

@@ -1,6 +1,6 @@
 -- test/demo.sql — the main job the README's quick start runs (test/demo.sh) on a throw-away server:
 -- import the bundled capture, look at its biflows, train a generator and sample from it, compare the
--- synthetic rows with real ones, and judge both with a classifier.
+-- synthetic rows with real ones, judge both with a classifier, and retrain in a background job.
 \set ON_ERROR_STOP on
 \pset pager off
 CREATE EXTENSION ntg;
@@ -83,3 +83,30 @@ SELECT generator, train_rows, round(macro_f1::numeric, 3) AS macro_f1, round(acc
 \echo '== 7. the models ntg stored'
 SELECT name, kind, classes, parameters, bytes, epochs, round(final_loss::numeric, 2) AS final_loss
   FROM ntg.list_models();
+
+\echo '== 8. background jobs: retrain without holding a session open, watch it from any session'
+\echo '      (the server preloads ntg and pg_cron; docs/jobs.md)'
+SELECT ntg.submit($$SELECT model, epochs, round(final_loss::numeric, 3) AS final_loss
+                      FROM ntg.train('demo_llama_nightly', 'llama',
+                                     'SELECT label, pl FROM demo_parts WHERE NOT is_test',
+                                     '{"epochs": 3, "seed": 1}', replace => true)$$,
+                  job_name => 'demo retrain') AS job_id \gset
+SELECT set_config('demo.job_id', :'job_id', false) IS NOT NULL AS submitted;
+-- this session waits here; any other session may look at ntg.job_status meanwhile
+DO $$
+BEGIN
+	FOR i IN 1..3000 LOOP
+		EXIT WHEN (SELECT state NOT IN ('queued', 'running') FROM ntg.jobs
+					WHERE job_id = current_setting('demo.job_id')::bigint);
+		PERFORM pg_sleep(0.1);
+	END LOOP;
+END $$;
+SELECT job_id, job_name, state, attempts, phase, epoch, epochs, round(loss::numeric, 3) AS loss, rows, result
+  FROM ntg.job_status WHERE job_id = :job_id;
+-- the same every night at 03:00, through pg_cron (then removed: the demo server is thrown away)
+CREATE EXTENSION pg_cron;
+SELECT ntg.schedule('demo-nightly', '0 3 * * *',
+                    $$SELECT ntg.train('demo_llama_nightly', 'llama', 'SELECT label, pl FROM demo_parts WHERE NOT is_test',
+                                       '{"epochs": 3, "seed": 1}', replace => true)$$) AS cron_job_id;
+SELECT job_name, schedule, active FROM ntg.schedules();
+SELECT ntg.unschedule('demo-nightly') AS unscheduled;

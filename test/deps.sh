@@ -6,7 +6,9 @@ set -euo pipefail
 NTG_BUILD_PACKAGES="make gcc pkgconf postgresql-15 postgresql-server-dev-15 libpcap-dev libopenblas-dev"
 # chromium: test/tap/fidelity_svg.t renders the radar chart headless and checks the screenshot
 # tshark: test/tap/pcap_write.t checks written captures with Wireshark's dissectors
-NTG_TEST_PACKAGES="postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl python3 python3-numpy tcpdump chromium tshark"
+# postgresql-15-cron: test/tap/jobs.t schedules jobs with pg_cron
+# python3-yaml: test/tap/capture_flowtest.t reads the FlowTest suite's annotations
+NTG_TEST_PACKAGES="postgresql-15-pgtap postgresql-15-cron libtap-parser-sourcehandler-pgtap-perl python3 python3-numpy python3-yaml tcpdump chromium tshark"
 
 ntg_install_packages() {
 	[ "${NTG_SKIP_DEPS:-0}" = 1 ] && return 0

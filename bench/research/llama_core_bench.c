@@ -14,6 +14,10 @@
  * usage: llama_core_bench --tsv FILE [--epochs 10] [--batch-size 32] [--samples 100] [--seed 1]
  *                         [--threads 1] [--lr 0.001] [--dim 160] [--hidden-dim 320]
  *                         [--layers 4] [--heads 8] [--gen-out FILE] [--param KEY=NUMBER]...
+ *                         [--kind llama]
+ * --kind trains another generator kind of the registry (mamba, ...) with its own defaults: the
+ * llama shape options and --lr then do not apply (use --param), and generation is timed through
+ * the generic sample() (n = 1 per call one at a time, all rows of a class in one call batched).
  * --gen-out writes, after training, as many generated rows per class as the training set has
  * (label<TAB>values), for bench/research/llama_quality.py.  For tuning (bench/research/llama_tune.py):
  * --gen-every K writes them every K epochs instead, one file GEN_OUT.eEPOCH.tTEMP per temperature
@@ -32,6 +36,7 @@
 #include "common/seqset.h"
 #include "models/model.h"
 #include "models/llama.h"
+#include "models/token_sampling.h"
 
 static double
 now(void)
@@ -192,6 +197,7 @@ main(int argc, char **argv)
 	const char *tsv = NULL;
 	const char *gen_out = NULL;
 	const char *temps = "1";
+	const NtgModelKind *kind = &ntg_llama_kind;
 	int			gen_every = 0;
 	int			epochs = 10,
 				batch = 32,
@@ -207,7 +213,6 @@ main(int argc, char **argv)
 	NtgParams	p = {0};
 	NtgModel *model;
 	NtgTrainPlan topts;
-	char	   *json;
 	NtgError	err;
 	NtgRng		rng;
 	double		t0,
@@ -272,6 +277,16 @@ main(int argc, char **argv)
 			layers = atoi(argv[i + 1]);
 		else if (strcmp(argv[i], "--heads") == 0)
 			heads = atoi(argv[i + 1]);
+		else if (strcmp(argv[i], "--kind") == 0)
+		{
+			kind = ntg_model_kind_find(argv[i + 1]);
+			if (kind == NULL || !(kind->caps & NTG_CAP_GENERATE))
+			{
+				fprintf(stderr, "--kind wants a generator kind: %s\n",
+						ntg_model_kind_names(NTG_CAP_GENERATE));
+				return 2;
+			}
+		}
 		else
 		{
 			fprintf(stderr, "unknown option %s\n", argv[i]);
@@ -288,13 +303,16 @@ main(int argc, char **argv)
 	param_default(&p, "batch_size", batch);
 	param_default(&p, "seed", (double) seed);
 	param_default(&p, "blas_threads", threads);
-	param_default(&p, "lr", lr);
-	param_default(&p, "dim", dim);
-	param_default(&p, "hidden_dim", hidden);
-	param_default(&p, "n_layers", layers);
-	param_default(&p, "n_heads", heads);
-	if (ntg_llama_kind.create(&p, &set, &model, &topts, &err) != NTG_OK ||
-		ntg_params_check_used(&p, "llama", &err) != NTG_OK)
+	if (kind == &ntg_llama_kind)
+	{
+		param_default(&p, "lr", lr);
+		param_default(&p, "dim", dim);
+		param_default(&p, "hidden_dim", hidden);
+		param_default(&p, "n_layers", layers);
+		param_default(&p, "n_heads", heads);
+	}
+	if (kind->create(&p, &set, &model, &topts, &err) != NTG_OK ||
+		ntg_params_check_used(&p, kind->name, &err) != NTG_OK)
 	{
 		fprintf(stderr, "create: %s\n", err.msg);
 		return 1;
@@ -305,7 +323,7 @@ main(int argc, char **argv)
 	c0 = cpu_now();
 	for (int e = 0; e < epochs; e++)
 	{
-		if (ntg_llama_kind.train_epoch(model, &set, e, &rng, &loss, &err) != NTG_OK)
+		if (kind->train_epoch(model, &set, e, &rng, &loss, &err) != NTG_OK)
 		{
 			fprintf(stderr, "train: %s\n", err.msg);
 			return 1;
@@ -324,15 +342,28 @@ main(int argc, char **argv)
 	t0 = now();
 	c0 = cpu_now();
 	for (int c = 0; c < model->n_classes; c++)
-		llama_sample_batched((LlamaModel *) model, c, samples, 1, &(NtgTokenSampling) {1.0, 0, 1.0, 0},
+	{
+		if (kind == &ntg_llama_kind)
+			llama_sample_batched((LlamaModel *) model, c, samples, 1,
+								 &(NtgTokenSampling) {1.0, 0, 1.0, 0}, &rng, out, out_len, &err);
+		else
+			for (int r = 0; r < samples; r++)
+				kind->sample(model, c, 1, &(NtgSampleOptions) {NTG_TOKEN_N_OPTIONS, {1.0, 0, 1.0, 0}},
 							 &rng, out, out_len, &err);
+	}
 	single_s = now() - t0;
 	single_cpu = cpu_now() - c0;
 	t0 = now();
 	c0 = cpu_now();
 	for (int c = 0; c < model->n_classes; c++)
-		llama_sample_batched((LlamaModel *) model, c, samples, samples,
-							 &(NtgTokenSampling) {1.0, 0, 1.0, 0}, &rng, out, out_len, &err);
+	{
+		if (kind == &ntg_llama_kind)
+			llama_sample_batched((LlamaModel *) model, c, samples, samples,
+								 &(NtgTokenSampling) {1.0, 0, 1.0, 0}, &rng, out, out_len, &err);
+		else
+			kind->sample(model, c, samples, &(NtgSampleOptions) {NTG_TOKEN_N_OPTIONS, {1.0, 0, 1.0, 0}},
+						 &rng, out, out_len, &err);
+	}
 	batched_s = now() - t0;
 	batched_cpu = cpu_now() - c0;
 	if (gen_out != NULL && gen_every == 0 &&
@@ -341,9 +372,8 @@ main(int argc, char **argv)
 	ntg_model_save(model, &blob, &blob_len, &err);
 	getrusage(RUSAGE_SELF, &ru);
 
-	fprintf(stderr, "ntg llama core: %d rows, %d classes, vocabulary %d, %lld parameters\n",
-			set.n_rows, set.n_classes, ((LlamaModel *) model)->cfg.vocab_size,
-			(long long) model->n_params);
+	fprintf(stderr, "ntg %s core: %d rows, %d classes, %lld parameters\n", kind->name,
+			set.n_rows, set.n_classes, (long long) model->n_params);
 	fprintf(stderr, "  training   %8.3f s/epoch (batch %d, %d epochs)\n", train_s / (epochs > 0 ? epochs : 1),
 			batch, epochs);
 	fprintf(stderr, "  generation %8.3f ms/sample one at a time, %.3f ms/sample batched (%d per class)\n",

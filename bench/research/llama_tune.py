@@ -25,8 +25,12 @@ comparable with the reference).
 --split test runs the same on the full training split against the test split (the figures
 bench/llama_quality.sh reports, through SQL), for a setting already chosen.
 
+--kind KIND tunes another generator kind of the registry (mamba) the same way, with its own
+defaults (llama_core_bench --kind).
+
 usage: bench/research/llama_tune.py [--split validation|test] [--epochs 30] [--every 5]
                            [--temperatures 0.9,1.0,1.1] [--seed 1] [--param KEY=NUMBER]...
+                           [--kind llama]
 """
 import argparse
 import os
@@ -115,6 +119,7 @@ def main():
     ap.add_argument("--stratified", type=int, default=0, help="1: stratified draws (generator.h)")
     ap.add_argument("--rows-factor", type=int, default=1, help="generate F times as many rows")
     ap.add_argument("--param", action="append", default=[], help="KEY=NUMBER hyperparameter")
+    ap.add_argument("--kind", default="llama", help="generator kind (llama, mamba)")
     a = ap.parse_args()
     data = ndpi_data()
     if data is None:
@@ -130,13 +135,14 @@ def main():
                     "--epochs", str(a.epochs), "--batch-size", str(a.batch_size), "--seed", str(a.seed),
                     "--samples", "1", "--gen-out", gen, "--gen-every", str(a.every),
                     "--temperatures", a.temperatures,
-                    "--stratified", str(a.stratified)] + [x for kv in a.param for x in ("--param", kv)],
+                    "--stratified", str(a.stratified), "--kind", a.kind]
+                   + [x for kv in a.param for x in ("--param", kv)],
                    check=True, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     ref = macro(held, train, classes)
     leak_ref = macro(train, held, classes)["leakage"]
     f1_ref = rf_macro_f1(train, held, a.seed)
-    print("llama tuning on the %s split: %d classes, %d training / %d held-out rows, batch %d, seed %d, %s%s"
-          % (a.split, len(classes), sum(map(len, train.values())), sum(map(len, held.values())),
+    print("%s tuning on the %s split: %d classes, %d training / %d held-out rows, batch %d, seed %d, %s%s"
+          % (a.kind, a.split, len(classes), sum(map(len, train.values())), sum(map(len, held.values())),
              a.batch_size, a.seed, " ".join(a.param) or "defaults",
              ", stratified draws" if a.stratified else ""))
     print("reference (train vs held-out): " + ", ".join("%s %.3f" % (k, ref[k]) for k in KEYS)

@@ -20,8 +20,7 @@ CREATE TABLE ntg.biflows (
 	payload_bytes_up	bigint NOT NULL,
 	payload_bytes_down	bigint NOT NULL,
 	payload_packets		bigint NOT NULL,
-	pl					smallint[] NOT NULL, -- signed PLs of the first n payload packets, clipped to +-32767
-	pl_full				integer[] NOT NULL,	-- the same, exact
+	pl					integer[] NOT NULL,	-- signed PLs of the first n payload packets (+ up, - down)
 	sni					text,				-- TLS server_name of a ClientHello
 	imported_at			timestamptz NOT NULL DEFAULT now()
 );
@@ -39,7 +38,6 @@ CREATE TYPE ntg.import_result AS (
 	packets_in_biflows	bigint,
 	biflows				bigint,		-- rows written
 	skipped				jsonb,		-- packets not in a biflow, by reason
-	pl_clipped			bigint,		-- PL values beyond smallint (exact in pl_full)
 	damaged				boolean,	-- reading stopped early at damaged or cut data
 	damage				text		-- where and why
 );
@@ -49,16 +47,19 @@ CREATE FUNCTION ntg.read_pcap(
 	n integer DEFAULT 10,
 	idle_timeout interval DEFAULT '120 s',
 	active_timeout interval DEFAULT '1800 s',
-	filter text DEFAULT NULL)
+	filter text DEFAULT NULL,
+	split_on_syn boolean DEFAULT true,
+	client_rule text DEFAULT 'port',
+	decapsulate boolean DEFAULT false)
 RETURNS TABLE (
 	protocol smallint, client_ip inet, client_port integer, server_ip inet, server_port integer,
 	first_seen timestamptz, last_seen timestamptz, packets_up bigint, packets_down bigint,
 	bytes_up bigint, bytes_down bigint, payload_bytes_up bigint, payload_bytes_down bigint,
-	payload_packets bigint, pl smallint[], pl_full integer[], sni text,
+	payload_packets bigint, pl integer[], sni text,
 	label text)	-- from an "ntg-label: " packet comment (ntg.write_pcap), else NULL
 	AS 'MODULE_PATHNAME', 'ntg_read_pcap_path'
 	LANGUAGE C VOLATILE PARALLEL RESTRICTED;
-COMMENT ON FUNCTION ntg.read_pcap(text, integer, interval, interval, text) IS
+COMMENT ON FUNCTION ntg.read_pcap(text, integer, interval, interval, text, boolean, text, boolean) IS
 	'biflows of a pcap/pcapng file on the server (superuser or pg_read_server_files)';
 
 CREATE FUNCTION ntg.read_pcap(
@@ -66,16 +67,19 @@ CREATE FUNCTION ntg.read_pcap(
 	n integer DEFAULT 10,
 	idle_timeout interval DEFAULT '120 s',
 	active_timeout interval DEFAULT '1800 s',
-	filter text DEFAULT NULL)
+	filter text DEFAULT NULL,
+	split_on_syn boolean DEFAULT true,
+	client_rule text DEFAULT 'port',
+	decapsulate boolean DEFAULT false)
 RETURNS TABLE (
 	protocol smallint, client_ip inet, client_port integer, server_ip inet, server_port integer,
 	first_seen timestamptz, last_seen timestamptz, packets_up bigint, packets_down bigint,
 	bytes_up bigint, bytes_down bigint, payload_bytes_up bigint, payload_bytes_down bigint,
-	payload_packets bigint, pl smallint[], pl_full integer[], sni text,
+	payload_packets bigint, pl integer[], sni text,
 	label text)	-- from an "ntg-label: " packet comment (ntg.write_pcap), else NULL
 	AS 'MODULE_PATHNAME', 'ntg_read_pcap_bytea'
 	LANGUAGE C STABLE PARALLEL RESTRICTED;
-COMMENT ON FUNCTION ntg.read_pcap(bytea, integer, interval, interval, text) IS
+COMMENT ON FUNCTION ntg.read_pcap(bytea, integer, interval, interval, text, boolean, text, boolean) IS
 	'biflows of a pcap/pcapng capture given as bytes';
 
 CREATE FUNCTION ntg.import_pcap(
@@ -86,11 +90,14 @@ CREATE FUNCTION ntg.import_pcap(
 	idle_timeout interval DEFAULT '120 s',
 	active_timeout interval DEFAULT '1800 s',
 	filter text DEFAULT NULL,
-	target regclass DEFAULT 'ntg.biflows')
+	target regclass DEFAULT 'ntg.biflows',
+	split_on_syn boolean DEFAULT true,
+	client_rule text DEFAULT 'port',
+	decapsulate boolean DEFAULT false)
 RETURNS ntg.import_result
 	AS 'MODULE_PATHNAME', 'ntg_import_pcap_path'
 	LANGUAGE C VOLATILE PARALLEL UNSAFE;
-COMMENT ON FUNCTION ntg.import_pcap(text, text, text, integer, interval, interval, text, regclass) IS
+COMMENT ON FUNCTION ntg.import_pcap(text, text, text, integer, interval, interval, text, regclass, boolean, text, boolean) IS
 	'import the biflows of a pcap/pcapng file on the server into a biflow table';
 
 CREATE FUNCTION ntg.import_pcap(
@@ -101,9 +108,54 @@ CREATE FUNCTION ntg.import_pcap(
 	idle_timeout interval DEFAULT '120 s',
 	active_timeout interval DEFAULT '1800 s',
 	filter text DEFAULT NULL,
-	target regclass DEFAULT 'ntg.biflows')
+	target regclass DEFAULT 'ntg.biflows',
+	split_on_syn boolean DEFAULT true,
+	client_rule text DEFAULT 'port',
+	decapsulate boolean DEFAULT false)
 RETURNS ntg.import_result
 	AS 'MODULE_PATHNAME', 'ntg_import_pcap_bytea'
 	LANGUAGE C VOLATILE PARALLEL UNSAFE;
-COMMENT ON FUNCTION ntg.import_pcap(bytea, text, text, integer, interval, interval, text, regclass) IS
+COMMENT ON FUNCTION ntg.import_pcap(bytea, text, text, integer, interval, interval, text, regclass, boolean, text, boolean) IS
 	'import the biflows of a pcap/pcapng capture given as bytes into a biflow table';
+
+-- Many files in one call: a glob pattern or a list of paths, read by background workers in
+-- parallel (ntg.import_workers); one row per file.
+CREATE FUNCTION ntg.import_pcaps(
+	pattern text,
+	dataset text DEFAULT NULL,
+	label text DEFAULT NULL,
+	n integer DEFAULT 10,
+	idle_timeout interval DEFAULT '120 s',
+	active_timeout interval DEFAULT '1800 s',
+	filter text DEFAULT NULL,
+	target regclass DEFAULT 'ntg.biflows',
+	split_on_syn boolean DEFAULT true,
+	client_rule text DEFAULT 'port',
+	decapsulate boolean DEFAULT false)
+RETURNS TABLE (
+	path text, dataset text, format text, packets bigint, bytes bigint, packets_in_biflows bigint,
+	biflows bigint, skipped jsonb, damaged boolean, damage text, error text)
+	AS 'MODULE_PATHNAME', 'ntg_import_pcaps_pattern'
+	LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION ntg.import_pcaps(text, text, text, integer, interval, interval, text, regclass, boolean, text, boolean) IS
+	'import the biflows of every pcap/pcapng file on the server that a glob pattern matches';
+
+CREATE FUNCTION ntg.import_pcaps(
+	paths text[],
+	dataset text DEFAULT NULL,
+	label text DEFAULT NULL,
+	n integer DEFAULT 10,
+	idle_timeout interval DEFAULT '120 s',
+	active_timeout interval DEFAULT '1800 s',
+	filter text DEFAULT NULL,
+	target regclass DEFAULT 'ntg.biflows',
+	split_on_syn boolean DEFAULT true,
+	client_rule text DEFAULT 'port',
+	decapsulate boolean DEFAULT false)
+RETURNS TABLE (
+	path text, dataset text, format text, packets bigint, bytes bigint, packets_in_biflows bigint,
+	biflows bigint, skipped jsonb, damaged boolean, damage text, error text)
+	AS 'MODULE_PATHNAME', 'ntg_import_pcaps_list'
+	LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION ntg.import_pcaps(text[], text, text, integer, interval, interval, text, regclass, boolean, text, boolean) IS
+	'import the biflows of a list of pcap/pcapng files on the server';

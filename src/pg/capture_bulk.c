@@ -42,14 +42,14 @@ const char *const capture_bulk_column_names[CAPTURE_BULK_COLS] = {
 	"dataset", "label", "source",
 	"protocol", "client_ip", "client_port", "server_ip", "server_port", "first_seen", "last_seen",
 	"packets_up", "packets_down", "bytes_up", "bytes_down", "payload_bytes_up",
-	"payload_bytes_down", "payload_packets", "pl", "pl_full", "sni"
+	"payload_bytes_down", "payload_packets", "pl", "sni"
 };
 
 static const Oid column_types[CAPTURE_BULK_COLS] = {
 	TEXTOID, TEXTOID, TEXTOID,
 	INT2OID, INETOID, INT4OID, INETOID, INT4OID, TIMESTAMPTZOID, TIMESTAMPTZOID,
 	INT8OID, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID,
-	INT2ARRAYOID, INT4ARRAYOID, TEXTOID
+	INT4ARRAYOID, TEXTOID
 };
 
 struct CaptureBulk
@@ -328,6 +328,13 @@ capture_bulk_add(CaptureBulk *bulk, const Datum *values, const bool *nulls)
 	ResetPerTupleExprContext(estate);
 	if (++bulk->nbuffered == BULK_MAX_TUPLES || bulk->bytes >= BULK_MAX_BYTES)
 		flush(bulk);
+}
+
+void
+capture_bulk_set_fixed(CaptureBulk *bulk, const Datum *fixed, const bool *fixednull)
+{
+	memcpy(bulk->fixed, fixed, sizeof(bulk->fixed));
+	memcpy(bulk->fixednull, fixednull, sizeof(bulk->fixednull));
 }
 
 uint64

@@ -7,10 +7,10 @@
 
 #include "postgres.h"
 
-/* The columns import_pcap fills: dataset, label, source, then read_pcap's first 17 columns
- * (its 18th, the label of a packet comment, fills label where the import gives none). */
+/* The columns import_pcap fills: dataset, label, source, then read_pcap's first 16 columns
+ * (its 17th, the label of a packet comment, fills label where the import gives none). */
 #define CAPTURE_BULK_FIXED 3
-#define CAPTURE_BULK_READ_COLS 17
+#define CAPTURE_BULK_READ_COLS 16
 #define CAPTURE_BULK_COLS (CAPTURE_BULK_FIXED + CAPTURE_BULK_READ_COLS)
 
 typedef struct CaptureBulk CaptureBulk;
@@ -26,7 +26,10 @@ extern const char *const capture_bulk_column_names[CAPTURE_BULK_COLS];
 extern CaptureBulk *capture_bulk_begin(Oid target, const Datum *fixed, const bool *fixednull,
 									   const char **why);
 
-/* Add one biflow (read_pcap's 18 columns); flushes a full batch. */
+/* Dataset, label and source of the rows added from now on (they are copied into each row). */
+extern void capture_bulk_set_fixed(CaptureBulk *bulk, const Datum *fixed, const bool *fixednull);
+
+/* Add one biflow (read_pcap's 17 columns); flushes a full batch. */
 extern void capture_bulk_add(CaptureBulk *bulk, const Datum *values, const bool *nulls);
 
 /* Flush the last batch, release everything; returns the number of rows inserted. */

@@ -1,13 +1,13 @@
 /*
  * capture_sql.c — SQL functions of the capture import: ntg.read_pcap(path|bytea, ...) returns
  * biflows (no side effects); ntg.import_pcap(path|bytea, ...) inserts them into a biflow table
- * and returns what it did.  The reading itself is the plain-C core in src/core/capture/.
+ * and returns what it did.  The reading itself is the plain-C core in src/core/capture/; the
+ * shared glue is capture_read.c, many files at once capture_files.c.
  */
 #include "postgres.h"
 
-#include <sys/socket.h>
+#include <sys/stat.h>
 
-#include "catalog/pg_authid_d.h"
 #include "catalog/pg_type_d.h"
 #include "executor/spi.h"
 #include "fmgr.h"
@@ -16,267 +16,43 @@
 #include "nodes/value.h"
 #include "parser/parse_func.h"
 #include "utils/acl.h"
-#include "utils/array.h"
 #include "utils/builtins.h"
-#include "mb/pg_wchar.h"
-#include "utils/inet.h"
-#include "utils/jsonb.h"
 #include "utils/lsyscache.h"
-#include "utils/memutils.h"
-#include "utils/timestamp.h"
 
-#include "capture/capture.h"
 #include "capture_bulk.h"
+#include "capture_import.h"
+#include "capture_pg.h"
 #include "ntg_glue.h"
 
-/* read_pcap's columns; 0.1.0's definition has the first 17 (no label), which the tuplestore's
- * descriptor then takes from the 18 values built here. */
-#define READ_PCAP_COLS 18
+/* read_pcap's arguments: source, n (1), idle, active, filter, split_on_syn (5), ... */
+#define READ_N_ARG		1
+#define READ_SPLIT_ARG	5
+#define READ_NARGS		8
 
 /* The figures of the last read_pcap() in this backend, for import_pcap(), which runs it through
- * an INSERT ... SELECT so that rows go into the table at executor speed. */
+ * an INSERT ... SELECT on targets the batched insert cannot take. */
 static NtgCaptureStats last_stats;
 static uint64 last_generation = 0;
-
-/* Where the rows of a capture go: read_pcap's tuplestore, or import_pcap's batched insert. */
-typedef void (*RowSink) (const Datum *values, const bool *nulls, void *arg);
-
-typedef struct CaptureRun
-{
-	NtgCaptureReader *reader;	/* closed by the reset callback, also on error or cancel */
-	MemoryContextCallback cb;
-	RowSink		sink;
-	void	   *sinkarg;
-	MemoryContext rowctx;
-} CaptureRun;
 
 typedef struct TupstoreSink
 {
 	Tuplestorestate *tupstore;
 	TupleDesc	tupdesc;
+	bool		v010;			/* 0.1.0's read_pcap: its columns */
 } TupstoreSink;
 
 static void
-capture_cleanup(void *arg)
-{
-	CaptureRun *run = (CaptureRun *) arg;
-
-	ntg_capture_close(run->reader);
-	run->reader = NULL;
-}
-
-/* A timeout argument in seconds: NULL or zero turns it off. */
-static double
-timeout_arg(FunctionCallInfo fcinfo, int argno, const char *name)
-{
-	Interval   *iv;
-	double		secs;
-
-	if (PG_ARGISNULL(argno))
-		return 0;
-	iv = PG_GETARG_INTERVAL_P(argno);
-	secs = iv->time / 1e6 + iv->day * 86400.0 + iv->month * (double) DAYS_PER_MONTH * 86400.0;
-	if (secs < 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("%s must not be negative", name),
-				 errhint("Use NULL or 0 to turn the timeout off.")));
-	return secs;
-}
-
-/* Options shared by every form: (n, idle_timeout, active_timeout, filter) from argument a
- * (1 in read_pcap, 3 in import_pcap). */
-static void
-options_from_args(FunctionCallInfo fcinfo, int a, NtgCaptureOptions *opt)
-{
-	ntg_capture_default_options(opt);
-	if (PG_ARGISNULL(a))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("n must not be null")));
-	opt->n = PG_GETARG_INT32(a);
-	if (opt->n < 0 || opt->n > NTG_CAP_MAX_N)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("n must be between 0 and %d", NTG_CAP_MAX_N)));
-	opt->idle_timeout = timeout_arg(fcinfo, a + 1, "idle_timeout");
-	opt->active_timeout = timeout_arg(fcinfo, a + 2, "active_timeout");
-	opt->filter = PG_ARGISNULL(a + 3) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(a + 3));
-	opt->progress_seconds = 5;
-}
-
-static void
-check_read_privilege(const char *path)
-{
-	if (!has_privs_of_role(GetUserId(), ROLE_PG_READ_SERVER_FILES))
-		ereport(ERROR,
-				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("permission denied to read capture file \"%s\"", path),
-				 errdetail("Only roles with privileges of the \"%s\" role may read files on the server.",
-						   "pg_read_server_files"),
-				 errhint("Send the capture's bytes as a bytea parameter instead: ntg.read_pcap(data bytea) and ntg.import_pcap(data bytea, ...) are open to every role.")));
-}
-
-static Datum
-inet_datum(int family, const uint8_t *addr)
-{
-	inet	   *res = (inet *) palloc0(sizeof(inet));
-	int			len = family == 4 ? 4 : 16;
-
-	ip_family(res) = family == 4 ? PGSQL_AF_INET : PGSQL_AF_INET6;
-	ip_bits(res) = len * 8;
-	memcpy(ip_addr(res), addr, len);
-	SET_INET_VARSIZE(res);
-	return InetPGetDatum(res);
-}
-
-static Datum
-timestamp_datum(int64_t ns)
-{
-	int64		us = ns >= 0 ? ns / 1000 : -((-(ns + 1) + 1000) / 1000);
-	TimestampTz ts = us - (int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * USECS_PER_DAY;
-
-	/* damaged captures can carry timestamps beyond PostgreSQL's range: clamp them */
-	if (ts < MIN_TIMESTAMP)
-		ts = MIN_TIMESTAMP;
-	else if (ts >= END_TIMESTAMP)
-		ts = END_TIMESTAMP - 1;
-	return TimestampTzGetDatum(ts);
-}
-
-static Datum
-pl_datum(const NtgBiflow *f, bool wide)
-{
-	Datum	   *d = palloc(sizeof(Datum) * (f->npl ? f->npl : 1));
-
-	for (int i = 0; i < f->npl; i++)
-	{
-		int32		v = f->pl[i];
-
-		if (wide)
-			d[i] = Int32GetDatum(v);
-		else
-			d[i] = Int16GetDatum((int16) (v > PG_INT16_MAX ? PG_INT16_MAX : v < -PG_INT16_MAX ? -PG_INT16_MAX : v));
-	}
-	if (wide)
-		return PointerGetDatum(construct_array(d, f->npl, INT4OID, 4, true, TYPALIGN_INT));
-	return PointerGetDatum(construct_array(d, f->npl, INT2OID, 2, true, TYPALIGN_SHORT));
-}
-
-/* A label from a packet comment (UTF-8 by the pcapng format) in the server encoding; NULL when
- * the bytes are not valid UTF-8. */
-static bool
-label_datum(const char *label, Datum *out)
-{
-	int			len = strlen(label);
-
-	if (!pg_verify_mbstr(PG_UTF8, label, len, true))
-		return false;
-	*out = PointerGetDatum(cstring_to_text(pg_any_to_server(label, len, PG_UTF8)));
-	return true;
-}
-
-/* One biflow -> one row of read_pcap (column order as in sql/ext/10_capture.sql). */
-static int
-emit_row(const NtgBiflow *f, void *arg)
-{
-	CaptureRun *run = (CaptureRun *) arg;
-	Datum		v[READ_PCAP_COLS];
-	bool		nulls[READ_PCAP_COLS] = {0};
-	MemoryContext old = MemoryContextSwitchTo(run->rowctx);
-
-	v[0] = Int16GetDatum(f->protocol);
-	v[1] = inet_datum(f->family, f->cli_addr);
-	v[2] = Int32GetDatum(f->cli_port);
-	v[3] = inet_datum(f->family, f->srv_addr);
-	v[4] = Int32GetDatum(f->srv_port);
-	v[5] = timestamp_datum(f->first_ns);
-	v[6] = timestamp_datum(f->last_ns);
-	v[7] = Int64GetDatum(f->packets[0]);
-	v[8] = Int64GetDatum(f->packets[1]);
-	v[9] = Int64GetDatum(f->bytes[0]);
-	v[10] = Int64GetDatum(f->bytes[1]);
-	v[11] = Int64GetDatum(f->payload_bytes[0]);
-	v[12] = Int64GetDatum(f->payload_bytes[1]);
-	v[13] = Int64GetDatum(f->payload_packets);
-	v[14] = pl_datum(f, false);
-	v[15] = pl_datum(f, true);
-	if (f->sni)
-		v[16] = CStringGetTextDatum(f->sni);
-	else
-		nulls[16] = true;
-	nulls[17] = !f->label || !label_datum(f->label, &v[17]);
-	run->sink(v, nulls, run->sinkarg);
-	MemoryContextSwitchTo(old);
-	MemoryContextReset(run->rowctx);
-	return 0;
-}
-
-static void
-report_outcome(const char *what, const NtgCaptureStats *st)
-{
-	if (st->damaged)
-		ereport(WARNING,
-				(errcode(ERRCODE_DATA_CORRUPTED),
-				 errmsg("%s is damaged or cut short: read %llu packets before the damage",
-						what, (unsigned long long) st->packets),
-				 errdetail("Reading stopped because %s.", st->damage),
-				 errhint("The biflows of the packets before the damage are returned.")));
-	if (st->pl_over_smallint > 0)
-		ereport(WARNING,
-				(errmsg("%llu payload lengths of %s exceed the range of smallint",
-						(unsigned long long) st->pl_over_smallint, what),
-				 errdetail("Column pl holds them clipped to 32767 or -32767; column pl_full holds the exact values.")));
-}
-
-static void
-tupstore_sink(const Datum *values, const bool *nulls, void *arg)
+tupstore_sink(int file, const NtgBiflow *f, void *arg)
 {
 	TupstoreSink *ts = (TupstoreSink *) arg;
+	Datum		v[Max(CAPTURE_ROW_COLS, CAPTURE_ROW_COLS_V010)];
+	bool		nulls[Max(CAPTURE_ROW_COLS, CAPTURE_ROW_COLS_V010)];
 
-	tuplestore_putvalues(ts->tupstore, ts->tupdesc, (Datum *) values, (bool *) nulls);
-}
-
-/* Read a whole capture, handing each biflow to sink.  data != NULL: bytes; else path. */
-static void
-run_capture(const char *path, const uint8_t *data, size_t len, const NtgCaptureOptions *opt,
-			RowSink sink, void *sinkarg, NtgCaptureStats *st)
-{
-	NtgError	err;
-	MemoryContext capctx,
-				old;
-	CaptureRun *run;
-	char		what[MAXPGPATH + 32];
-	int			rc;
-
-	capctx = AllocSetContextCreate(CurrentMemoryContext, "ntg capture", ALLOCSET_DEFAULT_SIZES);
-	old = MemoryContextSwitchTo(capctx);
-	run = palloc0(sizeof(CaptureRun));
-	run->sink = sink;
-	run->sinkarg = sinkarg;
-	run->rowctx = AllocSetContextCreate(capctx, "ntg capture row", ALLOCSET_SMALL_SIZES);
-	run->cb.func = capture_cleanup;
-	run->cb.arg = run;
-	MemoryContextRegisterResetCallback(capctx, &run->cb);
-
-	ntg_error_clear(&err);
-	if (data)
-	{
-		snprintf(what, sizeof(what), "capture data");
-		rc = ntg_capture_open_memory(data, len, &run->reader, &err);
-	}
+	if (ts->v010)
+		capture_row_values_v010(f, v, nulls);
 	else
-	{
-		snprintf(what, sizeof(what), "capture file \"%s\"", path);
-		rc = ntg_capture_open_file(path, &run->reader, &err);
-	}
-	if (rc == NTG_OK)
-		rc = ntg_capture_run(run->reader, opt, emit_row, run, st, &err);
-	MemoryContextSwitchTo(old);
-	if (rc != NTG_OK)
-		ntg_pg_raise(&err);		/* the callback closes the reader */
-	MemoryContextDelete(capctx);
-	report_outcome(what, st);
+		capture_row_values(f, v, nulls);
+	tuplestore_putvalues(ts->tupstore, ts->tupdesc, v, nulls);
 }
 
 /* read_pcap: the whole capture into the function's tuplestore. */
@@ -287,12 +63,21 @@ read_capture(FunctionCallInfo fcinfo, const char *path, const uint8_t *data, siz
 	NtgCaptureOptions opt;
 	NtgCaptureStats st;
 	TupstoreSink ts;
+	char		what[MAXPGPATH + 32];
 
-	options_from_args(fcinfo, 1, &opt);
+	capture_options_from_args(fcinfo, READ_N_ARG, READ_SPLIT_ARG, &opt);
 	InitMaterializedSRF(fcinfo, 0);
 	ts.tupstore = rsinfo->setResult;
 	ts.tupdesc = rsinfo->setDesc;
-	run_capture(path, data, len, &opt, tupstore_sink, &ts, &st);
+	ts.v010 = PG_NARGS() < READ_NARGS;
+	capture_read_one(path, data, len, &opt, tupstore_sink, &ts, &st);
+	if (data)
+		snprintf(what, sizeof(what), "capture data");
+	else
+		snprintf(what, sizeof(what), "capture file \"%s\"", path);
+	capture_report_outcome(what, &st);
+	if (ts.v010)
+		capture_report_clipped_v010(what, &st);
 	last_stats = st;
 	last_generation++;
 }
@@ -308,7 +93,7 @@ ntg_read_pcap_path(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("capture path must not be null")));
 	path = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	check_read_privilege(path);
+	capture_check_read_privilege(path);
 	read_capture(fcinfo, path, NULL, 0);
 	return (Datum) 0;
 }
@@ -328,23 +113,8 @@ ntg_read_pcap_bytea(PG_FUNCTION_ARGS)
 	return (Datum) 0;
 }
 
-/* {"non_ip": 3, ...} for the import result. */
-static Datum
-skipped_jsonb(const NtgCaptureStats *st)
-{
-	StringInfoData s;
-
-	initStringInfo(&s);
-	appendStringInfoChar(&s, '{');
-	for (int i = 0; i < NTG_SKIP_NREASONS; i++)
-		appendStringInfo(&s, "%s\"%s\": %llu", i ? ", " : "", ntg_skip_reason_names[i],
-						 (unsigned long long) st->skipped[i]);
-	appendStringInfoChar(&s, '}');
-	return DirectFunctionCall1(jsonb_in, CStringGetDatum(s.data));
-}
-
-static const char *
-target_name(Oid target)
+const char *
+capture_target_name(Oid target)
 {
 	char	   *rel = get_rel_name(target);
 
@@ -355,105 +125,138 @@ target_name(Oid target)
 	return quote_qualified_identifier(get_namespace_name(get_rel_namespace(target)), rel);
 }
 
-static Oid
-read_pcap_oid(bool is_bytea)
+typedef struct BulkRead
 {
-	Oid			argtypes[5] = {is_bytea ? BYTEAOID : TEXTOID, INT4OID, INTERVALOID, INTERVALOID, TEXTOID};
+	CaptureBulk *bulk;
+	NtgCaptureStats st;
+	NtgError	err;
+} BulkRead;
 
-	return LookupFuncName(list_make2(makeString("ntg"), makeString("read_pcap")), 5, argtypes, false);
+static void
+bulk_sink(int file, const NtgBiflow *f, void *arg)
+{
+	Datum		v[CAPTURE_ROW_COLS];
+	bool		nulls[CAPTURE_ROW_COLS];
+
+	capture_row_values(f, v, nulls);
+	capture_bulk_add(((BulkRead *) arg)->bulk, v, nulls);
+}
+
+static void
+bulk_done(int file, const NtgCaptureStats *st, const NtgError *err, void *arg)
+{
+	BulkRead   *b = (BulkRead *) arg;
+
+	b->st = *st;
+	b->err = *err;
+}
+
+/*
+ * Read a capture file of CAPTURE_WORKER_MIN_BYTES or more in a background worker while this
+ * backend inserts its rows: the two halves of the import run on two cores.  False when the file
+ * is smaller, ntg.import_workers is 0 or no worker could be started (the caller reads it here).
+ */
+static bool
+read_in_worker(const char *path, const NtgCaptureOptions *opt, BulkRead *b)
+{
+	struct stat sb;
+	char	   *paths[1];
+
+	if (ntg_import_workers <= 0 || stat(path, &sb) != 0 || !S_ISREG(sb.st_mode) ||
+		sb.st_size < CAPTURE_WORKER_MIN_BYTES)
+		return false;
+	paths[0] = (char *) path;
+	if (capture_read_parallel(paths, 1, opt, 1, bulk_sink, bulk_done, b) == 0)
+		return false;
+	if (b->err.code != NTG_OK)
+		ntg_pg_raise(&b->err);
+	return true;
+}
+
+/*
+ * The installed ntg.read_pcap: 0.2.0's (8 arguments, a label column) or, in a database whose
+ * extension is still at 0.1.0 (this library serves both), 0.1.0's (5 arguments, no label).
+ */
+static Oid
+read_pcap_oid(bool is_bytea, int *nargs)
+{
+	Oid			argtypes[READ_NARGS] = {is_bytea ? BYTEAOID : TEXTOID, INT4OID, INTERVALOID,
+	INTERVALOID, TEXTOID, BOOLOID, TEXTOID, BOOLOID};
+	List	   *name = list_make2(makeString("ntg"), makeString("read_pcap"));
+	Oid			fn = LookupFuncName(name, READ_NARGS, argtypes, true);
+
+	*nargs = READ_NARGS;
+	if (OidIsValid(fn))
+		return fn;
+	*nargs = 5;
+	return LookupFuncName(name, 5, argtypes, false);
 }
 
 /* The generic path calls ntg.read_pcap, so it needs EXECUTE on it: the batched path asks the same. */
-static void
-check_read_pcap_execute(bool is_bytea)
+void
+capture_check_read_pcap_execute(bool is_bytea)
 {
-	Oid			fn = read_pcap_oid(is_bytea);
+	int			nargs;
+	Oid			fn = read_pcap_oid(is_bytea, &nargs);
 	AclResult	aclresult = pg_proc_aclcheck(fn, GetUserId(), ACL_EXECUTE);
 
 	if (aclresult != ACLCHECK_OK)
 		aclcheck_error(aclresult, OBJECT_FUNCTION, get_func_name(fn));
 }
 
-/* Whether the installed ntg.read_pcap returns the label column (0.1.0's does not). */
-static bool
-read_pcap_has_label(bool is_bytea)
-{
-	TupleDesc	desc;
-
-	if (get_func_result_type(read_pcap_oid(is_bytea), NULL, &desc) != TYPEFUNC_COMPOSITE)
-		return false;
-	return desc->natts >= READ_PCAP_COLS &&
-		strcmp(NameStr(TupleDescAttr(desc, READ_PCAP_COLS - 1)->attname), "label") == 0;
-}
-
-static void
-bulk_sink(const Datum *values, const bool *nulls, void *arg)
-{
-	capture_bulk_add((CaptureBulk *) arg, values, nulls);
-}
-
-/* The batched path: rows go from the reader's callback straight into table_multi_insert. */
-static uint64
-import_batched(FunctionCallInfo fcinfo, const char *path, CaptureBulk *bulk, NtgCaptureStats *st)
-{
-	NtgCaptureOptions opt;
-
-	options_from_args(fcinfo, 3, &opt);
-	if (path)
-		run_capture(path, NULL, 0, &opt, bulk_sink, bulk, st);
-	else
-	{
-		bytea	   *b = PG_GETARG_BYTEA_PP(0);
-
-		run_capture(NULL, (const uint8_t *) VARDATA_ANY(b), VARSIZE_ANY_EXHDR(b), &opt,
-					bulk_sink, bulk, st);
-	}
-	return capture_bulk_end(bulk);
-}
-
 /*
  * The generic path, for any target an INSERT accepts (triggers, rules, partitions, views, type
  * conversions, ...): INSERT INTO target (...) SELECT ... FROM ntg.read_pcap(source, ...).
+ * fixed: dataset, label, source; opts: read_pcap's arguments after the source (n ... decapsulate).
+ * A NULL label takes each biflow's own, from its packet comment.
  */
-static uint64
-import_generic(FunctionCallInfo fcinfo, bool is_bytea, const char *name, const Datum *fixed,
-			   const bool *fixednull, NtgCaptureStats *st)
+uint64
+capture_import_generic(const char *name, bool is_bytea, Datum source, const Datum *fixed,
+					   const bool *fixednull, const Datum *opts, const bool *optsnull,
+					   NtgCaptureStats *st)
 {
-	Oid			argtypes[8] = {TEXTOID, TEXTOID, TEXTOID, is_bytea ? BYTEAOID : TEXTOID,
-	INT4OID, INTERVALOID, INTERVALOID, TEXTOID};
-	Datum		values[8];
-	char		nulls[8] = "        ";
+	Oid			argtypes[3 + READ_NARGS] = {TEXTOID, TEXTOID, TEXTOID, is_bytea ? BYTEAOID : TEXTOID,
+		INT4OID, INTERVALOID, INTERVALOID, TEXTOID, BOOLOID, TEXTOID, BOOLOID};
+	Datum		values[3 + READ_NARGS];
+	char		nulls[3 + READ_NARGS];
 	StringInfoData sql;
 	uint64		generation = last_generation;
 	uint64		written;
+	int			nargs;
+	bool		v020;
 
-	/* label NULL: each biflow's label from its packet comment, where the capture has one */
+	(void) read_pcap_oid(is_bytea, &nargs);
+	v020 = nargs == READ_NARGS;
 	initStringInfo(&sql);
 	appendStringInfo(&sql,
 					 "INSERT INTO %s (dataset, label, source, protocol, client_ip, client_port, "
 					 "server_ip, server_port, first_seen, last_seen, packets_up, packets_down, "
 					 "bytes_up, bytes_down, payload_bytes_up, payload_bytes_down, payload_packets, "
-					 "pl, pl_full, sni) SELECT $1, %s, $3, r.protocol, r.client_ip, r.client_port, "
+					 "%s, sni) SELECT $1, %s, $3, r.protocol, r.client_ip, r.client_port, "
 					 "r.server_ip, r.server_port, r.first_seen, r.last_seen, r.packets_up, "
 					 "r.packets_down, r.bytes_up, r.bytes_down, r.payload_bytes_up, "
-					 "r.payload_bytes_down, r.payload_packets, r.pl, r.pl_full, r.sni "
+					 "r.payload_bytes_down, r.payload_packets, %s, r.sni "
 					 "FROM ntg.read_pcap($4, n => $5, idle_timeout => $6, active_timeout => $7, "
-					 "filter => $8) r",
-					 name, read_pcap_has_label(is_bytea) ? "coalesce($2, r.label)" : "$2");
+					 "filter => $8%s) r",
+					 name, v020 ? "pl" : "pl, pl_full",
+					 v020 ? "coalesce($2, r.label)" : "$2",
+					 v020 ? "r.pl" : "r.pl, r.pl_full",
+					 v020 ? ", split_on_syn => $9, client_rule => $10, decapsulate => $11" : "");
 	for (int i = 0; i < CAPTURE_BULK_FIXED; i++)
 	{
 		values[i] = fixed[i];
 		nulls[i] = fixednull[i] ? 'n' : ' ';
 	}
-	values[3] = PG_GETARG_DATUM(0);
-	for (int i = 4; i < 8; i++)
+	values[3] = source;
+	nulls[3] = ' ';
+	for (int i = 0; i < READ_NARGS - 1; i++)
 	{
-		nulls[i] = PG_ARGISNULL(i - 1) ? 'n' : ' ';
-		values[i] = PG_ARGISNULL(i - 1) ? (Datum) 0 : PG_GETARG_DATUM(i - 1);
+		values[4 + i] = opts[i];
+		nulls[4 + i] = optsnull[i] ? 'n' : ' ';
 	}
 
 	SPI_connect();
-	if (SPI_execute_with_args(sql.data, 8, argtypes, values, nulls, false, 0) != SPI_OK_INSERT)
+	if (SPI_execute_with_args(sql.data, 3 + nargs, argtypes, values, nulls, false, 0) != SPI_OK_INSERT)
 		elog(ERROR, "SPI_execute_with_args failed: %s", sql.data);
 	written = SPI_processed;
 	SPI_finish();
@@ -464,15 +267,73 @@ import_generic(FunctionCallInfo fcinfo, bool is_bytea, const char *name, const D
 	return written;
 }
 
+/* import_pcap's options in read_pcap's order (n, idle, active, filter, split, rule, decap);
+ * 0.1.0's import_pcap has only the first four. */
+void
+capture_read_options(FunctionCallInfo fcinfo, Datum *opts, bool *optsnull)
+{
+	static const int argno[READ_NARGS - 1] = {3, 4, 5, 6, 8, 9, 10};
+
+	for (int i = 0; i < READ_NARGS - 1; i++)
+	{
+		optsnull[i] = argno[i] >= PG_NARGS() || PG_ARGISNULL(argno[i]);
+		opts[i] = optsnull[i] ? (Datum) 0 : PG_GETARG_DATUM(argno[i]);
+	}
+}
+
 /*
- * import_pcap(source, dataset, label, n, idle_timeout, active_timeout, filter, target): the
- * biflows into target, batched like COPY where the target allows it, else through an INSERT;
- * then the figures.
+ * import_pcap(source, dataset, label, n, idle_timeout, active_timeout, filter, target,
+ * split_on_syn, client_rule, decapsulate): the biflows into target, batched like COPY where the
+ * target allows it, else through an INSERT; then the figures.
  */
+/*
+ * The ntg.import_result row, filled by attribute name: 0.1.0's type (a database not yet
+ * updated) also has pl_clipped, the PL values its smallint pl column clipped.
+ */
+static HeapTuple
+import_result_tuple(TupleDesc tupdesc, const char *dataset, uint64 written,
+					const NtgCaptureStats *st)
+{
+	Datum	   *v = palloc0(sizeof(Datum) * tupdesc->natts);
+	bool	   *n = palloc0(sizeof(bool) * tupdesc->natts);
+
+	for (int i = 0; i < tupdesc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(tupdesc, i);
+		const char *a = NameStr(att->attname);
+
+		if (att->attisdropped)
+			n[i] = true;
+		else if (strcmp(a, "dataset") == 0)
+			v[i] = CStringGetTextDatum(dataset);
+		else if (strcmp(a, "format") == 0)
+			v[i] = CStringGetTextDatum(st->format);
+		else if (strcmp(a, "packets") == 0)
+			v[i] = Int64GetDatum(st->packets);
+		else if (strcmp(a, "bytes") == 0)
+			v[i] = Int64GetDatum(st->bytes_read);
+		else if (strcmp(a, "packets_in_biflows") == 0)
+			v[i] = Int64GetDatum(st->packets_attributed);
+		else if (strcmp(a, "biflows") == 0)
+			v[i] = Int64GetDatum(written);
+		else if (strcmp(a, "skipped") == 0)
+			v[i] = capture_skipped_jsonb(st);
+		else if (strcmp(a, "pl_clipped") == 0)
+			v[i] = Int64GetDatum(st->pl_over_smallint);
+		else if (strcmp(a, "damaged") == 0)
+			v[i] = BoolGetDatum(st->damaged);
+		else if (strcmp(a, "damage") == 0 && st->damaged)
+			v[i] = CStringGetTextDatum(st->damage);
+		else
+			n[i] = true;
+	}
+	return heap_form_tuple(tupdesc, v, n);
+}
+
 static Datum
 import_capture(FunctionCallInfo fcinfo, bool is_bytea)
 {
-	Oid			target = PG_GETARG_OID(7);
+	Oid			target;
 	char	   *dataset,
 			   *source = NULL;
 	const char *name,
@@ -481,24 +342,26 @@ import_capture(FunctionCallInfo fcinfo, bool is_bytea)
 	bool		fixednull[CAPTURE_BULK_FIXED];
 	CaptureBulk *bulk;
 	TupleDesc	tupdesc;
-	Datum		out[10];
-	bool		outnulls[10] = {0};
 	uint64		written;
 	NtgCaptureStats st;
+	NtgCaptureOptions opt;
 
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("capture %s must not be null", is_bytea ? "data" : "path")));
-	if (PG_ARGISNULL(7))
+	if (PG_ARGISNULL(CAPTURE_IMPORT_TARGET_ARG))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("target table must not be null")));
+	target = PG_GETARG_OID(CAPTURE_IMPORT_TARGET_ARG);
 	if (!is_bytea)
 	{
 		source = text_to_cstring(PG_GETARG_TEXT_PP(0));
-		check_read_privilege(source);	/* before the INSERT, for a message without context */
+		capture_check_read_privilege(source);	/* before the INSERT, for a message without context */
 	}
+	/* check every option before any work (the generic path would check them inside the INSERT) */
+	capture_options_from_args(fcinfo, CAPTURE_IMPORT_N_ARG, CAPTURE_IMPORT_SPLIT_ARG, &opt);
 	if (!PG_ARGISNULL(1))
 		dataset = text_to_cstring(PG_GETARG_TEXT_PP(1));
 	else if (!is_bytea)
@@ -511,7 +374,7 @@ import_capture(FunctionCallInfo fcinfo, bool is_bytea)
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
 
-	name = target_name(target);
+	name = capture_target_name(target);
 	fixed[0] = CStringGetTextDatum(dataset);
 	fixednull[0] = false;
 	fixed[1] = PG_ARGISNULL(2) ? (Datum) 0 : PG_GETARG_DATUM(2);
@@ -521,31 +384,38 @@ import_capture(FunctionCallInfo fcinfo, bool is_bytea)
 	bulk = capture_bulk_begin(target, fixed, fixednull, &why);
 	if (bulk)
 	{
-		check_read_pcap_execute(is_bytea);
-		ereport(DEBUG1, (errmsg_internal("ntg.import_pcap: batched insert into %s", name)));
-		written = import_batched(fcinfo, source, bulk, &st);
+		bytea	   *b = is_bytea ? PG_GETARG_BYTEA_PP(0) : NULL;
+		BulkRead	br;
+
+		capture_check_read_pcap_execute(is_bytea);
+		memset(&br, 0, sizeof(br));
+		br.bulk = bulk;
+		if (!is_bytea && read_in_worker(source, &opt, &br))
+			ereport(DEBUG1, (errmsg_internal("ntg.import_pcap: batched insert into %s, read by a worker", name)));
+		else
+		{
+			ereport(DEBUG1, (errmsg_internal("ntg.import_pcap: batched insert into %s", name)));
+			capture_read_one(source, b ? (const uint8_t *) VARDATA_ANY(b) : NULL,
+							 b ? VARSIZE_ANY_EXHDR(b) : 0, &opt, bulk_sink, &br, &br.st);
+		}
+		st = br.st;
+		written = capture_bulk_end(bulk);
+		capture_report_outcome(is_bytea ? "capture data" :
+							   psprintf("capture file \"%s\"", source), &st);
 	}
 	else
 	{
+		Datum		opts[READ_NARGS - 1];
+		bool		optsnull[READ_NARGS - 1];
+
 		ereport(DEBUG1, (errmsg_internal("ntg.import_pcap: INSERT into %s because %s", name, why)));
-		written = import_generic(fcinfo, is_bytea, name, fixed, fixednull, &st);
+		capture_read_options(fcinfo, opts, optsnull);
+		written = capture_import_generic(name, is_bytea, PG_GETARG_DATUM(0), fixed, fixednull,
+										 opts, optsnull, &st);
 	}
 
-	out[0] = CStringGetTextDatum(dataset);
-	out[1] = CStringGetTextDatum(st.format);
-	out[2] = Int64GetDatum(st.packets);
-	out[3] = Int64GetDatum(st.bytes_read);
-	out[4] = Int64GetDatum(st.packets_attributed);
-	out[5] = Int64GetDatum(written);
-	out[6] = skipped_jsonb(&st);
-	out[7] = Int64GetDatum(st.pl_over_smallint);
-	out[8] = BoolGetDatum(st.damaged);
-	if (st.damaged)
-		out[9] = CStringGetTextDatum(st.damage);
-	else
-		outnulls[9] = true;
 	tupdesc = BlessTupleDesc(tupdesc);
-	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, out, outnulls)));
+	PG_RETURN_DATUM(HeapTupleGetDatum(import_result_tuple(tupdesc, dataset, written, &st)));
 }
 
 PG_FUNCTION_INFO_V1(ntg_import_pcap_path);

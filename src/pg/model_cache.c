@@ -17,7 +17,11 @@
 #include "postgres.h"
 
 #include "catalog/pg_type.h"
+#include "access/xact.h"
 #include "executor/spi.h"
+#include "miscadmin.h"
+#include "storage/proc.h"
+#include "utils/snapmgr.h"
 #include "utils/builtins.h"
 #include "utils/memutils.h"
 
@@ -53,9 +57,10 @@ lookup_plan(bool with_weights)
 {
 	static SPIPlanPtr plans[2];
 	static const char *const sql[2] = {
-		"SELECT kind, version, xmin::pg_catalog.text || ':' || ctid::pg_catalog.text"
-		" FROM ntg.models WHERE name OPERATOR(pg_catalog.=) $1",
-		"SELECT kind, version, xmin::pg_catalog.text || ':' || ctid::pg_catalog.text, weights"
+		"SELECT kind, version, xmin::pg_catalog.text || ':' || ctid::pg_catalog.text,"
+		" pg_catalog.octet_length(weights) FROM ntg.models WHERE name OPERATOR(pg_catalog.=) $1",
+		"SELECT kind, version, xmin::pg_catalog.text || ':' || ctid::pg_catalog.text,"
+		" pg_catalog.octet_length(weights), weights"
 		" FROM ntg.models WHERE name OPERATOR(pg_catalog.=) $1"
 	};
 	Oid			argtypes[1] = {TEXTOID};
@@ -97,10 +102,13 @@ ntg_pg_model_fetch(const char *name, bool with_weights, bool missing_ok, NtgMode
 		row->kind = SPI_getvalue(tup, desc, 1);
 		row->version = DatumGetInt64(SPI_getbinval(tup, desc, 2, &isnull));
 		row->tuple_id = SPI_getvalue(tup, desc, 3);
+		row->length = DatumGetInt32(SPI_getbinval(tup, desc, 4, &isnull));
+		if (isnull)
+			row->length = 0;
 		row->weights = NULL;
 		if (with_weights)
 		{
-			Datum		w = SPI_getbinval(tup, desc, 4, &isnull);
+			Datum		w = SPI_getbinval(tup, desc, 5, &isnull);
 
 			if (!isnull)
 				row->weights = (bytea *) PG_DETOAST_DATUM_COPY(w);
@@ -161,9 +169,12 @@ weights_kind(const bytea *w)
 	return kind;
 }
 
-/* Load a row into CurrentMemoryContext, or say what is wrong with it; NULL on a problem. */
+/*
+ * Load a row into CurrentMemoryContext, or say what is wrong with it; NULL on a problem.  With
+ * borrow the model may point into row->weights, which the caller then keeps as long as the model.
+ */
 static NtgModel *
-load_row(const NtgModelRow *row, char **msg, char **detail)
+load_row(const NtgModelRow *row, bool borrow, char **msg, char **detail)
 {
 	NtgModel   *model = NULL;
 	NtgError	err;
@@ -175,8 +186,9 @@ load_row(const NtgModelRow *row, char **msg, char **detail)
 		*msg = psprintf("model \"%s\" has no weights", row->name);
 		return NULL;
 	}
-	if (ntg_model_from_bytes((const uint8_t *) VARDATA_ANY(row->weights),
-							 VARSIZE_ANY_EXHDR(row->weights), &model, &err) != NTG_OK)
+	if ((borrow ? ntg_model_from_bytes_borrow : ntg_model_from_bytes)
+		((const uint8_t *) VARDATA_ANY(row->weights), VARSIZE_ANY_EXHDR(row->weights), &model,
+		 &err) != NTG_OK)
 	{
 		*msg = psprintf("model \"%s\" cannot be loaded: %s", row->name, err.msg);
 		if (err.detail[0])
@@ -194,12 +206,12 @@ load_row(const NtgModelRow *row, char **msg, char **detail)
 	return model;
 }
 
-NtgModel *
-ntg_pg_model_from_row(const NtgModelRow *row)
+static NtgModel *
+model_from_row(const NtgModelRow *row, bool borrow)
 {
 	char	   *msg,
 			   *detail;
-	NtgModel   *model = load_row(row, &msg, &detail);
+	NtgModel   *model = load_row(row, borrow, &msg, &detail);
 
 	if (model == NULL)
 		ereport(ERROR,
@@ -210,12 +222,18 @@ ntg_pg_model_from_row(const NtgModelRow *row)
 	return model;
 }
 
+NtgModel *
+ntg_pg_model_from_row(const NtgModelRow *row)
+{
+	return model_from_row(row, false);
+}
+
 bool
 ntg_pg_model_check_row(const NtgModelRow *row, char **problem)
 {
 	char	   *msg,
 			   *detail;
-	NtgModel   *model = load_row(row, &msg, &detail);
+	NtgModel   *model = load_row(row, false, &msg, &detail);
 
 	if (model == NULL)
 	{
@@ -346,28 +364,61 @@ cache_place(Size bytes)
 	return e;
 }
 
-/* Load row into a new context; place it in the cache (or transiently) once it passed. */
+/*
+ * The model of a row version into cxt, pointing into its bytes (no second copy of its tensors):
+ * the bytes of the server's model file when there is one (model_files.c; mapped, shared with the
+ * other backends), else the row's weights read from the table, which are then written to a model
+ * file for the next backends.  *key is the row version the model is of.
+ */
+static NtgModel *
+load_into(const char *name, const NtgModelRow *meta, MemoryContext cxt, NtgModelRow *key)
+{
+	const uint8 *mapped = ntg_pg_model_file_map(meta, meta->length, cxt);
+	NtgModel   *model;
+	NtgError	err;
+
+	if (mapped != NULL)
+	{
+		if (ntg_model_from_bytes_borrow(mapped, meta->length, &model, &err) == NTG_OK &&
+			strcmp(model->kind->name, meta->kind) == 0)
+		{
+			*key = *meta;
+			return model;
+		}
+		ntg_pg_model_file_forget(meta, meta->length);	/* damaged or foreign: read the row */
+	}
+	/* an error deletes cxt with its parent, the statement's context */
+	ntg_pg_model_fetch(name, true, false, key);
+	model = model_from_row(key, true);
+	ntg_pg_model_file_store(key, (const uint8 *) VARDATA_ANY(key->weights),
+							VARSIZE_ANY_EXHDR(key->weights));
+	return model;
+}
+
+/* Load a model into a new context; place it in the cache (or transiently) once it passed. */
 static CacheEntry *
-cache_fill(const NtgModelRow *row)
+cache_fill(const char *name, const NtgModelRow *meta)
 {
 	MemoryContext cxt = AllocSetContextCreate(CurrentMemoryContext, "ntg model",
 											  ALLOCSET_DEFAULT_SIZES);
 	MemoryContext old = MemoryContextSwitchTo(cxt);
+	NtgModelRow key;
 	NtgModel   *model;
 	CacheEntry *e;
 	Size		bytes;
 
-	model = ntg_pg_model_from_row(row);	/* an error deletes cxt with its parent */
+	model = load_into(name, meta, cxt, &key);
 	MemoryContextSwitchTo(old);
-	bytes = MemoryContextMemAllocated(cxt, true);
+	/* a mapped file counts too: it is what the model reads */
+	bytes = MemoryContextMemAllocated(cxt, true) + (key.weights == NULL ? key.length : 0);
 	e = cache_place(bytes);
 	MemoryContextSetParent(cxt, TopMemoryContext);
 	e->cxt = cxt;
 	e->model = model;
 	e->bytes = bytes;
-	e->name = MemoryContextStrdup(cxt, row->name);
-	e->tuple_id = MemoryContextStrdup(cxt, row->tuple_id);
-	e->version = row->version;
+	e->name = MemoryContextStrdup(cxt, key.name);
+	e->tuple_id = MemoryContextStrdup(cxt, key.tuple_id);
+	e->version = key.version;
 	MemoryContextSetIdentifier(cxt, e->name);
 	return e;
 }
@@ -395,6 +446,69 @@ refuse_unable(NtgModelRow *row, unsigned need_caps)
 	ntg_pg_model_require(row->name, kind, need_caps);
 }
 
+/*
+ * The row lookup a statement has made already: the same statement (transaction, command, active
+ * snapshot) and role see the same row version, so many small calls of one statement (a LATERAL
+ * ntg.generate per row, ntg.rf_predict per row) look a model up once.
+ */
+typedef struct LookupMemo
+{
+	char		name[NAMEDATALEN * 2];
+	LocalTransactionId lxid;
+	CommandId	cid;
+	Snapshot	snapshot;
+	TransactionId snapshot_xmin;
+	TransactionId snapshot_xmax;
+	CommandId	snapshot_cid;
+	uint64		snapshot_completions;	/* equal: the snapshot's contents are the same */
+	Oid			role;
+	CacheEntry *entry;
+	char		tuple_id[64];
+} LookupMemo;
+
+static LookupMemo memo;
+
+static CacheEntry *
+memo_lookup(const char *name)
+{
+	Snapshot	snap = ActiveSnapshotSet() ? GetActiveSnapshot() : NULL;
+	CacheEntry *e = memo.entry;
+
+	if (e == NULL || snap == NULL || memo.snapshot != snap || memo.snapshot_xmin != snap->xmin ||
+		memo.snapshot_xmax != snap->xmax || memo.snapshot_cid != snap->curcid ||
+		memo.snapshot_completions != snap->snapXactCompletionCount ||
+		memo.lxid != MyProc->lxid || memo.cid != GetCurrentCommandId(false) ||
+		memo.role != GetUserId() || strcmp(memo.name, name) != 0)
+		return NULL;
+	/* the entry may have been evicted or replaced since */
+	if (e->cxt == NULL || e->broken || strcmp(e->name, name) != 0 ||
+		strcmp(e->tuple_id, memo.tuple_id) != 0)
+		return NULL;
+	return e;
+}
+
+static void
+memo_remember(const char *name, CacheEntry *e)
+{
+	Snapshot	snap = ActiveSnapshotSet() ? GetActiveSnapshot() : NULL;
+
+	memo.entry = NULL;
+	if (snap == NULL || snap->snapXactCompletionCount == 0 || strlen(name) >= sizeof(memo.name) ||
+		strlen(e->tuple_id) >= sizeof(memo.tuple_id))
+		return;
+	strcpy(memo.name, name);
+	strcpy(memo.tuple_id, e->tuple_id);
+	memo.lxid = MyProc->lxid;
+	memo.cid = GetCurrentCommandId(false);
+	memo.snapshot = snap;
+	memo.snapshot_xmin = snap->xmin;
+	memo.snapshot_xmax = snap->xmax;
+	memo.snapshot_cid = snap->curcid;
+	memo.snapshot_completions = snap->snapXactCompletionCount;
+	memo.role = GetUserId();
+	memo.entry = e;
+}
+
 void
 ntg_pg_model_acquire(const char *name, unsigned need_caps, MemoryContext owner, NtgModelRef *ref)
 {
@@ -402,18 +516,14 @@ ntg_pg_model_acquire(const char *name, unsigned need_caps, MemoryContext owner, 
 	CacheEntry *e;
 	MemoryContextCallback *cb;
 
-	ntg_pg_model_fetch(name, false, false, &row);
-	refuse_unable(&row, need_caps);
-	e = cache_lookup(&row);
-	if (e == NULL)
+	if ((e = memo_lookup(name)) == NULL)
 	{
-		/* Read the weights; the row may have changed in between, so key on what we read. */
-		ntg_pg_model_fetch(name, true, false, &row);
+		ntg_pg_model_fetch(name, false, false, &row);
+		refuse_unable(&row, need_caps);
 		e = cache_lookup(&row);
 		if (e == NULL)
-			e = cache_fill(&row);
-		if (row.weights != NULL)
-			pfree(row.weights);
+			e = cache_fill(name, &row);
+		memo_remember(name, e);
 	}
 	ntg_pg_model_require(name, e->model->kind, need_caps);
 	e->last_used = ++use_clock;
@@ -448,7 +558,7 @@ ntg_pg_model_sample(NtgModelRef *ref, int class_index, int n, const NtgSampleOpt
 	PG_END_TRY();
 	MemoryContextSwitchTo(old);
 	/* buffers a model makes on first use (a KV cache) count towards the bound */
-	e->bytes = MemoryContextMemAllocated(e->cxt, true);
+	e->bytes = Max(e->bytes, MemoryContextMemAllocated(e->cxt, true));
 	if (rc != NTG_OK)
 	{
 		e->broken = true;

@@ -12,7 +12,7 @@
  * options is a JSON object of the sampling options the model's kind declares (model.h), applied
  * over the defaults stored with the model; other keys are refused, naming the accepted ones.
  * With a token model's "stratified" each chunk of CHUNK_ROWS rows is one stratified sample of
- * the model's distribution (llama_sample.c), so the rows depend on the chunk size, fixed here.
+ * the model's distribution (token_draw.c), so the rows depend on the chunk size, fixed here.
  */
 #include "postgres.h"
 

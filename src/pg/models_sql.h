@@ -19,6 +19,7 @@ typedef struct NtgModelRow
 	char	   *kind;
 	int64		version;
 	char	   *tuple_id;		/* "xmin:ctid": differs for every version of the row */
+	int64		length;			/* bytes of the weights (read without detoasting them) */
 	bytea	   *weights;		/* detoasted copy, or NULL when not asked for */
 } NtgModelRow;
 
@@ -71,6 +72,17 @@ void		ntg_pg_model_sample(NtgModelRef *ref, int class_index, int n,
 /* The model's stored sampling defaults with a call's options (jsonb object) over them; an
  * unknown option or a value out of range is 22023, naming the accepted options. */
 void		ntg_pg_sample_options(const NtgModel *m, Jsonb *options, NtgSampleOptions *out);
+
+/* ---- model files (model_files.c) ----------------------------------------------------------- */
+
+/* The bytes of a row version's model file, mapped read-only until `owner` goes; NULL if none. */
+const uint8 *ntg_pg_model_file_map(const NtgModelRow *row, int64 len, MemoryContext owner);
+/* Write a row version's bytes to its model file (a cache: failures are silent). */
+void		ntg_pg_model_file_store(const NtgModelRow *row, const uint8 *data, int64 len);
+/* Remove a row version's model file (found damaged). */
+void		ntg_pg_model_file_forget(const NtgModelRow *row, int64 len);
+/* GUC ntg.model_file_cache (kB): total size of the model files. */
+extern int	ntg_model_file_cache_kb;
 
 /* GUC ntg.model_cache_size (kB): memory of loaded models a backend keeps. */
 extern int	ntg_model_cache_kb;

@@ -24,6 +24,7 @@
 #include "common/params.h"
 #include "common/seqset.h"
 #include "models/train_driver.h"
+#include "jobs_progress.h"
 #include "models_sql.h"
 #include "ntg_glue.h"
 
@@ -67,7 +68,7 @@ train_model(NtgTraining *t, const NtgModelKind *kind, const char *query, Jsonb *
 				 errmsg("every pl array of train_query is empty"),
 				 errdetail("A generator learns payload lengths; %d rows carried none.", rows.n_rows)));
 	NTG_PG_CHECK(ntg_training_prepare(t, kind, &params, &rows, &limits, &err), &err);
-	NTG_PG_CHECK(ntg_training_run(t, NULL, &err), &err);
+	NTG_PG_CHECK(ntg_training_run(t, ntg_job_train_hooks(t), &err), &err);
 	NTG_PG_CHECK(ntg_training_save(t, bytes, n_bytes, &err), &err);
 }
 

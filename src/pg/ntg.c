@@ -4,14 +4,15 @@
  */
 #include "postgres.h"
 
+#include <limits.h>
 #include <pcap/pcap.h>
 
 #include "fmgr.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 
-#include <limits.h>
-
+#include "capture_pg.h"
+#include "jobs.h"
 #include "models_sql.h"
 #include "ntg_glue.h"
 
@@ -26,6 +27,7 @@ _PG_init(void)
 							 "Shows NOTICE progress lines from long ntg operations.",
 							 "Epoch losses while training, packet counts while importing.",
 							 &ntg_progress, true, PGC_USERSET, 0, NULL, NULL, NULL);
+	capture_define_gucs();
 	DefineCustomIntVariable("ntg.training_memory_limit",
 							"Most memory a training may be estimated to need.",
 							"ntg.train() refuses, before allocating anything, a model whose weights, "
@@ -38,6 +40,12 @@ _PG_init(void)
 							"loaded for its statement alone.",
 							&ntg_model_cache_kb, 256 * 1024, 0, INT_MAX / 2,
 							PGC_USERSET, GUC_UNIT_KB, NULL, NULL, NULL);
+	DefineCustomIntVariable("ntg.model_file_cache",
+							"Disk space of the model files that new backends map instead of reading models from the table.",
+							"The files live in the server's temporary directory (removed at start); 0 turns them off.",
+							&ntg_model_file_cache_kb, 1024 * 1024, 0, INT_MAX / 2,
+							PGC_SIGHUP, GUC_UNIT_KB, NULL, NULL, NULL);
+	ntg_jobs_init();
 	MarkGUCPrefixReserved("ntg");
 	ntg_pg_install_hooks();
 }

@@ -9,6 +9,7 @@
 #include "utils/builtins.h"
 #include "utils/memutils.h"
 
+#include "jobs_progress.h"
 #include "ntg_glue.h"
 
 bool		ntg_progress = true;
@@ -105,6 +106,7 @@ pg_log(int level, const char *msg)
 		ereport(WARNING, (errmsg_internal("%s", msg)));
 	else if (level == NTG_LOG_NOTICE || level == NTG_LOG_INFO)
 	{
+		ntg_job_progress_message(msg);	/* a background job's progress, when in one */
 		if (ntg_progress)
 			ereport(NOTICE, (errmsg_internal("%s", msg)));
 	}

@@ -1,6 +1,8 @@
 /*
  * fuzz_capture.c — libFuzzer target: any bytes as a capture (ntg_capture_open_memory + run),
- * with and without a filter and timeouts.  Build and run with test/fuzz/run_fuzz.sh.
+ * with and without a filter and timeouts, decapsulation, 0.1.0's client rule and no split, and a
+ * small memory limit with long sequences (flows ended early).  The last byte picks the options.
+ * Build and run with test/fuzz/run_fuzz.sh.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -33,6 +35,18 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	if (size > 0 && (data[size - 1] & 2))
 		o.filter = "tcp or udp port 53";
+	if (size > 0 && (data[size - 1] & 4))
+		o.decapsulate = true;
+	if (size > 0 && (data[size - 1] & 8))
+	{
+		o.client_rule = NTG_CLIENT_FIRST;
+		o.split_on_syn = false;
+	}
+	if (size > 0 && (data[size - 1] & 16))
+	{
+		o.n = 1000;
+		o.memory_limit = 1;		/* the table's minimum, 1 MB */
+	}
 	ntg_error_clear(&err);
 	if (ntg_capture_open_memory(data, size, &r, &err) == NTG_OK)
 		ntg_capture_run(r, &o, count, &n, &st, &err);

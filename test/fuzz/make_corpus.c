@@ -1,6 +1,6 @@
 /*
- * make_corpus.c — write the seed corpus of the loader fuzz target: real saved tiny models, in the
- * current llama format and in format 1 (which the loader still reads).
+ * make_corpus.c — write the seed corpus of the loader fuzz target: a real saved tiny model of every
+ * kind of the registry, and the llama in format 1 (which the loader still reads).
  * Usage: make_corpus DIR
  */
 #include <stdio.h>
@@ -38,6 +38,21 @@ main(int argc, char **argv)
 		fprintf(stderr, "usage: %s DIR\n", argv[0]);
 		return 2;
 	}
+	for (int i = 0; i < ntg_model_kind_count(); i++)
+	{
+		const NtgModelKind *kind = ntg_model_kind_at(i);
+		char		name[128];
+
+		if (fixture_tiny_model_bytes(kind, &buf, &len, &err) != NTG_OK)
+		{
+			fprintf(stderr, "could not build a tiny %s model: %s\n", kind->name, err.msg);
+			return 1;
+		}
+		snprintf(name, sizeof(name), "%s_tiny.ntgmodel", kind->name);
+		if (write_seed(argv[1], name, buf, len) != 0)
+			return 1;
+		ntg_free(buf);
+	}
 	if (fixture_model_bytes("llama", &buf, &len, &err) != NTG_OK)
 	{
 		fprintf(stderr, "could not build the fixture model: %s\n", err.msg);
@@ -48,8 +63,7 @@ main(int argc, char **argv)
 		fprintf(stderr, "could not rewrite the fixture as format 1: %s\n", err.msg);
 		return 1;
 	}
-	if (write_seed(argv[1], "llama_tiny.ntgmodel", buf, len) != 0 ||
-		write_seed(argv[1], "llama_tiny_format1.ntgmodel", old, old_len) != 0)
+	if (write_seed(argv[1], "llama_tiny_format1.ntgmodel", old, old_len) != 0)
 		return 1;
 	ntg_free(buf);
 	ntg_free(old);

@@ -22,6 +22,8 @@
 #                                   the server inherits the environment (OPENBLAS_NUM_THREADS).
 #                                   Sets NTG_PGHOST, NTG_PGPORT, NTG_PGUSER, NTG_PGDATABASE and
 #                                   NTG_PSQL (an array: psql -XqAt, ON_ERROR_STOP, connected to DB).
+#   ntg_server_restart              restart the last server started, keeping its data, with
+#                                   NTG_SERVER_OPTS as they are now
 #   ntg_server_env                  export PGHOST, PGPORT, PGUSER, PGDATABASE for that server
 #   ntg_server_stop [DIR]           stop the server in DIR (default: the last one started)
 #   ntg_backend_peak_kb SQL         peak resident memory (VmHWM, kB) of a fresh backend after SQL
@@ -55,7 +57,7 @@ ntg_rerun_as_postgres() {
 		[ -n "${!var+set}" ] && pass+=("$var=${!var}")
 	done
 	name=$(basename "$script"); name=${name%.*}
-	work=$(mktemp -d "/tmp/ntg-$name.XXXXXX")
+	work=$(mktemp -d "${TMPDIR:-/tmp}/ntg-$name.XXXXXX")
 	tar -C "$ntg_repo" --exclude=./.git --exclude=./tmp_install --exclude=./tmp_check \
 		--exclude=./tmp_pgtap --exclude=./tmp_demo --exclude=./tmp_logs --exclude=./results \
 		--exclude=./test/fuzz/bin --exclude=./bench/out --exclude=./bench/research/out -cf - . | tar -C "$work" -xf -
@@ -115,6 +117,13 @@ ntg_server_start() {
 		"$NTG_BINDIR/createdb" -h "$dir" -p "$port" -U "$NTG_PGUSER" "$db" || return 1
 	fi
 	NTG_PSQL=("$NTG_BINDIR/psql" -X -q -A -t -v ON_ERROR_STOP=1 -h "$dir" -p "$port" -U "$NTG_PGUSER" -d "$db")
+}
+
+ntg_server_restart() {
+	local dir=$NTG_SERVER_DIR as=()
+	[ "$(id -u)" -eq 0 ] && as=(runuser -u postgres --)
+	"${as[@]}" "$NTG_BINDIR/pg_ctl" -D "$dir/data" -w -l "$dir/server.log" -m fast \
+		-o "-k $dir -c listen_addresses= -p $NTG_PGPORT ${NTG_SERVER_OPTS:-}" restart >/dev/null
 }
 
 ntg_server_env() {

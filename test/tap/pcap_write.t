@@ -140,8 +140,8 @@ for name, path, want in (("default", plain, [(l, p) for l, p in rows]),
 # ntg's own reader: exactly the rows back
 for path in (plain, rand):
     diff = taplib.psql("""SELECT (SELECT count(*) FROM (SELECT label, pl FROM pw_rows EXCEPT ALL
-                                  SELECT label, pl_full FROM ntg.read_pcap('%s', n => 100)) a) || ' ' ||
-                                 (SELECT count(*) FROM (SELECT label, pl_full FROM ntg.read_pcap('%s', n => 100)
+                                  SELECT label, pl FROM ntg.read_pcap('%s', n => 100)) a) || ' ' ||
+                                 (SELECT count(*) FROM (SELECT label, pl FROM ntg.read_pcap('%s', n => 100)
                                   EXCEPT ALL SELECT label, pl FROM pw_rows) b)""" % (path, path))
     tap.ok(diff.strip() == "0 0", "ntg.read_pcap gives back exactly the (label, pl) rows of %s"
            % os.path.basename(path), diff)

@@ -41,7 +41,9 @@ lines AS (
          || ' comment ' || coalesce(obj_description(c.oid, 'pg_class'), '-')
     FROM mem m JOIN pg_class c ON m.classid = 'pg_class'::regclass AND c.oid = m.objid
   UNION ALL
-  SELECT 'column ' || c.oid::regclass || '.' || a.attname || ' #' || a.attnum || ' '
+  SELECT 'column ' || c.oid::regclass || '.' || a.attname || ' #'
+         || (SELECT count(*) FROM pg_attribute b WHERE b.attrelid = c.oid AND b.attnum > 0
+                AND NOT b.attisdropped AND b.attnum <= a.attnum) || ' '
          || format_type(a.atttypid, a.atttypmod) || ' notnull ' || a.attnotnull
          || ' identity ' || a.attidentity::text || ' generated ' || a.attgenerated::text
          || ' default ' || coalesce(pg_get_expr(ad.adbin, ad.adrelid), '-')
@@ -50,7 +52,9 @@ lines AS (
     JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
     LEFT JOIN pg_attrdef ad ON ad.adrelid = c.oid AND ad.adnum = a.attnum
   UNION ALL
-  SELECT 'column of type ' || format_type(t.oid, NULL) || '.' || a.attname || ' '
+  SELECT 'column of type ' || format_type(t.oid, NULL) || '.' || a.attname || ' #'
+         || (SELECT count(*) FROM pg_attribute b WHERE b.attrelid = t.typrelid AND b.attnum > 0
+                AND NOT b.attisdropped AND b.attnum <= a.attnum) || ' '
          || format_type(a.atttypid, a.atttypmod)
     FROM mem m JOIN pg_type t ON m.classid = 'pg_type'::regclass AND t.oid = m.objid
     JOIN pg_attribute a ON a.attrelid = t.typrelid AND a.attnum > 0 AND NOT a.attisdropped

@@ -73,20 +73,45 @@ eth(Buf *b, uint16_t type)
 	put16(b, type);
 }
 
-/* IPv4 header (20 bytes) for a payload of l4len bytes. */
+/* IPv4 header (20 bytes) for a payload of l4len bytes, with an identification. */
 static inline void
-ipv4(Buf *b, uint8_t proto, uint32_t src, uint32_t dst, uint32_t l4len, uint16_t frag)
+ipv4_id(Buf *b, uint8_t proto, uint32_t src, uint32_t dst, uint32_t l4len, uint16_t id,
+		uint16_t frag)
 {
 	put8(b, 0x45);
 	put8(b, 0);
 	put16(b, (uint16_t) (20 + l4len));
-	put16(b, 0x1234);
+	put16(b, id);
 	put16(b, frag);
 	put8(b, 64);
 	put8(b, proto);
 	put16(b, 0);
 	put32(b, src);
 	put32(b, dst);
+}
+
+/* IPv4 header (20 bytes) for a payload of l4len bytes. */
+static inline void
+ipv4(Buf *b, uint8_t proto, uint32_t src, uint32_t dst, uint32_t l4len, uint16_t frag)
+{
+	ipv4_id(b, proto, src, dst, l4len, 0x1234, frag);
+}
+
+/* IPv4 fragment field: offset in bytes (a multiple of 8) and the more-fragments flag. */
+static inline uint16_t
+frag4(uint32_t offset, int more)
+{
+	return (uint16_t) ((offset / 8) | (more ? 0x2000 : 0));
+}
+
+/* IPv6 fragment header: next header, offset in bytes, more flag, identification. */
+static inline void
+frag6(Buf *b, uint8_t nh, uint32_t offset, int more, uint32_t id)
+{
+	put8(b, nh);
+	put8(b, 0);
+	put16(b, (uint16_t) (offset | (more ? 1 : 0)));
+	put32(b, id);
 }
 
 static inline void

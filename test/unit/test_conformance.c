@@ -337,6 +337,20 @@ check_storage(const NtgModelKind *k, NtgModel *m)
 	ok(same_behaviour(m, back), "%s: the loaded model answers as the saved one", k->name);
 	ntg_model_destroy(back);
 	ntg_free(again);
+	/* borrowing the stored bytes (what the SQL cache does) behaves the same and leaves them as
+	 * they were */
+	copy = malloc(len);
+	memcpy(copy, buf, len);
+	back = NULL;
+	ok(ntg_model_from_bytes_borrow(copy, len, &back, &err) == NTG_OK && same_behaviour(m, back),
+	   "%s: a model loaded borrowing its stored bytes answers the same", k->name);
+	if (back != NULL && back->weights != NULL)
+		printf("# %s: weights %s the stored bytes\n", k->name,
+			   (const uint8_t *) back->weights >= copy && (const uint8_t *) back->weights < copy + len ?
+			   "point into" : "are copied from");
+	ntg_model_destroy(back);
+	ok(memcmp(copy, buf, len) == 0, "%s: and the stored bytes are unchanged", k->name);
+	free(copy);
 
 	/* every truncation */
 	for (size_t cut = 0; cut < len; cut += len > 65536 ? 7 : 1)

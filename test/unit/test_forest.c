@@ -2,13 +2,26 @@
  * test_forest.c — the Random Forest core: fitting, determinism, configuration, serialization and
  * its damage checks, and the classification report.
  */
+#include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "common/crc32c.h"
 #include "common/params.h"
 #include "common/rng.h"
 #include "common/seqset.h"
 #include "forest/forest.h"
 #include "unit.h"
+
+/* Recompute the container's CRC-32C (its last four bytes) after an edit. */
+static void
+fix_crc(uint8_t *buf, size_t len)
+{
+	uint32_t	crc = ntg_crc32c(0, buf, len - 4);
+
+	for (int i = 0; i < 4; i++)
+		buf[len - 4 + i] = (uint8_t) (crc >> (8 * i));
+}
 
 /* Three classes told apart by the sign of the first packet and the size of the second. */
 static void
@@ -210,17 +223,28 @@ test_fit(void)
 	}
 }
 
-/* Whether a loaded forest can be walked: predict a few rows. */
+/* Whether a loaded forest can be walked: a few rows get probabilities in [0, 1] that sum to 1. */
 static int
 walks(const NtgForest *f)
 {
-	double		p[8];
-	int32_t		x[3] = {120, -1400, 60};
+	static const int32_t rows[3][3] = {{120, -1400, 60}, {-52, 52, 0}, {1448, 1448, -1448}};
+	double	   *p = malloc(sizeof(double) * f->n_classes);
+	int			good = p != NULL;
 
-	if (f->n_classes > 8)
-		return 1;
-	ntg_forest_predict_proba(f, x, 3, p);
-	return 1;
+	for (int r = 0; r < 3 && good; r++)
+	{
+		double		sum = 0;
+
+		ntg_forest_predict_proba(f, rows[r], 3, p);
+		for (int c = 0; c < f->n_classes; c++)
+		{
+			good &= p[c] >= 0 && p[c] <= 1;
+			sum += p[c];
+		}
+		good &= fabs(sum - 1) <= 1e-3;
+	}
+	free(p);
+	return good;
 }
 
 static void
@@ -326,7 +350,48 @@ test_serialization(void)
 		ntg_forest_serialize(&f, &buf, &len, &err);
 		ok(ntg_forest_load(buf, len, &g, &err) == NTG_ERR_CORRUPT, "a leaf not summing to 1 is refused");
 		ntg_free(buf);
+		f.leaf_prob[0] = 1.0f;
+		/* a tree offset beyond the node table in the middle (found by the loader fuzz target:
+		 * the first tree's nodes were walked up to it before the bad offset was seen) */
+		saved = f.tree_start[1];
+		f.tree_start[1] = f.n_nodes + 1000;
+		ntg_forest_serialize(&f, &buf, &len, &err);
+		ok(ntg_forest_load(buf, len, &g, &err) == NTG_ERR_CORRUPT &&
+		   strcmp(err.detail, "A tree has no nodes.") == 0,
+		   "a tree offset beyond the node table is refused before any tree is walked: %s", err.detail);
+		ntg_free(buf);
+		f.tree_start[1] = saved;
 	}
+	/* Every bit flip again with the checksum recomputed, so the structural checks are reached:
+	 * each must be refused as corrupt or load a forest whose every walk stays inside it (run
+	 * under AddressSanitizer to see an out-of-bounds read). */
+	ntg_forest_serialize(&f, &buf, &len, &err);
+	refused = loaded_valid = tried = 0;
+	for (size_t i = 0; i + 4 < len; i++)
+		for (int bit = 0; bit < 8; bit++)
+		{
+			uint8_t		orig_crc[4];
+			int			rc;
+
+			memcpy(orig_crc, buf + len - 4, 4);
+			buf[i] ^= (uint8_t) (1 << bit);
+			fix_crc(buf, len);
+			rc = ntg_forest_load(buf, len, &g, &err);
+			tried++;
+			if (rc != NTG_OK)
+				refused += err.code == NTG_ERR_CORRUPT || err.code == NTG_ERR_UNSUPPORTED;
+			else
+			{
+				loaded_valid += walks(&g);
+				ntg_forest_free(&g);
+			}
+			buf[i] ^= (uint8_t) (1 << bit);
+			memcpy(buf + len - 4, orig_crc, 4);
+		}
+	is_int(refused + loaded_valid, tried,
+		   "every bit flip with the checksum recomputed is refused as corrupt or loads a valid forest (%d loaded)",
+		   loaded_valid);
+	ntg_free(buf);
 	ntg_forest_free(&f);
 	ntg_seqset_free(&s);
 }

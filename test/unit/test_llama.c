@@ -1168,6 +1168,45 @@ test_registry(void)
 	ok(strstr(ntg_model_kind_names(0), "llama") != NULL, "kind names list llama");
 }
 
+/*
+ * One-row calls reuse the histories kept from earlier calls (llama_nodes.c): the rows must be
+ * exactly those of calls that decode everything again, and the store must actually be used.
+ */
+static void
+test_kept_histories(const NtgSeqSet *s)
+{
+	LlamaModel *m = trained(s, 20);
+	NtgTokenSampling o = {1.3, 0, 1.0, 0};
+	int32_t		a[200][3],
+				b[200][3];
+	int			la[200],
+				lb[200];
+	NtgRng		rng;
+	NtgError	err;
+	int			kept;
+
+	memset(a, 0, sizeof(a));
+	memset(b, 0, sizeof(b));
+	for (int r = 0; r < 200; r++)
+	{
+		ntg_rng_seed(&rng, 1000 + r);
+		llama_sample_batched(m, r % 2, 1, 1, &o, &rng, a[r], &la[r], &err);
+	}
+	kept = llama_node_count(m);
+	ok(kept > 0, "one-row calls keep the histories they decode (%d kept)", kept);
+	for (int r = 0; r < 200; r++)
+	{
+		llama_node_forget(m);
+		ntg_rng_seed(&rng, 1000 + r);
+		llama_sample_batched(m, r % 2, 1, 1, &o, &rng, b[r], &lb[r], &err);
+	}
+	ok(memcmp(a, b, sizeof(a)) == 0 && memcmp(la, lb, sizeof(la)) == 0,
+	   "rows drawn with kept histories equal rows decoded from scratch, bit for bit");
+	ntg_llama_kind.train_epoch(&m->base, s, 20, &rng, &(double) {0}, &err);
+	ok(llama_node_count(m) == 0, "training forgets the kept histories");
+	ntg_llama_kind.destroy(&m->base);
+}
+
 int
 main(void)
 {
@@ -1184,6 +1223,7 @@ main(void)
 	test_eval_scoring(&s);
 	test_overfit(&s);
 	test_determinism(&s);
+	test_kept_histories(&s);
 	test_sampling_rules(&s);
 	test_distribution(&s);
 	test_stratified(&s);

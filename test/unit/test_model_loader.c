@@ -1,7 +1,7 @@
 /*
  * test_model_loader.c — the stored-model loader never crashes and never accepts damage silently.
  *
- * A real saved tiny model is mutated every way we can afford (all truncations, every bit of every
+ * For every generator kind of the registry, a real saved tiny model is mutated every way we can afford (all truncations, every bit of every
  * byte, overwritten spans, edited config text, appended bytes) and fed to ntg_model_from_bytes.
  * Without a fixed checksum every mutation must give NTG_ERR_CORRUPT; with the checksum recomputed
  * (so the structural checks behind it are reached) the result must be OK or NTG_ERR_CORRUPT, and a
@@ -90,12 +90,14 @@ try_load(const uint8_t *buf, size_t len, Tally *t)
 	return rc;
 }
 
+static const char *kind_name;	/* the kind under test */
+
 static void
 report(const char *what, const Tally *t, int must_be_corrupt)
 {
 	printf("# %s: %d loads, %d ok, %d corrupt\n", what, t->loads, t->ok, t->corrupt);
 	ok(t->other == 0 && t->bad_sample == 0 && (!must_be_corrupt || t->ok == 0),
-	   "%s: every result is %s (other %d, bad samples %d, ok %d)", what,
+	   "%s: %s: every result is %s (other %d, bad samples %d, ok %d)", kind_name, what,
 	   must_be_corrupt ? "NTG_ERR_CORRUPT" : "OK or NTG_ERR_CORRUPT", t->other, t->bad_sample, t->ok);
 }
 
@@ -221,22 +223,24 @@ test_garbage(const uint8_t *model, size_t len, int rounds)
 	free(buf);
 }
 
-int
-main(void)
+/* All the mutations of one kind's fixture model. */
+static void
+test_kind(const char *name)
 {
 	uint8_t    *model;
 	size_t		len;
 	NtgError	err;
 	Tally		t = {0};
 
-	if (fixture_model_bytes("llama", &model, &len, &err) != NTG_OK)
+	kind_name = name;
+	if (fixture_model_bytes(name, &model, &len, &err) != NTG_OK)
 	{
-		ok(0, "build the fixture model: %s", err.msg);
-		return done_testing();
+		ok(0, "%s: build the fixture model: %s", name, err.msg);
+		return;
 	}
-	printf("# fixture model: %zu bytes\n", len);
-	is_int(try_load(model, len, &t), NTG_OK, "the unmodified model loads");
-	ok(t.bad_sample == 0, "and samples rows");
+	printf("# %s fixture model: %zu bytes\n", name, len);
+	is_int(try_load(model, len, &t), NTG_OK, "%s: the unmodified model loads", name);
+	ok(t.bad_sample == 0, "%s: and samples rows", name);
 	test_truncations(model, len);
 	test_bit_flips(model, len, 0);
 	test_bit_flips(model, len, 1);
@@ -244,5 +248,13 @@ main(void)
 	test_config_edits(model, len);
 	test_garbage(model, len, 2000);
 	ntg_free(model);
+}
+
+int
+main(void)
+{
+	for (int i = 0; i < ntg_model_kind_count(); i++)
+		if (ntg_model_kind_at(i)->caps & NTG_CAP_GENERATE)
+			test_kind(ntg_model_kind_at(i)->name);
 	return done_testing();
 }

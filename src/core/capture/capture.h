@@ -30,13 +30,21 @@ typedef enum NtgSkipReason
 	NTG_SKIP_NON_TCP_UDP,		/* IP, but ICMP, ESP, GRE, tunnels ... */
 	NTG_SKIP_TRUNCATED,			/* captured bytes end inside a link/IP/TCP/UDP header */
 	NTG_SKIP_BAD_HEADER,		/* header fields impossible (version, lengths) */
-	NTG_SKIP_FRAGMENT,			/* non-first IP fragment: no ports, counted, not attributed */
+	NTG_SKIP_FRAGMENT,			/* non-first IP fragment whose datagram's first fragment was not
+								 * attributed (not seen within the fragment timeout) */
 	NTG_SKIP_UNSUPPORTED_LINK,	/* pcapng interface with a link type we do not decode */
 	NTG_SKIP_FILTERED,			/* rejected by the libpcap filter expression */
 	NTG_SKIP_NREASONS
 } NtgSkipReason;
 
 extern const char *const ntg_skip_reason_names[NTG_SKIP_NREASONS];
+
+/* How the client of a biflow is found (docs/capture.md, "Client"). */
+typedef enum NtgClientRule
+{
+	NTG_CLIENT_PORT = 0,		/* SYN / SYN+ACK when seen, else the port rule, else first sender */
+	NTG_CLIENT_FIRST			/* sender of the first packet (receiver of a first SYN+ACK) */
+} NtgClientRule;
 
 typedef struct NtgCaptureOptions
 {
@@ -45,7 +53,15 @@ typedef struct NtgCaptureOptions
 	double		active_timeout;		/* seconds; <= 0 turns it off */
 	const char *filter;				/* libpcap expression or NULL */
 	double		progress_seconds;	/* a progress line at most this often; <= 0 none */
+	bool		split_on_syn;		/* a SYN on a closed TCP connection starts a new biflow */
+	NtgClientRule client_rule;
+	bool		decapsulate;		/* biflows of the packets inside tunnels (tunnel.c) */
+	size_t		memory_limit;		/* bytes the biflow table may hold; 0 = no limit */
 } NtgCaptureOptions;
+
+/* Limits of the capture filter (a longer one would take libpcap minutes to compile). */
+#define NTG_FILTER_MAX_LEN		4096
+#define NTG_FILTER_MAX_TERMS	64
 
 void		ntg_capture_default_options(NtgCaptureOptions *o);
 
@@ -81,6 +97,9 @@ typedef struct NtgCaptureStats
 	uint64_t	biflows;
 	uint64_t	skipped[NTG_SKIP_NREASONS];
 	uint64_t	pl_over_smallint;	/* PL values with |PL| > 32767 */
+	uint64_t	fragments;			/* non-first IP fragments attributed to a biflow */
+	uint64_t	ended_early;		/* biflows emitted early to stay within memory_limit */
+	size_t		peak_memory;		/* the biflow table's largest size, bytes */
 	bool		damaged;			/* reading stopped early at damaged/cut data */
 	char		damage[NTG_ERRMSG_LEN];	/* where and why (for a WARNING) */
 	char		format[16];			/* "pcap", "pcap-ns", "pcapng" */

@@ -1,6 +1,6 @@
 /*
- * capture_int.h — the reader's state, shared by capture.c (opening, the packet loop, the
- * libpcap path for classic pcap) and pcapng.c (ntg's own pcapng block reader).
+ * capture_int.h — the reader's state, shared by capture.c (opening, the packet loop, filters),
+ * pcapfile.c (classic pcap records) and pcapng.c (ntg's own pcapng block reader).
  */
 #ifndef NTG_CAPTURE_INT_H
 #define NTG_CAPTURE_INT_H
@@ -41,14 +41,23 @@ typedef struct NtgFilter
 struct NtgCaptureReader
 {
 	FILE	   *f;
-	pcap_t	   *pcap;			/* classic pcap: libpcap owns f */
 	bool		pcapng;
 	char		format[16];
 	int			first_linktype;
 	uint64_t	size;			/* bytes in the capture when known (0: unknown) */
 	uint64_t	offset;			/* byte offset of the next record/block */
 	uint64_t	block_offset;	/* byte offset of the last block read */
-	/* pcapng state */
+	/* classic pcap state (pcapfile.c): a window of the file, or the bytes in memory */
+	const uint8_t *mem;			/* the capture in memory (not copied), or NULL: read f */
+	size_t		memlen;
+	const uint8_t *win;			/* bytes from offset on: win[0 .. win_len) */
+	size_t		win_len;
+	uint32_t	hdrlen;			/* record header: 16, or 24 in the modified format */
+	uint32_t	snaplen;
+	int			lengths_swapped;	/* 0 no, 1 when caplen > len (2.3), 2 always (< 2.3) */
+	bool		nsec;
+	bool		eof;
+	/* pcapng state (and pcap's byte order) */
 	bool		swap;
 	int			section;
 	int			nif;
@@ -60,6 +69,18 @@ struct NtgCaptureReader
 	int			nfilters;
 	NtgFilter	filters[NTG_MAX_FILTERS];
 };
+
+/* pcapfile.c: check the 24-byte file header (hdr holds its first hdrlen bytes, the magic being
+ * one of classic pcap's) with libpcap, then set up reading the records. */
+int			ntg_pcapfile_open(NtgCaptureReader *r, const uint8_t *hdr, size_t hdrlen,
+							  NtgError *err);
+
+/* pcapfile.c: next packet.  1 = packet, 0 = end of file, -1 = damage (msg set). */
+int			ntg_pcapfile_next(NtgCaptureReader *r, NtgRawPacket *pk, char *msg, size_t msgsize);
+
+/* pcapfile.c: whether the next record lies whole in the window, so that reading it leaves the
+ * bytes of the packets read before in place (always true in memory). */
+bool		ntg_pcapfile_next_in_window(const NtgCaptureReader *r);
 
 /* pcapng.c: read and check the first section header (open time). */
 int			ntg_pcapng_open(NtgCaptureReader *r, NtgError *err);

@@ -1,26 +1,13 @@
 /*
  * decode.c — link layers (Ethernet with 802.1Q/QinQ, MPLS and PPPoE; Linux SLL/SLL2; raw IP;
  * NULL/LOOP; PPP; Cisco HDLC), IPv4, IPv6 with extension headers, and the TCP/UDP header fields
- * that define a biflow and its payload lengths.  Tunnels are not entered: the outer TCP/UDP
- * (VXLAN, GTP-U) makes the biflow, other tunnel protocols count as non-TCP/UDP.
+ * that define a biflow and its payload lengths.  Tunnels are entered only with
+ * NTG_DECODE_TUNNELS (tunnel.c); otherwise the outer TCP/UDP (VXLAN, GTP-U) makes the biflow and
+ * other tunnel protocols count as non-TCP/UDP.
  */
-#include "capture/decode.h"
+#include "capture/decode_int.h"
 
 #include <string.h>
-
-#define DEC_OK (-1)
-
-static inline uint16_t
-rd16(const uint8_t *p)
-{
-	return (uint16_t) ((p[0] << 8) | p[1]);
-}
-
-static inline uint32_t
-rd32(const uint8_t *p)
-{
-	return ((uint32_t) p[0] << 24) | ((uint32_t) p[1] << 16) | ((uint32_t) p[2] << 8) | p[3];
-}
 
 bool
 ntg_linktype_supported(int lt)
@@ -88,6 +75,8 @@ decode_l4(const uint8_t *l4, uint32_t l4cap, int64_t l4len, bool first_fragment,
 		out->payload_caplen = (uint32_t) out->pl;
 	out->sport = rd16(l4);
 	out->dport = rd16(l4 + 2);
+	if (out->protocol == 17 && (out->flags & NTG_DECODE_TUNNELS))
+		return ntg_decode_udp_tunnel(out);
 	return DEC_OK;
 }
 
@@ -113,8 +102,6 @@ decode_ipv4(const uint8_t *p, uint32_t cap, uint32_t wire, NtgPacket *out)
 	if (tot < ihl)
 		return NTG_SKIP_BAD_HEADER;
 	frag = rd16(p + 6);
-	if ((frag & 0x1fff) != 0)
-		return NTG_SKIP_FRAGMENT;
 	out->family = 4;
 	out->protocol = p[9];
 	memset(out->src, 0, 16);
@@ -122,8 +109,20 @@ decode_ipv4(const uint8_t *p, uint32_t cap, uint32_t wire, NtgPacket *out)
 	memcpy(out->src, p + 12, 4);
 	memcpy(out->dst, p + 16, 4);
 	out->ip_bytes = tot;
+	out->frag = NTG_FRAG_NONE;
+	if ((frag & 0x3fff) != 0)
+	{
+		out->frag = (frag & 0x1fff) ? NTG_FRAG_LATER : NTG_FRAG_FIRST;
+		out->frag_more = (frag & 0x2000) != 0;
+		out->frag_id = rd16(p + 4);
+		out->frag_offset = (uint32_t) (frag & 0x1fff) * 8;
+		out->frag_len = tot - ihl;
+		if (out->frag == NTG_FRAG_LATER)
+			return NTG_SKIP_FRAGMENT;
+	}
 	if (out->protocol != 6 && out->protocol != 17)
-		return NTG_SKIP_NON_TCP_UDP;
+		return ntg_decode_ip_tunnel(out->protocol, p + ihl, cap - ihl,
+									wire > ihl ? wire - ihl : 0, out);
 	return decode_l4(p + ihl, cap - ihl, (int64_t) tot - ihl, (frag & 0x2000) != 0, out);
 }
 
@@ -162,6 +161,7 @@ decode_ipv6(const uint8_t *p, uint32_t cap, uint32_t wire, NtgPacket *out)
 	plen = rd16(p + 4);
 	nh = p[6];
 	out->family = 6;
+	out->frag = NTG_FRAG_NONE;
 	memcpy(out->src, p + 8, 16);
 	memcpy(out->dst, p + 24, 16);
 	/* Every extension header is at least 8 bytes and must be captured: the loop ends. */
@@ -178,10 +178,27 @@ decode_ipv6(const uint8_t *p, uint32_t cap, uint32_t wire, NtgPacket *out)
 			return NTG_SKIP_TRUNCATED;
 		if (nh == 44)
 		{
-			if ((rd16(p + off + 2) & 0xfff8) != 0)
-				return NTG_SKIP_FRAGMENT;
+			uint32_t	foff = rd16(p + off + 2) & 0xfff8;
+
 			first_fragment = (p[off + 3] & 1) != 0;
 			hl = 8;
+			/* offset 0 without more fragments is an atomic fragment: a whole datagram */
+			if (foff != 0 || first_fragment)
+			{
+				out->frag = foff ? NTG_FRAG_LATER : NTG_FRAG_FIRST;
+				out->frag_more = first_fragment;
+				out->frag_id = rd32(p + off + 4);
+				out->frag_offset = foff;
+				if (plen == 0 && wire > 40)
+					plen = wire - 40;
+				out->frag_len = plen > off + 8 - 40 ? (uint32_t) (plen - (off + 8 - 40)) : 0;
+			}
+			if (foff != 0)
+			{
+				out->protocol = p[off];
+				out->ip_bytes = (uint32_t) (plen + 40);
+				return NTG_SKIP_FRAGMENT;
+			}
 		}
 		else if (nh == 51)
 			hl = ((uint32_t) p[off + 1] + 2) * 4;
@@ -200,14 +217,14 @@ decode_ipv6(const uint8_t *p, uint32_t cap, uint32_t wire, NtgPacket *out)
 	out->protocol = nh;
 	out->ip_bytes = (uint32_t) (plen + 40 > UINT32_MAX ? UINT32_MAX : plen + 40);
 	if (nh != 6 && nh != 17)
-		return NTG_SKIP_NON_TCP_UDP;
+		return ntg_decode_ip_tunnel(nh, p + off, cap - off, wire > off ? wire - off : 0, out);
 	if (plen < off - 40)
 		return NTG_SKIP_BAD_HEADER;
 	return decode_l4(p + off, cap - off, plen - (off - 40), first_fragment, out);
 }
 
 int
-ntg_decode_ip(const uint8_t *p, uint32_t cap, uint32_t wire, NtgPacket *out)
+ntg_decode_ip_any(const uint8_t *p, uint32_t cap, uint32_t wire, NtgPacket *out)
 {
 	if (cap < 1)
 		return NTG_SKIP_TRUNCATED;
@@ -221,19 +238,27 @@ ntg_decode_ip(const uint8_t *p, uint32_t cap, uint32_t wire, NtgPacket *out)
 	return NTG_SKIP_BAD_HEADER;
 }
 
-/* Decode what follows a link header: p/cap point at it, wire is the original length left. */
-static int
-decode_ip_checked(const uint8_t *p, uint32_t cap, uint32_t wire, int want_version, NtgPacket *out)
+int
+ntg_decode_ip(const uint8_t *p, uint32_t cap, uint32_t wire, NtgPacket *out)
+{
+	out->flags = 0;
+	out->tunnels = 0;
+	out->flow_hash = 0;
+	return ntg_decode_ip_any(p, cap, wire, out);
+}
+
+int
+ntg_decode_ip_checked(const uint8_t *p, uint32_t cap, uint32_t wire, int want_version,
+					  NtgPacket *out)
 {
 	if (cap >= 1 && want_version && (p[0] >> 4) != want_version)
 		return NTG_SKIP_BAD_HEADER;
-	return ntg_decode_ip(p, cap, wire, out);
+	return ntg_decode_ip_any(p, cap, wire, out);
 }
 
-static int	decode_ethernet(const uint8_t *p, uint32_t cap, uint32_t wire, int depth, NtgPacket *out);
 
-static int
-ppp_protocol(uint16_t proto)
+int
+ntg_ppp_protocol(uint16_t proto)
 {
 	if (proto == 0x0021)
 		return 4;
@@ -243,8 +268,8 @@ ppp_protocol(uint16_t proto)
 }
 
 /* Follow an EtherType through VLAN tags, MPLS label stacks and PPPoE sessions to IP. */
-static int
-decode_ethertype(uint16_t type, const uint8_t *p, uint32_t cap, uint32_t wire, int depth,
+int
+ntg_decode_ethertype(uint16_t type, const uint8_t *p, uint32_t cap, uint32_t wire, int depth,
 				 NtgPacket *out)
 {
 #define ADVANCE(n) do { p += (n); cap -= (n); wire = wire > (n) ? wire - (n) : 0; } while (0)
@@ -253,9 +278,9 @@ decode_ethertype(uint16_t type, const uint8_t *p, uint32_t cap, uint32_t wire, i
 		switch (type)
 		{
 			case 0x0800:
-				return decode_ip_checked(p, cap, wire, 4, out);
+				return ntg_decode_ip_checked(p, cap, wire, 4, out);
 			case 0x86DD:
-				return decode_ip_checked(p, cap, wire, 6, out);
+				return ntg_decode_ip_checked(p, cap, wire, 6, out);
 			case 0x8100:		/* 802.1Q */
 			case 0x88A8:		/* 802.1ad (QinQ outer) */
 			case 0x9100:
@@ -280,12 +305,12 @@ decode_ethertype(uint16_t type, const uint8_t *p, uint32_t cap, uint32_t wire, i
 					if (cap < 1)
 						return NTG_SKIP_TRUNCATED;
 					if ((p[0] >> 4) == 4 || (p[0] >> 4) == 6)
-						return ntg_decode_ip(p, cap, wire, out);
+						return ntg_decode_ip_any(p, cap, wire, out);
 					/* Ethernet pseudowire with its control word (first nibble 0). */
 					if ((p[0] >> 4) == 0 && cap >= 4 && depth < 4)
 					{
 						ADVANCE(4);
-						return decode_ethernet(p, cap, wire, depth + 1, out);
+						return ntg_decode_ethernet(p, cap, wire, depth + 1, out);
 					}
 					return NTG_SKIP_NON_IP;
 				}
@@ -295,11 +320,11 @@ decode_ethertype(uint16_t type, const uint8_t *p, uint32_t cap, uint32_t wire, i
 
 					if (cap < 8)
 						return NTG_SKIP_TRUNCATED;
-					v = ppp_protocol(rd16(p + 6));
+					v = ntg_ppp_protocol(rd16(p + 6));
 					if (v == 0)
 						return NTG_SKIP_NON_IP;
 					ADVANCE(8);
-					return decode_ip_checked(p, cap, wire, v, out);
+					return ntg_decode_ip_checked(p, cap, wire, v, out);
 				}
 			default:
 				return NTG_SKIP_NON_IP;
@@ -309,8 +334,8 @@ decode_ethertype(uint16_t type, const uint8_t *p, uint32_t cap, uint32_t wire, i
 #undef ADVANCE
 }
 
-static int
-decode_ethernet(const uint8_t *p, uint32_t cap, uint32_t wire, int depth, NtgPacket *out)
+int
+ntg_decode_ethernet(const uint8_t *p, uint32_t cap, uint32_t wire, int depth, NtgPacket *out)
 {
 	uint16_t	type;
 
@@ -324,10 +349,10 @@ decode_ethernet(const uint8_t *p, uint32_t cap, uint32_t wire, int depth, NtgPac
 			return NTG_SKIP_TRUNCATED;
 		if (p[14] != 0xAA || p[15] != 0xAA || p[16] != 0x03)
 			return NTG_SKIP_NON_IP;
-		return decode_ethertype(rd16(p + 20), p + 22, cap - 22, wire > 22 ? wire - 22 : 0,
+		return ntg_decode_ethertype(rd16(p + 20), p + 22, cap - 22, wire > 22 ? wire - 22 : 0,
 								depth, out);
 	}
-	return decode_ethertype(type, p + 14, cap - 14, wire > 14 ? wire - 14 : 0, depth, out);
+	return ntg_decode_ethertype(type, p + 14, cap - 14, wire > 14 ? wire - 14 : 0, depth, out);
 }
 
 /* BSD loopback: the address family in the capturing host's byte order (NULL) or big-endian
@@ -344,15 +369,15 @@ decode_null(const uint8_t *p, uint32_t cap, uint32_t wire, bool big_endian, NtgP
 		fam = rd32(p);
 	wire = wire > 4 ? wire - 4 : 0;
 	if (fam == 2)
-		return decode_ip_checked(p + 4, cap - 4, wire, 4, out);
+		return ntg_decode_ip_checked(p + 4, cap - 4, wire, 4, out);
 	if (fam == 10 || fam == 24 || fam == 28 || fam == 30)
-		return decode_ip_checked(p + 4, cap - 4, wire, 6, out);
+		return ntg_decode_ip_checked(p + 4, cap - 4, wire, 6, out);
 	return NTG_SKIP_NON_IP;
 }
 
 /* PPP, with or without the HDLC address/control bytes and protocol-field compression. */
-static int
-decode_ppp(const uint8_t *p, uint32_t cap, uint32_t wire, NtgPacket *out)
+int
+ntg_decode_ppp(const uint8_t *p, uint32_t cap, uint32_t wire, NtgPacket *out)
 {
 	uint32_t	off = 0;
 	uint16_t	proto;
@@ -371,46 +396,56 @@ decode_ppp(const uint8_t *p, uint32_t cap, uint32_t wire, NtgPacket *out)
 		proto = rd16(p + off);
 		off += 2;
 	}
-	v = ppp_protocol(proto);
+	v = ntg_ppp_protocol(proto);
 	if (v == 0)
 		return NTG_SKIP_NON_IP;
-	return decode_ip_checked(p + off, cap - off, wire > off ? wire - off : 0, v, out);
+	return ntg_decode_ip_checked(p + off, cap - off, wire > off ? wire - off : 0, v, out);
 }
 
 int
 ntg_decode_packet(int linktype, const uint8_t *p, uint32_t cap, uint32_t wire, NtgPacket *out)
 {
+	return ntg_decode_packet_ex(linktype, p, cap, wire, 0, out);
+}
+
+int
+ntg_decode_packet_ex(int linktype, const uint8_t *p, uint32_t cap, uint32_t wire, int flags,
+					 NtgPacket *out)
+{
+	out->flags = (uint8_t) flags;
+	out->tunnels = 0;
+	out->flow_hash = 0;
 	switch (linktype)
 	{
 		case NTG_LT_ETHERNET:
-			return decode_ethernet(p, cap, wire, 0, out);
+			return ntg_decode_ethernet(p, cap, wire, 0, out);
 		case NTG_LT_LINUX_SLL:
 			if (cap < 16)
 				return NTG_SKIP_TRUNCATED;
-			return decode_ethertype(rd16(p + 14), p + 16, cap - 16, wire > 16 ? wire - 16 : 0, 0, out);
+			return ntg_decode_ethertype(rd16(p + 14), p + 16, cap - 16, wire > 16 ? wire - 16 : 0, 0, out);
 		case NTG_LT_LINUX_SLL2:
 			if (cap < 20)
 				return NTG_SKIP_TRUNCATED;
-			return decode_ethertype(rd16(p), p + 20, cap - 20, wire > 20 ? wire - 20 : 0, 0, out);
+			return ntg_decode_ethertype(rd16(p), p + 20, cap - 20, wire > 20 ? wire - 20 : 0, 0, out);
 		case NTG_LT_RAW12:
 		case NTG_LT_RAW14:
 		case NTG_LT_RAW:
-			return ntg_decode_ip(p, cap, wire, out);
+			return ntg_decode_ip_any(p, cap, wire, out);
 		case NTG_LT_IPV4:
-			return decode_ip_checked(p, cap, wire, 4, out);
+			return ntg_decode_ip_checked(p, cap, wire, 4, out);
 		case NTG_LT_IPV6:
-			return decode_ip_checked(p, cap, wire, 6, out);
+			return ntg_decode_ip_checked(p, cap, wire, 6, out);
 		case NTG_LT_NULL:
 			return decode_null(p, cap, wire, false, out);
 		case NTG_LT_LOOP:
 			return decode_null(p, cap, wire, true, out);
 		case NTG_LT_PPP:
 		case NTG_LT_PPP_SERIAL:
-			return decode_ppp(p, cap, wire, out);
+			return ntg_decode_ppp(p, cap, wire, out);
 		case NTG_LT_C_HDLC:
 			if (cap < 4)
 				return NTG_SKIP_TRUNCATED;
-			return decode_ethertype(rd16(p + 2), p + 4, cap - 4, wire > 4 ? wire - 4 : 0, 0, out);
+			return ntg_decode_ethertype(rd16(p + 2), p + 4, cap - 4, wire > 4 ? wire - 4 : 0, 0, out);
 	}
 	return NTG_SKIP_UNSUPPORTED_LINK;
 }

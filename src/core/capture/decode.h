@@ -30,6 +30,15 @@
 
 bool		ntg_linktype_supported(int linktype);
 
+/* Decoding flags. */
+#define NTG_DECODE_TUNNELS	1	/* enter VXLAN, GTP-U, GRE and IP-in-IP: report the inner packet */
+#define NTG_TUNNEL_MAX_DEPTH 4	/* tunnels inside tunnels entered at most */
+
+/* IP fragmentation of the packet's (innermost) IP header. */
+#define NTG_FRAG_NONE		0
+#define NTG_FRAG_FIRST		1	/* offset 0, more fragments follow: carries the ports */
+#define NTG_FRAG_LATER		2	/* offset > 0: no transport header, no ports */
+
 typedef struct NtgPacket
 {
 	uint8_t		family;			/* 4 or 6 */
@@ -43,13 +52,30 @@ typedef struct NtgPacket
 	int32_t		pl;				/* transport payload length from the headers (>= 0) */
 	const uint8_t *payload;		/* captured payload bytes (may be fewer than pl) */
 	uint32_t	payload_caplen;
+	uint8_t		flags;			/* NTG_DECODE_* (input, set by the decoder's entry points) */
+	uint8_t		tunnels;		/* tunnel headers entered */
+	uint8_t		frag;			/* NTG_FRAG_* */
+	bool		frag_more;		/* more fragments follow this one */
+	uint32_t	frag_id;		/* IPv4 identification or IPv6 fragment identification */
+	uint32_t	frag_offset;	/* offset of this fragment in the datagram, bytes */
+	uint32_t	frag_len;		/* fragmentable bytes this fragment carries (from the IP length) */
+	/* the biflow table's key of the packet, set by ntg_flowtab_prefetch() (flowtab.c) */
+	uint64_t	flow_hash;		/* 0 = not computed */
+	bool		flow_from_a;
+	uint8_t		flow_key[40];
 } NtgPacket;
 
 /*
  * Decode one packet.  caplen = bytes captured, wirelen = original length (used only where the IP
  * length field is 0 because of segmentation offload).  Returns -1 on success (out filled), or the
- * NtgSkipReason that applies.
+ * NtgSkipReason that applies.  A non-first IP fragment returns NTG_SKIP_FRAGMENT with family,
+ * protocol, addresses, ip_bytes and the frag_* fields filled, so that it can be matched with its
+ * datagram's first fragment (fragtab.h).  flags: NTG_DECODE_*.
  */
+int			ntg_decode_packet_ex(int linktype, const uint8_t *data, uint32_t caplen,
+								 uint32_t wirelen, int flags, NtgPacket *out);
+
+/* ntg_decode_packet_ex() without flags. */
 int			ntg_decode_packet(int linktype, const uint8_t *data, uint32_t caplen, uint32_t wirelen,
 							  NtgPacket *out);
 

@@ -58,6 +58,8 @@ typedef struct NtgBlob
 	NtgBlobTensor *tensors;		/* ntg_malloc'd array */
 	int			n_owned;		/* on write: copies made by ntg_blob_add_copy() */
 	void	  **owned;
+	int			borrow;			/* on read: the caller keeps the buffer alive as long as the
+								 * model, which may point into it rather than copy */
 } NtgBlob;
 
 /* ---- writing ------------------------------------------------------------------------------- */

@@ -87,13 +87,16 @@ check_nodes(const NtgForest *f, NtgError *err)
 {
 	if (f->tree_start[0] != 0 || f->tree_start[f->n_trees] != f->n_nodes)
 		return corrupt(err, "The tree offsets do not cover the node table.");
+	/* All offsets first: a later tree's bad offset must not let an earlier tree's loop run past
+	 * the table. Strictly increasing from 0 to n_nodes keeps every tree inside it. */
+	for (int t = 0; t < f->n_trees; t++)
+		if (f->tree_start[t + 1] <= f->tree_start[t])
+			return corrupt(err, "A tree has no nodes.");
 	for (int t = 0; t < f->n_trees; t++)
 	{
 		int			lo = f->tree_start[t],
 					hi = f->tree_start[t + 1];
 
-		if (hi <= lo)
-			return corrupt(err, "A tree has no nodes.");
 		for (int i = lo; i < hi; i++)
 		{
 			if (f->feature[i] >= 0)

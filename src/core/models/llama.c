@@ -322,6 +322,8 @@ llama_destroy(NtgModel *model)
 		return;
 	llama_free_acts(m);
 	llama_free_sampler(m);
+	llama_free_prefixes(m);
+	llama_node_free(m);
 	ntg_model_free_classes(&m->base);
 	ntg_tok_free(&m->tok);
 	nn_params_free(&m->params);

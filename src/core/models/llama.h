@@ -69,6 +69,7 @@ typedef struct LlamaLayer
 
 typedef struct LlamaActs LlamaActs;
 typedef struct LlamaSampler LlamaSampler;
+typedef struct LlamaNodeStore LlamaNodeStore;
 
 typedef struct LlamaModel
 {
@@ -87,6 +88,9 @@ typedef struct LlamaModel
 	int64_t		total_steps;
 	LlamaActs  *acts;			/* training buffers, allocated on first use */
 	LlamaSampler *sampler;		/* KV cache, allocated on first use */
+	float	   *prefix_store;	/* every class's <CLASS_c> node, once computed (llama_sample.c) */
+	uint8_t    *prefix_ready;	/* [n_classes] */
+	LlamaNodeStore *nodes;		/* histories decoded alone, kept across calls (llama_nodes.c) */
 } LlamaModel;
 
 /* Build the model object and its parameter buffer for cfg (weights zero; with_grad 1 also gives
@@ -140,5 +144,19 @@ void		llama_reset_optimizer(LlamaModel *m, int64_t n_rows);
 
 void		llama_free_acts(LlamaModel *m);
 void		llama_free_sampler(LlamaModel *m);
+/* The weights changed (training): the kept <CLASS_c> nodes are stale. */
+void		llama_forget_prefixes(LlamaModel *m);
+void		llama_free_prefixes(LlamaModel *m);
+
+/* (llama_nodes.c) The kept record of history <CLASS_cls> tokens[0..p): keys and values of every
+ * layer ([2 L][C]: K of layer 0.., then V) and the logits; NULL when not kept. */
+const float *llama_node_get(LlamaModel *m, int cls, const int32_t *tokens, int p);
+/* Keep a history decoded alone: kv_per_layer[2 L] point at its keys then values per layer. */
+void		llama_node_put(LlamaModel *m, int cls, const int32_t *tokens, int p,
+						   const float *kv_per_layer[], const float *logits);
+void		llama_node_forget(LlamaModel *m);
+void		llama_node_free(LlamaModel *m);
+/* Histories kept now (for tests and benchmarks). */
+int			llama_node_count(const LlamaModel *m);
 
 #endif							/* NTG_LLAMA_H */

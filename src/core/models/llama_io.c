@@ -194,6 +194,31 @@ check_weights(const NtgBlob *blob, const NnParams *p)
 	return ntg_blob_kind_tensors(blob) == p->n_tensors + 4;
 }
 
+/*
+ * Point m's parameters at the stored weights when every weight tensor directly follows the one
+ * before it, in the model's own order (how llama_save writes them: each tensor's size is a
+ * multiple of 8 bytes, so no padding separates them); false when they do not (then they are
+ * copied).  check_weights() has verified the tensors' shapes and types.
+ */
+static int
+borrow_weights(const NtgBlob *blob, LlamaModel *m)
+{
+	const uint8_t *base = NULL;
+
+	for (int i = 0; i < m->params.n_tensors; i++)
+	{
+		const NnTensor *t = &m->params.tensors[i];
+		const NtgBlobTensor *bt = ntg_blob_find(blob, t->name);
+
+		if (i == 0)
+			base = bt->data;
+		if ((const uint8_t *) bt->data != base + t->offset * sizeof(float))
+			return 0;
+	}
+	nn_params_borrow(&m->params, (const float *) base);
+	return 1;
+}
+
 int
 llama_load(const NtgBlob *blob, NtgModel **model, NtgError *err)
 {
@@ -224,8 +249,15 @@ llama_load(const NtgBlob *blob, NtgModel **model, NtgError *err)
 			return rc;
 	}
 
-	if ((rc = llama_alloc(&cfg, n_classes, &m, 0, err)) != NTG_OK)
+	/* borrowing: weights stay in the caller's buffer when they lie there as one block */
+	if ((rc = llama_alloc(&cfg, n_classes, &m, blob->borrow ? -1 : 0, err)) != NTG_OK)
 		return rc;
+	if (blob->borrow && !borrow_weights(blob, m) && nn_params_alloc(&m->params, 0) != NTG_OK)
+	{
+		ntg_llama_kind.destroy(&m->base);
+		return ntg_error(err, NTG_ERR_NOMEM, "out of memory");
+	}
+	m->base.weights = m->params.data;
 	m->base.epochs_done = epochs_done;
 	vocab = ntg_malloc((size_t) (n_values + 1) * sizeof(int32_t));
 	if (vocab == NULL)
@@ -242,7 +274,8 @@ llama_load(const NtgBlob *blob, NtgModel **model, NtgError *err)
 		const NnTensor *t = &m->params.tensors[i];
 		float	   *w = m->params.data + t->offset;
 
-		rc = ntg_blob_read_tensor(blob, t->name, NTG_DTYPE_F32, t->count, w, err);
+		if (!m->params.borrowed)
+			rc = ntg_blob_read_tensor(blob, t->name, NTG_DTYPE_F32, t->count, w, err);
 		for (size_t j = 0; rc == NTG_OK && j < t->count; j++)
 			if (!isfinite(w[j]))
 				rc = corrupt(err, "a weight is not finite");

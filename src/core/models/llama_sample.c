@@ -11,29 +11,18 @@
  * class share their first packets), so there are far fewer nodes than rows.  The node at
  * position 0 (<CLASS_c>) is computed once per call, even one row at a time.
  *
- * Two ways to draw (NtgTokenSampling.stratified):
- *  - independent: one uniform per row, in row order: exactly what feeding every row separately
- *    would give, whatever the batch size.
- *  - stratified: the m rows at a node draw at the m points (k + v) / m, k = 0..m-1, of the node's
- *    cumulative distribution (one uniform v per node: systematic sampling), dealt to the rows in
- *    a random order.  Each row still follows the model's distribution exactly, but a token of
- *    probability q goes to floor(m q) or ceil(m q) of the rows, never to many more or fewer by
- *    chance; applied at every node of the trie, the batch's rows spread over the model's
- *    sequences in proportion to their probabilities, so n generated rows represent the model's
- *    distribution with less sampling noise, and rare sequences are missed less often.  The rows
- *    of a batch are then not independent of each other (a batch is one stratified sample).
+ * The draws themselves (temperature, top-k, top-p; independent or stratified rows) and the
+ * grouping of the rows into the next position's nodes are token_draw.c's, shared with the other
+ * token generators.
  *
  * Keys and values of a node are stored once, at its position; attention walks the node's chain
- * of parents (at most max_len steps).  Only value tokens and <EOS> can be drawn: the output head
- * is evaluated for that prefix of the vocabulary only (tokenizer.h), so class and <PAD> tokens
- * are impossible by construction, not by a mask that could be bypassed.
+ * of parents (at most max_len steps).  The output head is evaluated for the drawable tokens
+ * (values and <EOS>) only.
  */
 #include "models/llama.h"
-#include "nn/nn_simd.h"
+#include "models/token_draw.h"
 
-#include <float.h>
 #include <math.h>
-#include <stdlib.h>
 #include <string.h>
 
 struct LlamaSampler
@@ -56,21 +45,9 @@ struct LlamaSampler
 	float	   *logits;			/* [cap, K] */
 	float	   *rstd;			/* [cap] */
 	float	   *att;			/* [T] */
-	double	   *cdf;			/* [cap, K]: cumulative kept probability mass per node */
-	int		   *kept;			/* [cap, K]: token of each cdf entry (top-k / top-p order) */
-	int		   *n_kept;			/* [cap] */
-	int		   *order;			/* [K] sort scratch */
-	/* rows */
-	int		   *row_node;		/* [cap] node of each active row */
-	int		   *row_id;			/* [cap] */
-	int		   *child_head;		/* [cap] first child (next position) of each node, or -1 */
-	int		   *child_next;		/* [cap] next sibling of each next-position node */
-	/* stratified draws */
-	int		   *node_rows;		/* [cap] active rows at each node */
-	int		   *node_next;		/* [cap] next unused entry of the node's run in row_tok */
-	int32_t    *row_tok;		/* [cap] drawn tokens, one run per node */
+	NtgTokenDraw draw;			/* the rows, their draws and the next position's nodes */
 	/* the <CLASS_c> node, computed once per call */
-	int			prefix_class;	/* -1: not computed in this call */
+	int			prefix_class;	/* class of the prefix kept here; -1: none */
 	float	   *prefix_k;		/* [L][C] */
 	float	   *prefix_v;		/* [L][C] */
 	float	   *prefix_logits;	/* [K] */
@@ -87,10 +64,19 @@ llama_free_sampler(LlamaModel *m)
 	ntg_free(s->kcache);
 	ntg_free(s->vcache);
 	ntg_free(s->x);
-	ntg_free(s->cdf);
+	ntg_token_draw_free(&s->draw);
 	ntg_free(s->block);
 	ntg_free(s);
 	m->sampler = NULL;
+}
+
+void
+llama_free_prefixes(LlamaModel *m)
+{
+	ntg_free(m->prefix_store);
+	ntg_free(m->prefix_ready);
+	m->prefix_store = NULL;
+	m->prefix_ready = NULL;
 }
 
 static int
@@ -103,7 +89,7 @@ llama_ensure_sampler(LlamaModel *m, int cap)
 				T = c->max_len,
 				L = c->n_layers;
 	size_t		cache = L * T * cap * C;
-	size_t		ints = T * cap + cap * 2 + T + cap * K + cap * 8 + K;
+	size_t		ints = T * cap + cap * 2 + T;
 	LlamaSampler *s;
 	float	   *p;
 	int		   *q;
@@ -121,10 +107,9 @@ llama_ensure_sampler(LlamaModel *m, int cap)
 	s->kcache = ntg_malloc(cache * sizeof(float));
 	s->vcache = ntg_malloc(cache * sizeof(float));
 	s->x = ntg_malloc((cap * (C * 4 + 3 * C + 3 * H + K + 1) + T + 2 * L * C + K) * sizeof(float));
-	s->cdf = ntg_malloc((size_t) cap * K * sizeof(double));
 	s->block = ntg_malloc(ints * sizeof(int));
-	if (s->kcache == NULL || s->vcache == NULL || s->x == NULL || s->cdf == NULL ||
-		s->block == NULL)
+	if (s->kcache == NULL || s->vcache == NULL || s->x == NULL || s->block == NULL ||
+		ntg_token_draw_alloc(&s->draw, cap, (int) K) != NTG_OK)
 	{
 		llama_free_sampler(m);
 		return NTG_ERR_NOMEM;
@@ -145,17 +130,7 @@ llama_ensure_sampler(LlamaModel *m, int cap)
 	s->parent = q, q += T * cap;
 	s->ntok = q, q += cap;
 	s->pos = q, q += cap;
-	s->chain = q, q += T;
-	s->kept = q, q += cap * K;
-	s->n_kept = q, q += cap;
-	s->row_node = q, q += cap;
-	s->row_id = q, q += cap;
-	s->child_head = q, q += cap;
-	s->child_next = q, q += cap;
-	s->node_rows = q, q += cap;
-	s->node_next = q, q += cap;
-	s->row_tok = q, q += cap;
-	s->order = q;
+	s->chain = q;
 	s->prefix_class = -1;
 	return NTG_OK;
 }
@@ -284,153 +259,122 @@ llama_decode_nodes(LlamaModel *m, int U, int p)
 	linear_forward(s->logits, s->xb, W(m, m->t_out), U, C, s->K);
 }
 
-static const float *sort_probs;
-
-static int
-cmp_prob_desc(const void *a, const void *b)
-{
-	int			i = *(const int *) a,
-				j = *(const int *) b;
-
-	if (sort_probs[i] != sort_probs[j])
-		return sort_probs[i] > sort_probs[j] ? -1 : 1;
-	return (i > j) - (i < j);	/* ties by token: qsort is not stable */
-}
-
 /*
- * Turn K logits z (overwritten) into node j's sampling table: the kept tokens (all of them, or
- * the top-k / top-p set in decreasing probability) and their cumulative mass.
+ * The <CLASS_c> node (position 0) of every class is the same for every row and every call: its
+ * keys, values and logits are computed once and kept in the model (all classes, when they take at
+ * most LLAMA_PREFIX_STORE_BYTES; else the last class used, in the sampler), until training changes
+ * the weights (llama_forget_prefixes).  A one-row call then decodes only the row's own tokens.
  */
-static void
-build_dist(LlamaSampler *s, int j, float *z, const NtgTokenSampling *o)
+#define LLAMA_PREFIX_STORE_BYTES ((size_t) 8 << 20)
+
+static size_t
+prefix_floats(const LlamaModel *m)
 {
-	int			K = s->K;
-	/* shift by the max before scaling, and cap 1/T, so a tiny temperature cannot overflow */
-	float		inv_t = (float) fmin(1.0 / o->temperature, FLT_MAX);
-	float		mx = -INFINITY;
-	double	   *cdf = s->cdf + (size_t) j * K;
-	int		   *kept = s->kept + (size_t) j * K;
-	double		acc = 0.0;
-	int			keep = K;
-
-	for (int i = 0; i < K; i++)
-		if (z[i] > mx)
-			mx = z[i];
-	for (int i = 0; i < K; i++)
-		z[i] = (z[i] - mx) * inv_t;
-	nn_vexp(z, K);
-	if ((o->top_k > 0 && o->top_k < K) || o->top_p < 1.0)
-	{
-		double		total = 0.0;
-
-		for (int i = 0; i < K; i++)
-		{
-			s->order[i] = i;
-			total += z[i];
-		}
-		sort_probs = z;
-		qsort(s->order, K, sizeof(int), cmp_prob_desc);
-		if (o->top_k > 0 && o->top_k < K)
-			keep = o->top_k;
-		for (int k = 0; k < keep; k++)
-		{
-			acc += z[s->order[k]];
-			kept[k] = s->order[k];
-			cdf[k] = acc;
-			if (o->top_p < 1.0 && acc >= o->top_p * total)
-			{
-				keep = k + 1;
-				break;
-			}
-		}
-	}
-	else
-		for (int i = 0; i < K; i++)
-		{
-			acc += z[i];
-			kept[i] = i;
-			cdf[i] = acc;
-		}
-	s->n_kept[j] = keep;
+	return 2 * (size_t) m->cfg.n_layers * m->cfg.dim + (size_t) m->tok.n_values + 1;
 }
 
-/* The token of node j's table at fraction f in [0, 1) of its mass: the first entry whose
- * cumulative mass exceeds f * total. */
-static int
-token_at(const LlamaSampler *s, int j, double f)
+void
+llama_forget_prefixes(LlamaModel *m)
 {
-	const double *cdf = s->cdf + (size_t) j * s->K;
-	int			n = s->n_kept[j];
-	double		u = f * cdf[n - 1];
-	int			lo = 0,
-				hi = n - 1;
-
-	while (lo < hi)
-	{
-		int			mid = lo + (hi - lo) / 2;
-
-		if (cdf[mid] > u)
-			hi = mid;
-		else
-			lo = mid + 1;
-	}
-	/* u rounded up to the total lands on the last entry, maybe of zero mass: step back to the
-	 * last entry that has some (otherwise cdf[lo] > u >= cdf[lo - 1] already) */
-	while (lo > 0 && cdf[lo] == cdf[lo - 1])
-		lo--;
-	return s->kept[(size_t) j * s->K + lo];
+	if (m->prefix_ready != NULL)
+		memset(m->prefix_ready, 0, m->base.n_classes);
+	if (m->sampler != NULL)
+		m->sampler->prefix_class = -1;
+	llama_node_forget(m);
 }
 
-/*
- * Stratified draws for the nact active rows: node j's m rows get the tokens at fractions
- * (k + v) / m of its distribution, in a random order; row_tok holds one run per node, starting
- * at node_next[j], which the rows then consume.
- */
-static void
-draw_stratified(LlamaSampler *s, int U, int nact, NtgRng *rng)
+/* Where class c's prefix is kept: its slot of the model's store, or the sampler's one slot. */
+static float *
+prefix_slot(LlamaModel *m, int c, int *ready)
 {
-	int			start = 0;
+	LlamaSampler *s = m->sampler;
 
-	memset(s->node_rows, 0, U * sizeof(int));
-	for (int r = 0; r < nact; r++)
-		s->node_rows[s->row_node[r]]++;
-	for (int j = 0; j < U; j++)
+	if (m->prefix_store == NULL && m->base.n_classes * prefix_floats(m) * sizeof(float) <=
+		LLAMA_PREFIX_STORE_BYTES)
 	{
-		int			m = s->node_rows[j];
-		int32_t    *run = s->row_tok + start;
-		double		v = m > 0 ? ntg_rng_double(rng) : 0.0;
-
-		for (int k = 0; k < m; k++)
-			run[k] = token_at(s, j, (k + v) / m);
-		for (int k = m - 1; k > 0; k--)
+		m->prefix_store = ntg_malloc(m->base.n_classes * prefix_floats(m) * sizeof(float));
+		m->prefix_ready = ntg_calloc(m->base.n_classes, 1);
+		if (m->prefix_store == NULL || m->prefix_ready == NULL)
 		{
-			int			i = (int) ntg_rng_below(rng, (uint64_t) k + 1);
-			int32_t		t = run[k];
-
-			run[k] = run[i];
-			run[i] = t;
+			ntg_free(m->prefix_store), ntg_free(m->prefix_ready);
+			m->prefix_store = NULL, m->prefix_ready = NULL;
 		}
-		s->node_next[j] = start;
-		start += m;
 	}
+	if (m->prefix_store != NULL)
+	{
+		*ready = m->prefix_ready[c];
+		m->prefix_ready[c] = 1;
+		return m->prefix_store + (size_t) c * prefix_floats(m);
+	}
+	*ready = s->prefix_class == c;
+	s->prefix_class = c;
+	return s->prefix_k;		/* prefix_k, prefix_v and prefix_logits follow each other */
 }
 
-/* Compute the <CLASS_c> node (position 0) once and keep its keys, values and logits. */
+/* Put class c's <CLASS_c> node at position 0 of the caches, computing it the first time. */
 static void
 llama_prefix(LlamaModel *m, int class_index)
 {
 	LlamaSampler *s = m->sampler;
-	int			C = m->cfg.dim;
+	int			C = m->cfg.dim,
+				L = m->cfg.n_layers;
+	int			ready;
+	float	   *p = prefix_slot(m, class_index, &ready);
 
-	s->ntok[0] = ntg_tok_class(&m->tok, class_index);
-	llama_decode_nodes(m, 1, 0);
-	for (int l = 0; l < m->cfg.n_layers; l++)
+	if (!ready)
 	{
-		memcpy(s->prefix_k + (size_t) l * C, cache_at(s, s->kcache, l, 0, 0, C), C * sizeof(float));
-		memcpy(s->prefix_v + (size_t) l * C, cache_at(s, s->vcache, l, 0, 0, C), C * sizeof(float));
+		s->ntok[0] = ntg_tok_class(&m->tok, class_index);
+		llama_decode_nodes(m, 1, 0);
+		for (int l = 0; l < L; l++)
+		{
+			memcpy(p + (size_t) l * C, cache_at(s, s->kcache, l, 0, 0, C), C * sizeof(float));
+			memcpy(p + (size_t) (L + l) * C, cache_at(s, s->vcache, l, 0, 0, C), C * sizeof(float));
+		}
+		memcpy(p + (size_t) 2 * L * C, s->logits, s->K * sizeof(float));
+		return;
 	}
-	memcpy(s->prefix_logits, s->logits, s->K * sizeof(float));
-	s->prefix_class = class_index;
+	for (int l = 0; l < L; l++)
+	{
+		memcpy(cache_at(s, s->kcache, l, 0, 0, C), p + (size_t) l * C, C * sizeof(float));
+		memcpy(cache_at(s, s->vcache, l, 0, 0, C), p + (size_t) (L + l) * C, C * sizeof(float));
+	}
+	memcpy(s->logits, p + (size_t) 2 * L * C, s->K * sizeof(float));
+}
+
+/* The single node at position p from the kept histories (llama_nodes.c); false when not kept. */
+static int
+node_from_store(LlamaModel *m, int cls, const int32_t *path, int p)
+{
+	LlamaSampler *s = m->sampler;
+	int			C = m->cfg.dim,
+				L = m->cfg.n_layers;
+	const float *rec = llama_node_get(m, cls, path, p);
+
+	if (rec == NULL)
+		return 0;
+	for (int l = 0; l < L; l++)
+	{
+		memcpy(cache_at(s, s->kcache, l, p, 0, C), rec + (size_t) l * C, C * sizeof(float));
+		memcpy(cache_at(s, s->vcache, l, p, 0, C), rec + (size_t) (L + l) * C, C * sizeof(float));
+	}
+	memcpy(s->logits, rec + (size_t) 2 * L * C, s->K * sizeof(float));
+	return 1;
+}
+
+static void
+node_to_store(LlamaModel *m, int cls, const int32_t *path, int p)
+{
+	LlamaSampler *s = m->sampler;
+	int			C = m->cfg.dim,
+				L = m->cfg.n_layers;
+	const float *kv[2 * LLAMA_MAX_LAYERS];
+
+	for (int l = 0; l < L; l++)
+	{
+		kv[l] = cache_at(s, s->kcache, l, p, 0, C);
+		kv[L + l] = cache_at(s, s->vcache, l, p, 0, C);
+	}
+	llama_node_put(m, cls, path, p, kv, s->logits);
 }
 
 /* Generate rows [0, nb) of one batch into out/out_len. */
@@ -439,75 +383,39 @@ llama_sample_chunk(LlamaModel *m, int class_index, int nb, const NtgTokenSamplin
 				   NtgRng *rng, int32_t *out, int *out_len)
 {
 	LlamaSampler *s = m->sampler;
-	int			C = m->cfg.dim;
-	int			eos = ntg_tok_eos(&m->tok);
 	int			N = m->cfg.max_len;
-	int			nact = nb;
 	int			U = 1;			/* nodes at the current position */
+	int			single = 1;		/* one node at every position so far */
+	int32_t		path[LLAMA_MAX_LEN];	/* its tokens after <CLASS_c> */
 
-	if (s->prefix_class != class_index)
-		llama_prefix(m, class_index);
-	for (int l = 0; l < m->cfg.n_layers; l++)
+	llama_prefix(m, class_index);
+	ntg_token_draw_begin(&s->draw, nb, out, out_len, N);
+	for (int p = 0; p < N && s->draw.nact > 0; p++)
 	{
-		memcpy(cache_at(s, s->kcache, l, 0, 0, C), s->prefix_k + (size_t) l * C, C * sizeof(float));
-		memcpy(cache_at(s, s->vcache, l, 0, 0, C), s->prefix_v + (size_t) l * C, C * sizeof(float));
-	}
-	memcpy(s->logits, s->prefix_logits, s->K * sizeof(float));
-	for (int r = 0; r < nb; r++)
-	{
-		s->row_node[r] = 0;
-		s->row_id[r] = r;
-		out_len[r] = 0;
-	}
-	memset(out, 0, (size_t) nb * N * sizeof(int32_t));
-	for (int p = 0; p < N && nact > 0; p++)
-	{
-		int			still = 0,
-					next = 0;
+		int			next;
 
 		ntg_check_interrupts();
 		if (p > 0)
-			llama_decode_nodes(m, U, p);
-		for (int j = 0; j < U; j++)
 		{
-			build_dist(s, j, s->logits + (size_t) j * s->K, opts);
-			s->child_head[j] = -1;
-		}
-		if (opts->stratified)
-			draw_stratified(s, U, nact, rng);
-		for (int r = 0; r < nact; r++)
-		{
-			int			j = s->row_node[r];
-			int			row = s->row_id[r];
-			int			t = opts->stratified ? s->row_tok[s->node_next[j]++] :
-				token_at(s, j, ntg_rng_double(rng));
-			int			c;
-
-			if (t == eos)
-				continue;
-			out[(size_t) row * N + out_len[row]] = m->tok.values[t];
-			if (++out_len[row] >= N)
-				continue;
-			/*
-			 * The row goes on: find or make the child node (j, t) at position p + 1.  ntok is
-			 * reused for the new nodes' tokens: this position's were consumed by the decode.
-			 */
-			for (c = s->child_head[j]; c >= 0; c = s->child_next[c])
-				if (s->ntok[c] == t)
-					break;
-			if (c < 0)
+			/* while the batch follows one history, it may have been decoded before */
+			single = single && U == 1;
+			if (single)
+				path[p - 1] = s->ntok[0];
+			if (!single || !node_from_store(m, class_index, path, p))
 			{
-				c = next++;
-				s->parent[(size_t) (p + 1) * s->cap + c] = j;
-				s->ntok[c] = t;
-				s->child_next[c] = s->child_head[j];
-				s->child_head[j] = c;
+				llama_decode_nodes(m, U, p);
+				if (single)
+					node_to_store(m, class_index, path, p);
 			}
-			s->row_node[still] = c;
-			s->row_id[still] = row;
-			still++;
 		}
-		nact = still;
+		next = ntg_token_draw_step(&s->draw, s->logits, U, opts, rng, m->tok.values, out,
+								   out_len, N);
+		/* the next position's nodes: their parents for attention, their tokens to decode */
+		for (int c = 0; c < next; c++)
+		{
+			s->parent[(size_t) (p + 1) * s->cap + c] = s->draw.child_parent[c];
+			s->ntok[c] = s->draw.child_tok[c];
+		}
 		U = next;
 	}
 }
@@ -523,9 +431,8 @@ llama_sample_batched(LlamaModel *m, int class_index, int n, int batch,
 		return ntg_error(err, NTG_ERR_INVALID_ARG, "class index %d out of range", class_index);
 	if (n < 0 || batch < 1)
 		return ntg_error(err, NTG_ERR_INVALID_ARG, "invalid number of rows or batch size");
-	if (!(opts->temperature > 0.0) || !isfinite(opts->temperature) || opts->top_k < 0 ||
-		!(opts->top_p > 0.0 && opts->top_p <= 1.0))
-		return ntg_error(err, NTG_ERR_INVALID_ARG, "invalid sampling options");
+	if (ntg_token_sampling_check(opts, err) != NTG_OK)
+		return err->code;
 	if (n == 0)
 		return NTG_OK;
 	if (batch > n)
@@ -535,7 +442,6 @@ llama_sample_batched(LlamaModel *m, int class_index, int n, int batch,
 	if (llama_ensure_sampler(m, batch) != NTG_OK)
 		return ntg_error(err, NTG_ERR_NOMEM, "out of memory");
 	nn_blas_init(m->cfg.blas_threads);
-	m->sampler->prefix_class = -1;	/* weights may have changed since the last call */
 	for (int r0 = 0; r0 < n; r0 += batch)
 	{
 		int			nb = n - r0 < batch ? n - r0 : batch;

@@ -9,6 +9,7 @@
  * last), without computing the padded positions.
  */
 #include "models/llama.h"
+#include "models/token_rows.h"
 
 #include <string.h>
 
@@ -424,79 +425,22 @@ llama_step(LlamaModel *m, const int32_t *tokens, const int32_t *targets, const i
 	return NTG_OK;
 }
 
-/*
- * Token noise (hyperparameter "token_noise", default 0 = off): while training, each history input
- * after <CLASS_c> is replaced by <PAD> with probability p; targets are kept.  This is "blank
- * noising" (Xie et al., Data Noising as Smoothing in Neural Network Language Models, ICLR 2017):
- * the model must also predict from histories with gaps, which acts like backing off to shorter
- * contexts.  On the small per-class training sets of traffic data a model otherwise learns whole
- * rows by heart; with the noise it copies them later in training (docs/models.md).  <PAD> never
- * occurs as an input elsewhere, and generation never blanks anything.
- */
+/* Token noise (hyperparameter "token_noise", default 0 = off; token_rows.h says what it does).
+ * On the small per-class training sets of traffic data a model otherwise learns whole rows by
+ * heart; with the noise it copies them later in training (docs/models.md). */
 void
 llama_blank_inputs(LlamaModel *m, int32_t *tokens, const int *len, int S)
 {
-	uint32_t	cut = (uint32_t) (m->cfg.token_noise * 4294967296.0);
-	int			pad = ntg_tok_pad(&m->tok);
-
-	for (int s = 0, off = 0; s < S; off += len[s], s++)
-		for (int t = 1; t < len[s]; t++)
-			if ((uint32_t) (ntg_rng_u64(&m->noise_rng) >> 32) < cut)
-				tokens[off + t] = pad;
+	ntg_tok_blank_inputs(&m->tok, m->cfg.token_noise, &m->noise_rng, tokens, len, S);
 }
 
-/* Leading values of a row that are in the vocabulary. */
-static int
-known_prefix(const LlamaModel *m, const int32_t *row, int len)
-{
-	int			u = 0;
-
-	while (u < len && ntg_tok_value_token(&m->tok, row[u]) >= 0)
-		u++;
-	return u;
-}
-
-/*
- * Encode rows idx[0..S-1] of set into tokens/targets/len; *packed = rows encoded.  A value outside
- * the vocabulary is an error for training rows; with scoring set (held-out rows) it ends the row
- * instead: the values before it are scored, without an <EOS>, and a row whose first value is
- * unknown is left out.
- */
+/* Encode rows idx[0..S-1] of set (token_rows.h). */
 static int
 llama_pack(LlamaModel *m, const NtgSeqSet *set, const int *idx, int S, int scoring,
 		   int32_t *tokens, int32_t *targets, int *len, int *packed, NtgError *err)
 {
-	int			N = 0;
-
-	*packed = 0;
-	for (int s = 0; s < S; s++)
-	{
-		int			rl;
-		const int32_t *row = ntg_seqset_row(set, idx[s], &rl);
-		int			cls = set->row_class[idx[s]];
-		int			k;
-
-		if (cls < 0 || cls >= m->base.n_classes ||
-			strcmp(set->classes[cls], m->base.classes[cls]) != 0)
-			return ntg_error(err, NTG_ERR_INVALID_ARG,
-							 "training rows do not have the model's classes");
-		if (scoring && (k = known_prefix(m, row, rl)) < rl && k < m->cfg.max_len)
-		{
-			if (k == 0)
-				continue;
-			/* as a row cut after k values: k inputs and targets, no <EOS> */
-			k = ntg_tok_encode_row(&m->tok, cls, row, k + 1, k, tokens + N, targets + N);
-		}
-		else
-			k = ntg_tok_encode_row(&m->tok, cls, row, rl, m->cfg.max_len, tokens + N,
-								   targets + N);
-		if (k < 0)
-			return ntg_error(err, NTG_ERR_INVALID_ARG,
-							 "a training row holds a value outside the model's vocabulary");
-		len[(*packed)++] = k;
-		N += k;
-	}
-	return NTG_OK;
+	return ntg_tok_pack_rows(&m->tok, m->base.classes, m->base.n_classes, m->cfg.max_len, set,
+							 idx, S, scoring, tokens, targets, len, packed, err);
 }
 
 static int
@@ -504,6 +448,18 @@ llama_ensure_training(LlamaModel *m, const NtgSeqSet *train, NtgError *err)
 {
 	LlamaActs  *a;
 
+	if (m->params.borrowed)
+	{
+		/* weights that point into a stored value are read-only: train on a copy of them */
+		float	   *own = ntg_malloc(m->params.count * sizeof(float));
+
+		if (own == NULL)
+			return ntg_error(err, NTG_ERR_NOMEM, "out of memory");
+		memcpy(own, m->params.data, m->params.count * sizeof(float));
+		m->params.data = own;
+		m->params.borrowed = 0;
+		m->base.weights = own;
+	}
 	if (m->params.grad == NULL)
 	{
 		m->params.grad = ntg_calloc(m->params.count, sizeof(float));
@@ -547,6 +503,7 @@ llama_train_epoch(NtgModel *model, const NtgSeqSet *train, int epoch, NtgRng *rn
 		return ntg_error(err, NTG_ERR_INVALID_ARG, "training rows do not have the model's classes");
 	if ((rc = llama_ensure_training(m, train, err)) != NTG_OK)
 		return rc;
+	llama_forget_prefixes(m);
 	nn_blas_init(m->cfg.blas_threads);
 	/* packing buffers separate from acts->tokens, which llama_step fills */
 	tokens = ntg_malloc((size_t) B * T * sizeof(int32_t));

@@ -204,6 +204,10 @@ int			ntg_model_save(NtgModel *model, uint8_t **out, size_t *out_len, NtgError *
 /* Parse bytes (container, kind, generic parts) and load: the one entry point for stored models. */
 int			ntg_model_from_bytes(const uint8_t *buf, size_t len, NtgModel **model,
 								 NtgError *err);
+/* The same, but the model may keep pointers into buf instead of copying its weights: the caller
+ * keeps buf alive, unchanged, as long as the model (a cache of loaded models does). */
+int			ntg_model_from_bytes_borrow(const uint8_t *buf, size_t len, NtgModel **model,
+										NtgError *err);
 /* The same for bytes that must hold a model of this kind (registered or not). */
 int			ntg_model_from_bytes_of(const NtgModelKind *kind, const uint8_t *buf, size_t len,
 									NtgModel **model, NtgError *err);

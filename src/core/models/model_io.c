@@ -175,8 +175,8 @@ load_blob(const NtgModelKind *kind, const NtgBlob *blob, NtgModel **model, NtgEr
 	return rc;
 }
 
-int
-ntg_model_from_bytes(const uint8_t *buf, size_t len, NtgModel **model, NtgError *err)
+static int
+from_bytes(const uint8_t *buf, size_t len, int borrow, NtgModel **model, NtgError *err)
 {
 	NtgBlob		blob;
 	const NtgModelKind *kind;
@@ -185,6 +185,7 @@ ntg_model_from_bytes(const uint8_t *buf, size_t len, NtgModel **model, NtgError 
 	*model = NULL;
 	if ((rc = ntg_blob_parse(buf, len, &blob, err)) != NTG_OK)
 		return rc;
+	blob.borrow = borrow;
 	kind = ntg_model_kind_find(blob.kind);
 	if (kind == NULL)
 	{
@@ -196,6 +197,18 @@ ntg_model_from_bytes(const uint8_t *buf, size_t len, NtgModel **model, NtgError 
 		rc = load_blob(kind, &blob, model, err);
 	ntg_blob_free(&blob);
 	return rc;
+}
+
+int
+ntg_model_from_bytes(const uint8_t *buf, size_t len, NtgModel **model, NtgError *err)
+{
+	return from_bytes(buf, len, 0, model, err);
+}
+
+int
+ntg_model_from_bytes_borrow(const uint8_t *buf, size_t len, NtgModel **model, NtgError *err)
+{
+	return from_bytes(buf, len, 1, model, err);
 }
 
 int

@@ -7,12 +7,16 @@
 
 #include <string.h>
 
+#include "models/cvae.h"
 #include "models/forest_kind.h"
 #include "models/llama.h"
+#include "models/mamba.h"
 
 static const NtgModelKind *const kinds[] = {
 	&ntg_llama_kind,
+	&ntg_mamba_kind,
 	&ntg_forest_kind,
+	&ntg_cvae_kind,
 };
 
 #define N_KINDS ((int) (sizeof(kinds) / sizeof(kinds[0])))

@@ -1,8 +1,9 @@
 /*
  * token_sampling.h — the sampling options of token generators (llama, and every kind that draws
  * one value token after another): temperature, top-k and nucleus filtering, stratified
- * drawing (llama_sample.c explains it), and the copy control that ntg_model_sample applies to
- * every generator kind that lists it (copy_guard, copy_budget; copy_guard.c).  Kinds list ntg_token_sample_options as their spec and
+ * drawing (token_draw.c explains it), and the copy control that ntg_model_sample applies to every
+ * generator kind that lists it (copy_guard, copy_budget; copy_guard.c).  Kinds list
+ * ntg_token_sample_options as their spec and
  * read the resolved values through ntg_token_sampling().
  */
 #ifndef NTG_TOKEN_SAMPLING_H
@@ -22,6 +23,8 @@ enum
 };
 
 extern const NtgOptionSpec ntg_token_sample_options[NTG_TOKEN_N_OPTIONS];
+/* The same options with stratified draws by default (the default a kind validated: mamba). */
+extern const NtgOptionSpec ntg_token_sample_options_stratified[NTG_TOKEN_N_OPTIONS];
 
 typedef struct NtgTokenSampling
 {

@@ -45,6 +45,10 @@ void		linear_forward(float *out, const float *inp, const float *w, int N, int C,
 /* dinp[N, C] += dout @ w ; dw[OC, C] += dout^T @ inp ; either may be NULL to skip it */
 void		linear_backward(float *dinp, float *dw, const float *dout, const float *inp,
 							const float *w, int N, int C, int OC);
+/* out[N, OC] += b[OC] (after linear_forward: a linear layer with a bias) */
+void		bias_forward(float *out, const float *b, int N, int OC);
+/* db[OC] += sum over the N rows of dout[N, OC] */
+void		bias_backward(float *db, const float *dout, int N, int OC);
 
 /* Rotary position embedding, in place on the first `nh` heads of HS floats in each row of x
  * (row stride `stride` floats), rotating the pairs (2i, 2i+1) by pos[n] * theta^(-2i/HS).
@@ -115,12 +119,16 @@ typedef struct NnParams
 	float	   *m;
 	float	   *v;
 	int			grad_clean;		/* grad is all zero (set by zero_grad and the AdamW step) */
+	int			borrowed;		/* data points into memory the params do not own (a loaded
+								 * model's stored value): never freed or written here */
 } NnParams;
 
 /* Declare a tensor (before nn_params_alloc); returns its index or -1 when out of memory. */
 int			nn_params_declare(NnParams *p, const char *name, int ndim, int d0, int d1, int decay);
 /* Allocate the buffers (grad/m/v only when with_grad); NTG_ERR_NOMEM on failure. */
 int			nn_params_alloc(NnParams *p, int with_grad);
+/* Use count floats at data as the parameters, without copying them (p->borrowed). */
+void		nn_params_borrow(NnParams *p, const float *data);
 float	   *nn_params_ptr(const NnParams *p, int index);
 void		nn_params_free(NnParams *p);
 void		nn_params_zero_grad(NnParams *p);

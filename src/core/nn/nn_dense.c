@@ -185,3 +185,27 @@ residual_add(float *out, const float *inp, size_t n)
 	for (size_t i = 0; i < n; i++)
 		out[i] += inp[i];
 }
+
+void
+bias_forward(float *out, const float *b, int N, int OC)
+{
+	for (int n = 0; n < N; n++)
+	{
+		float	   *o = out + (size_t) n * OC;
+
+		for (int i = 0; i < OC; i++)
+			o[i] += b[i];
+	}
+}
+
+void
+bias_backward(float *db, const float *dout, int N, int OC)
+{
+	for (int n = 0; n < N; n++)
+	{
+		const float *d = dout + (size_t) n * OC;
+
+		for (int i = 0; i < OC; i++)
+			db[i] += d[i];
+	}
+}

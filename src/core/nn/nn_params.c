@@ -52,6 +52,13 @@ nn_params_alloc(NnParams *p, int with_grad)
 	return NTG_OK;
 }
 
+void
+nn_params_borrow(NnParams *p, const float *data)
+{
+	p->data = (float *) data;
+	p->borrowed = 1;
+}
+
 float *
 nn_params_ptr(const NnParams *p, int index)
 {
@@ -62,7 +69,8 @@ void
 nn_params_free(NnParams *p)
 {
 	ntg_free(p->tensors);
-	ntg_free(p->data);
+	if (!p->borrowed)
+		ntg_free(p->data);
 	ntg_free(p->grad);
 	ntg_free(p->m);
 	ntg_free(p->v);

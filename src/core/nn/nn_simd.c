@@ -8,8 +8,9 @@
 
 #include <math.h>
 
-#if defined(__x86_64__) && defined(__GNUC__)
-#include <immintrin.h>
+#include "nn/nn_simd_x86.h"
+
+#ifdef NN_HAVE_X86
 #define HAVE_X86 1
 #endif
 
@@ -153,38 +154,6 @@ axpy_avx2(float *y, float a, const float *x, int n)
 		y[i] += a * x[i];
 }
 
-/*
- * exp for 8 floats: Cephes' expf (as in avx_mathfun): x = n ln2 + r, |r| <= ln2/2, a degree-5
- * polynomial for e^r, 2^n through the exponent bits; about 1 ulp over the clamped range
- * [-88.38, 88.38] (below it the result is ~0, as expf's).
- */
-__attribute__((target("avx2,fma")))
-static inline __m256
-exp8(__m256 x)
-{
-	__m256		fx,
-				y,
-				z;
-	__m256i		e;
-
-	x = _mm256_min_ps(x, _mm256_set1_ps(88.3762626647949f));
-	x = _mm256_max_ps(x, _mm256_set1_ps(-88.3762626647949f));
-	fx = _mm256_floor_ps(_mm256_fmadd_ps(x, _mm256_set1_ps(1.44269504088896341f), _mm256_set1_ps(0.5f)));
-	x = _mm256_fnmadd_ps(fx, _mm256_set1_ps(0.693359375f), x);
-	x = _mm256_fnmadd_ps(fx, _mm256_set1_ps(-2.12194440e-4f), x);
-	z = _mm256_mul_ps(x, x);
-	y = _mm256_set1_ps(1.9875691500E-4f);
-	y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(1.3981999507E-3f));
-	y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(8.3334519073E-3f));
-	y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(4.1665795894E-2f));
-	y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(1.6666665459E-1f));
-	y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(5.0000001201E-1f));
-	y = _mm256_fmadd_ps(y, z, x);
-	y = _mm256_add_ps(y, _mm256_set1_ps(1.0f));
-	e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvttps_epi32(fx), _mm256_set1_epi32(127)), 23);
-	return _mm256_mul_ps(y, _mm256_castsi256_ps(e));
-}
-
 __attribute__((target("avx2,fma")))
 static void
 vexp_avx2(float *x, int n)
@@ -192,14 +161,14 @@ vexp_avx2(float *x, int n)
 	int			i = 0;
 
 	for (; i + 8 <= n; i += 8)
-		_mm256_storeu_ps(x + i, exp8(_mm256_loadu_ps(x + i)));
+		_mm256_storeu_ps(x + i, nn_exp8(_mm256_loadu_ps(x + i)));
 	if (i < n)
 	{
 		float		tail[8] = {0};
 
 		for (int k = 0; i + k < n; k++)
 			tail[k] = x[i + k];
-		_mm256_storeu_ps(tail, exp8(_mm256_loadu_ps(tail)));
+		_mm256_storeu_ps(tail, nn_exp8(_mm256_loadu_ps(tail)));
 		for (int k = 0; i + k < n; k++)
 			x[i + k] = tail[k];
 	}
@@ -211,7 +180,7 @@ sigmoid8(__m256 a)
 {
 	__m256		one = _mm256_set1_ps(1.0f);
 
-	return _mm256_div_ps(one, _mm256_add_ps(one, exp8(_mm256_sub_ps(_mm256_setzero_ps(), a))));
+	return _mm256_div_ps(one, _mm256_add_ps(one, nn_exp8(_mm256_sub_ps(_mm256_setzero_ps(), a))));
 }
 
 __attribute__((target("avx2,fma")))

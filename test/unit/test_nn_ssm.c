@@ -1,0 +1,372 @@
+/*
+ * test_nn_ssm.c — the selective state-space ops (nn/nn_ssm.h): each backward against central
+ * finite differences of a random linear functional of the forward output (as test_nn.c does),
+ * the forwards against naive double-precision versions of their definitions, and the scan's
+ * one-token step against the packed forward (the sampler relies on getting the same bits).
+ */
+#include <math.h>
+#include <string.h>
+
+#include "common/rng.h"
+#include "nn/nn_ssm.h"
+#include "unit.h"
+
+#define H_STEP 1e-3f
+
+static NtgRng rng;
+
+static void
+fill(float *x, size_t n, float scale)
+{
+	for (size_t i = 0; i < n; i++)
+		x[i] = (float) (ntg_rng_normal(&rng) * scale);
+}
+
+static double
+dot(const float *a, const float *b, size_t n)
+{
+	double		s = 0.0;
+
+	for (size_t i = 0; i < n; i++)
+		s += (double) a[i] * b[i];
+	return s;
+}
+
+typedef void (*ForwardFn) (float *out);
+
+/* Worst |analytic - numeric| / (1e-3 + 1e-2 max(|analytic|, |numeric|)) over x; > 1 fails. */
+static double
+check_grad(ForwardFn fwd, float *x, const float *g, size_t n, float *out, size_t n_out,
+		   const float *R)
+{
+	double		worst = 0.0;
+
+	for (size_t i = 0; i < n; i++)
+	{
+		float		keep = x[i];
+		double		lp,
+					lm,
+					num,
+					tol;
+
+		x[i] = keep + H_STEP;
+		fwd(out);
+		lp = dot(out, R, n_out);
+		x[i] = keep - H_STEP;
+		fwd(out);
+		lm = dot(out, R, n_out);
+		x[i] = keep;
+		num = (lp - lm) / (2.0 * H_STEP);
+		tol = 1e-3 + 1e-2 * fmax(fabs(num), fabs(g[i]));
+		if (fabs(num - g[i]) / tol > worst)
+			worst = fabs(num - g[i]) / tol;
+	}
+	return worst;
+}
+
+/* two packed rows of 3 and 4 tokens */
+enum
+{
+	N_ = 7, C_ = 5, K_ = 4, E_ = 6, MAXNS_ = 16, IS_ = 11
+};
+static int	NS_ = 3,				/* the scan's state size: 3, then 16 (the vector kernels) */
+			P_ = 2 + 2 * 3;
+static const int g_start[2] = {0, 3};
+static const int g_len[2] = {3, 4};
+static float g_x[N_ * IS_],
+			g_y[N_ * E_],
+			g_w[E_ * K_],
+			g_b[E_];
+
+/* ---- elementwise ---- */
+
+static void
+fwd_softplus(float *out)
+{
+	softplus_forward(out, g_x, N_ * C_);
+}
+
+static void
+fwd_silu(float *out)
+{
+	silu_forward(out, g_x, N_, C_, IS_);
+}
+
+static void
+fwd_gate(float *out)
+{
+	silu_gate_forward(out, g_y, g_x + 1, N_, C_, IS_);
+}
+
+static void
+fwd_bias(float *out)
+{
+	memcpy(out, g_y, N_ * C_ * sizeof(float));
+	bias_forward(out, g_b, N_, C_);
+}
+
+static void
+test_elementwise(void)
+{
+	float		out[N_ * IS_],
+				R[N_ * C_],
+				dx[N_ * IS_],
+				dy[N_ * C_],
+				db[C_];
+	double		worst = 0.0;
+
+	fill(g_x, N_ * IS_, 3.0f);
+	g_x[0] = 30.0f;				/* the large and small ends of softplus */
+	g_x[1] = -30.0f;
+	fill(g_y, N_ * E_, 1.0f);
+	fill(g_b, E_, 1.0f);
+	fill(R, N_ * C_, 1.0f);
+
+	fwd_softplus(out);
+	for (int i = 0; i < N_ * C_; i++)
+		worst = fmax(worst, fabs(out[i] - log1p(exp((double) g_x[i]))) / (1e-30 + log1p(exp((double) g_x[i]))));
+	ok(worst < 1e-5, "softplus matches log(1 + exp(x)) (worst relative %.2g)", worst);
+	{
+		/* a sweep through the range where log1p(exp(x)) turns from exp(x) into x */
+		float		xs[401],
+					ys[401];
+
+		worst = 0.0;
+		for (int i = 0; i <= 400; i++)
+			xs[i] = -25.0f + 0.125f * i;
+		softplus_forward(ys, xs, 401);
+		for (int i = 0; i <= 400; i++)
+		{
+			double		want = log1p(exp((double) xs[i]));
+
+			worst = fmax(worst, fabs(ys[i] - want) / want);
+		}
+		ok(worst < 1e-6, "softplus over [-25, 25] within 1e-6 relative (worst %.2g)", worst);
+	}
+	memset(dx, 0, sizeof(dx));
+	softplus_backward(dx, R, g_x, N_ * C_);
+	ok(check_grad(fwd_softplus, g_x, dx, N_ * C_, out, N_ * C_, R) <= 1.0, "softplus dinp");
+
+	fwd_silu(out);
+	worst = 0.0;
+	for (int n = 0; n < N_; n++)
+		for (int i = 0; i < C_; i++)
+		{
+			double		x = g_x[n * IS_ + i];
+
+			worst = fmax(worst, fabs(out[n * C_ + i] - x / (1.0 + exp(-x))));
+		}
+	ok(worst < 1e-5, "silu matches x sigmoid(x) (worst %.2g)", worst);
+	memset(dx, 0, sizeof(dx));
+	silu_backward(dx, R, g_x, N_, C_, IS_);
+	ok(check_grad(fwd_silu, g_x, dx, N_ * IS_, out, N_ * C_, R) <= 1.0,
+	   "silu dinp (strided rows; untouched columns get nothing)");
+
+	memset(dx, 0, sizeof(dx));
+	memset(dy, 0, sizeof(dy));
+	silu_gate_backward(dy, dx + 1, R, g_y, g_x + 1, N_, C_, IS_);
+	fwd_gate(out);
+	ok(fabsf(out[8] - g_y[8] * g_x[IS_ + 4] / (1.0f + expf(-g_x[IS_ + 4]))) < 1e-5f,
+	   "silu gate is y silu(z)");
+	ok(check_grad(fwd_gate, g_y, dy, N_ * C_, out, N_ * C_, R) <= 1.0, "silu gate dy");
+	ok(check_grad(fwd_gate, g_x, dx, N_ * IS_, out, N_ * C_, R) <= 1.0, "silu gate dz");
+
+	memset(db, 0, sizeof(db));
+	bias_backward(db, R, N_, C_);
+	ok(check_grad(fwd_bias, g_b, db, C_, out, N_ * C_, R) <= 1.0, "bias db");
+}
+
+/* ---- causal depthwise convolution ---- */
+
+static void
+fwd_conv(float *out)
+{
+	conv1d_causal_forward(out, g_x + 2, g_w, g_b, g_start, g_len, 2, E_, K_, IS_);
+}
+
+static void
+test_conv1d(void)
+{
+	float		out[N_ * E_],
+				R[N_ * E_],
+				dx[N_ * IS_],
+				dw[E_ * K_],
+				db[E_];
+	double		worst = 0.0;
+
+	fill(g_x, N_ * IS_, 1.0f);
+	fill(g_w, E_ * K_, 0.5f);
+	fill(g_b, E_, 0.5f);
+	fill(R, N_ * E_, 1.0f);
+	fwd_conv(out);
+	for (int r = 0; r < 2; r++)
+		for (int t = 0; t < g_len[r]; t++)
+			for (int c = 0; c < E_; c++)
+			{
+				double		want = g_b[c];
+
+				for (int k = 0; k < K_; k++)
+				{
+					int			src = t - (K_ - 1) + k;
+
+					if (src >= 0)
+						want += (double) g_w[c * K_ + k] * g_x[(g_start[r] + src) * IS_ + 2 + c];
+				}
+				worst = fmax(worst, fabs(out[(g_start[r] + t) * E_ + c] - want));
+			}
+	ok(worst < 1e-5, "conv1d forward matches the definition, no leak across rows (worst %.2g)", worst);
+	memset(dx, 0, sizeof(dx));
+	memset(dw, 0, sizeof(dw));
+	memset(db, 0, sizeof(db));
+	conv1d_causal_backward(dx + 2, dw, db, R, g_x + 2, g_w, g_start, g_len, 2, E_, K_, IS_);
+	ok(check_grad(fwd_conv, g_x, dx, N_ * IS_, out, N_ * E_, R) <= 1.0, "conv1d dinp");
+	ok(check_grad(fwd_conv, g_w, dw, E_ * K_, out, N_ * E_, R) <= 1.0, "conv1d dw");
+	ok(check_grad(fwd_conv, g_b, db, E_, out, N_ * E_, R) <= 1.0, "conv1d db");
+	{
+		/* both rows stepped token by token through their windows: the forward's bits */
+		float		win[2 * (K_ - 1) * E_] = {0},
+					o2[2 * E_],
+					x2[2 * E_];
+		int			same = 1;
+
+		fwd_conv(out);
+		for (int t = 0; t < 3; t++)
+		{
+			for (int r = 0; r < 2; r++)
+				memcpy(x2 + r * E_, g_x + (g_start[r] + t) * IS_ + 2, E_ * sizeof(float));
+			conv1d_causal_step(o2, win, x2, g_w, g_b, 2, E_, K_, E_);
+			for (int r = 0; r < 2; r++)
+				same &= memcmp(o2 + r * E_, out + (g_start[r] + t) * E_, E_ * sizeof(float)) == 0;
+		}
+		ok(same, "conv1d one token at a time through a window gives the forward's bits");
+	}
+}
+
+/* ---- selective scan ---- */
+
+static float s_u[N_ * E_],
+			s_delta[N_ * E_],
+			s_A[E_ * MAXNS_],
+			s_bc[N_ * (2 + 2 * MAXNS_)],
+			s_D[E_],
+			s_scratch[(2 * 4 + 2) * E_ * MAXNS_];
+
+static void
+fwd_scan(float *out)
+{
+	/* B and C start 2 columns into each bc row, as after x_proj's delta columns */
+	selective_scan_forward(out, s_u, s_delta, s_A, s_bc + 2, P_, s_D, g_start, g_len, 2, E_,
+						   NS_, s_scratch);
+}
+
+/* The definition in double precision. */
+static double
+naive_scan_worst(const float *y)
+{
+	double		worst = 0.0;
+
+	for (int r = 0; r < 2; r++)
+		for (int e = 0; e < E_; e++)
+		{
+			double		h[MAXNS_] = {0};
+
+			for (int t = 0; t < g_len[r]; t++)
+			{
+				int			n = g_start[r] + t;
+				double		acc = (double) s_D[e] * s_u[n * E_ + e];
+
+				for (int s = 0; s < NS_; s++)
+				{
+					h[s] = exp((double) s_delta[n * E_ + e] * s_A[e * NS_ + s]) * h[s] +
+						(double) s_delta[n * E_ + e] * s_bc[n * P_ + 2 + s] * s_u[n * E_ + e];
+					acc += (double) s_bc[n * P_ + 2 + NS_ + s] * h[s];
+				}
+				worst = fmax(worst, fabs(acc - y[n * E_ + e]) / (1.0 + fabs(acc)));
+			}
+		}
+	return worst;
+}
+
+static void
+test_scan(int ns)
+{
+	float		out[N_ * E_],
+				R[N_ * E_],
+				du[N_ * E_],
+				ddelta[N_ * E_],
+				dA[E_ * MAXNS_],
+				dbc[N_ * (2 + 2 * MAXNS_)],
+				dD[E_],
+				h[2 * E_ * MAXNS_],
+				ystep[2 * E_];
+	float	   *scratch;
+	size_t		need;
+	int			same = 1;
+
+	NS_ = ns;
+	P_ = 2 + 2 * ns;
+	need = selective_scan_scratch(4, E_, NS_);
+	printf("# state size %d\n", ns);
+	fill(s_u, N_ * E_, 1.0f);
+	for (int i = 0; i < N_ * E_; i++)
+		s_delta[i] = 0.05f + (float) ntg_rng_double(&rng);
+	for (int i = 0; i < E_ * NS_; i++)
+		s_A[i] = -(float) (0.2 + 2.0 * ntg_rng_double(&rng));
+	fill(s_bc, N_ * P_, 1.0f);
+	fill(s_D, E_, 1.0f);
+	fill(R, N_ * E_, 1.0f);
+	fwd_scan(out);
+	ok(naive_scan_worst(out) < 1e-5, "scan forward matches the recurrence in double (worst %.2g, "
+	   "state %d)", naive_scan_worst(out), ns);
+
+	ok(need <= sizeof(s_scratch) / sizeof(float), "scratch size for rows of 4 tokens");
+	scratch = s_scratch;
+	memset(du, 0, sizeof(du));
+	memset(ddelta, 0, sizeof(ddelta));
+	memset(dA, 0, sizeof(dA));
+	memset(dbc, 0, sizeof(dbc));
+	memset(dD, 0, sizeof(dD));
+	selective_scan_backward(du, ddelta, dA, dbc + 2, dD, R, s_u, s_delta, s_A, s_bc + 2, P_, s_D,
+							g_start, g_len, 2, E_, NS_, scratch);
+	ok(check_grad(fwd_scan, s_u, du, N_ * E_, out, N_ * E_, R) <= 1.0, "scan du");
+	ok(check_grad(fwd_scan, s_delta, ddelta, N_ * E_, out, N_ * E_, R) <= 1.0, "scan ddelta");
+	ok(check_grad(fwd_scan, s_A, dA, E_ * NS_, out, N_ * E_, R) <= 1.0, "scan dA");
+	ok(check_grad(fwd_scan, s_bc, dbc, N_ * P_, out, N_ * E_, R) <= 1.0,
+	   "scan dB and dC (the delta columns of the rows get nothing)");
+	ok(check_grad(fwd_scan, s_D, dD, E_, out, N_ * E_, R) <= 1.0, "scan dD");
+	ok(dbc[0] == 0.0f && dbc[1] == 0.0f && dbc[P_] == 0.0f, "columns outside B and C untouched");
+
+	/* the two rows stepped together, one token at a time, give the forward's bits */
+	fwd_scan(out);
+	memset(h, 0, sizeof(h));
+	for (int t = 0; t < 3; t++)
+	{
+		float		u2[2 * E_],
+					d2[2 * E_],
+					bc2[2 * (2 + 2 * MAXNS_)];
+
+		for (int r = 0; r < 2; r++)
+		{
+			int			n = g_start[r] + t;
+
+			memcpy(u2 + r * E_, s_u + n * E_, E_ * sizeof(float));
+			memcpy(d2 + r * E_, s_delta + n * E_, E_ * sizeof(float));
+			memcpy(bc2 + r * P_, s_bc + n * P_, P_ * sizeof(float));
+		}
+		selective_scan_step(ystep, h, u2, d2, s_A, bc2 + 2, P_, s_D, 2, E_, NS_, scratch);
+		for (int r = 0; r < 2; r++)
+			same &= memcmp(ystep + r * E_, out + (g_start[r] + t) * E_, E_ * sizeof(float)) == 0;
+	}
+	ok(same, "the one-token step over two states gives the packed forward's bits");
+}
+
+int
+main(void)
+{
+	ntg_rng_seed(&rng, 2024);
+	test_elementwise();
+	test_conv1d();
+	test_scan(3);
+	test_scan(16);
+	return done_testing();
+}
