@@ -132,3 +132,13 @@ SELECT ntg.fidelity_radar_svg(ARRAY[NULL], ARRAY[0, 0, 0, 0, 0, 0]);
 -- Declared properties: the query functions run user SQL (volatile, parallel unsafe), none strict.
 SELECT proname, provolatile, proparallel, proisstrict FROM pg_proc
  WHERE pronamespace = 'ntg'::regnamespace AND proname LIKE 'fidelity%' ORDER BY proname;
+
+-- Size-matched: the worked example's real rows cut to the one synthetic row of class a.
+SELECT metric, round(value::numeric, 6) FROM ntg.fidelity(
+	$$SELECT 'a'::text, '{1,2}'::int[] UNION ALL SELECT 'a', '{1}'$$, $$SELECT 'a'::text, '{1,2}'::int[]$$,
+	size_matched => true, seed => 1);
+-- fidelity_gap: classes without synthetic or without test rows are named in warnings.
+SELECT metric, round(real_value::numeric, 6) AS real_value, round(synthetic_value::numeric, 6) AS synthetic_value
+  FROM ntg.fidelity_gap($$SELECT 'a'::text, '{1,2}'::int[] UNION ALL SELECT 'b', '{3}'$$,
+						$$SELECT 'a'::text, '{1,2}'::int[]$$, $$SELECT 'a'::text, '{1}'::int[]$$);
+SELECT * FROM ntg.fidelity_gap('SELECT label, pl FROM r', NULL, 'SELECT label, pl FROM r');

@@ -23,7 +23,8 @@
  * --gen-every K writes them every K epochs instead, one file GEN_OUT.eEPOCH.tTEMP per temperature
  * of --temperatures T1,T2,... (default 1); --stratified 1 writes them with stratified draws
  * (model.h).  The environment
- * variable NTG_BENCH_GEN_FACTOR=F writes F times as many rows (llama_tune.py --rows-factor).
+ * variable NTG_BENCH_GEN_FACTOR=F writes F times as many rows (llama_tune.py --rows-factor), and
+ * NTG_BENCH_COPY_GUARD=B samples them with copy_guard on at copy_budget B (copy_guard.c).
  * The TSV holds label<TAB>comma-separated signed PLs (bench/research/make_protocol_tsv.py writes one).
  */
 #include <stdio.h>
@@ -109,7 +110,9 @@ write_generated(NtgModel *model, const NtgSeqSet *set, const char *path, uint64_
 	int		   *counts = calloc(set->n_classes, sizeof(int));
 	NtgRng		rng;
 	NtgError	err;
-	NtgSampleOptions o = {NTG_TOKEN_N_OPTIONS, {temperature, 0, 1.0, stratified}};
+	const char *guard = getenv("NTG_BENCH_COPY_GUARD");	/* copy control: the budget, if set */
+	NtgSampleOptions o = {NTG_TOKEN_N_OPTIONS, {temperature, 0, 1.0, stratified, guard != NULL,
+												guard != NULL ? atof(guard) : 1.0}};
 	const char *factor = getenv("NTG_BENCH_GEN_FACTOR");	/* diagnostics: F times as many rows */
 
 	if (f == NULL)
@@ -126,7 +129,7 @@ write_generated(NtgModel *model, const NtgSeqSet *set, const char *path, uint64_
 		int32_t    *out = malloc((size_t) (counts[c] + 1) * model->max_len * sizeof(int32_t));
 		int		   *len = malloc((counts[c] + 1) * sizeof(int));
 
-		if (model->kind->sample(model, c, counts[c], &o, &rng, out, len, &err) != NTG_OK)
+		if (ntg_model_sample(model, c, counts[c], &o, &rng, out, len, &err) != NTG_OK)
 		{
 			fprintf(stderr, "sample: %s\n", err.msg);
 			return -1;
@@ -314,6 +317,7 @@ main(int argc, char **argv)
 		fprintf(stderr, "create: %s\n", err.msg);
 		return 1;
 	}
+	model->copies = ntg_copy_index_build(&set);	/* as the training driver keeps it */
 	ntg_rng_seed(&rng, (uint64_t) seed);
 	t0 = now();
 	c0 = cpu_now();

@@ -1,7 +1,7 @@
 /*
  * experiments_sql.c — the entry points of the functions whose logic is PL/pgSQL and that read a
  * caller's query: the experiments (ntg.split, ntg.synthesize, ntg.tstr, ntg.augment_sweep,
- * ntg.line_chart_svg) and ntg.pcap_classes.
+ * ntg.line_chart_svg), the privacy-utility chart ntg.frontier_svg and ntg.pcap_classes.
  *
  * Their logic is PL/pgSQL (sql/ext/45_experiments.sql), and every PL/pgSQL function of ntg pins
  * its search_path, so that nothing it calls can be redefined by whoever controls a schema on the
@@ -228,6 +228,11 @@ static const Entry chart_entry = {
 	{ARG_COLUMNS, ARG_VALUE, ARG_VALUE, ARG_VALUE}, false,
 	3, {"series", "x", "y"}, {"pg_catalog.text", "pg_catalog.float8", "pg_catalog.float8"}
 };
+static const Entry frontier_entry = {
+	"ntg._frontier_points", 3, {"query", "real_leakage", "title"},
+	{ARG_COLUMNS, ARG_VALUE, ARG_VALUE}, false,
+	3, {"name", "tstr_ratio", "leakage"}, {"pg_catalog.text", "pg_catalog.float8", "pg_catalog.float8"}
+};
 static const Entry pcap_classes_entry = {
 	"ntg._pcap_classes_rows", 1, {"query"}, {ARG_COLUMNS}, false,
 	3, {"label", "protocol", "server_port"}, {"pg_catalog.text", "pg_catalog.int4", "pg_catalog.int4"}
@@ -266,6 +271,13 @@ Datum
 ntg_line_chart_svg(PG_FUNCTION_ARGS)
 {
 	return run_entry(fcinfo, &chart_entry);
+}
+
+PG_FUNCTION_INFO_V1(ntg_frontier_svg);
+Datum
+ntg_frontier_svg(PG_FUNCTION_ARGS)
+{
+	return run_entry(fcinfo, &frontier_entry);
 }
 
 PG_FUNCTION_INFO_V1(ntg_pcap_classes);

@@ -1,7 +1,11 @@
 /*
  * metrics_sql.c — SQL functions of the fidelity metrics and the radar chart:
- *   ntg.fidelity(real_query, synthetic_query)            -> (metric, value), macro-averaged
- *   ntg.fidelity_by_class(real_query, synthetic_query)   -> (label, metric, value, real_rows, synthetic_rows)
+ *   ntg.fidelity(real_query, synthetic_query, size_matched, seed)
+ *                                                        -> (metric, value), macro-averaged
+ *   ntg.fidelity_by_class(real_query, synthetic_query, size_matched, seed)
+ *                                                        -> (label, metric, value, real_rows, synthetic_rows)
+ *   ntg.fidelity_gap(train_query, test_query, synthetic_query, seed)
+ *                                                        -> (metric, real_value, synthetic_value, difference)
  *   ntg.fidelity_radar(real_query, synthetic_queries[], names[], title, scale) -> SVG text
  *   ntg.fidelity_radar_svg(names[], metric_values[][], title, scale)           -> SVG text
  * The queries run through ntg_pg_collect_seqs (checks of columns and values there); the work is
@@ -23,6 +27,7 @@
 #include "common/seqset.h"
 #include "metrics/fidelity.h"
 #include "metrics/radar.h"
+#include "metrics/size_match.h"
 #include "ntg_glue.h"
 
 #define LIST_CLASSES 10			/* class names listed in a warning's detail */
@@ -115,6 +120,43 @@ compute_fidelity(const char *real_query, const char *synthetic_query, NtgFidelit
 	compare(collect_real(real_query), synthetic_query, f);
 }
 
+/*
+ * The 0.2.0 entry points: arguments 2 and 3 are size_matched and seed.  With size_matched, every
+ * class of both sets is cut to the smaller side's row count first (size_match.h).  A database
+ * still at 0.1.0 calls ntg_fidelity / ntg_fidelity_by_class, which never read them.
+ */
+static void
+compute_fidelity_v2(FunctionCallInfo fcinfo, NtgFidelity *f)
+{
+	NtgSeqSet  *real,
+			   *synth,
+			   *real_cut,
+			   *synth_cut;
+	NtgError	err;
+	bool		size_matched;
+	uint64		seed;
+
+	ntg_pg_require_arg(fcinfo, 0, "real_query");
+	ntg_pg_require_arg(fcinfo, 1, "synthetic_query");
+	ntg_pg_require_arg(fcinfo, 2, "size_matched");
+	ntg_pg_require_arg(fcinfo, 3, "seed");
+	size_matched = PG_GETARG_BOOL(2);
+	seed = (uint64) PG_GETARG_INT64(3);
+	if (!size_matched)
+	{
+		compute_fidelity(text_arg(fcinfo, 0), text_arg(fcinfo, 1), f);
+		return;
+	}
+	real = collect_real(text_arg(fcinfo, 0));
+	synth = palloc0(sizeof(NtgSeqSet));
+	ntg_pg_collect_seqs(text_arg(fcinfo, 1), "synthetic_query", synth);
+	real_cut = palloc0(sizeof(NtgSeqSet));
+	synth_cut = palloc0(sizeof(NtgSeqSet));
+	NTG_PG_CHECK(ntg_seqset_match_sizes(real, synth, seed, real_cut, synth_cut, &err), &err);
+	NTG_PG_CHECK(ntg_fidelity_compute(real_cut, synth_cut, f, &err), &err);
+	report_unmatched(f);
+}
+
 static Datum
 value_datum(double v, bool *isnull)
 {
@@ -146,6 +188,148 @@ ntg_fidelity(PG_FUNCTION_ARGS)
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	MemoryContextDelete(work);
+	return (Datum) 0;
+}
+
+/* The six macro averages of f as (metric, value) rows. */
+static void
+return_macro(FunctionCallInfo fcinfo, const NtgFidelity *f)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+
+	for (int m = 0; m < NTG_N_METRICS; m++)
+	{
+		Datum		values[2];
+		bool		nulls[2] = {false, false};
+
+		values[0] = CStringGetTextDatum(ntg_metric_name(m));
+		values[1] = value_datum(f->macro[m], &nulls[1]);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+}
+
+PG_FUNCTION_INFO_V1(ntg_fidelity_v2);
+Datum
+ntg_fidelity_v2(PG_FUNCTION_ARGS)
+{
+	MemoryContext work = AllocSetContextCreate(CurrentMemoryContext, "ntg fidelity",
+											   ALLOCSET_DEFAULT_SIZES);
+	MemoryContext old;
+	NtgFidelity f;
+
+	InitMaterializedSRF(fcinfo, 0);
+	old = MemoryContextSwitchTo(work);
+	compute_fidelity_v2(fcinfo, &f);
+	MemoryContextSwitchTo(old);
+	return_macro(fcinfo, &f);
+	MemoryContextDelete(work);
+	return (Datum) 0;
+}
+
+/* f's per-class values as (label, metric, value, real_rows, synthetic_rows) rows. */
+static void
+return_by_class(FunctionCallInfo fcinfo, const NtgFidelity *f)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+
+	for (int c = 0; c < f->n_classes; c++)
+	{
+		const NtgClassFidelity *k = &f->classes[c];
+
+		for (int m = 0; m < NTG_N_METRICS; m++)
+		{
+			Datum		values[5];
+			bool		nulls[5] = {false, false, false, false, false};
+
+			values[0] = CStringGetTextDatum(k->label);
+			values[1] = CStringGetTextDatum(ntg_metric_name(m));
+			values[2] = value_datum(k->value[m], &nulls[2]);
+			values[3] = Int32GetDatum(k->real_rows);
+			values[4] = Int32GetDatum(k->synthetic_rows);
+			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+		}
+	}
+}
+
+PG_FUNCTION_INFO_V1(ntg_fidelity_by_class_v2);
+Datum
+ntg_fidelity_by_class_v2(PG_FUNCTION_ARGS)
+{
+	MemoryContext work = AllocSetContextCreate(CurrentMemoryContext, "ntg fidelity",
+											   ALLOCSET_DEFAULT_SIZES);
+	MemoryContext old;
+	NtgFidelity f;
+
+	InitMaterializedSRF(fcinfo, 0);
+	old = MemoryContextSwitchTo(work);
+	compute_fidelity_v2(fcinfo, &f);
+	MemoryContextSwitchTo(old);
+	return_by_class(fcinfo, &f);
+	MemoryContextDelete(work);
+	return (Datum) 0;
+}
+
+/*
+ * ntg.fidelity_gap: the synthetic rows against fresh real rows (size_match.h), one row per metric:
+ * (metric, real_value, synthetic_value, difference = synthetic_value - real_value).
+ */
+PG_FUNCTION_INFO_V1(ntg_fidelity_gap);
+Datum
+ntg_fidelity_gap(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	MemoryContext work = AllocSetContextCreate(CurrentMemoryContext, "ntg fidelity",
+											   ALLOCSET_DEFAULT_SIZES);
+	MemoryContext old;
+	NtgSeqSet  *train,
+			   *test,
+			   *synth;
+	NtgFidelityGap g;
+	NtgError	err;
+
+	ntg_pg_require_arg(fcinfo, 0, "train_query");
+	ntg_pg_require_arg(fcinfo, 1, "test_query");
+	ntg_pg_require_arg(fcinfo, 2, "synthetic_query");
+	ntg_pg_require_arg(fcinfo, 3, "seed");
+	InitMaterializedSRF(fcinfo, 0);
+	old = MemoryContextSwitchTo(work);
+	train = palloc0(sizeof(NtgSeqSet));
+	test = palloc0(sizeof(NtgSeqSet));
+	synth = palloc0(sizeof(NtgSeqSet));
+	ntg_pg_collect_seqs(text_arg(fcinfo, 0), "train_query", train);
+	if (train->n_rows == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("train_query returned no rows"),
+				 errdetail("The comparison is made over the classes of the training rows.")));
+	ntg_pg_collect_seqs(text_arg(fcinfo, 1), "test_query", test);
+	ntg_pg_collect_seqs(text_arg(fcinfo, 2), "synthetic_query", synth);
+	NTG_PG_CHECK(ntg_fidelity_gap_compute(train, test, synth, (uint64) PG_GETARG_INT64(3), &g, &err), &err);
+	MemoryContextSwitchTo(old);
+	MemoryContextDelete(work);
+	if (g.n_missing > 0)
+		ereport(WARNING,
+				(errmsg_plural("%d of %d training classes has no synthetic rows",
+							   "%d of %d training classes have no synthetic rows",
+							   g.n_missing, g.n_missing, g.n_classes),
+				 errdetail("Such a class scores 1 on the four JSDs and uniq_align and 0 on leakage on the synthetic side.")));
+	if (g.n_untested > 0)
+		ereport(WARNING,
+				(errmsg_plural("%d of %d training classes has no test rows",
+							   "%d of %d training classes have no test rows",
+							   g.n_untested, g.n_untested, g.n_classes),
+				 errdetail("Such a class scores 1 on the four JSDs and uniq_align on both sides.")));
+	for (int m = 0; m < NTG_N_METRICS; m++)
+	{
+		Datum		values[4];
+		bool		nulls[4] = {false, false, false, false};
+
+		values[0] = CStringGetTextDatum(ntg_metric_name(m));
+		values[1] = Float8GetDatum(g.real[m]);
+		values[2] = Float8GetDatum(g.synthetic[m]);
+		values[3] = Float8GetDatum(g.synthetic[m] - g.real[m]);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
 	return (Datum) 0;
 }
 

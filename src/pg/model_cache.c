@@ -553,8 +553,7 @@ ntg_pg_model_sample(NtgModelRef *ref, int class_index, int n, const NtgSampleOpt
 		/* in the model's context: its device buffers live and die with the entry */
 		rc = ntg_model_set_device(ref->model, ntg_pg_device_mode(), &err);
 		if (rc == NTG_OK)
-			rc = ref->model->kind->sample(ref->model, class_index, n, opts, rng, out, out_len,
-										  &err);
+			rc = ntg_model_sample(ref->model, class_index, n, opts, rng, out, out_len, &err);
 	}
 	PG_CATCH();
 	{

@@ -1,6 +1,6 @@
 -- pgTAP: properties of the fidelity metrics on rows made here (a deterministic formula).
 BEGIN;
-SELECT plan(19);
+SELECT plan(39);
 SET LOCAL client_min_messages = error;  -- the warnings about missing classes are pinned in pg_regress
 
 -- 5 classes, 0..6 values per row, signed sizes from a few hundred distinct values; three sets with
@@ -120,6 +120,73 @@ SELECT is((xpath('count(//s:line[@class="axis"])', svg::xml, '{{s,http://www.w3.
           (xpath('count(//s:polygon[@class="series"])', svg::xml, '{{s,http://www.w3.org/2000/svg}}'))[1]::text,
           '6/3', 'six axes and three polygons')
   FROM ntg.fidelity_radar(pg_temp.q('a'), ARRAY[pg_temp.q('b'), pg_temp.q('c'), pg_temp.q('d')]) AS svg;
+
+-- Size-matched fidelity: size_matched => false is the plain comparison; with it, every class both
+-- sets have is cut to the smaller side's row count (a seeded uniform sample of whole rows).
+SELECT is((SELECT array_agg(value ORDER BY metric) FROM ntg.fidelity(pg_temp.q('a'), pg_temp.q('b'), false, 5)),
+          (SELECT array_agg(value ORDER BY metric) FROM pg_temp.m('a', 'b')),
+          'size_matched => false: the plain comparison, whatever the seed');
+CREATE TEMP VIEW half_b AS SELECT label, pl FROM gen WHERE set = 'b' AND md5(label || pl::text) < '8';
+SELECT is((SELECT count(*)::int FROM ntg.fidelity_by_class(pg_temp.q('a'), 'SELECT label, pl FROM half_b', true, 3)
+            WHERE real_rows > 0 AND synthetic_rows > 0 AND real_rows <> synthetic_rows), 0,
+          'size-matched: every shared class has as many real as synthetic rows');
+SELECT ok((SELECT count(DISTINCT synthetic_rows) FROM ntg.fidelity_by_class(pg_temp.q('a'), 'SELECT label, pl FROM half_b')
+            WHERE real_rows > 0 AND synthetic_rows > 0) > 1
+          AND (SELECT bool_and(real_rows > synthetic_rows) FROM ntg.fidelity_by_class(pg_temp.q('a'), 'SELECT label, pl FROM half_b')
+                WHERE synthetic_rows > 0),
+          'the sets compared have classes of different sizes (the test above is not vacuous)');
+SELECT is((SELECT array_agg(value ORDER BY metric) FROM ntg.fidelity(pg_temp.q('a') || ' ORDER BY pl DESC', 'SELECT label, pl FROM half_b ORDER BY pl', true, 3)),
+          (SELECT array_agg(value ORDER BY metric) FROM ntg.fidelity(pg_temp.q('a'), 'SELECT label, pl FROM half_b', true, 3)),
+          'size-matched: row order does not change any value');
+SELECT isnt((SELECT array_agg(value ORDER BY metric) FROM ntg.fidelity(pg_temp.q('a'), 'SELECT label, pl FROM half_b', true, 3)),
+            (SELECT array_agg(value ORDER BY metric) FROM ntg.fidelity(pg_temp.q('a'), 'SELECT label, pl FROM half_b', true, 4)),
+            'size-matched: another seed, another sample');
+SELECT is((SELECT array_agg(value ORDER BY metric) FROM ntg.fidelity(pg_temp.q('a'), pg_temp.q('b'), true, 9)),
+          (SELECT array_agg(value ORDER BY metric) FROM pg_temp.m('a', 'b')),
+          'size-matched sets of equal size per class: nothing is cut');
+SELECT throws_ok($$SELECT * FROM ntg.fidelity('SELECT label, pl FROM gen', 'SELECT label, pl FROM gen', NULL)$$,
+                 '22004', 'size_matched must not be null', 'size_matched null: 22004');
+SELECT throws_ok($$SELECT * FROM ntg.fidelity_by_class('SELECT label, pl FROM gen', 'SELECT label, pl FROM gen', true, NULL)$$,
+                 '22004', 'seed must not be null', 'seed null: 22004');
+
+-- ntg.fidelity_gap: synthetic rows that are the training rows themselves score as the training
+-- rows on the JSDs and uniq_align, and copy more than the test rows do.
+CREATE TEMP VIEW tr AS SELECT label, pl FROM gen WHERE set = 'a' AND md5(label || pl::text) < 'c';
+CREATE TEMP VIEW te AS SELECT label, pl FROM gen WHERE set = 'a' AND md5(label || pl::text) >= 'c';
+SELECT is((SELECT count(*)::int FROM ntg.fidelity_gap('SELECT * FROM tr', 'SELECT * FROM te', 'SELECT * FROM tr')
+            WHERE metric <> 'leakage' AND difference = 0 AND real_value > 0), 5,
+          'fidelity_gap of the training rows themselves: every JSD and uniq_align difference 0');
+SELECT ok((SELECT synthetic_value > real_value AND synthetic_value <= 1
+             FROM ntg.fidelity_gap('SELECT * FROM tr', 'SELECT * FROM te', 'SELECT * FROM tr') WHERE metric = 'leakage'),
+          'fidelity_gap of the training rows themselves: more leakage than the test rows');
+SELECT is((SELECT real_value FROM ntg.fidelity_gap('SELECT * FROM tr', 'SELECT * FROM te', pg_temp.q('c')) WHERE metric = 'jsd_1gram'),
+          (SELECT value FROM ntg.fidelity('SELECT * FROM tr', 'SELECT * FROM te') WHERE metric = 'jsd_1gram'),
+          'fidelity_gap: the real side is the training rows (R, as real) against the test rows when sizes match');
+SELECT is((SELECT difference FROM ntg.fidelity_gap('SELECT * FROM tr', 'SELECT * FROM te', pg_temp.q('c')) WHERE metric = 'jsd_2gram'),
+          (SELECT synthetic_value - real_value FROM ntg.fidelity_gap('SELECT * FROM tr', 'SELECT * FROM te', pg_temp.q('c')) WHERE metric = 'jsd_2gram'),
+          'fidelity_gap: difference = synthetic_value - real_value');
+SELECT throws_ok($$SELECT * FROM ntg.fidelity_gap(NULL, 'SELECT * FROM te', 'SELECT * FROM tr')$$,
+                 '22004', 'train_query must not be null', 'fidelity_gap: null train_query: 22004');
+SELECT throws_ok($$SELECT * FROM ntg.fidelity_gap('SELECT * FROM tr', 'SELECT * FROM te', 'SELECT * FROM tr', NULL)$$,
+                 '22004', 'seed must not be null', 'fidelity_gap: null seed: 22004');
+SELECT throws_ok($$SELECT * FROM ntg.fidelity_gap('SELECT * FROM tr WHERE false', 'SELECT * FROM te', 'SELECT * FROM tr')$$,
+                 '22023', 'train_query returned no rows', 'fidelity_gap: no training rows: 22023');
+
+-- The privacy-utility frontier chart.
+CREATE TEMP TABLE pts (name text, tstr_ratio float8, leakage float8);
+INSERT INTO pts VALUES ('a <&>', 0.8, 0.1), ('b', 0.9, 0.14), ('c', 0.85, 0.2), ('d', 0.99, 0.3);
+SELECT is((xpath('count(//s:circle[@class="point"])', svg::xml, '{{s,http://www.w3.org/2000/svg}}'))[1]::text
+           || '/' || (xpath('count(//s:path[@class="reference"])', svg::xml, '{{s,http://www.w3.org/2000/svg}}'))[1]::text,
+          '4/1', 'frontier_svg: well-formed, one point per row and the reference')
+  FROM ntg.frontier_svg('SELECT * FROM pts', 0.15, 'frontier') AS svg;
+SELECT throws_ok($$SELECT ntg.frontier_svg('SELECT * FROM pts', NULL)$$, '22004',
+                 'real_leakage must not be null', 'frontier_svg: null real_leakage: 22004');
+SELECT throws_ok($$SELECT ntg.frontier_svg('SELECT * FROM pts WHERE false', 0.1)$$, '22023',
+                 'query returned no points', 'frontier_svg: no points: 22023');
+SELECT throws_ok($$SELECT ntg.frontier_svg('SELECT name, tstr_ratio, leakage + 1 FROM pts', 0.1)$$, '22023',
+                 'point "a <&>" is out of range', 'frontier_svg: leakage above 1: 22023');
+SELECT throws_ok($$SELECT ntg.frontier_svg('SELECT name, NULL::float8, leakage FROM pts', 0.1)$$, '22004',
+                 'query returned a null name, tstr_ratio or leakage', 'frontier_svg: a null value: 22004');
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -5,6 +5,9 @@ and docs/metrics.md (not from the C code), in plain Python, to check ntg.fidelit
 JSD is computed here through entropies, JSD(P, Q) = H((P+Q)/2) - (H(P) + H(Q))/2 in bits, a
 different route from the C code's per-outcome terms, so that a shared slip is unlikely.
 
+The size-matched comparison (docs/metrics.md, "Size-matched comparison": the seeded cut, size-matched
+sets, synthetic rows against fresh real rows) is written here from its text in the same way.
+
 Usage:
     fidelity_ref.py REAL.tsv SYNTHETIC.tsv            # metric<TAB>value, macro-averaged
     fidelity_ref.py --by-class REAL.tsv SYNTHETIC.tsv # label<TAB>metric<TAB>value<TAB>real_rows<TAB>synthetic_rows
@@ -119,6 +122,70 @@ def fidelity(real_rows, synth_rows):
     synth = group(synth_rows)
     per_class = [class_metrics(real[c], synth.get(c, [])) for c in real]
     return {m: sum(v[m] for v in per_class) / len(per_class) for m in METRICS}
+
+
+# ---- size-matched comparison ------------------------------------------------------------------
+
+M64 = (1 << 64) - 1
+
+
+def row_key(seed, label, seq, occurrence):
+    """splitmix64(fnv1a64(seed | label | NUL | len | values | occurrence)), integers little-endian."""
+    data = ((seed & M64).to_bytes(8, "little") + label.encode() + b"\0" + len(seq).to_bytes(4, "little")
+            + b"".join((v & 0xFFFFFFFF).to_bytes(4, "little") for v in seq) + occurrence.to_bytes(8, "little"))
+    h = 0xCBF29CE484222325
+    for byte in data:
+        h = ((h ^ byte) * 0x100000001B3) & M64
+    z = (h + 0x9E3779B97F4A7C15) & M64
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & M64
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & M64
+    return z ^ (z >> 31)
+
+
+def cut(rows, keep, seed):
+    """The rows of each class with the keep[label] smallest keys (a class not in keep: all)."""
+    seen = Counter()
+    keyed = defaultdict(list)
+    for label, seq in rows:
+        k = seen[(label, tuple(seq))]
+        seen[(label, tuple(seq))] += 1
+        keyed[label].append((row_key(seed, label, seq, k), list(seq)))
+    out = []
+    for label, items in keyed.items():
+        items.sort()
+        out.extend((label, seq) for _, seq in items[:keep.get(label, len(items))])
+    return out
+
+
+def match_sizes(a_rows, b_rows, seed):
+    """Both sets cut to min(rows of a, rows of b) in every class they share."""
+    na, nb = Counter(l for l, _ in a_rows), Counter(l for l, _ in b_rows)
+    keep = {l: min(na[l], nb[l]) for l in na if l in nb}
+    return cut(a_rows, keep, seed), cut(b_rows, keep, seed)
+
+
+def fidelity_size_matched(real_rows, synth_rows, seed):
+    return fidelity(*match_sizes(real_rows, synth_rows, seed))
+
+
+def fidelity_gap(train_rows, test_rows, synth_rows, seed):
+    """{metric: (real, synthetic)}: per class of the training rows, JSDs and uniq_align of the training
+    rows R' and the synthetic rows S' (cut to equal size) against the test rows T, R' / S' in the real
+    rows' place; leakage of T'' and S'' (cut to equal size) against the training rows."""
+    r1, s1 = (group(x) for x in match_sizes(train_rows, synth_rows, seed))
+    t2, s2 = (group(x) for x in match_sizes(test_rows, synth_rows, seed))
+    train, test = group(train_rows), group(test_rows)
+    real = {m: 0.0 for m in METRICS}
+    synth = {m: 0.0 for m in METRICS}
+    for c in train:
+        vr = class_metrics(r1[c], test.get(c, []))
+        vs = class_metrics(s1[c], test.get(c, [])) if s1.get(c) else dict.fromkeys(METRICS, 1.0)
+        for m in METRICS[:-1]:
+            real[m] += vr[m] / len(train)
+            synth[m] += vs[m] / len(train)
+        real["leakage"] += class_metrics(train[c], t2.get(c, []))["leakage"] / len(train)
+        synth["leakage"] += class_metrics(train[c], s2.get(c, []))["leakage"] / len(train)
+    return {m: (real[m], synth[m]) for m in METRICS}
 
 
 def read_tsv(path):

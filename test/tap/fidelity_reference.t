@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """TAP: ntg.fidelity and ntg.fidelity_by_class equal the independent Python reference
 (test/reference/fidelity_ref.py) within 1e-9, on hand-made edge cases and on subsets of the nDPI
-flows in $NTG_SHARED_DATA/ndpi (skipped, saying so, when that is absent).  Talks to the server
+flows in $NTG_SHARED_DATA/ndpi (skipped, saying so, when that is absent); so do their size-matched
+form (size_matched => true, seed => S) and ntg.fidelity_gap.  Talks to the server
 that PGHOST/PGPORT/PGDATABASE name through psql; rows go in with \\copy."""
 import os
 import random
@@ -77,6 +78,52 @@ def check(name, real, synth):
             bad.append(f"ntg {g}, reference {w}")
     ok(not bad, f"{name}: per-class values match the reference ({len(want) // 6} classes)",
        "\n".join(bad[:5]))
+
+
+def check_size_matched(name, real, synth, seed):
+    args = f"'{query(name, 'real')}', '{query(name, 'synthetic')}', size_matched => true, seed => {seed}"
+    got = {}
+    for line in psql(f"SET client_min_messages = error; SELECT * FROM ntg.fidelity({args})").splitlines():
+        metric, value = line.split("\t")
+        got[metric] = float(value)
+    cut_real, cut_synth = ref.match_sizes(real, synth, seed)
+    want = ref.fidelity(cut_real, cut_synth)
+    bad = [f"{m}: ntg {got.get(m)!r}, reference {want[m]!r}" for m in ref.METRICS
+           if m not in got or not close(got[m], want[m])]
+    ok(not bad and len(got) == 6, f"{name}: size-matched (seed {seed}) macro averages match the reference",
+       "\n".join(bad))
+    rows = []
+    for line in psql(f"SET client_min_messages = error; "
+                     f"SELECT * FROM ntg.fidelity_by_class({args})").splitlines():
+        label, metric, value, nr, ns = line.split("\t")
+        rows.append((label, metric, float(value) if value != "" else None, int(nr), int(ns)))
+    want = ref.fidelity_by_class(cut_real, cut_synth)
+    bad = [f"ntg {g}, reference {w}" for g, w in zip(rows, want)
+           if g[0:2] != w[0:2] or g[3:] != w[3:] or not close(g[2], w[2])]
+    if len(rows) != len(want):
+        bad.append(f"{len(rows)} rows, reference {len(want)}")
+    ok(not bad, f"{name}: size-matched per-class values and row counts match the reference", "\n".join(bad[:5]))
+
+
+def check_gap(name, train, test, synth, seed):
+    """ntg.fidelity_gap(train, test, synthetic): the real rows of a case as the training rows, its
+    synthetic rows as the test rows, and train itself, reversed, thinned, as the synthetic rows."""
+    q = lambda side: query(name, side)
+    got = {}
+    for line in psql(f"SET client_min_messages = error; SELECT * FROM ntg.fidelity_gap("
+                     f"'{q('real')}', '{q('synthetic')}', '{q('gapsynth')}', {seed})").splitlines():
+        metric, real, synth_v, diff = line.split("\t")
+        got[metric] = (float(real), float(synth_v), float(diff))
+    want = ref.fidelity_gap(train, test, synth, seed)
+    bad = [f"{m}: ntg {got.get(m)!r}, reference {want[m]!r}" for m in ref.METRICS
+           if m not in got or not (close(got[m][0], want[m][0]) and close(got[m][1], want[m][1])
+                                   and close(got[m][2], want[m][1] - want[m][0]))]
+    ok(not bad and len(got) == 6, f"{name}: fidelity_gap (seed {seed}) matches the reference", "\n".join(bad))
+
+
+def gap_synth(real, synth):
+    """A third set for fidelity_gap: every other real row, and a copy of every third synthetic one."""
+    return real[::2] + [(l, s) for l, s in synth[::3]]
 
 
 def hand_cases():
@@ -163,10 +210,23 @@ def main():
         print(f"# nDPI subsets over {len(classes)} classes")
     cases.update(ndpi)
     load(cases)
-    for name, (real, synth) in cases.items():
+    extra = {name: gap_synth(real, synth) for name, (real, synth) in cases.items()}
+    with tempfile.NamedTemporaryFile("w", suffix=".tsv", delete=False) as f:
+        for name, rows in extra.items():
+            for label, seq in rows:
+                f.write(f"{name}\tgapsynth\t{label}\t{{{','.join(map(str, seq))}}}\n")
+        path = f.name
+    try:
+        psql(f"\\copy {SCHEMA}.rows FROM '{path}'")
+    finally:
+        os.unlink(path)
+    for i, (name, (real, synth)) in enumerate(cases.items()):
         check(name, real, synth)
+        if synth:
+            check_size_matched(name, real, synth, [0, 7, -3][i % 3])
+            check_gap(name, real, synth, extra[name], [1, -9, 2 ** 62][i % 3])
     if not ndpi:
-        tap.skip(8, "NTG_SHARED_DATA is empty: nDPI subsets not checked")
+        tap.skip(20, "NTG_SHARED_DATA is empty: nDPI subsets not checked")
     psql(f"DROP SCHEMA {SCHEMA} CASCADE")
     return tap.done()
 

@@ -101,6 +101,21 @@ typedef struct NtgSampleOptions
 
 /* ---- models -------------------------------------------------------------------------------- */
 
+/*
+ * The training sequences of a generator, as 64-bit hashes with their counts per class (copy_guard.c):
+ * what the sampling options copy_guard / copy_budget compare generated rows with.  Built by the
+ * training driver from the rows trained on, stored with the model ("sampling.copies" tensors).
+ */
+typedef struct NtgCopyIndex
+{
+	int			n_classes;
+	int			n;				/* distinct (class, sequence) pairs */
+	int32_t    *offsets;		/* n_classes + 1: class c's entries are [offsets[c], offsets[c+1]) */
+	uint64_t   *hashes;			/* n, ascending within a class */
+	int32_t    *counts;			/* n, >= 1: training rows with that sequence */
+	int32_t    *count_of_counts;	/* n_classes x 3: distinct sequences seen 0 (unused), 1, 2 times */
+} NtgCopyIndex;
+
 /* Every model struct starts with this, so generic code reads classes and sizes of any kind. */
 typedef struct NtgModel
 {
@@ -116,6 +131,8 @@ typedef struct NtgModel
 	NtgSampleOptions sampling;	/* generators: the defaults this model samples with */
 	const struct NnDeviceApi *device;	/* where train_epoch / sample run; NULL: the CPU */
 	int			quantization;	/* NN_QUANT_NONE (float32), _WEIGHT_ONLY or _DYNAMIC */
+	NtgCopyIndex *copies;		/* generators: hashes of the training sequences, or NULL (a model
+								 * stored before they were kept); freed by ntg_model_destroy */
 } NtgModel;
 
 /* What estimate() and create() tell the training driver. */
@@ -256,6 +273,35 @@ int			ntg_device_resolve(NtgDeviceMode mode, const struct NnDeviceApi **dev, Ntg
 int			ntg_model_set_device(NtgModel *model, NtgDeviceMode mode, NtgError *err);
 /* "cpu", or "cuda (<device name>)"; for progress lines */
 const char *ntg_model_device_name(const NtgModel *model);
+
+/* ---- sampling with copy control (copy_guard.c) --------------------------------------------- */
+
+/*
+ * n rows of a class through kind->sample, with the generic sampling options applied: with
+ * copy_guard, a row that equals a training sequence seen once in its class is kept with
+ * probability min(1, copy_budget * 2 N(2) / N(1)) (Good-Turing, docs/models.md) and drawn again
+ * otherwise: the refused rows are drawn again together, round after round, for at most
+ * NTG_COPY_MAX_ROUNDS rounds and until NTG_COPY_STALL * n draws in a row keep none (a model that
+ * emits nothing but copies); rows still refused then are kept, with a warning.  The one entry point
+ * for sampling.
+ */
+#define NTG_COPY_MAX_ROUNDS 100000
+#define NTG_COPY_STALL 50
+int			ntg_model_sample(NtgModel *model, int class_index, int n,
+							 const NtgSampleOptions *opts, NtgRng *rng, int32_t *out,
+							 int *out_len, NtgError *err);
+/* The index of the training rows set (classes as the model's); NULL when out of memory. */
+NtgCopyIndex *ntg_copy_index_build(const NtgSeqSet *set);
+void		ntg_copy_index_free(NtgCopyIndex *ix);
+/* Training rows of class c equal to values[0..len); 0 for none. */
+int			ntg_copy_index_count(const NtgCopyIndex *ix, int c, const int32_t *values, int len);
+/* The probability that a copy of a sequence seen r times in class c is kept, at copy_budget b:
+ * min(1, b * 2 N(2) / N(1)) for r = 1, 1 otherwise. */
+double		ntg_copy_keep_probability(const NtgCopyIndex *ix, int c, int r, double b);
+/* Store the index in blob ("sampling.copies" tensors) / read it back, checked (NTG_ERR_CORRUPT). */
+int			ntg_copy_index_save(const NtgCopyIndex *ix, NtgBlob *blob, NtgError *err);
+int			ntg_copy_index_load(const NtgBlob *blob, int n_classes, NtgCopyIndex **out,
+								NtgError *err);
 
 /* ---- sampling options (sample_options.c) --------------------------------------------------- */
 

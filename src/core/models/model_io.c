@@ -4,6 +4,8 @@
  *
  *   sampling.names   u8      generators: the sampling options' names, each NUL-terminated
  *   sampling.values  f64[n]  and their values: the defaults this model samples with
+ *   sampling.copies  i32[n, 3]  generators: hashes (low, high 32 bits) and counts of the training
+ *   sampling.copies.offsets  i32[classes + 1]  sequences per class (copy_guard.c)
  *
  * A generator stored without them (before sampling defaults existed) samples with each option's
  * legacy value, which is how it sampled then.  Stored values are checked like a caller's
@@ -174,6 +176,8 @@ ntg_model_save(NtgModel *model, uint8_t **out, size_t *out_len, NtgError *err)
 		rc = add_quantization(&blob, model, err);
 	if (rc == NTG_OK && (model->kind->caps & NTG_CAP_GENERATE) && model->kind->n_sample_options > 0)
 		rc = add_sampling(&blob, model, err);
+	if (rc == NTG_OK && (model->kind->caps & NTG_CAP_GENERATE) && model->copies != NULL)
+		rc = ntg_copy_index_save(model->copies, &blob, err);
 	if (rc == NTG_OK)
 		rc = ntg_blob_serialize(&blob, out, out_len, err);
 	ntg_blob_free(&blob);
@@ -186,10 +190,13 @@ load_blob(const NtgModelKind *kind, const NtgBlob *blob, NtgModel **model, NtgEr
 {
 	int			rc;
 
-	if ((rc = kind->load(blob, model, err)) == NTG_OK &&
-		(rc = read_sampling(blob, *model, err)) != NTG_OK)
+	if ((rc = kind->load(blob, model, err)) != NTG_OK)
+		return rc;
+	if ((rc = read_sampling(blob, *model, err)) == NTG_OK && (kind->caps & NTG_CAP_GENERATE))
+		rc = ntg_copy_index_load(blob, (*model)->n_classes, &(*model)->copies, err);
+	if (rc != NTG_OK)
 	{
-		kind->destroy(*model);
+		ntg_model_destroy(*model);
 		*model = NULL;
 	}
 	return rc;
@@ -269,8 +276,11 @@ ntg_model_quantize(NtgModel *model, int mode, NtgError *err)
 void
 ntg_model_destroy(NtgModel *model)
 {
-	if (model != NULL)
-		model->kind->destroy(model);
+	if (model == NULL)
+		return;
+	ntg_copy_index_free(model->copies);
+	model->copies = NULL;
+	model->kind->destroy(model);
 }
 
 int

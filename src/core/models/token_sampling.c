@@ -2,7 +2,7 @@
  * token_sampling.c — the sampling-option spec of token generators (token_sampling.h).
  *
  * "legacy" is how models stored before sampling defaults existed sample: the plain model
- * distribution, independent rows.
+ * distribution, independent rows, no copy control.
  */
 #include "models/token_sampling.h"
 
@@ -27,6 +27,16 @@
 		.name = "stratified", .type = NTG_OPTION_BOOL, .dflt = (stratified_default), .legacy = 0, \
 		.min = 0, .max = 1, \
 		.help = "each chunk of rows is one stratified sample of the model's distribution" \
+	}, \
+	[NTG_TOKEN_OPT_COPY_GUARD] = { \
+		.name = "copy_guard", .type = NTG_OPTION_BOOL, .dflt = 0, .legacy = 0, \
+		.min = 0, .max = 1, \
+		.help = "draw again a row that copies a training sequence seen once, unless fresh traffic would repeat it (Good-Turing)" \
+	}, \
+	[NTG_TOKEN_OPT_COPY_BUDGET] = { \
+		.name = "copy_budget", .type = NTG_OPTION_NUMBER, .dflt = 1.0, .legacy = 1.0, \
+		.min = 0.0, .max = 100.0, \
+		.help = "with copy_guard: copies of sequences seen once kept relative to fresh traffic's rate; 0 = none" \
 	}, \
 }
 

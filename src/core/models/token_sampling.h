@@ -1,7 +1,9 @@
 /*
  * token_sampling.h — the sampling options of token generators (llama, and every kind that draws
- * one value token after another): temperature, top-k and nucleus filtering, and stratified
- * drawing (token_draw.c explains it).  Kinds list ntg_token_sample_options as their spec and
+ * one value token after another): temperature, top-k and nucleus filtering, stratified
+ * drawing (token_draw.c explains it), and the copy control that ntg_model_sample applies to every
+ * generator kind that lists it (copy_guard, copy_budget; copy_guard.c).  Kinds list
+ * ntg_token_sample_options as their spec and
  * read the resolved values through ntg_token_sampling().
  */
 #ifndef NTG_TOKEN_SAMPLING_H
@@ -15,6 +17,8 @@ enum
 	NTG_TOKEN_OPT_TOP_K,
 	NTG_TOKEN_OPT_TOP_P,
 	NTG_TOKEN_OPT_STRATIFIED,
+	NTG_TOKEN_OPT_COPY_GUARD,	/* generic: read by ntg_model_sample (copy_guard.c) */
+	NTG_TOKEN_OPT_COPY_BUDGET,
 	NTG_TOKEN_N_OPTIONS
 };
 

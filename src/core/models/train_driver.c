@@ -154,6 +154,10 @@ ntg_training_prepare(NtgTraining *t, const NtgModelKind *kind, NtgParams *params
 		rc = ntg_params_check_used(params, what, err);
 	if (rc == NTG_OK && t->model != NULL)
 		t->model->sampling = t->model_sampling;
+	/* generators that offer copy control keep hashes of the rows they train on */
+	if (rc == NTG_OK && t->model != NULL && ntg_sample_option_index(kind, "copy_guard") >= 0 &&
+		(t->model->copies = ntg_copy_index_build(&t->train)) == NULL)
+		rc = ntg_error(err, NTG_ERR_NOMEM, "out of memory");
 	if (rc == NTG_OK)
 		rc = check_scorable(t, err);
 	if (rc != NTG_OK)
