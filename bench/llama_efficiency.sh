@@ -74,7 +74,8 @@ per_class=$(( (SAMPLES + 4) / 5 ))
 results=$(mktemp /tmp/ntg-eff-results.XXXXXX)
 for b in $BATCHES; do
 	e=$EPOCHS; [ "$b" = 1 ] && e=$BATCH1_EPOCHS
-	hp="{\"epochs\": $e, \"batch_size\": $b, \"seed\": 1${HYPER:+, $HYPER}}"
+	# the paper's protocol, as torch_llama.py runs it: no dropout, no token noise, independent rows
+	hp="{\"epochs\": $e, \"batch_size\": $b, \"seed\": 1, \"dropout\": 0, \"token_noise\": 0, \"sampling\": {\"stratified\": false, \"copy_guard\": false}${HYPER:+, $HYPER}}"
 	# Training and generation in one fresh backend, whose peak memory is then read.
 	peak=$(ntg_backend_peak_kb "INSERT INTO cpu_log SELECT 'train', $b, * FROM timed(
 			'SELECT ntg.train(''eff_b$b'', ''llama'', ''SELECT label, pl FROM eff'', ''$hp'')');

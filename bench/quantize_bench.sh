@@ -8,8 +8,9 @@
 #   EPOCHS_Q=30 HYPER_Q='"dropout": 0.3' bench/quantize_bench.sh
 #
 # Efficiency (the paper's protocol, as bench/llama_efficiency.sh): the 5 largest label_app classes
-# of ndpi/flows.tsv x 500 rows; llama trained with its defaults (EPOCHS epochs, batch 32; HYPER:
-# more hyperparameters as JSON members), quantized both ways.  Per model: stored bytes; generation
+# of ndpi/flows.tsv x 500 rows; llama trained EPOCHS epochs at batch 32 without dropout or token
+# noise, sampling independent rows (the paper's protocol; HYPER: more hyperparameters as JSON
+# members), quantized both ways.  Per model: stored bytes; generation
 # ms/sample one at a time (SINGLE_CALLS separate ntg.generate(n => 1) calls over the 5 classes) and
 # batched (one ntg.generate call of SAMPLES/5 rows per class), wall and CPU time of the
 # backend; ntg.profile_model()'s one-row and batched ms (inside one call: no SQL call overhead);
@@ -22,7 +23,9 @@
 #
 # Quality (QUALITY=1, the protocol of bench/llama_quality.sh): the 30 classes of
 # ndpi/recommended_classes_min30.txt, split 80/20; llama trained on the training split
-# (EPOCHS_Q, HYPER_Q; default: the model's defaults), quantized both ways; each model generates as
+# (EPOCHS_Q epochs, default 10; HYPER_Q, default no dropout, no token noise, independent rows, no
+# copy control: the llama defaults of 0.1.0, which docs/quantization.md's figures were measured
+# with), quantized both ways; each model generates as
 # many rows per class as the training split has, each row alone with a seed of its own, the same
 # seeds for every model, so that float and int8 rows differ only where quantization moves a draw;
 # SEEDS such seed sets from GEN_SEED (the float model's spread over them is the sampling noise of
@@ -42,8 +45,8 @@ NTG_PASS_ENV="EPOCHS HYPER SAMPLES SINGLE_CALLS ROUNDS EFFICIENCY QUALITY CORE E
 	ntg_rerun_as_postgres bench/quantize_bench.sh "$@"
 
 EPOCHS=${EPOCHS:-10}; HYPER=${HYPER:-}; SAMPLES=${SAMPLES:-500}; SINGLE_CALLS=${SINGLE_CALLS:-200}
-ROUNDS=${ROUNDS:-3}; EFFICIENCY=${EFFICIENCY:-1}; QUALITY=${QUALITY:-1}; CORE=${CORE:-1}; EPOCHS_Q=${EPOCHS_Q:-}
-HYPER_Q=${HYPER_Q:-}; GEN_SEED=${GEN_SEED:-1}; SEEDS=${SEEDS:-5}
+ROUNDS=${ROUNDS:-3}; EFFICIENCY=${EFFICIENCY:-1}; QUALITY=${QUALITY:-1}; CORE=${CORE:-1}; EPOCHS_Q=${EPOCHS_Q:-10}
+HYPER_Q=${HYPER_Q:-'"dropout": 0, "token_noise": 0, "sampling": {"stratified": false, "copy_guard": false}'}; GEN_SEED=${GEN_SEED:-1}; SEEDS=${SEEDS:-5}
 data=$NTG_SHARED_DATA
 if [ -z "$data" ] || [ ! -f "$data/ndpi/flows.tsv" ]; then
 	echo "skipped: $data/ndpi/flows.tsv is absent (set NTG_SHARED_DATA)"; exit 0
@@ -99,7 +102,8 @@ echo "== efficiency: training the float model, quantizing it ($(uptime))"
 SET ntg.progress = off;
 SELECT 'trained: ' || epochs || ' epochs, ' || round(train_seconds::numeric, 1) || ' s, '
 	|| parameters || ' parameters' FROM ntg.train('qb_float', 'llama', 'SELECT label, pl FROM eff',
-		'{"epochs": $EPOCHS, "batch_size": 32, "seed": 1${HYPER:+, $HYPER}}');
+		'{"epochs": $EPOCHS, "batch_size": 32, "seed": 1, "dropout": 0, "token_noise": 0,
+		  "sampling": {"stratified": false, "copy_guard": false}${HYPER:+, $HYPER}}');
 SELECT 'quantized: ' || model || ' ' || bytes || ' bytes' FROM ntg.quantize('qb_float', 'qb_weight_only', 'weight_only');
 SELECT 'quantized: ' || model || ' ' || bytes || ' bytes' FROM ntg.quantize('qb_float', 'qb_dynamic', 'dynamic');
 SQL
@@ -129,7 +133,7 @@ done
 fi
 
 if [ "$QUALITY" = 1 ] || [ "$CORE" = 1 ]; then
-	hq="{\"seed\": 1${EPOCHS_Q:+, \"epochs\": $EPOCHS_Q}${HYPER_Q:+, $HYPER_Q}}"
+	hq="{\"seed\": 1, \"epochs\": $EPOCHS_Q${HYPER_Q:+, $HYPER_Q}}"
 	echo "== quality: training on the training split, hyperparameters $hq ($(uptime))"
 	"${PSQL[@]}" -F ' ' <<SQL
 SET ntg.progress = off;

@@ -38,7 +38,8 @@ SELECT (SELECT array_agg(s::text) FROM ntg.synthesize('x_llama', 'SELECT label, 
 	   (SELECT array_agg(s::text) FROM ntg.synthesize('x_llama', 'SELECT label, pl FROM x_parts WHERE NOT is_test',
 													 20, 1, top_up => false, options => '{"stratified": true}') AS s)
 	 <> (SELECT array_agg(s::text) FROM ntg.synthesize('x_llama', 'SELECT label, pl FROM x_parts WHERE NOT is_test',
-													  20, 1, top_up => false) AS s) AS differs_from_independent;
+													  20, 1, top_up => false, options => '{"stratified": false}') AS s)
+	   AS differs_from_independent;
 SELECT count(*) FROM ntg.synthesize('x_llama', 'SELECT label, pl FROM x_parts', 5, options => NULL);
 SELECT count(*) FROM ntg.synthesize('x_llama', 'SELECT label, pl FROM x_parts', 5, options => '{"steps": 5}');
 SELECT count(*) FROM ntg.synthesize('smote', 'SELECT label, pl FROM x_parts', 5, options => '{"top_k": 5}');

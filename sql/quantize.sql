@@ -17,7 +17,8 @@ INSERT INTO q_toy SELECT 'web', '{100,-200}' FROM generate_series(1, 4);
 INSERT INTO q_toy SELECT 'dns', '{52,-52}' FROM generate_series(1, 8);
 INSERT INTO q_toy SELECT 'video', '{-1448,1448,-1448,1448}' FROM generate_series(1, 8);
 SELECT model, parameters FROM ntg.train('q_float', 'llama', 'SELECT label, pl FROM q_toy',
-	'{"dim": 32, "hidden_dim": 64, "n_layers": 2, "n_heads": 2, "epochs": 40, "batch_size": 8, "seed": 7}');
+	'{"dim": 32, "hidden_dim": 64, "n_layers": 2, "n_heads": 2, "epochs": 40, "batch_size": 8,
+	  "dropout": 0, "token_noise": 0, "seed": 7}');
 
 -- Both modes: int8 weights (1 byte each) and a float scale per row, about a third of the float
 -- model even at this tiny size (the paper's size: a quarter).
@@ -40,7 +41,8 @@ FROM ntg.describe_model('q_wo') AS d, ntg.models AS f WHERE f.name = 'q_float';
 SELECT kind, quantizable FROM ntg.model_kinds() ORDER BY kind;
 
 -- Generation: rows of every class, values of the training rows, the same seed the same rows, and
--- (this toy model is nearly sure of its rows) the float model's rows almost everywhere.
+-- (this toy model is nearly sure of its rows) the float model's rows almost everywhere, row for row
+-- when rows are drawn independently (a stratified batch maps its draws to rows as a whole).
 SELECT label, count(*) FROM ntg.generate('q_dyn', n => 50, seed => 1) GROUP BY label ORDER BY label;
 SELECT count(*) AS unknown_values FROM ntg.generate('q_wo', n => 50, seed => 1) AS g, unnest(g.pl) AS v
 WHERE v NOT IN (SELECT unnest(pl) FROM q_toy);
@@ -48,8 +50,10 @@ SELECT (SELECT array_agg(pl::text) FROM ntg.generate('q_dyn', n => 20, seed => 5
 	   (SELECT array_agg(pl::text) FROM ntg.generate('q_dyn', n => 20, seed => 5)) AS same_seed_same_rows;
 SELECT m.name, avg((f.pl = g.pl)::int) >= 0.9 AS mostly_the_float_rows
 FROM (VALUES ('q_dyn'), ('q_wo')) AS m(name),
-	 LATERAL (SELECT row_number() OVER () AS i, pl FROM ntg.generate('q_float', n => 100, seed => 3)) AS f,
-	 LATERAL (SELECT row_number() OVER () AS i, pl FROM ntg.generate(m.name, n => 100, seed => 3)) AS g
+	 LATERAL (SELECT row_number() OVER () AS i, pl
+			  FROM ntg.generate('q_float', n => 100, seed => 3, options => '{"stratified": false}')) AS f,
+	 LATERAL (SELECT row_number() OVER () AS i, pl
+			  FROM ntg.generate(m.name, n => 100, seed => 3, options => '{"stratified": false}')) AS g
 WHERE f.i = g.i GROUP BY m.name ORDER BY m.name;
 SELECT name, kind, one_row_ms > 0 AS timed FROM ntg.profile_model('q_dyn', n => 10);
 

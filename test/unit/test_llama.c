@@ -45,6 +45,25 @@ tiny_params(NtgParams *p, int epochs, int batch)
 	ntg_params_add_number(p, "batch_size", batch, &err);
 	ntg_params_add_number(p, "lr", 0.01, &err);
 	ntg_params_add_number(p, "seed", 7, &err);
+	/* no regularisation (llama's defaults have both): these tests check exact fits and gradients */
+	ntg_params_add_number(p, "dropout", 0.0, &err);
+	ntg_params_add_number(p, "token_noise", 0.0, &err);
+}
+
+/* Set key to v, over tiny_params()'s value when it has one. */
+static void
+set_number(NtgParams *p, const char *key, double v)
+{
+	NtgError	err;
+
+	for (int i = 0; i < p->n; i++)
+		if (strcmp(p->items[i].key, key) == 0)
+		{
+			p->items[i].number = v;
+			p->items[i].is_integer = 0;
+			return;
+		}
+	ntg_params_add_number(p, key, v, &err);
 }
 
 /* The tiny model, untrained; key (if not NULL) = value is one more hyperparameter. */
@@ -59,7 +78,7 @@ make_model_with(const NtgSeqSet *s, int epochs, int batch, const char *key, doub
 
 	tiny_params(&p, epochs, batch);
 	if (key != NULL)
-		ntg_params_add_number(&p, key, value, &err);
+		set_number(&p, key, value);
 	if (ntg_llama_kind.create(&p, s, &m, &topts, &err) != NTG_OK)
 		printf("# create: %s\n", err.msg);
 	ntg_params_free(&p);

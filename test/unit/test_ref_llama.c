@@ -52,6 +52,9 @@ create_model(const NtgSeqSet *train)
 	ntg_params_add_number(&p, "hidden_dim", llama_ref_hidden, &err);
 	ntg_params_add_number(&p, "n_layers", llama_ref_layers, &err);
 	ntg_params_add_number(&p, "n_heads", llama_ref_heads, &err);
+	/* the reference has neither regulariser (llama's defaults have both) */
+	ntg_params_add_number(&p, "dropout", 0.0, &err);
+	ntg_params_add_number(&p, "token_noise", 0.0, &err);
 	if (ntg_llama_kind.create(&p, train, &m, &plan, &err) != NTG_OK)
 		printf("# create: %s\n", err.msg);
 	ntg_params_free(&p);

@@ -25,6 +25,8 @@ enum
 extern const NtgOptionSpec ntg_token_sample_options[NTG_TOKEN_N_OPTIONS];
 /* The same options with stratified draws by default (the default a kind validated: mamba). */
 extern const NtgOptionSpec ntg_token_sample_options_stratified[NTG_TOKEN_N_OPTIONS];
+/* Stratified, copy_guard on with copy_budget 2 (the defaults validated for llama). */
+extern const NtgOptionSpec ntg_token_sample_options_guarded[NTG_TOKEN_N_OPTIONS];
 
 typedef struct NtgTokenSampling
 {
