@@ -127,7 +127,7 @@ test_linear(void)
 				dw[OC_ * C_] = {0};
 	double		worst = 0.0;
 
-	for (lin_n = 1; lin_n <= N_; lin_n += N_ - 1)	/* N = 1 takes the sgemv path */
+	for (lin_n = 1; lin_n <= N_; lin_n += N_ - 1)	/* N = 1 takes the matvec path */
 	{
 		fill(g_inp, N_ * C_, 1.0f);
 		fill(g_w, OC_ * C_, 1.0f);
@@ -421,12 +421,65 @@ test_simd(void)
 	ok(worst < 1e-6, "dot product for lengths 1..36");
 }
 
+/*
+ * nn_matvec must give nn_dot's sums bit for bit (a one-row decode and a node decoded among a few
+ * others then agree), on every kernel level, for lengths that exercise each loop and tail; and
+ * linear_forward's rows up to NN_SMALL_N must be what each row alone gives.
+ */
+static void
+test_matvec(void)
+{
+	enum
+	{
+		ROWS = 11, MAXN = 203, NB = NN_SMALL_N
+	};
+	static float w[ROWS * MAXN],
+				x[NB * MAXN];
+	static const int lens[] = {1, 7, 8, 9, 15, 16, 17, 24, 31, 160, 203};
+	int			same = 1,
+				alone_same = 1;
+
+	fill(w, ROWS * MAXN, 1.0f);
+	fill(x, NB * MAXN, 1.0f);
+	for (int level = 0; level <= 2; level += 2)
+	{
+		nn_simd_force(level);
+		for (int k = 0; k < (int) (sizeof(lens) / sizeof(lens[0])); k++)
+		{
+			int			n = lens[k];
+			float		out[ROWS],
+						many[NB * ROWS],
+						one[ROWS];
+
+			for (int rows = 1; rows <= ROWS; rows += 3)
+			{
+				nn_matvec(out, w, x, rows, n);
+				for (int o = 0; o < rows; o++)
+					if (memcmp(&out[o], &(float) {nn_dot(x, w + (size_t) o * n, n)},
+							   sizeof(float)) != 0)
+						same = 0;
+			}
+			linear_forward(many, x, w, NB, n, ROWS);
+			for (int r = 0; r < NB; r++)
+			{
+				linear_forward(one, x + (size_t) r * n, w, 1, n, ROWS);
+				if (memcmp(one, many + (size_t) r * ROWS, sizeof(one)) != 0)
+					alone_same = 0;
+			}
+		}
+	}
+	nn_simd_force(2);
+	ok(same, "matrix-vector product equals a dot product per row, bit for bit (both levels)");
+	ok(alone_same, "linear forward of %d rows gives each row the bits it gets alone", NB);
+}
+
 int
 main(void)
 {
 	ntg_rng_seed(&rng, 1234);
 	nn_blas_init(1);
 	test_simd();
+	test_matvec();
 	test_linear();
 	test_rmsnorm();
 	test_embedding();

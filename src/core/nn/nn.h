@@ -42,6 +42,9 @@ void		rmsnorm_backward(float *dinp, float *dw, const float *dout, const float *i
 							 const float *w, const float *rstd, int N, int C);
 
 /* out[N, OC] = inp[N, C] @ w[OC, C]^T  (no bias: LLaMA has none) */
+/* Up to NN_SMALL_N rows, each row of out is computed as if alone (nn_dot per weight row), bit
+ * for bit; more rows go through the BLAS's sgemm. */
+#define NN_SMALL_N 8
 void		linear_forward(float *out, const float *inp, const float *w, int N, int C, int OC);
 /* dinp[N, C] += dout @ w ; dw[OC, C] += dout^T @ inp ; either may be NULL to skip it */
 void		linear_backward(float *dinp, float *dw, const float *dout, const float *inp,

@@ -12,6 +12,9 @@ int			nn_simd_level(void);
  * machine can check both against the same reference. */
 void		nn_simd_force(int level);
 float		nn_dot(const float *a, const float *b, int n);
+/* out[o] = nn_dot(x, w[o]) for the rows o of a row-major w[rows][n], bit for bit the same sums,
+ * reading x once for several rows: one-row products (sampling one row at a time). */
+void		nn_matvec(float *out, const float *w, const float *x, int rows, int n);
 /* y[0..n) += a * x[0..n) */
 void		nn_axpy(float *y, float a, const float *x, int n);
 
