@@ -7,6 +7,9 @@
 #include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
 
 int
 ntg_error(NtgError *err, NtgStatus code, const char *fmt,...)
@@ -292,4 +295,20 @@ ntg_log(int level, const char *fmt,...)
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
 	log_hook(level, buf);
+}
+
+void
+ntg_mem_populate(void *ptr, size_t len)
+{
+#if defined(__linux__)
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23
+#endif
+	uintptr_t	pg = 4096;
+	uintptr_t	lo = ((uintptr_t) ptr + pg - 1) & ~(pg - 1);
+	uintptr_t	hi = ((uintptr_t) ptr + len) & ~(pg - 1);
+
+	if (ptr != NULL && hi > lo)
+		(void) madvise((void *) lo, hi - lo, MADV_POPULATE_WRITE);
+#endif
 }

@@ -15,7 +15,6 @@
 
 #include <math.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <time.h>
 
 #include "capture/capture.h"
@@ -160,19 +159,9 @@ flush_buffer(NtgPcapWriter *w, NtgError *err)
 static void
 populate(NtgPcapWriter *w, size_t upto)
 {
-#if defined(__linux__)
-#ifndef MADV_POPULATE_WRITE
-#define MADV_POPULATE_WRITE 23
-#endif
-	uintptr_t	pg = 4096;
-	uintptr_t	lo = ((uintptr_t) w->buf + w->populated + pg - 1) & ~(pg - 1);
-	uintptr_t	hi;
-
 	upto = upto + POPULATE_STEP < w->cap ? upto + POPULATE_STEP : w->cap;
-	hi = ((uintptr_t) w->buf + upto) & ~(pg - 1);
-	if (hi > lo)
-		(void) madvise((void *) lo, hi - lo, MADV_POPULATE_WRITE);
-#endif
+	if (upto > w->populated)
+		ntg_mem_populate(w->buf + w->populated, upto - w->populated);
 	w->populated = upto;
 }
 
