@@ -97,7 +97,15 @@ ntg_pg_model_file_map(const NtgModelRow *row, int64 len, MemoryContext owner)
 		close(fd);
 		return NULL;
 	}
+	/*
+	 * Every page is read at once (the loader's checksum), so map them all in one system call
+	 * rather than in ~len / 64 kB page faults, several microseconds each on a virtual machine.
+	 */
+#ifdef MAP_POPULATE
+	addr = mmap(NULL, (size_t) len, PROT_READ, MAP_SHARED | MAP_POPULATE, fd, 0);
+#else
 	addr = mmap(NULL, (size_t) len, PROT_READ, MAP_SHARED, fd, 0);
+#endif
 	close(fd);
 	if (addr == MAP_FAILED)
 		return NULL;
