@@ -717,6 +717,37 @@ test_storage(const NtgSeqSet *s)
 	ntg_mamba_kind.destroy(&m->base);
 }
 
+/* A float mamba loaded in place (its weights pointing into the stored bytes) trains on a copy of
+ * them: the stored bytes stay as they were. */
+static void
+test_borrowed(const NtgSeqSet *s)
+{
+	MambaModel *m = trained(s, 3);
+	uint8_t    *buf,
+			   *keep;
+	size_t		len;
+	NtgModel   *back = NULL;
+	NtgRng		rng;
+	double		loss;
+	NtgError	err;
+	int			borrowed;
+
+	ntg_model_save(&m->base, &buf, &len, &err);
+	keep = malloc(len);
+	memcpy(keep, buf, len);
+	ok(ntg_model_from_bytes_borrow(buf, len, &back, &err) == NTG_OK, "a float mamba loads in place");
+	borrowed = back != NULL && ((MambaModel *) back)->params.borrowed;
+	ok(borrowed, "its weights point into the stored bytes");
+	ntg_rng_seed(&rng, 1);
+	ok(back != NULL && ntg_mamba_kind.train_epoch(back, s, 0, &rng, &loss, &err) == NTG_OK &&
+	   !((MambaModel *) back)->params.borrowed && memcmp(buf, keep, len) == 0,
+	   "and trains on a copy of them, the stored bytes untouched");
+	ntg_model_destroy(back);
+	ntg_free(buf);
+	free(keep);
+	ntg_mamba_kind.destroy(&m->base);
+}
+
 /* ---- int8 copies ------------------------------------------------------------------------------ */
 
 /* m stored, loaded again and quantized in mode (as ntg.quantize makes it); NULL on failure. */
@@ -944,6 +975,7 @@ main(void)
 	test_determinism(&s);
 	test_sampling_rules(&s);
 	test_storage(&s);
+	test_borrowed(&s);
 	test_quantized(&s);
 	test_quantized_storage(&s);
 	ntg_seqset_free(&s);
