@@ -1,23 +1,25 @@
 #!/usr/bin/env bash
-# bench/quantize_bench.sh — int8 post-training quantization of the llama generator: the float32
-# model, its weight-only and its dynamic int8 copies (ntg.quantize) side by side in one run,
-# through SQL, with the paper's Table III rows beside (docs/quantization.md).
+# bench/quantize_bench.sh — int8 post-training quantization of the generators that have it
+# (llama, mamba): for each kind of KINDS, the float32 model, its weight-only and its dynamic int8
+# copies (ntg.quantize) side by side in one run, through SQL, with the paper's Table III rows
+# beside llama's (docs/quantization.md).
 #
-#   bench/quantize_bench.sh                      # everything (a few minutes on a quiet machine)
+#   bench/quantize_bench.sh                      # llama, everything (a few minutes on a quiet machine)
 #   QUALITY=0 ROUNDS=5 bench/quantize_bench.sh   # efficiency only (EFFICIENCY=0: quality only)
+#   KINDS=mamba QUALITY=0 bench/quantize_bench.sh   # mamba only (KINDS="llama mamba": both)
 #   EPOCHS_Q=30 HYPER_Q='"dropout": 0.3' bench/quantize_bench.sh
 #
 # Efficiency (the paper's protocol, as bench/llama_efficiency.sh): the 5 largest label_app classes
-# of ndpi/flows.tsv x 500 rows; llama trained EPOCHS epochs at batch 32 without dropout or token
-# noise, sampling independent rows (the paper's protocol; HYPER: more hyperparameters as JSON
-# members), quantized both ways.  Per model: stored bytes; generation
+# of ndpi/flows.tsv x 500 rows; each kind at its default shape trained EPOCHS epochs at batch 32
+# without dropout or token noise, sampling independent rows (the paper's protocol; HYPER: more
+# hyperparameters as JSON members), quantized both ways.  Per model: stored bytes; generation
 # ms/sample one at a time (SINGLE_CALLS separate ntg.generate(n => 1) calls over the 5 classes) and
 # batched (one ntg.generate call of SAMPLES/5 rows per class), wall and CPU time of the
 # backend; ntg.profile_model()'s one-row and batched ms (inside one call: no SQL call overhead);
 # the backend's peak memory after generating.  Timings are the fastest of ROUNDS rounds over the
 # three models (other load on a shared machine slows some rounds down, never speeds one up).
 #
-# Core (CORE=1): bench/quantize_core.c on the quality model below (the rows of the test split
+# Core (CORE=1): bench/quantize_core.c (--kind) on the quality model below (the rows of the test split
 # scored): held-out loss and mean KL(float || int8) of the next-token distributions for int8 with
 # and without the embedding and the head in float — the measurements behind quantizing both.
 #
@@ -41,9 +43,10 @@ cd "$repo"
 # shellcheck source=test/lib/pg_harness.sh
 . test/lib/pg_harness.sh
 ntg_shared_data
-NTG_PASS_ENV="EPOCHS HYPER SAMPLES SINGLE_CALLS ROUNDS EFFICIENCY QUALITY CORE EPOCHS_Q HYPER_Q GEN_SEED SEEDS NTG_BENCH_PORT" \
+NTG_PASS_ENV="KINDS EPOCHS HYPER SAMPLES SINGLE_CALLS ROUNDS EFFICIENCY QUALITY CORE EPOCHS_Q HYPER_Q GEN_SEED SEEDS NTG_BENCH_PORT" \
 	ntg_rerun_as_postgres bench/quantize_bench.sh "$@"
 
+KINDS=${KINDS:-llama}
 EPOCHS=${EPOCHS:-10}; HYPER=${HYPER:-}; SAMPLES=${SAMPLES:-500}; SINGLE_CALLS=${SINGLE_CALLS:-200}
 ROUNDS=${ROUNDS:-3}; EFFICIENCY=${EFFICIENCY:-1}; QUALITY=${QUALITY:-1}; CORE=${CORE:-1}; EPOCHS_Q=${EPOCHS_Q:-10}
 HYPER_Q=${HYPER_Q:-'"dropout": 0, "token_noise": 0, "sampling": {"stratified": false, "copy_guard": false}'}; GEN_SEED=${GEN_SEED:-1}; SEEDS=${SEEDS:-5}
@@ -93,20 +96,25 @@ BEGIN
 	cpu_ms := (split_part(pg_read_file('/proc/self/schedstat'), ' ', 1)::float8 - c0) / 1e6;
 END \$\$;
 SQL
-models=(qb_float qb_weight_only qb_dynamic)
+models=()
+for kind in $KINDS; do
+	models+=("qb_${kind}_float" "qb_${kind}_weight_only" "qb_${kind}_dynamic")
+done
 per_class=$(( (SAMPLES + 4) / 5 ))
 
 if [ "$EFFICIENCY" = 1 ]; then
-echo "== efficiency: training the float model, quantizing it ($(uptime))"
+for kind in $KINDS; do
+echo "== efficiency: training the float $kind model, quantizing it ($(uptime))"
 "${PSQL[@]}" -F ' ' <<SQL
 SET ntg.progress = off;
 SELECT 'trained: ' || epochs || ' epochs, ' || round(train_seconds::numeric, 1) || ' s, '
-	|| parameters || ' parameters' FROM ntg.train('qb_float', 'llama', 'SELECT label, pl FROM eff',
+	|| parameters || ' parameters' FROM ntg.train('qb_${kind}_float', '$kind', 'SELECT label, pl FROM eff',
 		'{"epochs": $EPOCHS, "batch_size": 32, "seed": 1, "dropout": 0, "token_noise": 0,
 		  "sampling": {"stratified": false, "copy_guard": false}${HYPER:+, $HYPER}}');
-SELECT 'quantized: ' || model || ' ' || bytes || ' bytes' FROM ntg.quantize('qb_float', 'qb_weight_only', 'weight_only');
-SELECT 'quantized: ' || model || ' ' || bytes || ' bytes' FROM ntg.quantize('qb_float', 'qb_dynamic', 'dynamic');
+SELECT 'quantized: ' || model || ' ' || bytes || ' bytes' FROM ntg.quantize('qb_${kind}_float', 'qb_${kind}_weight_only', 'weight_only');
+SELECT 'quantized: ' || model || ' ' || bytes || ' bytes' FROM ntg.quantize('qb_${kind}_float', 'qb_${kind}_dynamic', 'dynamic');
 SQL
+done
 for r in $(seq 1 "$ROUNDS"); do
 	for m in "${models[@]}"; do
 		"${PSQL[@]}" -c "SET ntg.progress = off" -c "SELECT count(*) FROM ntg.generate('$m', n => 1)" -c \
@@ -134,24 +142,28 @@ fi
 
 if [ "$QUALITY" = 1 ] || [ "$CORE" = 1 ]; then
 	hq="{\"seed\": 1, \"epochs\": $EPOCHS_Q${HYPER_Q:+, $HYPER_Q}}"
-	echo "== quality: training on the training split, hyperparameters $hq ($(uptime))"
+	for kind in $KINDS; do
+	echo "== quality: training a $kind on the training split, hyperparameters $hq ($(uptime))"
 	"${PSQL[@]}" -F ' ' <<SQL
 SET ntg.progress = off;
 SELECT 'trained: ' || epochs || ' epochs, ' || round(train_seconds::numeric, 1) || ' s, '
 	|| parameters || ' parameters, ' || bytes || ' bytes'
-FROM ntg.train('qq_float', 'llama', 'SELECT label, pl FROM train', '$hq');
-SELECT 'quantized: ' || model || ' ' || bytes || ' bytes' FROM ntg.quantize('qq_float', 'qq_weight_only', 'weight_only');
-SELECT 'quantized: ' || model || ' ' || bytes || ' bytes' FROM ntg.quantize('qq_float', 'qq_dynamic', 'dynamic');
+FROM ntg.train('qq_${kind}_float', '$kind', 'SELECT label, pl FROM train', '$hq');
+SELECT 'quantized: ' || model || ' ' || bytes || ' bytes' FROM ntg.quantize('qq_${kind}_float', 'qq_${kind}_weight_only', 'weight_only');
+SELECT 'quantized: ' || model || ' ' || bytes || ' bytes' FROM ntg.quantize('qq_${kind}_float', 'qq_${kind}_dynamic', 'dynamic');
 SQL
+	done
 fi
 
 if [ "$CORE" = 1 ]; then
-	"${PSQL[@]}" -c "SELECT encode(weights, 'hex') FROM ntg.models WHERE name = 'qq_float'" |
+	for kind in $KINDS; do
+	"${PSQL[@]}" -c "SELECT encode(weights, 'hex') FROM ntg.models WHERE name = 'qq_${kind}_float'" |
 		/usr/bin/python3 -c "import sys; sys.stdout.buffer.write(bytes.fromhex(sys.stdin.read().strip()))" \
-		>"$work/qq_float.bin"
-	echo "== core: the quality model's int8 variants ($(uptime))"
-	OPENBLAS_NUM_THREADS=1 "$work/quantize_core" --tsv "$work/quality.tsv" --model "$work/qq_float.bin" \
-		--samples 100 --rounds "$ROUNDS" >"$work/core_table"
+		>"$work/qq_${kind}_float.bin"
+	echo "== core: the $kind quality model's int8 variants ($(uptime))"
+	OPENBLAS_NUM_THREADS=1 "$work/quantize_core" --kind "$kind" --tsv "$work/quality.tsv" \
+		--model "$work/qq_${kind}_float.bin" --samples 100 --rounds "$ROUNDS" >"$work/core_table_$kind"
+	done
 fi
 
 if [ "$QUALITY" = 1 ]; then
@@ -175,7 +187,8 @@ SQL
 	# quantization moved a draw to another token.  Over SEEDS sets, the float model's spread shows
 	# the sampling noise of one set.
 	for s in $(seq 0 $((SEEDS - 1))); do
-		for m in qq_float qq_weight_only qq_dynamic; do
+		for kind in $KINDS; do
+		for m in qq_${kind}_float qq_${kind}_weight_only qq_${kind}_dynamic; do
 			"${PSQL[@]}" <<SQL >/dev/null
 SET ntg.progress = off;
 DROP TABLE IF EXISTS synth_small;
@@ -197,8 +210,9 @@ INSERT INTO quality_log SELECT '$m', $s, 'tstr_macro_f1', f1
   FROM ntg.rf_fit_evaluate('SELECT label, pl FROM synth_${m}_$s', 'SELECT label, pl FROM test', '{"seed": 1}')
  WHERE kind = 'macro avg';
 INSERT INTO quality_log SELECT '$m', $s, 'rows_as_float', avg((s.pl IS NOT DISTINCT FROM f.pl)::int)
-  FROM synth_${m}_$s AS s JOIN synth_qq_float_$s AS f USING (label, k);
+  FROM synth_${m}_$s AS s JOIN synth_qq_${kind}_float_$s AS f USING (label, k);
 SQL
+		done
 		done
 	done
 	"${PSQL[@]}" -F ' ' -c "SELECT model, seedset, metric, value FROM quality_log ORDER BY model, metric, seedset" \
@@ -207,102 +221,106 @@ fi
 
 echo
 echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores; $(uptime)"
-/usr/bin/python3 - "$work" "$SINGLE_CALLS" "$SAMPLES" "$ROUNDS" <<'PY'
+/usr/bin/python3 - "$work" "$SINGLE_CALLS" "$SAMPLES" "$ROUNDS" $KINDS <<'PY'
 import os, sys
 work, single_calls, samples, rounds = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+kinds = sys.argv[5:]
 rows = {}
 for line in open(os.path.join(work, "eff_results")) if os.path.exists(os.path.join(work, "eff_results")) else []:
     f = line.split()
     rows[f[0]] = dict(bytes=int(f[1]), params=int(f[2]), single=float(f[3]), cpu_single=float(f[4]),
                       batched=float(f[5]), cpu_batched=float(f[6]), prof_one=float(f[7]),
                       prof_batched=float(f[8]), peak_kb=int(f[9]))
-names = [("qb_float", "float32"), ("qb_weight_only", "int8 weight-only"), ("qb_dynamic", "int8 dynamic")]
-base = rows.get("qb_float")
+import statistics
 def x(a, b):
     return "%.2fx" % (a / b) if a and b else "-"
-if base:
-    print()
-    print("llama int8 quantization, efficiency: 5 classes x 500 rows, one CPU thread; timings are the fastest "
-          "of %d rounds" % rounds)
-    print()
-    print("| model | stored MB | of float | ms/sample 1-at-a-time (wall / CPU) | speed-up (CPU) "
-          "| ms/sample batched (wall / CPU) | speed-up (CPU) | profile_model one-row / batched ms | backend peak MB |")
-    print("|" + "---|" * 9)
-    for key, label in names:
-        r = rows[key]
-        print("| %s | %.2f | %.1f %% | %.4f / %.4f | %s | %.4f / %.4f | %s | %.4f / %.4f | %.0f |" % (
-            label, r["bytes"] / 1e6, 100.0 * r["bytes"] / base["bytes"], r["single"], r["cpu_single"],
-            x(base["cpu_single"], r["cpu_single"]), r["batched"], r["cpu_batched"],
-            x(base["cpu_batched"], r["cpu_batched"]), r["prof_one"], r["prof_batched"], r["peak_kb"] / 1024))
-    print("| paper LLaMA (GPU, Table III) | 7.9 | 100 % | 31.21 | 1.00x | - | - | - | 353 (GPU) |")
-    print("| paper LLaMA-PTQ int8-WO | 3.5 | 44 % | 45.33 | 0.69x | - | - | - | 357 (GPU) |")
-    print("| paper LLaMA-PTQ int8-DA | 3.4 | 43 % | 990.04 | 0.03x | - | - | - | 347 (GPU) |")
-    print()
-    print("1-at-a-time: %d separate ntg.generate(n => 1) calls through SQL (model cached per backend); batched: "
-          "one call of %d rows per class; profile_model: %d rows inside one call, one at a time and batched." % (
-              single_calls, (samples + 4) // 5, samples))
-    print("Targets: stored bytes <= 30 % of float; weight-only no slower than float; dynamic >= 1.5x faster, "
-          "batched and one at a time.")
-    wo, dy = rows["qb_weight_only"], rows["qb_dynamic"]
-    checks = [("int8 stored bytes <= 30 % of float", max(wo["bytes"], dy["bytes"]) <= 0.3 * base["bytes"]),
-              ("weight-only no slower (CPU, SQL 1-at-a-time and batched)",
-               wo["cpu_single"] <= base["cpu_single"] and wo["cpu_batched"] <= base["cpu_batched"]),
-              ("dynamic >= 1.5x (CPU, SQL 1-at-a-time and batched)",
-               base["cpu_single"] >= 1.5 * dy["cpu_single"] and base["cpu_batched"] >= 1.5 * dy["cpu_batched"])]
-    for what, good in checks:
-        print("  %s: %s" % (what, "met" if good else "NOT met"))
-
-core = os.path.join(work, "core_table")
-if os.path.exists(core):
-    print()
-    print("Core (bench/quantize_core.c, no SQL) on the quality model: int8 variants, held-out loss on the test "
-          "split, KL of the next-token distributions; CPU ms per row (one per call / 100 per call), fastest of "
-          "%d rounds; '~': bytes estimated (such a model cannot be stored)" % rounds)
-    print(open(core).read().rstrip())
-
-qpath = os.path.join(work, "quality_results")
-if os.path.exists(qpath):
-    import statistics
-    q = {}
-    for line in open(qpath):
-        f = line.split(" ")
-        model, metric, value = " ".join(f[:-3]), f[-2], float(f[-1])
-        q.setdefault(metric, {}).setdefault(model, []).append(value)
-    def sf2(v):
-        return float("%.2g" % v)
-    def mean(v):
-        return statistics.mean(v) if v else None
-    def sd(v):
-        return statistics.stdev(v) if v and len(v) > 1 else 0.0
-    sets = len(q.get("tstr_macro_f1", {}).get("qq_float", []))
-    print()
-    print("Quality on nDPI (30 classes, stratified 80/20 split; synthetic: as many rows per class as the training "
-          "split, %d paired seed sets); JSD against the test split, test rows as real unless said" % sets)
-    print()
-    print("| metric | real train | float32: mean (sd over seed sets) | int8 weight-only: mean | int8 dynamic: mean "
-          "| equal to 2 significant figures | paired difference, weight-only | paired difference, dynamic |")
-    print("|---|---|---|---|---|---|---|---|")
-    order = ["jsd_num_packets", "jsd_1gram", "jsd_2gram", "jsd_markov", "jsd_markov_train_as_real",
-             "leakage_size_matched", "tstr_macro_f1", "rows_as_float"]
-    for metric in order:
-        v = q.get(metric, {})
-        f, w, d = (v.get(m, []) for m in ("qq_float", "qq_weight_only", "qq_dynamic"))
-        if not f:
-            continue
-        same = "-" if metric == "rows_as_float" else \
-            "yes" if w and d and sf2(mean(f)) == sf2(mean(w)) == sf2(mean(d)) else "NO"
-        diff = ["%+.4f (sd %.4f)" % (mean([b - a for a, b in zip(f, o)]), sd([b - a for a, b in zip(f, o)]))
-                if o and metric != "rows_as_float" else "-" for o in (w, d)]
-        print("| %s | %s | %.4f (%.4f) | %s | %s | %s | %s | %s |" % (
-            metric, "%.4f" % v["real train"][0] if "real train" in v else "-", mean(f), sd(f),
-            "%.4f" % mean(w) if w else "-", "%.4f" % mean(d) if d else "-", same, diff[0], diff[1]))
-    f1 = q.get("tstr_macro_f1", {})
-    if "real train" in f1:
+for kind in kinds:
+    names = [("qb_%s_float" % kind, "float32"), ("qb_%s_weight_only" % kind, "int8 weight-only"),
+             ("qb_%s_dynamic" % kind, "int8 dynamic")]
+    base = rows.get("qb_%s_float" % kind)
+    if base:
         print()
-        print("TSTR ratio (synthetic / real macro F1, means): float32 %.3f, weight-only %.3f, dynamic %.3f" % tuple(
-            mean(f1.get(m, [float("nan")])) / f1["real train"][0]
-            for m in ("qq_float", "qq_weight_only", "qq_dynamic")))
-    print("Rows: each generated alone with its own seed, the same seeds for every model within a seed set (paired); "
-          "rows_as_float: the share of rows equal to the float32 model's row of the same seed.")
-    print("Paper: both int8 variants 'consistent with the non-quantized model up to two significant figures'.")
+        print("%s int8 quantization, efficiency: 5 classes x 500 rows, one CPU thread; timings are the fastest "
+              "of %d rounds" % (kind, rounds))
+        print()
+        print("| model | stored MB | of float | ms/sample 1-at-a-time (wall / CPU) | speed-up (CPU) "
+              "| ms/sample batched (wall / CPU) | speed-up (CPU) | profile_model one-row / batched ms | backend peak MB |")
+        print("|" + "---|" * 9)
+        for key, label in names:
+            r = rows[key]
+            print("| %s | %.2f | %.1f %% | %.4f / %.4f | %s | %.4f / %.4f | %s | %.4f / %.4f | %.0f |" % (
+                label, r["bytes"] / 1e6, 100.0 * r["bytes"] / base["bytes"], r["single"], r["cpu_single"],
+                x(base["cpu_single"], r["cpu_single"]), r["batched"], r["cpu_batched"],
+                x(base["cpu_batched"], r["cpu_batched"]), r["prof_one"], r["prof_batched"], r["peak_kb"] / 1024))
+        if kind == "llama":
+            print("| paper LLaMA (GPU, Table III) | 7.9 | 100 % | 31.21 | 1.00x | - | - | - | 353 (GPU) |")
+            print("| paper LLaMA-PTQ int8-WO | 3.5 | 44 % | 45.33 | 0.69x | - | - | - | 357 (GPU) |")
+            print("| paper LLaMA-PTQ int8-DA | 3.4 | 43 % | 990.04 | 0.03x | - | - | - | 347 (GPU) |")
+        print()
+        print("1-at-a-time: %d separate ntg.generate(n => 1) calls through SQL (model cached per backend); batched: "
+              "one call of %d rows per class; profile_model: %d rows inside one call, one at a time and batched." % (
+                  single_calls, (samples + 4) // 5, samples))
+        print("Targets: stored bytes <= 30 % of float; weight-only no slower than float; dynamic >= 1.5x faster, "
+              "batched and one at a time.")
+        wo, dy = rows["qb_%s_weight_only" % kind], rows["qb_%s_dynamic" % kind]
+        checks = [("int8 stored bytes <= 30 % of float", max(wo["bytes"], dy["bytes"]) <= 0.3 * base["bytes"]),
+                  ("weight-only no slower (CPU, SQL 1-at-a-time and batched)",
+                   wo["cpu_single"] <= base["cpu_single"] and wo["cpu_batched"] <= base["cpu_batched"]),
+                  ("dynamic >= 1.5x (CPU, SQL 1-at-a-time and batched)",
+                   base["cpu_single"] >= 1.5 * dy["cpu_single"] and base["cpu_batched"] >= 1.5 * dy["cpu_batched"])]
+        for what, good in checks:
+            print("  %s: %s" % (what, "met" if good else "NOT met"))
+
+    core = os.path.join(work, "core_table_" + kind)
+    if os.path.exists(core):
+        print()
+        print("%s core (bench/quantize_core.c, no SQL) on the quality model: int8 variants, held-out loss on the test "
+              "split, KL of the next-token distributions; CPU ms per row (one per call / 100 per call), fastest of "
+              "%d rounds; '~': bytes estimated (such a model cannot be stored)" % (kind, rounds))
+        print(open(core).read().rstrip())
+
+    qpath = os.path.join(work, "quality_results")
+    if os.path.exists(qpath):
+        q = {}
+        for line in open(qpath):
+            f = line.split(" ")
+            model, metric, value = " ".join(f[:-3]), f[-2], float(f[-1])
+            q.setdefault(metric, {}).setdefault(model, []).append(value)
+        def sf2(v):
+            return float("%.2g" % v)
+        def mean(v):
+            return statistics.mean(v) if v else None
+        def sd(v):
+            return statistics.stdev(v) if v and len(v) > 1 else 0.0
+        sets = len(q.get("tstr_macro_f1", {}).get("qq_%s_float" % kind, []))
+        print()
+        print("%s quality on nDPI (30 classes, stratified 80/20 split; synthetic: as many rows per class as the training "
+              "split, %d paired seed sets); JSD against the test split, test rows as real unless said" % (kind, sets))
+        print()
+        print("| metric | real train | float32: mean (sd over seed sets) | int8 weight-only: mean | int8 dynamic: mean "
+              "| equal to 2 significant figures | paired difference, weight-only | paired difference, dynamic |")
+        print("|---|---|---|---|---|---|---|---|")
+        order = ["jsd_num_packets", "jsd_1gram", "jsd_2gram", "jsd_markov", "jsd_markov_train_as_real",
+                 "leakage_size_matched", "tstr_macro_f1", "rows_as_float"]
+        for metric in order:
+            v = q.get(metric, {})
+            f, w, d = (v.get(m, []) for m in ("qq_%s_float" % kind, "qq_%s_weight_only" % kind, "qq_%s_dynamic" % kind))
+            if not f:
+                continue
+            same = "-" if metric == "rows_as_float" else \
+                "yes" if w and d and sf2(mean(f)) == sf2(mean(w)) == sf2(mean(d)) else "NO"
+            diff = ["%+.4f (sd %.4f)" % (mean([b - a for a, b in zip(f, o)]), sd([b - a for a, b in zip(f, o)]))
+                    if o and metric != "rows_as_float" else "-" for o in (w, d)]
+            print("| %s | %s | %.4f (%.4f) | %s | %s | %s | %s | %s |" % (
+                metric, "%.4f" % v["real train"][0] if "real train" in v else "-", mean(f), sd(f),
+                "%.4f" % mean(w) if w else "-", "%.4f" % mean(d) if d else "-", same, diff[0], diff[1]))
+        f1 = q.get("tstr_macro_f1", {})
+        if "real train" in f1:
+            print()
+            print("TSTR ratio (synthetic / real macro F1, means): float32 %.3f, weight-only %.3f, dynamic %.3f" % tuple(
+                mean(f1.get(m, [float("nan")])) / f1["real train"][0]
+                for m in ("qq_%s_float" % kind, "qq_%s_weight_only" % kind, "qq_%s_dynamic" % kind)))
+        print("Rows: each generated alone with its own seed, the same seeds for every model within a seed set (paired); "
+              "rows_as_float: the share of rows equal to the float32 model's row of the same seed.")
+        print("Paper: both int8 variants 'consistent with the non-quantized model up to two significant figures'.")
 PY

@@ -1,14 +1,14 @@
 /*
- * quantize_core.c — int8 quantization of a llama on the plain-C core, without PostgreSQL: the
- * measurements behind what bench/quantize_bench.sh prints at the core level, and behind the choice
- * of the matrices a quantized llama keeps in int8 (docs/quantization.md).
+ * quantize_core.c — int8 quantization of a llama or a mamba on the plain-C core, without
+ * PostgreSQL: the measurements behind what bench/quantize_bench.sh prints at the core level, and
+ * behind the choice of the matrices a quantized model keeps in int8 (docs/quantization.md).
  *
- *   quantize_core --tsv ROWS [--epochs 10] [--seed 1] [--samples 100] [--rounds 3]
- *                 [--model FILE] [--param KEY=NUMBER]...
+ *   quantize_core --tsv ROWS [--kind llama|mamba] [--epochs 10] [--seed 1] [--samples 100]
+ *                 [--rounds 3] [--model FILE] [--param KEY=NUMBER]...
  *
  * ROWS: label<TAB>v1,v2,... (all rows train and score), or split<TAB>label<TAB>{v1,...} (rows of
  * split "train" train, rows of "test" score; bench/make_rows.py writes both).  --model FILE loads
- * a stored float llama from FILE when it exists, else trains one and writes it there.
+ * a stored float model of the kind from FILE when it exists, else trains one and writes it there.
  *
  * For float, weight-only and dynamic, and for the variants that keep the token embedding or the
  * output head in float: stored bytes, held-out loss (nats per scored token of the scoring rows),
@@ -25,6 +25,7 @@
 
 #include "common/seqset.h"
 #include "models/llama.h"
+#include "models/mamba.h"
 #include "models/train_driver.h"
 
 static double
@@ -34,6 +35,46 @@ cpu_now(void)
 
 	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
 	return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* What this program needs of a model of either kind: the parameters, the embedding and head
+ * tensors, the tokenizer and the next-token distribution after a history. */
+typedef struct KindView
+{
+	NnParams   *params;
+	int			t_emb;
+	int			t_out;
+	const NtgTokenizer *tok;
+	int			max_len;
+	int			vocab_size;
+} KindView;
+
+static KindView
+view(NtgModel *m)
+{
+	KindView	v;
+
+	if (m->kind == &ntg_mamba_kind)
+	{
+		MambaModel *mm = (MambaModel *) m;
+
+		v = (KindView) {&mm->params, mm->t_emb, mm->t_out, &mm->tok, mm->cfg.max_len, mm->cfg.vocab_size};
+	}
+	else
+	{
+		LlamaModel *lm = (LlamaModel *) m;
+
+		v = (KindView) {&lm->params, lm->t_emb, lm->t_out, &lm->tok, lm->cfg.max_len, lm->cfg.vocab_size};
+	}
+	return v;
+}
+
+static int
+next_probs(NtgModel *m, const int32_t *tok, int len, float *p, NtgError *err)
+{
+	if (m->kind == &ntg_mamba_kind)
+		return mamba_next_probs((MambaModel *) m, tok, len, p, err);
+	return llama_next_probs((LlamaModel *) m, tok, len, p, err);
 }
 
 /* Rows of the TSV into train (and test, when the file has a split column; else test = train). */
@@ -126,9 +167,10 @@ load_file(const char *path, uint8_t **buf, size_t *len)
 	return 0;
 }
 
-/* A float llama trained on train (through the training driver, as ntg.train does). */
+/* A float model trained on train (through the training driver, as ntg.train does). */
 static int
-train_model(const NtgSeqSet *train, NtgParams *p, uint8_t **buf, size_t *len)
+train_model(const NtgModelKind *kind, const NtgSeqSet *train, NtgParams *p, uint8_t **buf,
+			size_t *len)
 {
 	NtgTraining t;
 	NtgSeqSet	copy;
@@ -141,7 +183,7 @@ train_model(const NtgSeqSet *train, NtgParams *p, uint8_t **buf, size_t *len)
 	ntg_seqset_subset(train, all, train->n_rows, &copy, &err);
 	free(all);
 	hooks.quiet = 0;
-	if (ntg_training_prepare(&t, &ntg_llama_kind, p, &copy, NULL, &err) != NTG_OK ||
+	if (ntg_training_prepare(&t, kind, p, &copy, NULL, &err) != NTG_OK ||
 		ntg_training_run(&t, &hooks, &err) != NTG_OK ||
 		ntg_training_save(&t, buf, len, &err) != NTG_OK)
 	{
@@ -177,7 +219,7 @@ static const Variant variants[] = {
  * the float model's bytes less what the int8 tensors save: 3 bytes a weight, less their scales
  * and tensor entries. */
 static size_t
-variant_bytes(LlamaModel *m, const Variant *v, size_t float_bytes)
+variant_bytes(NtgModel *m, const Variant *v, size_t float_bytes)
 {
 	uint8_t    *buf;
 	size_t		len = 0;
@@ -188,16 +230,18 @@ variant_bytes(LlamaModel *m, const Variant *v, size_t float_bytes)
 	{
 		if (v->mode == NN_QUANT_NONE)
 			return float_bytes;
-		if (ntg_model_save(&m->base, &buf, &len, &err) != NTG_OK)
+		if (ntg_model_save(m, &buf, &len, &err) != NTG_OK)
 			return 0;
 		ntg_free(buf);
 		return len;
 	}
-	for (int i = 0; i < m->params.n_tensors; i++)
-	{
-		const NnTensor *t = &m->params.tensors[i];
+	NnParams   *p = view(m).params;
 
-		if (m->params.quant != NN_QUANT_NONE && t->quantizable)
+	for (int i = 0; i < p->n_tensors; i++)
+	{
+		const NnTensor *t = &p->tensors[i];
+
+		if (p->quant != NN_QUANT_NONE && t->quantizable)
 			saved += (int64_t) t->count * 3 - (int64_t) t->dims[0] * 4 - 24;
 	}
 	return float_bytes - (size_t) saved;
@@ -205,22 +249,23 @@ variant_bytes(LlamaModel *m, const Variant *v, size_t float_bytes)
 
 /* Token history of a scoring row: <CLASS_c> then its known values; returns its length. */
 static int
-encode(const LlamaModel *m, const NtgSeqSet *set, int r, int32_t *tok)
+encode(NtgModel *m, const NtgSeqSet *set, int r, int32_t *tok)
 {
 	int			len,
 				n = 0;
 	const int32_t *row = ntg_seqset_row(set, r, &len);
 	int			cls = -1;
+	KindView	v = view(m);
 
-	for (int c = 0; c < m->base.n_classes; c++)
-		if (strcmp(m->base.classes[c], set->classes[set->row_class[r]]) == 0)
+	for (int c = 0; c < m->n_classes; c++)
+		if (strcmp(m->classes[c], set->classes[set->row_class[r]]) == 0)
 			cls = c;
 	if (cls < 0)
 		return 0;
-	tok[n++] = ntg_tok_class(&m->tok, cls);
-	for (int i = 0; i < len && n < m->cfg.max_len; i++)
+	tok[n++] = ntg_tok_class(v.tok, cls);
+	for (int i = 0; i < len && n < v.max_len; i++)
 	{
-		int			t = ntg_tok_value_token(&m->tok, row[i]);
+		int			t = ntg_tok_value_token(v.tok, row[i]);
 
 		if (t < 0)
 			break;
@@ -231,12 +276,12 @@ encode(const LlamaModel *m, const NtgSeqSet *set, int r, int32_t *tok)
 
 /* Mean KL(p || q) over the next-token distributions at every position of the scoring rows. */
 static double
-mean_kl(LlamaModel *pm, LlamaModel *qm, const NtgSeqSet *set)
+mean_kl(NtgModel *pm, NtgModel *qm, const NtgSeqSet *set)
 {
-	int			K = pm->tok.n_values + 1;
+	int			K = view(pm).tok->n_values + 1;
 	float	   *p = malloc(sizeof(float) * K),
 			   *q = malloc(sizeof(float) * K);
-	int32_t		tok[LLAMA_MAX_LEN + 1];
+	int32_t		tok[(LLAMA_MAX_LEN > MAMBA_MAX_LEN ? LLAMA_MAX_LEN : MAMBA_MAX_LEN) + 1];
 	double		sum = 0;
 	long		n = 0;
 	NtgError	err;
@@ -249,8 +294,8 @@ mean_kl(LlamaModel *pm, LlamaModel *qm, const NtgSeqSet *set)
 		{
 			double		kl = 0;
 
-			if (llama_next_probs(pm, tok, l, p, &err) != NTG_OK ||
-				llama_next_probs(qm, tok, l, q, &err) != NTG_OK)
+			if (next_probs(pm, tok, l, p, &err) != NTG_OK ||
+				next_probs(qm, tok, l, q, &err) != NTG_OK)
 				continue;
 			for (int i = 0; i < K; i++)
 				if (p[i] > 0)
@@ -306,12 +351,22 @@ main(int argc, char **argv)
 	double		one[N_VARIANTS],
 				batched[N_VARIANTS];
 	int			rounds = 3;
+	const NtgModelKind *kind = &ntg_llama_kind;
 
 	ntg_params_add_integer(&p, "seed", 1, &err);
 	for (int i = 1; i + 1 < argc; i += 2)
 	{
 		if (strcmp(argv[i], "--tsv") == 0)
 			tsv = argv[i + 1];
+		else if (strcmp(argv[i], "--kind") == 0)
+		{
+			kind = ntg_model_kind_find(argv[i + 1]);
+			if (kind != &ntg_llama_kind && kind != &ntg_mamba_kind)
+			{
+				fprintf(stderr, "--kind: llama or mamba\n");
+				return 2;
+			}
+		}
 		else if (strcmp(argv[i], "--model") == 0)
 			model_path = argv[i + 1];
 		else if (strcmp(argv[i], "--samples") == 0)
@@ -342,7 +397,7 @@ main(int argc, char **argv)
 	}
 	if (model_path == NULL || load_file(model_path, &fbuf, &flen) != 0)
 	{
-		if (train_model(&train, &p, &fbuf, &flen) != 0)
+		if (train_model(kind, &train, &p, &fbuf, &flen) != 0)
 			return 1;
 		if (model_path != NULL)
 		{
@@ -357,9 +412,14 @@ main(int argc, char **argv)
 		fprintf(stderr, "load: %s\n", err.msg);
 		return 1;
 	}
-	printf("llama: %d training rows, %d scoring rows, %d classes, vocabulary %d, %lld parameters; "
-		   "int8 kernels: %s; %d rows per class\n", train.n_rows, test.n_rows, fm->n_classes,
-		   ((LlamaModel *) fm)->cfg.vocab_size, (long long) fm->n_params,
+	if (fm->kind != kind)
+	{
+		fprintf(stderr, "the stored model is a %s, not a %s\n", fm->kind->name, kind->name);
+		return 1;
+	}
+	printf("%s: %d training rows, %d scoring rows, %d classes, vocabulary %d, %lld parameters; "
+		   "int8 kernels: %s; %d rows per class\n", kind->name, train.n_rows, test.n_rows,
+		   fm->n_classes, view(fm).vocab_size, (long long) fm->n_params,
 		   nn_qsimd_name(nn_qsimd_level()), samples);
 	printf("| variant | stored bytes | of float | held-out loss | mean KL(float, variant) | "
 		   "ms/row one at a time | speed-up | ms/row batched | speed-up |\n");
@@ -367,14 +427,14 @@ main(int argc, char **argv)
 	for (int v = 0; v < N_VARIANTS; v++)
 	{
 		const Variant *var = &variants[v];
-		LlamaModel *lm;
+		KindView	kv;
 
 		ntg_model_from_bytes(fbuf, flen, &qm[v], &err);
-		lm = (LlamaModel *) qm[v];
+		kv = view(qm[v]);
 		if (var->float_emb)
-			nn_params_mark_quantizable(&lm->params, lm->t_emb, 0);
+			nn_params_mark_quantizable(kv.params, kv.t_emb, 0);
 		if (var->float_head)
-			nn_params_mark_quantizable(&lm->params, lm->t_out, 0);
+			nn_params_mark_quantizable(kv.params, kv.t_out, 0);
 		if (var->mode != NN_QUANT_NONE && ntg_model_quantize(qm[v], var->mode, &err) != NTG_OK)
 		{
 			fprintf(stderr, "quantize: %s\n", err.msg);
@@ -397,13 +457,12 @@ main(int argc, char **argv)
 	for (int v = 0; v < N_VARIANTS; v++)
 	{
 		const Variant *var = &variants[v];
-		LlamaModel *lm = (LlamaModel *) qm[v];
 		double		loss = 0,
 					kl;
-		size_t		bytes = variant_bytes(lm, var, flen);
+		size_t		bytes = variant_bytes(qm[v], var, flen);
 
-		ntg_llama_kind.eval_loss(qm[v], &test, &loss, NULL, &err);
-		kl = var->mode == NN_QUANT_NONE ? 0 : mean_kl((LlamaModel *) fm, lm, &test);
+		kind->eval_loss(qm[v], &test, &loss, NULL, &err);
+		kl = var->mode == NN_QUANT_NONE ? 0 : mean_kl(fm, qm[v], &test);
 		printf("| %s | %s%zu | %.1f %% | %.4f | %.2e | %.4f | %.2fx | %.4f | %.2fx |\n", var->name,
 			   var->float_emb || var->float_head ? "~" : "", bytes,
 			   100.0 * bytes / flen, loss, kl, one[v], one[0] / one[v], batched[v],

@@ -133,6 +133,51 @@ declare_layer(NnParams *p, MambaLayer *L, int l, const MambaConfig *c)
 	return L->out_proj;
 }
 
+/*
+ * The matrices int8 replaces in a quantized mamba, as in a quantized llama: the four projections
+ * of every mixer (in_proj, x_proj, dt_proj, out_proj), the output head and the token embedding
+ * (looked up by row).  The norms, the depthwise convolution (conv_width taps per channel, read
+ * by the convolution, not multiplied as a matrix), A_log, D and the biases stay float: together
+ * a few percent of the default model, and A_log and dt_bias sit inside exponentials.  The
+ * embedding and the head are the largest matrices (each vocabulary x dim); docs/quantization.md
+ * has the measurements behind including them.
+ */
+static void
+mamba_mark_quantizable(MambaModel *m)
+{
+	NnParams   *p = &m->params;
+
+	for (int l = 0; l < m->cfg.n_layers; l++)
+	{
+		const MambaLayer *L = &m->layers[l];
+
+		nn_params_mark_quantizable(p, L->in_proj, NN_QUANTIZE_MATMUL);
+		nn_params_mark_quantizable(p, L->x_proj, NN_QUANTIZE_MATMUL);
+		nn_params_mark_quantizable(p, L->dt_proj, NN_QUANTIZE_MATMUL);
+		nn_params_mark_quantizable(p, L->out_proj, NN_QUANTIZE_MATMUL);
+	}
+	nn_params_mark_quantizable(p, m->t_emb, NN_QUANTIZE_ROWS);
+	nn_params_mark_quantizable(p, m->t_out, NN_QUANTIZE_MATMUL);
+}
+
+/* kind->quantize: the marked matrices to int8; the training and sampling buffers go (the
+ * sampler keeps A computed from the weights, and a quantized model is not trained). */
+static int
+mamba_quantize(NtgModel *model, int mode, NtgError *err)
+{
+	MambaModel *m = (MambaModel *) model;
+	int			rc;
+
+	mamba_free_acts(m);
+	mamba_free_sampler(m);
+	if ((rc = nn_params_quantize(&m->params, mode, err)) != NTG_OK)
+		return rc;
+	m->base.quantization = mode;
+	m->base.weights = m->params.data;
+	m->base.n_weights = m->params.count;
+	return NTG_OK;
+}
+
 int
 mamba_alloc(const MambaConfig *cfg, int n_classes, MambaModel **out, int with_grad,
 			NtgError *err)
@@ -158,6 +203,7 @@ mamba_alloc(const MambaConfig *cfg, int n_classes, MambaModel **out, int with_gr
 	if (m->t_emb < 0 || m->t_out < 0 ||
 		(with_grad >= 0 && nn_params_alloc(&m->params, with_grad) != NTG_OK))
 		goto nomem;
+	mamba_mark_quantizable(m);
 	m->base.n_params = (int64_t) m->params.count;
 	m->base.weights = m->params.data;
 	m->base.n_weights = m->params.count;
@@ -413,7 +459,7 @@ const NtgModelKind ntg_mamba_kind = {
 	.name = "mamba",
 	.summary = "Mamba selective state-space model over payload-length tokens",
 	.family = NTG_FAMILY_TOKEN,
-	.caps = NTG_CAP_GENERATE | NTG_CAP_VALIDATION | NTG_CAP_EPOCHS,
+	.caps = NTG_CAP_GENERATE | NTG_CAP_VALIDATION | NTG_CAP_EPOCHS | NTG_CAP_QUANTIZE,
 	.sample_options = ntg_token_sample_options_stratified,
 	.n_sample_options = NTG_TOKEN_N_OPTIONS,
 	.tiny_hyperparams = "{\"dim\": 8, \"inner_dim\": 16, \"n_layers\": 1, \"state_dim\": 4, "
@@ -426,5 +472,6 @@ const NtgModelKind ntg_mamba_kind = {
 	.save = mamba_save,
 	.load = mamba_load,
 	.config_json = mamba_config_json,
+	.quantize = mamba_quantize,
 	.destroy = mamba_destroy,
 };

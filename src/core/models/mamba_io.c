@@ -9,11 +9,16 @@
  *   tok_embeddings, layers.L.norm, layers.L.mixer.{in_proj, conv1d.weight, conv1d.bias, x_proj,
  *   dt_proj.weight, dt_proj.bias, A_log, D, out_proj}, norm, output   f32 weights
  *
+ * A quantized mamba (kind->quantize) stores its matrices — in_proj, x_proj, dt_proj and out_proj
+ * of every layer, the embedding and the head — as int8 with per-row scales, and a "quantization"
+ * tensor (nn/nn_store.h); a float mamba's value is what it was before int8 existed.
+ *
  * The container's CRC catches damage; load() still checks every number against the limits and
  * every tensor's type and shape against the config before it allocates anything, so a crafted
  * value with a valid checksum is refused with NTG_ERR_CORRUPT, never trusted.
  */
 #include "models/mamba.h"
+#include "nn/nn_store.h"
 
 #include <math.h>
 #include <string.h>
@@ -91,15 +96,8 @@ mamba_save(NtgModel *model, NtgBlob *blob, NtgError *err)
 		rc = ntg_blob_add(blob, "vocab", NTG_DTYPE_I32, 1, dims, m->tok.values, err);
 	if (rc == NTG_OK)
 		rc = ntg_blob_add_classes(blob, "classes", m->base.classes, m->base.n_classes, err);
-	for (int i = 0; rc == NTG_OK && i < m->params.n_tensors; i++)
-	{
-		const NnTensor *t = &m->params.tensors[i];
-
-		dims[0] = (uint32_t) t->dims[0];
-		dims[1] = (uint32_t) t->dims[1];
-		rc = ntg_blob_add(blob, t->name, NTG_DTYPE_F32, t->ndim, dims,
-						  m->params.data + t->offset, err);
-	}
+	if (rc == NTG_OK)
+		rc = nn_params_save(blob, &m->params, err);
 	return rc;
 }
 
@@ -187,41 +185,37 @@ load_config(const NtgBlob *blob, MambaConfig *cfg, int *n_values, int *n_classes
 	return NTG_OK;
 }
 
-/* Every weight tensor of the layout p declares: present, f32, same shape, and nothing else of
- * the kind's in the blob.  Runs before the weights are allocated. */
+/* A_log of every layer at most MAMBA_MAX_A_LOG, so that A = -exp(A_log) stays finite (the
+ * weights are finite: nn_params_load checked them). */
 static int
-check_weights(const NtgBlob *blob, const NnParams *p)
+check_a_log(const MambaModel *m, NtgError *err)
 {
-	for (int i = 0; i < p->n_tensors; i++)
+	for (int l = 0; l < m->cfg.n_layers; l++)
 	{
-		const NnTensor *want = &p->tensors[i];
-		const NtgBlobTensor *t = ntg_blob_find(blob, want->name);
+		const NnTensor *t = &m->params.tensors[m->layers[l].A_log];
+		const float *w = nn_params_ptr(&m->params, m->layers[l].A_log);
 
-		if (t == NULL || t->dtype != NTG_DTYPE_F32 || t->ndim != want->ndim ||
-			t->dims[0] != (uint32_t) want->dims[0] ||
-			(want->ndim == 2 && t->dims[1] != (uint32_t) want->dims[1]))
-			return 0;
+		for (size_t j = 0; j < t->count; j++)
+			if (w[j] > MAMBA_MAX_A_LOG)
+				return corrupt(err, "a weight is not finite or out of range");
 	}
-	return ntg_blob_kind_tensors(blob) == p->n_tensors + 4;
+	return NTG_OK;
 }
 
-/* Read the weights into m, each checked to be finite (and A_log to keep A finite). */
+/* The value vocabulary into m's tokenizer. */
 static int
-read_weights(const NtgBlob *blob, MambaModel *m, NtgError *err)
+load_vocab(const NtgBlob *blob, MambaModel *m, int n_values, int n_classes, NtgError *err)
 {
-	int			rc = NTG_OK;
+	int32_t    *vocab = ntg_malloc((size_t) (n_values + 1) * sizeof(int32_t));
+	int			rc;
 
-	for (int i = 0; rc == NTG_OK && i < m->params.n_tensors; i++)
-	{
-		const NnTensor *t = &m->params.tensors[i];
-		float	   *w = m->params.data + t->offset;
-		int			is_alog = strstr(t->name, ".A_log") != NULL;
-
-		rc = ntg_blob_read_tensor(blob, t->name, NTG_DTYPE_F32, t->count, w, err);
-		for (size_t j = 0; rc == NTG_OK && j < t->count; j++)
-			if (!isfinite(w[j]) || (is_alog && w[j] > MAMBA_MAX_A_LOG))
-				rc = corrupt(err, "a weight is not finite or out of range");
-	}
+	if (vocab == NULL)
+		return ntg_error(err, NTG_ERR_NOMEM, "out of memory");
+	if (ntg_blob_read_tensor(blob, "vocab", NTG_DTYPE_I32, n_values, vocab, err) != NTG_OK)
+		rc = corrupt(err, "vocabulary is missing or does not match the configuration");
+	else
+		rc = ntg_tok_from_values(&m->tok, vocab, n_values, n_classes, err);
+	ntg_free(vocab);
 	return rc;
 }
 
@@ -233,43 +227,39 @@ mamba_load(const NtgBlob *blob, NtgModel **model, NtgError *err)
 	int			n_values = 0,
 				n_classes = 0,
 				epochs_done = 0;
-	int32_t    *vocab;
-	int			rc;
+	int			quant,
+				rc;
 
 	*model = NULL;
 	if (strcmp(blob->kind, "mamba") != 0)
 		return corrupt(err, "not a mamba model");
 	if ((rc = load_config(blob, &cfg, &n_values, &n_classes, &epochs_done, err)) != NTG_OK)
 		return rc;
+	if ((rc = nn_params_stored_mode(blob, &quant, err)) != NTG_OK)
+		return rc;
 
 	/* shapes first, with no weight memory: a crafted config cannot make us allocate much */
-	{
-		MambaModel *probe;
-
-		if ((rc = mamba_alloc(&cfg, n_classes, &probe, -1, err)) != NTG_OK)
-			return rc;
-		rc = check_weights(blob, &probe->params) ? NTG_OK :
-			corrupt(err, "weight tensors do not match the mamba configuration");
-		ntg_mamba_kind.destroy(&probe->base);
-		if (rc != NTG_OK)
-			return rc;
-	}
-
-	if ((rc = mamba_alloc(&cfg, n_classes, &m, 0, err)) != NTG_OK)
+	if ((rc = mamba_alloc(&cfg, n_classes, &m, -1, err)) != NTG_OK)
 		return rc;
+	nn_params_quant_layout(&m->params, quant);
+	if (!nn_params_check_stored(blob, &m->params) ||
+		ntg_blob_kind_tensors(blob) != nn_params_stored_tensors(&m->params) + 4)
+	{
+		ntg_mamba_kind.destroy(&m->base);
+		return corrupt(err, "weight tensors do not match the mamba configuration");
+	}
+	/* weights stay in the caller's buffer when they lie there as one block (blob->borrow) */
+	rc = nn_params_load(blob, &m->params, err);
+	m->base.weights = m->params.data;
+	m->base.n_weights = m->params.count;
+	m->base.quantization = quant;
 	m->base.epochs_done = epochs_done;
-	vocab = ntg_malloc((size_t) (n_values + 1) * sizeof(int32_t));
-	if (vocab == NULL)
-		rc = ntg_error(err, NTG_ERR_NOMEM, "out of memory");
-	else if (ntg_blob_read_tensor(blob, "vocab", NTG_DTYPE_I32, n_values, vocab, err) != NTG_OK)
-		rc = corrupt(err, "vocabulary is missing or does not match the configuration");
-	else
-		rc = ntg_tok_from_values(&m->tok, vocab, n_values, n_classes, err);
-	ntg_free(vocab);
+	if (rc == NTG_OK)
+		rc = check_a_log(m, err);
+	if (rc == NTG_OK)
+		rc = load_vocab(blob, m, n_values, n_classes, err);
 	if (rc == NTG_OK)
 		rc = ntg_blob_read_classes(blob, "classes", n_classes, &m->base.classes, err);
-	if (rc == NTG_OK)
-		rc = read_weights(blob, m, err);
 	if (rc != NTG_OK)
 	{
 		if (err != NULL && err->code != NTG_ERR_NOMEM)

@@ -240,7 +240,8 @@ mamba_dropout(MambaModel *m, float *x, float *scale, size_t n)
 	}
 }
 
-/* One mixer: out[N, D] = out_proj(y * silu(z)) for the normalized input a->ln[l]. */
+/* One mixer: out[N, D] = out_proj(y * silu(z)) for the normalized input a->ln[l].  The matrices
+ * are read through nn_matmul (float, or int8 in a quantized model: nn.h). */
 static void
 mixer_forward(MambaModel *m, int l, float *out, int N, int S)
 {
@@ -253,20 +254,20 @@ mixer_forward(MambaModel *m, int l, float *out, int N, int S)
 				R = c->dt_rank,
 				P = R + 2 * NS;
 
-	linear_forward(a->xz[l], a->ln[l], W(m, L->in_proj), N, D, 2 * E);
+	nn_matmul(a->xz[l], a->ln[l], &m->params, L->in_proj, N, D, 2 * E);
 	conv1d_causal_forward(a->xc[l], a->xz[l], W(m, L->conv_w), W(m, L->conv_b), a->start,
 						  a->lens, S, E, c->conv_width, 2 * E);
 	silu_forward(a->u[l], a->xc[l], N, E, E);
-	linear_forward(a->dbc[l], a->u[l], W(m, L->x_proj), N, E, P);
+	nn_matmul(a->dbc[l], a->u[l], &m->params, L->x_proj, N, E, P);
 	gather_dt(a->dt_in, a->dbc[l], N, R, P);
-	linear_forward(a->dtr[l], a->dt_in, W(m, L->dt_proj), N, R, E);
+	nn_matmul(a->dtr[l], a->dt_in, &m->params, L->dt_proj, N, R, E);
 	bias_forward(a->dtr[l], W(m, L->dt_bias), N, E);
 	softplus_forward(a->delta[l], a->dtr[l], (size_t) N * E);
 	mamba_compute_A(m, l, a->A[l]);
 	selective_scan_forward(a->y[l], a->u[l], a->delta[l], a->A[l], a->dbc[l] + R, P,
 						   W(m, L->D), a->start, a->lens, S, E, NS, a->scan);
 	silu_gate_forward(a->g[l], a->y[l], a->xz[l] + E, N, E, 2 * E);
-	linear_forward(out, a->g[l], W(m, L->out_proj), N, E, D);
+	nn_matmul(out, a->g[l], &m->params, L->out_proj, N, E, D);
 }
 
 /* Forward over the packed batch in m->acts (tokens, start, lens set); leaves the logits. */
@@ -277,7 +278,7 @@ mamba_forward(MambaModel *m, int N, int S)
 	MambaActs  *a = m->acts;
 	int			D = c->dim;
 
-	embedding_forward(a->resid[0], a->tokens, W(m, m->t_emb), N, D);
+	nn_embed(a->resid[0], a->tokens, &m->params, m->t_emb, N, D);
 	for (int l = 0; l < c->n_layers; l++)
 	{
 		rmsnorm_forward(a->ln[l], a->rstd[l], a->resid[l], W(m, m->layers[l].norm), N, D,
@@ -289,7 +290,7 @@ mamba_forward(MambaModel *m, int N, int S)
 	}
 	rmsnorm_forward(a->lnf, a->rstdf, a->resid[c->n_layers], W(m, m->t_norm), N, D,
 					MAMBA_NORM_EPS);
-	linear_forward(a->logits, a->lnf, W(m, m->t_out), N, D, c->vocab_size);
+	nn_matmul(a->logits, a->lnf, &m->params, m->t_out, N, D, c->vocab_size);
 }
 
 /* dout through the dropout of the forward pass (into acts->dmask), or dout itself. */
@@ -445,6 +446,8 @@ mamba_step(MambaModel *m, const int32_t *tokens, const int32_t *targets, const i
 		return ntg_error(err, NTG_ERR_NOMEM, "out of memory");
 	if (update)
 	{
+		if (m->params.quant != NN_QUANT_NONE)
+			return ntg_error(err, NTG_ERR_UNSUPPORTED, "a quantized model cannot be trained");
 		if (m->params.grad == NULL)
 			return ntg_error(err, NTG_ERR_INTERNAL, "model has no gradient buffers");
 		nn_params_zero_grad(&m->params);	/* a no-op after an AdamW step, which zeroes it */

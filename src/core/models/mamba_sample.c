@@ -181,7 +181,8 @@ ssm_at(const MambaSampler *s, int b, int l, int j)
 }
 
 /* One mixer step for the U nodes (normalized inputs in s->xb): updates their states in the
- * current buffer and leaves the mixer output in s->xb. */
+ * current buffer and leaves the mixer output in s->xb.  The matrices are read through nn_matmul
+ * (float, or int8 in a quantized model). */
 static void
 mixer_step(MambaModel *m, int l, int U)
 {
@@ -194,21 +195,21 @@ mixer_step(MambaModel *m, int l, int U)
 				R = c->dt_rank,
 				P = R + 2 * NS;
 
-	linear_forward(s->xz, s->xb, W(m, L->in_proj), U, D, 2 * E);
+	nn_matmul(s->xz, s->xb, &m->params, L->in_proj, U, D, 2 * E);
 	conv1d_causal_step(s->xc, conv_at(s, s->cur, l, 0), s->xz, W(m, L->conv_w),
 					   W(m, L->conv_b), U, E, c->conv_width, 2 * E);
 	silu_forward(s->u, s->xc, U, E, E);
-	linear_forward(s->dbc, s->u, W(m, L->x_proj), U, E, P);
+	nn_matmul(s->dbc, s->u, &m->params, L->x_proj, U, E, P);
 	for (int j = 0; j < U; j++)
 		memcpy(s->dt_in + (size_t) j * R, s->dbc + (size_t) j * P, R * sizeof(float));
-	linear_forward(s->dtr, s->dt_in, W(m, L->dt_proj), U, R, E);
+	nn_matmul(s->dtr, s->dt_in, &m->params, L->dt_proj, U, R, E);
 	bias_forward(s->dtr, W(m, L->dt_bias), U, E);
 	softplus_forward(s->delta, s->dtr, (size_t) U * E);
 	selective_scan_step(s->y, ssm_at(s, s->cur, l, 0), s->u, s->delta,
 						s->A + (size_t) l * E * NS, s->dbc + R, P, W(m, L->D), U, E, NS,
 						s->scratch);
 	silu_gate_forward(s->g, s->y, s->xz + E, U, E, 2 * E);
-	linear_forward(s->xb, s->g, W(m, L->out_proj), U, E, D);
+	nn_matmul(s->xb, s->g, &m->params, L->out_proj, U, E, D);
 }
 
 /* Feed the U nodes' tokens (s->ntok) through the model from their states (current buffer),
@@ -220,7 +221,7 @@ mamba_decode_nodes(MambaModel *m, int U)
 	MambaSampler *s = m->sampler;
 	int			D = c->dim;
 
-	embedding_forward(s->x, s->ntok, W(m, m->t_emb), U, D);
+	nn_embed(s->x, s->ntok, &m->params, m->t_emb, U, D);
 	for (int l = 0; l < c->n_layers; l++)
 	{
 		rmsnorm_forward(s->xb, s->rstd, s->x, W(m, m->layers[l].norm), U, D, MAMBA_NORM_EPS);
@@ -229,7 +230,7 @@ mamba_decode_nodes(MambaModel *m, int U)
 	}
 	rmsnorm_forward(s->xb, s->rstd, s->x, W(m, m->t_norm), U, D, MAMBA_NORM_EPS);
 	/* rows 0 .. n_values of the head: the value tokens and <EOS> */
-	linear_forward(s->logits, s->xb, W(m, m->t_out), U, D, s->K);
+	nn_matmul(s->logits, s->xb, &m->params, m->t_out, U, D, s->K);
 }
 
 /* Zero state for node 0 of the current buffer (the start of every row). */

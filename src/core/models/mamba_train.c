@@ -6,6 +6,8 @@
 #include "models/mamba.h"
 #include "models/token_rows.h"
 
+#include <string.h>
+
 void
 mamba_blank_inputs(MambaModel *m, int32_t *tokens, const int *len, int S)
 {
@@ -20,10 +22,29 @@ mamba_pack(MambaModel *m, const NtgSeqSet *set, const int *idx, int S, int scori
 							 idx, S, scoring, tokens, targets, len, packed, err);
 }
 
-/* Gradient and optimizer buffers (a loaded model has none) and the shuffle order. */
+/* Gradient and optimizer buffers (a loaded model has none) and the shuffle order; a quantized
+ * model has no float weights left to train. */
 static int
 mamba_ensure_training(MambaModel *m, const NtgSeqSet *train, NtgError *err)
 {
+	if (m->params.quant != NN_QUANT_NONE)
+	{
+		ntg_error(err, NTG_ERR_UNSUPPORTED, "a quantized model cannot be trained further");
+		ntg_error_hint(err, "Train the float model further, then quantize it again.");
+		return NTG_ERR_UNSUPPORTED;
+	}
+	if (m->params.borrowed)
+	{
+		/* weights that point into a stored value are read-only: train on a copy of them */
+		float	   *own = ntg_malloc(m->params.count * sizeof(float));
+
+		if (own == NULL)
+			return ntg_error(err, NTG_ERR_NOMEM, "out of memory");
+		memcpy(own, m->params.data, m->params.count * sizeof(float));
+		m->params.data = own;
+		m->params.borrowed = 0;
+		m->base.weights = own;
+	}
 	if (m->params.grad == NULL)
 	{
 		m->params.grad = ntg_calloc(m->params.count, sizeof(float));
