@@ -2,7 +2,9 @@
 # bench/first_call.sh — what a small ntg.generate call costs inside the server: the first call of
 # a new backend (loading ntg's library and the model), a one-row call once the model is loaded, and
 # a row of a batched call beside them.  The llama is the default shape trained on the efficiency
-# protocol's rows (5 classes x 500 rows, bench/llama_efficiency.sh).
+# protocol's rows (5 classes x 500 rows, bench/llama_efficiency.sh) for one epoch, without dropout
+# or token noise as that protocol trains (the default's token noise spreads a one-epoch model's
+# rows over many more distinct histories, and so costs more decode steps per row).
 #
 #   bench/first_call.sh                    SESSIONS=5 CALLS=200 BATCH=500 bench/first_call.sh
 #
@@ -74,9 +76,9 @@ CREATE TABLE eff (label text, pl integer[]);
 CREATE TEMP TABLE raw (label text, pl text);
 \\copy raw FROM '$rows'
 INSERT INTO eff SELECT label, ('{' || pl || '}')::integer[] FROM raw;
-SELECT ntg.train('fc', 'llama', 'SELECT label, pl FROM eff', '{"epochs": 1, "seed": 1}');
+SELECT ntg.train('fc', 'llama', 'SELECT label, pl FROM eff', '{"epochs": 1, "seed": 1, "dropout": 0, "token_noise": 0}');
 SELECT ntg.train('fc_tiny', 'llama', 'SELECT label, pl FROM eff',
-				 '{"epochs": 1, "seed": 1, "dim": 8, "hidden_dim": 8, "n_layers": 1, "n_heads": 1}');
+				 '{"epochs": 1, "seed": 1, "dropout": 0, "token_noise": 0, "dim": 8, "hidden_dim": 8, "n_layers": 1, "n_heads": 1}');
 SQL
 # the classes as SQL literals inside a literal (quotes doubled)
 labels=$("${PSQL[@]}" -c "SELECT string_agg(replace(quote_literal(c), chr(39), repeat(chr(39), 2)), ',') FROM unnest((SELECT classes FROM ntg.models WHERE name = 'fc')) c")
