@@ -2,10 +2,12 @@
  * test_netdiffus.c — the netdiffus kind's own tests (the generic ones are test_conformance.c, the
  * comparison with PyTorch test_netdiffus_golden.c):
  *
- *   - GASF: the image of a row (symmetric, the diagonal 2x^2 - 1, padding as the value 0), the
- *     value tables, nearest-value search, and encode -> decode exact on training rows in every
- *     refinement scope (made-up rows with values up to 40000, and the nDPI benchmark's rows when
- *     the benchmark data is there);
+ *   - GASF: the image of a row (symmetric, the diagonal 2x^2 - 1, padding as the value 0), both
+ *     value scales, the value tables, nearest-value search (in v and in x), the least-squares
+ *     read-back (exact on exact images, closer than the diagonal on noisy ones), and encode ->
+ *     decode exact on training rows in every refinement scope, value scale and read-back
+ *     (made-up rows with values up to 40000, and the nDPI benchmark's rows when the benchmark
+ *     data is there);
  *   - the whole network's gradient against central finite differences (every tensor, random
  *     weights so that no path is switched off by the zero initialisation);
  *   - sampling: refinement scopes hold, steps beyond T are T, guidance changes the rows, the batch
@@ -62,9 +64,9 @@ test_gasf_image(void)
 	double		x[4],
 				worst = 0.0;
 
-	gasf_encode(img, 4, row, 3, 4, -20, 30);
+	gasf_encode(img, 4, row, 3, 4, -20, 30, GASF_SCALE_LINEAR);
 	for (int i = 0; i < 4; i++)
-		x[i] = gasf_scale(i < 3 ? row[i] : 0, -20, 30);
+		x[i] = gasf_scale(i < 3 ? row[i] : 0, -20, 30, GASF_SCALE_LINEAR);
 	for (int i = 0; i < 4; i++)
 	{
 		for (int j = 0; j < 4; j++)
@@ -78,10 +80,34 @@ test_gasf_image(void)
 	ok(worst < 1e-6, "G[i][j] = cos(phi_i + phi_j) = x_i x_j - sqrt(1-x_i^2) sqrt(1-x_j^2) (%g)", worst);
 	ok(fabs(img[0] - (2 * 0.6 * 0.6 - 1)) < 1e-6 && fabs(img[15] - (2 * 0.4 * 0.4 - 1)) < 1e-6,
 	   "the diagonal is 2x^2 - 1; padding is the value 0 (x = 0.4 on -20..30)");
-	ok(gasf_scale(-99, -20, 30) == 0.0 && gasf_scale(99, -20, 30) == 1.0 && gasf_scale(5, 5, 5) == 0.0,
+	ok(gasf_scale(-99, -20, 30, GASF_SCALE_LINEAR) == 0.0 && gasf_scale(99, -20, 30, GASF_SCALE_LINEAR) == 1.0 &&
+	   gasf_scale(5, 5, 5, GASF_SCALE_LINEAR) == 0.0 && gasf_scale(99, -20, 30, GASF_SCALE_LOG) == 1.0,
 	   "values outside the training range are clamped; a constant range scales to 0");
-	ok(fabs(gasf_diagonal_value(2.0f, -20, 30) - 30) < 1e-9 && gasf_diagonal_value(-3.0f, -20, 30) == -20,
+	ok(fabs(gasf_diagonal_value(2.0f, -20, 30, GASF_SCALE_LINEAR) - 30) < 1e-9 &&
+	   gasf_diagonal_value(-3.0f, -20, 30, GASF_SCALE_LINEAR) == -20 &&
+	   fabs(gasf_diagonal_value(-3.0f, -37440, 1555, GASF_SCALE_LOG) + 37440) < 1e-6,
 	   "a diagonal beyond [-1, 1] decodes to the range's ends");
+}
+
+/* The log value scale: x of sign(v) ln(1 + |v|), so typical lengths are spread apart where the
+ * linear scale squeezes them next to the padding. */
+static void
+test_log_scale(void)
+{
+	double		a = -log1p(37440.0),
+				b = log1p(1555.0);
+	int			exact = 1;
+
+	ok(fabs(gasf_scale(0, -37440, 1555, GASF_SCALE_LOG) - (0 - a) / (b - a)) < 1e-12 &&
+	   fabs(gasf_scale(-52, -37440, 1555, GASF_SCALE_LOG) - (-log1p(52.0) - a) / (b - a)) < 1e-12,
+	   "log scale: x = (sign(v) ln(1 + |v|) - f(lo)) / (f(hi) - f(lo))");
+	ok(gasf_scale(1, -37440, 1555, GASF_SCALE_LOG) - gasf_scale(0, -37440, 1555, GASF_SCALE_LOG) > 0.03 &&
+	   gasf_scale(1, -37440, 1555, GASF_SCALE_LINEAR) - gasf_scale(0, -37440, 1555, GASF_SCALE_LINEAR) < 3e-5,
+	   "the payload 1 is 0.04 from the padding in x on the log scale, 3e-5 on the linear one");
+	for (int32_t v = -37440; v <= 1555; v += 7)
+		exact &= fabs(gasf_unscale(gasf_scale(v, -37440, 1555, GASF_SCALE_LOG), -37440, 1555,
+								   GASF_SCALE_LOG) - v) < 1e-6 * (1 + abs(v));
+	ok(exact, "gasf_unscale inverts gasf_scale on the log scale");
 }
 
 static void
@@ -94,6 +120,75 @@ test_nearest(void)
 	   gasf_nearest(v, 4, 53) == 100 && gasf_nearest(v, 1, 7) == -10,
 	   "nearest value: ends, ties to the lower one, middles");
 	ok(gasf_nearest(v, 4, NAN) == -10, "nearest value of NaN is a value of the list");
+	{
+		int32_t		w[2] = {1, 100};
+		double		x20 = gasf_scale(20, -100, 100, GASF_SCALE_LOG);
+
+		/* 20 is nearer 1 in bytes, nearer 100 in ln(1 + v) */
+		ok(gasf_nearest_x(w, 2, x20, -100, 100, GASF_SCALE_LOG) == 100 &&
+		   gasf_nearest_x(w, 2, gasf_scale(20, -100, 100, GASF_SCALE_LINEAR), -100, 100, GASF_SCALE_LINEAR) == 1,
+		   "refinement is nearest in x: on the log scale 20 goes to 100 of {1, 100}, linearly to 1");
+		ok(gasf_nearest_x(v, 4, NAN, -10, 100, GASF_SCALE_LINEAR) == -10 &&
+		   gasf_nearest_x(v, 4, 2.0, -10, 100, GASF_SCALE_LINEAR) == 100 &&
+		   gasf_nearest_x(v, 4, -1.0, -10, 100, GASF_SCALE_LINEAR) == -10,
+		   "nearest in x: NaN and the ends");
+	}
+}
+
+/*
+ * The least-squares read-back: exact on an exact image; on an image with noise in every pixel it
+ * finds x closer than the diagonal does (it uses N^2 pixels, not N), and it is never worse by the
+ * weighted error it minimizes.
+ */
+static void
+test_fit(void)
+{
+	int32_t		row[6] = {-1448, 52, -52, 1448, 20, -37440};
+	int			N = 8;
+	float		img[64],
+				noisy[64];
+	double		x[8],
+				fit_err = 0.0,
+				diag_err = 0.0,
+				worst = 0.0;
+	NtgRng		rng;
+
+	gasf_encode(img, N, row, 6, N, -37440, 1555, GASF_SCALE_LOG);
+	gasf_fit_x(img, N, N, NULL, x);
+	for (int i = 0; i < N; i++)
+		worst = fmax(worst, fabs(x[i] - gasf_scale(i < 6 ? row[i] : 0, -37440, 1555, GASF_SCALE_LOG)));
+	ok(worst < 1e-6, "the fit returns the encoded x of an exact image (%g)", worst);
+	ntg_rng_seed(&rng, 5);
+	for (int rep = 0; rep < 50; rep++)
+	{
+		for (int i = 0; i < N * N; i++)
+			noisy[i] = img[i] + (float) (0.02 * ntg_rng_normal(&rng));
+		gasf_fit_x(noisy, N, N, NULL, x);
+		for (int i = 0; i < N; i++)
+		{
+			double		want = gasf_scale(i < 6 ? row[i] : 0, -37440, 1555, GASF_SCALE_LOG),
+						g = noisy[i * N + i] < -1 ? -1 : noisy[i * N + i] > 1 ? 1 : noisy[i * N + i];
+
+			fit_err += (x[i] - want) * (x[i] - want);
+			diag_err += (sqrt((g + 1) / 2) - want) * (sqrt((g + 1) / 2) - want);
+		}
+	}
+	ok(fit_err < 0.5 * diag_err, "with noise 0.02 in every pixel the fit's x error is under half the "
+	   "diagonal's (squared error %.4f against %.4f)", fit_err, diag_err);
+	{
+		float		std[64];
+		double		want = gasf_scale(row[2], -37440, 1555, GASF_SCALE_LOG);
+
+		/* a wrong diagonal pixel that the weights say is unreliable: the other pixels decide */
+		for (int i = 0; i < N * N; i++)
+			std[i] = 1.0f;
+		memcpy(noisy, img, sizeof(img));
+		noisy[2 * N + 2] = 0.9f;
+		std[2 * N + 2] = 1000.0f;
+		gasf_fit_x(noisy, N, N, std, x);
+		ok(fabs(x[2] - want) < 1e-4, "the fit weighs pixels by 1/std^2: a wrong pixel of std 1000 "
+		   "hardly moves x (%.6f for %.6f)", x[2], want);
+	}
 }
 
 static int
@@ -160,13 +255,19 @@ roundtrip_failures(const NtgSeqSet *set, int N, int *rows)
 		const int32_t *row = ntg_seqset_row(set, r, &len);
 		int			want = len < N ? len : N;
 
-		gasf_encode(img, N, row, len, N, gv.lo, gv.hi);
-		for (int mode = 0; mode <= 2; mode++)
+		for (int scale = GASF_SCALE_LINEAR; scale <= GASF_SCALE_LOG; scale++)
 		{
-			int			got = gasf_decode(&gv, img, N, set->row_class[r], (GasfRefine) mode, out);
+			gv.scale = (GasfScale) scale;
+			gasf_encode(img, N, row, len, N, gv.lo, gv.hi, gv.scale);
+			for (int mode = 0; mode <= 2; mode++)
+				for (int fit = 0; fit <= 1; fit++)
+				{
+					int			got = gasf_decode(&gv, img, N, set->row_class[r], (GasfRefine) mode,
+												  (GasfDecode) fit, NULL, out);
 
-			if (got != want || memcmp(out, row, want * sizeof(int32_t)) != 0)
-				bad++;
+					if (got != want || memcmp(out, row, want * sizeof(int32_t)) != 0)
+						bad++;
+				}
 		}
 	}
 	*rows = set->n_rows;
@@ -249,7 +350,7 @@ test_roundtrip(void)
 				bad;
 
 	bad = roundtrip_failures(&s, 10, &n);
-	ok(bad == 0, "encode -> decode is exact on the made-up rows, every scope (%d rows, %d misses)",
+	ok(bad == 0, "encode -> decode is exact on the made-up rows, every scope, scale and read-back (%d rows, %d misses)",
 	   n, bad);
 	bad = roundtrip_failures(&s, 3, &n);
 	ok(bad == 0, "... and on their first 3 values (N = 3)");
@@ -260,7 +361,7 @@ test_roundtrip(void)
 		return;
 	}
 	bad = roundtrip_failures(&real, 10, &n);
-	ok(bad == 0, "encode -> decode is exact on the nDPI benchmark's %d rows, every scope (%d misses)",
+	ok(bad == 0, "encode -> decode is exact on the nDPI benchmark's %d rows, every scope, scale and read-back (%d misses)",
 	   n, bad);
 	ntg_seqset_free(&real);
 }
@@ -649,7 +750,7 @@ test_loader(void)
 	uint32_t	nv = (uint32_t) m->gv.offsets[K];
 	int32_t    *v = malloc(nv * sizeof(int32_t)),
 			   *off = malloc((K + 1) * sizeof(int32_t));
-	int32_t		conf[22];
+	int32_t		conf[23];
 	NtgError	err;
 
 	memcpy(v, m->gv.values, nv * sizeof(int32_t));
@@ -674,21 +775,30 @@ test_loader(void)
 
 		ntg_model_save(&m->base, &buf, &len, &err);
 		ntg_blob_parse(buf, len, &blob, &err);
-		ntg_blob_read_tensor(&blob, "netdiffus.config", NTG_DTYPE_I32, 22, conf, &err);
+		ntg_blob_read_tensor(&blob, "netdiffus.config", NTG_DTYPE_I32, 23, conf, &err);
 		ntg_blob_free(&blob);
 		ntg_free(buf);
 	}
 	conf[6] = 3;				/* norm_groups 3 does not divide 8 channels */
-	ok(load_with(&m->base, "netdiffus.config", conf, 22, &err) == NTG_ERR_CORRUPT,
+	ok(load_with(&m->base, "netdiffus.config", conf, 23, &err) == NTG_ERR_CORRUPT,
 	   "a shape the network cannot have is refused: %s", err.msg);
 	conf[6] = 4;
 	conf[19] = conf[20] + 1;	/* lo > hi */
-	ok(load_with(&m->base, "netdiffus.config", conf, 22, &err) == NTG_ERR_CORRUPT,
+	ok(load_with(&m->base, "netdiffus.config", conf, 23, &err) == NTG_ERR_CORRUPT,
 	   "a scaling with min above max is refused");
 	conf[19] = m->gv.lo;
 	conf[21] = 3;				/* no such image standardization */
-	ok(load_with(&m->base, "netdiffus.config", conf, 22, &err) == NTG_ERR_CORRUPT,
+	ok(load_with(&m->base, "netdiffus.config", conf, 23, &err) == NTG_ERR_CORRUPT,
 	   "an unknown image standardization is refused");
+	conf[21] = m->cfg.image_scale;
+	conf[22] = 2;				/* no such value scale */
+	ok(conf[0] == 2 && load_with(&m->base, "netdiffus.config", conf, 23, &err) == NTG_ERR_CORRUPT,
+	   "format 2: an unknown value scale is refused");
+	conf[0] = 1;				/* format 1: the first 22 numbers, the linear value scale */
+	ok(load_with(&m->base, "netdiffus.config", conf, 22, &err) == NTG_OK,
+	   "a format-1 configuration (22 numbers) still loads");
+	ok(load_with(&m->base, "netdiffus.config", conf, 23, &err) == NTG_ERR_CORRUPT,
+	   "... but not with 23 numbers");
 	{
 		int			NN = m->cfg.max_len * m->cfg.max_len;
 		float	   *sc = malloc(2 * NN * sizeof(float));
@@ -710,7 +820,9 @@ main(void)
 {
 	nn_blas_init(1);
 	test_gasf_image();
+	test_log_scale();
 	test_nearest();
+	test_fit();
 	test_values();
 	test_roundtrip();
 	test_model_gradient();

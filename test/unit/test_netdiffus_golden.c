@@ -144,7 +144,7 @@ test_gasf_images(void)
 	{
 		int			len = p[1];
 
-		gasf_encode(img + (size_t) r * N * N, N, p + 2, len, N, nd_lo, nd_hi);
+		gasf_encode(img + (size_t) r * N * N, N, p + 2, len, N, nd_lo, nd_hi, GASF_SCALE_LINEAR);
 		p += 2 + len;
 	}
 	d = max_diff(img, nd_x0, (size_t) B_ROWS * N * N);

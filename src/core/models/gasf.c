@@ -167,36 +167,189 @@ gasf_values_derive(GasfValues *gv, NtgError *err)
 	return NTG_OK;
 }
 
-double
-gasf_scale(int32_t v, int32_t lo, int32_t hi)
+/* The value scale's map u = f(v) (gasf.h). */
+static double
+scale_u(double v, GasfScale scale)
 {
-	double		x;
+	return scale == GASF_SCALE_LOG ? copysign(log1p(fabs(v)), v) : v;
+}
+
+double
+gasf_scale(int32_t v, int32_t lo, int32_t hi, GasfScale scale)
+{
+	double		a,
+				x;
 
 	if (hi <= lo)
 		return 0.0;
-	x = ((double) v - lo) / ((double) hi - lo);
+	a = scale_u(lo, scale);
+	x = (scale_u(v, scale) - a) / (scale_u(hi, scale) - a);
 	return x < 0.0 ? 0.0 : x > 1.0 ? 1.0 : x;
 }
 
+double
+gasf_unscale(double x, int32_t lo, int32_t hi, GasfScale scale)
+{
+	double		a = scale_u(lo, scale),
+				u;
+
+	x = x < 0.0 ? 0.0 : x > 1.0 ? 1.0 : x;
+	u = a + x * (scale_u(hi, scale) - a);
+	return scale == GASF_SCALE_LOG ? copysign(expm1(fabs(u)), u) : u;
+}
+
 void
-gasf_encode(float *img, int stride, const int32_t *row, int len, int N, int32_t lo, int32_t hi)
+gasf_encode(float *img, int stride, const int32_t *row, int len, int N, int32_t lo, int32_t hi,
+			GasfScale scale)
 {
 	double		phi[256];
 
 	for (int i = 0; i < N && i < 256; i++)
-		phi[i] = acos(gasf_scale(i < len ? row[i] : 0, lo, hi));
+		phi[i] = acos(gasf_scale(i < len ? row[i] : 0, lo, hi, scale));
 	for (int i = 0; i < N; i++)
 		for (int j = 0; j < N; j++)
 			img[(size_t) i * stride + j] = (float) cos(phi[i] + phi[j]);
 }
 
-double
-gasf_diagonal_value(float g, int32_t lo, int32_t hi)
+static double
+diagonal_x(float g)
 {
 	double		c = g < -1.0f ? -1.0 : g > 1.0f ? 1.0 : (double) g;
-	double		x = sqrt((c + 1.0) / 2.0);
 
-	return (double) lo + x * ((double) hi - lo);
+	return sqrt((c + 1.0) / 2.0);
+}
+
+double
+gasf_diagonal_value(float g, int32_t lo, int32_t hi, GasfScale scale)
+{
+	return gasf_unscale(diagonal_x(g), lo, hi, scale);
+}
+
+/* sum over pixels of w (cos(phi_i + phi_j) - G_ij)^2 */
+static double
+fit_cost(const float *img, int stride, int N, const float *std, const double *phi)
+{
+	double		cost = 0.0;
+
+	for (int i = 0; i < N; i++)
+		for (int j = 0; j < N; j++)
+		{
+			double		w = std != NULL ? 1.0 / ((double) std[i * N + j] * std[i * N + j]) : 1.0,
+						sum = phi[i] + phi[j],
+						r = cos(sum) - img[(size_t) i * stride + j];
+
+			cost += w * r * r;
+		}
+	return cost;
+}
+
+/* Solve the symmetric positive definite A d = b (n x n, A overwritten) by Cholesky; 0 if A is
+ * not positive definite. */
+static int
+cholesky_solve(double *A, double *b, int n)
+{
+	for (int j = 0; j < n; j++)
+	{
+		double		s = A[j * n + j];
+
+		for (int k = 0; k < j; k++)
+			s -= A[j * n + k] * A[j * n + k];
+		if (!(s > 0.0))
+			return 0;
+		A[j * n + j] = sqrt(s);
+		for (int i = j + 1; i < n; i++)
+		{
+			double		t = A[i * n + j];
+
+			for (int k = 0; k < j; k++)
+				t -= A[i * n + k] * A[j * n + k];
+			A[i * n + j] = t / A[j * n + j];
+		}
+	}
+	for (int i = 0; i < n; i++)
+	{
+		for (int k = 0; k < i; k++)
+			b[i] -= A[i * n + k] * b[k];
+		b[i] /= A[i * n + i];
+	}
+	for (int i = n - 1; i >= 0; i--)
+	{
+		for (int k = i + 1; k < n; k++)
+			b[i] -= A[k * n + i] * b[k];
+		b[i] /= A[i * n + i];
+	}
+	return 1;
+}
+
+/*
+ * Why a fit: the diagonal alone gives one noisy reading of each x_i, while every pixel of row i
+ * and column i depends on it; on a generated image whose pixels each carry an error, using all
+ * N^2 of them averages the errors out.  Levenberg-Marquardt in phi (bounded to [0, pi/2]: x in
+ * [0, 1]), started from the diagonal, keeping a step only when it lowers the weighted error, so
+ * the result is never worse (by that error) than the diagonal's reading.
+ */
+void
+gasf_fit_x(const float *img, int stride, int N, const float *std, double *x)
+{
+	double		phi[64],
+				trial[64],
+				g[64],
+				A[64 * 64];
+	double		lambda = 1e-3,
+				cost;
+
+	for (int i = 0; i < N; i++)
+		phi[i] = acos(diagonal_x(img[(size_t) i * stride + i]));
+	cost = fit_cost(img, stride, N, std, phi);
+	for (int it = 0; it < 30 && cost > 0.0; it++)
+	{
+		double		new_cost;
+
+		memset(g, 0, sizeof(double) * N);
+		memset(A, 0, sizeof(double) * N * N);
+		for (int i = 0; i < N; i++)
+			for (int j = 0; j < N; j++)
+			{
+				double		w = std != NULL ? 1.0 / ((double) std[i * N + j] * std[i * N + j]) : 1.0,
+							sum = phi[i] + phi[j],
+							r = cos(sum) - img[(size_t) i * stride + j],
+							d = -sin(sum);
+
+				/* d G_ij / d phi_i = d G_ij / d phi_j = d (2 d on the diagonal) */
+				g[i] += w * d * r;
+				g[j] += w * d * r;
+				A[i * N + i] += w * d * d;
+				A[j * N + j] += w * d * d;
+				A[i * N + j] += w * d * d;
+				A[j * N + i] += w * d * d;
+			}
+		for (int i = 0; i < N; i++)
+			A[i * N + i] += lambda * (A[i * N + i] + 1e-12);
+		if (!cholesky_solve(A, g, N))
+		{
+			lambda *= 10.0;
+			continue;
+		}
+		for (int i = 0; i < N; i++)
+		{
+			double		p = phi[i] - g[i];
+
+			trial[i] = p < 0.0 ? 0.0 : p > M_PI / 2 ? M_PI / 2 : p;
+		}
+		new_cost = fit_cost(img, stride, N, std, trial);
+		if (new_cost < cost)
+		{
+			memcpy(phi, trial, sizeof(double) * N);
+			if (cost - new_cost < 1e-12 * cost)
+				break;
+			cost = new_cost;
+			lambda = lambda > 1e-9 ? lambda / 10.0 : lambda;
+		}
+		else if ((lambda *= 10.0) > 1e6)
+			break;
+	}
+	for (int i = 0; i < N; i++)
+		x[i] = cos(phi[i]);
 }
 
 int32_t
@@ -222,15 +375,48 @@ gasf_nearest(const int32_t *sorted, int n, double v)
 	return v - sorted[a - 1] <= sorted[a] - v ? sorted[a - 1] : sorted[a];
 }
 
+/* Why in x: the network's errors are about even in x (in the image), not in v; with the log scale
+ * "nearest" in v would favour the larger of two neighbours far more often than the image does. */
+int32_t
+gasf_nearest_x(const int32_t *sorted, int n, double x, int32_t lo, int32_t hi, GasfScale scale)
+{
+	int			a = 0,
+				b = n;
+
+	if (isnan(x))
+		return sorted[0];
+	/* first element whose x >= x (x is non-decreasing in v) */
+	while (a < b)
+	{
+		int			m = a + (b - a) / 2;
+
+		if (gasf_scale(sorted[m], lo, hi, scale) < x)
+			a = m + 1;
+		else
+			b = m;
+	}
+	if (a == n)
+		return sorted[n - 1];
+	if (a == 0)
+		return sorted[0];
+	return x - gasf_scale(sorted[a - 1], lo, hi, scale) <= gasf_scale(sorted[a], lo, hi, scale) - x ?
+		sorted[a - 1] : sorted[a];
+}
+
 int
 gasf_decode(const GasfValues *gv, const float *img, int stride, int cls, GasfRefine refine,
-			int32_t *out)
+			GasfDecode decode, const float *std, int32_t *out)
 {
+	double		x[64];
 	int			len = 0;
 
+	if (decode == GASF_DECODE_FIT)
+		gasf_fit_x(img, stride, gv->N, std, x);
+	else
+		for (int i = 0; i < gv->N; i++)
+			x[i] = diagonal_x(img[(size_t) i * stride + i]);
 	for (int i = 0; i < gv->N; i++)
 	{
-		double		v = gasf_diagonal_value(img[(size_t) i * stride + i], gv->lo, gv->hi);
 		const int32_t *list;
 		int			n;
 		int32_t		r;
@@ -252,7 +438,7 @@ gasf_decode(const GasfValues *gv, const float *img, int stride, int cls, GasfRef
 			list = gv->all_values;
 			n = gv->n_all;
 		}
-		r = gasf_nearest(list, n, v);
+		r = gasf_nearest_x(list, n, x[i], gv->lo, gv->hi, gv->scale);
 		if (r == 0)
 			break;				/* padding: the row ends */
 		out[len++] = r;

@@ -24,6 +24,7 @@ static const NetdiffusConfig nd_defaults = {
 	.timesteps = 1000,
 	.cosine_schedule = 1,
 	.image_scale = ND_SCALE_PIXEL,
+	.value_scale = GASF_SCALE_LOG,
 	.cond_drop = 0.1,
 	.ema = 0.0,
 	.epochs = 100,
@@ -77,6 +78,11 @@ const NtgOptionSpec ntg_netdiffus_sample_options[ND_N_OPTIONS] = {
 		.min = 1, .max = 4,
 		.help = "step k of n is (T - 1) (k / (n - 1))^spacing: 1 evenly, 2 quadratic (more steps near the end)"
 	},
+	[ND_OPT_FIT] = {
+		.name = "fit", .type = NTG_OPTION_BOOL, .dflt = 0, .legacy = 0,
+		.min = 0, .max = 1,
+		.help = "true: read the values from the whole image by least squares; false: from its diagonal"
+	},
 };
 
 static int
@@ -96,9 +102,11 @@ nd_read_params(NtgParams *p, NetdiffusConfig *c, NtgError *err)
 	static const char *const lr_schedules[] = {"cosine", "constant", NULL};
 	static const char *const beta_schedules[] = {"cosine", "linear", NULL};
 	static const char *const image_scales[] = {"none", "global", "pixel", NULL};
+	static const char *const value_scales[] = {"linear", "log", NULL};
 	const char *lr_sched,
 			   *beta_sched,
-			   *img_scale;
+			   *img_scale,
+			   *val_scale;
 	int64_t		v;
 	int			rc;
 
@@ -113,6 +121,7 @@ nd_read_params(NtgParams *p, NetdiffusConfig *c, NtgError *err)
 		(rc = read_int(p, "timesteps", c->timesteps, 2, ND_MAX_TIMESTEPS, &c->timesteps, err)) != NTG_OK ||
 		(rc = ntg_params_string(p, "beta_schedule", "cosine", beta_schedules, &beta_sched, err)) != NTG_OK ||
 		(rc = ntg_params_string(p, "image_scale", image_scales[nd_defaults.image_scale], image_scales, &img_scale, err)) != NTG_OK ||
+		(rc = ntg_params_string(p, "value_scale", value_scales[nd_defaults.value_scale], value_scales, &val_scale, err)) != NTG_OK ||
 		(rc = ntg_params_double(p, "cond_drop", c->cond_drop, 0.0, 1.0, &c->cond_drop, err)) != NTG_OK ||
 		(rc = ntg_params_double(p, "ema", c->ema, 0.0, 0.99999, &c->ema, err)) != NTG_OK ||
 		(rc = read_int(p, "epochs", c->epochs, 0, 100000, &c->epochs, err)) != NTG_OK ||
@@ -135,6 +144,7 @@ nd_read_params(NtgParams *p, NetdiffusConfig *c, NtgError *err)
 	for (int i = 0; image_scales[i] != NULL; i++)
 		if (strcmp(img_scale, image_scales[i]) == 0)
 			c->image_scale = i;
+	c->value_scale = strcmp(val_scale, "log") == 0 ? GASF_SCALE_LOG : GASF_SCALE_LINEAR;
 	return NTG_OK;
 }
 
@@ -410,6 +420,7 @@ netdiffus_config_json(const NtgModel *model)
 			 "{\"base_channels\": %d, \"levels\": %d, \"max_channel_mult\": %d, \"attn_from\": %d, "
 			 "\"n_heads\": %d, \"norm_groups\": %d, \"max_len\": %d, \"image_size\": %d, "
 			 "\"n_classes\": %d, \"timesteps\": %d, \"beta_schedule\": \"%s\", \"image_scale\": \"%s\", "
+			 "\"value_scale\": \"%s\", "
 			 "\"cond_drop\": %.17g, \"ema\": %.17g, \"epochs\": %d, \"batch_size\": %d, \"lr\": %.17g, "
 			 "\"min_lr_ratio\": %.17g, \"warmup\": %lld, \"lr_schedule\": \"%s\", "
 			 "\"weight_decay\": %.17g, \"grad_clip\": %.17g, \"beta1\": %.17g, \"beta2\": %.17g, "
@@ -419,6 +430,7 @@ netdiffus_config_json(const NtgModel *model)
 			 c->norm_groups, c->max_len, m->shape.S, m->base.n_classes, c->timesteps,
 			 c->cosine_schedule ? "cosine" : "linear",
 			 c->image_scale == ND_SCALE_PIXEL ? "pixel" : c->image_scale == ND_SCALE_GLOBAL ? "global" : "none",
+			 c->value_scale == GASF_SCALE_LOG ? "log" : "linear",
 			 c->cond_drop, c->ema, c->epochs, c->batch_size,
 			 c->lr, c->min_lr_ratio, (long long) c->warmup, c->cosine ? "cosine" : "constant",
 			 c->weight_decay, c->grad_clip, c->beta1, c->beta2, (unsigned long long) c->seed,
@@ -515,6 +527,7 @@ nd_create(NtgParams *params, const NtgSeqSet *train, NtgModel **model, NtgTrainP
 		nd_destroy(&m->base);
 		return rc;
 	}
+	m->gv.scale = (GasfScale) cfg.value_scale;
 	netdiffus_image_stats(m, train);
 	netdiffus_init_weights(m, cfg.seed);
 	netdiffus_reset_optimizer(m, train->n_rows);
@@ -553,7 +566,7 @@ netdiffus_image_stats(NetdiffusModel *m, const NtgSeqSet *train)
 		int			len;
 		const int32_t *row = ntg_seqset_row(train, r, &len);
 
-		gasf_encode(img, N, row, len, N, m->gv.lo, m->gv.hi);
+		gasf_encode(img, N, row, len, N, m->gv.lo, m->gv.hi, m->gv.scale);
 		for (int i = 0; i < NN; i++)
 			sum[i] += img[i], sum[NN + i] += (double) img[i] * img[i];
 	}
@@ -584,7 +597,7 @@ netdiffus_encode_row(const NetdiffusModel *m, const NtgSeqSet *set, int r, float
 				N = m->cfg.max_len;
 	const int32_t *row = ntg_seqset_row(set, r, &len);
 
-	gasf_encode(z, N, row, len, N, m->gv.lo, m->gv.hi);
+	gasf_encode(z, N, row, len, N, m->gv.lo, m->gv.hi, m->gv.scale);
 	for (int i = 0; i < N * N; i++)
 		z[i] = (z[i] - m->img_mean[i]) / m->img_std[i];
 }

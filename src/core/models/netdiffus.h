@@ -68,6 +68,7 @@ enum
 	ND_OPT_REFINE,
 	ND_OPT_CLIP,
 	ND_OPT_SPACING,
+	ND_OPT_FIT,
 	ND_N_OPTIONS
 };
 
@@ -85,6 +86,7 @@ typedef struct NetdiffusConfig
 	int			timesteps;		/* T */
 	int			cosine_schedule;	/* beta schedule: 1 cosine, 0 linear */
 	int			image_scale;	/* ND_SCALE_*: how GASF images are standardized for the network */
+	int			value_scale;	/* GasfScale: how values map to x before the image (gasf.h) */
 	double		cond_drop;		/* probability of training a row without its class */
 	double		ema;			/* decay of the weights' moving average; 0 = off */
 	/* training */

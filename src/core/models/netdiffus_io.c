@@ -2,8 +2,10 @@
  * netdiffus_io.c — the stored form of a netdiffus model in the checked container
  * (common/blob.h):
  *
- *   netdiffus.config        i32[22]  format version, shape, diffusion and training integers,
- *                                    the GASF scaling (lo, hi), the image standardization mode
+ *   netdiffus.config        i32[23]  format version (2), shape, diffusion and training integers,
+ *                                    the GASF scaling (lo, hi), the image standardization mode,
+ *                                    the value scale (GasfScale); format 1 had the first 22 only
+ *                                    and the linear value scale, and still loads
  *   netdiffus.hparams       f64[9]   cond_drop, lr, min_lr_ratio, weight_decay, grad_clip, beta1,
  *                                    beta2, warmup, ema
  *   netdiffus.values        i32[n]   the values decoding refines to: per class and position, the
@@ -23,8 +25,9 @@
 #include <math.h>
 #include <string.h>
 
-#define ND_FORMAT		1
-#define ND_N_CONFIG		22
+#define ND_FORMAT		2
+#define ND_N_CONFIG		23
+#define ND_N_CONFIG_V1	22		/* format 1: no value scale (linear) */
 #define ND_N_HPARAMS	9
 
 enum
@@ -32,7 +35,7 @@ enum
 	CF_VERSION, CF_BASE, CF_LEVELS, CF_MULT, CF_ATTN_FROM, CF_HEADS, CF_GROUPS, CF_MAX_LEN,
 	CF_TIMESTEPS, CF_COSINE_SCHEDULE, CF_N_CLASSES, CF_EPOCHS_DONE, CF_EPOCHS, CF_BATCH,
 	CF_SAMPLE_BATCH, CF_BLAS_THREADS, CF_COSINE, CF_SEED_LO, CF_SEED_HI, CF_LO, CF_HI,
-	CF_IMAGE_SCALE
+	CF_IMAGE_SCALE, CF_VALUE_SCALE
 };
 
 static int
@@ -119,6 +122,7 @@ netdiffus_save(NtgModel *model, NtgBlob *blob, NtgError *err)
 	conf[CF_LO] = m->gv.lo;
 	conf[CF_HI] = m->gv.hi;
 	conf[CF_IMAGE_SCALE] = c->image_scale;
+	conf[CF_VALUE_SCALE] = c->value_scale;
 	hp[0] = c->cond_drop;
 	hp[1] = c->lr;
 	hp[2] = c->min_lr_ratio;
@@ -172,12 +176,17 @@ static int
 load_config(const NtgBlob *blob, NetdiffusConfig *cfg, int32_t *cf, NtgError *err)
 {
 	double		hp[ND_N_HPARAMS];
+	const NtgBlobTensor *tc = ntg_blob_find(blob, "netdiffus.config");
+	int			n_config = tc != NULL && tc->ndim == 1 && tc->dims[0] == ND_N_CONFIG_V1 ?
+		ND_N_CONFIG_V1 : ND_N_CONFIG;
 
-	if (ntg_blob_read_tensor(blob, "netdiffus.config", NTG_DTYPE_I32, ND_N_CONFIG, cf, err) != NTG_OK ||
+	if (ntg_blob_read_tensor(blob, "netdiffus.config", NTG_DTYPE_I32, n_config, cf, err) != NTG_OK ||
 		ntg_blob_read_tensor(blob, "netdiffus.hparams", NTG_DTYPE_F64, ND_N_HPARAMS, hp, err) != NTG_OK)
 		return corrupt(err, "netdiffus configuration is missing or malformed");
-	if (cf[CF_VERSION] != ND_FORMAT)
+	if (cf[CF_VERSION] != (n_config == ND_N_CONFIG_V1 ? 1 : ND_FORMAT))
 		return corrupt(err, "unknown netdiffus format version");
+	if (n_config == ND_N_CONFIG_V1)
+		cf[CF_VALUE_SCALE] = GASF_SCALE_LINEAR;
 	if (!in_range(cf[CF_BASE], 1, ND_MAX_BASE) || !in_range(cf[CF_LEVELS], 1, ND_MAX_LEVELS) ||
 		!in_range(cf[CF_MULT], 1, ND_MAX_MULT) || !in_range(cf[CF_ATTN_FROM], 0, ND_MAX_LEVELS) ||
 		!in_range(cf[CF_HEADS], 1, ND_MAX_HEADS) || !in_range(cf[CF_GROUPS], 1, ND_MAX_BASE) ||
@@ -187,7 +196,8 @@ load_config(const NtgBlob *blob, NetdiffusConfig *cfg, int32_t *cf, NtgError *er
 		cf[CF_EPOCHS_DONE] < 0 || !in_range(cf[CF_EPOCHS], 0, 100000) ||
 		!in_range(cf[CF_BATCH], 1, ND_MAX_BATCH) || !in_range(cf[CF_SAMPLE_BATCH], 1, ND_MAX_BATCH) ||
 		!in_range(cf[CF_BLAS_THREADS], 0, 256) || !in_range(cf[CF_COSINE], 0, 1) ||
-		cf[CF_LO] > cf[CF_HI] || !in_range(cf[CF_IMAGE_SCALE], ND_SCALE_NONE, ND_SCALE_PIXEL))
+		cf[CF_LO] > cf[CF_HI] || !in_range(cf[CF_IMAGE_SCALE], ND_SCALE_NONE, ND_SCALE_PIXEL) ||
+		!in_range(cf[CF_VALUE_SCALE], GASF_SCALE_LINEAR, GASF_SCALE_LOG))
 		return corrupt(err, "netdiffus configuration is out of range");
 	for (int i = 0; i < ND_N_HPARAMS; i++)
 		if (!isfinite(hp[i]))
@@ -213,6 +223,7 @@ load_config(const NtgBlob *blob, NetdiffusConfig *cfg, int32_t *cf, NtgError *er
 	cfg->blas_threads = cf[CF_BLAS_THREADS];
 	cfg->cosine = cf[CF_COSINE];
 	cfg->image_scale = cf[CF_IMAGE_SCALE];
+	cfg->value_scale = cf[CF_VALUE_SCALE];
 	cfg->seed = (uint64_t) (uint32_t) cf[CF_SEED_LO] | ((uint64_t) (uint32_t) cf[CF_SEED_HI] << 32);
 	cfg->cond_drop = hp[0];
 	cfg->lr = hp[1];
@@ -262,6 +273,7 @@ load_values(const NtgBlob *blob, NetdiffusModel *m, int32_t lo, int32_t hi, NtgE
 	m->gv.N = m->cfg.max_len;
 	m->gv.lo = lo;
 	m->gv.hi = hi;
+	m->gv.scale = (GasfScale) m->cfg.value_scale;
 	m->gv.values = ntg_malloc((size_t) n * sizeof(int32_t));
 	m->gv.offsets = ntg_malloc((size_t) (K + 1) * sizeof(int32_t));
 	if (m->gv.values == NULL || m->gv.offsets == NULL)

@@ -281,6 +281,7 @@ netdiffus_sample(NtgModel *model, int class_index, int n, const NtgSampleOptions
 	NetdiffusModel *m = (NetdiffusModel *) model;
 	int			N = m->cfg.max_len;
 	int			refine = (int) opts->value[ND_OPT_REFINE];
+	GasfDecode	decode = opts->value[ND_OPT_FIT] != 0.0 ? GASF_DECODE_FIT : GASF_DECODE_DIAGONAL;
 	float	   *img;
 	int			rc;
 
@@ -294,7 +295,7 @@ netdiffus_sample(NtgModel *model, int class_index, int n, const NtgSampleOptions
 	{
 		memset(out + (size_t) r * N, 0, N * sizeof(int32_t));
 		out_len[r] = gasf_decode(&m->gv, img + (size_t) r * N * N, N, class_index,
-								 (GasfRefine) refine, out + (size_t) r * N);
+								 (GasfRefine) refine, decode, m->img_std, out + (size_t) r * N);
 	}
 	ntg_free(img);
 	return rc;
