@@ -34,6 +34,7 @@ struct LlamaNodeStore
 	float	   *data;			/* [max_used][record], in the order kept */
 };
 
+#define KEY_RECORD 2			/* a key's int holding its record's index */
 #define KEY_TOKENS 3			/* ints of a key before its tokens */
 
 static size_t
@@ -113,7 +114,7 @@ llama_node_get(LlamaModel *m, int cls, const int32_t *tokens, int p)
 	i = find(m, st, cls, tokens, p);
 	if (i < 0 || st->keys[(size_t) i * key_ints(m) + 1] == 0)
 		return NULL;
-	return st->data + (size_t) st->keys[(size_t) i * key_ints(m) + 2] * st->record;
+	return st->data + (size_t) st->keys[(size_t) i * key_ints(m) + KEY_RECORD] * st->record;
 }
 
 /* Fault in the memory of record r and those after it, a stretch at a time. */
@@ -154,7 +155,7 @@ llama_node_put(LlamaModel *m, int cls, const int32_t *tokens, int p, const float
 		return;					/* kept already */
 	k[0] = cls;
 	k[1] = p;
-	k[2] = st->used;
+	k[KEY_RECORD] = st->used;
 	memcpy(k + KEY_TOKENS, tokens, p * sizeof(int32_t));
 	populate_for(st, st->used);
 	d = st->data + (size_t) st->used * st->record;

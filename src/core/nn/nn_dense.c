@@ -97,9 +97,8 @@ rmsnorm_backward(float *dinp, float *dw, const float *dout, const float *inp, co
  * packing the weight matrix than multiplying; a loop over weight rows with vector dot / axpy
  * kernels reads each weight row once and does the same arithmetic.  Every row of such a product
  * is nn_dot(input row, weight row) whatever N is (nn_matvec computes the same sums for one row,
- * ~20 % faster than OpenBLAS's sgemv, which a one-row decode step is bound by), so a node
- * decoded among up to NN_SMALL_N others gets the bits it would get alone (llama_sample.c relies
- * on it).
+ * ~20 % faster than OpenBLAS's sgemv, which a one-row decode step is bound by), so a row
+ * multiplied among up to NN_SMALL_N others gets the bits it would get alone (test_nn.c checks it).
  */
 void
 linear_forward(float *out, const float *inp, const float *w, int N, int C, int OC)
