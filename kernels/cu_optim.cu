@@ -9,26 +9,44 @@
 
 #include <math.h>
 
-/* part[k] = sum of g[i]^2, i = k, k + P, ... (P = NN_DEVICE_NORM_PARTS threads, strided so that
- * neighbouring threads read neighbouring floats) */
+/* slice[j] = sum of g[i]^2, i = j, j + P * SPLIT, ... (strided so that neighbouring threads read
+ * neighbouring floats; P * SPLIT threads keep enough loads in flight) */
 static __global__ void
-sumsq_kernel(double *part, const float *g, size_t n)
+sumsq_slices_kernel(double *slice, const float *g, size_t n)
+{
+	size_t		j = CU_INDEX();
+	size_t		stride = (size_t) NN_DEVICE_NORM_PARTS * NN_DEVICE_NORM_SPLIT;
+	double		s = 0.0;
+
+	if (j >= stride)
+		return;
+	for (size_t i = j; i < n; i += stride)
+		s += (double) g[i] * g[i];
+	slice[j] = s;
+}
+
+/* part[k] = slice[k] + slice[k + P] + ...: the slices of indices i = k (mod P), in order */
+static __global__ void
+sumsq_parts_kernel(double *part, const double *slice)
 {
 	size_t		k = CU_INDEX();
 	double		s = 0.0;
 
 	if (k >= NN_DEVICE_NORM_PARTS)
 		return;
-	for (size_t i = k; i < n; i += NN_DEVICE_NORM_PARTS)
-		s += (double) g[i] * g[i];
+	for (int r = 0; r < NN_DEVICE_NORM_SPLIT; r++)
+		s += slice[k + (size_t) r * NN_DEVICE_NORM_PARTS];
 	part[k] = s;
 }
 
-/* CPU twin: sum_squares (nn_optim.c) */
+/* CPU twin: sum_squares (nn_optim.c); part has NN_DEVICE_NORM_SCRATCH doubles */
 void
 sumsq(double *part, const float *g, size_t n)
 {
-	CU_LAUNCH(sumsq_kernel, (size_t) NN_DEVICE_NORM_PARTS, part, g, n);
+	double	   *slice = part + NN_DEVICE_NORM_PARTS;
+
+	CU_LAUNCH(sumsq_slices_kernel, (size_t) NN_DEVICE_NORM_PARTS * NN_DEVICE_NORM_SPLIT, slice, g, n);
+	CU_LAUNCH(sumsq_parts_kernel, (size_t) NN_DEVICE_NORM_PARTS, part, slice);
 }
 
 /* one parameter: adamw_plain's arithmetic, weight decay where decay_mask is set; zeroes g */

@@ -406,7 +406,7 @@ dc_adamw(const NnDeviceApi *api, NtgRng *rng, const char *tag)
 	d_w = dc_up(api, p.data, n * 4), d_g = dc_up(api, p.grad, n * 4);
 	d_m = dc_up(api, p.m, n * 4), d_v = dc_up(api, p.v, n * 4);
 	d_mask = (uint8_t *) dc_up(api, mask, n);
-	d_part = (double *) dc_up(api, NULL, NN_DEVICE_NORM_PARTS * sizeof(double));
+	d_part = (double *) dc_up(api, NULL, NN_DEVICE_NORM_SCRATCH * sizeof(double));
 	norm = nn_grad_norm(&p);
 	if (nn_device_norm(api, d_part, d_g, n, &dnorm, &err) != NTG_OK)
 		dnorm = -1.0;
@@ -425,6 +425,32 @@ dc_adamw(const NnDeviceApi *api, NtgRng *rng, const char *tag)
 	nn_params_free(&p);
 	api->free(d_w), api->free(d_g), api->free(d_m), api->free(d_v), api->free(d_mask);
 	api->free(d_part);
+}
+
+/* the gradient norm over more floats than sumsq has slice threads (each thread sums several) */
+static inline void
+dc_norm(const NnDeviceApi *api, NtgRng *rng, const char *tag)
+{
+	size_t		n = (size_t) NN_DEVICE_NORM_PARTS * NN_DEVICE_NORM_SPLIT * 3 + 12345;
+	float	   *g = ntg_malloc(n * sizeof(float));
+	float	   *d_g;
+	double	   *d_part;
+	double		want = 0.0,
+				got = -1.0;
+	NtgError	err;
+
+	dc_random(rng, g, n, 0.01f);
+	for (size_t i = 0; i < n; i++)
+		want += (double) g[i] * g[i];
+	want = sqrt(want);
+	d_g = dc_up(api, g, n * sizeof(float));
+	d_part = (double *) dc_up(api, NULL, NN_DEVICE_NORM_SCRATCH * sizeof(double));
+	if (nn_device_norm(api, d_part, d_g, n, &got, &err) != NTG_OK)
+		got = -1.0;
+	ok(fabs(got - want) <= 1e-12 * want, "%s: gradient norm over %zu floats, several per thread (%.12g, CPU %.12g)",
+	   tag, n, got, want);
+	api->free(d_g), api->free(d_part);
+	ntg_free(g);
 }
 
 /* kv_store and attention_decode against a plain reference of attend_chain (llama_sample.c) */
@@ -506,6 +532,7 @@ device_check_ops(const NnDeviceApi *api, const char *tag)
 	dc_elementwise(api, &rng, tag);
 	dc_crossentropy(api, &rng, tag);
 	dc_adamw(api, &rng, tag);
+	dc_norm(api, &rng, tag);
 	dc_decode(api, &rng, tag);
 	ok(api->sync() == 0, "%s: no device error after every op (%s)", tag,
 	   api->sync() == 0 ? "none" : api->last_error());

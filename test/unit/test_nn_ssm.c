@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "common/rng.h"
+#include "nn/nn.h"
 #include "nn/nn_ssm.h"
 #include "unit.h"
 

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "common/rng.h"
+#include "nn/nn.h"
 #include "nn/nn_vae.h"
 #include "unit.h"
 

@@ -199,7 +199,7 @@ ensure_optimizer(LlamaModel *m, NtgError *err)
 	if (rc == NTG_OK)
 		rc = upload(m, (void **) &d->v, m->params.v, n, sizeof(float), "the optimizer state", err);
 	if (rc == NTG_OK)
-		rc = upload(m, (void **) &d->part, NULL, NN_DEVICE_NORM_PARTS, sizeof(double),
+		rc = upload(m, (void **) &d->part, NULL, NN_DEVICE_NORM_SCRATCH, sizeof(double),
 					"the optimizer state", err);
 	if (rc == NTG_OK)
 		rc = upload(m, (void **) &d->g, NULL, n, sizeof(float), "the gradients", err);

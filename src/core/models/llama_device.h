@@ -55,7 +55,7 @@ struct LlamaDevice
 	float	   *m;
 	float	   *v;
 	uint8_t    *decay;			/* [count] 1 where weight decay applies */
-	double	   *part;			/* [NN_DEVICE_NORM_PARTS] gradient norm partial sums */
+	double	   *part;			/* [NN_DEVICE_NORM_SCRATCH] gradient norm partial sums */
 	float	   *rope_cs;		/* as LlamaModel.rope_cs */
 	int			grad_clean;
 	LlamaDevActs acts;

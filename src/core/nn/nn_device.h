@@ -30,12 +30,20 @@
 
 #include "nn/nn_simd.h"			/* NnAdamWArgs */
 
-/* Bump when the table or the meaning of an op changes: an older ntg_cuda.so is then refused. */
-#define NN_DEVICE_ABI 1
+/* Bump when the table or the meaning of an op changes: an older ntg_cuda.so is then refused.
+ * 2: sumsq takes a scratch of NN_DEVICE_NORM_SCRATCH doubles. */
+#define NN_DEVICE_ABI 2
 #define NN_DEVICE_ENTRY "ntg_cuda_api"
 
-/* Partial sums of sumsq: one per thread of a fixed grid, added up on the host (nn_device_norm). */
+/*
+ * Partial sums of sumsq: NN_DEVICE_NORM_PARTS of them, added up on the host (nn_device_norm).
+ * sumsq first sums NN_DEVICE_NORM_SPLIT times as many strided slices (enough threads to keep the
+ * GPU's memory busy: 1024 threads alone left most of it idle), then folds them into the parts,
+ * each in a fixed order; its buffer holds both (NN_DEVICE_NORM_SCRATCH doubles).
+ */
 #define NN_DEVICE_NORM_PARTS 1024
+#define NN_DEVICE_NORM_SPLIT 128
+#define NN_DEVICE_NORM_SCRATCH (NN_DEVICE_NORM_PARTS * (NN_DEVICE_NORM_SPLIT + 1))
 
 typedef struct NnDeviceInfo
 {
@@ -111,7 +119,8 @@ typedef struct NnDeviceApi
 
 	/* ---- optimizer (nn_optim.c) ---- */
 
-	/* part[k] = sum of g[i]^2 over i = k, k + NN_DEVICE_NORM_PARTS, ... (double) */
+	/* part[k] = sum of g[i]^2 over i = k, k + NN_DEVICE_NORM_PARTS, ... (double); part holds
+	 * NN_DEVICE_NORM_SCRATCH doubles, the first NN_DEVICE_NORM_PARTS of which are the result */
 	void		(*sumsq) (double *part, const float *g, size_t n);
 	/* nn_adamw_update with a.decay applied where decay_mask[i] is 1; zeroes g */
 	void		(*adamw_update) (float *w, float *g, float *m, float *v,
@@ -133,7 +142,7 @@ typedef struct NnDeviceApi
 
 	/*
 	 * Mamba's selective scan (forward, backward, one decode step) takes its place here, after
-	 * the ops above, when that kind gains a device path (and NN_DEVICE_ABI goes to 2).
+	 * the ops above, when that kind gains a device path (and NN_DEVICE_ABI goes up).
 	 */
 } NnDeviceApi;
 
@@ -157,7 +166,7 @@ int			nn_device_open(const NnDeviceApi **api, NnDeviceInfo *info, struct NtgErro
 /* Forget the outcome (tests that open another library). */
 void		nn_device_reset(void);
 
-/* The global L2 norm of n floats of device gradient g: sumsq into part (NN_DEVICE_NORM_PARTS
+/* The global L2 norm of n floats of device gradient g: sumsq into part (NN_DEVICE_NORM_SCRATCH
  * doubles of device memory), added up here in double. */
 int			nn_device_norm(const NnDeviceApi *api, double *part, const float *g, size_t n,
 						   double *norm, struct NtgError *err);
