@@ -180,7 +180,9 @@ def test_failures():
     runs = sql("SELECT string_agg(attempt || ':' || state || ':' || error, ',' ORDER BY attempt) "
                "FROM ntg.job_runs WHERE job_id = %s" % jid)
     ok(runs == "1:failed:division by zero,2:failed:division by zero", "each attempt is a run with its error", runs)
-    before = sql("SELECT count(*) FROM ntg.jobs")
+    # the 'tick' schedule (test_schedule_start) may submit a job meanwhile: leave its jobs out
+    queued = "SELECT count(*) FROM ntg.jobs WHERE job_name IS DISTINCT FROM 'tick'"
+    before = sql(queued)
     refused = [
         ("SELECT ntg.submit('SELEC 1')", "42601", "a syntax error, at submission"),
         ("SELECT ntg.submit('SELECT 1; COMMIT')", "0A000", "transaction control"),
@@ -194,7 +196,7 @@ def test_failures():
     for q, code, what in refused:
         got, err = sqlstate(q)
         ok(got == code, "refused with %s: %s" % (code, what), err)
-    ok(sql("SELECT count(*) FROM ntg.jobs") == before, "refused commands queue nothing")
+    ok(sql(queued) == before, "refused commands queue nothing")
     # a command SPI refuses at run time: the error is recorded, the job fails
     jid = sql("SELECT ntg.submit('VACUUM marks')")
     ok(wait_state(jid, ("failed",)), "a command that cannot run inside a transaction fails")
