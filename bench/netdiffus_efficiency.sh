@@ -26,10 +26,8 @@ ntg_shared_data
 # environment that pins older kernels (Haswell's AVX2 on an AVX-512 CPU halves sgemm's speed)
 # measures that pin, not ntg. Both sides run with OpenBLAS's own choice, as on a stock install,
 # unless KEEP_CORETYPE=1 keeps the environment's; the kernels used are printed.
-if [ "${KEEP_CORETYPE:-0}" != 1 ]; then
-	unset OPENBLAS_CORETYPE
-fi
-NTG_PASS_ENV="EPOCHS BATCHES STEPS SAMPLES SINGLE DDPM_ROWS SKIP_TORCH KEEP_CORETYPE OPENBLAS_CORETYPE" \
+ntg_blas_own_kernels
+NTG_PASS_ENV="EPOCHS BATCHES STEPS SAMPLES SINGLE DDPM_ROWS SKIP_TORCH OPENBLAS_CORETYPE" \
 	ntg_rerun_as_postgres bench/netdiffus_efficiency.sh "$@"
 
 EPOCHS=${EPOCHS:-1}; BATCHES=${BATCHES:-1 64}; STEPS=${STEPS:-50}; SAMPLES=${SAMPLES:-20}
@@ -38,10 +36,7 @@ data=$NTG_SHARED_DATA
 if [ -z "$data" ] || [ ! -f "$data/ndpi/flows.tsv" ]; then
 	echo "skipped: $data/ndpi/flows.tsv is absent (set NTG_SHARED_DATA)"; exit 0
 fi
-echo "OpenBLAS kernels: $(/usr/bin/python3 -c 'import ctypes, ctypes.util
-lib = ctypes.CDLL(ctypes.util.find_library("openblas") or "libopenblas.so.0")
-lib.openblas_get_corename.restype = ctypes.c_char_p
-print(lib.openblas_get_corename().decode())' 2>/dev/null || echo unknown) (OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset})"
+ntg_blas_kernels
 rows=$(mktemp /tmp/ntg-ndeff-rows.XXXXXX.tsv)
 /usr/bin/python3 bench/make_rows.py efficiency --flows "$data/ndpi/flows.tsv" --out "$rows" \
 	--classes 5 --rows 500 --seed 1

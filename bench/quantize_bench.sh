@@ -43,7 +43,10 @@ cd "$repo"
 # shellcheck source=test/lib/pg_harness.sh
 . test/lib/pg_harness.sh
 ntg_shared_data
-NTG_PASS_ENV="KINDS EPOCHS HYPER SAMPLES SINGLE_CALLS ROUNDS EFFICIENCY QUALITY CORE EPOCHS_Q HYPER_Q GEN_SEED SEEDS NTG_BENCH_PORT" \
+# OpenBLAS's own kernels for the float products, as on a stock install (KEEP_CORETYPE=1: the
+# environment's OPENBLAS_CORETYPE); the int8 kernels are ntg's and pick their level the same way
+ntg_blas_own_kernels
+NTG_PASS_ENV="KINDS EPOCHS HYPER SAMPLES SINGLE_CALLS ROUNDS EFFICIENCY QUALITY CORE EPOCHS_Q HYPER_Q GEN_SEED SEEDS NTG_BENCH_PORT OPENBLAS_CORETYPE" \
 	ntg_rerun_as_postgres bench/quantize_bench.sh "$@"
 
 KINDS=${KINDS:-llama}
@@ -54,6 +57,7 @@ data=$NTG_SHARED_DATA
 if [ -z "$data" ] || [ ! -f "$data/ndpi/flows.tsv" ]; then
 	echo "skipped: $data/ndpi/flows.tsv is absent (set NTG_SHARED_DATA)"; exit 0
 fi
+ntg_blas_kernels
 work=$(mktemp -d /tmp/ntg-quantize-bench.XXXXXX)
 /usr/bin/python3 bench/make_rows.py efficiency --flows "$data/ndpi/flows.tsv" --out "$work/eff.tsv" \
 	--classes 5 --rows 500 --seed 1 2>/dev/null

@@ -50,16 +50,32 @@ linear_forward(float *out, const float *inp, const float *w, int N, int C, int O
 	gemm(1, 0, OC, N, C, 1.0f, w, C, inp, C, 0.0f, out, OC);
 }
 
+/* dinp (beta 1: added to, 0: written) and dw (added to) of linear_backward */
+static void
+linear_backward_beta(float *dinp, float *dw, const float *dout, const float *inp, const float *w,
+					 int N, int C, int OC, float beta)
+{
+	if (N <= 0)
+		return;
+	if (dinp != NULL)
+		gemm(0, 0, C, N, OC, 1.0f, w, C, dout, OC, beta, dinp, C);
+	if (dw != NULL)
+		gemm(0, 1, C, OC, N, 1.0f, inp, C, dout, OC, 1.0f, dw, C);
+}
+
 /* CPU twin: linear_backward (nn_dense.c).  dinp[N, C] += dout @ w; dw[OC, C] += dout^T @ inp;
  * either may be NULL */
 void
 linear_backward(float *dinp, float *dw, const float *dout, const float *inp, const float *w,
 				int N, int C, int OC)
 {
-	if (N <= 0)
-		return;
-	if (dinp != NULL)
-		gemm(0, 0, C, N, OC, 1.0f, w, C, dout, OC, 1.0f, dinp, C);
-	if (dw != NULL)
-		gemm(0, 1, C, OC, N, 1.0f, inp, C, dout, OC, 1.0f, dw, C);
+	linear_backward_beta(dinp, dw, dout, inp, w, N, C, OC, 1.0f);
+}
+
+/* CPU twin: linear_backward on a cleared dinp.  dinp[N, C] = dout @ w; dw[OC, C] += dout^T @ inp */
+void
+linear_backward_set(float *dinp, float *dw, const float *dout, const float *inp, const float *w,
+					int N, int C, int OC)
+{
+	linear_backward_beta(dinp, dw, dout, inp, w, N, C, OC, 0.0f);
 }

@@ -35,6 +35,8 @@ void		scale_mul(float *out, const float *a, const float *scale, size_t n);
 void		linear_forward(float *out, const float *inp, const float *w, int N, int C, int OC);
 void		linear_backward(float *dinp, float *dw, const float *dout, const float *inp,
 							const float *w, int N, int C, int OC);
+void		linear_backward_set(float *dinp, float *dw, const float *dout, const float *inp,
+								const float *w, int N, int C, int OC);
 
 /* cu_attention.cu */
 void		rope_forward(float *x, const int *pos, const float *cs, int N, int nh, int HS,

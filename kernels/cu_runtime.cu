@@ -330,6 +330,7 @@ fill(NnDeviceApi *t)
 	t->rmsnorm_backward = rmsnorm_backward;
 	t->linear_forward = linear_forward;
 	t->linear_backward = linear_backward;
+	t->linear_backward_set = linear_backward_set;
 	t->rope_forward = rope_forward;
 	t->rope_backward = rope_backward;
 	t->attention_forward = attention_forward;

@@ -8,6 +8,9 @@
 # Sourced by bash scripts (test/run.sh, test/demo.sh, bench/*.sh):
 #   ntg_shared_data                 set and export NTG_SHARED_DATA: as given (empty: no data), else
 #                                   ../shared/data beside the tree when it is there, else empty
+#   ntg_blas_own_kernels            unset OPENBLAS_CORETYPE (unless KEEP_CORETYPE=1), so that OpenBLAS
+#                                   picks its kernels for the CPU as on a stock install; call before
+#                                   ntg_rerun_as_postgres.  ntg_blas_kernels prints the kernels taken
 #   ntg_rerun_as_postgres SCRIPT [ARGS]
 #                                   as root: copy the tree to /tmp/ntg-<script>.XXXXXX, run SCRIPT
 #                                   (a path in the tree) there as postgres, copy what it wrote under
@@ -52,7 +55,7 @@ ntg_rerun_as_postgres() {
 	local script=$1 work name rc=0 var
 	shift
 	local pass=("NTG_SHARED_DATA=${NTG_SHARED_DATA:-}" "CI=${CI:-}" "NTG_SKIP_DEPS=1"
-		"NTG_KEEP_WORK=${NTG_KEEP_WORK:-0}")
+		"NTG_KEEP_WORK=${NTG_KEEP_WORK:-0}" "KEEP_CORETYPE=${KEEP_CORETYPE:-0}")
 	for var in ${NTG_PASS_ENV:-}; do
 		[ -n "${!var+set}" ] && pass+=("$var=${!var}")
 	done
@@ -70,6 +73,19 @@ ntg_rerun_as_postgres() {
 		rm -rf "$work"
 	fi
 	exit "$rc"
+}
+
+ntg_blas_own_kernels() {
+	if [ "${KEEP_CORETYPE:-0}" != 1 ]; then
+		unset OPENBLAS_CORETYPE
+	fi
+}
+
+ntg_blas_kernels() {
+	echo "OpenBLAS kernels: $(/usr/bin/python3 -c 'import ctypes, ctypes.util
+lib = ctypes.CDLL(ctypes.util.find_library("openblas") or "libopenblas.so.0")
+lib.openblas_get_corename.restype = ctypes.c_char_p
+print(lib.openblas_get_corename().decode())' 2>/dev/null || echo unknown) (OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset})"
 }
 
 ntg_tmp_install() {

@@ -216,6 +216,15 @@ dc_linear(const NnDeviceApi *api, NtgRng *rng, const char *tag, int N, int with_
 	snprintf(what, sizeof(what), "linear_backward dinp, %d rows%s", N,
 			 with_dinp ? "" : " (NULL: left alone)");
 	dc_same(api, d_dinp, dinp, (size_t) N * C, DC_TOL, tag, what);
+	if (with_dinp)
+	{
+		/* written over what the device's dinp holds, as the twin into a cleared dinp */
+		memset(dinp, 0, (size_t) N * C * sizeof(float));
+		linear_backward(dinp, NULL, dout, inp, w, N, C, OC);
+		api->linear_backward_set(d_dinp, NULL, d_dout, d_inp, d_w, N, C, OC);
+		snprintf(what, sizeof(what), "linear_backward_set dinp (written), %d rows", N);
+		dc_same(api, d_dinp, dinp, (size_t) N * C, DC_TOL, tag, what);
+	}
 	api->free(d_inp), api->free(d_out), api->free(d_dout), api->free(d_dinp);
 	api->free(d_w), api->free(d_dw);
 	ntg_free(inp), ntg_free(out), ntg_free(dout), ntg_free(dinp);

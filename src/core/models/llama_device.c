@@ -376,8 +376,8 @@ device_forward(LlamaModel *m, int N, int S, int dropping)
 		api->rmsnorm_forward(a->ln1[l], a->rstd1[l], a->resid[l], DW(m, L->attention_norm), N, C,
 							 LLAMA_NORM_EPS);
 		api->linear_forward(a->qkv[l], a->ln1[l], DW(m, L->wq), N, C, 3 * C);
-		api->rope_forward(a->qkv[l], pos, m->gpu->rope_cs, N, NH, HS, 3 * C);
-		api->rope_forward(a->qkv[l] + C, pos, m->gpu->rope_cs, N, NH, HS, 3 * C);
+		/* q's heads and k's follow each other in a row of qkv: one launch rotates both */
+		api->rope_forward(a->qkv[l], pos, m->gpu->rope_cs, N, 2 * NH, HS, 3 * C);
 		api->attention_forward(a->atty[l], a->att[l], a->qkv[l], start, lens, a->att_off, S, C,
 							   NH, T);
 		api->linear_forward(a->mid[l], a->atty[l], DW(m, L->wo), N, C, C);
@@ -428,9 +428,8 @@ device_backward(LlamaModel *m, int N, int S, int dropping)
 				T = c->max_len + 1;
 	size_t		NC = (size_t) N * C;
 
-	api->zero(a->dtmp, NC * sizeof(float));
-	api->linear_backward(a->dtmp, DG(m, m->t_out), a->logits, a->lnf, DW(m, m->t_out), N, C,
-						 c->vocab_size);
+	api->linear_backward_set(a->dtmp, DG(m, m->t_out), a->logits, a->lnf, DW(m, m->t_out), N, C,
+							 c->vocab_size);
 	api->zero(a->dresid, NC * sizeof(float));
 	api->rmsnorm_backward(a->dresid, DG(m, m->t_norm), a->dtmp, a->resid[c->n_layers],
 						  DW(m, m->t_norm), a->rstdf, N, C);
@@ -438,29 +437,24 @@ device_backward(LlamaModel *m, int N, int S, int dropping)
 	{
 		const LlamaLayer *L = &m->layers[l];
 
-		api->zero(a->dhg, (size_t) N * H * sizeof(float));
-		api->linear_backward(a->dhg, DG(m, L->w2),
+		api->linear_backward_set(a->dhg, DG(m, L->w2),
 							 device_masked(m, dropping, a->dresid, a->drop + (2 * l + 1) * NC, NC),
 							 a->hg[l], DW(m, L->w2), N, H, C);
 		api->zero(a->dh13, (size_t) N * 2 * H * sizeof(float));
 		api->swiglu_backward(a->dh13, a->dhg, a->h13[l], N, H);
-		api->zero(a->dtmp, NC * sizeof(float));
-		api->linear_backward(a->dtmp, DG(m, L->w1), a->dh13, a->ln2[l], DW(m, L->w1), N, C,
-							 2 * H);
+		api->linear_backward_set(a->dtmp, DG(m, L->w1), a->dh13, a->ln2[l], DW(m, L->w1), N, C,
+								 2 * H);
 		api->rmsnorm_backward(a->dresid, DG(m, L->ffn_norm), a->dtmp, a->mid[l],
 							  DW(m, L->ffn_norm), a->rstd2[l], N, C);
-		api->zero(a->tmp, NC * sizeof(float));
-		api->linear_backward(a->tmp, DG(m, L->wo),
+		api->linear_backward_set(a->tmp, DG(m, L->wo),
 							 device_masked(m, dropping, a->dresid, a->drop + 2 * l * NC, NC),
 							 a->atty[l], DW(m, L->wo), N, C, C);
 		api->zero(a->dqkv, NC * 3 * sizeof(float));
 		api->attention_backward(a->dqkv, a->tmp, a->qkv[l], a->att[l], start, lens, a->att_off,
 								S, C, NH, T, a->datt);
-		api->rope_backward(a->dqkv, pos, m->gpu->rope_cs, N, NH, HS, 3 * C);
-		api->rope_backward(a->dqkv + C, pos, m->gpu->rope_cs, N, NH, HS, 3 * C);
-		api->zero(a->dtmp, NC * sizeof(float));
-		api->linear_backward(a->dtmp, DG(m, L->wq), a->dqkv, a->ln1[l], DW(m, L->wq), N, C,
-							 3 * C);
+		api->rope_backward(a->dqkv, pos, m->gpu->rope_cs, N, 2 * NH, HS, 3 * C);
+		api->linear_backward_set(a->dtmp, DG(m, L->wq), a->dqkv, a->ln1[l], DW(m, L->wq), N, C,
+								 3 * C);
 		api->rmsnorm_backward(a->dresid, DG(m, L->attention_norm), a->dtmp, a->resid[l],
 							  DW(m, L->attention_norm), a->rstd1[l], N, C);
 	}

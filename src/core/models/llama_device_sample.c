@@ -147,8 +147,8 @@ llama_device_decode(LlamaModel *m, int U, int p, const int32_t *ntok, const int 
 		api->rmsnorm_forward(d->sxb, d->srstd, d->sx, DW(m, L->attention_norm), U, C,
 							 LLAMA_NORM_EPS);
 		api->linear_forward(d->sqkv, d->sxb, DW(m, L->wq), U, C, 3 * C);
-		api->rope_forward(d->sqkv, pos, d->rope_cs, U, NH, HS, 3 * C);
-		api->rope_forward(d->sqkv + C, pos, d->rope_cs, U, NH, HS, 3 * C);
+		/* q's heads and k's follow each other in a row of qkv: one launch rotates both */
+		api->rope_forward(d->sqkv, pos, d->rope_cs, U, 2 * NH, HS, 3 * C);
 		api->kv_store(dev_cache_at(m, d->kcache, l, p, 0), dev_cache_at(m, d->vcache, l, p, 0),
 					  d->sqkv, U, C);
 		api->attention_decode(d->satty, d->sqkv, dev_cache_at(m, d->kcache, l, 0, 0),

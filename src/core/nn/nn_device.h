@@ -31,7 +31,7 @@
 #include "nn/nn_simd.h"			/* NnAdamWArgs */
 
 /* Bump when the table or the meaning of an op changes: an older ntg_cuda.so is then refused.
- * 2: sumsq takes a scratch of NN_DEVICE_NORM_SCRATCH doubles. */
+ * 2: sumsq takes a scratch of NN_DEVICE_NORM_SCRATCH doubles; linear_backward_set. */
 #define NN_DEVICE_ABI 2
 #define NN_DEVICE_ENTRY "ntg_cuda_api"
 
@@ -92,6 +92,9 @@ typedef struct NnDeviceApi
 								   int OC);
 	void		(*linear_backward) (float *dinp, float *dw, const float *dout, const float *inp,
 									const float *w, int N, int C, int OC);
+	/* the same with dinp written, not added to (the twin on a cleared dinp): saves the clear */
+	void		(*linear_backward_set) (float *dinp, float *dw, const float *dout,
+										const float *inp, const float *w, int N, int C, int OC);
 	void		(*rope_forward) (float *x, const int *pos, const float *cs, int N, int nh, int HS,
 								 int stride);
 	void		(*rope_backward) (float *dx, const int *pos, const float *cs, int N, int nh,
