@@ -54,7 +54,7 @@ const NtgOptionSpec ntg_netdiffus_sample_options[ND_N_OPTIONS] = {
 		.help = "true: DDIM steps (deterministic at eta 0); false: DDPM ancestral steps"
 	},
 	[ND_OPT_ETA] = {
-		.name = "eta", .type = NTG_OPTION_NUMBER, .dflt = 0, .legacy = 0,
+		.name = "eta", .type = NTG_OPTION_NUMBER, .dflt = 1, .legacy = 0,
 		.min = 0, .max = 1,
 		.help = "DDIM noise: 0 deterministic, 1 as much as DDPM"
 	},
