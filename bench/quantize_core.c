@@ -10,8 +10,8 @@
  * split "train" train, rows of "test" score; bench/make_rows.py writes both).  --model FILE loads
  * a stored float model of the kind from FILE when it exists, else trains one and writes it there.
  *
- * For float, weight-only and dynamic, and for the variants that keep the token embedding or the
- * output head in float: stored bytes, held-out loss (nats per scored token of the scoring rows),
+ * For float, weight-only and dynamic, and for the variants that keep the token embedding, the
+ * output head or (mamba) A_log in float: stored bytes, held-out loss (nats per scored token of the scoring rows),
  * mean KL(float || variant) of the next-token distributions at every position of the scoring rows,
  * and generation time per row (CPU time of this process; one row per call as one-row SQL calls
  * make them, and all --samples rows of a class in one call; the fastest of --rounds rounds over
@@ -201,6 +201,8 @@ typedef struct Variant
 	int			mode;
 	int			float_emb;		/* keep the token embedding in float */
 	int			float_head;		/* keep the output head in float */
+	int			float_stored;	/* keep float what is stored as int8 and read as floats (the
+								 * mamba's A_log): such a model cannot be stored */
 } Variant;
 
 static const Variant variants[] = {
@@ -212,6 +214,7 @@ static const Variant variants[] = {
 	{"dynamic, embedding float", NN_QUANT_DYNAMIC, 1, 0},
 	{"dynamic, head float", NN_QUANT_DYNAMIC, 0, 1},
 	{"dynamic, both float", NN_QUANT_DYNAMIC, 1, 1},
+	{"dynamic, A_log float", NN_QUANT_DYNAMIC, 0, 0, 1},	/* mamba only */
 };
 #define N_VARIANTS ((int) (sizeof(variants) / sizeof(variants[0])))
 
@@ -226,7 +229,7 @@ variant_bytes(NtgModel *m, const Variant *v, size_t float_bytes)
 	NtgError	err;
 	int64_t		saved = 0;
 
-	if (!v->float_emb && !v->float_head)
+	if (!v->float_emb && !v->float_head && !v->float_stored)
 	{
 		if (v->mode == NN_QUANT_NONE)
 			return float_bytes;
@@ -435,6 +438,9 @@ main(int argc, char **argv)
 			nn_params_mark_quantizable(kv.params, kv.t_emb, 0);
 		if (var->float_head)
 			nn_params_mark_quantizable(kv.params, kv.t_out, 0);
+		for (int i = 0; var->float_stored && i < kv.params->n_tensors; i++)
+			if (kv.params->tensors[i].quantizable == NN_QUANTIZE_STORED)
+				nn_params_mark_quantizable(kv.params, i, 0);
 		if (var->mode != NN_QUANT_NONE && ntg_model_quantize(qm[v], var->mode, &err) != NTG_OK)
 		{
 			fprintf(stderr, "quantize: %s\n", err.msg);
@@ -461,10 +467,15 @@ main(int argc, char **argv)
 					kl;
 		size_t		bytes = variant_bytes(qm[v], var, flen);
 
+		if (var->float_stored && kind != &ntg_mamba_kind)
+		{
+			ntg_model_destroy(qm[v]);	/* nothing is stored-only: the dynamic row again */
+			continue;
+		}
 		kind->eval_loss(qm[v], &test, &loss, NULL, &err);
 		kl = var->mode == NN_QUANT_NONE ? 0 : mean_kl(fm, qm[v], &test);
 		printf("| %s | %s%zu | %.1f %% | %.4f | %.2e | %.4f | %.2fx | %.4f | %.2fx |\n", var->name,
-			   var->float_emb || var->float_head ? "~" : "", bytes,
+			   var->float_emb || var->float_head || var->float_stored ? "~" : "", bytes,
 			   100.0 * bytes / flen, loss, kl, one[v], one[0] / one[v], batched[v],
 			   batched[0] / batched[v]);
 		fflush(stdout);

@@ -873,7 +873,7 @@ test_quantized(const NtgSeqSet *s)
 		   nn_params_ptr(&q->params, q->t_emb) == NULL && nn_params_ptr(&q->params, q->t_out) == NULL &&
 		   nn_params_ptr(&q->params, L->conv_w) != NULL && nn_params_ptr(&q->params, L->A_log) != NULL &&
 		   nn_params_ptr(&q->params, L->norm) != NULL,
-		   "%s: the projections, the embedding and the head are int8; conv, A_log, norms float", name);
+		   "%s: the projections, the embedding and the head are int8; conv, norms float, A_log read as floats", name);
 		gap_f = probs_gap(m, q, 0, &cross_f);
 		gap_r = probs_gap(m, q, 1, &cross_r);
 		ok(gap_f < 0.02 && gap_r < 0.02,
@@ -952,6 +952,30 @@ test_quantized_storage(const NtgSeqSet *s)
 	ok(cut_refused == cuts, "every cut of an int8 value is refused (%d of %d)", cut_refused, cuts);
 	ok(ntg_model_from_bytes(buf, len, &back, &err) == NTG_OK && back->quantization == NN_QUANT_DYNAMIC,
 	   "the undamaged value loads, dynamic");
+	/* A_log: stored as int8, read back as the same floats as the quantized model's in memory */
+	{
+		const NnTensor *al = &q->params.tensors[q->layers[0].A_log];
+		MambaModel *b = (MambaModel *) back;
+		float	   *as = malloc(al->dims[0] * sizeof(float));
+		NtgBlob		blob;
+		int			same = 1;
+
+		ntg_blob_parse(buf, len, &blob, &err);
+		ok(ntg_blob_find(&blob, "layers.0.mixer.A_log")->dtype == NTG_DTYPE_I8 &&
+		   ntg_blob_find(&blob, "layers.1.mixer.A_log.scale") != NULL,
+		   "A_log is stored as int8 with per-row scales");
+		ntg_blob_free(&blob);
+		for (int l = 0; l < q->cfg.n_layers; l++)
+			same &= memcmp(nn_params_ptr(&q->params, q->layers[l].A_log),
+						   nn_params_ptr(&b->params, b->layers[l].A_log), al->count * sizeof(float)) == 0;
+		ok(same && same_rows(q, b, 50) == 50,
+		   "loaded back: the same dequantized A_log in every layer, and the same rows");
+		memcpy(as, al->scale, al->dims[0] * sizeof(float));
+		as[0] = 1.0f;			/* the row's largest weight, 127, becomes A_log 127 > 80 */
+		ok(refused(q, "layers.0.mixer.A_log.scale", as, "out of range"),
+		   "an A_log scale that takes A_log past 80 (A = -exp(A_log) no longer finite) is refused");
+		free(as);
+	}
 	ntg_model_destroy(back);
 	ntg_free(buf);
 	free(sc);

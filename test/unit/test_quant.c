@@ -15,7 +15,9 @@
  *   - nn_matmul over params: the float path, products that span adjacent tensors and products of
  *     a tensor's first rows; nn_embed;
  *   - stored quantized params: the same bytes back, and damaged values (a scale that is zero,
- *     negative or not finite, a weight of -128, a wrong mode, a wrong shape) refused.
+ *     negative or not finite, a weight of -128, a wrong mode, a wrong shape) refused;
+ *   - a matrix stored as int8 and read as floats (NN_QUANTIZE_STORED): its floats are the int8
+ *     weights dequantized, before and after a load.
  */
 #include <math.h>
 #include <string.h>
@@ -376,8 +378,11 @@ check_params(void)
 	nn_params_free(&f);
 }
 
+/* The layout round_trip() loads into: make_params unless a test says otherwise. */
+static void (*layout_fn) (NnParams *p) = make_params;
+
 /* Save p, optionally damage tensor `name` at element `at` with `bytes`, load into a fresh
- * layout; returns the load status. */
+ * layout (layout_fn); returns the load status. */
 static int
 round_trip(NnParams *p, const char *name, size_t at, const void *bytes, size_t len, int borrow,
 		   NnParams *back)
@@ -397,7 +402,7 @@ round_trip(NnParams *p, const char *name, size_t at, const void *bytes, size_t l
 	if (name != NULL)
 		memcpy((uint8_t *) ntg_blob_find(&blob, name)->data + at, bytes, len);
 	blob.borrow = borrow;
-	make_params(back);			/* the layout; its buffers go */
+	layout_fn(back);			/* the layout; its buffers go */
 	ntg_free(back->data), ntg_free(back->grad), ntg_free(back->m), ntg_free(back->v);
 	back->data = back->grad = back->m = back->v = NULL;
 	rc = nn_params_stored_mode(&blob, &mode, &err);
@@ -475,6 +480,89 @@ check_store(void)
 	nn_params_free(&p);
 }
 
+/* A matrix marked NN_QUANTIZE_STORED ("alog", between a multiplied one and a norm). */
+static void
+make_stored_params(NnParams *p)
+{
+	memset(p, 0, sizeof(*p));
+	nn_params_declare(p, "w", 2, 8, 20, 1);
+	nn_params_declare(p, "alog", 2, 6, 4, 0);
+	nn_params_declare(p, "norm", 1, 20, 0, 0);
+	nn_params_alloc(p, 1);
+	for (int i = 0; i < p->n_tensors; i++)
+		nn_params_init_normal(p, i, &rng, 0.5f, 1.0f);
+	nn_params_mark_quantizable(p, 0, NN_QUANTIZE_MATMUL);
+	nn_params_mark_quantizable(p, 1, NN_QUANTIZE_STORED);
+}
+
+/* Stored as int8, read as floats: the floats are the int8 weights dequantized, the same after a
+ * load (borrowing the stored bytes or not), and damaged int8 values are refused like any. */
+static void
+check_stored_only(void)
+{
+	NnParams	p,
+				f,
+				back;
+	NtgError	err;
+	NtgBlob		blob;
+	const float *a;
+	double		worst = 0;
+	int			exact = 1;
+	int8_t		m128 = -128;
+	float		huge = 3e38f;
+
+	layout_fn = make_stored_params;
+	make_stored_params(&p);
+	make_stored_params(&f);
+	memcpy(p.data, f.data, p.count * sizeof(float));
+	ok(nn_params_quantize(&p, NN_QUANT_DYNAMIC, &err) == NTG_OK && p.count == 6 * 4 + 20 &&
+	   p.qcount == 8 * 20 + 6 * 4 && p.qrows == 8 + 6,
+	   "quantized: the stored-only matrix keeps a float view and has int8 weights too");
+	a = nn_params_ptr(&p, 1);
+	ok(a != NULL && nn_params_ptr(&p, 0) == NULL && p.tensors[1].pack == NULL,
+	   "it is read through nn_params_ptr; the multiplied matrix is not, and only it is packed");
+	for (int r = 0; r < 6; r++)
+		for (int c = 0; c < 4; c++)
+		{
+			exact &= a[r * 4 + c] == (float) p.tensors[1].q[r * 4 + c] * p.tensors[1].scale[r];
+			worst = fmax(worst, fabs(a[r * 4 + c] - nn_params_ptr(&f, 1)[r * 4 + c]) /
+						 p.tensors[1].scale[r]);
+		}
+	ok(exact && worst <= 0.5 + 1e-5,
+	   "its floats are its int8 weights dequantized, within scale/2 of the float values (%.3f)", worst);
+	ok(memcmp(nn_params_ptr(&p, 2), nn_params_ptr(&f, 2), 20 * sizeof(float)) == 0,
+	   "the norm after it is unchanged");
+	ntg_blob_init(&blob, "test", "{}");
+	nn_params_save(&blob, &p, &err);
+	ok(ntg_blob_find(&blob, "alog")->dtype == NTG_DTYPE_I8 && ntg_blob_find(&blob, "alog.scale") != NULL &&
+	   nn_params_stored_tensors(&p) == 3 + 2 + 1, "it is stored as int8 with its scales");
+	ntg_blob_free(&blob);
+	for (int borrow = 0; borrow <= 1; borrow++)
+	{
+		ok(round_trip(&p, NULL, 0, NULL, 0, borrow, &back) == NTG_OK && !back.borrowed &&
+		   memcmp(nn_params_ptr(&back, 1), a, 24 * sizeof(float)) == 0 &&
+		   memcmp(nn_params_ptr(&back, 2), nn_params_ptr(&p, 2), 20 * sizeof(float)) == 0 &&
+		   memcmp(back.tensors[0].q, p.tensors[0].q, 160) == 0,
+		   "loaded (%s the stored bytes): the same floats, read from its int8 weights",
+		   borrow ? "borrowing" : "copying");
+		nn_params_free(&back);
+	}
+	ok(round_trip(&p, "alog", 5, &m128, 1, 0, &back) == NTG_ERR_CORRUPT,
+	   "an int8 weight of -128 in it is refused");
+	nn_params_free(&back);
+	ok(round_trip(&p, "alog.scale", 4, &huge, 4, 0, &back) == NTG_ERR_CORRUPT,
+	   "a scale whose dequantized weights overflow is refused");
+	nn_params_free(&back);
+	nn_params_free(&p);
+	/* not quantized: the mark changes nothing */
+	ok(round_trip(&f, NULL, 0, NULL, 0, 1, &back) == NTG_OK && back.quant == NN_QUANT_NONE &&
+	   memcmp(nn_params_ptr(&back, 1), nn_params_ptr(&f, 1), 24 * sizeof(float)) == 0,
+	   "float params with the mark store and load it as float32");
+	nn_params_free(&back);
+	nn_params_free(&f);
+	layout_fn = make_params;
+}
+
 /* Which tensors can be marked: matrices up to NN_QMAX_IN inputs (wider ones would overflow the
  * int32 sums of the dynamic kernels), never vectors; declared only, nothing allocated. */
 static void
@@ -507,5 +595,6 @@ main(void)
 	check_marking();
 	check_params();
 	check_store();
+	check_stored_only();
 	return done_testing();
 }

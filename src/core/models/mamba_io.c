@@ -10,8 +10,9 @@
  *   dt_proj.weight, dt_proj.bias, A_log, D, out_proj}, norm, output   f32 weights
  *
  * A quantized mamba (kind->quantize) stores its matrices — in_proj, x_proj, dt_proj and out_proj
- * of every layer, the embedding and the head — as int8 with per-row scales, and a "quantization"
- * tensor (nn/nn_store.h); a float mamba's value is what it was before int8 existed.
+ * of every layer, the embedding and the head — and every layer's A_log (read back as floats) as
+ * int8 with per-row scales, and a "quantization" tensor (nn/nn_store.h); a float mamba's value is
+ * what it was before int8 existed.
  *
  * The container's CRC catches damage; load() still checks every number against the limits and
  * every tensor's type and shape against the config before it allocates anything, so a crafted

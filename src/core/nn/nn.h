@@ -109,9 +109,10 @@ typedef struct NnTensor
 	size_t		count;
 	int			decay;			/* weight decay applies (matrices, not norms) */
 	int			quantizable;	/* NN_QUANTIZE_*: int8 when the params are quantized */
-	/* quantized params, quantizable tensor: offset counts int8 elements of the quantized tensors
-	 * (declaration order) instead of floats, and the tensor is read only through nn_matmul or
-	 * nn_embed (nn_params_ptr gives NULL) */
+	/* quantized params, tensor marked _MATMUL or _ROWS: offset counts int8 elements of the
+	 * quantized tensors (declaration order) instead of floats, and the tensor is read only
+	 * through nn_matmul or nn_embed (nn_params_ptr gives NULL).  Marked _STORED: offset counts
+	 * floats, and the float values are the int8 weights dequantized */
 	const int8_t *q;			/* [d0, d1], row-major (the stored form) */
 	const float *scale;			/* [d0] */
 	NnQPack    *pack;			/* NN_QUANTIZE_MATMUL: the kernels' layout (owned) */
@@ -120,6 +121,13 @@ typedef struct NnTensor
 /* How a matrix is used, hence how it is quantized (nn_params_mark_quantizable). */
 #define NN_QUANTIZE_MATMUL	1	/* multiplied through nn_matmul: packed for the int8 kernels */
 #define NN_QUANTIZE_ROWS	2	/* rows looked up through nn_embed: dequantized per row */
+#define NN_QUANTIZE_STORED	3	/* int8 in the stored value only: read as float, the int8
+								 * weights dequantized when quantized or loaded */
+
+/* Whether tensor t of p has int8 weights only (no float view: nn_matmul or nn_embed read it). */
+#define nn_tensor_int8_only(p, t) \
+	((p)->quant != NN_QUANT_NONE && \
+	 ((t)->quantizable == NN_QUANTIZE_MATMUL || (t)->quantizable == NN_QUANTIZE_ROWS))
 
 /* One flat buffer for parameters, one for gradients and two for Adam moments, all with the same
  * layout, so every optimizer step is one loop over `count` floats. */
@@ -137,7 +145,7 @@ typedef struct NnParams
 	int			borrowed;		/* data points into memory the params do not own (a loaded
 								 * model's stored value): never freed or written here */
 	/* quantization (nn_qparams.c): NN_QUANT_NONE, or the quantizable tensors are int8 and data
-	 * holds the other tensors only (count floats) */
+	 * holds the other tensors (and the _STORED ones, dequantized) only (count floats) */
 	int			quant;
 	size_t		qcount;			/* int8 elements of the quantized tensors */
 	size_t		qrows;			/* their rows (scales) */
@@ -164,7 +172,9 @@ void		nn_params_init_normal(NnParams *p, int i, NtgRng *rng, float std, float fi
  * A kind marks the matrices that int8 may replace (how = NN_QUANTIZE_MATMUL or _ROWS; 0 unmarks;
  * vectors and matrices wider than NN_QMAX_IN inputs are never marked) right after declaring
  * them, and then reads them only through nn_matmul and nn_embed, which take the float or the int8
- * path as the params are.  Quantizing keeps every other tensor in float32.
+ * path as the params are.  A matrix the kind reads as floats itself (through nn_params_ptr) may be
+ * marked NN_QUANTIZE_STORED: stored as int8, read as its dequantized values, so only the stored
+ * size changes.  Quantizing keeps every other tensor in float32.
  */
 void		nn_params_mark_quantizable(NnParams *p, int i, int how);
 /* Tensors marked, and the parameters they hold. */
@@ -182,6 +192,9 @@ void		nn_params_quant_layout(NnParams *p, int mode);
 /* Loading: tensor i's int8 weights and scales (pointers the caller keeps valid: into stored bytes
  * or p->qowned), then nn_params_quant_ready() builds the kernels' layouts and scratch. */
 void		nn_params_quant_attach(NnParams *p, int i, const int8_t *q, const float *scale);
+/* A _STORED tensor's float values from its attached int8 weights and scales; false when one is
+ * not finite (a scale near FLT_MAX). */
+int			nn_params_dequantize_stored(NnParams *p, int i);
 int			nn_params_quant_ready(NnParams *p);
 /* Free what quantization allocated (nn_params_free calls it). */
 void		nn_params_quant_free(NnParams *p);

@@ -62,7 +62,7 @@ nn_params_borrow(NnParams *p, const float *data)
 float *
 nn_params_ptr(const NnParams *p, int index)
 {
-	if (p->quant != NN_QUANT_NONE && p->tensors[index].quantizable)
+	if (nn_tensor_int8_only(p, &p->tensors[index]))
 		return NULL;			/* int8: nn_matmul / nn_embed read it */
 	return p->data + p->tensors[index].offset;
 }

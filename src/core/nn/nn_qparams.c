@@ -4,12 +4,13 @@
  * and nn_embed, float or int8 as the buffer is.
  *
  * Layout of quantized params: data holds the tensors that stay float (norms, biases, whatever was
- * not marked) at offsets counted among themselves; each int8 tensor has its own q and scale
- * pointers (into p->qowned, or into a stored value the model borrows) and, for a matrix that is
- * multiplied, a packed copy for the kernels (nn_quant.h).
+ * not marked) and the _STORED ones, dequantized, at offsets counted among themselves; each int8
+ * tensor has its own q and scale pointers (into p->qowned, or into a stored value the model
+ * borrows) and, for a matrix that is multiplied, a packed copy for the kernels (nn_quant.h).
  */
 #include "nn/nn.h"
 
+#include <math.h>
 #include <string.h>
 
 void
@@ -55,7 +56,7 @@ nn_params_quant_layout(NnParams *p, int mode)
 			q += t->count;
 			rows += (size_t) t->dims[0];
 		}
-		else
+		if (mode == NN_QUANT_NONE || !t->quantizable || t->quantizable == NN_QUANTIZE_STORED)
 		{
 			t->offset = f;
 			f += t->count;
@@ -118,7 +119,26 @@ nn_params_quant_free(NnParams *p)
 	p->qscratch = NULL;
 }
 
-/* Float params -> int8 marked tensors, float buffer of the rest. */
+int
+nn_params_dequantize_stored(NnParams *p, int i)
+{
+	const NnTensor *t = &p->tensors[i];
+	float	   *w = p->data + t->offset;
+	int			finite = 1;
+
+	for (int r = 0; r < t->dims[0]; r++)
+		for (int c = 0; c < t->dims[1]; c++)
+		{
+			size_t		k = (size_t) r * t->dims[1] + c;
+
+			w[k] = (float) t->q[k] * t->scale[r];
+			finite &= isfinite(w[k]) != 0;
+		}
+	return finite;
+}
+
+/* Float params -> int8 marked tensors, float buffer of the rest (and of the _STORED tensors,
+ * dequantized: the values a load of the stored copy gives). */
 static int
 quantize_float(NnParams *p, int mode, NtgError *err)
 {
@@ -127,7 +147,8 @@ quantize_float(NnParams *p, int mode, NtgError *err)
 	float	   *data;
 	int8_t	   *q;
 	float	   *scales;
-	size_t		row = 0;
+	size_t		row = 0,
+				qpos = 0;
 
 	if (old_off == NULL)
 		return ntg_error(err, NTG_ERR_NOMEM, "out of memory");
@@ -151,11 +172,12 @@ quantize_float(NnParams *p, int mode, NtgError *err)
 
 		if (t->quantizable)
 		{
-			nn_quantize_rows(q + t->offset, scales + row, old + old_off[i], t->dims[0], t->dims[1]);
-			nn_params_quant_attach(p, i, q + t->offset, scales + row);
+			nn_quantize_rows(q + qpos, scales + row, old + old_off[i], t->dims[0], t->dims[1]);
+			nn_params_quant_attach(p, i, q + qpos, scales + row);
+			qpos += t->count;
 			row += (size_t) t->dims[0];
 		}
-		else
+		if (!nn_tensor_int8_only(p, t))
 			memcpy(data + t->offset, old + old_off[i], t->count * sizeof(float));
 	}
 	ntg_free(old_off);
@@ -163,6 +185,9 @@ quantize_float(NnParams *p, int mode, NtgError *err)
 		ntg_free(p->data);
 	p->data = data;
 	p->borrowed = 0;
+	for (int i = 0; i < p->n_tensors; i++)
+		if (p->tensors[i].quantizable == NN_QUANTIZE_STORED)
+			(void) nn_params_dequantize_stored(p, i);	/* finite: from finite floats */
 	/* a quantized model is not trained: no gradients, no optimizer state */
 	ntg_free(p->grad), ntg_free(p->m), ntg_free(p->v);
 	p->grad = p->m = p->v = NULL;
@@ -193,7 +218,7 @@ nn_matmul(float *out, const float *inp, NnParams *p, int t, int N, int C, int OC
 {
 	int			level;
 
-	if (p->quant == NN_QUANT_NONE || !p->tensors[t].quantizable)
+	if (!nn_tensor_int8_only(p, &p->tensors[t]))
 	{
 		linear_forward(out, inp, p->data + p->tensors[t].offset, N, C, OC);
 		return;
@@ -229,7 +254,7 @@ nn_embed(float *out, const int32_t *tok, const NnParams *p, int t, int N, int C)
 {
 	const NnTensor *e = &p->tensors[t];
 
-	if (p->quant == NN_QUANT_NONE || !e->quantizable)
+	if (!nn_tensor_int8_only(p, e))
 	{
 		embedding_forward(out, tok, p->data + e->offset, N, C);
 		return;

@@ -7,6 +7,9 @@
  *   <name>.scale    f32 [d0]               and its per-row scales, finite and > 0
  *   quantization    i32 [1]                NN_QUANT_WEIGHT_ONLY or _DYNAMIC; absent: float
  *
+ * A tensor marked NN_QUANTIZE_STORED is stored as int8 like the others and read back into the
+ * float buffer, dequantized.
+ *
  * Which tensors are int8 follows from the mode and the kind's marks (nn_params_mark_quantizable),
  * so the loader knows every tensor's type and shape before it reads one: a value that disagrees
  * anywhere is refused (NTG_ERR_CORRUPT), as is a weight that is not finite, a scale that is not
@@ -147,7 +150,11 @@ borrow_floats(const NtgBlob *blob, NnParams *p)
 		const NtgBlobTensor *bt;
 
 		if (is_int8(p, t))
+		{
+			if (!nn_tensor_int8_only(p, t))
+				return 0;		/* its floats are written at load: own the buffer */
 			continue;
+		}
 		bt = ntg_blob_find(blob, t->name);
 		if (base == NULL)
 			base = (const uint8_t *) bt->data - t->offset * sizeof(float);
@@ -219,7 +226,8 @@ nn_params_load(const NtgBlob *blob, NnParams *p, NtgError *err)
 {
 	int8_t	   *q = NULL;
 	float	   *s = NULL;
-	size_t		row = 0;
+	size_t		row = 0,
+				qpos = 0;
 	int			rc;
 
 	if ((rc = load_floats(blob, p, err)) != NTG_OK || p->quant == NN_QUANT_NONE)
@@ -237,9 +245,12 @@ nn_params_load(const NtgBlob *blob, NnParams *p, NtgError *err)
 
 		if (!is_int8(p, t))
 			continue;
-		rc = load_int8(blob, p, i, q ? q + t->offset : NULL, s ? s + row : NULL, err);
+		rc = load_int8(blob, p, i, q ? q + qpos : NULL, s ? s + row : NULL, err);
 		if (rc != NTG_OK)
 			return rc;
+		if (t->quantizable == NN_QUANTIZE_STORED && !nn_params_dequantize_stored(p, i))
+			return corrupt(err, "a weight is not finite");
+		qpos += t->count;
 		row += (size_t) t->dims[0];
 	}
 	if (nn_params_quant_ready(p) != NTG_OK)
