@@ -978,6 +978,33 @@ test_quantized_storage(const NtgSeqSet *s)
 	}
 	ntg_model_destroy(back);
 	ntg_free(buf);
+	/* an int8 copy made before A_log was stored as int8 (A_log f32) still loads, as it was */
+	{
+		MambaModel *old;
+		NtgModel   *oldback = NULL;
+		NtgBlob		blob;
+
+		ntg_model_save(&m->base, &buf, &len, &err);
+		ntg_model_from_bytes(buf, len, (NtgModel **) &old, &err);
+		ntg_free(buf);
+		for (int l = 0; l < old->cfg.n_layers; l++)
+			nn_params_mark_quantizable(&old->params, old->layers[l].A_log, 0);
+		ntg_model_quantize(&old->base, NN_QUANT_DYNAMIC, &err);
+		ntg_model_save(&old->base, &buf, &len, &err);
+		ntg_blob_parse(buf, len, &blob, &err);
+		ok(ntg_blob_find(&blob, "layers.0.mixer.A_log")->dtype == NTG_DTYPE_F32,
+		   "(an int8 copy with A_log in float32, as earlier builds stored them)");
+		ntg_blob_free(&blob);
+		ok(ntg_model_from_bytes(buf, len, &oldback, &err) == NTG_OK &&
+		   same_rows(old, (MambaModel *) oldback, 50) == 50 &&
+		   memcmp(nn_params_ptr(&old->params, old->layers[1].A_log),
+				  nn_params_ptr(&((MambaModel *) oldback)->params, ((MambaModel *) oldback)->layers[1].A_log),
+				  old->params.tensors[old->layers[1].A_log].count * sizeof(float)) == 0,
+		   "an int8 copy with A_log in float32 loads with it in float32 and samples the same rows");
+		ntg_model_destroy(oldback);
+		ntg_model_destroy(&old->base);
+		ntg_free(buf);
+	}
 	free(sc);
 	free(w);
 	ntg_mamba_kind.destroy(&q->base);

@@ -220,6 +220,21 @@ load_vocab(const NtgBlob *blob, MambaModel *m, int n_values, int n_classes, NtgE
 	return rc;
 }
 
+/* int8 copies quantized before A_log was stored as int8 hold it as f32: read such a layer's A_log
+ * as a float tensor (the shape check still applies to whichever type it has). */
+static void
+keep_float_a_log(const NtgBlob *blob, MambaModel *m)
+{
+	for (int l = 0; l < m->cfg.n_layers; l++)
+	{
+		int			i = m->layers[l].A_log;
+		const NtgBlobTensor *t = ntg_blob_find(blob, m->params.tensors[i].name);
+
+		if (t != NULL && t->dtype == NTG_DTYPE_F32)
+			nn_params_mark_quantizable(&m->params, i, 0);
+	}
+}
+
 int
 mamba_load(const NtgBlob *blob, NtgModel **model, NtgError *err)
 {
@@ -242,6 +257,8 @@ mamba_load(const NtgBlob *blob, NtgModel **model, NtgError *err)
 	/* shapes first, with no weight memory: a crafted config cannot make us allocate much */
 	if ((rc = mamba_alloc(&cfg, n_classes, &m, -1, err)) != NTG_OK)
 		return rc;
+	if (quant != NN_QUANT_NONE)
+		keep_float_a_log(blob, m);
 	nn_params_quant_layout(&m->params, quant);
 	if (!nn_params_check_stored(blob, &m->params) ||
 		ntg_blob_kind_tensors(blob) != nn_params_stored_tensors(&m->params) + 4)
