@@ -1,33 +1,33 @@
 #!/usr/bin/env bash
 # bench/quantize_bench.sh — int8 post-training quantization of the generators that have it
-# (llama, mamba): for each kind of KINDS, the float32 model, its weight-only and its dynamic int8
+# (llama, mamba, cvae): for each kind of KINDS, the float32 model, its weight-only and its dynamic int8
 # copies (ntg.quantize) side by side in one run, through SQL, with the paper's Table III rows
 # beside llama's (docs/quantization.md).
 #
 #   bench/quantize_bench.sh                      # llama, everything (a few minutes on a quiet machine)
 #   QUALITY=0 ROUNDS=5 bench/quantize_bench.sh   # efficiency only (EFFICIENCY=0: quality only)
-#   KINDS=mamba QUALITY=0 bench/quantize_bench.sh   # mamba only (KINDS="llama mamba": both)
+#   KINDS=mamba QUALITY=0 bench/quantize_bench.sh   # mamba only (KINDS="llama mamba cvae": all three)
 #   EPOCHS_Q=30 HYPER_Q='"dropout": 0.3' bench/quantize_bench.sh
 #
 # Efficiency (the paper's protocol, as bench/llama_efficiency.sh): the 5 largest label_app classes
 # of ndpi/flows.tsv x 500 rows; each kind at its default shape trained EPOCHS epochs at batch 32
-# without dropout or token noise, sampling independent rows (the paper's protocol; HYPER: more
-# hyperparameters as JSON members), quantized both ways.  Per model: stored bytes; generation
+# (the token generators without dropout or token noise, sampling independent rows: the paper's
+# protocol; HYPER: more hyperparameters as JSON members), quantized both ways.  Per model: stored bytes; generation
 # ms/sample one at a time (SINGLE_CALLS separate ntg.generate(n => 1) calls over the 5 classes) and
 # batched (one ntg.generate call of SAMPLES/5 rows per class), wall and CPU time of the
 # backend; ntg.profile_model()'s one-row and batched ms (inside one call: no SQL call overhead);
 # the backend's peak memory after generating.  Timings are the fastest of ROUNDS rounds over the
 # three models (other load on a shared machine slows some rounds down, never speeds one up).
 #
-# Core (CORE=1): bench/quantize_core.c (--kind) on the quality model below (the rows of the test split
-# scored): held-out loss and mean KL(float || int8) of the next-token distributions for int8 with
+# Core (CORE=1; token generators only): bench/quantize_core.c (--kind) on the quality model below
+# (the rows of the test split scored): held-out loss and mean KL(float || int8) of the next-token distributions for int8 with
 # and without the embedding and the head in float — the measurements behind quantizing both.
 #
 # Quality (QUALITY=1, the protocol of bench/llama_quality.sh): the 30 classes of
-# ndpi/recommended_classes_min30.txt, split 80/20; llama trained on the training split
-# (EPOCHS_Q epochs, default 10; HYPER_Q, default no dropout, no token noise, independent rows, no
-# copy control: the llama defaults of 0.1.0, which docs/quantization.md's figures were measured
-# with), quantized both ways; each model generates as
+# ndpi/recommended_classes_min30.txt, split 80/20; each kind trained on the training split (a
+# token generator EPOCHS_Q epochs, default 10, with HYPER_Q, default no dropout, no token noise,
+# independent rows, no copy control: the llama defaults of 0.1.0, which docs/quantization.md's
+# figures were measured with; the cvae at its defaults, with HYPER_Q_LATENT), quantized both ways; each model generates as
 # many rows per class as the training split has, each row alone with a seed of its own, the same
 # seeds for every model, so that float and int8 rows differ only where quantization moves a draw;
 # SEEDS such seed sets from GEN_SEED (the float model's spread over them is the sampling noise of
@@ -46,13 +46,16 @@ ntg_shared_data
 # OpenBLAS's own kernels for the float products, as on a stock install (KEEP_CORETYPE=1: the
 # environment's OPENBLAS_CORETYPE); the int8 kernels are ntg's and pick their level the same way
 ntg_blas_own_kernels
-NTG_PASS_ENV="KINDS EPOCHS HYPER SAMPLES SINGLE_CALLS ROUNDS EFFICIENCY QUALITY CORE EPOCHS_Q HYPER_Q GEN_SEED SEEDS NTG_BENCH_PORT OPENBLAS_CORETYPE" \
+NTG_PASS_ENV="KINDS EPOCHS HYPER SAMPLES SINGLE_CALLS ROUNDS EFFICIENCY QUALITY CORE EPOCHS_Q HYPER_Q HYPER_Q_LATENT GEN_SEED SEEDS NTG_BENCH_PORT OPENBLAS_CORETYPE" \
 	ntg_rerun_as_postgres bench/quantize_bench.sh "$@"
 
 KINDS=${KINDS:-llama}
+# the token generators (llama, mamba) take the token hyperparameters and sampling options below
+token_kind() { [ "$1" = llama ] || [ "$1" = mamba ]; }
 EPOCHS=${EPOCHS:-10}; HYPER=${HYPER:-}; SAMPLES=${SAMPLES:-500}; SINGLE_CALLS=${SINGLE_CALLS:-200}
 ROUNDS=${ROUNDS:-3}; EFFICIENCY=${EFFICIENCY:-1}; QUALITY=${QUALITY:-1}; CORE=${CORE:-1}; EPOCHS_Q=${EPOCHS_Q:-10}
 HYPER_Q=${HYPER_Q:-'"dropout": 0, "token_noise": 0, "sampling": {"stratified": false, "copy_guard": false}'}; GEN_SEED=${GEN_SEED:-1}; SEEDS=${SEEDS:-5}
+HYPER_Q_LATENT=${HYPER_Q_LATENT:-}
 data=$NTG_SHARED_DATA
 if [ -z "$data" ] || [ ! -f "$data/ndpi/flows.tsv" ]; then
 	echo "skipped: $data/ndpi/flows.tsv is absent (set NTG_SHARED_DATA)"; exit 0
@@ -113,8 +116,8 @@ echo "== efficiency: training the float $kind model, quantizing it ($(uptime))"
 SET ntg.progress = off;
 SELECT 'trained: ' || epochs || ' epochs, ' || round(train_seconds::numeric, 1) || ' s, '
 	|| parameters || ' parameters' FROM ntg.train('qb_${kind}_float', '$kind', 'SELECT label, pl FROM eff',
-		'{"epochs": $EPOCHS, "batch_size": 32, "seed": 1, "dropout": 0, "token_noise": 0,
-		  "sampling": {"stratified": false, "copy_guard": false}${HYPER:+, $HYPER}}');
+		'{"epochs": $EPOCHS, "batch_size": 32, "seed": 1$(token_kind "$kind" && echo ', "dropout": 0, "token_noise": 0,
+		  "sampling": {"stratified": false, "copy_guard": false}')${HYPER:+, $HYPER}}');
 SELECT 'quantized: ' || model || ' ' || bytes || ' bytes' FROM ntg.quantize('qb_${kind}_float', 'qb_${kind}_weight_only', 'weight_only');
 SELECT 'quantized: ' || model || ' ' || bytes || ' bytes' FROM ntg.quantize('qb_${kind}_float', 'qb_${kind}_dynamic', 'dynamic');
 SQL
@@ -145,8 +148,12 @@ done
 fi
 
 if [ "$QUALITY" = 1 ] || [ "$CORE" = 1 ]; then
-	hq="{\"seed\": 1, \"epochs\": $EPOCHS_Q${HYPER_Q:+, $HYPER_Q}}"
 	for kind in $KINDS; do
+	if token_kind "$kind"; then
+		hq="{\"seed\": 1, \"epochs\": $EPOCHS_Q${HYPER_Q:+, $HYPER_Q}}"
+	else
+		hq="{\"seed\": 1${HYPER_Q_LATENT:+, $HYPER_Q_LATENT}}"
+	fi
 	echo "== quality: training a $kind on the training split, hyperparameters $hq ($(uptime))"
 	"${PSQL[@]}" -F ' ' <<SQL
 SET ntg.progress = off;
@@ -161,6 +168,7 @@ fi
 
 if [ "$CORE" = 1 ]; then
 	for kind in $KINDS; do
+	token_kind "$kind" || continue		# quantize_core scores next-token distributions
 	"${PSQL[@]}" -c "SELECT encode(weights, 'hex') FROM ntg.models WHERE name = 'qq_${kind}_float'" |
 		/usr/bin/python3 -c "import sys; sys.stdout.buffer.write(bytes.fromhex(sys.stdin.read().strip()))" \
 		>"$work/qq_${kind}_float.bin"

@@ -92,6 +92,27 @@ SELECT model, kind, version FROM ntg.train('q_mamba_wo', 'mamba', 'SELECT label,
 SELECT name, quantization FROM ntg.list_models() WHERE name = 'q_mamba_wo';
 SELECT ntg.drop_model(name) FROM ntg.list_models() WHERE name LIKE 'q\_mamba%' ORDER BY name;
 
+-- A cvae quantizes too (every layer's weight and the input embedding in int8, the biases float):
+-- listed with its mode, generates rows of the training values, mostly the float model's rows
+-- under the same seeds.
+SELECT model, parameters FROM ntg.train('q_cvae', 'cvae', 'SELECT label, pl FROM q_toy',
+	'{"hidden1": 48, "hidden2": 32, "latent_dim": 4, "embed_dim": 8, "epochs": 60, "batch_size": 8,
+	  "seed": 7}');
+SELECT model, kind, quantization, parameters, bytes < source_bytes * 0.6 AS smaller
+FROM ntg.quantize('q_cvae', 'q_cvae_dyn');
+SELECT model, kind, quantization, bytes < source_bytes * 0.6 AS smaller
+FROM ntg.quantize('q_cvae', 'q_cvae_wo', mode => 'weight_only');
+SELECT name, kind, parameters, quantization FROM ntg.list_models() WHERE name LIKE 'q\_cvae%' ORDER BY name;
+SELECT label, count(*) FROM ntg.generate('q_cvae_dyn', n => 30, seed => 1) GROUP BY label ORDER BY label;
+SELECT count(*) AS unknown_values FROM ntg.generate('q_cvae_wo', n => 50, seed => 1) AS g, unnest(g.pl) AS v
+WHERE v NOT IN (SELECT unnest(pl) FROM q_toy);
+SELECT m.name, avg((f.pl = g.pl)::int) >= 0.9 AS mostly_the_float_rows
+FROM (VALUES ('q_cvae_dyn'), ('q_cvae_wo')) AS m(name),
+	 LATERAL (SELECT row_number() OVER () AS i, pl FROM ntg.generate('q_cvae', n => 100, seed => 3)) AS f,
+	 LATERAL (SELECT row_number() OVER () AS i, pl FROM ntg.generate(m.name, n => 100, seed => 3)) AS g
+WHERE f.i = g.i GROUP BY m.name ORDER BY m.name;
+SELECT ntg.drop_model(name) FROM ntg.list_models() WHERE name LIKE 'q\_cvae%' ORDER BY name;
+
 -- Quantizing again changes the mode only: the weight-only model made dynamic is q_dyn, byte for
 -- byte; quantizing in place (replace) works too.
 SELECT model, quantization FROM ntg.quantize('q_wo', 'q_wo_dyn', 'dynamic');

@@ -3,8 +3,8 @@
  * against finite differences (the KL weight, an empty row and a held-out row scored as "longer
  * than" included), KL annealing, the held-out loss and its scoring rules, learning a handful of
  * rows, sampling (rows independent of the chunking, the draws following the model's
- * distributions, the two temperatures), its options, and refusal of stored models whose numbers
- * do not fit.  The conformance suite (test_conformance.c) covers what every kind must do.
+ * distributions, the two temperatures), its options, refusal of stored models whose numbers
+ * do not fit, and int8 copies (close to the float model, smaller, not trainable).  The conformance suite (test_conformance.c) covers what every kind must do.
  */
 #include <math.h>
 #include <string.h>
@@ -554,6 +554,171 @@ test_storage(const NtgSeqSet *s)
 	ntg_cvae_kind.destroy(&m->base);
 }
 
+/* Largest |p - q| of two softmaxes of n logits. */
+static double
+softmax_gap(const float *a, const float *b, int n)
+{
+	double		ma = -INFINITY,
+				mb = -INFINITY,
+				sa = 0,
+				sb = 0,
+				worst = 0;
+
+	for (int i = 0; i < n; i++)
+		ma = fmax(ma, a[i]), mb = fmax(mb, b[i]);
+	for (int i = 0; i < n; i++)
+		sa += exp(a[i] - ma), sb += exp(b[i] - mb);
+	for (int i = 0; i < n; i++)
+		worst = fmax(worst, fabs(exp(a[i] - ma) / sa - exp(b[i] - mb) / sb));
+	return worst;
+}
+
+/* The decoder's length and first-position value distributions of m and q at a few latents and
+ * both classes: the largest difference of their probabilities. */
+static double
+decoder_gap(CvaeModel *m, CvaeModel *q)
+{
+	static const float zs[][3] = {{0, 0, 0}, {1, -0.5f, 0.3f}, {-1.2f, 0.8f, 2}};
+	double		worst = 0;
+
+	for (int z = 0; z < 3; z++)
+		for (int32_t c = 0; c < 2; c++)
+		{
+			float	   *lm,
+					   *lq,
+						keep[5],
+						vkeep[6];
+			int			len = 1,
+						slice;
+
+			cvae_decode(m, zs[z], &c, 1, &lm);
+			memcpy(keep, lm, sizeof(keep));
+			cvae_pack_values(m, &len, 1, &slice);
+			memcpy(vkeep, cvae_value_logits(m, 0, 1), sizeof(vkeep));
+			cvae_decode(q, zs[z], &c, 1, &lq);
+			worst = fmax(worst, softmax_gap(keep, lq, 5));
+			cvae_pack_values(q, &len, 1, &slice);
+			worst = fmax(worst, softmax_gap(vkeep, cvae_value_logits(q, 0, 1), 6));
+		}
+	return worst;
+}
+
+/* A copy of m through its stored bytes, quantized. */
+static CvaeModel *
+quantized(CvaeModel *m, int mode)
+{
+	uint8_t    *buf;
+	size_t		len;
+	NtgModel   *q = NULL;
+	NtgError	err;
+
+	ntg_model_save(&m->base, &buf, &len, &err);
+	if (ntg_model_from_bytes(buf, len, &q, &err) != NTG_OK || ntg_model_quantize(q, mode, &err) != NTG_OK)
+	{
+		printf("# quantize: %s\n", err.msg);
+		ntg_model_destroy(q);
+		q = NULL;
+	}
+	ntg_free(buf);
+	return (CvaeModel *) q;
+}
+
+/* Rows of b equal to a's, each drawn alone with the same seed, out of n. */
+static int
+same_rows(CvaeModel *a, CvaeModel *b, int n)
+{
+	int			same = 0;
+
+	for (int r = 0; r < n; r++)
+	{
+		int32_t		ra[4],
+					rb[4];
+		int			la,
+					lb;
+		NtgRng		g1,
+					g2;
+		NtgError	err;
+
+		ntg_rng_seed(&g1, 300 + r);
+		ntg_rng_seed(&g2, 300 + r);
+		cvae_sample_batched(a, r % 2, 1, 1, 1.0, 1.0, &g1, ra, &la, &err);
+		cvae_sample_batched(b, r % 2, 1, 1, 1.0, 1.0, &g2, rb, &lb, &err);
+		same += la == lb && memcmp(ra, rb, la * sizeof(int32_t)) == 0;
+	}
+	return same;
+}
+
+/* int8 copies: every matrix int8, biases float; close to the float model; stored smaller; not
+ * trainable; loaded back the same. */
+static void
+test_quantized(const NtgSeqSet *s)
+{
+	static const int modes[] = {NN_QUANT_WEIGHT_ONLY, NN_QUANT_DYNAMIC};
+	CvaeModel  *m = make_model(s, 30);
+	uint8_t    *fbuf;
+	size_t		flen;
+	double		floss,
+				qloss;
+	NtgError	err;
+
+	train(m, s, 30);
+	ntg_model_save(&m->base, &fbuf, &flen, &err);
+	ntg_cvae_kind.eval_loss(&m->base, s, &floss, NULL, &err);
+	for (int i = 0; i < 2; i++)
+	{
+		const char *name = nn_quant_mode_name(modes[i]);
+		CvaeModel  *q = quantized(m, modes[i]);
+		NtgModel   *back = NULL;
+		uint8_t    *buf;
+		size_t		len;
+		int64_t		n_int8;
+		double		gap;
+		NtgRng		rng;
+		int			same;
+
+		if (!ok(q != NULL && q->base.quantization == modes[i] && q->base.n_params == m->base.n_params,
+				"%s: a cvae quantizes", name))
+			continue;
+		ok(nn_params_ptr(&q->params, q->t.enc1_w) == NULL && nn_params_ptr(&q->params, q->t.dec2_w) == NULL &&
+		   nn_params_ptr(&q->params, q->t.pos_w) == NULL && nn_params_ptr(&q->params, q->t.val_w) == NULL &&
+		   nn_params_ptr(&q->params, q->t.emb_in) == NULL && nn_params_ptr(&q->params, q->t.dec1_b) != NULL,
+		   "%s: the layers' weights and the embedding are int8, the biases float", name);
+		gap = decoder_gap(m, q);
+		ok(gap < 0.02, "%s: the decoder's length and value probabilities within 0.02 of float's (%.4f)",
+		   name, gap);
+		ntg_cvae_kind.eval_loss(&q->base, s, &qloss, NULL, &err);
+		ok(fabs(qloss - floss) < 0.02 * fabs(floss),
+		   "%s: the held-out loss through the int8 encoder and decoder is within 2 %% (%.4f against %.4f)",
+		   name, qloss, floss);
+		same = same_rows(m, q, 200);
+		ok(same >= 180, "%s: %d of 200 rows drawn with the float model's seeds are its rows", name, same);
+		nn_params_quantizable(&q->params, &n_int8);
+		ntg_model_save(&q->base, &buf, &len, &err);
+		ok((double) flen - (double) len > 1.5 * n_int8,
+		   "%s: stored in %zu bytes, float %zu: over 1.5 bytes less for each of %lld int8 weights",
+		   name, len, flen, (long long) n_int8);
+		ok(ntg_model_from_bytes(buf, len, &back, &err) == NTG_OK && back->quantization == modes[i] &&
+		   same_rows(q, (CvaeModel *) back, 50) == 50,
+		   "%s: loads back as the same int8 model (the same rows)", name);
+		ntg_model_destroy(back);
+		ntg_free(buf);
+		ntg_rng_seed(&rng, 1);
+		ok(ntg_cvae_kind.train_epoch(&q->base, s, 0, &rng, &qloss, &err) == NTG_ERR_UNSUPPORTED &&
+		   strcmp(err.msg, "a quantized model cannot be trained further") == 0 &&
+		   strstr(err.hint, "quantize it again") != NULL,
+		   "%s: refuses further training: %s (%s)", name, err.msg, err.hint);
+		{
+			CvaeBatch	b = g_batch();
+			CvaeLoss	l;
+
+			ok(cvae_step(q, &b, 1, 1.0, &l, &err) == NTG_ERR_UNSUPPORTED, "%s: and a training step", name);
+		}
+		ntg_cvae_kind.destroy(&q->base);
+	}
+	ntg_free(fbuf);
+	ntg_cvae_kind.destroy(&m->base);
+}
+
 /*
  * A vocabulary of 100,000 values makes the value logits come in slices of 10 packed positions
  * (1 M floats) and a batch of 80 rows in two passes: the batch's loss and gradient must be the
@@ -663,6 +828,7 @@ main(void)
 	test_learns(&s);
 	test_sampling(&s);
 	test_storage(&s);
+	test_quantized(&s);
 	test_large_vocabulary();
 	ntg_seqset_free(&s);
 	return done_testing();

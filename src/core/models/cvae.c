@@ -126,6 +126,40 @@ declare_linear(NnParams *p, const char *name, int out, int in, int *w, int *b)
 	return *w >= 0 && *b >= 0;
 }
 
+/*
+ * The matrices int8 replaces in a quantized cvae: every layer's weight (the encoder's, the
+ * decoder's and the three heads') and the input embedding (looked up by row).  The biases stay
+ * float.  Every product reads them through nn_matmul / nn_embed, float or int8 as the params are.
+ */
+static void
+cvae_mark_quantizable(CvaeModel *m)
+{
+	const CvaeTensors *t = &m->t;
+	const int	matrices[] = {t->enc1_w, t->enc2_w, t->enc3_w, t->dec1_w, t->dec2_w, t->len_w,
+	t->pos_w, t->val_w};
+
+	for (size_t i = 0; i < sizeof(matrices) / sizeof(matrices[0]); i++)
+		nn_params_mark_quantizable(&m->params, matrices[i], NN_QUANTIZE_MATMUL);
+	nn_params_mark_quantizable(&m->params, t->emb_in, NN_QUANTIZE_ROWS);
+}
+
+/* kind->quantize: the marked matrices to int8; the training buffers go (a quantized model is not
+ * trained). */
+static int
+cvae_quantize(NtgModel *model, int mode, NtgError *err)
+{
+	CvaeModel  *m = (CvaeModel *) model;
+	int			rc;
+
+	cvae_free_loop(m);
+	if ((rc = nn_params_quantize(&m->params, mode, err)) != NTG_OK)
+		return rc;
+	m->base.quantization = mode;
+	m->base.weights = m->params.data;
+	m->base.n_weights = m->params.count;
+	return NTG_OK;
+}
+
 int
 cvae_alloc(const CvaeConfig *cfg, int n_classes, CvaeModel **out, int with_grad, NtgError *err)
 {
@@ -159,8 +193,13 @@ cvae_alloc(const CvaeConfig *cfg, int n_classes, CvaeModel **out, int with_grad,
 		!declare_linear(p, "dec2", H1, H2, &t->dec2_w, &t->dec2_b) ||
 		!declare_linear(p, "len_head", N + 1, H1, &t->len_w, &t->len_b) ||
 		!declare_linear(p, "pos_head", N * E, H1, &t->pos_w, &t->pos_b) ||
-		!declare_linear(p, "val_out", V, E, &t->val_w, &t->val_b) ||
-		(with_grad >= 0 && nn_params_alloc(p, with_grad) != NTG_OK))
+		!declare_linear(p, "val_out", V, E, &t->val_w, &t->val_b))
+	{
+		ntg_cvae_kind.destroy(&m->base);
+		return ntg_error(err, NTG_ERR_NOMEM, "out of memory");
+	}
+	cvae_mark_quantizable(m);
+	if (with_grad >= 0 && nn_params_alloc(p, with_grad) != NTG_OK)
 	{
 		ntg_cvae_kind.destroy(&m->base);
 		return ntg_error(err, NTG_ERR_NOMEM, "out of memory");
@@ -358,7 +397,7 @@ const NtgModelKind ntg_cvae_kind = {
 	.name = "cvae",
 	.summary = "conditional variational autoencoder: MLP encoder and decoder over whole rows, categorical outputs",
 	.family = NTG_FAMILY_LATENT,
-	.caps = NTG_CAP_GENERATE | NTG_CAP_VALIDATION | NTG_CAP_EPOCHS,
+	.caps = NTG_CAP_GENERATE | NTG_CAP_VALIDATION | NTG_CAP_EPOCHS | NTG_CAP_QUANTIZE,
 	.sample_options = cvae_sample_options,
 	.n_sample_options = CVAE_N_OPTIONS,
 	.tiny_hyperparams = "{\"hidden1\": 24, \"hidden2\": 16, \"latent_dim\": 4, \"embed_dim\": 4, "
@@ -372,4 +411,5 @@ const NtgModelKind ntg_cvae_kind = {
 	.load = cvae_load,
 	.config_json = cvae_config_json,
 	.destroy = cvae_destroy,
+	.quantize = cvae_quantize,
 };

@@ -8,11 +8,16 @@
  *   classes       u8[bytes]       class names, each NUL-terminated, strictly ascending
  *   emb_in.weight, {enc1,enc2,enc3,dec1,dec2,len_head,pos_head,val_out}.{weight,bias}   f32
  *
+ * A quantized cvae (kind->quantize) stores emb_in.weight and every layer's weight as int8 with
+ * per-row scales, and a "quantization" tensor (nn/nn_store.h); the biases stay f32.  A float
+ * cvae's value is what it was before int8 existed.
+ *
  * The container's CRC catches damage; load() still checks every number against the limits and
  * every tensor's type and shape against the config before it allocates anything, so a crafted
  * value with a valid checksum is refused with NTG_ERR_CORRUPT, never trusted.
  */
 #include "models/cvae.h"
+#include "nn/nn_store.h"
 
 #include <math.h>
 #include <string.h>
@@ -85,15 +90,8 @@ cvae_save(NtgModel *model, NtgBlob *blob, NtgError *err)
 		rc = ntg_blob_add(blob, "vocab", NTG_DTYPE_I32, 1, dims, m->tok.values, err);
 	if (rc == NTG_OK)
 		rc = ntg_blob_add_classes(blob, "classes", m->base.classes, m->base.n_classes, err);
-	for (int i = 0; rc == NTG_OK && i < m->params.n_tensors; i++)
-	{
-		const NnTensor *t = &m->params.tensors[i];
-
-		dims[0] = (uint32_t) t->dims[0];
-		dims[1] = (uint32_t) t->dims[1];
-		rc = ntg_blob_add(blob, t->name, NTG_DTYPE_F32, t->ndim, dims,
-						  m->params.data + t->offset, err);
-	}
+	if (rc == NTG_OK)
+		rc = nn_params_save(blob, &m->params, err);
 	return rc;
 }
 
@@ -169,42 +167,6 @@ load_config(const NtgBlob *blob, CvaeConfig *cfg, int *n_classes, int *epochs_do
 	return NTG_OK;
 }
 
-/* Check every weight tensor of the layout p declares: present, f32, same shape, and nothing
- * else in the blob.  Runs before the weights are allocated. */
-static int
-check_weights(const NtgBlob *blob, const NnParams *p)
-{
-	for (int i = 0; i < p->n_tensors; i++)
-	{
-		const NnTensor *want = &p->tensors[i];
-		const NtgBlobTensor *t = ntg_blob_find(blob, want->name);
-
-		if (t == NULL || t->dtype != NTG_DTYPE_F32 || t->ndim != want->ndim ||
-			t->dims[0] != (uint32_t) want->dims[0] ||
-			(want->ndim == 2 && t->dims[1] != (uint32_t) want->dims[1]))
-			return 0;
-	}
-	return ntg_blob_kind_tensors(blob) == p->n_tensors + 4;
-}
-
-/* The weights, each checked finite. */
-static int
-read_weights(const NtgBlob *blob, CvaeModel *m, NtgError *err)
-{
-	for (int i = 0; i < m->params.n_tensors; i++)
-	{
-		const NnTensor *t = &m->params.tensors[i];
-		float	   *w = m->params.data + t->offset;
-
-		if (ntg_blob_read_tensor(blob, t->name, NTG_DTYPE_F32, t->count, w, err) != NTG_OK)
-			return corrupt(err, "a weight tensor is malformed");
-		for (size_t j = 0; j < t->count; j++)
-			if (!isfinite(w[j]))
-				return corrupt(err, "a weight is not finite");
-	}
-	return NTG_OK;
-}
-
 int
 cvae_load(const NtgBlob *blob, NtgModel **model, NtgError *err)
 {
@@ -213,26 +175,29 @@ cvae_load(const NtgBlob *blob, NtgModel **model, NtgError *err)
 	int			n_classes = 0,
 				epochs_done = 0;
 	int32_t    *vocab;
-	int			rc;
+	int			quant,
+				rc;
 
 	*model = NULL;
 	if (strcmp(blob->kind, "cvae") != 0)
 		return corrupt(err, "not a cvae model");
 	if ((rc = load_config(blob, &cfg, &n_classes, &epochs_done, err)) != NTG_OK)
 		return rc;
+	if ((rc = nn_params_stored_mode(blob, &quant, err)) != NTG_OK)
+		return rc;
 
 	/* shapes first, with no weight memory: a crafted config cannot make us allocate much */
 	if ((rc = cvae_alloc(&cfg, n_classes, &m, -1, err)) != NTG_OK)
 		return rc;
-	rc = check_weights(blob, &m->params) ? NTG_OK :
-		corrupt(err, "weight tensors do not match the cvae configuration");
-	ntg_cvae_kind.destroy(&m->base);
-	if (rc != NTG_OK)
-		return rc;
-
-	if ((rc = cvae_alloc(&cfg, n_classes, &m, 0, err)) != NTG_OK)
-		return rc;
+	nn_params_quant_layout(&m->params, quant);
+	if (!nn_params_check_stored(blob, &m->params) ||
+		ntg_blob_kind_tensors(blob) != nn_params_stored_tensors(&m->params) + 4)
+	{
+		ntg_cvae_kind.destroy(&m->base);
+		return corrupt(err, "weight tensors do not match the cvae configuration");
+	}
 	m->base.epochs_done = epochs_done;
+	m->base.quantization = quant;
 	vocab = ntg_malloc((size_t) (cfg.n_values + 1) * sizeof(int32_t));
 	if (vocab == NULL)
 		rc = ntg_error(err, NTG_ERR_NOMEM, "out of memory");
@@ -244,7 +209,12 @@ cvae_load(const NtgBlob *blob, NtgModel **model, NtgError *err)
 	if (rc == NTG_OK)
 		rc = ntg_blob_read_classes(blob, "classes", n_classes, &m->base.classes, err);
 	if (rc == NTG_OK)
-		rc = read_weights(blob, m, err);
+	{
+		/* weights stay in the caller's buffer when they lie there as one block (blob->borrow) */
+		rc = nn_params_load(blob, &m->params, err);
+		m->base.weights = m->params.data;
+		m->base.n_weights = m->params.count;
+	}
 	if (rc != NTG_OK)
 	{
 		if (err != NULL && err->code != NTG_ERR_NOMEM)

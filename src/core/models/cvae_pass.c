@@ -173,11 +173,11 @@ cvae_ensure_acts(CvaeModel *m, int S)
 #define W(m, i) nn_params_ptr(&(m)->params, (i))
 #define G(m, i) ((m)->params.grad + (m)->params.tensors[(i)].offset)
 
-/* out[S, OC] = relu?(inp[S, IC] w^T + b) */
+/* out[S, OC] = relu?(inp[S, IC] w^T + b); w float or int8 (nn_matmul), biases float */
 static void
 dense(CvaeModel *m, float *out, const float *inp, int w, int b, int S, int IC, int OC, int relu)
 {
-	linear_forward(out, inp, W(m, w), S, IC, OC);
+	nn_matmul(out, inp, &m->params, w, S, IC, OC);
 	bias_forward(out, W(m, b), S, OC);
 	if (relu)
 		relu_forward(out, out, (size_t) S * OC);
@@ -224,7 +224,7 @@ encode(CvaeModel *m, const int32_t *cls, const int32_t *tok, int S)
 	{
 		float	   *x = a->x0 + (size_t) s * IC;
 
-		embedding_forward(x, tok + (size_t) s * N, W(m, m->t.emb_in), N, E);
+		nn_embed(x, tok + (size_t) s * N, &m->params, m->t.emb_in, N, E);
 		memset(x + N * E, 0, C * sizeof(float));
 		x[N * E + cls[s]] = 1.0f;
 	}
@@ -409,7 +409,7 @@ pass(CvaeModel *m, const CvaeBatch *b, int s0, int S, float scale, double kl_wei
 		int			n = M - k0 < a->logit_cap ? M - k0 : a->logit_cap;
 		const float *x = a->packed + (size_t) k0 * E;
 
-		linear_forward(a->vlog, x, W(m, m->t.val_w), n, E, V);
+		nn_matmul(a->vlog, x, &m->params, m->t.val_w, n, E, V);
 		bias_forward(a->vlog, W(m, m->t.val_b), n, V);
 		rec += crossentropy_forward(a->vlog, a->vtgt + k0, n, V, &count);
 		if (scale <= 0.0f)
@@ -472,6 +472,8 @@ cvae_step(CvaeModel *m, const CvaeBatch *b, int update, double kl_weight, CvaeLo
 		return ntg_error(err, NTG_ERR_NOMEM, "out of memory");
 	if (update)
 	{
+		if (m->params.quant != NN_QUANT_NONE)
+			return ntg_error(err, NTG_ERR_UNSUPPORTED, "a quantized model cannot be trained");
 		if (m->params.grad == NULL)
 			return ntg_error(err, NTG_ERR_INTERNAL, "model has no gradient buffers");
 		nn_params_zero_grad(&m->params);
@@ -516,7 +518,7 @@ cvae_value_logits(CvaeModel *m, int first, int n)
 {
 	const float *x = m->acts->packed + (size_t) first * m->cfg.embed_dim;
 
-	linear_forward(m->acts->vlog, x, W(m, m->t.val_w), n, m->cfg.embed_dim, m->cfg.n_values);
+	nn_matmul(m->acts->vlog, x, &m->params, m->t.val_w, n, m->cfg.embed_dim, m->cfg.n_values);
 	bias_forward(m->acts->vlog, W(m, m->t.val_b), n, m->cfg.n_values);
 	return m->acts->vlog;
 }

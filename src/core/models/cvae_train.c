@@ -130,10 +130,29 @@ pack_rows(CvaeModel *m, const NtgSeqSet *set, const int *idx, int S, int scoring
 	return NTG_OK;
 }
 
-/* Gradient and Adam buffers for a model that has none (a loaded one trained further). */
+/* Gradient and Adam buffers for a model that has none (a loaded one trained further); a
+ * quantized model has no float weights left to train. */
 static int
 ensure_training(CvaeModel *m, const NtgSeqSet *train, NtgError *err)
 {
+	if (m->params.quant != NN_QUANT_NONE)
+	{
+		ntg_error(err, NTG_ERR_UNSUPPORTED, "a quantized model cannot be trained further");
+		ntg_error_hint(err, "Train the float model further, then quantize it again.");
+		return NTG_ERR_UNSUPPORTED;
+	}
+	if (m->params.borrowed)
+	{
+		/* weights that point into a stored value are read-only: train on a copy of them */
+		float	   *own = ntg_malloc(m->params.count * sizeof(float));
+
+		if (own == NULL)
+			return ntg_error(err, NTG_ERR_NOMEM, "out of memory");
+		memcpy(own, m->params.data, m->params.count * sizeof(float));
+		m->params.data = own;
+		m->params.borrowed = 0;
+		m->base.weights = own;
+	}
 	if (m->params.grad == NULL)
 	{
 		m->params.grad = ntg_calloc(m->params.count, sizeof(float));
