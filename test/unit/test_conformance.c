@@ -10,7 +10,8 @@
  *     training rows; the same seed gives the same rows, another seed other rows; stored sampling
  *     defaults survive save and load; options outside the kind's spec are refused;
  *   - classifiers: probabilities that sum to 1 for any sequence;
- *   - save -> load -> save gives the same bytes, and the loaded model behaves the same;
+ *   - save -> load -> save gives the same bytes, and the loaded model behaves the same; a model
+ *     loaded borrowing its stored bytes trains further without writing into them;
  *   - every truncation, and bytes flipped in every region, are refused (NTG_ERR_CORRUPT) without a
  *     crash; with the checksum fixed again the loader refuses or loads a model that still works;
  *   - quantizable kinds: a copy quantized in either mode is a model like any other (it generates,
@@ -477,6 +478,37 @@ check_quantized(const NtgModelKind *k, const NtgSeqSet *rows, NtgModel *m)
 	ntg_free(fbuf);
 }
 
+/* A model loaded borrowing its stored bytes (as the SQL cache loads them) trains one more epoch
+ * on a copy of its weights: the stored bytes stay as they were. */
+static void
+check_trains_borrowed(const NtgModelKind *k, const NtgSeqSet *rows, NtgModel *m)
+{
+	uint8_t    *buf,
+			   *copy;
+	size_t		len;
+	NtgModel   *back = NULL;
+	NtgError	err;
+	NtgRng		rng;
+	double		loss = NAN;
+	int			rc;
+
+	if (ntg_model_save(m, &buf, &len, &err) != NTG_OK)
+		return;
+	copy = malloc(len);
+	memcpy(copy, buf, len);
+	ntg_rng_seed(&rng, 3);
+	if (ntg_model_from_bytes_borrow(copy, len, &back, &err) != NTG_OK)
+		rc = -1;
+	else
+		rc = k->train_epoch(back, rows, m->epochs_done, &rng, &loss, &err);
+	ok(rc == NTG_OK && isfinite(loss) && memcmp(copy, buf, len) == 0,
+	   "%s: a model loaded borrowing its stored bytes trains further (loss %.4f), leaving them as they were",
+	   k->name, loss);
+	ntg_model_destroy(back);
+	free(copy);
+	ntg_free(buf);
+}
+
 static void
 check_sampling_defaults(const NtgModelKind *k, const NtgSeqSet *rows)
 {
@@ -543,6 +575,8 @@ main(void)
 		if (k->caps & NTG_CAP_CLASSIFY)
 			check_classifier(k, t.model);
 		check_storage(k, t.model);
+		if (k->caps & NTG_CAP_EPOCHS)
+			check_trains_borrowed(k, &rows, t.model);
 		check_quantized(k, &rows, t.model);
 		ntg_training_free(&t);
 	}
