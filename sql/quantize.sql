@@ -113,6 +113,19 @@ FROM (VALUES ('q_cvae_dyn'), ('q_cvae_wo')) AS m(name),
 WHERE f.i = g.i GROUP BY m.name ORDER BY m.name;
 SELECT ntg.drop_model(name) FROM ntg.list_models() WHERE name LIKE 'q\_cvae%' ORDER BY name;
 
+-- So does a netdiffus (the convolutions, attention and embedding layers in int8): listed with its
+-- mode, its rows of the training values in every class.
+SELECT model, parameters > 0 AS has_parameters FROM ntg.train('q_nd', 'netdiffus', 'SELECT label, pl FROM q_toy',
+	(SELECT tiny_hyperparams FROM ntg.model_kinds() WHERE kind = 'netdiffus'));
+SELECT model, kind, quantization, bytes < source_bytes * 0.6 AS smaller
+FROM ntg.quantize('q_nd', 'q_nd_dyn');
+SELECT model, kind, quantization, bytes < source_bytes * 0.6 AS smaller
+FROM ntg.quantize('q_nd', 'q_nd_wo', mode => 'weight_only');
+SELECT label, count(*) FROM ntg.generate('q_nd_dyn', n => 10, seed => 1) GROUP BY label ORDER BY label;
+SELECT count(*) AS unknown_values FROM ntg.generate('q_nd_wo', n => 10, seed => 1) AS g, unnest(g.pl) AS v
+WHERE v NOT IN (SELECT unnest(pl) FROM q_toy);
+SELECT ntg.drop_model(name) FROM ntg.list_models() WHERE name LIKE 'q\_nd%' ORDER BY name;
+
 -- Quantizing again changes the mode only: the weight-only model made dynamic is q_dyn, byte for
 -- byte; quantizing in place (replace) works too.
 SELECT model, quantization FROM ntg.quantize('q_wo', 'q_wo_dyn', 'dynamic');

@@ -586,6 +586,112 @@ test_sampling(void)
 	ntg_seqset_free(&s);
 }
 
+/* ||a - b|| / ||b|| over n floats. */
+static double
+rel_gap(const float *a, const float *b, size_t n)
+{
+	double		d = 0,
+				r = 0;
+
+	for (size_t i = 0; i < n; i++)
+		d += (double) (a[i] - b[i]) * (a[i] - b[i]), r += (double) b[i] * b[i];
+	return r > 0 ? sqrt(d / r) : sqrt(d);
+}
+
+/* int8 copies: the network's predicted noise and the sampled images stay close to the float
+ * model's (deterministic DDIM, same seed), the rows come from the same value lists, and the copy
+ * refuses training.  (The conformance suite covers storage, damage and the rest.) */
+static void
+test_quantized(void)
+{
+	static const int modes[] = {NN_QUANT_WEIGHT_ONLY, NN_QUANT_DYNAMIC};
+	NtgSeqSet	s = seqset(labels_a, rows_a, lens_a, 9, 4);
+	NtgTraining t = train_tiny(&s, NULL);
+	NetdiffusModel *m = (NetdiffusModel *) t.model;
+	int			S = m->shape.S,
+				N = m->cfg.max_len,
+				n = 16,
+				steps[4] = {0, 10, 50, 99},
+				cls[4] = {0, 1, 2, m->base.n_classes};
+	size_t		SS = (size_t) S * S;
+	float	   *x = malloc(4 * SS * sizeof(float)),
+			   *ef = malloc(4 * SS * sizeof(float)),
+			   *eq = malloc(4 * SS * sizeof(float)),
+			   *imf = malloc((size_t) n * N * N * sizeof(float)),
+			   *imq = malloc((size_t) n * N * N * sizeof(float));
+	NtgSampleOptions o = m->base.sampling;
+	NtgRng		rng;
+	NtgError	err;
+	uint8_t    *buf;
+	size_t		len;
+
+	ntg_rng_seed(&rng, 9);
+	for (size_t i = 0; i < 4 * SS; i++)
+		x[i] = (float) ntg_rng_normal(&rng);
+	for (int i = 0; i < 4; i++)
+		steps[i] = steps[i] * m->cfg.timesteps / 100;
+	netdiffus_ensure_acts(m, 4);
+	netdiffus_forward(m, x, steps, cls, 4, ef);
+	o.value[ND_OPT_ETA] = 0;	/* deterministic: the images differ only by the int8 products */
+	ntg_rng_seed(&rng, 3);
+	netdiffus_sample_images(m, 0, n, &o, &rng, imf, &err);
+	ntg_model_save(&m->base, &buf, &len, &err);
+	for (int i = 0; i < 2; i++)
+	{
+		const char *name = nn_quant_mode_name(modes[i]);
+		NtgModel   *qm = NULL;
+		NetdiffusModel *q;
+		double		gap,
+					img_gap;
+		int32_t    *rows = calloc((size_t) n * N, sizeof(int32_t));
+		int			lens[16],
+					in_lists = 1;
+		double		loss;
+
+		if (!ok(ntg_model_from_bytes(buf, len, &qm, &err) == NTG_OK &&
+				ntg_model_quantize(qm, modes[i], &err) == NTG_OK, "%s: a netdiffus quantizes", name))
+		{
+			ntg_model_destroy(qm);
+			free(rows);
+			continue;
+		}
+		q = (NetdiffusModel *) qm;
+		ok(nn_params_ptr(&q->params, q->t_in_w) == NULL && nn_params_ptr(&q->params, q->t_out_w) == NULL &&
+		   nn_params_ptr(&q->params, q->mid_attn.qkv_w) == NULL &&
+		   nn_params_ptr(&q->params, q->mid1.conv1_w) == NULL &&
+		   nn_params_ptr(&q->params, q->t_class_emb) != NULL && nn_params_ptr(&q->params, q->t_in_b) != NULL,
+		   "%s: convolutions, attention and embedding layers int8; class embedding, norms, biases float",
+		   name);
+		netdiffus_ensure_acts(q, 4);
+		netdiffus_forward(q, x, steps, cls, 4, eq);
+		gap = rel_gap(eq, ef, 4 * SS);
+		ok(gap < 0.02, "%s: the predicted noise within 2 %% of float's (relative L2 %.4f)", name, gap);
+		ntg_rng_seed(&rng, 3);
+		netdiffus_sample_images(q, 0, n, &o, &rng, imq, &err);
+		img_gap = rel_gap(imq, imf, (size_t) n * N * N);
+		ok(img_gap < 0.02, "%s: deterministic DDIM images within 2 %% of float's after %g steps (%.4f)",
+		   name, o.value[ND_OPT_STEPS], img_gap);
+		sample_rows(qm, 0, n, &q->base.sampling, 4, rows, lens);
+		for (int r = 0; r < n; r++)
+			for (int j = 0; j < lens[r]; j++)
+				in_lists &= list_has(q->gv.values + q->gv.offsets[j], q->gv.offsets[j + 1] - q->gv.offsets[j],
+									 rows[(size_t) r * N + j]);
+		ok(in_lists, "%s: its rows take their values from the class's lists", name);
+		ntg_rng_seed(&rng, 1);
+		ok(ntg_netdiffus_kind.train_epoch(qm, &s, 0, &rng, &loss, &err) == NTG_ERR_UNSUPPORTED &&
+		   strstr(err.hint, "quantize it again") != NULL,
+		   "%s: refuses further training: %s", name, err.msg);
+		ok(netdiffus_loss(q, x, x, steps, cls, 1, 1, 1.0f, &loss, &err) == NTG_ERR_UNSUPPORTED,
+		   "%s: and a backward pass", name);
+		ntg_model_destroy(qm);
+		free(rows);
+	}
+	ntg_free(buf);
+	free(x), free(ef), free(eq), free(imf), free(imq);
+	ntg_training_free(&t);
+	ntg_seqset_free(&s);
+}
+
 /* Standardized, the training images have mean 0 and std 1 at every pixel that varies ("pixel"),
  * or over all pixels ("global"); "none" leaves them as they are. */
 static void
@@ -830,5 +936,6 @@ main(void)
 	test_image_scale();
 	test_ema();
 	test_loader();
+	test_quantized();
 	return done_testing();
 }

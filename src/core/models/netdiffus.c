@@ -310,6 +310,58 @@ nd_destroy(NtgModel *model)
 	ntg_free(m);
 }
 
+/*
+ * The matrices int8 replaces in a quantized netdiffus: every convolution's kernels ([OC, 9 C]:
+ * im2col makes a convolution one product, conv2d_forward_params), the 1x1 skips, the attention
+ * projections and the time-embedding and per-block embedding layers.  The class embedding (rows
+ * read directly), the group norms and the biases stay float.
+ */
+static void
+nd_mark_quantizable(NetdiffusModel *m)
+{
+	NnParams   *p = &m->params;
+
+	for (int i = 0; i < p->n_tensors; i++)
+		if (p->tensors[i].ndim == 2 && i != m->t_class_emb)
+			nn_params_mark_quantizable(p, i, NN_QUANTIZE_MATMUL);
+}
+
+/* kind->quantize: the marked matrices to int8; the weights' moving average (training state)
+ * goes, as do the gradient and optimizer buffers (a quantized model is not trained). */
+static int
+nd_quantize(NtgModel *model, int mode, NtgError *err)
+{
+	NetdiffusModel *m = (NetdiffusModel *) model;
+	int			rc;
+
+	ntg_free(m->ema);
+	m->ema = NULL;
+	if ((rc = nn_params_quantize(&m->params, mode, err)) != NTG_OK)
+		return rc;
+	m->base.quantization = mode;
+	m->base.weights = m->params.data;
+	m->base.n_weights = m->params.count;
+	return NTG_OK;
+}
+
+int
+netdiffus_alloc_schedule(NetdiffusModel *m)
+{
+	const NetdiffusConfig *cfg = &m->cfg;
+
+	m->betas = ntg_malloc((size_t) cfg->timesteps * sizeof(double));
+	m->alphas_cumprod = ntg_malloc((size_t) cfg->timesteps * sizeof(double));
+	m->img_mean = ntg_calloc((size_t) cfg->max_len * cfg->max_len, sizeof(float));
+	m->img_std = ntg_malloc((size_t) cfg->max_len * cfg->max_len * sizeof(float));
+	if (m->betas == NULL || m->alphas_cumprod == NULL || m->img_mean == NULL ||
+		m->img_std == NULL)
+		return NTG_ERR_NOMEM;
+	netdiffus_schedule(cfg->timesteps, cfg->cosine_schedule, m->betas, m->alphas_cumprod);
+	for (int i = 0; i < cfg->max_len * cfg->max_len; i++)
+		m->img_std[i] = 1.0f;
+	return NTG_OK;
+}
+
 int
 netdiffus_alloc(const NetdiffusConfig *cfg, int n_classes, NetdiffusModel **out, int with_grad,
 				NtgError *err)
@@ -326,20 +378,10 @@ netdiffus_alloc(const NetdiffusConfig *cfg, int n_classes, NetdiffusModel **out,
 	netdiffus_shape(cfg, &m->shape);
 	if (declare_all(m, n_classes) != 0)
 		goto nomem;
-	if (with_grad >= 0)
-	{
-		m->betas = ntg_malloc((size_t) cfg->timesteps * sizeof(double));
-		m->alphas_cumprod = ntg_malloc((size_t) cfg->timesteps * sizeof(double));
-		m->img_mean = ntg_calloc((size_t) cfg->max_len * cfg->max_len, sizeof(float));
-		m->img_std = ntg_malloc((size_t) cfg->max_len * cfg->max_len * sizeof(float));
-		if (m->betas == NULL || m->alphas_cumprod == NULL || m->img_mean == NULL ||
-			m->img_std == NULL ||
-			nn_params_alloc(&m->params, with_grad) != NTG_OK)
-			goto nomem;
-		netdiffus_schedule(cfg->timesteps, cfg->cosine_schedule, m->betas, m->alphas_cumprod);
-		for (int i = 0; i < cfg->max_len * cfg->max_len; i++)
-			m->img_std[i] = 1.0f;
-	}
+	nd_mark_quantizable(m);
+	if (with_grad >= 0 &&
+		(netdiffus_alloc_schedule(m) != NTG_OK || nn_params_alloc(&m->params, with_grad) != NTG_OK))
+		goto nomem;
 	m->base.n_params = (int64_t) m->params.count;
 	m->base.weights = m->params.data;
 	m->base.n_weights = m->params.count;
@@ -606,7 +648,7 @@ const NtgModelKind ntg_netdiffus_kind = {
 	.name = "netdiffus",
 	.summary = "NetDiffus-NR: class-conditional diffusion U-Net on GASF images, refined to observed payload lengths",
 	.family = NTG_FAMILY_DIFFUSION,
-	.caps = NTG_CAP_GENERATE | NTG_CAP_VALIDATION | NTG_CAP_EPOCHS,
+	.caps = NTG_CAP_GENERATE | NTG_CAP_VALIDATION | NTG_CAP_EPOCHS | NTG_CAP_QUANTIZE,
 	.sample_options = ntg_netdiffus_sample_options,
 	.n_sample_options = ND_N_OPTIONS,
 	.tiny_hyperparams = "{\"base_channels\": 8, \"levels\": 2, \"n_heads\": 2, \"norm_groups\": 4, "
@@ -620,4 +662,5 @@ const NtgModelKind ntg_netdiffus_kind = {
 	.load = netdiffus_load,
 	.config_json = netdiffus_config_json,
 	.destroy = nd_destroy,
+	.quantize = nd_quantize,
 };

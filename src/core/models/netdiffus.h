@@ -204,6 +204,9 @@ const char *netdiffus_config_problem(const NetdiffusConfig *cfg);
  * model's shapes with it before allocating), and its noise schedule. */
 int			netdiffus_alloc(const NetdiffusConfig *cfg, int n_classes, NetdiffusModel **out,
 							int with_grad, NtgError *err);
+/* The noise schedule and the image standardization buffers of a model allocated with
+ * with_grad < 0 (its weights are loaded separately: netdiffus_io.c); NTG_ERR_NOMEM on failure. */
+int			netdiffus_alloc_schedule(NetdiffusModel *m);
 void		netdiffus_init_weights(NetdiffusModel *m, uint64_t seed);
 /* The images' standardization for cfg.image_scale from the training rows (gv built). */
 void		netdiffus_image_stats(NetdiffusModel *m, const NtgSeqSet *train);

@@ -15,12 +15,17 @@
  *   classes                 u8[]     class names (blob_names.c)
  *   time.*, class_emb, in.*, down.L.*, mid.*, up.L.*, out.*   f32 weights (netdiffus.c names them)
  *
+ * A quantized netdiffus (kind->quantize) stores every 2-D weight but class_emb as int8 with
+ * per-row scales, and a "quantization" tensor (nn/nn_store.h); a float netdiffus's value is what
+ * it was before int8 existed.
+ *
  * The container's CRC catches damage; load() still checks every number against the limits, the
  * value lists for order and range, and every tensor's type and shape against the configuration
  * before it allocates the weights, so a crafted value with a valid checksum is refused with
  * NTG_ERR_CORRUPT, never trusted.
  */
 #include "models/netdiffus.h"
+#include "nn/nn_store.h"
 
 #include <math.h>
 #include <string.h>
@@ -153,15 +158,8 @@ netdiffus_save(NtgModel *model, NtgBlob *blob, NtgError *err)
 		rc = ntg_blob_add_classes(blob, "classes", m->base.classes, m->base.n_classes, err);
 	if (rc == NTG_OK)
 		rc = add_image_scale(m, blob, err);
-	for (int i = 0; rc == NTG_OK && i < m->params.n_tensors; i++)
-	{
-		const NnTensor *t = &m->params.tensors[i];
-
-		dims[0] = (uint32_t) t->dims[0];
-		dims[1] = (uint32_t) t->dims[1];
-		rc = ntg_blob_add(blob, t->name, NTG_DTYPE_F32, t->ndim, dims,
-						  m->params.data + t->offset, err);
-	}
+	if (rc == NTG_OK)
+		rc = nn_params_save(blob, &m->params, err);
 	return rc;
 }
 
@@ -239,24 +237,6 @@ load_config(const NtgBlob *blob, NetdiffusConfig *cfg, int32_t *cf, NtgError *er
 	return NTG_OK;
 }
 
-/* Every weight tensor of the layout p declares: present, f32, same shape; and nothing else in the
- * blob but the six tensors above.  Runs before the weights are allocated. */
-static int
-check_weights(const NtgBlob *blob, const NnParams *p)
-{
-	for (int i = 0; i < p->n_tensors; i++)
-	{
-		const NnTensor *want = &p->tensors[i];
-		const NtgBlobTensor *t = ntg_blob_find(blob, want->name);
-
-		if (t == NULL || t->dtype != NTG_DTYPE_F32 || t->ndim != want->ndim ||
-			t->dims[0] != (uint32_t) want->dims[0] ||
-			(want->ndim == 2 && t->dims[1] != (uint32_t) want->dims[1]))
-			return 0;
-	}
-	return ntg_blob_kind_tensors(blob) == p->n_tensors + 6;
-}
-
 /* The value lists: shapes against the config, then order and range (gasf_values_check). */
 static int
 load_values(const NtgBlob *blob, NetdiffusModel *m, int32_t lo, int32_t hi, NtgError *err)
@@ -292,44 +272,42 @@ netdiffus_load(const NtgBlob *blob, NtgModel **model, NtgError *err)
 	NetdiffusConfig cfg;
 	NetdiffusModel *m;
 	int32_t		cf[ND_N_CONFIG];
-	int			rc;
+	int			quant,
+				rc;
 
 	*model = NULL;
 	if (strcmp(blob->kind, "netdiffus") != 0)
 		return corrupt(err, "not a netdiffus model");
 	if ((rc = load_config(blob, &cfg, cf, err)) != NTG_OK)
 		return rc;
+	if ((rc = nn_params_stored_mode(blob, &quant, err)) != NTG_OK)
+		return rc;
 
 	/* shapes first, with no weight memory: a crafted config cannot make us allocate much */
-	{
-		NetdiffusModel *probe;
-
-		if ((rc = netdiffus_alloc(&cfg, cf[CF_N_CLASSES], &probe, -1, err)) != NTG_OK)
-			return rc;
-		rc = check_weights(blob, &probe->params) ? NTG_OK :
-			corrupt(err, "weight tensors do not match the netdiffus configuration");
-		ntg_netdiffus_kind.destroy(&probe->base);
-		if (rc != NTG_OK)
-			return rc;
-	}
-
-	if ((rc = netdiffus_alloc(&cfg, cf[CF_N_CLASSES], &m, 0, err)) != NTG_OK)
+	if ((rc = netdiffus_alloc(&cfg, cf[CF_N_CLASSES], &m, -1, err)) != NTG_OK)
 		return rc;
+	nn_params_quant_layout(&m->params, quant);
+	if (!nn_params_check_stored(blob, &m->params) ||
+		ntg_blob_kind_tensors(blob) != nn_params_stored_tensors(&m->params) + 6)
+	{
+		ntg_netdiffus_kind.destroy(&m->base);
+		return corrupt(err, "weight tensors do not match the netdiffus configuration");
+	}
 	m->base.epochs_done = cf[CF_EPOCHS_DONE];
-	rc = load_values(blob, m, cf[CF_LO], cf[CF_HI], err);
+	m->base.quantization = quant;
+	rc = netdiffus_alloc_schedule(m) == NTG_OK ? NTG_OK : ntg_error(err, NTG_ERR_NOMEM, "out of memory");
+	if (rc == NTG_OK)
+		rc = load_values(blob, m, cf[CF_LO], cf[CF_HI], err);
 	if (rc == NTG_OK)
 		rc = load_image_scale(blob, m, err);
 	if (rc == NTG_OK)
 		rc = ntg_blob_read_classes(blob, "classes", m->base.n_classes, &m->base.classes, err);
-	for (int i = 0; rc == NTG_OK && i < m->params.n_tensors; i++)
+	if (rc == NTG_OK)
 	{
-		const NnTensor *t = &m->params.tensors[i];
-		float	   *w = m->params.data + t->offset;
-
-		rc = ntg_blob_read_tensor(blob, t->name, NTG_DTYPE_F32, t->count, w, err);
-		for (size_t j = 0; rc == NTG_OK && j < t->count; j++)
-			if (!isfinite(w[j]))
-				rc = corrupt(err, "a weight is not finite");
+		/* weights stay in the caller's buffer when they lie there as one block (blob->borrow) */
+		rc = nn_params_load(blob, &m->params, err);
+		m->base.weights = m->params.data;
+		m->base.n_weights = m->params.count;
 	}
 	if (rc != NTG_OK)
 	{

@@ -77,6 +77,11 @@ netdiffus_loss(NetdiffusModel *m, const float *x0, const float *noise, const int
 	double		total = 0.0;
 
 	*loss_sum = 0.0;
+	if (backward && m->params.quant != NN_QUANT_NONE)
+	{
+		ntg_free(xt), ntg_free(pred), ntg_free(dpred);
+		return ntg_error(err, NTG_ERR_UNSUPPORTED, "a quantized model cannot be trained");
+	}
 	if (xt == NULL || pred == NULL || dpred == NULL || netdiffus_ensure_acts(m, B) != NTG_OK)
 	{
 		ntg_free(xt), ntg_free(pred), ntg_free(dpred);
@@ -160,6 +165,24 @@ ema_swap(NetdiffusModel *m)
 static int
 nd_ensure_training(NetdiffusModel *m, const NtgSeqSet *train, NtgError *err)
 {
+	if (m->params.quant != NN_QUANT_NONE)
+	{
+		ntg_error(err, NTG_ERR_UNSUPPORTED, "a quantized model cannot be trained further");
+		ntg_error_hint(err, "Train the float model further, then quantize it again.");
+		return NTG_ERR_UNSUPPORTED;
+	}
+	if (m->params.borrowed)
+	{
+		/* weights that point into a stored value are read-only: train on a copy of them */
+		float	   *own = ntg_malloc(m->params.count * sizeof(float));
+
+		if (own == NULL)
+			return ntg_error(err, NTG_ERR_NOMEM, "out of memory");
+		memcpy(own, m->params.data, m->params.count * sizeof(float));
+		m->params.data = own;
+		m->params.borrowed = 0;
+		m->base.weights = own;
+	}
 	if (m->cfg.ema > 0.0 && m->ema == NULL)
 	{
 		/* the average starts at the weights the model has (new or loaded) */
