@@ -92,6 +92,14 @@ SELECT ntg.train('bad', 'netdiffus', 'SELECT label, pl FROM nd_toy', '{"value_sc
 SELECT ntg.train('bad', 'netdiffus', 'SELECT label, pl FROM nd_toy', '{"ema": 1}');
 SELECT ntg.train('bad', 'netdiffus', 'SELECT label, pl FROM nd_toy', '{"dim": 8}');
 SELECT ntg.train('bad', 'netdiffus', 'SELECT label, pl FROM nd_toy', '{"sampling": {"steps": 0}}');
+-- Guidance (on by default) needs the no-class input that cond_drop trains.
+SELECT ntg.train('bad', 'netdiffus', 'SELECT label, pl FROM nd_toy', :'tiny'::jsonb || '{"cond_drop": 0}');
+SELECT model FROM ntg.train('nd_nodrop', 'netdiffus', 'SELECT label, pl FROM nd_toy',
+	:'tiny'::jsonb || '{"epochs": 2, "cond_drop": 0, "sampling": {"steps": 20, "guidance": 0}}');
+SELECT config->'sampling'->>'guidance' AS guidance FROM ntg.describe_model('nd_nodrop');
+SELECT count(*) FROM ntg.generate('nd_nodrop', n => 2, seed => 1);
+SELECT count(*) FROM ntg.generate('nd_nodrop', n => 1, options => '{"guidance": 1}');
+SELECT ntg.drop_model('nd_nodrop');
 -- Errors of bad sampling options.
 SELECT count(*) FROM ntg.generate('nd_toy', n => 1, options => '{"steps": 0}');
 SELECT count(*) FROM ntg.generate('nd_toy', n => 1, options => '{"steps": 2.5}');

@@ -76,6 +76,7 @@ ntg_pg_sample_options(const NtgModel *m, Jsonb *options, NtgSampleOptions *out)
 	*out = m->sampling;
 	ntg_pg_options_from_jsonb(options, "options", &params);
 	NTG_PG_CHECK(ntg_sample_options_apply(m->kind, &params, out, &err), &err);
+	NTG_PG_CHECK(ntg_sample_options_check(m, out, &err), &err);
 	ntg_params_free(&params);
 }
 

@@ -586,6 +586,44 @@ test_sampling(void)
 	ntg_seqset_free(&s);
 }
 
+/* Guidance needs the no-class input that cond_drop trains: a model trained with cond_drop 0
+ * refuses it, as a stored default and as a call's option. */
+static void
+test_guidance_needs_cond_drop(void)
+{
+	NtgSeqSet	s = seqset(labels_a, rows_a, lens_a, 9, 2);
+	NtgTraining t;
+	NtgParams	p = {0};
+	NtgSampleOptions o;
+	NtgError	err;
+	int			rc;
+
+	json_params(ntg_netdiffus_kind.tiny_hyperparams, &p, &err);
+	json_params("{\"cond_drop\": 0}", &p, &err);
+	{
+		NtgSeqSet	copy = s;
+
+		memset(&s, 0, sizeof(s));
+		rc = ntg_training_prepare(&t, &ntg_netdiffus_kind, &p, &copy, NULL, &err);
+	}
+	ok(rc == NTG_ERR_INVALID_ARG &&
+	   strcmp(err.msg, "sampling option \"guidance\" needs a model trained with \"cond_drop\" above 0") == 0 &&
+	   strstr(err.hint, "\"guidance\": 0") != NULL,
+	   "cond_drop 0 with the default guidance is refused before training: %s (%s)", err.msg, err.hint);
+	ntg_params_free(&p);
+	s = seqset(labels_a, rows_a, lens_a, 9, 2);
+	t = train_tiny(&s, "{\"cond_drop\": 0, \"sampling\": {\"guidance\": 0}}");
+	ok(t.model->sampling.value[ND_OPT_GUIDANCE] == 0.0, "with sampling.guidance 0 it trains, storing that default");
+	o = t.model->sampling;
+	o.value[ND_OPT_GUIDANCE] = 1.0;
+	ok(ntg_sample_options_check(t.model, &o, &err) == NTG_ERR_INVALID_ARG,
+	   "and a call's guidance 1 is refused for it");
+	o.value[ND_OPT_GUIDANCE] = 0.0;
+	ok(ntg_sample_options_check(t.model, &o, &err) == NTG_OK, "guidance 0 is not");
+	ntg_training_free(&t);
+	ntg_seqset_free(&s);
+}
+
 /* ||a - b|| / ||b|| over n floats. */
 static double
 rel_gap(const float *a, const float *b, size_t n)
@@ -937,5 +975,6 @@ main(void)
 	test_ema();
 	test_loader();
 	test_quantized();
+	test_guidance_needs_cond_drop();
 	return done_testing();
 }

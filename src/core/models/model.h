@@ -190,6 +190,15 @@ struct NtgModelKind
 						   const NtgSampleOptions *opts, NtgRng *rng,
 						   int32_t *out, int *out_len, NtgError *err);
 
+	/*
+	 * Generators, optional (NULL: nothing to check): refuse sampling options this model cannot
+	 * honour, beyond the spec's ranges (a netdiffus trained without its no-class input cannot be
+	 * guided).  Called on the defaults training stores and on every call's options, through
+	 * ntg_sample_options_check(); NTG_ERR_INVALID_ARG with the reason.
+	 */
+	int			(*check_sampling) (const NtgModel *model, const NtgSampleOptions *opts,
+								   NtgError *err);
+
 	/* NTG_CAP_CLASSIFY: probabilities of the n_classes classes for one sequence. */
 	void		(*predict_proba) (const NtgModel *model, const int32_t *values, int len,
 								  double *proba);
@@ -312,6 +321,9 @@ void		ntg_sample_options_defaults(const NtgModelKind *kind, int legacy,
  * or a value out of range is NTG_ERR_INVALID_ARG naming the accepted options.  Marks keys used. */
 int			ntg_sample_options_apply(const NtgModelKind *kind, NtgParams *params,
 									 NtgSampleOptions *opts, NtgError *err);
+/* The model-specific check of options (kind->check_sampling), when the kind has one. */
+int			ntg_sample_options_check(const NtgModel *model, const NtgSampleOptions *opts,
+									 NtgError *err);
 /* Index of an option in the kind's spec, or -1. */
 int			ntg_sample_option_index(const NtgModelKind *kind, const char *name);
 /* {"temperature": 1, ...} of every option; ntg_malloc'd. */

@@ -20,6 +20,14 @@ ntg_sample_options_defaults(const NtgModelKind *kind, int legacy, NtgSampleOptio
 }
 
 int
+ntg_sample_options_check(const NtgModel *model, const NtgSampleOptions *opts, NtgError *err)
+{
+	if (model->kind->check_sampling == NULL)
+		return NTG_OK;
+	return model->kind->check_sampling(model, opts, err);
+}
+
+int
 ntg_sample_option_index(const NtgModelKind *kind, const char *name)
 {
 	for (int i = 0; i < kind->n_sample_options; i++)

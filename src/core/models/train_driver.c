@@ -153,7 +153,10 @@ ntg_training_prepare(NtgTraining *t, const NtgModelKind *kind, NtgParams *params
 	if (rc == NTG_OK)
 		rc = ntg_params_check_used(params, what, err);
 	if (rc == NTG_OK && t->model != NULL)
+	{
 		t->model->sampling = t->model_sampling;
+		rc = ntg_sample_options_check(t->model, &t->model_sampling, err);
+	}
 	/* generators that offer copy control keep hashes of the rows they train on */
 	if (rc == NTG_OK && t->model != NULL && ntg_sample_option_index(kind, "copy_guard") >= 0 &&
 		(t->model->copies = ntg_copy_index_build(&t->train)) == NULL)
