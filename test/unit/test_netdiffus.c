@@ -636,9 +636,10 @@ rel_gap(const float *a, const float *b, size_t n)
 	return r > 0 ? sqrt(d / r) : sqrt(d);
 }
 
-/* int8 copies: the network's predicted noise and the sampled images stay close to the float
- * model's (deterministic DDIM, same seed), the rows come from the same value lists, and the copy
- * refuses training.  (The conformance suite covers storage, damage and the rest.) */
+/* int8 copies (stored int8, computed with dequantized): the network's predicted noise and the
+ * sampled images stay close to the float model's (deterministic DDIM, same seed), the rows come
+ * from the same value lists, and the copy refuses training.  (The conformance suite covers
+ * storage, damage and the rest.) */
 static void
 test_quantized(void)
 {
@@ -694,12 +695,18 @@ test_quantized(void)
 			continue;
 		}
 		q = (NetdiffusModel *) qm;
-		ok(nn_params_ptr(&q->params, q->t_in_w) == NULL && nn_params_ptr(&q->params, q->t_out_w) == NULL &&
-		   nn_params_ptr(&q->params, q->mid_attn.qkv_w) == NULL &&
-		   nn_params_ptr(&q->params, q->mid1.conv1_w) == NULL &&
-		   nn_params_ptr(&q->params, q->t_class_emb) != NULL && nn_params_ptr(&q->params, q->t_in_b) != NULL,
-		   "%s: convolutions, attention and embedding layers int8; class embedding, norms, biases float",
-		   name);
+		{
+			const NnTensor *cw = &q->params.tensors[q->mid1.conv1_w];
+			const float *w = nn_params_ptr(&q->params, q->mid1.conv1_w);
+			int			exact = cw->q != NULL && w != NULL;
+
+			for (size_t k = 0; exact && k < cw->count; k++)
+				exact = w[k] == (float) cw->q[k] * cw->scale[k / cw->dims[1]];
+			ok(exact && q->params.tensors[q->t_class_emb].q != NULL &&
+			   q->params.tensors[q->mid_attn.qkv_w].q != NULL && q->params.tensors[q->t_in_b].q == NULL,
+			   "%s: every matrix is int8 and computed with its dequantized floats; norms and biases float",
+			   name);
+		}
 		netdiffus_ensure_acts(q, 4);
 		netdiffus_forward(q, x, steps, cls, 4, eq);
 		gap = rel_gap(eq, ef, 4 * SS);

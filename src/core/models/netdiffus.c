@@ -334,10 +334,13 @@ nd_destroy(NtgModel *model)
 }
 
 /*
- * The matrices int8 replaces in a quantized netdiffus: every convolution's kernels ([OC, 9 C]:
- * im2col makes a convolution one product, conv2d_forward_params), the 1x1 skips, the attention
- * projections and the time-embedding and per-block embedding layers.  The class embedding (rows
- * read directly), the group norms and the biases stay float.
+ * A quantized netdiffus stores every matrix as int8 — every convolution's kernels ([OC, 9 C]), the
+ * 1x1 skips, the attention projections, the time and embedding layers and the class embedding —
+ * and computes with them dequantized to float32 (NN_QUANTIZE_STORED), in either mode.  Measured
+ * (docs/quantization.md), int8 products were slower than OpenBLAS's sgemm for the U-Net's
+ * products, which are many positions deep (16 x 16 per image): weight-only 0.94x and dynamic
+ * 0.65x the float32 speed batched.  So int8 buys the netdiffus its size (a quarter) and costs it
+ * no speed; the group norms and the biases stay float.
  */
 static void
 nd_mark_quantizable(NetdiffusModel *m)
@@ -345,8 +348,8 @@ nd_mark_quantizable(NetdiffusModel *m)
 	NnParams   *p = &m->params;
 
 	for (int i = 0; i < p->n_tensors; i++)
-		if (p->tensors[i].ndim == 2 && i != m->t_class_emb)
-			nn_params_mark_quantizable(p, i, NN_QUANTIZE_MATMUL);
+		if (p->tensors[i].ndim == 2)
+			nn_params_mark_quantizable(p, i, NN_QUANTIZE_STORED);
 }
 
 /* kind->quantize: the marked matrices to int8; the weights' moving average (training state)
