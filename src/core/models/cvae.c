@@ -149,15 +149,9 @@ static int
 cvae_quantize(NtgModel *model, int mode, NtgError *err)
 {
 	CvaeModel  *m = (CvaeModel *) model;
-	int			rc;
 
 	cvae_free_loop(m);
-	if ((rc = nn_params_quantize(&m->params, mode, err)) != NTG_OK)
-		return rc;
-	m->base.quantization = mode;
-	m->base.weights = m->params.data;
-	m->base.n_weights = m->params.count;
-	return NTG_OK;
+	return ntg_model_quantize_params(&m->base, &m->params, mode, err);
 }
 
 int

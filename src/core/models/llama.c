@@ -193,16 +193,10 @@ static int
 llama_quantize(NtgModel *model, int mode, NtgError *err)
 {
 	LlamaModel *m = (LlamaModel *) model;
-	int			rc;
 
 	llama_free_acts(m);
 	llama_forget_prefixes(m);
-	if ((rc = nn_params_quantize(&m->params, mode, err)) != NTG_OK)
-		return rc;
-	m->base.quantization = mode;
-	m->base.weights = m->params.data;
-	m->base.n_weights = m->params.count;
-	return NTG_OK;
+	return ntg_model_quantize_params(&m->base, &m->params, mode, err);
 }
 
 void

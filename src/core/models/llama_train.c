@@ -480,35 +480,13 @@ static int
 llama_ensure_training(LlamaModel *m, const NtgSeqSet *train, NtgError *err)
 {
 	LlamaActs  *a;
+	int			fresh,
+				rc;
 
-	if (m->params.quant != NN_QUANT_NONE)
-	{
-		ntg_error(err, NTG_ERR_UNSUPPORTED, "a quantized model cannot be trained further");
-		ntg_error_hint(err, "Train the float model further, then quantize it again.");
-		return NTG_ERR_UNSUPPORTED;
-	}
-	if (m->params.borrowed)
-	{
-		/* weights that point into a stored value are read-only: train on a copy of them */
-		float	   *own = ntg_malloc(m->params.count * sizeof(float));
-
-		if (own == NULL)
-			return ntg_error(err, NTG_ERR_NOMEM, "out of memory");
-		memcpy(own, m->params.data, m->params.count * sizeof(float));
-		m->params.data = own;
-		m->params.borrowed = 0;
-		m->base.weights = own;
-	}
-	if (m->params.grad == NULL)
-	{
-		m->params.grad = ntg_calloc(m->params.count, sizeof(float));
-		m->params.m = ntg_calloc(m->params.count, sizeof(float));
-		m->params.v = ntg_calloc(m->params.count, sizeof(float));
-		if (m->params.grad == NULL || m->params.m == NULL || m->params.v == NULL)
-			return ntg_error(err, NTG_ERR_NOMEM, "out of memory");
-		m->params.grad_clean = 1;
+	if ((rc = ntg_model_trainable_params(&m->base, &m->params, &fresh, err)) != NTG_OK)
+		return rc;
+	if (fresh)
 		llama_reset_optimizer(m, train->n_rows);
-	}
 	if (llama_ensure_acts(m, acts_rows(m, m->cfg.batch_size)) != NTG_OK)
 		return ntg_error(err, NTG_ERR_NOMEM, "out of memory");
 	a = m->acts;

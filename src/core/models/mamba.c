@@ -169,16 +169,10 @@ static int
 mamba_quantize(NtgModel *model, int mode, NtgError *err)
 {
 	MambaModel *m = (MambaModel *) model;
-	int			rc;
 
 	mamba_free_acts(m);
 	mamba_free_sampler(m);
-	if ((rc = nn_params_quantize(&m->params, mode, err)) != NTG_OK)
-		return rc;
-	m->base.quantization = mode;
-	m->base.weights = m->params.data;
-	m->base.n_weights = m->params.count;
-	return NTG_OK;
+	return ntg_model_quantize_params(&m->base, &m->params, mode, err);
 }
 
 int

@@ -321,6 +321,18 @@ void		ntg_sample_options_defaults(const NtgModelKind *kind, int legacy,
  * or a value out of range is NTG_ERR_INVALID_ARG naming the accepted options.  Marks keys used. */
 int			ntg_sample_options_apply(const NtgModelKind *kind, NtgParams *params,
 									 NtgSampleOptions *opts, NtgError *err);
+/* ---- a neural kind's parameter buffer (model_weights.c) ------------------------------------ */
+
+struct NnParams;
+/* kind->quantize for a model whose weights are one parameter buffer: nn_params_quantize, then
+ * the model's mode and weights view. */
+int			ntg_model_quantize_params(NtgModel *model, struct NnParams *p, int mode, NtgError *err);
+/* Before training: refuse a quantized buffer (NTG_ERR_UNSUPPORTED, "a quantized model cannot be
+ * trained further"), copy weights borrowed from a stored value, and give a loaded model its
+ * gradient and Adam buffers (*fresh = 1: the kind then resets its optimizer). */
+int			ntg_model_trainable_params(NtgModel *model, struct NnParams *p, int *fresh,
+									   NtgError *err);
+
 /* The model-specific check of options (kind->check_sampling), when the kind has one. */
 int			ntg_sample_options_check(const NtgModel *model, const NtgSampleOptions *opts,
 									 NtgError *err);

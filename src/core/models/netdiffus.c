@@ -358,16 +358,10 @@ static int
 nd_quantize(NtgModel *model, int mode, NtgError *err)
 {
 	NetdiffusModel *m = (NetdiffusModel *) model;
-	int			rc;
 
 	ntg_free(m->ema);
 	m->ema = NULL;
-	if ((rc = nn_params_quantize(&m->params, mode, err)) != NTG_OK)
-		return rc;
-	m->base.quantization = mode;
-	m->base.weights = m->params.data;
-	m->base.n_weights = m->params.count;
-	return NTG_OK;
+	return ntg_model_quantize_params(&m->base, &m->params, mode, err);
 }
 
 int

@@ -165,24 +165,11 @@ ema_swap(NetdiffusModel *m)
 static int
 nd_ensure_training(NetdiffusModel *m, const NtgSeqSet *train, NtgError *err)
 {
-	if (m->params.quant != NN_QUANT_NONE)
-	{
-		ntg_error(err, NTG_ERR_UNSUPPORTED, "a quantized model cannot be trained further");
-		ntg_error_hint(err, "Train the float model further, then quantize it again.");
-		return NTG_ERR_UNSUPPORTED;
-	}
-	if (m->params.borrowed)
-	{
-		/* weights that point into a stored value are read-only: train on a copy of them */
-		float	   *own = ntg_malloc(m->params.count * sizeof(float));
+	int			fresh,
+				rc;
 
-		if (own == NULL)
-			return ntg_error(err, NTG_ERR_NOMEM, "out of memory");
-		memcpy(own, m->params.data, m->params.count * sizeof(float));
-		m->params.data = own;
-		m->params.borrowed = 0;
-		m->base.weights = own;
-	}
+	if ((rc = ntg_model_trainable_params(&m->base, &m->params, &fresh, err)) != NTG_OK)
+		return rc;
 	if (m->cfg.ema > 0.0 && m->ema == NULL)
 	{
 		/* the average starts at the weights the model has (new or loaded) */
@@ -192,16 +179,8 @@ nd_ensure_training(NetdiffusModel *m, const NtgSeqSet *train, NtgError *err)
 		memcpy(m->ema, m->params.data, m->params.count * sizeof(float));
 		ema_swap(m);			/* as between epochs: params.data holds the average */
 	}
-	if (m->params.grad == NULL)
-	{
-		m->params.grad = ntg_calloc(m->params.count, sizeof(float));
-		m->params.m = ntg_calloc(m->params.count, sizeof(float));
-		m->params.v = ntg_calloc(m->params.count, sizeof(float));
-		if (m->params.grad == NULL || m->params.m == NULL || m->params.v == NULL)
-			return ntg_error(err, NTG_ERR_NOMEM, "out of memory");
-		m->params.grad_clean = 1;
+	if (fresh)
 		netdiffus_reset_optimizer(m, train->n_rows);
-	}
 	return NTG_OK;
 }
 
