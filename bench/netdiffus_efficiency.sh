@@ -105,7 +105,7 @@ if [ "$DDPM_ROWS" -gt 0 ]; then
 	"${PSQL[@]}" -c "SET ntg.progress = off" -c \
 		"INSERT INTO cpu_log SELECT 'ddpm', 0, * FROM timed('WITH c AS (SELECT array_agg(DISTINCT label ORDER BY label) AS l FROM eff)
 			SELECT count(*) FROM c, generate_series(0, 5 * $DDPM_ROWS - 1) AS s,
-			LATERAL ntg.generate(''nd_b$last'', c.l[1 + s % 5], 1, s, ''{\"steps\": 1000, \"ddim\": false}'')')" >/dev/null
+			LATERAL ntg.generate(''nd_b$last'', c.l[1 + s % 5], 1, s, ''{\"steps\": 1000, \"ddim\": false, \"guidance\": 0}'')')" >/dev/null
 fi
 gen=$("${PSQL[@]}" -F ' ' -c "
 	SELECT round((s.wall_ms / (5 * $SINGLE))::numeric, 3), round((s.cpu_ms / (5 * $SINGLE))::numeric, 3),
