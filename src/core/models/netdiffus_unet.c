@@ -293,19 +293,19 @@ res_forward(NetdiffusModel *m, const NdResBlock *r, ResActs *a, const float *x, 
 	groupnorm_forward(a->n1, a->mean1, a->rstd1, x, W(m, r->gn1_w), W(m, r->gn1_b), B, P, C, G,
 					  ND_NORM_EPS, GN_SCRATCH);
 	img_silu_forward(a->a1, a->n1, BP * C);
-	conv2d_forward_params(a->h1, a->a1, &m->params, r->conv1_w, W(m, r->conv1_b), B, side, side, C, OC, 3,
+	conv2d_forward(a->h1, a->a1, W(m, r->conv1_w), W(m, r->conv1_b), B, side, side, C, OC, 3,
 				   A->col);
-	nn_matmul(a->e, A->semb, &m->params, r->emb_w, B, m->shape.E, OC);
+	linear_forward(a->e, A->semb, W(m, r->emb_w), B, m->shape.E, OC);
 	img_bias_forward(a->e, W(m, r->emb_b), B, OC);
 	channel_add_forward(a->h1, a->e, B, P, OC);
 	groupnorm_forward(a->n2, a->mean2, a->rstd2, a->h1, W(m, r->gn2_w), W(m, r->gn2_b), B, P, OC,
 					  G, ND_NORM_EPS, GN_SCRATCH);
 	img_silu_forward(a->a2, a->n2, BP * OC);
-	conv2d_forward_params(a->out, a->a2, &m->params, r->conv2_w, W(m, r->conv2_b), B, side, side, OC, OC, 3,
+	conv2d_forward(a->out, a->a2, W(m, r->conv2_w), W(m, r->conv2_b), B, side, side, OC, OC, 3,
 				   A->col);
 	if (r->skip_w >= 0)
 	{
-		conv2d_forward_params(A->s1, x, &m->params, r->skip_w, W(m, r->skip_b), B, side, side, C, OC, 1, NULL);
+		conv2d_forward(A->s1, x, W(m, r->skip_w), W(m, r->skip_b), B, side, side, C, OC, 1, NULL);
 		residual_add(a->out, A->s1, BP * OC);
 	}
 	else
@@ -320,10 +320,10 @@ attn_forward(NetdiffusModel *m, const NdAttnBlock *ab, AttnActs *a, const float 
 
 	groupnorm_forward(a->n, a->mean, a->rstd, x, W(m, ab->gn_w), W(m, ab->gn_b), B, P, C,
 					  m->cfg.norm_groups, ND_NORM_EPS, GN_SCRATCH);
-	nn_matmul(a->qkv, a->n, &m->params, ab->qkv_w, (int) BP, C, 3 * C);
+	linear_forward(a->qkv, a->n, W(m, ab->qkv_w), (int) BP, C, 3 * C);
 	img_bias_forward(a->qkv, W(m, ab->qkv_b), (int) BP, 3 * C);
 	image_attention_forward(a->y, a->att, a->qkv, B, P, C, m->cfg.n_heads);
-	nn_matmul(a->out, a->y, &m->params, ab->proj_w, (int) BP, C, C);
+	linear_forward(a->out, a->y, W(m, ab->proj_w), (int) BP, C, C);
 	img_bias_forward(a->out, W(m, ab->proj_b), (int) BP, C);
 	residual_add(a->out, x, BP * C);
 }
@@ -359,10 +359,10 @@ embed_forward(NetdiffusModel *m, int B)
 	const float *cemb = W(m, m->t_class_emb);
 
 	time_sinusoid(a->tsin, a->t, B, base);
-	nn_matmul(a->t1, a->tsin, &m->params, m->t_time_w1, B, base, E);
+	linear_forward(a->t1, a->tsin, W(m, m->t_time_w1), B, base, E);
 	img_bias_forward(a->t1, W(m, m->t_time_b1), B, E);
 	img_silu_forward(a->t1a, a->t1, (size_t) B * E);
-	nn_matmul(a->emb, a->t1a, &m->params, m->t_time_w2, B, E, E);
+	linear_forward(a->emb, a->t1a, W(m, m->t_time_w2), B, E, E);
 	img_bias_forward(a->emb, W(m, m->t_time_b2), B, E);
 	for (int b = 0; b < B; b++)
 		residual_add(a->emb + (size_t) b * E, cemb + (size_t) a->cls[b] * E, E);
@@ -404,7 +404,7 @@ netdiffus_forward(NetdiffusModel *m, const float *x, const int *t, const int *cl
 	memcpy(a->t, t, B * sizeof(int));
 	memcpy(a->cls, cls, B * sizeof(int));
 	embed_forward(m, B);
-	conv2d_forward_params(a->hin, a->x, &m->params, m->t_in_w, W(m, m->t_in_b), B, S, S, 1, base, 3, a->col);
+	conv2d_forward(a->hin, a->x, W(m, m->t_in_w), W(m, m->t_in_b), B, S, S, 1, base, 3, a->col);
 	h = a->hin;
 	hc = base;
 	for (int l = 0; l < L; l++)
@@ -452,7 +452,7 @@ netdiffus_forward(NetdiffusModel *m, const float *x, const int *t, const int *cl
 	groupnorm_forward(a->on, a->omean, a->orstd, h, W(m, m->t_out_gn_w), W(m, m->t_out_gn_b), B,
 					  S * S, base, m->cfg.norm_groups, ND_NORM_EPS, GN_SCRATCH);
 	img_silu_forward(a->oa, a->on, (size_t) B * S * S * base);
-	conv2d_forward_params(eps, a->oa, &m->params, m->t_out_w, W(m, m->t_out_b), B, S, S, base, 1, 3, a->col);
+	conv2d_forward(eps, a->oa, W(m, m->t_out_w), W(m, m->t_out_b), B, S, S, base, 1, 3, a->col);
 }
 
 /* ---- backward ----------------------------------------------------------------------------- */

@@ -87,60 +87,25 @@ col2im(float *dinp, const float *col, int n0, int rows, int H, int W, int C, int
 	}
 }
 
-/* The weight of a forward: a float pointer, or tensor t of params p (float or int8: nn_matmul). */
-typedef struct ConvWeight
-{
-	const float *w;
-	NnParams   *p;
-	int			t;
-} ConvWeight;
-
-static void
-conv_product(float *out, const float *inp, const ConvWeight *cw, int rows, int C, int OC)
-{
-	if (cw->p != NULL)
-		nn_matmul(out, inp, cw->p, cw->t, rows, C, OC);
-	else
-		linear_forward(out, inp, cw->w, rows, C, OC);
-}
-
-static void
-forward(float *out, const float *inp, const ConvWeight *cw, const float *b, int B, int H, int W,
-		int C, int OC, int K, float *col)
+void
+conv2d_forward(float *out, const float *inp, const float *w, const float *b, int B, int H,
+			   int W, int C, int OC, int K, float *col)
 {
 	int			N = B * H * W;
 	int			KKC = K * K * C;
 
 	if (K == 1)
-		conv_product(out, inp, cw, N, C, OC);
+		linear_forward(out, inp, w, N, C, OC);
 	else
 		for (int n0 = 0; n0 < N; n0 += CONV2D_CHUNK)
 		{
 			int			rows = N - n0 < CONV2D_CHUNK ? N - n0 : CONV2D_CHUNK;
 
 			im2col(col, inp, n0, rows, H, W, C, K);
-			conv_product(out + (size_t) n0 * OC, col, cw, rows, KKC, OC);
+			linear_forward(out + (size_t) n0 * OC, col, w, rows, KKC, OC);
 		}
 	if (b != NULL)
 		img_bias_forward(out, b, N, OC);
-}
-
-void
-conv2d_forward(float *out, const float *inp, const float *w, const float *b, int B, int H,
-			   int W, int C, int OC, int K, float *col)
-{
-	ConvWeight	cw = {w, NULL, 0};
-
-	forward(out, inp, &cw, b, B, H, W, C, OC, K, col);
-}
-
-void
-conv2d_forward_params(float *out, const float *inp, NnParams *p, int t, const float *b, int B,
-					  int H, int W, int C, int OC, int K, float *col)
-{
-	ConvWeight	cw = {NULL, p, t};
-
-	forward(out, inp, &cw, b, B, H, W, C, OC, K, col);
 }
 
 void

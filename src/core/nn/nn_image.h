@@ -28,11 +28,6 @@
 size_t		conv2d_col_floats(int C, int K);
 void		conv2d_forward(float *out, const float *inp, const float *w, const float *b,
 						   int B, int H, int W, int C, int OC, int K, float *col);
-/* The same with the weight tensor t of params p ([OC, K*K*C]), float or int8 (nn_matmul). */
-struct NnParams;
-void		conv2d_forward_params(float *out, const float *inp, struct NnParams *p, int t,
-								  const float *b, int B, int H, int W, int C, int OC, int K,
-								  float *col);
 /* dinp[B,H,W,C] += ..., dw[OC, K*K*C] += ..., db[OC] += ...; any of them may be NULL to skip it;
  * col as for forward (the unrolled input is recomputed, not kept). */
 void		conv2d_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp,
