@@ -126,6 +126,71 @@ test_blob_roundtrip(void)
 	ntg_free(buf);
 }
 
+/*
+ * A tensor marked with ntg_blob_align_last starts at an NTG_BLOB_ALIGN-byte boundary of the
+ * serialized value, whatever the header's length (the config's length moves it); zeros fill the
+ * gap, the tensors after it follow without one, and the reader takes the value back.
+ */
+static void
+test_blob_alignment(void)
+{
+	float		a[5] = {1, 2, 3, 4, 5},
+				b[16] = {0},
+				c[3] = {7, 8, 9};
+	uint32_t	d5[1] = {5},
+				d16[1] = {16},
+				d3[1] = {3};
+	int			aligned = 1,
+				packed = 1,
+				zeros = 1,
+				parsed = 1,
+				gap_seen = 0;
+
+	for (int k = 0; k < 80; k++)
+	{
+		char		config[96];
+		NtgBlob		w,
+					r;
+		NtgError	err;
+		uint8_t    *buf;
+		size_t		len;
+		const uint8_t *pa,
+				   *pb,
+				   *pc;
+
+		memset(config, 'x', k);
+		config[k] = '\0';
+		ntg_blob_init(&w, "llama", config);
+		ntg_blob_add(&w, "a", NTG_DTYPE_F32, 1, d5, a, &err);
+		ntg_blob_add(&w, "b", NTG_DTYPE_F32, 1, d16, b, &err);
+		ntg_blob_align_last(&w);
+		ntg_blob_add(&w, "c", NTG_DTYPE_F32, 1, d3, c, &err);
+		if (ntg_blob_serialize(&w, &buf, &len, &err) != NTG_OK ||
+			ntg_blob_parse(buf, len, &r, &err) != NTG_OK)
+		{
+			parsed = 0;
+			ntg_blob_free(&w);
+			continue;
+		}
+		pa = ntg_blob_find(&r, "a")->data;
+		pb = ntg_blob_find(&r, "b")->data;
+		pc = ntg_blob_find(&r, "c")->data;
+		aligned &= (pb - buf) % NTG_BLOB_ALIGN == 0;
+		packed &= pc == pb + sizeof(b) && (pa - buf) % 8 == 0;
+		gap_seen |= pb > pa + 24;
+		for (const uint8_t *z = pa + sizeof(a); z < pb; z++)
+			zeros &= *z == 0;
+		parsed &= memcmp(pa, a, sizeof(a)) == 0 && memcmp(pc, c, sizeof(c)) == 0;
+		ntg_blob_free(&r);
+		ntg_blob_free(&w);
+		ntg_free(buf);
+	}
+	ok(parsed, "values with an aligned tensor parse back, with their data, for 80 header lengths");
+	ok(aligned, "the marked tensor starts at a %d-byte boundary of the value", NTG_BLOB_ALIGN);
+	ok(packed, "the tensor after it follows without a gap, the first at its 8-byte place");
+	ok(zeros && gap_seen, "the gap before the marked tensor is zeros (and some headers need one)");
+}
+
 /* Pages resident among [p, p + n pages), by mincore(). */
 static int
 resident(const uint8_t *p, size_t pages, size_t pg)
@@ -180,6 +245,7 @@ main(void)
 	test_rng();
 	test_crc();
 	test_blob_roundtrip();
+	test_blob_alignment();
 	test_populate();
 	return done_testing();
 }

@@ -585,6 +585,64 @@ check_marking(void)
 	nn_params_free(&p);
 }
 
+/*
+ * Where the stored tensors land in the serialized value: a float model's weights start on a cache
+ * line of the value (a loaded model computes from them in place), whatever the header before them
+ * (config lengths 0 .. 15, a 3-element tensor in front); a quantized model loads back borrowing.
+ */
+static void
+check_store_alignment(void)
+{
+	int			floats_aligned = 1,
+				borrowed = 1;
+
+	for (int mode = NN_QUANT_NONE; mode <= NN_QUANT_DYNAMIC; mode += NN_QUANT_DYNAMIC)
+		for (int k = 0; k < 16; k++)
+		{
+			NnParams	p,
+						back;
+			NtgBlob		blob;
+			NtgError	err;
+			uint8_t    *buf;
+			size_t		n;
+			char		config[32];
+			int32_t		vocab[3] = {1, 2, 3};
+			uint32_t	d3[1] = {3};
+			int			stored_mode;
+
+			snprintf(config, sizeof(config), "{\"k\": \"%.*s\"}", k, "xxxxxxxxxxxxxxxx");
+			make_params(&p);
+			if (mode != NN_QUANT_NONE)
+				nn_params_quantize(&p, mode, &err);
+			ntg_blob_init(&blob, "test", config);
+			ntg_blob_add(&blob, "vocab", NTG_DTYPE_I32, 1, d3, vocab, &err);
+			nn_params_save(&blob, &p, &err);
+			ntg_blob_serialize(&blob, &buf, &n, &err);
+			ntg_blob_free(&blob);
+			ntg_blob_parse(buf, n, &blob, &err);
+			blob.borrow = 1;
+			make_params(&back);
+			ntg_free(back.data), ntg_free(back.grad), ntg_free(back.m), ntg_free(back.v);
+			back.data = back.grad = back.m = back.v = NULL;
+			nn_params_stored_mode(&blob, &stored_mode, &err);
+			nn_params_quant_layout(&back, stored_mode);
+			if (nn_params_load(&blob, &back, &err) != NTG_OK)
+				borrowed = 0;
+			else if (mode == NN_QUANT_NONE)
+			{
+				borrowed &= back.borrowed;
+				floats_aligned &= ((const uint8_t *) back.data - buf) % NTG_BLOB_ALIGN == 0;
+			}
+			nn_params_free(&back);
+			nn_params_free(&p);
+			ntg_blob_free(&blob);
+			ntg_free(buf);
+		}
+	ok(borrowed, "stored params, float and int8, load back borrowing their bytes, for 16 header lengths");
+	ok(floats_aligned, "a float model's weights start at a %d-byte boundary of the stored value",
+	   NTG_BLOB_ALIGN);
+}
+
 int
 main(void)
 {
@@ -595,6 +653,7 @@ main(void)
 	check_marking();
 	check_params();
 	check_store();
+	check_store_alignment();
 	check_stored_only();
 	return done_testing();
 }

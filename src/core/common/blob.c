@@ -158,23 +158,54 @@ header_size(const NtgBlob *blob)
 	return (n + 7) & ~(size_t) 7;
 }
 
+void
+ntg_blob_align_last(NtgBlob *blob)
+{
+	if (blob->n_tensors > 0)
+		blob->tensors[blob->n_tensors - 1].aligned = 1;
+}
+
+/* Offset into the data region of each tensor (a header of hdr bytes before it); the region's
+ * length. */
+static uint64_t
+place_for_write(const NtgBlob *blob, size_t hdr, uint64_t *offsets)
+{
+	uint64_t	offset = 0;
+
+	for (int i = 0; i < blob->n_tensors; i++)
+	{
+		const NtgBlobTensor *t = &blob->tensors[i];
+
+		if (t->aligned)
+			offset += (NTG_BLOB_ALIGN - (hdr + offset) % NTG_BLOB_ALIGN) % NTG_BLOB_ALIGN;
+		offsets[i] = offset;
+		offset += (t->nbytes + 7) & ~(uint64_t) 7;
+	}
+	return offset;
+}
+
 int
 ntg_blob_serialize(const NtgBlob *blob, uint8_t **out, size_t *out_len, NtgError *err)
 {
 	size_t		hdr = header_size(blob);
-	size_t		data_len = 0;
+	uint64_t   *offsets;
+	uint64_t	data_len;
 	size_t		total;
-	uint64_t	offset = 0;
 	Writer		w;
 
 	if (!valid_identifier(blob->kind, strlen(blob->kind), NTG_BLOB_MAX_KIND, 0))
 		return ntg_error(err, NTG_ERR_INVALID_ARG, "invalid model kind \"%s\"", blob->kind);
-	for (int i = 0; i < blob->n_tensors; i++)
-		data_len += (blob->tensors[i].nbytes + 7) & ~(uint64_t) 7;
+	offsets = ntg_malloc((blob->n_tensors + 1) * sizeof(uint64_t));
+	if (offsets == NULL)
+		return ntg_error(err, NTG_ERR_NOMEM, "out of memory");
+	data_len = place_for_write(blob, hdr, offsets);
 	total = hdr + data_len + 4;
 	w.buf = ntg_calloc(1, total);
 	if (w.buf == NULL)
+	{
+		ntg_free(offsets);
 		return ntg_error(err, NTG_ERR_NOMEM, "out of memory");
+	}
 	w.pos = 0;
 
 	put(&w, NTG_BLOB_MAGIC, 8);
@@ -195,20 +226,19 @@ ntg_blob_serialize(const NtgBlob *blob, uint8_t **out, size_t *out_len, NtgError
 		put_u8(&w, (uint8_t) t->ndim);
 		for (int d = 0; d < t->ndim; d++)
 			put_le(&w, t->dims[d], 4);
-		put_le(&w, offset, 8);
+		put_le(&w, offsets[i], 8);
 		put_le(&w, t->nbytes, 8);
-		offset += (t->nbytes + 7) & ~(uint64_t) 7;
 	}
-	w.pos = hdr;
 	for (int i = 0; i < blob->n_tensors; i++)
 	{
 		const NtgBlobTensor *t = &blob->tensors[i];
 
 		if (t->nbytes > 0)
-			memcpy(w.buf + w.pos, t->data, t->nbytes);
-		w.pos += (t->nbytes + 7) & ~(uint64_t) 7;
+			memcpy(w.buf + hdr + offsets[i], t->data, t->nbytes);
 	}
+	w.pos = hdr + data_len;
 	put_le(&w, ntg_crc32c(0, w.buf, w.pos), 4);
+	ntg_free(offsets);
 	*out = w.buf;
 	*out_len = total;
 	return NTG_OK;

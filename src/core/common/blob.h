@@ -24,6 +24,8 @@
 #define NTG_BLOB_MAX_NDIM		4
 #define NTG_BLOB_MAX_KIND		31
 #define NTG_BLOB_MAX_NAME		63
+/* The boundary ntg_blob_align_last() asks for: a cache line and an AVX-512 vector. */
+#define NTG_BLOB_ALIGN			64
 
 typedef enum NtgDtype
 {
@@ -47,6 +49,8 @@ typedef struct NtgBlobTensor
 	uint32_t	dims[NTG_BLOB_MAX_NDIM];
 	const void *data;
 	uint64_t	nbytes;
+	int			aligned;		/* on write: starts at an NTG_BLOB_ALIGN-byte boundary of the
+								 * serialized value (ntg_blob_align_last) */
 } NtgBlobTensor;
 
 typedef struct NtgBlob
@@ -72,6 +76,13 @@ int			ntg_blob_add(NtgBlob *blob, const char *name, NtgDtype dtype, int ndim,
 /* Add a copy of data (freed by ntg_blob_free): for temporaries that do not outlive the call. */
 int			ntg_blob_add_copy(NtgBlob *blob, const char *name, NtgDtype dtype, int ndim,
 							  const uint32_t *dims, const void *data, NtgError *err);
+/*
+ * Start the tensor added last at an NTG_BLOB_ALIGN-byte boundary of the serialized value (zeros
+ * before it): a model that computes straight from its stored bytes (a mapped model file) reads
+ * its weights from aligned rows, where vector loads do not straddle cache lines.  Readers need
+ * nothing: offsets are explicit and gaps between tensors are allowed.
+ */
+void		ntg_blob_align_last(NtgBlob *blob);
 /* Hand an ntg_malloc'd config JSON text over to the blob (freed by ntg_blob_free). */
 void		ntg_blob_take_config(NtgBlob *blob, char *config);
 /* Serialize into one ntg_malloc'd buffer. */

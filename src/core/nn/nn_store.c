@@ -46,8 +46,15 @@ nn_params_save(NtgBlob *blob, const NnParams *p, NtgError *err)
 {
 	uint32_t	dims[2];
 	char		name[NN_MAX_NAME + 8];
-	int			rc = NTG_OK;
+	int			rc = NTG_OK,
+				first_float = 1;
 
+	/*
+	 * The float tensors follow each other in the params' order, the run starting on a cache line:
+	 * a loaded model may compute from them in place (borrow_floats), and one-row products read
+	 * aligned rows ~10 % faster.  int8 matrices are not aligned: their rows (dim bytes) rarely
+	 * keep a cache-line boundary, and a tiny model would pay up to 56 bytes for each.
+	 */
 	for (int i = 0; rc == NTG_OK && i < p->n_tensors; i++)
 	{
 		const NnTensor *t = &p->tensors[i];
@@ -55,7 +62,12 @@ nn_params_save(NtgBlob *blob, const NnParams *p, NtgError *err)
 		dims[0] = (uint32_t) t->dims[0];
 		dims[1] = (uint32_t) t->dims[1];
 		if (!is_int8(p, t))
+		{
 			rc = ntg_blob_add(blob, t->name, NTG_DTYPE_F32, t->ndim, dims, p->data + t->offset, err);
+			if (first_float)
+				ntg_blob_align_last(blob);
+			first_float = 0;
+		}
 		else
 		{
 			rc = ntg_blob_add(blob, t->name, NTG_DTYPE_I8, 2, dims, t->q, err);
