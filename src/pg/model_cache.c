@@ -365,35 +365,75 @@ cache_place(Size bytes)
 	return e;
 }
 
-/*
- * The model of a row version into cxt, pointing into its bytes (no second copy of its tensors):
- * the bytes of the server's model file when there is one (model_files.c; mapped, shared with the
- * other backends), else the row's weights read from the table, which are then written to a model
- * file for the next backends.  *key is the row version the model is of.
- */
+/* The model in a mapped model file, or NULL when there is no usable file (a damaged or foreign
+ * one is removed). */
 static NtgModel *
-load_into(const char *name, const NtgModelRow *meta, MemoryContext cxt, NtgModelRow *key)
+load_mapped(const NtgModelRow *meta, MemoryContext cxt)
 {
 	const uint8 *mapped = ntg_pg_model_file_map(meta, meta->length, cxt);
 	NtgModel   *model;
 	NtgError	err;
 
-	if (mapped != NULL)
+	if (mapped == NULL)
+		return NULL;
+	if (ntg_model_from_bytes_borrow(mapped, meta->length, &model, &err) == NTG_OK)
 	{
-		if (ntg_model_from_bytes_borrow(mapped, meta->length, &model, &err) == NTG_OK &&
-			strcmp(model->kind->name, meta->kind) == 0)
-		{
-			*key = *meta;
+		if (strcmp(model->kind->name, meta->kind) == 0)
 			return model;
-		}
-		ntg_pg_model_file_forget(meta, meta->length);	/* damaged or foreign: read the row */
+		ntg_model_destroy(model);
+	}
+	ntg_pg_model_file_forget(meta, meta->length);
+	return NULL;
+}
+
+/*
+ * The row's weights moved to a copy that starts at a cache-line boundary (a detoasted bytea's
+ * data starts 4 bytes into its allocation): the model computes from them in place, and the
+ * stored tensors are aligned relative to the value's start (ntg_blob_align_last).
+ */
+static void
+align_weights(NtgModelRow *row)
+{
+	Size		len = VARSIZE_ANY_EXHDR(row->weights);
+	char	   *block = palloc_extended(len + NTG_BLOB_ALIGN + VARHDRSZ, MCXT_ALLOC_HUGE);
+	bytea	   *aligned = (bytea *) (TYPEALIGN(NTG_BLOB_ALIGN, block + VARHDRSZ) - VARHDRSZ);
+
+	SET_VARSIZE(aligned, len + VARHDRSZ);
+	memcpy(VARDATA(aligned), VARDATA_ANY(row->weights), len);
+	pfree(row->weights);
+	row->weights = aligned;		/* inside block: freed with its context, never by pfree */
+}
+
+/*
+ * The model of a row version into cxt, pointing into its bytes (no second copy of its tensors):
+ * the bytes of the server's model file when there is one (model_files.c; mapped, shared with the
+ * other backends), else the row's weights read from the table, which are then written to a model
+ * file for the next backends and this one.  *key is the row version the model is of; key->weights
+ * is NULL when the model reads a mapped file.
+ */
+static NtgModel *
+load_into(const char *name, const NtgModelRow *meta, MemoryContext cxt, NtgModelRow *key)
+{
+	NtgModel   *model = load_mapped(meta, cxt);
+
+	if (model != NULL)
+	{
+		*key = *meta;
+		return model;
 	}
 	/* an error deletes cxt with its parent, the statement's context */
 	ntg_pg_model_fetch(name, true, false, key);
-	model = model_from_row(key, true);
+	/* a damaged row's file fails load_mapped's checks: then the row's error comes below */
 	ntg_pg_model_file_store(key, (const uint8 *) VARDATA_ANY(key->weights),
 							VARSIZE_ANY_EXHDR(key->weights));
-	return model;
+	if ((model = load_mapped(key, cxt)) != NULL)
+	{
+		pfree(key->weights);	/* the shared file replaces this backend's copy */
+		key->weights = NULL;
+		return model;
+	}
+	align_weights(key);
+	return model_from_row(key, true);
 }
 
 /* Load a model into a new context; place it in the cache (or transiently) once it passed. */
