@@ -748,6 +748,70 @@ test_borrowed(const NtgSeqSet *s)
 	ntg_mamba_kind.destroy(&m->base);
 }
 
+/* m stored and loaded again: the same weights with a new sampler (nothing kept). */
+static MambaModel *
+reloaded(MambaModel *m)
+{
+	uint8_t    *buf;
+	size_t		len;
+	NtgModel   *back = NULL;
+	NtgError	err;
+
+	if (ntg_model_save(&m->base, &buf, &len, &err) == NTG_OK)
+		ntg_model_from_bytes(buf, len, &back, &err);
+	ntg_free(buf);
+	return (MambaModel *) back;
+}
+
+/*
+ * The sampler keeps A and every class's <CLASS_c> node across calls, and skips copying the states
+ * when every node has one child in its place: one-row calls that alternate classes give the rows of
+ * a freshly loaded model, and after a training step the kept nodes are forgotten (the rows are the
+ * trained model's, as a fresh load of it draws them).
+ */
+static void
+test_kept_sampling(const NtgSeqSet *s)
+{
+	MambaModel *m = trained(s, 3),
+			   *f;
+	NtgSampleOptions hot = m->base.sampling;
+	int32_t		a[50 * 3],
+				b[50 * 3];
+	int			la[50],
+				lb[50],
+				same = 1;
+	hot.value[0] = 1.5;			/* temperature: rows that differ from call to call */
+	for (int k = 0; k < 40; k++)
+	{
+		int			cls = (k / 3) % 2;
+
+		f = reloaded(m);
+		sample_rows(m, cls, 1, 100 + k, a, la, &hot);
+		sample_rows(f, cls, 1, 100 + k, b, lb, &hot);
+		same &= la[0] == lb[0] && memcmp(a, b, la[0] * sizeof(int32_t)) == 0;
+		ntg_mamba_kind.destroy(&f->base);
+	}
+	ok(same, "40 one-row calls alternating classes: the rows of a freshly loaded model each time");
+	sample_rows(m, 0, 50, 7, a, la, &hot);
+	f = reloaded(m);
+	sample_rows(f, 0, 50, 7, b, lb, &hot);
+	ok(memcmp(a, b, sizeof(a)) == 0 && memcmp(la, lb, sizeof(la)) == 0,
+	   "a batch of 50 after them: the fresh model's rows");
+	ntg_mamba_kind.destroy(&f->base);
+	ntg_mamba_kind.destroy(&m->base);
+	/* an untrained model samples (its nodes and A are kept), then learns the rows */
+	m = make_model_with(s, 10, 2, NULL, 0.0);
+	sample_rows(m, 0, 50, 7, a, la, &hot);
+	train_for(m, s, 10);
+	sample_rows(m, 0, 50, 7, a, la, &hot);
+	f = reloaded(m);
+	sample_rows(f, 0, 50, 7, b, lb, &hot);
+	ok(memcmp(a, b, sizeof(a)) == 0 && memcmp(la, lb, sizeof(la)) == 0,
+	   "after training the kept nodes are forgotten: the trained model's rows");
+	ntg_mamba_kind.destroy(&f->base);
+	ntg_mamba_kind.destroy(&m->base);
+}
+
 /* ---- int8 copies ------------------------------------------------------------------------------ */
 
 /* m stored, loaded again and quantized in mode (as ntg.quantize makes it); NULL on failure. */
@@ -1027,6 +1091,7 @@ main(void)
 	test_sampling_rules(&s);
 	test_storage(&s);
 	test_borrowed(&s);
+	test_kept_sampling(&s);
 	test_quantized(&s);
 	test_quantized_storage(&s);
 	ntg_seqset_free(&s);

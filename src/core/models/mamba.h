@@ -172,5 +172,7 @@ char	   *mamba_config_json(const NtgModel *model);
 void		mamba_reset_optimizer(MambaModel *m, int64_t n_rows);
 void		mamba_free_acts(MambaModel *m);
 void		mamba_free_sampler(MambaModel *m);
+/* The weights changed (a training step): the sampler's A and kept <CLASS_c> nodes are stale. */
+void		mamba_forget_sampled(MambaModel *m);
 
 #endif							/* NTG_MAMBA_H */

@@ -472,7 +472,10 @@ mamba_step(MambaModel *m, const int32_t *tokens, const int32_t *targets, const i
 		off += tokens_here;
 	}
 	if (update == 1 && total > 0)
+	{
 		nn_adamw_step(&m->opt, &m->params);
+		mamba_forget_sampled(m);
+	}
 	return NTG_OK;
 }
 

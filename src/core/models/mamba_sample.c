@@ -10,9 +10,11 @@
  * As in llama_sample.c, the rows of a batch are grouped by history (token_draw.h): rows whose
  * tokens so far are identical share one node, whose state is computed once; all the nodes of a
  * position go through each matrix product together.  A node of the next position starts from a
- * copy of its parent's state (two state buffers, swapped every position).  The <CLASS_c> node is
- * computed once per call, even one row at a time.  The output head is evaluated for the drawable
- * tokens (values and <EOS>) only.
+ * copy of its parent's state (two state buffers, swapped every position; one row at a time, one
+ * node with one child, nothing is copied).  The <CLASS_c> node
+ * of every class is the same for every row and every call: its state and logits are computed once
+ * and kept with A = -exp(A_log) until the weights change (mamba_forget_sampled).  The output head is
+ * evaluated for the drawable tokens (values and <EOS>) only.
  */
 #include "models/mamba.h"
 #include "models/token_draw.h"
@@ -45,15 +47,18 @@ struct MambaSampler
 	float	   *g;				/* [cap, E] */
 	float	   *logits;			/* [cap, K] */
 	float	   *A;				/* [L][E, NS] */
+	int			A_ready;		/* A holds -exp(A_log) of the current weights */
 	float	   *scratch;		/* [E NS] */
-	/* the <CLASS_c> node, computed once per call */
-	int			prefix_class;	/* -1: not computed in this call */
-	float	   *prefix_conv;	/* [L][conv_n] */
-	float	   *prefix_ssm;		/* [L][ssm_n] */
-	float	   *prefix_logits;	/* [K] */
+	/* the <CLASS_c> nodes: every class's (or the last class used, when they would take more than
+	 * MAMBA_PREFIX_STORE_BYTES), each [L][conv_n], [L][ssm_n], [K] */
+	int			n_slots;
+	int		   *slot_class;		/* [n_slots]: the class whose node a slot holds; -1: none */
+	float	   *prefixes;		/* [n_slots][prefix_floats] */
 	NtgTokenDraw draw;
 	float	   *block;
 };
+
+#define MAMBA_PREFIX_STORE_BYTES ((size_t) 8 << 20)
 
 /* Floats of the sampler's block for cap rows (carved up in mamba_ensure_sampler). */
 static size_t
@@ -68,7 +73,14 @@ sampler_floats(const MambaConfig *c, int K, int cap)
 	size_t		state = L * ((size_t) (c->conv_width - 1) * E + E * NS);
 
 	return 2 * cap * state + (size_t) cap * (2 * D + 1 + 8 * E + P + R + K) +
-		L * E * NS + E * NS + state + K;
+		L * E * NS + E * NS;
+}
+
+/* Floats of one kept <CLASS_c> node: its states in every layer and its logits. */
+static size_t
+prefix_floats(const MambaSampler *s, int n_layers)
+{
+	return (size_t) n_layers * (s->conv_n + s->ssm_n) + s->K;
 }
 
 size_t
@@ -87,6 +99,8 @@ mamba_free_sampler(MambaModel *m)
 		return;
 	ntg_free(s->block);
 	ntg_free(s->ntok);
+	ntg_free(s->slot_class);
+	ntg_free(s->prefixes);
 	ntg_token_draw_free(&s->draw);
 	ntg_free(s);
 	m->sampler = NULL;
@@ -118,7 +132,12 @@ mamba_ensure_sampler(MambaModel *m, int cap)
 	s->ssm_n = E * NS;
 	s->block = ntg_malloc(sampler_floats(c, K, cap) * sizeof(float));
 	s->ntok = ntg_malloc(cap * sizeof(int32_t));
-	if (s->block == NULL || s->ntok == NULL || ntg_token_draw_alloc(&s->draw, cap, K) != NTG_OK)
+	s->n_slots = m->base.n_classes * prefix_floats(s, L) * sizeof(float) <= MAMBA_PREFIX_STORE_BYTES ?
+		m->base.n_classes : 1;
+	s->slot_class = ntg_malloc(s->n_slots * sizeof(int));
+	s->prefixes = ntg_malloc(s->n_slots * prefix_floats(s, L) * sizeof(float));
+	if (s->block == NULL || s->ntok == NULL || s->slot_class == NULL || s->prefixes == NULL ||
+		ntg_token_draw_alloc(&s->draw, cap, K) != NTG_OK)
 	{
 		mamba_free_sampler(m);
 		return NTG_ERR_NOMEM;
@@ -143,11 +162,9 @@ mamba_ensure_sampler(MambaModel *m, int cap)
 	s->g = p, p += cap * E;
 	s->logits = p, p += (size_t) cap * K;
 	s->A = p, p += L * E * NS;
-	s->scratch = p, p += E * NS;
-	s->prefix_conv = p, p += L * s->conv_n;
-	s->prefix_ssm = p, p += L * s->ssm_n;
-	s->prefix_logits = p;
-	s->prefix_class = -1;
+	s->scratch = p;
+	for (int i = 0; i < s->n_slots; i++)
+		s->slot_class[i] = -1;
 	return NTG_OK;
 }
 
@@ -244,31 +261,54 @@ reset_node0(MambaSampler *s, int n_layers)
 	}
 }
 
-/* Compute the <CLASS_c> node once and keep its state and logits. */
+/* Copy node 0's states (current buffer) and the logits to or from a kept <CLASS_c> node. */
+static void
+prefix_copy(MambaSampler *s, int n_layers, float *kept, int keep)
+{
+	float	   *p = kept;
+
+	for (int l = 0; l < n_layers; l++)
+	{
+		float	   *conv = conv_at(s, s->cur, l, 0),
+				   *ssm = ssm_at(s, s->cur, l, 0);
+
+		memcpy(keep ? p : conv, keep ? conv : p, s->conv_n * sizeof(float));
+		p += s->conv_n;
+		memcpy(keep ? p : ssm, keep ? ssm : p, s->ssm_n * sizeof(float));
+		p += s->ssm_n;
+	}
+	memcpy(keep ? p : s->logits, keep ? s->logits : p, s->K * sizeof(float));
+}
+
+/* Node 0 of the current buffer becomes the <CLASS_c> node, computed once and then kept. */
 static void
 mamba_prefix(MambaModel *m, int class_index)
 {
 	MambaSampler *s = m->sampler;
+	int			slot = s->n_slots == m->base.n_classes ? class_index : 0;
+	float	   *kept = s->prefixes + slot * prefix_floats(s, m->cfg.n_layers);
 
+	if (s->slot_class[slot] == class_index)
+	{
+		prefix_copy(s, m->cfg.n_layers, kept, 0);
+		return;
+	}
 	reset_node0(s, m->cfg.n_layers);
 	s->ntok[0] = ntg_tok_class(&m->tok, class_index);
 	mamba_decode_nodes(m, 1);
-	for (int l = 0; l < m->cfg.n_layers; l++)
-	{
-		memcpy(s->prefix_conv + l * s->conv_n, conv_at(s, s->cur, l, 0), s->conv_n * sizeof(float));
-		memcpy(s->prefix_ssm + l * s->ssm_n, ssm_at(s, s->cur, l, 0), s->ssm_n * sizeof(float));
-	}
-	memcpy(s->prefix_logits, s->logits, s->K * sizeof(float));
-	s->prefix_class = class_index;
+	prefix_copy(s, m->cfg.n_layers, kept, 1);
+	s->slot_class[slot] = class_index;
 }
 
-/* The next position's nodes start from their parents' states (the other buffer). */
+/* The next position's nodes start from their parents' states: copied into the other buffer,
+ * unless one node has one child (one row at a time: its state is already where it goes). */
 static void
-fork_states(MambaSampler *s, int n_layers, int next)
+fork_states(MambaSampler *s, int n_layers, int U, int next)
 {
-	int			nb = 1 - s->cur;
+	int			nb = 1 - s->cur,
+				in_place = U == 1 && next == 1;
 
-	for (int l = 0; l < n_layers; l++)
+	for (int l = 0; l < n_layers && !in_place; l++)
 		for (int c = 0; c < next; c++)
 		{
 			int			j = s->draw.child_parent[c];
@@ -278,7 +318,8 @@ fork_states(MambaSampler *s, int n_layers, int next)
 		}
 	for (int c = 0; c < next; c++)
 		s->ntok[c] = s->draw.child_tok[c];
-	s->cur = nb;
+	if (!in_place)
+		s->cur = nb;
 }
 
 /* Generate rows [0, nb) of one batch into out/out_len. */
@@ -290,14 +331,7 @@ mamba_sample_chunk(MambaModel *m, int class_index, int nb, const NtgTokenSamplin
 	int			N = m->cfg.max_len;
 	int			U = 1;			/* nodes at the current position */
 
-	if (s->prefix_class != class_index)
-		mamba_prefix(m, class_index);
-	for (int l = 0; l < m->cfg.n_layers; l++)
-	{
-		memcpy(conv_at(s, s->cur, l, 0), s->prefix_conv + l * s->conv_n, s->conv_n * sizeof(float));
-		memcpy(ssm_at(s, s->cur, l, 0), s->prefix_ssm + l * s->ssm_n, s->ssm_n * sizeof(float));
-	}
-	memcpy(s->logits, s->prefix_logits, s->K * sizeof(float));
+	mamba_prefix(m, class_index);
 	ntg_token_draw_begin(&s->draw, nb, out, out_len, N);
 	for (int p = 0; p < N && s->draw.nact > 0; p++)
 	{
@@ -308,9 +342,21 @@ mamba_sample_chunk(MambaModel *m, int class_index, int nb, const NtgTokenSamplin
 			mamba_decode_nodes(m, U);
 		next = ntg_token_draw_step(&s->draw, s->logits, U, opts, rng, m->tok.values, out,
 								   out_len, N);
-		fork_states(s, m->cfg.n_layers, next);
+		fork_states(s, m->cfg.n_layers, U, next);
 		U = next;
 	}
+}
+
+void
+mamba_forget_sampled(MambaModel *m)
+{
+	MambaSampler *s = m->sampler;
+
+	if (s == NULL)
+		return;
+	s->A_ready = 0;
+	for (int i = 0; i < s->n_slots; i++)
+		s->slot_class[i] = -1;
 }
 
 /* Sampler buffers for batches of up to cap rows, with A computed from the current weights. */
@@ -320,10 +366,10 @@ mamba_prepare_sampler(MambaModel *m, int cap)
 	if (mamba_ensure_sampler(m, cap) != NTG_OK)
 		return NTG_ERR_NOMEM;
 	nn_blas_init(m->cfg.blas_threads);
-	/* the weights may have changed since the last call */
-	m->sampler->prefix_class = -1;
-	for (int l = 0; l < m->cfg.n_layers; l++)
-		mamba_compute_A(m, l, m->sampler->A + (size_t) l * m->cfg.inner_dim * m->cfg.state_dim);
+	if (!m->sampler->A_ready)
+		for (int l = 0; l < m->cfg.n_layers; l++)
+			mamba_compute_A(m, l, m->sampler->A + (size_t) l * m->cfg.inner_dim * m->cfg.state_dim);
+	m->sampler->A_ready = 1;
 	return NTG_OK;
 }
 
