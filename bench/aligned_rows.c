@@ -32,15 +32,6 @@
 #define N_OFFSETS 4
 static const int offsets[N_OFFSETS] = {0, 8, 16, 32};
 
-static double
-cpu_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-	return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 /* Bytes from the value's start to its first float tensor (where the weights start). */
 static long
 weights_at(const uint8_t *buf, size_t len)
@@ -117,18 +108,8 @@ main(int argc, char **argv)
 				argv[0]);
 		return 2;
 	}
-	if (model_path == NULL || load_file(model_path, &fbuf, &flen) != 0)
-	{
-		if (train_model(kind, &train, &p, &fbuf, &flen) != 0)
-			return 1;
-		if (model_path != NULL)
-		{
-			FILE	   *f = fopen(model_path, "wb");
-
-			if (f != NULL)
-				fwrite(fbuf, 1, flen, f), fclose(f);
-		}
-	}
+	if (load_or_train(model_path, kind, &train, &p, &fbuf, &flen) != 0)
+		return 1;
 	if ((at = weights_at(fbuf, flen)) < 0)
 	{
 		fprintf(stderr, "the stored value has no float weights\n");

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "common/seqset.h"
 #include "models/train_driver.h"
@@ -129,6 +130,36 @@ train_model(const NtgModelKind *kind, const NtgSeqSet *train, NtgParams *p, uint
 	fprintf(stderr, "trained %d epochs, final loss %.4f\n", t.epochs_run, t.losses[t.epochs_run - 1]);
 	ntg_training_free(&t);
 	return 0;
+}
+
+/* The stored model at path when the file exists (a float model of any kind: the caller checks),
+ * else one trained on train with p, written to path (when not NULL). */
+static int
+load_or_train(const char *path, const NtgModelKind *kind, const NtgSeqSet *train, NtgParams *p,
+			  uint8_t **buf, size_t *len)
+{
+	FILE	   *f;
+
+	if (path != NULL && load_file(path, buf, len) == 0)
+		return 0;
+	if (train_model(kind, train, p, buf, len) != 0)
+		return -1;
+	if (path != NULL && (f = fopen(path, "wb")) != NULL)
+	{
+		fwrite(*buf, 1, *len, f);
+		fclose(f);
+	}
+	return 0;
+}
+
+/* CPU time of this process, seconds. */
+static double
+cpu_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
 #endif							/* NTG_CORE_BENCH_H */

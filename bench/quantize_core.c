@@ -30,15 +30,6 @@
 
 #include "core_bench.h"
 
-static double
-cpu_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-	return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 /* What this program needs of a model of either kind: the parameters, the embedding and head
  * tensors, the tokenizer and the next-token distribution after a history. */
 typedef struct KindView
@@ -282,18 +273,8 @@ main(int argc, char **argv)
 				argv[0]);
 		return 2;
 	}
-	if (model_path == NULL || load_file(model_path, &fbuf, &flen) != 0)
-	{
-		if (train_model(kind, &train, &p, &fbuf, &flen) != 0)
-			return 1;
-		if (model_path != NULL)
-		{
-			FILE	   *f = fopen(model_path, "wb");
-
-			if (f != NULL)
-				fwrite(fbuf, 1, flen, f), fclose(f);
-		}
-	}
+	if (load_or_train(model_path, kind, &train, &p, &fbuf, &flen) != 0)
+		return 1;
 	if (ntg_model_from_bytes(fbuf, flen, &fm, &err) != NTG_OK)
 	{
 		fprintf(stderr, "load: %s\n", err.msg);

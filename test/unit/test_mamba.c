@@ -763,6 +763,25 @@ reloaded(MambaModel *m)
 	return (MambaModel *) back;
 }
 
+/* Rows n of class cls drawn by m with seed equal those a fresh load of m draws? */
+static int
+same_as_reloaded(MambaModel *m, int cls, int n, uint64_t seed, const NtgSampleOptions *o)
+{
+	MambaModel *f = reloaded(m);
+	int32_t		a[50 * 3] = {0},
+				b[50 * 3] = {0};
+	int			la[50],
+				lb[50],
+				same;
+
+	sample_rows(m, cls, n, seed, a, la, o);
+	sample_rows(f, cls, n, seed, b, lb, o);
+	same = memcmp(a, b, (size_t) n * 3 * sizeof(int32_t)) == 0 &&
+		memcmp(la, lb, (size_t) n * sizeof(int)) == 0;
+	ntg_mamba_kind.destroy(&f->base);
+	return same;
+}
+
 /*
  * The sampler keeps A and every class's <CLASS_c> node across calls, and skips copying the states
  * when every node has one child in its place: one-row calls that alternate classes give the rows of
@@ -772,43 +791,22 @@ reloaded(MambaModel *m)
 static void
 test_kept_sampling(const NtgSeqSet *s)
 {
-	MambaModel *m = trained(s, 3),
-			   *f;
+	MambaModel *m = trained(s, 3);
 	NtgSampleOptions hot = m->base.sampling;
-	int32_t		a[50 * 3],
-				b[50 * 3];
-	int			la[50],
-				lb[50],
-				same = 1;
+	int			same = 1;
+
 	hot.value[0] = 1.5;			/* temperature: rows that differ from call to call */
 	for (int k = 0; k < 40; k++)
-	{
-		int			cls = (k / 3) % 2;
-
-		f = reloaded(m);
-		sample_rows(m, cls, 1, 100 + k, a, la, &hot);
-		sample_rows(f, cls, 1, 100 + k, b, lb, &hot);
-		same &= la[0] == lb[0] && memcmp(a, b, la[0] * sizeof(int32_t)) == 0;
-		ntg_mamba_kind.destroy(&f->base);
-	}
+		same &= same_as_reloaded(m, (k / 3) % 2, 1, 100 + k, &hot);
 	ok(same, "40 one-row calls alternating classes: the rows of a freshly loaded model each time");
-	sample_rows(m, 0, 50, 7, a, la, &hot);
-	f = reloaded(m);
-	sample_rows(f, 0, 50, 7, b, lb, &hot);
-	ok(memcmp(a, b, sizeof(a)) == 0 && memcmp(la, lb, sizeof(la)) == 0,
-	   "a batch of 50 after them: the fresh model's rows");
-	ntg_mamba_kind.destroy(&f->base);
+	ok(same_as_reloaded(m, 0, 50, 7, &hot), "a batch of 50 after them: the fresh model's rows");
 	ntg_mamba_kind.destroy(&m->base);
 	/* an untrained model samples (its nodes and A are kept), then learns the rows */
 	m = make_model_with(s, 10, 2, NULL, 0.0);
-	sample_rows(m, 0, 50, 7, a, la, &hot);
+	ok(same_as_reloaded(m, 0, 50, 7, &hot), "an untrained model's rows");
 	train_for(m, s, 10);
-	sample_rows(m, 0, 50, 7, a, la, &hot);
-	f = reloaded(m);
-	sample_rows(f, 0, 50, 7, b, lb, &hot);
-	ok(memcmp(a, b, sizeof(a)) == 0 && memcmp(la, lb, sizeof(la)) == 0,
+	ok(same_as_reloaded(m, 0, 50, 7, &hot),
 	   "after training the kept nodes are forgotten: the trained model's rows");
-	ntg_mamba_kind.destroy(&f->base);
 	ntg_mamba_kind.destroy(&m->base);
 }
 
