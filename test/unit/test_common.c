@@ -191,6 +191,37 @@ test_blob_alignment(void)
 	ok(zeros && gap_seen, "the gap before the marked tensor is zeros (and some headers need one)");
 }
 
+/* ntg_malloc_aligned: NTG_ALIGN-aligned blocks of any size, zeroed by the calloc form, and freed
+ * exactly (the core's live bytes return to where they were); a parameter buffer is one. */
+static void
+test_aligned_alloc(void)
+{
+	int64_t		before = ntg_mem_live();
+	int			aligned = 1,
+				zeroed = 1;
+	void	   *blocks[40];
+
+	for (int i = 0; i < 40; i++)
+	{
+		size_t		n = (size_t) i * 37 + 1;
+		uint8_t    *p = ntg_calloc_aligned(n, 1);
+
+		blocks[i] = p;
+		aligned &= p != NULL && (uintptr_t) p % NTG_ALIGN == 0;
+		for (size_t k = 0; p != NULL && k < n; k++)
+			zeroed &= p[k] == 0;
+		if (p != NULL)
+			memset(p, 0xAB, n);	/* the whole block is writable */
+	}
+	for (int i = 0; i < 40; i++)
+		ntg_free_aligned(blocks[i]);
+	ntg_free_aligned(NULL);
+	ok(aligned && zeroed, "aligned blocks of 40 sizes start at %d-byte boundaries, zeroed", NTG_ALIGN);
+	ok(ntg_mem_live() == before, "and are freed whole (live bytes back to %lld)", (long long) before);
+	ok(ntg_calloc_aligned(SIZE_MAX / 2, 4) == NULL && ntg_malloc_aligned(SIZE_MAX - 8) == NULL,
+	   "sizes that overflow are refused");
+}
+
 /* Pages resident among [p, p + n pages), by mincore(). */
 static int
 resident(const uint8_t *p, size_t pages, size_t pg)
@@ -246,6 +277,7 @@ main(void)
 	test_crc();
 	test_blob_roundtrip();
 	test_blob_alignment();
+	test_aligned_alloc();
 	test_populate();
 	return done_testing();
 }

@@ -403,7 +403,7 @@ round_trip(NnParams *p, const char *name, size_t at, const void *bytes, size_t l
 		memcpy((uint8_t *) ntg_blob_find(&blob, name)->data + at, bytes, len);
 	blob.borrow = borrow;
 	layout_fn(back);			/* the layout; its buffers go */
-	ntg_free(back->data), ntg_free(back->grad), ntg_free(back->m), ntg_free(back->v);
+	ntg_free_aligned(back->data), ntg_free(back->grad), ntg_free(back->m), ntg_free(back->v);
 	back->data = back->grad = back->m = back->v = NULL;
 	rc = nn_params_stored_mode(&blob, &mode, &err);
 	if (rc == NTG_OK)
@@ -622,7 +622,7 @@ check_store_alignment(void)
 			ntg_blob_parse(buf, n, &blob, &err);
 			blob.borrow = 1;
 			make_params(&back);
-			ntg_free(back.data), ntg_free(back.grad), ntg_free(back.m), ntg_free(back.v);
+			ntg_free_aligned(back.data), ntg_free(back.grad), ntg_free(back.m), ntg_free(back.v);
 			back.data = back.grad = back.m = back.v = NULL;
 			nn_params_stored_mode(&blob, &stored_mode, &err);
 			nn_params_quant_layout(&back, stored_mode);
@@ -641,6 +641,19 @@ check_store_alignment(void)
 	ok(borrowed, "stored params, float and int8, load back borrowing their bytes, for 16 header lengths");
 	ok(floats_aligned, "a float model's weights start at a %d-byte boundary of the stored value",
 	   NTG_BLOB_ALIGN);
+	{
+		NnParams	p;
+		NtgError	err;
+		int			at_alloc,
+					at_quantize;
+
+		make_params(&p);
+		at_alloc = (uintptr_t) p.data % NTG_ALIGN == 0;
+		nn_params_quantize(&p, NN_QUANT_DYNAMIC, &err);
+		at_quantize = (uintptr_t) p.data % NTG_ALIGN == 0;
+		nn_params_free(&p);
+		ok(at_alloc && at_quantize, "weights allocated by the params (and a quantized copy's floats) start on a cache line");
+	}
 }
 
 int

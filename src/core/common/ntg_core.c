@@ -225,6 +225,44 @@ ntg_free(void *ptr)
 	}
 }
 
+/* The block ntg_malloc returned is kept in the pointer-sized slot just below the aligned
+ * address. */
+void *
+ntg_malloc_aligned(size_t size)
+{
+	uint8_t    *raw;
+	uintptr_t	at;
+
+	if (size > SIZE_MAX - NTG_ALIGN - sizeof(void *))
+		return NULL;
+	raw = ntg_malloc(size + NTG_ALIGN + sizeof(void *));
+	if (raw == NULL)
+		return NULL;
+	at = ((uintptr_t) raw + sizeof(void *) + NTG_ALIGN - 1) & ~(uintptr_t) (NTG_ALIGN - 1);
+	((void **) at)[-1] = raw;
+	return (void *) at;
+}
+
+void *
+ntg_calloc_aligned(size_t n, size_t size)
+{
+	void	   *p;
+
+	if (size != 0 && n > SIZE_MAX / size)
+		return NULL;
+	p = ntg_malloc_aligned(n * size);
+	if (p != NULL)
+		memset(p, 0, n * size);
+	return p;
+}
+
+void
+ntg_free_aligned(void *ptr)
+{
+	if (ptr != NULL)
+		ntg_free(((void **) ptr)[-1]);
+}
+
 char *
 ntg_strdup(const char *s)
 {

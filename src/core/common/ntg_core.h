@@ -83,6 +83,15 @@ void	   *ntg_realloc(void *ptr, size_t size);
 void		ntg_free(void *ptr);				/* NULL is fine */
 char	   *ntg_strdup(const char *s);
 /*
+ * size bytes at an NTG_ALIGN-byte boundary (zeroed by the calloc form), released only with
+ * ntg_free_aligned: weight buffers, whose rows the one-row products then read without
+ * straddling cache lines (bench/aligned_rows.sh).
+ */
+#define NTG_ALIGN 64
+void	   *ntg_malloc_aligned(size_t size);
+void	   *ntg_calloc_aligned(size_t n, size_t size);
+void		ntg_free_aligned(void *ptr);	/* NULL is fine */
+/*
  * Fault in the whole pages of [ptr, ptr + len) for writing with one system call (Linux 5.14+,
  * MADV_POPULATE_WRITE; elsewhere, or when refused, nothing: the pages fault in one by one as they
  * are written).  For fresh memory about to be written piece by piece: on a virtual machine each

@@ -34,7 +34,7 @@ ntg_model_trainable_params(NtgModel *model, NnParams *p, int *fresh, NtgError *e
 	if (p->borrowed)
 	{
 		/* weights that point into a stored value are read-only: train on a copy of them */
-		float	   *own = ntg_malloc(p->count * sizeof(float));
+		float	   *own = ntg_malloc_aligned(p->count * sizeof(float));
 
 		if (own == NULL)
 			return ntg_error(err, NTG_ERR_NOMEM, "out of memory");

@@ -329,7 +329,7 @@ nd_destroy(NtgModel *model)
 	ntg_free(m->alphas_cumprod);
 	ntg_free(m->img_mean);
 	ntg_free(m->img_std);
-	ntg_free(m->ema);
+	ntg_free_aligned(m->ema);
 	ntg_free(m);
 }
 
@@ -359,7 +359,7 @@ nd_quantize(NtgModel *model, int mode, NtgError *err)
 {
 	NetdiffusModel *m = (NetdiffusModel *) model;
 
-	ntg_free(m->ema);
+	ntg_free_aligned(m->ema);
 	m->ema = NULL;
 	return ntg_model_quantize_params(&m->base, &m->params, mode, err);
 }

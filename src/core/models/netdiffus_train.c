@@ -173,7 +173,8 @@ nd_ensure_training(NetdiffusModel *m, const NtgSeqSet *train, NtgError *err)
 	if (m->cfg.ema > 0.0 && m->ema == NULL)
 	{
 		/* the average starts at the weights the model has (new or loaded) */
-		m->ema = ntg_malloc(m->params.count * sizeof(float));
+		/* swapped with params.data (ema_swap): allocated alike */
+		m->ema = ntg_malloc_aligned(m->params.count * sizeof(float));
 		if (m->ema == NULL)
 			return ntg_error(err, NTG_ERR_NOMEM, "out of memory");
 		memcpy(m->ema, m->params.data, m->params.count * sizeof(float));

@@ -37,7 +37,7 @@ nn_params_declare(NnParams *p, const char *name, int ndim, int d0, int d1, int d
 int
 nn_params_alloc(NnParams *p, int with_grad)
 {
-	p->data = ntg_calloc(p->count, sizeof(float));
+	p->data = ntg_calloc_aligned(p->count, sizeof(float));
 	if (p->data == NULL)
 		return NTG_ERR_NOMEM;
 	if (with_grad)
@@ -73,7 +73,7 @@ nn_params_free(NnParams *p)
 	nn_params_quant_free(p);
 	ntg_free(p->tensors);
 	if (!p->borrowed)
-		ntg_free(p->data);
+		ntg_free_aligned(p->data);
 	ntg_free(p->grad);
 	ntg_free(p->m);
 	ntg_free(p->v);

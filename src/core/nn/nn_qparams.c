@@ -157,11 +157,11 @@ quantize_float(NnParams *p, int mode, NtgError *err)
 	nn_params_quant_layout(p, mode);
 	/* scales first (4-byte aligned), then the int8 weights */
 	p->qowned = ntg_malloc(p->qrows * sizeof(float) + p->qcount + 1);
-	data = ntg_malloc((p->count + 1) * sizeof(float));
+	data = ntg_malloc_aligned((p->count + 1) * sizeof(float));
 	if (p->qowned == NULL || data == NULL)
 	{
 		ntg_free(old_off);
-		ntg_free(data);
+		ntg_free_aligned(data);
 		return ntg_error(err, NTG_ERR_NOMEM, "out of memory");
 	}
 	scales = (float *) p->qowned;
@@ -182,7 +182,7 @@ quantize_float(NnParams *p, int mode, NtgError *err)
 	}
 	ntg_free(old_off);
 	if (!p->borrowed)
-		ntg_free(p->data);
+		ntg_free_aligned(p->data);
 	p->data = data;
 	p->borrowed = 0;
 	for (int i = 0; i < p->n_tensors; i++)
