@@ -11,10 +11,10 @@
  * tokens so far are identical share one node, whose state is computed once; all the nodes of a
  * position go through each matrix product together.  A node of the next position starts from a
  * copy of its parent's state (two state buffers, swapped every position; one row at a time, one
- * node with one child, nothing is copied).  The <CLASS_c> node
- * of every class is the same for every row and every call: its state and logits are computed once
- * and kept with A = -exp(A_log) until the weights change (mamba_forget_sampled).  The output head is
- * evaluated for the drawable tokens (values and <EOS>) only.
+ * node with one child, nothing is copied).  The <CLASS_c> node of every class is the same for
+ * every row and every call: its state and logits are computed once and kept, with A = -exp(A_log),
+ * until the weights change (mamba_forget_sampled).  The output head is evaluated for the drawable
+ * tokens (values and <EOS>) only.
  */
 #include "models/mamba.h"
 #include "models/token_draw.h"
