@@ -12,7 +12,7 @@ pattern no longer matches, the mutant is reported as an error instead of silentl
 Before the mutants, every test named here must pass on the unchanged copy.  A mutant is killed when
 its test exits non-zero (a failed check, a crash, or a timeout); one that no longer compiles is an
 error, not a kill.  Mutants of an AVX2 kernel are skipped on a CPU without AVX2+FMA, and those of
-an AVX-512 VNNI kernel on a CPU without it (the kernel does not run there).  Plain Python 3 standard library; needs make and a C compiler, no server.
+an AVX-512 (VNNI) kernel on a CPU without it (the kernel does not run there).  Plain Python 3 standard library; needs make and a C compiler, no server.
 """
 import os
 import shutil
@@ -80,6 +80,20 @@ MUTANTS = [
     ("mamba-prefix-not-kept", "src/core/models/mamba_sample.c",
      "\tprefix_copy(s, m->cfg.n_layers, kept, 1);\n", "",
      "test_mamba", "a class node is marked kept without its state and logits being copied"),
+    ("conv3x3-avx512-tail-row", "src/core/nn/nn_conv3x3.c",
+     "\tfor (int r = 0; r < rows; r++) \\\n\t\tfor (int q = 0; q < PANELS; q++) \\\n\t\t\t_mm512_storeu_ps",
+     "\tfor (int r = 0; r < rows - (rows < ROWS); r++) \\\n\t\tfor (int q = 0; q < PANELS; q++) \\\n\t\t\t_mm512_storeu_ps",
+     "test_nn_conv3x3", "the AVX-512 convolution drops the last position of a short block"),
+    ("conv3x3-edge-not-zero", "src/core/nn/nn_conv3x3.c",
+     "iy < 0 || iy >= H || ix < 0 || ix >= W ? zero_row :", "iy < 0 || iy >= H || ix < 0 ? zero_row :",
+     "test_nn_conv3x3", "the right edge of the image reads the next row's first pixel instead of zeros"),
+    ("conv3x3-pack-transposed", "src/core/nn/nn_conv3x3.c",
+     "wp[((size_t) p * KKC + k) * LANES + j] = w[(size_t) (p * LANES + j) * KKC + k];",
+     "wp[((size_t) p * KKC + k) * LANES + j] = w[(size_t) (p * LANES + j) + k * OC];",
+     "test_nn_conv3x3", "the weights are packed as if stored [k, OC]"),
+    ("netdiffus-packed-kept-after-training", "src/core/models/netdiffus_train.c",
+     "\tnetdiffus_unpack_convs(m);\t/* left by", "\t/* left by",
+     "test_netdiffus", "training leaves the packing of an interrupted sampling call: later calls sample the old weights"),
     ("aligned-alloc-unaligned", "src/core/common/ntg_core.c",
      "\tat = ((uintptr_t) raw + sizeof(void *) + NTG_ALIGN - 1) & ~(uintptr_t) (NTG_ALIGN - 1);",
      "\tat = (uintptr_t) raw + sizeof(void *);",
@@ -307,6 +321,14 @@ def cpu_has_vnni():
     return all(f in flags for f in ("avx512f", "avx512bw", "avx512_vnni"))
 
 
+def cpu_has_avx512():
+    try:
+        flags = open("/proc/cpuinfo").read().split()
+    except OSError:
+        return False
+    return "avx512f" in flags
+
+
 def cpu_has_avx2():
     try:
         flags = open("/proc/cpuinfo").read().split()
@@ -394,6 +416,8 @@ def main(argv):
             result = "skipped (no AVX2+FMA on this CPU)"
         elif "vnni" in m[0] and not cpu_has_vnni():
             result = "skipped (no AVX-512 VNNI on this CPU)"
+        elif "avx512" in m[0] and not cpu_has_avx512():
+            result = "skipped (no AVX-512 on this CPU)"
         else:
             tree = os.path.join(work, m[0])
             shutil.copytree(base, tree, symlinks=True)

@@ -23,6 +23,7 @@
 #include "json_params.h"
 #include "models/netdiffus.h"
 #include "models/train_driver.h"
+#include "nn/nn_conv3x3.h"
 #include "unit.h"
 
 static void
@@ -464,8 +465,17 @@ test_model_gradient(void)
 
 /* ---- training, sampling ----------------------------------------------------------------------- */
 
+static NtgTraining train_with(const NtgSeqSet *rows, const char *hyperparams, const char *extra);
+
+/* The kind's tiny model, with extra hyperparameters (not those of the tiny set) */
 static NtgTraining
 train_tiny(const NtgSeqSet *rows, const char *extra)
+{
+	return train_with(rows, ntg_netdiffus_kind.tiny_hyperparams, extra);
+}
+
+static NtgTraining
+train_with(const NtgSeqSet *rows, const char *hyperparams, const char *extra)
 {
 	NtgTraining t;
 	NtgParams	p = {0};
@@ -477,7 +487,7 @@ train_tiny(const NtgSeqSet *rows, const char *extra)
 		all[i] = i;
 	ntg_seqset_subset(rows, all, rows->n_rows, &copy, &err);
 	free(all);
-	json_params(ntg_netdiffus_kind.tiny_hyperparams, &p, &err);
+	json_params(hyperparams, &p, &err);
 	if (extra != NULL)
 		json_params(extra, &p, &err);
 	if (ntg_training_prepare(&t, &ntg_netdiffus_kind, &p, &copy, NULL, &err) != NTG_OK ||
@@ -966,6 +976,67 @@ test_loader(void)
 	ntg_seqset_free(&s);
 }
 
+/*
+ * 16 base channels: the convolutions run straight from the image where the CPU has AVX-512
+ * (nn_conv3x3.h), from weights a sampling call packs once and drops at its end; weights a
+ * training step changes are never sampled from a packing left by a call an interrupt cut short.
+ */
+static void
+test_packed_convs(void)
+{
+	NtgSeqSet	s = seqset(labels_a, rows_a, lens_a, 9, 4);
+	NtgTraining t = train_with(&s, "{\"base_channels\": 16, \"levels\": 2, \"n_heads\": 2, "
+							   "\"norm_groups\": 4, \"attn_from\": 1, \"timesteps\": 20, "
+							   "\"epochs\": 2, \"batch_size\": 8, \"ema\": 0}", NULL);
+	NetdiffusModel *m = (NetdiffusModel *) t.model,
+			   *back = NULL;
+	int			n = 12,
+				N = m->cfg.max_len,
+				S = m->shape.S;
+	size_t		img = (size_t) N * N;
+	float	   *ia = malloc(n * img * sizeof(float)),
+			   *ib = malloc(n * img * sizeof(float)),
+			   *x = calloc((size_t) S * S, sizeof(float)),
+			   *eps = calloc((size_t) S * S, sizeof(float));
+	NtgSampleOptions o = m->base.sampling;
+	int			web = ntg_seqset_class_index(&s, "web"),
+				tv = 3,
+				cv = web;
+	uint8_t    *buf = NULL;
+	size_t		len = 0;
+	double		loss;
+	NtgRng		rng;
+	NtgError	err;
+
+	if (!conv3x3_direct_supported())
+		printf("# no AVX-512 on this CPU: the convolutions take the im2col path\n");
+	o.value[ND_OPT_STEPS] = 4;
+	ntg_rng_seed(&rng, 8);
+	netdiffus_sample_images(m, web, n, &o, &rng, ia, &err);
+	ok(m->packed == NULL, "a sampling call drops the weights it packed");
+
+	/* a pass with packed weights, as a call an interrupt stops leaves them; then a training step */
+	netdiffus_pack_convs(m);
+	netdiffus_ensure_acts(m, 1);
+	netdiffus_forward(m, x, &tv, &cv, 1, eps);
+	if (conv3x3_direct_supported())
+		ok(m->packed != NULL && m->packed[m->t_in_w] != NULL, "a pass packs the weights it uses");
+	ntg_rng_seed(&rng, 9);
+	ok(netdiffus_train_epoch(&m->base, &t.train, 99, &rng, &loss, &err) == NTG_OK &&
+	   ntg_model_save(&m->base, &buf, &len, &err) == NTG_OK &&
+	   ntg_model_from_bytes(buf, len, (NtgModel **) &back, &err) == NTG_OK, "trained on and reloaded");
+	ntg_rng_seed(&rng, 10);
+	netdiffus_sample_images(m, web, n, &o, &rng, ia, &err);
+	ntg_rng_seed(&rng, 10);
+	netdiffus_sample_images(back, web, n, &o, &rng, ib, &err);
+	ok(memcmp(ia, ib, n * img * sizeof(float)) == 0,
+	   "after a training step it samples what the trained weights, reloaded, sample");
+	ntg_model_destroy(&back->base);
+	free(buf), free(ia), free(ib), free(x), free(eps);
+	ntg_training_free(&t);
+	ntg_seqset_free(&s);
+}
+
 int
 main(void)
 {
@@ -983,5 +1054,6 @@ main(void)
 	test_loader();
 	test_quantized();
 	test_guidance_needs_cond_drop();
+	test_packed_convs();
 	return done_testing();
 }

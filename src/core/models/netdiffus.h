@@ -190,6 +190,9 @@ typedef struct NetdiffusModel
 	int64_t		ema_steps;		/* updates of the average so far */
 	NetdiffusActs *acts;		/* activation buffers, allocated on first use */
 	int			acts_images;	/* images they hold */
+	float	  **packed;			/* during a sampling call: [n_tensors] the 3 x 3 convolutions'
+								 * weights packed for the vector kernel (nn_conv3x3.h), on first
+								 * use; NULL otherwise (the weights may change) */
 } NetdiffusModel;
 
 /* ---- netdiffus.c ------------------------------------------------------------------------- */
@@ -222,6 +225,11 @@ size_t		netdiffus_acts_floats(const NetdiffusModel *m, int B);
 /* Make the activation buffers hold B images (B <= ND_MICRO in practice). */
 int			netdiffus_ensure_acts(NetdiffusModel *m, int B);
 void		netdiffus_free_acts(NetdiffusModel *m);
+/* Keep the convolutions' packed weights from now until netdiffus_unpack_convs: for a sampling
+ * call, whose weights do not change (packing them for every pass cost a quarter of a one-row
+ * call).  Without memory or the vector kernel, the convolutions pack for each pass. */
+void		netdiffus_pack_convs(NetdiffusModel *m);
+void		netdiffus_unpack_convs(NetdiffusModel *m);
 /*
  * The predicted noise eps[B, S, S] of images x[B, S, S] (single channel) at time steps t[B] of
  * classes cls[B] (n_classes = no class).  The activations stay in m->acts for backward.

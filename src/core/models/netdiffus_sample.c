@@ -245,6 +245,7 @@ netdiffus_sample_images(NetdiffusModel *m, int class_index, int n, const NtgSamp
 		netdiffus_ensure_acts(m, ND_MICRO < 2 * nb ? ND_MICRO : 2 * nb) != NTG_OK)
 		rc = ntg_error(err, NTG_ERR_NOMEM, "out of memory");
 	nn_blas_init(m->cfg.blas_threads);
+	netdiffus_pack_convs(m);
 	for (int r0 = 0; rc == NTG_OK && r0 < n; r0 += nb)
 	{
 		int			k = n - r0 < nb ? n - r0 : nb;
@@ -269,6 +270,7 @@ netdiffus_sample_images(NetdiffusModel *m, int class_index, int n, const NtgSamp
 					img[((size_t) (r0 + r) * N + i) * N + j] =
 						x[r * SS + i * S + j] * m->img_std[i * N + j] + m->img_mean[i * N + j];
 	}
+	netdiffus_unpack_convs(m);
 	ntg_free(x), ntg_free(eps), ntg_free(work), ntg_free(tv), ntg_free(cv), ntg_free(rows);
 	ntg_free(s.tau);
 	return rc;

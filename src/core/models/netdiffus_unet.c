@@ -9,6 +9,7 @@
  * for the gradient of its skip connection, which the up path fills before the down path needs it.
  */
 #include "models/netdiffus.h"
+#include "nn/nn_conv3x3.h"
 #include "nn/nn_image.h"
 
 #include <math.h>
@@ -280,6 +281,50 @@ netdiffus_ensure_acts(NetdiffusModel *m, int B)
 
 /* ---- forward ------------------------------------------------------------------------------ */
 
+/*
+ * A 3 x 3 convolution of the network: from the weights packed for the vector kernel when a
+ * sampling call has packed them (netdiffus_pack_convs), packing them then on first use; else
+ * through conv2d_forward, which packs them for each call.  The same bits either way.
+ */
+static void
+conv3(NetdiffusModel *m, float *out, const float *inp, int wi, int bi, int B, int side, int C,
+	  int OC)
+{
+	const float *w = W(m, wi);
+
+	if (m->packed != NULL && conv3x3_direct_fits(C, OC) && conv3x3_direct_supported())
+	{
+		if (m->packed[wi] == NULL && (m->packed[wi] = ntg_malloc((size_t) 9 * C * OC *
+																  sizeof(float))) != NULL)
+			conv3x3_pack(m->packed[wi], w, C, OC);
+		if (m->packed[wi] != NULL)
+		{
+			conv3x3_direct(out, inp, m->packed[wi], B, side, side, C, OC);
+			img_bias_forward(out, W(m, bi), B * side * side, OC);
+			return;
+		}
+	}
+	conv2d_forward(out, inp, w, W(m, bi), B, side, side, C, OC, 3, m->acts->col);
+}
+
+void
+netdiffus_pack_convs(NetdiffusModel *m)
+{
+	if (m->packed == NULL && conv3x3_direct_supported())
+		m->packed = ntg_calloc(m->params.n_tensors, sizeof(float *));
+}
+
+void
+netdiffus_unpack_convs(NetdiffusModel *m)
+{
+	if (m->packed == NULL)
+		return;
+	for (int i = 0; i < m->params.n_tensors; i++)
+		ntg_free(m->packed[i]);
+	ntg_free(m->packed);
+	m->packed = NULL;
+}
+
 static void
 res_forward(NetdiffusModel *m, const NdResBlock *r, ResActs *a, const float *x, int B, int side)
 {
@@ -293,16 +338,14 @@ res_forward(NetdiffusModel *m, const NdResBlock *r, ResActs *a, const float *x, 
 	groupnorm_forward(a->n1, a->mean1, a->rstd1, x, W(m, r->gn1_w), W(m, r->gn1_b), B, P, C, G,
 					  ND_NORM_EPS, GN_SCRATCH);
 	img_silu_forward(a->a1, a->n1, BP * C);
-	conv2d_forward(a->h1, a->a1, W(m, r->conv1_w), W(m, r->conv1_b), B, side, side, C, OC, 3,
-				   A->col);
+	conv3(m, a->h1, a->a1, r->conv1_w, r->conv1_b, B, side, C, OC);
 	linear_forward(a->e, A->semb, W(m, r->emb_w), B, m->shape.E, OC);
 	img_bias_forward(a->e, W(m, r->emb_b), B, OC);
 	channel_add_forward(a->h1, a->e, B, P, OC);
 	groupnorm_forward(a->n2, a->mean2, a->rstd2, a->h1, W(m, r->gn2_w), W(m, r->gn2_b), B, P, OC,
 					  G, ND_NORM_EPS, GN_SCRATCH);
 	img_silu_forward(a->a2, a->n2, BP * OC);
-	conv2d_forward(a->out, a->a2, W(m, r->conv2_w), W(m, r->conv2_b), B, side, side, OC, OC, 3,
-				   A->col);
+	conv3(m, a->out, a->a2, r->conv2_w, r->conv2_b, B, side, OC, OC);
 	if (r->skip_w >= 0)
 	{
 		conv2d_forward(A->s1, x, W(m, r->skip_w), W(m, r->skip_b), B, side, side, C, OC, 1, NULL);
@@ -404,7 +447,7 @@ netdiffus_forward(NetdiffusModel *m, const float *x, const int *t, const int *cl
 	memcpy(a->t, t, B * sizeof(int));
 	memcpy(a->cls, cls, B * sizeof(int));
 	embed_forward(m, B);
-	conv2d_forward(a->hin, a->x, W(m, m->t_in_w), W(m, m->t_in_b), B, S, S, 1, base, 3, a->col);
+	conv3(m, a->hin, a->x, m->t_in_w, m->t_in_b, B, S, 1, base);
 	h = a->hin;
 	hc = base;
 	for (int l = 0; l < L; l++)
@@ -452,7 +495,7 @@ netdiffus_forward(NetdiffusModel *m, const float *x, const int *t, const int *cl
 	groupnorm_forward(a->on, a->omean, a->orstd, h, W(m, m->t_out_gn_w), W(m, m->t_out_gn_b), B,
 					  S * S, base, m->cfg.norm_groups, ND_NORM_EPS, GN_SCRATCH);
 	img_silu_forward(a->oa, a->on, (size_t) B * S * S * base);
-	conv2d_forward(eps, a->oa, W(m, m->t_out_w), W(m, m->t_out_b), B, S, S, base, 1, 3, a->col);
+	conv3(m, eps, a->oa, m->t_out_w, m->t_out_b, B, S, base, 1);
 }
 
 /* ---- backward ----------------------------------------------------------------------------- */

@@ -10,6 +10,7 @@
  * and never kept: backward unrolls again (a copy, cheap next to the products).
  */
 #include "nn/nn.h"
+#include "nn/nn_conv3x3.h"
 #include "nn/nn_image.h"
 #include "nn/nn_image_simd.h"
 
@@ -96,6 +97,13 @@ conv2d_forward(float *out, const float *inp, const float *w, const float *b, int
 
 	if (K == 1)
 		linear_forward(out, inp, w, N, C, OC);
+	else if (K == 3 && OC <= CONV2D_CHUNK && conv3x3_direct_fits(C, OC) &&
+			 conv3x3_direct_supported())
+	{
+		/* col holds CONV2D_CHUNK * 9 * C floats: the packed weights fit */
+		conv3x3_pack(col, w, C, OC);
+		conv3x3_direct(out, inp, col, B, H, W, C, OC);
+	}
 	else
 		for (int n0 = 0; n0 < N; n0 += CONV2D_CHUNK)
 		{

@@ -1,0 +1,207 @@
+/*
+ * nn_conv3x3.c — the 3 x 3 convolution's forward pass computed straight from the image
+ * ("implicit GEMM"), with AVX-512, for the output channel counts the netdiffus U-Net uses
+ * (multiples of 16).
+ *
+ * Why: through im2col + sgemm (nn_conv.c) a 3 x 3 convolution copies its input three times before
+ * multiplying — into the unrolled matrix (9 copies of every pixel), then OpenBLAS packs that matrix
+ * and the weights again on every call.  On the U-Net's small images (16 x 16 down to 2 x 2) those
+ * copies took about a third of a sampling pass.  Here the weights are packed once per call into
+ * panels of 16 output channels, [panel][k][16] with k = (kh, kw, c), and 8 output positions at a
+ * time read their 9 neighbours' channels from the image itself (a row of zeros off the image),
+ * each input value broadcast against a panel row: 8 x 32 outputs in 16 registers.
+ *
+ * Every output is one fused multiply-add chain over k in order, from 0: the same bits whatever
+ * the batch, the block a position falls in or the panel, and the same bits as the plain-C twin
+ * conv3x3_direct_ref (fmaf), which the unit tests hold the vector kernel to.
+ */
+#include "nn/nn_conv3x3.h"
+#include "nn/nn_simd.h"
+
+#include <math.h>
+#include <string.h>
+
+#define ROWS 8					/* output positions per block */
+#define LANES 16				/* output channels per panel */
+
+static const float zero_row[CONV3X3_MAX_C] __attribute__((aligned(64)));
+
+int
+conv3x3_direct_supported(void)
+{
+#if defined(__x86_64__) && defined(__GNUC__)
+	static int	has = -1;
+
+	if (has < 0)
+		has = __builtin_cpu_supports("avx512f");
+	return has && nn_simd_level() >= 2;
+#else
+	return 0;
+#endif
+}
+
+int
+conv3x3_direct_fits(int C, int OC)
+{
+	return C >= 1 && C <= CONV3X3_MAX_C && OC >= LANES && OC % LANES == 0;
+}
+
+void
+conv3x3_pack(float *wp, const float *w, int C, int OC)
+{
+	size_t		KKC = (size_t) 9 * C;
+
+	for (int p = 0; p < OC / LANES; p++)
+		for (size_t k = 0; k < KKC; k++)
+			for (int j = 0; j < LANES; j++)
+				wp[((size_t) p * KKC + k) * LANES + j] = w[(size_t) (p * LANES + j) * KKC + k];
+}
+
+/* The 9 neighbours (kh, kw row-major) of the output position at (b, y, x): its input pixel, or
+ * zeros off the image. */
+static inline void
+neighbours(const float **taps, const float *inp, int b, int y, int x, int H, int W, int C)
+{
+	for (int kh = 0; kh < 3; kh++)
+		for (int kw = 0; kw < 3; kw++)
+		{
+			int			iy = y + kh - 1,
+						ix = x + kw - 1;
+
+			taps[kh * 3 + kw] = iy < 0 || iy >= H || ix < 0 || ix >= W ? zero_row :
+				inp + (((size_t) b * H + iy) * W + ix) * C;
+		}
+}
+
+/* (b, y, x) one position on, in row-major order */
+static inline void
+next_position(int *b, int *y, int *x, int H, int W)
+{
+	if (++*x == W)
+	{
+		*x = 0;
+		if (++*y == H)
+			*y = 0, ++*b;
+	}
+}
+
+void
+conv3x3_direct_ref(float *out, const float *inp, const float *wp, int B, int H, int W, int C,
+				   int OC)
+{
+	int			N = B * H * W;
+	size_t		KKC = (size_t) 9 * C;
+	const float *taps[9];
+
+	int			b = 0,
+				y = 0,
+				x = 0;
+
+	for (int n = 0; n < N; n++, next_position(&b, &y, &x, H, W))
+	{
+		neighbours(taps, inp, b, y, x, H, W, C);
+		for (int o = 0; o < OC; o++)
+		{
+			const float *wo = wp + (size_t) (o / LANES) * KKC * LANES + o % LANES;
+			float		acc = 0.0f;
+
+			for (int t = 0; t < 9; t++)
+				for (int c = 0; c < C; c++)
+					acc = fmaf(taps[t][c], wo[((size_t) t * C + c) * LANES], acc);
+			out[(size_t) n * OC + o] = acc;
+		}
+	}
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+
+/* the accumulators stay in registers only if every loop over them is unrolled */
+#define UNROLLED _Pragma("GCC unroll 16")
+
+/*
+ * ROWS positions (their neighbours in taps[ROWS][9]) x PANELS panels of 16 channels starting at
+ * wp (the panels KKC * 16 floats apart); results to out[r * OC + panel * 16 + j] for r < rows.
+ */
+#define BLOCK_KERNEL(NAME, PANELS) \
+__attribute__((target("avx512f"))) \
+static void \
+NAME(float *out, int OC, const float *const (*taps)[9], const float *wp, int C, int rows) \
+{ \
+	size_t		KKC = (size_t) 9 * C; \
+	__m512		acc[ROWS][PANELS]; \
+	\
+	UNROLLED for (int r = 0; r < ROWS; r++) \
+		UNROLLED for (int q = 0; q < PANELS; q++) \
+			acc[r][q] = _mm512_setzero_ps(); \
+	for (int t = 0; t < 9; t++) \
+	{ \
+		const float *w0 = wp + (size_t) t * C * LANES; \
+		const float *a[ROWS]; \
+		\
+		UNROLLED for (int r = 0; r < ROWS; r++) \
+			a[r] = taps[r][t]; \
+		for (int c = 0; c < C; c++) \
+		{ \
+			__m512		wv[PANELS]; \
+			\
+			UNROLLED for (int q = 0; q < PANELS; q++) \
+				wv[q] = _mm512_loadu_ps(w0 + q * KKC * LANES + (size_t) c * LANES); \
+			UNROLLED for (int r = 0; r < ROWS; r++) \
+			{ \
+				__m512		x = _mm512_set1_ps(a[r][c]); \
+				\
+				UNROLLED for (int q = 0; q < PANELS; q++) \
+					acc[r][q] = _mm512_fmadd_ps(x, wv[q], acc[r][q]); \
+			} \
+		} \
+	} \
+	for (int r = 0; r < rows; r++) \
+		for (int q = 0; q < PANELS; q++) \
+			_mm512_storeu_ps(out + (size_t) r * OC + q * LANES, acc[r][q]); \
+}
+
+BLOCK_KERNEL(block_2panels, 2)
+BLOCK_KERNEL(block_1panel, 1)
+
+void
+conv3x3_direct(float *out, const float *inp, const float *wp, int B, int H, int W, int C, int OC)
+{
+	int			N = B * H * W;
+	size_t		KKC = (size_t) 9 * C;
+	const float *taps[ROWS][9];
+	int			b = 0,
+				y = 0,
+				x = 0;
+
+	for (int n0 = 0; n0 < N; n0 += ROWS)
+	{
+		int			rows = N - n0 < ROWS ? N - n0 : ROWS;
+		int			p = 0;
+
+		for (int r = 0; r < ROWS; r++)
+		{
+			if (r < rows)
+			{
+				neighbours(taps[r], inp, b, y, x, H, W, C);
+				next_position(&b, &y, &x, H, W);
+			}
+			else
+				for (int t = 0; t < 9; t++)
+					taps[r][t] = zero_row;
+		}
+		for (; p + 2 <= OC / LANES; p += 2)
+			block_2panels(out + (size_t) n0 * OC + p * LANES, OC,
+						  (const float *const (*)[9]) taps, wp + (size_t) p * KKC * LANES, C, rows);
+		if (p < OC / LANES)
+			block_1panel(out + (size_t) n0 * OC + p * LANES, OC,
+						 (const float *const (*)[9]) taps, wp + (size_t) p * KKC * LANES, C, rows);
+	}
+}
+#else
+void
+conv3x3_direct(float *out, const float *inp, const float *wp, int B, int H, int W, int C, int OC)
+{
+	conv3x3_direct_ref(out, inp, wp, B, H, W, C, OC);
+}
+#endif

@@ -1,0 +1,26 @@
+/*
+ * nn_conv3x3.h — the 3 x 3 convolution's forward pass straight from the image, without im2col
+ * (nn_conv3x3.c): conv2d_forward's path where the CPU has AVX-512 and the output channels are a
+ * multiple of 16.  Shapes as in nn_image.h: inp[B, H, W, C], out[B*H*W, OC] (written, no bias).
+ */
+#ifndef NTG_NN_CONV3X3_H
+#define NTG_NN_CONV3X3_H
+
+#include <stddef.h>
+
+#define CONV3X3_MAX_C 1024		/* input channels at most (the row of zeros off the image) */
+
+/* Whether this CPU runs conv3x3_direct's vector kernel (AVX-512, and not forced portable). */
+int			conv3x3_direct_supported(void);
+/* Whether a convolution of C input and OC output channels can take it. */
+int			conv3x3_direct_fits(int C, int OC);
+/* w[OC, 3, 3, C] into panels of 16 output channels: wp[OC / 16][9 * C][16] (9 * C * OC floats). */
+void		conv3x3_pack(float *wp, const float *w, int C, int OC);
+/* out[n, o] = sum over k = (kh, kw, c) in order of inp[neighbour kh, kw of n][c] * w[o, k], one
+ * fused multiply-add after another from 0: the vector kernel, and its plain-C twin. */
+void		conv3x3_direct(float *out, const float *inp, const float *wp, int B, int H, int W,
+						   int C, int OC);
+void		conv3x3_direct_ref(float *out, const float *inp, const float *wp, int B, int H, int W,
+							   int C, int OC);
+
+#endif							/* NTG_NN_CONV3X3_H */
