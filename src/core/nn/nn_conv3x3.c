@@ -19,6 +19,7 @@
 #include "nn/nn_simd.h"
 
 #include <math.h>
+#include <stddef.h>
 #include <string.h>
 
 #define ROWS 8					/* output positions per block */
@@ -62,6 +63,16 @@ conv3x3_pack(float *wp, const float *w, int C, int OC)
 static inline void
 neighbours(const float **taps, const float *inp, int b, int y, int x, int H, int W, int C)
 {
+	const float *at = inp + (((size_t) b * H + y) * W + x) * C;
+
+	if (y > 0 && y < H - 1 && x > 0 && x < W - 1)
+	{
+		/* inside the image (most positions): no bounds to check */
+		for (int kh = 0; kh < 3; kh++)
+			for (int kw = 0; kw < 3; kw++)
+				taps[kh * 3 + kw] = at + ((ptrdiff_t) (kh - 1) * W + (kw - 1)) * C;
+		return;
+	}
 	for (int kh = 0; kh < 3; kh++)
 		for (int kw = 0; kw < 3; kw++)
 		{
