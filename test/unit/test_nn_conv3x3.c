@@ -2,7 +2,8 @@
  * test_nn_conv3x3.c — the 3 x 3 convolution computed straight from the image (nn_conv3x3.h):
  * the packed weight layout, the plain-C twin against a direct loop in double, the AVX-512 kernel
  * against its twin bit for bit (where the CPU has AVX-512), rows that do not depend on the batch,
- * and conv2d_forward taking it (and matching the im2col path it replaces within rounding).
+ * and conv2d_forward taking it (and matching the im2col path it replaces within rounding); the
+ * same for the input gradient, a convolution by the turned kernel that conv2d_backward takes.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -92,7 +93,7 @@ test_shape(int B, int H, int W, int C, int OC, const char *what)
 
 	conv3x3_pack(wp, w, C, OC);
 	ok(packed_as_documented(wp, w, C, OC), "%s: weights packed in panels of 16 channels", what);
-	conv3x3_direct_ref(ref, inp, wp, B, H, W, C, OC);
+	conv3x3_direct_ref(ref, inp, wp, B, H, W, C, OC, 0);
 	ok(direct_diff(ref, inp, w, B, H, W, C, OC) < 1e-5, "%s: the plain-C twin is the convolution (%g)",
 	   what, direct_diff(ref, inp, w, B, H, W, C, OC));
 	if (!conv3x3_direct_supported())
@@ -100,11 +101,11 @@ test_shape(int B, int H, int W, int C, int OC, const char *what)
 		printf("# %s: no AVX-512 on this CPU: the vector kernel is not checked\n", what);
 		goto out;
 	}
-	conv3x3_direct(vec, inp, wp, B, H, W, C, OC);
+	conv3x3_direct(vec, inp, wp, B, H, W, C, OC, 0);
 	ok(memcmp(vec, ref, no * sizeof(float)) == 0, "%s: the AVX-512 kernel gives its twin's bits", what);
 	for (int b = 0; b < B; b++)
 	{
-		conv3x3_direct(one, inp + (size_t) b * H * W * C, wp, 1, H, W, C, OC);
+		conv3x3_direct(one, inp + (size_t) b * H * W * C, wp, 1, H, W, C, OC, 0);
 		alone &= memcmp(one, vec + (size_t) b * per_image, per_image * sizeof(float)) == 0;
 	}
 	ok(alone, "%s: each image alone gives the bits it gets among %d", what, B);
@@ -125,6 +126,50 @@ out:
 	free(fwd), free(im2col);
 }
 
+/*
+ * The input gradient (conv2d_backward with dinp) as a convolution of dout by the turned kernel:
+ * against its im2col + col2im form within rounding, accumulating into what dinp held, and the
+ * vector kernel against the twin bit for bit.
+ */
+static void
+test_input_gradient(int B, int H, int W, int C, int OC, const char *what)
+{
+	size_t		ni = (size_t) B * H * W * C,
+				no = (size_t) B * H * W * OC,
+				nw = (size_t) OC * 9 * C;
+	float	   *dout = randn(no, 1.0f),
+			   *w = randn(nw, 0.3f),
+			   *held = randn(ni, 1.0f),
+			   *wp = malloc(nw * sizeof(float)),
+			   *ref = malloc(ni * sizeof(float)),
+			   *vec = malloc(ni * sizeof(float)),
+			   *dinp = malloc(ni * sizeof(float)),
+			   *im2col = malloc(ni * sizeof(float)),
+			   *col = calloc(conv2d_col_floats(C, 3) + 16, sizeof(float));
+	double		worst = 0.0;
+
+	conv3x3_pack_transposed(wp, w, C, OC);
+	memcpy(ref, held, ni * sizeof(float));
+	conv3x3_direct_ref(ref, dout, wp, B, H, W, OC, C, 1);
+	memcpy(im2col, held, ni * sizeof(float));
+	nn_simd_force(0);
+	conv2d_backward(im2col, NULL, NULL, dout, NULL, w, B, H, W, C, OC, 3, col);
+	nn_simd_force(2);
+	for (size_t i = 0; i < ni; i++)
+		worst = fmax(worst, fabs(im2col[i] - ref[i]) / (1.0 + fabs(im2col[i])));
+	ok(worst < 1e-5, "%s: the turned kernel's convolution is the input gradient, added (%g)", what, worst);
+	if (!conv3x3_direct_supported())
+		goto out;
+	memcpy(vec, held, ni * sizeof(float));
+	conv3x3_direct(vec, dout, wp, B, H, W, OC, C, 1);
+	ok(memcmp(vec, ref, ni * sizeof(float)) == 0, "%s: the AVX-512 kernel adds its twin's bits", what);
+	memcpy(dinp, held, ni * sizeof(float));
+	conv2d_backward(dinp, NULL, NULL, dout, NULL, w, B, H, W, C, OC, 3, col);
+	ok(memcmp(dinp, vec, ni * sizeof(float)) == 0, "%s: conv2d_backward computes it with the kernel", what);
+out:
+	free(dout), free(w), free(held), free(wp), free(ref), free(vec), free(dinp), free(im2col), free(col);
+}
+
 int
 main(void)
 {
@@ -141,5 +186,8 @@ main(void)
 	test_shape(5, 3, 7, 3, 48, "3 -> 48 on 3 x 7, 5 images (a block of 1 and one panel left)");
 	test_shape(2, 1, 1, 5, 16, "one pixel per image");
 	test_shape(4, 16, 16, 32, 32, "32 -> 32 on 16 x 16, 4 images");
+	test_input_gradient(2, 8, 8, 32, 64, "gradient 64 -> 32 on 8 x 8");
+	test_input_gradient(3, 2, 2, 128, 64, "gradient of a concatenation, 64 -> 128 on 2 x 2");
+	test_input_gradient(5, 3, 7, 48, 1, "gradient of the output convolution, 1 -> 48 on 3 x 7");
 	return done_testing();
 }

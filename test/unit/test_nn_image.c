@@ -423,6 +423,7 @@ main(void)
 		test_conv(9, 12, 12, 2, 3, 3, "3x3 over several chunks");
 		test_conv(1, 2, 2, 3, 2, 3, "3x3 on 4 positions (the small-matrix path)");
 		test_conv(2, 4, 3, 3, 16, 3, "3x3 to 16 channels (straight from the image with AVX-512)");
+		test_conv(1, 3, 4, 16, 16, 3, "3x3 from 16 channels (its input gradient as a convolution too)");
 		test_groupnorm();
 		test_plumbing();
 		test_attention();

@@ -299,7 +299,7 @@ conv3(NetdiffusModel *m, float *out, const float *inp, int wi, int bi, int B, in
 			conv3x3_pack(m->packed[wi], w, C, OC);
 		if (m->packed[wi] != NULL)
 		{
-			conv3x3_direct(out, inp, m->packed[wi], B, side, side, C, OC);
+			conv3x3_direct(out, inp, m->packed[wi], B, side, side, C, OC, 0);
 			img_bias_forward(out, W(m, bi), B * side * side, OC);
 			return;
 		}

@@ -102,7 +102,7 @@ conv2d_forward(float *out, const float *inp, const float *w, const float *b, int
 	{
 		/* col holds CONV2D_CHUNK * 9 * C floats: the packed weights fit */
 		conv3x3_pack(col, w, C, OC);
-		conv3x3_direct(out, inp, col, B, H, W, C, OC);
+		conv3x3_direct(out, inp, col, B, H, W, C, OC, 0);
 	}
 	else
 		for (int n0 = 0; n0 < N; n0 += CONV2D_CHUNK)
@@ -129,6 +129,14 @@ conv2d_backward(float *dinp, float *dw, float *db, const float *dout, const floa
 	{
 		linear_backward(dinp, dw, dout, inp, w, N, C, OC);
 		return;
+	}
+	if (dinp != NULL && K == 3 && OC <= CONV2D_CHUNK && conv3x3_direct_fits(OC, C) &&
+		conv3x3_direct_supported())
+	{
+		/* a convolution of dout by the turned kernel; col holds its packing before dw uses it */
+		conv3x3_pack_transposed(col, w, C, OC);
+		conv3x3_direct(dinp, dout, col, B, H, W, OC, C, 1);
+		dinp = NULL;
 	}
 	for (int n0 = 0; n0 < N; n0 += CONV2D_CHUNK)
 	{

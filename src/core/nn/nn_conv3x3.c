@@ -11,9 +11,14 @@
  * time read their 9 neighbours' channels from the image itself (a row of zeros off the image),
  * each input value broadcast against a panel row: 8 x 32 outputs in 16 registers.
  *
- * Every output is one fused multiply-add chain over k in order, from 0: the same bits whatever
- * the batch, the block a position falls in or the panel, and the same bits as the plain-C twin
- * conv3x3_direct_ref (fmaf), which the unit tests hold the vector kernel to.
+ * Every output is one fused multiply-add chain over k in order, from 0 (then added to out when
+ * accumulating): the same bits whatever the batch, the block a position falls in or the panel,
+ * and the same bits as the plain-C twin conv3x3_direct_ref (fmaf), which the unit tests hold the
+ * vector kernel to.
+ *
+ * The input gradient of a 3 x 3 convolution is itself one, from the output gradient's OC channels
+ * to C, with the kernel turned half a circle and its channels swapped (conv3x3_pack_transposed),
+ * so conv2d_backward takes the same kernel for it instead of a product and col2im.
  */
 #include "nn/nn_conv3x3.h"
 #include "nn/nn_simd.h"
@@ -58,6 +63,20 @@ conv3x3_pack(float *wp, const float *w, int C, int OC)
 				wp[((size_t) p * KKC + k) * LANES + j] = w[(size_t) (p * LANES + j) * KKC + k];
 }
 
+void
+conv3x3_pack_transposed(float *wp, const float *w, int C, int OC)
+{
+	size_t		KKO = (size_t) 9 * OC;
+
+	/* channel c of the result, k = (t, o): tap 8 - t of w (the kernel turned half a circle) */
+	for (int p = 0; p < C / LANES; p++)
+		for (int t = 0; t < 9; t++)
+			for (int o = 0; o < OC; o++)
+				for (int j = 0; j < LANES; j++)
+					wp[((size_t) p * KKO + (size_t) t * OC + o) * LANES + j] =
+						w[((size_t) o * 9 + (8 - t)) * C + p * LANES + j];
+}
+
 /* The 9 neighbours (kh, kw row-major) of the output position at (b, y, x): its input pixel, or
  * zeros off the image. */
 static inline void
@@ -98,7 +117,7 @@ next_position(int *b, int *y, int *x, int H, int W)
 
 void
 conv3x3_direct_ref(float *out, const float *inp, const float *wp, int B, int H, int W, int C,
-				   int OC)
+				   int OC, int add)
 {
 	int			N = B * H * W;
 	size_t		KKC = (size_t) 9 * C;
@@ -119,7 +138,7 @@ conv3x3_direct_ref(float *out, const float *inp, const float *wp, int B, int H, 
 			for (int t = 0; t < 9; t++)
 				for (int c = 0; c < C; c++)
 					acc = fmaf(taps[t][c], wo[((size_t) t * C + c) * LANES], acc);
-			out[(size_t) n * OC + o] = acc;
+			out[(size_t) n * OC + o] = add ? out[(size_t) n * OC + o] + acc : acc;
 		}
 	}
 }
@@ -137,7 +156,7 @@ conv3x3_direct_ref(float *out, const float *inp, const float *wp, int B, int H, 
 #define BLOCK_KERNEL(NAME, PANELS) \
 __attribute__((target("avx512f"))) \
 static void \
-NAME(float *out, int OC, const float *const (*taps)[9], const float *wp, int C, int rows) \
+NAME(float *out, int OC, const float *const (*taps)[9], const float *wp, int C, int rows, int add) \
 { \
 	size_t		KKC = (size_t) 9 * C; \
 	__m512		acc[ROWS][PANELS]; \
@@ -169,14 +188,19 @@ NAME(float *out, int OC, const float *const (*taps)[9], const float *wp, int C, 
 	} \
 	for (int r = 0; r < rows; r++) \
 		for (int q = 0; q < PANELS; q++) \
-			_mm512_storeu_ps(out + (size_t) r * OC + q * LANES, acc[r][q]); \
+		{ \
+			float	   *dst = out + (size_t) r * OC + q * LANES; \
+			\
+			_mm512_storeu_ps(dst, add ? _mm512_add_ps(_mm512_loadu_ps(dst), acc[r][q]) : acc[r][q]); \
+		} \
 }
 
 BLOCK_KERNEL(block_2panels, 2)
 BLOCK_KERNEL(block_1panel, 1)
 
 void
-conv3x3_direct(float *out, const float *inp, const float *wp, int B, int H, int W, int C, int OC)
+conv3x3_direct(float *out, const float *inp, const float *wp, int B, int H, int W, int C, int OC,
+			   int add)
 {
 	int			N = B * H * W;
 	size_t		KKC = (size_t) 9 * C;
@@ -203,16 +227,17 @@ conv3x3_direct(float *out, const float *inp, const float *wp, int B, int H, int 
 		}
 		for (; p + 2 <= OC / LANES; p += 2)
 			block_2panels(out + (size_t) n0 * OC + p * LANES, OC,
-						  (const float *const (*)[9]) taps, wp + (size_t) p * KKC * LANES, C, rows);
+						  (const float *const (*)[9]) taps, wp + (size_t) p * KKC * LANES, C, rows, add);
 		if (p < OC / LANES)
 			block_1panel(out + (size_t) n0 * OC + p * LANES, OC,
-						 (const float *const (*)[9]) taps, wp + (size_t) p * KKC * LANES, C, rows);
+						 (const float *const (*)[9]) taps, wp + (size_t) p * KKC * LANES, C, rows, add);
 	}
 }
 #else
 void
-conv3x3_direct(float *out, const float *inp, const float *wp, int B, int H, int W, int C, int OC)
+conv3x3_direct(float *out, const float *inp, const float *wp, int B, int H, int W, int C, int OC,
+			   int add)
 {
-	conv3x3_direct_ref(out, inp, wp, B, H, W, C, OC);
+	conv3x3_direct_ref(out, inp, wp, B, H, W, C, OC, add);
 }
 #endif
