@@ -1,6 +1,6 @@
 /*
- * nn_conv3x3.c — the 3 x 3 convolution's forward pass computed straight from the image
- * ("implicit GEMM"), with AVX-512, for the output channel counts the netdiffus U-Net uses
+ * nn_conv3x3.c — the 3 x 3 convolution's forward pass and input gradient computed straight from
+ * the image ("implicit GEMM"), with AVX-512, for the channel counts the netdiffus U-Net uses
  * (multiples of 16).
  *
  * Why: through im2col + sgemm (nn_conv.c) a 3 x 3 convolution copies its input three times before
@@ -25,7 +25,6 @@
 
 #include <math.h>
 #include <stddef.h>
-#include <string.h>
 
 #define ROWS 8					/* output positions per block */
 #define LANES 16				/* output channels per panel */
@@ -122,7 +121,6 @@ conv3x3_direct_ref(float *out, const float *inp, const float *wp, int B, int H, 
 	int			N = B * H * W;
 	size_t		KKC = (size_t) 9 * C;
 	const float *taps[9];
-
 	int			b = 0,
 				y = 0,
 				x = 0;
