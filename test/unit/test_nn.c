@@ -423,15 +423,16 @@ test_simd(void)
 
 /*
  * nn_matvec must give nn_dot's sums bit for bit (a one-row decode and a node decoded among a few
- * others then agree), on every kernel level, for lengths that exercise each loop and tail; and
- * linear_forward's rows up to NN_SMALL_N must be what each row alone gives.
+ * others then agree), on every kernel level, for lengths that exercise each loop and tail and
+ * for matrices tall enough that the kernel prefetches rows ahead; and linear_forward's rows up to
+ * NN_SMALL_N must be what each row alone gives.
  */
 static void
 test_matvec(void)
 {
 	enum
 	{
-		ROWS = 11, MAXN = 203, NB = NN_SMALL_N
+		ROWS = 23, MAXN = 203, NB = NN_SMALL_N
 	};
 	static float w[ROWS * MAXN],
 				x[NB * MAXN];

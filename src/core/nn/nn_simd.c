@@ -151,13 +151,22 @@ dot_avx2(const float *a, const float *b, int n)
 }
 
 /*
+ * A one-row decode step streams every weight matrix from L3 (a default llama's 5 MB do not fit in
+ * L2), and the hardware prefetcher alone leaves the loads waiting: asking for the rows
+ * MATVEC_PREFETCH_ROWS ahead made one-row llama sampling 8-15 % faster on the core (4 to 12
+ * rows ahead measured alike, 16 and more slower; mamba's one-row calls were unchanged).
+ */
+#define MATVEC_PREFETCH_ROWS 8
+
+/*
  * Four rows of W against one x, each with exactly dot_avx2's operations (the same two
  * accumulators, the same order of additions), so out[o] == dot_avx2(x, W[o]) bit for bit; x is
- * loaded once for the four rows, which is what makes it faster than four dot products.
+ * loaded once for the four rows, which is what makes it faster than four dot products.  pf: the
+ * rows MATVEC_PREFETCH_ROWS ahead are still in W (prefetching never reads past it).
  */
 __attribute__((target("avx2,fma")))
 static void
-matvec4_avx2(float *out, const float *w, const float *x, int n)
+matvec4_avx2(float *out, const float *w, const float *x, int n, int pf)
 {
 	const float *w0 = w,
 			   *w1 = w + n,
@@ -182,6 +191,13 @@ matvec4_avx2(float *out, const float *w, const float *x, int n)
 		__m256		xl = _mm256_loadu_ps(x + i),
 					xh = _mm256_loadu_ps(x + i + 8);
 
+		if (pf)
+		{
+			_mm_prefetch((const char *) (w0 + i + MATVEC_PREFETCH_ROWS * (size_t) n), _MM_HINT_T0);
+			_mm_prefetch((const char *) (w1 + i + MATVEC_PREFETCH_ROWS * (size_t) n), _MM_HINT_T0);
+			_mm_prefetch((const char *) (w2 + i + MATVEC_PREFETCH_ROWS * (size_t) n), _MM_HINT_T0);
+			_mm_prefetch((const char *) (w3 + i + MATVEC_PREFETCH_ROWS * (size_t) n), _MM_HINT_T0);
+		}
 		a0 = _mm256_fmadd_ps(xl, _mm256_loadu_ps(w0 + i), a0);
 		b0 = _mm256_fmadd_ps(xh, _mm256_loadu_ps(w0 + i + 8), b0);
 		a1 = _mm256_fmadd_ps(xl, _mm256_loadu_ps(w1 + i), a1);
@@ -354,7 +370,7 @@ nn_matvec(float *out, const float *w, const float *x, int rows, int n)
 #ifdef HAVE_X86
 	if (avx2())
 		for (; o + 4 <= rows; o += 4)
-			matvec4_avx2(out + o, w + (size_t) o * n, x, n);
+			matvec4_avx2(out + o, w + (size_t) o * n, x, n, o + 4 + MATVEC_PREFETCH_ROWS <= rows);
 #endif
 	for (; o < rows; o++)
 		out[o] = nn_dot(x, w + (size_t) o * n, n);
