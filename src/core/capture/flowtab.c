@@ -406,8 +406,11 @@ over_limit(const NtgFlowTable *t, size_t more)
 
 /*
  * Memory for one more flow: from the freelist, else from the current chunk, else a new chunk
- * (or, at the memory limit, the place of the flow idle the longest).  The next slot of the chunk
- * is prefetched for writing: zeroing a new flow otherwise stalled on a cache miss per flow.
+ * (or, at the memory limit, the place of the flow idle the longest).  A new chunk's pages are
+ * faulted in with one system call (ntg_mem_populate): a capture of many short flows otherwise
+ * took a page fault every sixteen flows, 15 % of the core's time on a virtual machine.  The next
+ * slot of the chunk is prefetched for writing: zeroing a new flow otherwise stalled on a cache
+ * miss per flow.
  */
 static int
 alloc_flow(NtgFlowTable *t, Flow **out)
@@ -444,6 +447,7 @@ alloc_flow(NtgFlowTable *t, Flow **out)
 		}
 		if (!(t->chunk = ntg_malloc(chunk_bytes)))
 			return NTG_ERR_NOMEM;
+		ntg_mem_populate(t->chunk, chunk_bytes);
 		mem_add(t, chunk_bytes);
 		t->chunks[t->nchunks++] = t->chunk;
 		/* cache-line aligned flows */
