@@ -408,7 +408,7 @@ over_limit(const NtgFlowTable *t, size_t more)
  * Memory for one more flow: from the freelist, else from the current chunk, else a new chunk
  * (or, at the memory limit, the place of the flow idle the longest).  A new chunk's pages are
  * faulted in with one system call (ntg_mem_populate): a capture of many short flows otherwise
- * took a page fault every sixteen flows, 15 % of the core's time on a virtual machine.  The next
+ * took a page fault per 4 kB of flows, 15 % of the core's time on a virtual machine.  The next
  * slot of the chunk is prefetched for writing: zeroing a new flow otherwise stalled on a cache
  * miss per flow.
  */
