@@ -1226,6 +1226,60 @@ test_kept_histories(const NtgSeqSet *s)
 	ntg_llama_kind.destroy(&m->base);
 }
 
+/*
+ * The sampler's own decode (a KV cache, one position at a time, attention over the node's chain)
+ * gives the forward pass's distribution after every history up to max_len, in every position of
+ * attention's four-at-a-time scoring and its tail: random histories, on a model trained on two
+ * classes of long rows (trained, its attention is sharp enough that scoring a position with
+ * another's key moves the probabilities by ~1e-3; random weights moved them by ~1e-6).
+ */
+static void
+test_decode_matches_forward(void)
+{
+	static const int32_t row[] = {10, -20, 30, -40, 50, -60, 70, -80, 90, -100};
+	NtgSeqSetBuilder *b = ntg_seqset_builder_new();
+	NtgSeqSet	longs;
+	LlamaModel *m;
+	NtgRng		rng;
+	NtgError	err;
+	double		worst = 0.0;
+	int			tried = 0;
+
+	ntg_seqset_builder_add(b, "one", row, 10, &err);
+	ntg_seqset_builder_add(b, "two", row + 2, 8, &err);
+	ntg_seqset_builder_finish(b, &longs, &err);
+	m = train_for(make_model(&longs, 30, 2), &longs, 30);
+	ntg_rng_seed(&rng, 31);
+	for (int trial = 0; m != NULL && trial < 40; trial++)
+	{
+		int			cls = trial % 2,
+					len = trial % m->cfg.max_len;
+		int32_t		hist[LLAMA_MAX_LEN + 1];
+		float		p_fwd[64],
+					p_dec[64];
+
+		hist[0] = ntg_tok_class(&m->tok, cls);
+		for (int i = 1; i <= len; i++)
+			hist[i] = (int32_t) ntg_rng_below(&rng, (uint64_t) m->tok.n_values);
+		if (llama_next_probs(m, hist, len + 1, p_fwd, &err) != NTG_OK ||
+			llama_sampler_probs(m, cls, hist + 1, len, p_dec, &err) != NTG_OK)
+		{
+			printf("# %s\n", err.msg);
+			worst = 1.0;
+			break;
+		}
+		for (int i = 0; i <= m->tok.n_values; i++)
+			worst = fmax(worst, fabs(p_fwd[i] - p_dec[i]));
+		tried++;
+	}
+	ok(m != NULL && m->cfg.max_len >= 9 && tried == 40 && worst < 1e-5,
+	   "the sampler's decode gives the forward pass's next-token probabilities up to max_len %d (worst %.2g)",
+	   m ? m->cfg.max_len : 0, worst);
+	if (m != NULL)
+		ntg_llama_kind.destroy(&m->base);
+	ntg_seqset_free(&longs);
+}
+
 int
 main(void)
 {
@@ -1243,6 +1297,7 @@ main(void)
 	test_overfit(&s);
 	test_determinism(&s);
 	test_kept_histories(&s);
+	test_decode_matches_forward();
 	test_sampling_rules(&s);
 	test_distribution(&s);
 	test_stratified(&s);

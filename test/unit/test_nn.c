@@ -474,6 +474,72 @@ test_matvec(void)
 	ok(alone_same, "linear forward of %d rows gives each row the bits it gets alone", NB);
 }
 
+/*
+ * nn_vmax, nn_vshift_scale and nn_axpy_unfused promise the plain loops' bits on every level: the
+ * sampler's draws (max, shift and scale of the logits) and its attention (weighted sum of values)
+ * must not depend on the CPU's vector width.  Lengths exercise each loop and tail; a NaN and
+ * infinities check what max skips and keeps.
+ */
+static void
+test_exact_kernels(void)
+{
+	static const int lens[] = {1, 3, 4, 7, 8, 9, 15, 16, 17, 20, 31, 160, 203};
+	float		x[203],
+				base[203],
+				y0[203],
+				y2[203],
+				a0[203],
+				a2[203];
+	int			max_same = 1,
+				scale_same = 1,
+				axpy_same = 1;
+
+	fill(x, 203, 3.0f);
+	fill(base, 203, 1.0f);
+	for (int k = 0; k < (int) (sizeof(lens) / sizeof(lens[0])); k++)
+	{
+		int			n = lens[k];
+		float		m[2];
+
+		for (int level = 0; level <= 2; level += 2)
+		{
+			float	   *y = level ? y2 : y0,
+					   *a = level ? a2 : a0;
+
+			nn_simd_force(level);
+			m[level / 2] = nn_vmax(x, n);
+			memcpy(y, x, n * sizeof(float));
+			nn_vshift_scale(y, n, m[level / 2], 1.7f);
+			memcpy(a, base, n * sizeof(float));
+			nn_axpy_unfused(a, 0.37f, x, n);
+		}
+		for (int i = 0; i < n; i++)
+		{
+			float		want = -INFINITY;
+
+			for (int j = 0; j < n; j++)
+				want = x[j] > want ? x[j] : want;
+			if (m[0] != want || m[1] != want)
+				max_same = 0;
+			if (memcmp(&y0[i], &(float) {(x[i] - want) * 1.7f}, sizeof(float)) != 0 ||
+				memcmp(&y0[i], &y2[i], sizeof(float)) != 0)
+				scale_same = 0;
+			if (memcmp(&a0[i], &(float) {base[i] + (float) (0.37f * x[i])}, sizeof(float)) != 0 ||
+				memcmp(&a0[i], &a2[i], sizeof(float)) != 0)
+				axpy_same = 0;
+		}
+	}
+	nn_simd_force(2);
+	ok(max_same, "vector max equals the plain loop's on both levels");
+	ok(scale_same, "shift and scale give the plain loop's bits on both levels");
+	ok(axpy_same, "unfused axpy gives the plain loop's bits on both levels");
+	x[5] = NAN;
+	x[40] = INFINITY;
+	ok(nn_vmax(x, 203) == INFINITY && nn_vmax(x, 17) > -INFINITY && !isnan(nn_vmax(x, 17)),
+	   "vector max skips a NaN and keeps an infinity");
+	ok(nn_vmax(x, 0) == -INFINITY, "vector max of nothing is -infinity");
+}
+
 int
 main(void)
 {
@@ -481,6 +547,7 @@ main(void)
 	nn_blas_init(1);
 	test_simd();
 	test_matvec();
+	test_exact_kernels();
 	test_linear();
 	test_rmsnorm();
 	test_embedding();

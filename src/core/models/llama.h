@@ -134,6 +134,11 @@ void		llama_blank_inputs(LlamaModel *m, int32_t *tokens, const int *len, int S);
  * sampler sees it at temperature 1: probs gets n_values + 1 floats.  For tests. */
 int			llama_next_probs(LlamaModel *m, const int32_t *tokens, int len, float *probs,
 							 NtgError *err);
+/* The same distribution as the sampler computes it (KV cache, one node decoded per position,
+ * the kept histories left aside), after <CLASS_c> and the len value tokens of tokens.  For tests:
+ * the two must agree. */
+int			llama_sampler_probs(LlamaModel *m, int class_index, const int32_t *tokens, int len,
+								float *probs, NtgError *err);
 
 /* Like kind->sample but with an explicit batch (rows through the KV cache together); batch 1
  * is "one at a time". */

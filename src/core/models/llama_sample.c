@@ -21,6 +21,7 @@
  */
 #include "models/llama.h"
 #include "models/token_draw.h"
+#include "nn/nn_simd.h"
 
 #include <math.h>
 #include <string.h>
@@ -169,6 +170,48 @@ cache_at(const LlamaSampler *s, float *cache, int l, int p, int j, int C)
 	return cache + (((size_t) l * s->T + p) * s->cap + j) * C;
 }
 
+/* Scores q . k / sqrt(HS) of one head's query against the keys of positions 0 .. p (chain),
+ * into att.  Four positions at a time, each summed in the order of a plain loop: the same bits,
+ * with four independent chains of additions instead of one. */
+static void
+head_scores(const LlamaSampler *s, int l, int p, int C, int h, int HS, const float *q, float scale)
+{
+	int			u = 0;
+
+	for (; u + 4 <= p + 1; u += 4)
+	{
+		const float *k0 = cache_at(s, s->kcache, l, u, s->chain[u], C) + h * HS,
+				   *k1 = cache_at(s, s->kcache, l, u + 1, s->chain[u + 1], C) + h * HS,
+				   *k2 = cache_at(s, s->kcache, l, u + 2, s->chain[u + 2], C) + h * HS,
+				   *k3 = cache_at(s, s->kcache, l, u + 3, s->chain[u + 3], C) + h * HS;
+		float		d0 = 0.0f,
+					d1 = 0.0f,
+					d2 = 0.0f,
+					d3 = 0.0f;
+
+		for (int i = 0; i < HS; i++)
+		{
+			d0 += q[i] * k0[i];
+			d1 += q[i] * k1[i];
+			d2 += q[i] * k2[i];
+			d3 += q[i] * k3[i];
+		}
+		s->att[u] = d0 * scale;
+		s->att[u + 1] = d1 * scale;
+		s->att[u + 2] = d2 * scale;
+		s->att[u + 3] = d3 * scale;
+	}
+	for (; u <= p; u++)
+	{
+		const float *k = cache_at(s, s->kcache, l, u, s->chain[u], C) + h * HS;
+		float		d = 0.0f;
+
+		for (int i = 0; i < HS; i++)
+			d += q[i] * k[i];
+		s->att[u] = d * scale;
+	}
+}
+
 /* Attention of each node's query at position p over its own chain of ancestors 0 .. p. */
 static void
 attend_chain(LlamaSampler *s, int l, int U, int p, int C, int NH)
@@ -190,21 +233,11 @@ attend_chain(LlamaSampler *s, int l, int U, int p, int C, int NH)
 		{
 			const float *q = s->qkv + (size_t) j * 3 * C + h * HS;
 			float	   *o = s->atty + (size_t) j * C + h * HS;
-			float		mx = -INFINITY,
+			float		mx,
 						sum = 0.0f;
 
-			for (int u = 0; u <= p; u++)
-			{
-				const float *k = cache_at(s, s->kcache, l, u, s->chain[u], C) + h * HS;
-				float		d = 0.0f;
-
-				for (int i = 0; i < HS; i++)
-					d += q[i] * k[i];
-				d *= scale;
-				s->att[u] = d;
-				if (d > mx)
-					mx = d;
-			}
+			head_scores(s, l, p, C, h, HS, q, scale);
+			mx = nn_vmax(s->att, p + 1);
 			for (int u = 0; u <= p; u++)
 			{
 				s->att[u] = expf(s->att[u] - mx);
@@ -212,13 +245,8 @@ attend_chain(LlamaSampler *s, int l, int U, int p, int C, int NH)
 			}
 			memset(o, 0, HS * sizeof(float));
 			for (int u = 0; u <= p; u++)
-			{
-				const float *v = cache_at(s, s->vcache, l, u, s->chain[u], C) + h * HS;
-				float		w = s->att[u] / sum;
-
-				for (int i = 0; i < HS; i++)
-					o[i] += w * v[i];
-			}
+				nn_axpy_unfused(o, s->att[u] / sum,
+								cache_at(s, s->vcache, l, u, s->chain[u], C) + h * HS, HS);
 		}
 	}
 }
@@ -457,6 +485,36 @@ llama_sample_chunk(LlamaModel *m, int class_index, int nb, const NtgTokenSamplin
 		}
 		U = next;
 	}
+	return NTG_OK;
+}
+
+int
+llama_sampler_probs(LlamaModel *m, int class_index, const int32_t *tokens, int len, float *probs,
+					NtgError *err)
+{
+	LlamaSampler *s;
+	double		sum = 0.0;
+	float		mx;
+	int			rc;
+
+	if (class_index < 0 || class_index >= m->base.n_classes || len < 0 || len >= m->cfg.max_len)
+		return ntg_error(err, NTG_ERR_INVALID_ARG, "class or history length out of range");
+	if ((rc = llama_ensure_sampler(m, 1, err)) != NTG_OK ||
+		(rc = llama_prefix(m, class_index, err)) != NTG_OK)
+		return rc;
+	s = m->sampler;
+	for (int p = 1; p <= len; p++)
+	{
+		s->ntok[0] = tokens[p - 1];
+		s->parent[(size_t) p * s->cap] = 0;
+		if ((rc = llama_decode_nodes(m, 1, p, err)) != NTG_OK)
+			return rc;
+	}
+	mx = nn_vmax(s->logits, s->K);
+	for (int i = 0; i < s->K; i++)
+		sum += probs[i] = expf(s->logits[i] - mx);
+	for (int i = 0; i < s->K; i++)
+		probs[i] = (float) (probs[i] / sum);
 	return NTG_OK;
 }
 

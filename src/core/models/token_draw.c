@@ -103,17 +103,14 @@ build_dist(NtgTokenDraw *s, int j, float *z, const NtgTokenSampling *o)
 	int			K = s->K;
 	/* shift by the max before scaling, and cap 1/T, so a tiny temperature cannot overflow */
 	float		inv_t = (float) fmin(1.0 / o->temperature, FLT_MAX);
-	float		mx = -INFINITY;
+	float		mx;
 	double	   *cdf = s->cdf + (size_t) j * K;
 	int		   *kept = s->kept + (size_t) j * K;
 	double		acc = 0.0;
 	int			keep = K;
 
-	for (int i = 0; i < K; i++)
-		if (z[i] > mx)
-			mx = z[i];
-	for (int i = 0; i < K; i++)
-		z[i] = (z[i] - mx) * inv_t;
+	mx = nn_vmax(z, K);
+	nn_vshift_scale(z, K, mx, inv_t);
 	nn_vexp(z, K);
 	if ((o->top_k > 0 && o->top_k < K) || o->top_p < 1.0)
 	{

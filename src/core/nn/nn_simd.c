@@ -68,6 +68,24 @@ axpy_plain(float *y, float a, const float *x, int n)
 		y[i] += a * x[i];
 }
 
+static float
+vmax_plain(const float *x, int n)
+{
+	float		mx = -INFINITY;
+
+	for (int i = 0; i < n; i++)
+		if (x[i] > mx)
+			mx = x[i];
+	return mx;
+}
+
+static void
+shift_scale_plain(float *x, int n, float sub, float mul)
+{
+	for (int i = 0; i < n; i++)
+		x[i] = (x[i] - sub) * mul;
+}
+
 static void
 adamw_plain(float *w, float *g, float *m, float *v, size_t n, const NnAdamWArgs *a)
 {
@@ -243,6 +261,70 @@ axpy_avx2(float *y, float a, const float *x, int n)
 		y[i] += a * x[i];
 }
 
+/* Lanes that meet a NaN keep their maximum (maxps returns its second operand then), as the plain
+ * loop skips NaNs; the maximum of the finite values does not depend on the order. */
+__attribute__((target("avx2")))
+static float
+vmax_avx2(const float *x, int n)
+{
+	__m256		m0 = _mm256_set1_ps(-INFINITY),
+				m1 = m0;
+	__m128		h;
+	float		mx;
+	int			i = 0;
+
+	for (; i + 16 <= n; i += 16)
+	{
+		m0 = _mm256_max_ps(_mm256_loadu_ps(x + i), m0);
+		m1 = _mm256_max_ps(_mm256_loadu_ps(x + i + 8), m1);
+	}
+	for (; i + 8 <= n; i += 8)
+		m0 = _mm256_max_ps(_mm256_loadu_ps(x + i), m0);
+	m0 = _mm256_max_ps(m0, m1);
+	h = _mm_max_ps(_mm256_castps256_ps128(m0), _mm256_extractf128_ps(m0, 1));
+	h = _mm_max_ps(h, _mm_movehl_ps(h, h));
+	h = _mm_max_ss(h, _mm_shuffle_ps(h, h, 1));
+	mx = _mm_cvtss_f32(h);
+	for (; i < n; i++)
+		if (x[i] > mx)
+			mx = x[i];
+	return mx;
+}
+
+/* a subtraction then a multiplication, each rounded: the plain loop's bits */
+__attribute__((target("avx2")))
+static void
+shift_scale_avx2(float *x, int n, float sub, float mul)
+{
+	__m256		vs = _mm256_set1_ps(sub),
+				vm = _mm256_set1_ps(mul);
+	int			i = 0;
+
+	for (; i + 8 <= n; i += 8)
+		_mm256_storeu_ps(x + i, _mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(x + i), vs), vm));
+	for (; i < n; i++)
+		x[i] = (x[i] - sub) * mul;
+}
+
+/* the product rounded before the addition: the plain loop's bits.  Compiled for AVX2 without FMA,
+ * as GCC contracts a multiplication and an addition (intrinsics too) where FMA is allowed. */
+__attribute__((target("avx2")))
+static void
+axpy_unfused_avx2(float *y, float a, const float *x, int n)
+{
+	__m256		va = _mm256_set1_ps(a);
+	int			i = 0;
+
+	for (; i + 8 <= n; i += 8)
+		_mm256_storeu_ps(y + i, _mm256_add_ps(_mm256_loadu_ps(y + i),
+											  _mm256_mul_ps(va, _mm256_loadu_ps(x + i))));
+	for (; i + 4 <= n; i += 4)
+		_mm_storeu_ps(y + i, _mm_add_ps(_mm_loadu_ps(y + i),
+										_mm_mul_ps(_mm256_castps256_ps128(va), _mm_loadu_ps(x + i))));
+	for (; i < n; i++)
+		y[i] += a * x[i];
+}
+
 __attribute__((target("avx2,fma")))
 static void
 vexp_avx2(float *x, int n)
@@ -400,6 +482,43 @@ nn_adamw_update(float *w, float *g, float *m, float *v, size_t n, const NnAdamWA
 	}
 #endif
 	adamw_plain(w, g, m, v, n, a);
+}
+
+float
+nn_vmax(const float *x, int n)
+{
+#ifdef HAVE_X86
+	if (avx2())
+		return vmax_avx2(x, n);
+#endif
+	return vmax_plain(x, n);
+}
+
+void
+nn_vshift_scale(float *x, int n, float sub, float mul)
+{
+#ifdef HAVE_X86
+	if (avx2())
+	{
+		shift_scale_avx2(x, n, sub, mul);
+		return;
+	}
+#endif
+	shift_scale_plain(x, n, sub, mul);
+}
+
+void
+nn_axpy_unfused(float *y, float a, const float *x, int n)
+{
+#ifdef HAVE_X86
+	if (avx2())
+	{
+		axpy_unfused_avx2(y, a, x, n);
+		return;
+	}
+#endif
+	for (int i = 0; i < n; i++)
+		y[i] += a * x[i];
 }
 
 void

@@ -17,6 +17,14 @@ float		nn_dot(const float *a, const float *b, int n);
 void		nn_matvec(float *out, const float *w, const float *x, int rows, int n);
 /* y[0..n) += a * x[0..n) */
 void		nn_axpy(float *y, float a, const float *x, int n);
+/*
+ * Kernels whose vector versions give the portable loops' bits exactly, so sampling draws the same
+ * tokens whichever runs: the largest x[i] (NaNs skipped; -INFINITY when none), x[i] = (x[i] - sub)
+ * * mul, and y[i] += a * x[i] with the product rounded before the addition.
+ */
+float		nn_vmax(const float *x, int n);
+void		nn_vshift_scale(float *x, int n, float sub, float mul);
+void		nn_axpy_unfused(float *y, float a, const float *x, int n);
 
 /* x[i] = exp(x[i]) (inputs clamped to +-88.38; ~1 ulp) */
 void		nn_vexp(float *x, int n);
