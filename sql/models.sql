@@ -51,6 +51,18 @@ SELECT (SELECT array_agg(g::text) FROM ntg.generate('toy', n => 30, seed => 11, 
 SELECT (SELECT array_agg(g::text) FROM ntg.generate('toy', n => 10, seed => 1, options => '{"top_k": 1}') AS g)
 	 = (SELECT array_agg(g::text) FROM ntg.generate('toy', n => 10, seed => 2, options => '{"top_k": 1}') AS g) AS greedy_ignores_seed;
 SELECT count(*) FROM ntg.generate('toy', n => 10, options => '{"top_p": 0.5, "temperature": 0.7}');
+-- Many calls of one statement (a LATERAL call per row) look the model's row up once: ntg.models
+-- is read once for the statement's 40 calls, not 40 times (its scan counters, flushed before and
+-- after); the next statement looks it up again.
+SELECT pg_stat_force_next_flush();
+CREATE TEMP TABLE m_scans AS
+	SELECT coalesce(seq_scan, 0) + coalesce(idx_scan, 0) AS n FROM pg_stat_user_tables
+	WHERE relid = 'ntg.models'::regclass;
+SELECT count(*) FROM generate_series(1, 40) AS s, LATERAL ntg.generate('toy', 'dns', 1, s);
+SELECT count(*) FROM generate_series(1, 40) AS s, LATERAL ntg.generate('toy', 'web', 1, s);
+SELECT pg_stat_force_next_flush();
+SELECT coalesce(seq_scan, 0) + coalesce(idx_scan, 0) - (SELECT n FROM m_scans) AS lookups
+FROM pg_stat_user_tables WHERE relid = 'ntg.models'::regclass;
 -- "stratified": the n rows of a class are one stratified sample of the model (docs/models.md).
 -- A first token of probability q goes to floor(30 q) or ceil(30 q) of 30 rows, so how many 'web'
 -- rows start with 100 varies from seed to seed by one row at most (independent draws: by more).

@@ -141,7 +141,7 @@ classifier_arg(FunctionCallInfo fcinfo)
 
 	ntg_pg_require_arg(fcinfo, 0, "model");
 	ntg_pg_model_acquire(text_to_cstring(PG_GETARG_TEXT_PP(0)), NTG_CAP_CLASSIFY,
-						 CurrentMemoryContext, &ref);
+						 CurrentMemoryContext, NULL, &ref);
 	return ref.model;
 }
 

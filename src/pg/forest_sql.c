@@ -67,7 +67,8 @@ model_by_name(FunctionCallInfo fcinfo)
 	{
 		char	   *name = text_to_cstring(t);
 
-		ntg_pg_model_acquire(name, NTG_CAP_CLASSIFY, fcinfo->flinfo->fn_mcxt, &st->ref);
+		ntg_pg_model_acquire(name, NTG_CAP_CLASSIFY, fcinfo->flinfo->fn_mcxt,
+							 fcinfo->flinfo->fn_mcxt, &st->ref);
 		st->name = MemoryContextStrdup(fcinfo->flinfo->fn_mcxt, name);
 	}
 	return st->ref.model;

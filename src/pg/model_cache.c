@@ -488,12 +488,22 @@ refuse_unable(NtgModelRow *row, unsigned need_caps)
 }
 
 /*
- * The row lookup a statement has made already: the same statement (transaction, command, active
- * snapshot) and role see the same row version, so many small calls of one statement (a LATERAL
- * ntg.generate per row, ntg.rf_predict per row) look a model up once.
+ * The row lookup a statement has made already.  One execution of a statement reads ntg.models
+ * through one snapshot, so many small calls at one place of it (a LATERAL ntg.generate per row,
+ * ntg.rf_predict per row) see the same row version and look the model up once.  The memo belongs
+ * to the call site's statement: the memory context its function calls live in (fn_mcxt, the
+ * executor's query context), and is forgotten when that context is reset or deleted, so it never
+ * outlives the statement, nor is it mistaken for a later statement's whose context or snapshot
+ * happens to reuse the same address.  The transaction, command, role and the active snapshot's
+ * contents (its bounds, command and in-progress transactions) are compared too: a call that runs
+ * under another of them, such as a PL/pgSQL loop whose statements each take a new snapshot, looks
+ * the row up again.
  */
+#define MEMO_MAX_XIDS 32			/* snapshots with more in-progress transactions: no memo */
+
 typedef struct LookupMemo
 {
+	MemoryContext statement;	/* NULL: nothing remembered */
 	char		name[NAMEDATALEN * 2];
 	LocalTransactionId lxid;
 	CommandId	cid;
@@ -501,7 +511,11 @@ typedef struct LookupMemo
 	TransactionId snapshot_xmin;
 	TransactionId snapshot_xmax;
 	CommandId	snapshot_cid;
-	uint64		snapshot_completions;	/* equal: the snapshot's contents are the same */
+	uint32		snapshot_xcnt;
+	int32		snapshot_subxcnt;
+	bool		snapshot_suboverflowed;
+	TransactionId snapshot_xip[MEMO_MAX_XIDS];
+	TransactionId snapshot_subxip[MEMO_MAX_XIDS];
 	Oid			role;
 	CacheEntry *entry;
 	char		tuple_id[64];
@@ -509,15 +523,26 @@ typedef struct LookupMemo
 
 static LookupMemo memo;
 
+/* snap sees what the remembered snapshot saw: same bounds, command and in-progress xids */
+static bool
+memo_same_snapshot(Snapshot snap)
+{
+	return memo.snapshot_xmin == snap->xmin && memo.snapshot_xmax == snap->xmax &&
+		memo.snapshot_cid == snap->curcid && memo.snapshot_xcnt == snap->xcnt &&
+		memo.snapshot_subxcnt == snap->subxcnt &&
+		memo.snapshot_suboverflowed == snap->suboverflowed &&
+		memcmp(memo.snapshot_xip, snap->xip, snap->xcnt * sizeof(TransactionId)) == 0 &&
+		memcmp(memo.snapshot_subxip, snap->subxip, snap->subxcnt * sizeof(TransactionId)) == 0;
+}
+
 static CacheEntry *
-memo_lookup(const char *name)
+memo_lookup(MemoryContext statement, const char *name)
 {
 	Snapshot	snap = ActiveSnapshotSet() ? GetActiveSnapshot() : NULL;
 	CacheEntry *e = memo.entry;
 
-	if (e == NULL || snap == NULL || memo.snapshot != snap || memo.snapshot_xmin != snap->xmin ||
-		memo.snapshot_xmax != snap->xmax || memo.snapshot_cid != snap->curcid ||
-		memo.snapshot_completions != snap->snapXactCompletionCount ||
+	if (statement == NULL || memo.statement != statement || e == NULL || snap == NULL ||
+		memo.snapshot != snap || !memo_same_snapshot(snap) ||
 		memo.lxid != MyProc->lxid || memo.cid != GetCurrentCommandId(false) ||
 		memo.role != GetUserId() || strcmp(memo.name, name) != 0)
 		return NULL;
@@ -528,14 +553,45 @@ memo_lookup(const char *name)
 	return e;
 }
 
+/* The statement's context is going away (reset or deleted): its memo goes with it. */
 static void
-memo_remember(const char *name, CacheEntry *e)
+memo_forget(void *arg)
+{
+	if (memo.statement == (MemoryContext) arg)
+	{
+		memo.statement = NULL;
+		memo.entry = NULL;
+	}
+}
+
+static void
+memo_remember(MemoryContext statement, const char *name, CacheEntry *e)
 {
 	Snapshot	snap = ActiveSnapshotSet() ? GetActiveSnapshot() : NULL;
 
 	memo.entry = NULL;
-	if (snap == NULL || snap->snapXactCompletionCount == 0 || strlen(name) >= sizeof(memo.name) ||
-		strlen(e->tuple_id) >= sizeof(memo.tuple_id))
+	if (statement == NULL)
+		return;
+	if (statement != memo.statement)
+	{
+		MemoryContextCallback *cb;
+
+		/* once per context, even when calls of two statements take turns (nested queries) */
+		for (cb = statement->reset_cbs; cb != NULL; cb = cb->next)
+			if (cb->func == memo_forget && cb->arg == statement)
+				break;
+		if (cb == NULL)
+		{
+			cb = MemoryContextAlloc(statement, sizeof(MemoryContextCallback));
+			cb->func = memo_forget;
+			cb->arg = statement;
+			MemoryContextRegisterResetCallback(statement, cb);
+		}
+		memo.statement = statement;
+	}
+	if (snap == NULL || strlen(name) >= sizeof(memo.name) ||
+		strlen(e->tuple_id) >= sizeof(memo.tuple_id) || snap->xcnt > MEMO_MAX_XIDS ||
+		snap->subxcnt < 0 || snap->subxcnt > MEMO_MAX_XIDS)
 		return;
 	strcpy(memo.name, name);
 	strcpy(memo.tuple_id, e->tuple_id);
@@ -545,26 +601,31 @@ memo_remember(const char *name, CacheEntry *e)
 	memo.snapshot_xmin = snap->xmin;
 	memo.snapshot_xmax = snap->xmax;
 	memo.snapshot_cid = snap->curcid;
-	memo.snapshot_completions = snap->snapXactCompletionCount;
+	memo.snapshot_xcnt = snap->xcnt;
+	memo.snapshot_subxcnt = snap->subxcnt;
+	memo.snapshot_suboverflowed = snap->suboverflowed;
+	memcpy(memo.snapshot_xip, snap->xip, snap->xcnt * sizeof(TransactionId));
+	memcpy(memo.snapshot_subxip, snap->subxip, snap->subxcnt * sizeof(TransactionId));
 	memo.role = GetUserId();
 	memo.entry = e;
 }
 
 void
-ntg_pg_model_acquire(const char *name, unsigned need_caps, MemoryContext owner, NtgModelRef *ref)
+ntg_pg_model_acquire(const char *name, unsigned need_caps, MemoryContext owner,
+					 MemoryContext statement, NtgModelRef *ref)
 {
 	NtgModelRow row;
 	CacheEntry *e;
 	MemoryContextCallback *cb;
 
-	if ((e = memo_lookup(name)) == NULL)
+	if ((e = memo_lookup(statement, name)) == NULL)
 	{
 		ntg_pg_model_fetch(name, false, false, &row);
 		refuse_unable(&row, need_caps);
 		e = cache_lookup(&row);
 		if (e == NULL)
 			e = cache_fill(name, &row);
-		memo_remember(name, e);
+		memo_remember(statement, name, e);
 	}
 	ntg_pg_model_require(name, e->model->kind, need_caps);
 	e->last_used = ++use_clock;

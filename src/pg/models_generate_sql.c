@@ -126,7 +126,8 @@ gen_init(FunctionCallInfo fcinfo, FuncCallContext *funcctx)
 	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
 	funcctx->tuple_desc = BlessTupleDesc(desc);
-	ntg_pg_model_acquire(model_name, NTG_CAP_GENERATE, funcctx->multi_call_memory_ctx, &st->ref);
+	ntg_pg_model_acquire(model_name, NTG_CAP_GENERATE, funcctx->multi_call_memory_ctx,
+						 fcinfo->flinfo->fn_mcxt, &st->ref);
 	st->model = st->ref.model;
 	st->n = PG_GETARG_INT32(2);
 	st->seed = (uint64) PG_GETARG_INT64(3);

@@ -178,7 +178,7 @@ ntg_profile_model(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("n must be between 1 and 100000")));
-	ntg_pg_model_acquire(name, 0, CurrentMemoryContext, &ref);
+	ntg_pg_model_acquire(name, 0, CurrentMemoryContext, NULL, &ref);
 	if (ref.model->kind->caps & NTG_CAP_GENERATE)
 		time_generation(&ref, n, seed, &one, &batched);
 	else

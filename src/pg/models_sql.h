@@ -50,7 +50,8 @@ NtgModel   *ntg_pg_model_from_bytea(bytea *b);
 /*
  * A loaded model from the per-backend cache, pinned until `owner` is reset or deleted, so that
  * a set-returning function or a statement can use it across calls.  need_caps: what the caller
- * will ask of it (42809 otherwise).
+ * will ask of it (42809 otherwise).  statement: the call site's statement context
+ * (fcinfo->flinfo->fn_mcxt), whose later calls then skip the row lookup (NULL: always look up).
  */
 typedef struct NtgModelRef
 {
@@ -59,7 +60,7 @@ typedef struct NtgModelRef
 } NtgModelRef;
 
 void		ntg_pg_model_acquire(const char *name, unsigned need_caps, MemoryContext owner,
-								 NtgModelRef *ref);
+								 MemoryContext statement, NtgModelRef *ref);
 
 /*
  * kind->sample() on a cached model.  Runs in the model's own memory context, because a model may
