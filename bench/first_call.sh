@@ -6,11 +6,12 @@
 # or token noise as that protocol trains (the default's token noise spreads a one-epoch model's
 # rows over many more distinct histories, and so costs more decode steps per row).
 #
-#   bench/first_call.sh                    SESSIONS=5 CALLS=200 BATCH=500 bench/first_call.sh
+#   bench/first_call.sh                    SESSIONS=5 CALLS=200 LONG=5000 BATCH=500 bench/first_call.sh
 #
 # Per backend: loading the library, the first and the second one-row call, CALLS one-row calls
 # (one statement, a LATERAL call per row, each with its own seed) twice — the second time the
-# histories the rows share have been kept by the model — and a batched call's time per row.
+# histories the rows share have been kept by the model — then LONG more in one statement (as a
+# query that synthesizes a row per input row makes them), and a batched call's time per row.
 # Three server set-ups, one after the other, each measured in SESSIONS new backends:
 #   cold      the server just started: the first backend reads the model from ntg.models (TOAST)
 #             and writes its model file; it is timed alone ("cold first call")
@@ -25,9 +26,9 @@ cd "$repo"
 # shellcheck source=test/lib/pg_harness.sh
 . test/lib/pg_harness.sh
 ntg_shared_data
-NTG_PASS_ENV="SESSIONS CALLS BATCH" ntg_rerun_as_postgres bench/first_call.sh "$@"
+NTG_PASS_ENV="SESSIONS CALLS LONG BATCH" ntg_rerun_as_postgres bench/first_call.sh "$@"
 
-SESSIONS=${SESSIONS:-5}; CALLS=${CALLS:-200}; BATCH=${BATCH:-500}
+SESSIONS=${SESSIONS:-5}; CALLS=${CALLS:-200}; LONG=${LONG:-5000}; BATCH=${BATCH:-500}
 data=$NTG_SHARED_DATA
 if [ -z "$data" ] || [ ! -f "$data/ndpi/flows.tsv" ]; then
 	echo "skipped: $data/ndpi/flows.tsv is absent (set NTG_SHARED_DATA)"; exit 0
@@ -59,6 +60,8 @@ SELECT pg_temp.t('one-row call', 'SELECT count(*) FROM generate_series(1, $CALLS
 	LATERAL ntg.generate(''fc'', (ARRAY[$2])[1 + s % 5], 1, s)', $CALLS);
 SELECT pg_temp.t('one-row call, again', 'SELECT count(*) FROM generate_series($CALLS + 1, 2 * $CALLS) s,
 	LATERAL ntg.generate(''fc'', (ARRAY[$2])[1 + s % 5], 1, s)', $CALLS);
+SELECT pg_temp.t('one-row call, long statement', 'SELECT count(*) FROM generate_series(2 * $CALLS + 1, 2 * $CALLS + $LONG) s,
+	LATERAL ntg.generate(''fc'', (ARRAY[$2])[1 + s % 5], 1, s)', $LONG);
 SELECT pg_temp.t('batched, per row', 'SELECT count(*) FROM ntg.generate(''fc'', ''$1'', $BATCH, 3)', $BATCH);
 SELECT pg_temp.t('one-row call, tiny model', 'SELECT count(*) FROM generate_series(1, $CALLS) s,
 	LATERAL ntg.generate(''fc_tiny'', (ARRAY[$2])[1 + s % 5], 1, s)', $CALLS);
@@ -104,7 +107,7 @@ import statistics, sys
 rows = [l.strip().split("|") for l in open(sys.argv[1]) if l.count("|") == 3]
 setups = ["cold", "files", "preload"]
 steps = ["library", "first call", "second call", "one-row call", "one-row call, again",
-         "batched, per row", "one-row call, tiny model"]
+         "one-row call, long statement", "batched, per row", "one-row call, tiny model"]
 def cell(setup, step):
     w = [float(r[2]) for r in rows if r[0] == setup and r[1] == step]
     c = [float(r[3]) for r in rows if r[0] == setup and r[1] == step]
@@ -116,6 +119,7 @@ for st in steps:
 print("cold: the first backend after a server start reads the model from the table; files: new "
       "backends map its model file; preload: and the library is loaded before they start; one-row "
       "call: CALLS calls, each with its own seed, cycling over the 5 classes; again: CALLS more, "
-      "once the histories they share are kept (llama_nodes.c); the tiny model (dim 8, one layer) "
+      "once the histories they share are kept (llama_nodes.c); long statement: LONG more in one "
+      "statement; the tiny model (dim 8, one layer) "
       "shows what a call costs besides the network")
 PY
