@@ -44,7 +44,11 @@ ntg_pg_device_mode(void)
 		if (env != NULL && env[0] != '\0')
 			snprintf(path, sizeof(path), "%s", env);
 		else
+		{
 			snprintf(path, sizeof(path), "%s/ntg_cuda%s", pkglib_path, DLSUFFIX);
+			/* no driver, no device: spares new backends loading the kernels to learn it */
+			nn_device_set_driver("libcuda.so.1");
+		}
 		nn_device_set_library(path);
 		located = true;
 	}

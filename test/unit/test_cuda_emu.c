@@ -11,6 +11,8 @@
  * give the same bits).  What it cannot show: anything of a real GPU (concurrency, the device's
  * rounding, launch limits, cuBLAS itself, speed): test_cuda does that where a GPU is.
  */
+#define _GNU_SOURCE 1
+#include <dlfcn.h>
 #include <stdlib.h>
 
 #include "device_checks.h"
@@ -64,6 +66,15 @@ main(void)
 
 	dc_path(path, sizeof(path), "ntg_cuda_emu.so");
 	nn_device_set_library(path);
+	/* the driver library is looked for first: without it the kernels library is not loaded */
+	nn_device_set_driver("libntg-no-such-driver.so.0");
+	rc = nn_device_open(&api, &info, &err);
+	ok(rc == NTG_ERR_NO_DEVICE && strstr(err.detail, "No CUDA device is visible: the NVIDIA driver is not installed") != NULL &&
+	   dlopen(path, RTLD_LAZY | RTLD_NOLOAD) == NULL,
+	   "without the driver library there is no device and the kernels library stays unloaded (%s)",
+	   err.detail);
+	nn_device_set_driver("libc.so.6");	/* a driver that is there: the check lets it through */
+	nn_device_reset();
 	rc = nn_device_open(&api, &info, &err);
 	if (!ok(rc == NTG_OK && strcmp(api->flavor, "emulated") == 0,
 			"the emulated library loads through the device loader (%s)",

@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 
 static char lib_path[1024];
+static char driver_soname[256];
 static int	tried;
 static const NnDeviceApi *opened;
 static NnDeviceInfo opened_info;
@@ -25,6 +26,12 @@ void
 nn_device_set_library(const char *path)
 {
 	snprintf(lib_path, sizeof(lib_path), "%s", path != NULL ? path : "");
+}
+
+void
+nn_device_set_driver(const char *soname)
+{
+	snprintf(driver_soname, sizeof(driver_soname), "%s", soname != NULL ? soname : "");
 }
 
 void
@@ -58,6 +65,13 @@ device_try_open(void)
 	{
 		no_device(&open_err, "ntg was built without CUDA kernels: %s is not installed.",
 				  lib_path[0] ? lib_path : "ntg_cuda.so");
+		return;
+	}
+	/* kept open when found: the kernels' runtime opens it again */
+	if (driver_soname[0] != '\0' && dlopen(driver_soname, RTLD_LAZY | RTLD_LOCAL) == NULL)
+	{
+		no_device(&open_err, "No CUDA device is visible: the NVIDIA driver is not installed (%s).",
+				  dlerror());
 		return;
 	}
 	if ((lib = dlopen(lib_path, RTLD_NOW | RTLD_LOCAL)) == NULL)

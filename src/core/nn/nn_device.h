@@ -157,6 +157,12 @@ typedef const NnDeviceApi *(*NnDeviceEntry) (int abi);
  * its library directory.  NULL or "": no library (every open fails, "not installed"). */
 void		nn_device_set_library(const char *path);
 
+/* The driver library the kernels need (for CUDA, "libcuda.so.1"), looked for before the kernels
+ * library is loaded: without it there can be no device, and loading the kernels library (its CUDA
+ * runtime, ~2.5 ms) is skipped.  NULL: no such check (a library that needs no driver, such as the
+ * emulated kernels tests load). */
+void		nn_device_set_driver(const char *soname);
+
 /*
  * Load the library and probe for a device, once per process (the outcome is kept: later calls
  * return it at once).  NTG_OK with *api and *info set when a device is there; otherwise
