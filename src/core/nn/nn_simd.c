@@ -517,8 +517,7 @@ nn_axpy_unfused(float *y, float a, const float *x, int n)
 		return;
 	}
 #endif
-	for (int i = 0; i < n; i++)
-		y[i] += a * x[i];
+	axpy_plain(y, a, x, n);		/* x86-64's baseline has no FMA to fuse it into */
 }
 
 void
