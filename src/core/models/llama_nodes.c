@@ -12,11 +12,12 @@
  * histories are not kept.  A long statement of one-row calls fills it: at the default shape 8 MB
  * held 768 histories, full after ~500 calls, and 32 MB (3,072) made 6,000 calls decode 20 % fewer
  * steps and one-row calls ~8 % faster over 12,000 calls in one backend; its memory is faulted in
- * only as histories are kept (below), so short sessions do not pay for it.  Training clears it (the weights change).  Records are appended in the
- * order histories are kept, and the memory ahead of them is faulted in LLAMA_NODE_POPULATE bytes
- * at a time (ntg_mem_populate): written one record at a time into fresh pages, each 4 kB page
- * costs a page fault, which on a virtual machine took more time than the decode step it saved
- * (~5 faults per one-row call, ~13 us each, against ~0.2 ms for the call).
+ * only as histories are kept (below), so short sessions do not pay for it.  Training clears it
+ * (the weights change).  Records are appended in the order histories are kept, and the memory
+ * ahead of them is faulted in LLAMA_NODE_POPULATE bytes at a time (ntg_mem_populate): written one
+ * record at a time into fresh pages, each 4 kB page costs a page fault, which on a virtual machine
+ * took more time than the decode step it saved (~5 faults per one-row call, ~13 us each, against
+ * ~0.2 ms for the call).
  */
 #include "models/llama.h"
 
