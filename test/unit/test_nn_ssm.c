@@ -10,6 +10,7 @@
 #include "common/rng.h"
 #include "nn/nn.h"
 #include "nn/nn_ssm.h"
+#include "nn/nn_simd.h"
 #include "unit.h"
 
 #define H_STEP 1e-3f
@@ -361,6 +362,136 @@ test_scan(int ns)
 	ok(same, "the one-token step over two states gives the packed forward's bits");
 }
 
+/* ---- AVX-512 forms against the AVX2 kernels ---- */
+
+/* Softplus and SiLU over n floats, with special values among the random ones: bits of out. */
+static void
+elementwise_bits(float *sp, float *si, const float *x, int n)
+{
+	softplus_forward(sp, x, (size_t) n);
+	silu_forward(si, x, 1, n, n);
+}
+
+/* conv1d_causal_step over 3 tokens of 3 rows (inputs 7 floats apart from their row's end) with
+ * the wide kernel and without it: 1 when the outputs and the windows are the same bits. */
+static int
+conv_step_same_bits(void)
+{
+	enum
+	{
+		CU = 3, CMAX = 144, CPAD = 7
+	};
+	static const int channels[] = {5, 16, 37, 48, 144};
+	static float in[CU * (CMAX + CPAD)],
+				w[CMAX * 4],
+				b[CMAX],
+				win[2][CU * 3 * CMAX],
+				out[2][CU * CMAX];
+	int			same = 1;
+
+	for (int ci = 0; ci < (int) (sizeof(channels) / sizeof(channels[0])); ci++)
+		for (int K = 3; K <= 4; K++)
+		{
+			int			C = channels[ci];
+
+			fill(w, (size_t) C * K, 0.7f);
+			fill(b, C, 0.5f);
+			fill(win[0], (size_t) CU * (K - 1) * C, 1.0f);
+			memcpy(win[1], win[0], sizeof(win[0]));
+			for (int t = 0; t < 3; t++)
+			{
+				fill(in, CU * (CMAX + CPAD), 1.0f);
+				for (int wide = 0; wide < 2; wide++)
+				{
+					nn_simd_force_avx512(wide);
+					conv1d_causal_step(out[wide], win[wide], in, w, b, CU, C, K, C + CPAD);
+				}
+				same &= memcmp(out[0], out[1], (size_t) CU * C * sizeof(float)) == 0 &&
+					memcmp(win[0], win[1], (size_t) CU * (K - 1) * C * sizeof(float)) == 0;
+			}
+		}
+	return same;
+}
+
+/*
+ * The sampler's forward ops give the same bits with the 16-lane AVX-512 kernels as with the 8-lane
+ * AVX2 ones (rows drawn from a seed must not depend on which the CPU has), at every length around
+ * the vector widths and for state sizes that take the wide scan (16, 32) or not (8, 24).
+ */
+static void
+test_avx512_bits(void)
+{
+	enum
+	{
+		MAXN = 53, SE = 5, SNS = 32, SU = 3
+	};
+	static const float special[] = {0.0f, -0.0f, 1e-30f, -1e-30f, 88.0f, -88.0f, 100.0f,
+		-100.0f, 1e-8f, -17.0f, INFINITY, -INFINITY};
+	float		x[MAXN],
+				sp[2][MAXN],
+				si[2][MAXN];
+	int			same_sp = 1,
+				same_si = 1,
+				same_scan = 1;
+
+	if (nn_simd_level() < 2 || !nn_simd_avx512())
+	{
+		ok(1, "# SKIP no AVX-512F on this CPU: the 16-lane kernels do not run");
+		return;
+	}
+	for (int n = 1; n <= MAXN; n++)
+	{
+		fill(x, n, 4.0f);
+		for (int i = 0; i < n; i += 3)
+			x[i] = special[(i / 3 + n) % (int) (sizeof(special) / sizeof(special[0]))];
+		for (int wide = 0; wide < 2; wide++)
+		{
+			nn_simd_force_avx512(wide);
+			elementwise_bits(sp[wide], si[wide], x, n);
+		}
+		same_sp &= memcmp(sp[0], sp[1], n * sizeof(float)) == 0;
+		same_si &= memcmp(si[0], si[1], n * sizeof(float)) == 0;
+	}
+	ok(same_sp, "softplus: AVX-512 and AVX2 kernels give the same bits, lengths 1..%d", MAXN);
+	ok(same_si, "silu: AVX-512 and AVX2 kernels give the same bits, lengths 1..%d", MAXN);
+
+	for (int ns = 8; ns <= SNS; ns += 8)
+	{
+		int			P = 2 * ns;
+		float		u[SU * SE],
+					d[SU * SE],
+					A[SE * SNS],
+					bc[SU * 2 * SNS],
+					D[SE],
+					h[2][SU * SE * SNS],
+					y[2][SU * SE],
+					scratch[SU * SE * SNS];
+
+		fill(u, SU * SE, 1.0f);
+		for (int i = 0; i < SU * SE; i++)
+			d[i] = 0.01f + 2.0f * (float) ntg_rng_double(&rng);
+		for (int i = 0; i < SE * ns; i++)
+			A[i] = -(float) (0.1 + 30.0 * ntg_rng_double(&rng));
+		fill(bc, SU * P, 1.0f);
+		fill(D, SE, 1.0f);
+		fill(h[0], SU * SE * ns, 1.0f);
+		memcpy(h[1], h[0], sizeof(h[0]));
+		for (int wide = 0; wide < 2; wide++)
+		{
+			nn_simd_force_avx512(wide);
+			for (int t = 0; t < 3; t++)
+				selective_scan_step(y[wide], h[wide], u, d, A, bc, P, D, SU, SE, ns, scratch);
+		}
+		same_scan &= memcmp(y[0], y[1], sizeof(y[0])) == 0 &&
+			memcmp(h[0], h[1], SU * SE * ns * sizeof(float)) == 0;
+	}
+	ok(same_scan, "scan step: AVX-512 and AVX2 kernels give the same outputs and states, "
+	   "state sizes 8, 16, 24, 32");
+	ok(conv_step_same_bits(), "conv1d step: the AVX-512 width-4 kernel gives the plain loop's "
+	   "outputs and windows, channels 5, 16, 37, 48, 144, widths 3 and 4");
+	nn_simd_force_avx512(1);
+}
+
 int
 main(void)
 {
@@ -369,5 +500,6 @@ main(void)
 	test_conv1d();
 	test_scan(3);
 	test_scan(16);
+	test_avx512_bits();
 	return done_testing();
 }

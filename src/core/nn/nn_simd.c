@@ -45,6 +45,28 @@ nn_simd_force(int level)
 		use_avx2 = 0;
 }
 
+static int	avx512_off = 0;
+
+int
+nn_simd_avx512(void)
+{
+#ifdef HAVE_X86
+	static int	has = -1;
+
+	if (has < 0)
+		has = __builtin_cpu_supports("avx512f");
+	return has && !avx512_off && avx2();
+#else
+	return 0;
+#endif
+}
+
+void
+nn_simd_force_avx512(int on)
+{
+	avx512_off = !on;
+}
+
 /* ---- portable versions ---------------------------------------------------------------------- */
 
 static float

@@ -11,6 +11,13 @@ int			nn_simd_level(void);
 /* Tests only: run the portable kernels (level 0) or the CPU's best (2) from now on, so that one
  * machine can check both against the same reference. */
 void		nn_simd_force(int level);
+/*
+ * 1 when the 16-lane AVX-512F versions of kernels that give their 8-lane versions' bits may run
+ * (the CPU has AVX-512F and level 2 is on).  Tests only: nn_simd_force_avx512(0) keeps them off, so
+ * that one machine can check them against the AVX2 ones bit for bit.
+ */
+int			nn_simd_avx512(void);
+void		nn_simd_force_avx512(int on);
 float		nn_dot(const float *a, const float *b, int n);
 /* out[o] = nn_dot(x, w[o]) for the rows o of a row-major w[rows][n], bit for bit the same sums,
  * reading x once for several rows: one-row products (sampling one row at a time). */

@@ -1,6 +1,6 @@
 /*
- * nn_simd_x86.h — AVX2 + FMA building blocks shared by the vector kernels of the nn core
- * (nn_simd.c, nn_scan.c, nn_ssm_act.c).  Every function carries its own target attribute, so
+ * nn_simd_x86.h — AVX2 + FMA and AVX-512F building blocks shared by the vector kernels of the nn
+ * core (nn_simd.c, nn_scan.c, nn_ssm_act.c).  Every function carries its own target attribute, so
  * that the files including this header stay buildable for any x86-64 and only call these after
  * checking the CPU (nn_simd_level()).
  */
@@ -99,6 +99,90 @@ nn_hsum8(__m256 v)
 	h = _mm_add_ps(h, _mm_movehl_ps(h, h));
 	h = _mm_add_ss(h, _mm_movehdup_ps(h));
 	return _mm_cvtss_f32(h);
+}
+/*
+ * The same exp and log for 16 floats with AVX-512F: each lane runs exactly nn_exp8's and
+ * nn_log8's operations (the same rounding, the same fused steps), so a 16-lane kernel built on
+ * these gives an 8-lane one's bits.  The float bit operations go through the integer ones, which
+ * AVX-512F has (the float forms need AVX-512DQ).
+ */
+__attribute__((target("avx512f")))
+static inline __m512
+nn_exp16(__m512 x)
+{
+	__m512		fx,
+				y,
+				z;
+	__m512i		e;
+
+	x = _mm512_min_ps(x, _mm512_set1_ps(88.3762626647949f));
+	x = _mm512_max_ps(x, _mm512_set1_ps(-88.3762626647949f));
+	fx = _mm512_roundscale_ps(_mm512_fmadd_ps(x, _mm512_set1_ps(1.44269504088896341f), _mm512_set1_ps(0.5f)),
+							  _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
+	x = _mm512_fnmadd_ps(fx, _mm512_set1_ps(0.693359375f), x);
+	x = _mm512_fnmadd_ps(fx, _mm512_set1_ps(-2.12194440e-4f), x);
+	z = _mm512_mul_ps(x, x);
+	y = _mm512_set1_ps(1.9875691500E-4f);
+	y = _mm512_fmadd_ps(y, x, _mm512_set1_ps(1.3981999507E-3f));
+	y = _mm512_fmadd_ps(y, x, _mm512_set1_ps(8.3334519073E-3f));
+	y = _mm512_fmadd_ps(y, x, _mm512_set1_ps(4.1665795894E-2f));
+	y = _mm512_fmadd_ps(y, x, _mm512_set1_ps(1.6666665459E-1f));
+	y = _mm512_fmadd_ps(y, x, _mm512_set1_ps(5.0000001201E-1f));
+	y = _mm512_fmadd_ps(y, z, x);
+	y = _mm512_add_ps(y, _mm512_set1_ps(1.0f));
+	e = _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvttps_epi32(fx), _mm512_set1_epi32(127)), 23);
+	return _mm512_mul_ps(y, _mm512_castsi512_ps(e));
+}
+
+__attribute__((target("avx512f")))
+static inline __m512
+nn_log16(__m512 x)
+{
+	__m512		one = _mm512_set1_ps(1.0f);
+	__mmask16	invalid = _mm512_cmp_ps_mask(x, _mm512_setzero_ps(), _CMP_LE_OS);
+	__mmask16	mask;
+	__m512		e,
+				tmp,
+				y,
+				z;
+	__m512i		xi,
+				ei;
+
+	x = _mm512_max_ps(x, _mm512_castsi512_ps(_mm512_set1_epi32(0x00800000)));
+	xi = _mm512_castps_si512(x);
+	ei = _mm512_srli_epi32(xi, 23);
+	xi = _mm512_and_si512(xi, _mm512_set1_epi32(~0x7f800000));
+	x = _mm512_castsi512_ps(_mm512_or_si512(xi, _mm512_castps_si512(_mm512_set1_ps(0.5f))));
+	e = _mm512_add_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(ei, _mm512_set1_epi32(0x7f))), one);
+	mask = _mm512_cmp_ps_mask(x, _mm512_set1_ps(0.707106781186547524f), _CMP_LT_OS);
+	tmp = _mm512_maskz_mov_ps(mask, x);
+	x = _mm512_sub_ps(x, one);
+	e = _mm512_sub_ps(e, _mm512_maskz_mov_ps(mask, one));
+	x = _mm512_add_ps(x, tmp);
+	z = _mm512_mul_ps(x, x);
+	y = _mm512_set1_ps(7.0376836292E-2f);
+	y = _mm512_fmadd_ps(y, x, _mm512_set1_ps(-1.1514610310E-1f));
+	y = _mm512_fmadd_ps(y, x, _mm512_set1_ps(1.1676998740E-1f));
+	y = _mm512_fmadd_ps(y, x, _mm512_set1_ps(-1.2420140846E-1f));
+	y = _mm512_fmadd_ps(y, x, _mm512_set1_ps(1.4249322787E-1f));
+	y = _mm512_fmadd_ps(y, x, _mm512_set1_ps(-1.6668057665E-1f));
+	y = _mm512_fmadd_ps(y, x, _mm512_set1_ps(2.0000714765E-1f));
+	y = _mm512_fmadd_ps(y, x, _mm512_set1_ps(-2.4999993993E-1f));
+	y = _mm512_fmadd_ps(y, x, _mm512_set1_ps(3.3333331174E-1f));
+	y = _mm512_mul_ps(_mm512_mul_ps(y, x), z);
+	y = _mm512_fmadd_ps(e, _mm512_set1_ps(-2.12194440e-4f), y);
+	y = _mm512_fnmadd_ps(z, _mm512_set1_ps(0.5f), y);
+	x = _mm512_add_ps(x, y);
+	x = _mm512_fmadd_ps(e, _mm512_set1_ps(0.693359375f), x);
+	return _mm512_mask_blend_ps(invalid, x, _mm512_castsi512_ps(_mm512_set1_epi32(-1)));
+}
+
+/* The upper 8 lanes of v (AVX-512F has no float form of this without DQ). */
+__attribute__((target("avx512f")))
+static inline __m256
+nn_high8(__m512 v)
+{
+	return _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1));
 }
 #endif
 

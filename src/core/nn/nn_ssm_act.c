@@ -6,7 +6,8 @@
  * Their exponentials and logarithms cost more than the block's matrix products when a libm
  * call computes each, so each op has an AVX2 + FMA kernel (nn_simd_x86.h) beside the portable
  * loop, chosen by the CPU as nn_simd.c chooses; the kernels run over whole vectors of 8 and the
- * portable loop takes the rest.
+ * portable loop takes the rest.  The forward ops of sampling also have AVX-512F forms that give
+ * the AVX2 kernels' bits.
  */
 #include "nn/nn_ssm.h"
 #include "nn/nn_simd.h"
@@ -135,6 +136,58 @@ silu_bwd_avx2(float *dx, const float *d, const float *x, int n)
 	}
 	silu_bwd_plain(dx + i, d + i, x + i, n - i);
 }
+
+/*
+ * 16-lane AVX-512F forms of the two forward ops a sampled token runs (softplus, SiLU): each lane
+ * does the 8-lane kernel's operations, and what is left after the 16-float blocks goes to that
+ * kernel, so every element is computed as before, bit for bit.
+ */
+__attribute__((target("avx512f")))
+static inline __m512
+sigmoid16(__m512 x)
+{
+	__m512		one = _mm512_set1_ps(1.0f);
+
+	return _mm512_div_ps(one, _mm512_add_ps(one, nn_exp16(_mm512_sub_ps(_mm512_setzero_ps(), x))));
+}
+
+__attribute__((target("avx512f,avx2,fma")))
+static void
+softplus_avx512(float *out, const float *inp, size_t n)
+{
+	__m512		one = _mm512_set1_ps(1.0f),
+				zero = _mm512_setzero_ps();
+	__m512i		sign = _mm512_set1_epi32((int) 0x80000000u);
+	size_t		i = 0;
+
+	for (; i + 16 <= n; i += 16)
+	{
+		__m512		x = _mm512_loadu_ps(inp + i);
+		__m512		t = nn_exp16(_mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(x), sign)));
+		__m512		u = _mm512_add_ps(one, t);
+		__m512		um1 = _mm512_sub_ps(u, one);
+		__m512		l = _mm512_div_ps(_mm512_mul_ps(nn_log16(u), t), um1);
+
+		l = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(um1, zero, _CMP_EQ_OQ), l, t);
+		_mm512_storeu_ps(out + i, _mm512_add_ps(_mm512_max_ps(x, zero), l));
+	}
+	softplus_avx2(out + i, inp + i, n - i);
+}
+
+__attribute__((target("avx512f,avx2,fma")))
+static void
+silu_avx512(float *out, const float *x, int n)
+{
+	int			i = 0;
+
+	for (; i + 16 <= n; i += 16)
+	{
+		__m512		v = _mm512_loadu_ps(x + i);
+
+		_mm512_storeu_ps(out + i, _mm512_mul_ps(v, sigmoid16(v)));
+	}
+	silu_avx2(out + i, x + i, n - i);
+}
 #endif
 
 static inline int
@@ -153,6 +206,11 @@ void
 softplus_forward(float *out, const float *inp, size_t n)
 {
 #ifdef NN_HAVE_X86
+	if (vector() && nn_simd_avx512())
+	{
+		softplus_avx512(out, inp, n);
+		return;
+	}
 	if (vector())
 	{
 		softplus_avx2(out, inp, n);
@@ -184,6 +242,11 @@ silu_forward(float *out, const float *inp, int N, int C, int istride)
 		float	   *o = out + (size_t) n * C;
 
 #ifdef NN_HAVE_X86
+		if (vector() && nn_simd_avx512())
+		{
+			silu_avx512(o, x, C);
+			continue;
+		}
 		if (vector())
 		{
 			silu_avx2(o, x, C);
