@@ -53,21 +53,11 @@ CREATE TEMP TABLE raw (label text, pl text);
 INSERT INTO eff SELECT label, ('{' || pl || '}')::integer[] FROM raw;
 SQL
 echo "rows: $("${PSQL[@]}" -c "SELECT count(*) || ' rows, ' || count(DISTINCT label) || ' classes' FROM eff")"
-# timed(q): wall-clock and CPU time (this backend's, from /proc/self/schedstat, in ns) of a statement.
+# timed(q) (bench/timed.sql): wall-clock and CPU time (this backend's) of a statement.
 # CPU time is what other load on a shared machine disturbs least; PyTorch reports the same.
+"${PSQL[@]}" -q -f bench/timed.sql
 "${PSQL[@]}" <<'SQL'
 CREATE TABLE cpu_log (what text, batch integer, wall_ms float8, cpu_ms float8);
-CREATE FUNCTION timed(q text, OUT wall_ms float8, OUT cpu_ms float8) LANGUAGE plpgsql AS $$
-DECLARE
-	t0 timestamptz;
-	c0 float8;
-BEGIN
-	c0 := split_part(pg_read_file('/proc/self/schedstat'), ' ', 1)::float8;
-	t0 := clock_timestamp();
-	EXECUTE q;
-	wall_ms := extract(epoch FROM clock_timestamp() - t0) * 1000;
-	cpu_ms := (split_part(pg_read_file('/proc/self/schedstat'), ' ', 1)::float8 - c0) / 1e6;
-END $$;
 SQL
 
 per_class=$(( (SAMPLES + 4) / 5 ))

@@ -49,24 +49,13 @@ results=$(mktemp /tmp/ntg-ndeff-results.XXXXXX)
 trap 'ntg_server_stop; rm -rf "$srv" "$rows" "$results"' EXIT
 PSQL=("${NTG_PSQL[@]}")
 "${PSQL[@]}" -c "CREATE EXTENSION ntg" >/dev/null
+"${PSQL[@]}" -q -f bench/timed.sql
 "${PSQL[@]}" <<SQL
 CREATE TABLE eff (label text, pl integer[]);
 CREATE TEMP TABLE raw (label text, pl text);
 \copy raw FROM '$rows'
 INSERT INTO eff SELECT label, ('{' || pl || '}')::integer[] FROM raw;
 CREATE TABLE cpu_log (what text, batch integer, wall_ms float8, cpu_ms float8);
--- wall-clock and CPU time (this backend's, /proc/self/schedstat, ns) of a statement
-CREATE FUNCTION timed(q text, OUT wall_ms float8, OUT cpu_ms float8) LANGUAGE plpgsql AS \$\$
-DECLARE
-	t0 timestamptz;
-	c0 float8;
-BEGIN
-	c0 := split_part(pg_read_file('/proc/self/schedstat'), ' ', 1)::float8;
-	t0 := clock_timestamp();
-	EXECUTE q;
-	wall_ms := extract(epoch FROM clock_timestamp() - t0) * 1000;
-	cpu_ms := (split_part(pg_read_file('/proc/self/schedstat'), ' ', 1)::float8 - c0) / 1e6;
-END \$\$;
 SQL
 echo "rows: $("${PSQL[@]}" -c "SELECT count(*) || ' rows, ' || count(DISTINCT label) || ' classes' FROM eff")"
 echo "uptime: $(uptime)"

@@ -78,6 +78,7 @@ OPENBLAS_NUM_THREADS=1 ntg_server_start "$work/pg" "${NTG_BENCH_PORT:-54333}" nt
 trap 'ntg_server_stop; rm -rf "$work"' EXIT
 PSQL=("${NTG_PSQL[@]}")
 "${PSQL[@]}" -c "CREATE EXTENSION ntg" >/dev/null
+"${PSQL[@]}" -q -f bench/timed.sql
 "${PSQL[@]}" <<SQL
 SET ntg.progress = off;
 CREATE TABLE eff (label text, pl integer[]);
@@ -90,18 +91,6 @@ CREATE VIEW train AS SELECT label, pl FROM flows WHERE split = 'train';
 CREATE VIEW test AS SELECT label, pl FROM flows WHERE split = 'test';
 CREATE TABLE cpu_log (model text, what text, wall_ms float8, cpu_ms float8);
 CREATE TABLE prof_log (model text, one_row_ms float8, batched_ms float8);
--- wall-clock and CPU time (this backend's, /proc/self/schedstat, ns) of a statement
-CREATE FUNCTION timed(q text, OUT wall_ms float8, OUT cpu_ms float8) LANGUAGE plpgsql AS \$\$
-DECLARE
-	t0 timestamptz;
-	c0 float8;
-BEGIN
-	c0 := split_part(pg_read_file('/proc/self/schedstat'), ' ', 1)::float8;
-	t0 := clock_timestamp();
-	EXECUTE q;
-	wall_ms := extract(epoch FROM clock_timestamp() - t0) * 1000;
-	cpu_ms := (split_part(pg_read_file('/proc/self/schedstat'), ' ', 1)::float8 - c0) / 1e6;
-END \$\$;
 SQL
 models=()
 for kind in $KINDS; do
