@@ -35,9 +35,18 @@ PCAP_LIBS   := $(or $(shell $(PKG_CONFIG) --libs $(PCAP_PC) 2>/dev/null),-lpcap)
 BLAS_LIBS   := $(or $(shell $(PKG_CONFIG) --libs $(BLAS_PC) 2>/dev/null),-lopenblas)
 DEP_LIBS     = $(PCAP_LIBS) $(BLAS_LIBS) -lm
 
-PG_CPPFLAGS  = -I$(srcdir)/src/core -I$(srcdir)/src/pg $(DEP_CFLAGS)
+# Loading OpenBLAS costs a new backend ~5 ms and one-row sampling never calls it, so ntg.so opens
+# the CBLAS at its first matrix product (src/core/nn/nn_blas.c) instead of naming it as a
+# dependency.  Its soname is what the linker records for BLAS_LIBS (a throw-away link); when it
+# cannot be found, ntg.so links the library as before.
+BLAS_SONAME := $(shell d=$$(mktemp -d) && echo 'int ntg_probe;' > $$d/p.c && \
+	$(CC) -shared -fPIC -o $$d/p.so $$d/p.c -Wl,--no-as-needed $(BLAS_LIBS) 2>/dev/null && \
+	objdump -p $$d/p.so 2>/dev/null | awk '$$1 == "NEEDED" {print $$2; exit}'; rm -rf $$d)
+BLAS_DEFS    = $(if $(BLAS_SONAME),-DNTG_BLAS_SONAME='"$(BLAS_SONAME)"')
+
+PG_CPPFLAGS  = -I$(srcdir)/src/core -I$(srcdir)/src/pg $(DEP_CFLAGS) $(BLAS_DEFS)
 PG_CFLAGS    = -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Wno-sign-compare -Wno-missing-field-initializers -Wno-declaration-after-statement
-SHLIB_LINK   = $(DEP_LIBS)
+SHLIB_LINK   = $(PCAP_LIBS) $(if $(BLAS_SONAME),,$(BLAS_LIBS)) -lm
 
 # ntg.so exports its SQL entry points, background-worker entry points and the module hooks only,
 # so that core functions (linear_forward, ...) can never clash with another library loaded into
@@ -150,7 +159,7 @@ UNIT_SRCS    = $(sort $(wildcard test/unit/test_*.c))
 UNIT_BINS    = $(patsubst test/unit/%.c,test/unit/bin/%,$(UNIT_SRCS))
 UNIT_CFLAGS  = -std=gnu11 -O2 -g -Wall -Wextra -Wno-unused-parameter -Wno-sign-compare \
                -Wno-missing-field-initializers -I$(srcdir)/src/core -I$(srcdir)/test/unit \
-               $(DEP_CFLAGS) $(UNIT_EXTRA_CFLAGS)
+               $(DEP_CFLAGS) $(BLAS_DEFS) $(UNIT_EXTRA_CFLAGS)
 UNIT_LIBS    = $(DEP_LIBS)
 
 # The core is compiled again here without PostgreSQL's include paths: a core file that includes a

@@ -8,12 +8,14 @@
 #include <pcap/pcap.h>
 
 #include "fmgr.h"
+#include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 
 #include "capture_pg.h"
 #include "jobs.h"
 #include "models_sql.h"
+#include "nn/nn.h"
 #include "ntg_glue.h"
 
 PG_MODULE_MAGIC;
@@ -54,6 +56,10 @@ _PG_init(void)
 	ntg_jobs_init();
 	MarkGUCPrefixReserved("ntg");
 	ntg_pg_install_hooks();
+	/* preloaded: the postmaster opens the CBLAS, so that backends inherit it instead of each
+	 * paying for it (~5 ms) at its first matrix product (nn_blas.c) */
+	if (process_shared_preload_libraries_in_progress)
+		nn_blas_open();
 }
 
 PG_FUNCTION_INFO_V1(ntg_library_versions);

@@ -540,11 +540,67 @@ test_exact_kernels(void)
 	ok(nn_vmax(x, 0) == -INFINITY, "vector max of nothing is -infinity");
 }
 
+/*
+ * nn_sgemm: the library is opened at the first product (not before), and every transpose form
+ * gives the product of its definition, with the library and with the portable loop that runs
+ * when the library cannot be loaded.
+ */
+static void
+test_sgemm(void)
+{
+	enum
+	{
+		M = 7, N = 5, K = 19
+	};
+	float		A[M * K],
+				B[K * N],
+				C0[M * N],
+				C[M * N];
+	double		worst[2] = {0, 0};
+
+	ok(strcmp(nn_blas_backend(), "not loaded yet") == 0,
+	   "the CBLAS is not opened before the first product (%s)", nn_blas_backend());
+	fill(A, M * K, 1.0f);
+	fill(B, K * N, 1.0f);
+	fill(C0, M * N, 1.0f);
+	for (int portable = 0; portable < 2; portable++)
+	{
+		nn_blas_force_portable(portable);
+		for (int form = 0; form < 4; form++)
+		{
+			int			ta = form & 1,
+						tb = form >> 1;
+
+			memcpy(C, C0, sizeof(C));
+			/* A is M x K (or its transpose stored K x M), B is K x N (or N x K) */
+			nn_sgemm(ta, tb, M, N, K, 0.5f, A, ta ? M : K, B, tb ? K : N, 2.0f, C, N);
+			for (int i = 0; i < M; i++)
+				for (int j = 0; j < N; j++)
+				{
+					double		s = 0.0;
+
+					for (int k = 0; k < K; k++)
+						s += (double) (ta ? A[k * M + i] : A[i * K + k]) *
+							(tb ? B[j * K + k] : B[k * N + j]);
+					s = 0.5 * s + 2.0 * C0[i * N + j];
+					worst[portable] = fmax(worst[portable], fabs(C[i * N + j] - s));
+				}
+		}
+		if (portable == 0)
+			ok(strcmp(nn_blas_backend(), "cblas") == 0, "the first product opened the CBLAS (%s)",
+			   nn_blas_backend());
+	}
+	nn_blas_force_portable(0);
+	ok(worst[0] < 1e-4, "CBLAS sgemm, all four transpose forms (worst %.2g)", worst[0]);
+	ok(worst[1] < 1e-5, "portable sgemm, all four transpose forms (worst %.2g)", worst[1]);
+}
+
 int
 main(void)
 {
 	ntg_rng_seed(&rng, 1234);
 	nn_blas_init(1);
+	test_sgemm();
 	test_simd();
 	test_matvec();
 	test_exact_kernels();

@@ -436,7 +436,7 @@ test_avx512_bits(void)
 
 	if (nn_simd_level() < 2 || !nn_simd_avx512())
 	{
-		ok(1, "# SKIP no AVX-512F on this CPU: the 16-lane kernels do not run");
+		skip(4, "no AVX-512F on this CPU: the 16-lane kernels do not run");
 		return;
 	}
 	for (int n = 1; n <= MAXN; n++)

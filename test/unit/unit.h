@@ -4,7 +4,8 @@
  *   int main(void) { ok(1 + 1 == 2, "adds"); is_double(x, 0.5, 1e-9, "half"); return done_testing(); }
  *
  * Each binary prints "ok N - name" / "not ok N - name" lines and its plan at the end; a failed
- * check also prints a diagnostic with file and line.  skip_all() reports a whole file as skipped.
+ * check also prints a diagnostic with file and line.  skip_all() reports a whole file as skipped,
+ * skip() some checks.
  */
 #ifndef NTG_UNIT_H
 #define NTG_UNIT_H
@@ -56,6 +57,15 @@ skip_all(const char *reason)
 {
 	printf("1..0 # SKIP %s\n", reason);
 	exit(0);
+}
+
+/* n checks that cannot run here, reported as skipped (TAP "ok N # SKIP reason") */
+static inline void
+skip(int n, const char *reason)
+{
+	for (int i = 0; i < n; i++)
+		printf("ok %d # SKIP %s\n", ++unit_run, reason);
+	fflush(stdout);
 }
 
 static inline int

@@ -27,6 +27,19 @@
  * cores to other backends); called once by every model before its first matrix product.
  * threads <= 0 leaves OpenBLAS's own setting alone. */
 void		nn_blas_init(int threads);
+/*
+ * C[M, N] = alpha op(A) op(B) + beta C, row-major (op = transpose when trans_* is set): CBLAS's
+ * sgemm, through the library nn_blas.c opens at the first call.
+ */
+void		nn_sgemm(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A,
+					 int lda, const float *B, int ldb, float beta, float *C, int ldc);
+/* Open the CBLAS now (the first nn_sgemm does otherwise): a preloading server's postmaster does,
+ * so that backends inherit it.  Idempotent. */
+void		nn_blas_open(void);
+/* What runs nn_sgemm: "not loaded yet", "cblas", or the portable loop when the library is missing. */
+const char *nn_blas_backend(void);
+/* Tests only: 1 runs the portable loop from now on, 0 the library again. */
+void		nn_blas_force_portable(int portable);
 
 /* ---- layers ------------------------------------------------------------------------------ */
 

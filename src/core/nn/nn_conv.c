@@ -14,7 +14,6 @@
 #include "nn/nn_image.h"
 #include "nn/nn_image_simd.h"
 
-#include <cblas.h>
 #include <string.h>
 
 size_t
@@ -152,8 +151,7 @@ conv2d_backward(float *dinp, float *dw, float *db, const float *dout, const floa
 		if (dinp != NULL)
 		{
 			/* written, not accumulated: saves clearing the largest buffer of the pass */
-			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, KKC, OC,
-						1.0f, d, OC, w, KKC, 0.0f, col, KKC);
+			nn_sgemm(0, 0, rows, KKC, OC, 1.0f, d, OC, w, KKC, 0.0f, col, KKC);
 			col2im(dinp, col, n0, rows, H, W, C, K);
 		}
 	}

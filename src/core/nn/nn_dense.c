@@ -5,24 +5,8 @@
 #include "nn/nn.h"
 #include "nn/nn_simd.h"
 
-#include <cblas.h>
 #include <math.h>
 #include <string.h>
-
-/* OpenBLAS's own thread control (not part of the CBLAS standard header on every system). */
-extern void openblas_set_num_threads(int num_threads);
-
-void
-nn_blas_init(int threads)
-{
-	static int	done = -1;
-
-	if (threads > 0 && done != threads)
-	{
-		openblas_set_num_threads(threads);
-		done = threads;
-	}
-}
 
 void
 embedding_forward(float *out, const int32_t *tok, const float *wte, int N, int C)
@@ -121,8 +105,7 @@ linear_forward(float *out, const float *inp, const float *w, int N, int C, int O
 		}
 		return;
 	}
-	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, OC, C,
-				1.0f, inp, C, w, C, 0.0f, out, OC);
+	nn_sgemm(0, 1, N, OC, C, 1.0f, inp, C, w, C, 0.0f, out, OC);
 }
 
 void
@@ -153,11 +136,9 @@ linear_backward(float *dinp, float *dw, const float *dout, const float *inp, con
 		return;
 	}
 	if (dinp != NULL)
-		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, C, OC,
-					1.0f, dout, OC, w, C, 1.0f, dinp, C);
+		nn_sgemm(0, 0, N, C, OC, 1.0f, dout, OC, w, C, 1.0f, dinp, C);
 	if (dw != NULL)
-		cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, OC, C, N,
-					1.0f, dout, OC, inp, C, 1.0f, dw, C);
+		nn_sgemm(1, 0, OC, C, N, 1.0f, dout, OC, inp, C, 1.0f, dw, C);
 }
 
 void
