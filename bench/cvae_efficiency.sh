@@ -62,7 +62,7 @@ for b in $BATCHES; do
 	peak=$(ntg_backend_peak_kb "INSERT INTO cpu_log SELECT 'train', $b, * FROM timed(
 			'SELECT ntg.train(''eff_b$b'', ''cvae'', ''SELECT label, pl FROM eff'', ''$hp'')');
 		SELECT count(*) FROM ntg.generate('eff_b$b', n => $per_class, seed => 1)")
-	"${PSQL[@]}" -c "SET ntg.progress = off" -c "SELECT count(*) FROM ntg.generate('eff_b$b', n => 1)" -c \
+	"${PSQL[@]}" -c "SET ntg.progress = off" -c "SELECT count(*) FROM ntg.generate('eff_b$b', n => $per_class, seed => 1)" -c \
 		"INSERT INTO cpu_log SELECT 'single', $b, * FROM timed('WITH c AS (SELECT array_agg(DISTINCT label ORDER BY label) AS l FROM eff)
 			SELECT count(*) FROM c, generate_series(1, $SINGLE_CALLS) AS s,
 			LATERAL ntg.generate(''eff_b$b'', c.l[1 + s % 5], 1, s)')" -c \

@@ -70,9 +70,10 @@ for b in $BATCHES; do
 	peak=$(ntg_backend_peak_kb "INSERT INTO cpu_log SELECT 'train', $b, * FROM timed(
 			'SELECT ntg.train(''eff_b$b'', ''llama'', ''SELECT label, pl FROM eff'', ''$hp'')');
 		SELECT count(*) FROM ntg.generate('eff_b$b', n => $per_class, seed => 1)")
-	# Warm the per-backend model cache, then time: SINGLE_CALLS separate calls of n = 1 over the
+	# Warm the per-backend model cache and open the CBLAS (a batched call: the backend's first
+	# matrix product opens it, bench/first_call.sh times that), then time: SINGLE_CALLS separate calls of n = 1 over the
 	# 5 classes, and one call of SAMPLES rows (per_class rows of each class).
-	"${PSQL[@]}" -c "SET ntg.progress = off" -c "SELECT count(*) FROM ntg.generate('eff_b$b', n => 1)" -c \
+	"${PSQL[@]}" -c "SET ntg.progress = off" -c "SELECT count(*) FROM ntg.generate('eff_b$b', n => $per_class, seed => 1)" -c \
 		"INSERT INTO cpu_log SELECT 'single', $b, * FROM timed('WITH c AS (SELECT array_agg(DISTINCT label ORDER BY label) AS l FROM eff)
 			SELECT count(*) FROM c, generate_series(1, $SINGLE_CALLS) AS s,
 			LATERAL ntg.generate(''eff_b$b'', c.l[1 + s % 5], 1, s)')" -c \

@@ -113,7 +113,7 @@ SQL
 done
 for r in $(seq 1 "$ROUNDS"); do
 	for m in "${models[@]}"; do
-		"${PSQL[@]}" -c "SET ntg.progress = off" -c "SELECT count(*) FROM ntg.generate('$m', n => 1)" -c \
+		"${PSQL[@]}" -c "SET ntg.progress = off" -c "SELECT count(*) FROM ntg.generate('$m', n => $per_class, seed => 1)" -c \
 			"INSERT INTO cpu_log SELECT '$m', 'single', * FROM timed('WITH c AS (SELECT array_agg(DISTINCT label ORDER BY label) AS l FROM eff)
 				SELECT count(*) FROM c, generate_series(1, $SINGLE_CALLS) AS s,
 				LATERAL ntg.generate(''$m'', c.l[1 + s % 5], 1, s)')" -c \
