@@ -63,6 +63,37 @@ SELECT count(*) FROM generate_series(1, 40) AS s, LATERAL ntg.generate('toy', 'w
 SELECT pg_stat_force_next_flush();
 SELECT coalesce(seq_scan, 0) + coalesce(idx_scan, 0) - (SELECT n FROM m_scans) AS lookups
 FROM pg_stat_user_tables WHERE relid = 'ntg.models'::regclass;
+-- The planner estimates n rows for a class, n per class for 10 classes without a label, and the
+-- declared 1000 when n is not a constant; a statement of 5,000 one-row calls is then cheap enough
+-- to run without JIT compilation.
+CREATE FUNCTION pg_temp.plan_rows(q text) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+	j json;
+BEGIN
+	EXECUTE 'EXPLAIN (FORMAT JSON) ' || q INTO j;
+	RETURN (j -> 0 -> 'Plan' ->> 'Plan Rows') || coalesce(' ' || (j -> 0 -> 'Plan' ->> 'Node Type'), '');
+END $$;
+SELECT pg_temp.plan_rows($q$SELECT * FROM ntg.generate('toy', 'dns', 7)$q$) AS one_class,
+	pg_temp.plan_rows($q$SELECT * FROM ntg.generate('toy', n => 3)$q$) AS every_class,
+	pg_temp.plan_rows($q$SELECT * FROM ntg.generate('toy', 'dns')$q$) AS default_n,
+	pg_temp.plan_rows($q$SELECT * FROM generate_series(1, 3) s, ntg.generate('toy', 'dns', s)$q$) AS n_not_constant;
+CREATE FUNCTION pg_temp.jit_planned(q text) RETURNS boolean LANGUAGE plpgsql AS $$
+DECLARE
+	l text;
+BEGIN
+	FOR l IN EXECUTE 'EXPLAIN ' || q LOOP
+		IF l LIKE 'JIT:%' THEN
+			RETURN true;
+		END IF;
+	END LOOP;
+	RETURN false;
+END $$;
+SET jit = on;
+SET jit_above_cost = 100000;
+SELECT pg_temp.jit_planned($q$SELECT count(*) FROM generate_series(1, 5000) AS s,
+	LATERAL ntg.generate('toy', 'dns', 1, s)$q$) AS jit_for_5000_one_row_calls;
+RESET jit;
+RESET jit_above_cost;
 -- "stratified": the n rows of a class are one stratified sample of the model (docs/models.md).
 -- A first token of probability q goes to floor(30 q) or ceil(30 q) of 30 rows, so how many 'web'
 -- rows start with 100 varies from seed to seed by one row at most (independent draws: by more).

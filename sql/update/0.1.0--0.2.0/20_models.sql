@@ -21,11 +21,18 @@ CREATE FUNCTION ntg.train(model text, kind text, train_query text, hyperparams j
 COMMENT ON FUNCTION ntg.train(text, text, text, jsonb, boolean) IS
 	'train a model of any kind on the (label, pl) rows of train_query and store it in ntg.models; the "seed" hyperparameter seeds initialisation, shuffling and the validation split';
 
+-- the planner's row estimate for ntg.generate (n rows per class when n and label are constants)
+CREATE FUNCTION ntg._generate_support(internal) RETURNS internal
+	AS 'MODULE_PATHNAME', 'ntg_generate_support'
+	LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION ntg._generate_support(internal) IS
+	'planner support for ntg.generate: estimates its rows from n and label when they are constants';
+
 CREATE FUNCTION ntg.generate(model text, label text DEFAULT NULL, n integer DEFAULT 100,
 							 seed bigint DEFAULT 0, options jsonb DEFAULT '{}')
 	RETURNS SETOF ntg.generated_flow
 	AS 'MODULE_PATHNAME', 'ntg_generate_v2'
-	LANGUAGE C STABLE PARALLEL SAFE ROWS 1000;
+	LANGUAGE C STABLE PARALLEL SAFE ROWS 1000 SUPPORT ntg._generate_support;
 COMMENT ON FUNCTION ntg.generate(text, text, integer, bigint, jsonb) IS
 	'sample n synthetic (label, pl) rows per class (or of one class) from a stored generator; seed seeds the draws (each class its own stream); options override the model''s sampling defaults';
 
