@@ -2,16 +2,16 @@
  * nn_image_simd.c — vector kernels of the image layers (nn_image_simd.h).  GCC at -O2 leaves these
  * loops scalar (their trip counts are not known, and the cheap vectorizer will not add an
  * epilogue), which made group norm and SiLU cost as much as the convolutions' matrix products; the
- * AVX2 versions below run 8 floats at a time.  The exponential is the same Cephes-style polynomial
- * as nn_simd.c's (about 1 ulp).  Which version runs is nn_simd_level()'s choice.
+ * AVX2 versions below run 8 floats at a time, with the exponential and sigmoid of nn_simd_x86.h
+ * (about 1 ulp).  Which version runs is nn_simd_level()'s choice.
  */
 #include "nn/nn_image_simd.h"
 #include "nn/nn_simd.h"
+#include "nn/nn_simd_x86.h"
 
 #include <math.h>
 
-#if defined(__x86_64__) && defined(__GNUC__)
-#include <immintrin.h>
+#ifdef NN_HAVE_X86
 #define HAVE_X86 1
 #endif
 
@@ -84,42 +84,6 @@ silu_bwd_plain(float *dx, const float *d, const float *x, int n)
 /* ---- AVX2 + FMA versions -------------------------------------------------------------------- */
 
 #ifdef HAVE_X86
-
-__attribute__((target("avx2,fma")))
-static inline __m256
-exp8(__m256 x)
-{
-	__m256		fx,
-				y,
-				z;
-	__m256i		e;
-
-	x = _mm256_min_ps(x, _mm256_set1_ps(88.3762626647949f));
-	x = _mm256_max_ps(x, _mm256_set1_ps(-88.3762626647949f));
-	fx = _mm256_floor_ps(_mm256_fmadd_ps(x, _mm256_set1_ps(1.44269504088896341f), _mm256_set1_ps(0.5f)));
-	x = _mm256_fnmadd_ps(fx, _mm256_set1_ps(0.693359375f), x);
-	x = _mm256_fnmadd_ps(fx, _mm256_set1_ps(-2.12194440e-4f), x);
-	z = _mm256_mul_ps(x, x);
-	y = _mm256_set1_ps(1.9875691500E-4f);
-	y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(1.3981999507E-3f));
-	y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(8.3334519073E-3f));
-	y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(4.1665795894E-2f));
-	y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(1.6666665459E-1f));
-	y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(5.0000001201E-1f));
-	y = _mm256_fmadd_ps(y, z, x);
-	y = _mm256_add_ps(y, _mm256_set1_ps(1.0f));
-	e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvttps_epi32(fx), _mm256_set1_epi32(127)), 23);
-	return _mm256_mul_ps(y, _mm256_castsi256_ps(e));
-}
-
-__attribute__((target("avx2,fma")))
-static inline __m256
-sigmoid8(__m256 a)
-{
-	__m256		one = _mm256_set1_ps(1.0f);
-
-	return _mm256_div_ps(one, _mm256_add_ps(one, exp8(_mm256_sub_ps(_mm256_setzero_ps(), a))));
-}
 
 __attribute__((target("avx2,fma")))
 static void
@@ -204,7 +168,7 @@ silu_avx2(float *out, const float *x, int n)
 	{
 		__m256		v = _mm256_loadu_ps(x + i);
 
-		_mm256_storeu_ps(out + i, _mm256_mul_ps(v, sigmoid8(v)));
+		_mm256_storeu_ps(out + i, _mm256_mul_ps(v, nn_sigmoid8(v)));
 	}
 	for (; i < n; i++)
 		out[i] = x[i] / (1.0f + expf(-x[i]));
@@ -220,7 +184,7 @@ silu_bwd_avx2(float *dx, const float *d, const float *x, int n)
 	for (; i + 8 <= n; i += 8)
 	{
 		__m256		v = _mm256_loadu_ps(x + i);
-		__m256		s = sigmoid8(v);
+		__m256		s = nn_sigmoid8(v);
 		__m256		g = _mm256_mul_ps(s, _mm256_fmadd_ps(v, _mm256_sub_ps(one, s), one));
 
 		_mm256_storeu_ps(dx + i, _mm256_fmadd_ps(_mm256_loadu_ps(d + i), g, _mm256_loadu_ps(dx + i)));

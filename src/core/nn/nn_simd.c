@@ -368,15 +368,6 @@ vexp_avx2(float *x, int n)
 }
 
 __attribute__((target("avx2,fma")))
-static inline __m256
-sigmoid8(__m256 a)
-{
-	__m256		one = _mm256_set1_ps(1.0f);
-
-	return _mm256_div_ps(one, _mm256_add_ps(one, nn_exp8(_mm256_sub_ps(_mm256_setzero_ps(), a))));
-}
-
-__attribute__((target("avx2,fma")))
 static void
 swiglu_fwd_avx2(float *out, const float *a, const float *b, int n)
 {
@@ -386,7 +377,7 @@ swiglu_fwd_avx2(float *out, const float *a, const float *b, int n)
 	{
 		__m256		va = _mm256_loadu_ps(a + i);
 
-		_mm256_storeu_ps(out + i, _mm256_mul_ps(_mm256_mul_ps(va, sigmoid8(va)),
+		_mm256_storeu_ps(out + i, _mm256_mul_ps(_mm256_mul_ps(va, nn_sigmoid8(va)),
 												_mm256_loadu_ps(b + i)));
 	}
 	if (i < n)
@@ -405,7 +396,7 @@ swiglu_bwd_avx2(float *da, float *db, const float *d, const float *a, const floa
 		__m256		va = _mm256_loadu_ps(a + i),
 					vb = _mm256_loadu_ps(b + i),
 					vd = _mm256_loadu_ps(d + i);
-		__m256		sg = sigmoid8(va);
+		__m256		sg = nn_sigmoid8(va);
 		__m256		ga = _mm256_mul_ps(_mm256_mul_ps(vd, vb),
 									   _mm256_mul_ps(sg, _mm256_fmadd_ps(va, _mm256_sub_ps(one, sg), one)));
 

@@ -1,6 +1,6 @@
 /*
  * nn_simd_x86.h — AVX2 + FMA and AVX-512F building blocks shared by the vector kernels of the nn
- * core (nn_simd.c, nn_scan.c, nn_ssm_act.c).  Every function carries its own target attribute, so
+ * core (nn_simd.c, nn_scan.c, nn_ssm_act.c, nn_image_simd.c).  Every function carries its own target attribute, so
  * that the files including this header stay buildable for any x86-64 and only call these after
  * checking the CPU (nn_simd_level()).
  */
@@ -89,6 +89,16 @@ nn_log8(__m256 x)
 	return _mm256_or_ps(x, invalid);
 }
 
+/* 1 / (1 + exp(-x)) for 8 floats, with nn_exp8 */
+__attribute__((target("avx2,fma")))
+static inline __m256
+nn_sigmoid8(__m256 x)
+{
+	__m256		one = _mm256_set1_ps(1.0f);
+
+	return _mm256_div_ps(one, _mm256_add_ps(one, nn_exp8(_mm256_sub_ps(_mm256_setzero_ps(), x))));
+}
+
 /* Sum of the 8 lanes. */
 __attribute__((target("avx2,fma")))
 static inline float
@@ -132,6 +142,16 @@ nn_exp16(__m512 x)
 	y = _mm512_add_ps(y, _mm512_set1_ps(1.0f));
 	e = _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvttps_epi32(fx), _mm512_set1_epi32(127)), 23);
 	return _mm512_mul_ps(y, _mm512_castsi512_ps(e));
+}
+
+/* nn_sigmoid8 for 16 floats, lane for lane */
+__attribute__((target("avx512f")))
+static inline __m512
+nn_sigmoid16(__m512 x)
+{
+	__m512		one = _mm512_set1_ps(1.0f);
+
+	return _mm512_div_ps(one, _mm512_add_ps(one, nn_exp16(_mm512_sub_ps(_mm512_setzero_ps(), x))));
 }
 
 __attribute__((target("avx512f")))

@@ -55,15 +55,6 @@ silu_bwd_plain(float *dx, const float *d, const float *x, int n)
 /* ---- AVX2 + FMA ----------------------------------------------------------------------------- */
 
 #ifdef NN_HAVE_X86
-__attribute__((target("avx2,fma")))
-static inline __m256
-sigmoid8(__m256 x)
-{
-	__m256		one = _mm256_set1_ps(1.0f);
-
-	return _mm256_div_ps(one, _mm256_add_ps(one, nn_exp8(_mm256_sub_ps(_mm256_setzero_ps(), x))));
-}
-
 /*
  * log1p(t) for t = exp(-|x|) in (0, 1] as log(u) t / (u - 1), u = 1 + t (u - 1 is exact):
  * accurate to a few ulp even where 1 + t rounds (Goldberg's trick); t itself when u == 1.
@@ -99,7 +90,7 @@ softplus_bwd_avx2(float *dinp, const float *dout, const float *inp, size_t n)
 
 	for (; i + 8 <= n; i += 8)
 		_mm256_storeu_ps(dinp + i, _mm256_fmadd_ps(_mm256_loadu_ps(dout + i),
-												   sigmoid8(_mm256_loadu_ps(inp + i)),
+												   nn_sigmoid8(_mm256_loadu_ps(inp + i)),
 												   _mm256_loadu_ps(dinp + i)));
 	softplus_bwd_plain(dinp + i, dout + i, inp + i, n - i);
 }
@@ -114,7 +105,7 @@ silu_avx2(float *out, const float *x, int n)
 	{
 		__m256		v = _mm256_loadu_ps(x + i);
 
-		_mm256_storeu_ps(out + i, _mm256_mul_ps(v, sigmoid8(v)));
+		_mm256_storeu_ps(out + i, _mm256_mul_ps(v, nn_sigmoid8(v)));
 	}
 	silu_plain(out + i, x + i, n - i);
 }
@@ -129,7 +120,7 @@ silu_bwd_avx2(float *dx, const float *d, const float *x, int n)
 	for (; i + 8 <= n; i += 8)
 	{
 		__m256		v = _mm256_loadu_ps(x + i);
-		__m256		s = sigmoid8(v);
+		__m256		s = nn_sigmoid8(v);
 		__m256		g = _mm256_mul_ps(s, _mm256_fmadd_ps(v, _mm256_sub_ps(one, s), one));
 
 		_mm256_storeu_ps(dx + i, _mm256_fmadd_ps(_mm256_loadu_ps(d + i), g, _mm256_loadu_ps(dx + i)));
@@ -142,15 +133,6 @@ silu_bwd_avx2(float *dx, const float *d, const float *x, int n)
  * does the 8-lane kernel's operations, and what is left after the 16-float blocks goes to that
  * kernel, so every element is computed as before, bit for bit.
  */
-__attribute__((target("avx512f")))
-static inline __m512
-sigmoid16(__m512 x)
-{
-	__m512		one = _mm512_set1_ps(1.0f);
-
-	return _mm512_div_ps(one, _mm512_add_ps(one, nn_exp16(_mm512_sub_ps(_mm512_setzero_ps(), x))));
-}
-
 __attribute__((target("avx512f,avx2,fma")))
 static void
 softplus_avx512(float *out, const float *inp, size_t n)
@@ -184,7 +166,7 @@ silu_avx512(float *out, const float *x, int n)
 	{
 		__m512		v = _mm512_loadu_ps(x + i);
 
-		_mm512_storeu_ps(out + i, _mm512_mul_ps(v, sigmoid16(v)));
+		_mm512_storeu_ps(out + i, _mm512_mul_ps(v, nn_sigmoid16(v)));
 	}
 	silu_avx2(out + i, x + i, n - i);
 }
