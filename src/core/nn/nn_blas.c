@@ -48,21 +48,19 @@ apply_threads(void)
 void
 nn_blas_open(void)
 {
-#ifdef NTG_BLAS_SONAME
-	void	   *lib;
-
 	if (blas_state != 0)
 		return;
-	lib = dlopen(NTG_BLAS_SONAME, RTLD_NOW | RTLD_LOCAL);
-
-	if (lib != NULL)
+#ifdef NTG_BLAS_SONAME
 	{
-		sgemm_fn = (SgemmFn *) dlsym(lib, "cblas_sgemm");
-		set_threads_fn = (SetThreadsFn *) dlsym(lib, "openblas_set_num_threads");
+		void	   *lib = dlopen(NTG_BLAS_SONAME, RTLD_NOW | RTLD_LOCAL);
+
+		if (lib != NULL)
+		{
+			sgemm_fn = (SgemmFn *) dlsym(lib, "cblas_sgemm");
+			set_threads_fn = (SetThreadsFn *) dlsym(lib, "openblas_set_num_threads");
+		}
 	}
 #else
-	if (blas_state != 0)
-		return;
 	sgemm_fn = cblas_sgemm;
 	set_threads_fn = openblas_set_num_threads;
 #endif
