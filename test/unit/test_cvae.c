@@ -228,7 +228,7 @@ test_gradient(const NtgSeqSet *s)
 		m->params.data[i] = keep;
 		num = (lp - lm) / 2e-2;
 		tol = 1e-3 + 2e-2 * fmax(fabs(num), fabs(grad[i]));
-		worst = fmax(worst, fabs(num - grad[i]) / tol);
+		worst = unit_worst(worst, fabs(num - grad[i]) / tol);
 	}
 	ok(worst <= 1.0, "whole-model gradient matches finite differences (%zu parameters, worst %.3f)",
 	   m->params.count, worst);
@@ -391,7 +391,7 @@ test_sampling(const NtgSeqSet *s)
 		double		q = p[i] / sum;
 		double		sd = sqrt(q * (1 - q) / R);
 
-		worst = fmax(worst, fabs(hits[i] / (double) R - q) / (sd + 1e-9));
+		worst = unit_worst(worst, fabs(hits[i] / (double) R - q) / (sd + 1e-9));
 	}
 	ok(worst < 4.5, "lengths drawn at z = 0 follow the length head (largest deviation %.2f sd)",
 	   worst);
@@ -432,7 +432,7 @@ test_sampling(const NtgSeqSet *s)
 		{
 			double		pi = q[i] / vsum;
 
-			worst = fmax(worst, fabs(vhits[i] / (double) n1 - pi) / (sqrt(pi * (1 - pi) / n1) + 1e-9));
+			worst = unit_worst(worst, fabs(vhits[i] / (double) n1 - pi) / (sqrt(pi * (1 - pi) / n1) + 1e-9));
 		}
 		ok(n1 > 500 && worst < 4.5,
 		   "first values of the %d rows of length %d drawn at z = 0 follow position 0's softmax (largest deviation %.2f sd)",
@@ -569,7 +569,7 @@ softmax_gap(const float *a, const float *b, int n)
 	for (int i = 0; i < n; i++)
 		sa += exp(a[i] - ma), sb += exp(b[i] - mb);
 	for (int i = 0; i < n; i++)
-		worst = fmax(worst, fabs(exp(a[i] - ma) / sa - exp(b[i] - mb) / sb));
+		worst = unit_worst(worst, fabs(exp(a[i] - ma) / sa - exp(b[i] - mb) / sb));
 	return worst;
 }
 
@@ -596,9 +596,9 @@ decoder_gap(CvaeModel *m, CvaeModel *q)
 			cvae_pack_values(m, &len, 1, &slice);
 			memcpy(vkeep, cvae_value_logits(m, 0, 1), sizeof(vkeep));
 			cvae_decode(q, zs[z], &c, 1, &lq);
-			worst = fmax(worst, softmax_gap(keep, lq, 5));
+			worst = unit_worst(worst, softmax_gap(keep, lq, 5));
 			cvae_pack_values(q, &len, 1, &slice);
-			worst = fmax(worst, softmax_gap(vkeep, cvae_value_logits(q, 0, 1), 6));
+			worst = unit_worst(worst, softmax_gap(vkeep, cvae_value_logits(q, 0, 1), 6));
 		}
 	return worst;
 }
@@ -795,7 +795,7 @@ test_large_vocabulary(void)
 	for (size_t i = 0; i < m->params.count; i++)
 	{
 		top = fmax(top, fabs(sum[i]));
-		worst = fmax(worst, fabs(batch_grad[i] * B - sum[i]));
+		worst = unit_worst(worst, fabs(batch_grad[i] * B - sum[i]));
 	}
 	ok(rc == NTG_OK && fabs(l.rec - rec_sum) <= 1e-5 * rec_sum,
 	   "in slices and passes, the batch's loss is the sum of its rows' (%.6f, %.6f)", l.rec, rec_sum);

@@ -216,7 +216,7 @@ test_gradient(const NtgSeqSet *s)
 		m->params.data[i] = keep;
 		num = (lp - lm) / 2e-2;
 		tol = 1e-3 + 2e-2 * fmax(fabs(num), fabs(grad[i]));
-		worst = fmax(worst, fabs(num - grad[i]) / tol);
+		worst = unit_worst(worst, fabs(num - grad[i]) / tol);
 		checked++;
 	}
 	ok(worst <= 1.0, "whole-model gradient matches finite differences (%d parameters, worst %.3f)",
@@ -285,7 +285,7 @@ test_dropout(const NtgSeqSet *s)
 		lm = dropout_loss(m, &state);
 		m->params.data[i] = keep;
 		num = (lp - lm) / 2e-2;
-		worst = fmax(worst, fabs(num - grad[i]) / (1e-3 + 2e-2 * fmax(fabs(num), fabs(grad[i]))));
+		worst = unit_worst(worst, fabs(num - grad[i]) / (1e-3 + 2e-2 * fmax(fabs(num), fabs(grad[i]))));
 	}
 	ok(worst <= 1.0, "with dropout 0.3 the gradient matches finite differences (worst %.3f)", worst);
 	l2 = dropout_loss(m, &state);
@@ -452,7 +452,7 @@ test_micro_batches(const NtgSeqSet *s)
 	{
 		double		want = ((double) cA * gA[i] + (double) cB * gB[i]) / (cA + cB);
 
-		worst = fmax(worst, fabs(m->params.grad[i] - want) / (1e-6 + fabs(want)));
+		worst = unit_worst(worst, fabs(m->params.grad[i] - want) / (1e-6 + fabs(want)));
 	}
 	ok(worst < 1e-3, "its gradient is the mean over the whole batch (worst relative error %.2g)",
 	   worst);
@@ -1269,7 +1269,7 @@ test_decode_matches_forward(void)
 			break;
 		}
 		for (int i = 0; i <= m->tok.n_values; i++)
-			worst = fmax(worst, fabs(p_fwd[i] - p_dec[i]));
+			worst = unit_worst(worst, fabs(p_fwd[i] - p_dec[i]));
 		tried++;
 	}
 	ok(m != NULL && m->cfg.max_len >= 9 && tried == 40 && worst < 1e-5,

@@ -223,7 +223,7 @@ fd_worst(MambaModel *m, const float *grad, const NtgRng *drop)
 		lm = drop ? dropout_loss(m, drop) : batch_loss(m, 0);
 		m->params.data[i] = keep;
 		num = (lp - lm) / 2e-2;
-		worst = fmax(worst, fabs(num - grad[i]) / (1e-3 + 2e-2 * fmax(fabs(num), fabs(grad[i]))));
+		worst = unit_worst(worst, fabs(num - grad[i]) / (1e-3 + 2e-2 * fmax(fabs(num), fabs(grad[i]))));
 	}
 	return worst;
 }
@@ -288,7 +288,7 @@ test_recurrent(const NtgSeqSet *s)
 		mamba_next_probs(m, hists[h], hlen[h], pf, &err);
 		mamba_next_probs_recurrent(m, hists[h], hlen[h], pr, &err);
 		for (int i = 0; i < 6; i++)
-			worst = fmax(worst, fabs(pf[i] - pr[i]));
+			worst = unit_worst(worst, fabs(pf[i] - pr[i]));
 	}
 	ok(worst < 2e-6, "the recurrent step gives the training forward's next-token distribution "
 	   "(worst %.2g)", worst);
@@ -865,7 +865,7 @@ probs_gap(MambaModel *a, MambaModel *b, int recurrent, double *cross)
 		mamba_next_probs_recurrent(b, hists[h], hlen[h], pb2, &err);
 		for (int i = 0; i < a->tok.n_values + 1; i++)
 		{
-			worst = fmax(worst, fabs(pa[i] - pb[i]));
+			worst = unit_worst(worst, fabs(pa[i] - pb[i]));
 			*cross = fmax(*cross, fabs(pb[i] - pb2[i]));
 		}
 	}

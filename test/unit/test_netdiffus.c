@@ -73,7 +73,7 @@ test_gasf_image(void)
 		for (int j = 0; j < 4; j++)
 		{
 			sym &= img[i * 4 + j] == img[j * 4 + i];
-			worst = fmax(worst, fabs(img[i * 4 + j] - (x[i] * x[j] - sqrt(1 - x[i] * x[i]) *
+			worst = unit_worst(worst, fabs(img[i * 4 + j] - (x[i] * x[j] - sqrt(1 - x[i] * x[i]) *
 													   sqrt(1 - x[j] * x[j]))));
 		}
 	}
@@ -157,7 +157,7 @@ test_fit(void)
 	gasf_encode(img, N, row, 6, N, -37440, 1555, GASF_SCALE_LOG);
 	gasf_fit_x(img, N, N, NULL, x);
 	for (int i = 0; i < N; i++)
-		worst = fmax(worst, fabs(x[i] - gasf_scale(i < 6 ? row[i] : 0, -37440, 1555, GASF_SCALE_LOG)));
+		worst = unit_worst(worst, fabs(x[i] - gasf_scale(i < 6 ? row[i] : 0, -37440, 1555, GASF_SCALE_LOG)));
 	ok(worst < 1e-6, "the fit returns the encoded x of an exact image (%g)", worst);
 	ntg_rng_seed(&rng, 5);
 	for (int rep = 0; rep < 50; rep++)
@@ -448,7 +448,7 @@ test_model_gradient(void)
 			m->params.data[i] = keep;
 			num = (lp - lm) / 2e-3;
 			tol = 2e-3 + 1e-2 * fmax(fabs(num), fabs(g[i]));
-			worst = fmax(worst, fabs(num - g[i]) / tol);
+			worst = unit_worst(worst, fabs(num - g[i]) / tol);
 			bad += fabs(num - g[i]) > tol;
 			hit |= g[i] != 0.0f;
 			checked++;
@@ -579,7 +579,7 @@ test_sampling(void)
 	ntg_rng_seed(&rng, 6);
 	netdiffus_sample_images(m, web, n, &o, &rng, ib, &err);
 	for (int i = 0; i < n * N * N; i++)
-		worst = fmax(worst, fabs(ia[i] - ib[i]));
+		worst = unit_worst(worst, fabs(ia[i] - ib[i]));
 	ok(worst < 1e-4, "rows denoised 7 at a time as all %d together (%g)", n, worst);
 
 	l1 = l2 = NAN;

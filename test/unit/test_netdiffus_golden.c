@@ -182,7 +182,7 @@ test_loss_and_grads(NetdiffusModel *m)
 			double		g = m->params.grad[t->offset + j],
 						want = nd_grads[k].v[j];
 
-			worst = fmax(worst, fabs(g - want));
+			worst = unit_worst(worst, fabs(g - want));
 			bad += fabs(g - want) > 1e-5 + 1e-3 * fabs(want);
 		}
 	}

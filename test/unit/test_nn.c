@@ -138,7 +138,7 @@ test_linear(void)
 			{
 				double		want = dot(g_inp + n * C_, g_w + o * C_, C_);
 
-				worst = fmax(worst, fabs(want - out[n * OC_ + o]));
+				worst = unit_worst(worst, fabs(want - out[n * OC_ + o]));
 			}
 		ok(worst < 1e-5, "linear forward matches the naive product (N=%d)", lin_n);
 	}
@@ -321,7 +321,7 @@ test_crossentropy(void)
 		logits[i] = keep - H_STEP;
 		lm = crossentropy_forward(logits, ce_targets, N_, V_, &count);
 		num = (lp - lm) / (2 * H_STEP);
-		worst = fmax(worst, fabs(num - d[i]) / (1e-3 + 1e-2 * fabs(num)));
+		worst = unit_worst(worst, fabs(num - d[i]) / (1e-3 + 1e-2 * fabs(num)));
 	}
 	ok(worst <= 1.0, "cross-entropy dlogits");
 	ok(d[1 * V_ + 3] == 0.0f, "ignored rows get no gradient");
@@ -359,7 +359,7 @@ test_adamw(void)
 					v = (1 - b2) * g * g / (1 - b2);
 		double		want = w0[i] - lr * (m / (sqrt(v) + eps)) - (i < 6 ? lr * wd * w0[i] : 0.0);
 
-		worst = fmax(worst, fabs(want - p.data[i]));
+		worst = unit_worst(worst, fabs(want - p.data[i]));
 	}
 	ok(worst < 1e-6, "AdamW step matches the formula (decay only on matrices)");
 	is_int(opt.step, 1, "step counter");
@@ -402,7 +402,7 @@ test_simd(void)
 	nn_vexp(y, 203);
 	for (int i = 0; i < 203; i++)
 		if (x[i] > -87.0f && x[i] < 88.0f)
-			worst = fmax(worst, fabs(y[i] - expf(x[i])) / expf(x[i]));
+			worst = unit_worst(worst, fabs(y[i] - expf(x[i])) / expf(x[i]));
 	ok(worst < 1e-6, "vector exp within 1e-6 relative of expf (worst %.2g)", worst);
 	ok(y[0] >= 0.0f && y[0] < 1e-37f, "vector exp of a very negative number is ~0");
 	for (int n = 1; n < 40; n += 7)
@@ -558,6 +558,8 @@ test_sgemm(void)
 				C[M * N];
 	double		worst[2] = {0, 0};
 
+	ok(isnan(unit_worst(0.5, NAN)) && isnan(unit_worst(NAN, 1.0)) && unit_worst(1.0, 0.5) == 1.0 &&
+	   unit_worst(0.5, 1.0) == 1.0, "unit_worst keeps a NaN as the worst error (fmax would drop it)");
 	ok(strcmp(nn_blas_backend(), "not loaded yet") == 0,
 	   "the CBLAS is not opened before the first product (%s)", nn_blas_backend());
 	fill(A, M * K, 1.0f);
@@ -583,9 +585,7 @@ test_sgemm(void)
 						s += (double) (ta ? A[k * M + i] : A[i * K + k]) *
 							(tb ? B[j * K + k] : B[k * N + j]);
 					s = 0.5 * s + 2.0 * C0[i * N + j];
-					/* written so that a NaN counts as the worst (fmax would skip it) */
-					if (!(fabs(C[i * N + j] - s) <= worst[portable]))
-						worst[portable] = fabs(C[i * N + j] - s);
+					worst[portable] = unit_worst(worst[portable], fabs(C[i * N + j] - s));
 				}
 		}
 		if (portable == 0)

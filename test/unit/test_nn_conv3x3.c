@@ -53,7 +53,7 @@ direct_diff(const float *out, const float *inp, const float *w, int B, int H, in
 								s += (double) w[((size_t) o * 9 + kh * 3 + kw) * C + c] *
 									inp[(((size_t) b * H + iy) * W + ix) * C + c];
 						}
-					worst = fmax(worst, fabs(s - out[(((size_t) b * H + y) * W + x) * OC + o]) /
+					worst = unit_worst(worst, fabs(s - out[(((size_t) b * H + y) * W + x) * OC + o]) /
 								 (1.0 + fabs(s)));
 				}
 	return worst;
@@ -119,7 +119,7 @@ test_shape(int B, int H, int W, int C, int OC, const char *what)
 	conv2d_forward(im2col, inp, w, bias, B, H, W, C, OC, 3, col);
 	nn_simd_force(2);
 	for (size_t i = 0; i < no; i++)
-		worst = fmax(worst, fabs(im2col[i] - fwd[i]) / (1.0 + fabs(fwd[i])));
+		worst = unit_worst(worst, fabs(im2col[i] - fwd[i]) / (1.0 + fabs(fwd[i])));
 	ok(worst < 1e-5, "%s: the im2col path agrees within rounding (%g)", what, worst);
 out:
 	free(inp), free(w), free(bias), free(wp), free(ref), free(vec), free(one), free(col);
@@ -156,7 +156,7 @@ test_input_gradient(int B, int H, int W, int C, int OC, const char *what)
 	conv2d_backward(im2col, NULL, NULL, dout, NULL, w, B, H, W, C, OC, 3, col);
 	nn_simd_force(2);
 	for (size_t i = 0; i < ni; i++)
-		worst = fmax(worst, fabs(im2col[i] - ref[i]) / (1.0 + fabs(im2col[i])));
+		worst = unit_worst(worst, fabs(im2col[i] - ref[i]) / (1.0 + fabs(im2col[i])));
 	ok(worst < 1e-5, "%s: the turned kernel's convolution is the input gradient, added (%g)", what, worst);
 	if (!conv3x3_direct_supported())
 		goto out;

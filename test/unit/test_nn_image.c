@@ -142,7 +142,7 @@ conv_direct_diff(const float *out)
 								s += (double) c_w[((size_t) o * cK * cK + kh * cK + kw) * cC + c] *
 									c_inp[(((size_t) b * cH + iy) * cW + ix) * cC + c];
 						}
-					worst = fmax(worst, fabs(s - out[(((size_t) b * cH + y) * cW + x) * cOC + o]));
+					worst = unit_worst(worst, fabs(s - out[(((size_t) b * cH + y) * cW + x) * cOC + o]));
 				}
 	return worst;
 }
@@ -393,7 +393,7 @@ test_attention(void)
 
 			for (int u = 0; u < AP; u++)
 				o += w[u] / sum * base[u * 3 * AC + 2 * AC + HS + i];
-			worst = fmax(worst, fabs(o - out[(AP + 3) * AC + HS + i]));
+			worst = unit_worst(worst, fabs(o - out[(AP + 3) * AC + HS + i]));
 		}
 		ok(worst < 1e-5, "image attention: an output is softmax(q.k / sqrt(HS)) v (%g)", worst);
 	}

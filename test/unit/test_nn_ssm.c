@@ -126,7 +126,7 @@ test_elementwise(void)
 
 	fwd_softplus(out);
 	for (int i = 0; i < N_ * C_; i++)
-		worst = fmax(worst, fabs(out[i] - log1p(exp((double) g_x[i]))) / (1e-30 + log1p(exp((double) g_x[i]))));
+		worst = unit_worst(worst, fabs(out[i] - log1p(exp((double) g_x[i]))) / (1e-30 + log1p(exp((double) g_x[i]))));
 	ok(worst < 1e-5, "softplus matches log(1 + exp(x)) (worst relative %.2g)", worst);
 	{
 		/* a sweep through the range where log1p(exp(x)) turns from exp(x) into x */
@@ -141,7 +141,7 @@ test_elementwise(void)
 		{
 			double		want = log1p(exp((double) xs[i]));
 
-			worst = fmax(worst, fabs(ys[i] - want) / want);
+			worst = unit_worst(worst, fabs(ys[i] - want) / want);
 		}
 		ok(worst < 1e-6, "softplus over [-25, 25] within 1e-6 relative (worst %.2g)", worst);
 	}
@@ -156,7 +156,7 @@ test_elementwise(void)
 		{
 			double		x = g_x[n * IS_ + i];
 
-			worst = fmax(worst, fabs(out[n * C_ + i] - x / (1.0 + exp(-x))));
+			worst = unit_worst(worst, fabs(out[n * C_ + i] - x / (1.0 + exp(-x))));
 		}
 	ok(worst < 1e-5, "silu matches x sigmoid(x) (worst %.2g)", worst);
 	memset(dx, 0, sizeof(dx));
@@ -214,7 +214,7 @@ test_conv1d(void)
 					if (src >= 0)
 						want += (double) g_w[c * K_ + k] * g_x[(g_start[r] + src) * IS_ + 2 + c];
 				}
-				worst = fmax(worst, fabs(out[(g_start[r] + t) * E_ + c] - want));
+				worst = unit_worst(worst, fabs(out[(g_start[r] + t) * E_ + c] - want));
 			}
 	ok(worst < 1e-5, "conv1d forward matches the definition, no leak across rows (worst %.2g)", worst);
 	memset(dx, 0, sizeof(dx));
@@ -283,7 +283,7 @@ naive_scan_worst(const float *y)
 						(double) s_delta[n * E_ + e] * s_bc[n * P_ + 2 + s] * s_u[n * E_ + e];
 					acc += (double) s_bc[n * P_ + 2 + NS_ + s] * h[s];
 				}
-				worst = fmax(worst, fabs(acc - y[n * E_ + e]) / (1.0 + fabs(acc)));
+				worst = unit_worst(worst, fabs(acc - y[n * E_ + e]) / (1.0 + fabs(acc)));
 			}
 		}
 	return worst;

@@ -66,7 +66,7 @@ check_grad(ForwardFn fwd, float *x, const float *g, size_t n, float *out, size_t
 		x[i] = keep;
 		num = (lp - lm) / (2.0 * H_STEP);
 		tol = 1e-3 + 1e-2 * fmax(fabs(num), fabs(g[i]));
-		worst = fmax(worst, fabs(num - g[i]) / tol);
+		worst = unit_worst(worst, fabs(num - g[i]) / tol);
 	}
 	return worst;
 }

@@ -252,8 +252,8 @@ check_bounds(void)
 					double		ew = fabs(yw[n * c->OC + o] - y),
 								ed = fabs(yd[n * c->OC + o] - y);
 
-					worst_wo = fmax(worst_wo, ew / bw);
-					worst_dyn = fmax(worst_dyn, ed / bd);
+					worst_wo = unit_worst(worst_wo, ew / bw);
+					worst_dyn = unit_worst(worst_dyn, ed / bd);
 					err_wo = fmax(err_wo, ew);
 					err_dyn = fmax(err_dyn, ed);
 				}
@@ -339,7 +339,7 @@ check_params(void)
 		double		worst = 0;
 
 		for (int k = 0; k < 5 * 24; k++)
-			worst = fmax(worst, fabs(y[k] - want[k]));
+			worst = unit_worst(worst, fabs(y[k] - want[k]));
 		ok(worst < 0.05, "and close to the float product (largest difference %.4f)", worst);
 	}
 	nn_matmul(yh, x, &p, 5, 5, 20, 21);
@@ -358,7 +358,7 @@ check_params(void)
 
 		for (int r = 0; r < 3; r++)
 			for (int i = 0; i < 20; i++)
-				worst = fmax(worst, fabs(e[r * 20 + i] - nn_params_ptr(&f, 0)[tok[r] * 20 + i]) /
+				worst = unit_worst(worst, fabs(e[r * 20 + i] - nn_params_ptr(&f, 0)[tok[r] * 20 + i]) /
 							 p.tensors[0].scale[tok[r]]);
 		ok(worst <= 0.5 + 1e-5 && p.tensors[0].pack == NULL,
 		   "embedding rows dequantized within scale/2 (%.3f), no pack for a looked-up matrix", worst);
@@ -370,7 +370,7 @@ check_params(void)
 		double		worst = 0;
 
 		for (int k = 0; k < 5 * 24; k++)
-			worst = fmax(worst, fabs(y[k] - want[k]));
+			worst = unit_worst(worst, fabs(y[k] - want[k]));
 		ok(worst < 0.05, "weight-only close to the float product too (%.4f)", worst);
 	}
 	ok(nn_params_quantize(&p, 7, &err) == NTG_ERR_INVALID_ARG, "an unknown mode is refused");
@@ -525,7 +525,7 @@ check_stored_only(void)
 		for (int c = 0; c < 4; c++)
 		{
 			exact &= a[r * 4 + c] == (float) p.tensors[1].q[r * 4 + c] * p.tensors[1].scale[r];
-			worst = fmax(worst, fabs(a[r * 4 + c] - nn_params_ptr(&f, 1)[r * 4 + c]) /
+			worst = unit_worst(worst, fabs(a[r * 4 + c] - nn_params_ptr(&f, 1)[r * 4 + c]) /
 						 p.tensors[1].scale[r]);
 		}
 	ok(exact && worst <= 0.5 + 1e-5,

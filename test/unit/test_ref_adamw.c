@@ -43,7 +43,7 @@ worst_diff(const GoldenArray *g, const float *got, double scale)
 	double		worst = 0.0;
 
 	for (int i = 0; i < g->count; i++)
-		worst = fmax(worst, fabs(g->v[i] - got[i]) / scale);
+		worst = unit_worst(worst, fabs(g->v[i] - got[i]) / scale);
 	return worst;
 }
 
@@ -89,8 +89,8 @@ run(const char *kernel)
 				p.grad[p.tensors[k].offset + i] =
 					ref_value(k, i, t + 1, grad_scale[k] * step_factor[t]);
 		p.grad_clean = 0;
-		worst_lr = fmax(worst_lr, fabs(nn_lr_at(&opt, t) - adamw_ref_lr[t]) / adamw_ref_lr[t]);
-		worst_norm = fmax(worst_norm,
+		worst_lr = unit_worst(worst_lr, fabs(nn_lr_at(&opt, t) - adamw_ref_lr[t]) / adamw_ref_lr[t]);
+		worst_norm = unit_worst(worst_norm,
 						  fabs(nn_adamw_step(&opt, &p) - adamw_ref_norm[t]) / adamw_ref_norm[t]);
 	}
 	for (int k = 0; k < N_TENSORS; k++)
@@ -106,9 +106,9 @@ run(const char *kernel)
 		m = golden_find(adamw_ref, name);
 		snprintf(name, sizeof(name), "v%d", k);
 		v = golden_find(adamw_ref, name);
-		worst_w = fmax(worst_w, worst_diff(w, p.data + off, 1.0));
-		worst_m = fmax(worst_m, worst_diff(m, p.m + off, max_abs(m)));
-		worst_v = fmax(worst_v, worst_diff(v, p.v + off, max_abs(v)));
+		worst_w = unit_worst(worst_w, worst_diff(w, p.data + off, 1.0));
+		worst_m = unit_worst(worst_m, worst_diff(m, p.m + off, max_abs(m)));
+		worst_v = unit_worst(worst_v, worst_diff(v, p.v + off, max_abs(v)));
 	}
 	ok(worst_lr < 1e-12, "%s: learning rate of every step (warm-up, cosine)", kernel);
 	ok(worst_norm < 1e-6, "%s: gradient norm before clipping (worst relative error %.2g)", kernel,

@@ -140,8 +140,8 @@ test_rows(CvaeModel *m, const CvaeBatch *b)
 			ok(0, "row %d: %s", r, err.msg);
 			return;
 		}
-		worst_rec = fmax(worst_rec, fabs(l.rec - cvae_ref_rec[r]) / fabs(cvae_ref_rec[r]));
-		worst_kl = fmax(worst_kl, fabs(l.kl - cvae_ref_kl[r]) / fabs(cvae_ref_kl[r]));
+		worst_rec = unit_worst(worst_rec, fabs(l.rec - cvae_ref_rec[r]) / fabs(cvae_ref_rec[r]));
+		worst_kl = unit_worst(worst_kl, fabs(l.kl - cvae_ref_kl[r]) / fabs(cvae_ref_kl[r]));
 	}
 	ok(worst_rec <= 1e-4, "each row's reconstruction loss (largest relative difference %.2g)", worst_rec);
 	ok(worst_kl <= 1e-4, "each row's KL term: the encoder's mu and logvar (largest relative difference %.2g)",
@@ -167,7 +167,7 @@ test_decoder(CvaeModel *m, const int32_t *cls, const int *len)
 		z[i] = (float) cvae_ref_z_out[i];
 	cvae_decode(m, z, cls, B, &len_logits);
 	for (int i = 0; i < B * (N + 1); i++)
-		worst = fmax(worst, fabs(len_logits[i] - cvae_ref_len_logits[i]));
+		worst = unit_worst(worst, fabs(len_logits[i] - cvae_ref_len_logits[i]));
 	ok(worst <= 1e-4, "length logits of every row (largest difference %.2g)", worst);
 	M = cvae_pack_values(m, len, B, &slice);
 	worst = 0.0;
@@ -177,7 +177,7 @@ test_decoder(CvaeModel *m, const int32_t *cls, const int *len)
 
 		logits = cvae_value_logits(m, k0, n);
 		for (int i = 0; i < n * V; i++)
-			worst = fmax(worst, fabs(logits[i] - cvae_ref_val_logits[(size_t) k0 * V + i]));
+			worst = unit_worst(worst, fabs(logits[i] - cvae_ref_val_logits[(size_t) k0 * V + i]));
 	}
 	ok(M == (int) (sizeof(cvae_ref_val_logits) / sizeof(double)) / V && worst <= 1e-4,
 	   "value logits at the %d scored positions (largest difference %.2g)", M, worst);
@@ -210,7 +210,7 @@ test_gradients(CvaeModel *m, const CvaeBatch *b)
 		for (int j = 0; j < r->count; j++)
 			top = fmax(top, fabs(r->g[j]));
 		for (int j = 0; j < r->count; j++)
-			worst = fmax(worst, fabs(g[j] - r->g[j]));
+			worst = unit_worst(worst, fabs(g[j] - r->g[j]));
 		if (worst > fmax(1e-4 * top, 1e-6))
 		{
 			bad++;

@@ -116,7 +116,7 @@ test_scenario(const GoldenForest *g)
 		ntg_forest_predict_proba(&f, x, 4, proba);
 		for (int k = 0; k < 3; k++)
 		{
-			worst = fmax(worst, fabs(proba[k] - want[k]));
+			worst = unit_worst(worst, fabs(proba[k] - want[k]));
 			if (want[k] > want[best])
 				best = k;
 		}

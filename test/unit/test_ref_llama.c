@@ -135,7 +135,7 @@ test_logits(LlamaModel *m, const char *kernels)
 			rc |= llama_next_probs(m, llama_ref_tokens + (pos - t), t + 1, probs, &err);
 			checked++;
 			for (int i = 0; i < K && rc == NTG_OK; i++)
-				worst = fmax(worst, fabs(log((double) probs[i] / probs[eos]) - (z[i] - z[eos])));
+				worst = unit_worst(worst, fabs(log((double) probs[i] / probs[eos]) - (z[i] - z[eos])));
 		}
 	ok(rc == NTG_OK && checked == pos - 1 && worst < 2e-5,
 	   "%s: logits at %d of %d positions match the reference (worst error %.2g)", kernels, checked,

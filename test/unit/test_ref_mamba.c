@@ -142,7 +142,7 @@ test_logits(MambaModel *m, int recurrent, const char *kernels)
 				mamba_next_probs(m, hist, t + 1, probs, &err);
 			checked++;
 			for (int i = 0; i < K && rc == NTG_OK; i++)
-				worst = fmax(worst, fabs(log((double) probs[i] / probs[eos]) - (z[i] - z[eos])));
+				worst = unit_worst(worst, fabs(log((double) probs[i] / probs[eos]) - (z[i] - z[eos])));
 		}
 	ok(rc == NTG_OK && checked == pos - 1 && worst < 6e-5,
 	   "%s, %s: logits at %d of %d positions match the reference (worst error %.2g)", kernels,

@@ -40,6 +40,17 @@ unit_ok(int cond, const char *file, int line, const char *fmt,...)
 
 #define ok(cond, ...) unit_ok(!!(cond), __FILE__, __LINE__, __VA_ARGS__)
 
+/*
+ * The larger of a running worst error and a new one, where a NaN is the worst of all: fmax()
+ * returns the other argument when one is a NaN, so a check that kept its worst error with fmax
+ * would pass a result full of NaNs.
+ */
+static inline double
+unit_worst(double worst, double err)
+{
+	return isnan(worst) || err <= worst ? worst : err;
+}
+
 #define is_int(got, want, ...) do { \
 	long long g_ = (long long) (got), w_ = (long long) (want); \
 	if (!unit_ok(g_ == w_, __FILE__, __LINE__, __VA_ARGS__)) \
