@@ -41,22 +41,11 @@ out=$(mktemp /tmp/ntg-fc-out.XXXXXX)
 trap 'ntg_server_stop "$srv" 2>/dev/null || true; rm -rf "$srv" "$rows" "$out"' EXIT
 
 # One session: library load, first generate (1 row), second, mean of CALLS one-row calls, and a
-# batched call's time per row; "label|wall_ms|cpu_ms" lines.
+# batched call's time per row; "label|wall_ms|cpu_ms" lines, from timed().
 session_sql() {
 	cat <<SQL
-CREATE FUNCTION pg_temp.t(label text, q text, n int DEFAULT 1) RETURNS text LANGUAGE plpgsql AS \$\$
-DECLARE t0 timestamptz; c0 float8; w float8;
-BEGIN
-	-- as bench/timed.sql: a 1 ms sleep before each reading brings the CPU figure up to date
-	PERFORM pg_sleep(0.001);
-	c0 := split_part(pg_read_file('/proc/self/schedstat'), ' ', 1)::float8;
-	t0 := clock_timestamp();
-	EXECUTE q;
-	w := extract(epoch FROM clock_timestamp() - t0) * 1000 / n;
-	PERFORM pg_sleep(0.001);
-	RETURN label || '|' || w || '|'
-		|| (split_part(pg_read_file('/proc/self/schedstat'), ' ', 1)::float8 - c0) / 1e6 / n;
-END \$\$;
+CREATE FUNCTION pg_temp.t(label text, q text, n int DEFAULT 1) RETURNS text LANGUAGE sql AS
+	\$\$ SELECT label || '|' || wall_ms / n || '|' || cpu_ms / n FROM timed(q) \$\$;
 SELECT pg_temp.t('library', 'SELECT ntg.library_versions()');
 SELECT pg_temp.t('first call', 'SELECT count(*) FROM ntg.generate(''fc'', ''$1'', 1, 1)');
 SELECT pg_temp.t('second call', 'SELECT count(*) FROM ntg.generate(''fc'', ''$1'', 1, 2)');
@@ -76,6 +65,8 @@ SQL
 export OPENBLAS_NUM_THREADS=1
 ntg_server_start "$srv" 54334 ntgbench >/dev/null
 PSQL=("${NTG_PSQL[@]}")
+# timed(q) (bench/timed.sql): a statement's wall-clock and CPU milliseconds in this backend
+"${PSQL[@]}" -q -f bench/timed.sql
 "${PSQL[@]}" >/dev/null <<SQL
 SET ntg.progress = off;
 CREATE EXTENSION ntg;

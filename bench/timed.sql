@@ -1,5 +1,5 @@
 -- bench/timed.sql — timed(q): the wall-clock and CPU milliseconds of a statement run in this
--- backend, for the efficiency benchmarks (psql -f bench/timed.sql in their database).
+-- backend, for the efficiency benchmarks and first_call.sh (psql -f bench/timed.sql in their database).
 --
 -- CPU time is the backend's, from /proc/self/schedstat (ns).  Linux brings that figure up to date
 -- only when the task leaves the CPU or at a scheduler tick (4 ms at HZ=250), so read while the
