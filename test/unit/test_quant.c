@@ -11,7 +11,8 @@
  *       dynamic      |y - y_float| <= (scale[o] / 2) sum_i |x_i| + (xs / 2) sum_i |w_o,i|
  *                                     + C xs scale[o] / 4                            + R
  *     (each weight and activation is off by at most half its scale; R = 1e-6 C sum_i |x_i w_o,i|
- *     is room for float rounding);
+ *     is room for float rounding); and weight-only products at every level within float
+ *     rounding (1e-6 C sum_i |x_i q_i scale[o]|) of the scalar kernel's, which sums the same terms;
  *   - nn_matmul over params: the float path, products that span adjacent tensors and products of
  *     a tensor's first rows; nn_embed;
  *   - stored quantized params: the same bytes back, and damaged values (a scale that is zero,
@@ -206,6 +207,17 @@ float_dot(const float *x, const float *w, int C, double *abs_x, double *abs_w, d
 	return s;
 }
 
+/* sum_i |x_i q_i scale|: the magnitude of a weight-only sum's terms */
+static double
+wo_terms(const float *x, const int8_t *q, float scale, int C)
+{
+	double		s = 0;
+
+	for (int i = 0; i < C; i++)
+		s += fabs((double) x[i] * q[i] * scale);
+	return s;
+}
+
 static void
 check_bounds(void)
 {
@@ -215,6 +227,7 @@ check_bounds(void)
 	{
 		double		worst_wo = 0,
 					worst_dyn = 0,
+					worst_order = 0,
 					err_wo = 0,
 					err_dyn = 0;
 
@@ -226,6 +239,7 @@ check_bounds(void)
 			int8_t	   *q = malloc(c->OC * c->C);
 			float	   *s = malloc(sizeof(float) * c->OC);
 			float	   *yw = malloc(sizeof(float) * c->N * c->OC),
+					   *ys = malloc(sizeof(float) * c->N * c->OC),
 					   *yd = malloc(sizeof(float) * c->N * c->OC);
 			void	   *scr = malloc(nn_qacts_bytes(c->N, c->C));
 			NnQActs		a;
@@ -238,6 +252,7 @@ check_bounds(void)
 			nn_qsimd_force(level);
 			nn_quantize_acts(&a, scr, x, c->N, c->C);
 			nn_qgemm_weight_only(yw, c->OC, x, c->N, &pk, level);
+			nn_qgemm_weight_only(ys, c->OC, x, c->N, &pk, NN_QSIMD_SCALAR);
 			nn_qgemm_dynamic(yd, c->OC, &a, &pk, level);
 			for (int n = 0; n < c->N; n++)
 				for (int o = 0; o < c->OC; o++)
@@ -253,13 +268,19 @@ check_bounds(void)
 								ed = fabs(yd[n * c->OC + o] - y);
 
 					worst_wo = unit_worst(worst_wo, ew / bw);
+					/* against the scalar kernel: the same terms summed in another order */
+					worst_order = unit_worst(worst_order, fabs(yw[n * c->OC + o] - ys[n * c->OC + o]) /
+											 (1e-6 * c->C * wo_terms(x + (size_t) n * c->C, q + (size_t) o * c->C,
+																		  s[o], c->C) + 1e-30));
 					worst_dyn = unit_worst(worst_dyn, ed / bd);
 					err_wo = fmax(err_wo, ew);
 					err_dyn = fmax(err_dyn, ed);
 				}
 			nn_qpack_free(&pk);
-			free(x), free(w), free(q), free(s), free(yw), free(yd), free(scr);
+			free(x), free(w), free(q), free(s), free(yw), free(ys), free(yd), free(scr);
 		}
+		ok(worst_order <= 1.0, "level %s: weight-only within float rounding of the scalar kernel "
+		   "(%.3g of 1e-6 C sum |x q scale|)", nn_qsimd_name(level), worst_order);
 		ok(worst_wo <= 1.0, "level %s: weight-only within its bound of the float product "
 		   "(largest error %.3g, %.2f of the bound)", nn_qsimd_name(level), err_wo, worst_wo);
 		ok(worst_dyn <= 1.0, "level %s: dynamic within its bound of the float product "

@@ -5,8 +5,9 @@
  *
  * Packed weights (nn_quant.h): per block of 16 outputs, per group g of 4 inputs, 64 bytes
  * w[o][4g .. 4g+3] for o = 0..15.  Exactness of the int8 products:
- *   AVX2  sign-extends both operands to int16 and multiplies pairs into int32 (vpmaddwd): every
- *         product and pair sum fits; the int32 sums are exact while C * 127 * 127 < 2^31.
+ *   AVX2  multiplies |xq| (unsigned bytes) by q with xq's sign (vpsignb) into int16 pairs
+ *         (vpmaddubsw: a pair is at most 2 * 127 * 127, no saturation), then pairs into int32
+ *         (vpmaddwd with ones); the int32 sums are exact while C * 127 * 127 < 2^31.
  *   VNNI  vpdpbusd multiplies UNSIGNED bytes by signed ones, 4 products into each int32 lane
  *         without saturation.  The activations go in biased, xq + 128 in [1, 255], so it
  *         computes sum (xq + 128) q = acc + 128 * rowsum(q); the pack keeps rowsum to take it
@@ -143,54 +144,41 @@ store8_avx2(void *out, int ldo, int as_float, const NnQActs *x, const NnQPack *p
 	}
 }
 
-/* Pair sums of outputs (a: 0-3, b: 4-7, two lanes each) -> 8 outputs in order. */
+/*
+ * Row n x one block of 16 outputs: vpmaddubsw multiplies |xq| (unsigned) by q carrying xq's sign
+ * (vpsignb), two products per int16 (exact: |xq|, |q| <= 127, so a pair is at most 32258), and
+ * vpmaddwd with ones adds the pairs of each output into its int32 lane: 8 outputs per 32 bytes,
+ * in order.  q is never -128 (quantizing gives [-127, 127], the loader refuses -128), which
+ * vpsignb could not negate; xq = -128 would still be exact (|xq| read unsigned is 128).
+ * Widening both operands to int16 for vpmaddwd instead, even with the widened weights shared by
+ * two rows, took 14-19 % longer per row (llama's shapes, 1 to 100 rows).
+ */
 __attribute__((target("avx2,fma")))
-static inline __m256i
-fold_avx2(__m256i a, __m256i b)
-{
-	return _mm256_permute4x64_epi64(_mm256_hadd_epi32(a, b), 0xD8);
-}
-
-/* NB rows (n0 ..) x one block of 16 outputs. */
-__attribute__((target("avx2,fma"), always_inline))
-static inline void
-block_avx2(void *out, int ldo, int as_float, const NnQActs *x, const NnQPack *pk, int n0, int b,
-		   const int NB)
+static void
+row_avx2(void *out, int ldo, int as_float, const NnQActs *x, const NnQPack *pk, int n, int b)
 {
 	int			G = pk->C4 / NN_QGROUP;
 	const int8_t *wb = pk->w + (size_t) b * G * 64;
-	__m256i		acc[4][4];
+	const int8_t *xr = x->q + (size_t) n * x->C4;
+	const __m256i ones = _mm256_set1_epi16(1);
+	__m256i		acc[2] = {_mm256_setzero_si256(), _mm256_setzero_si256()};
 
-	UNROLL
-	for (int r = 0; r < NB; r++)
-		UNROLL
-		for (int j = 0; j < 4; j++)
-			acc[r][j] = _mm256_setzero_si256();
 	for (int g = 0; g < G; g++)
 	{
-		const int8_t *wg = wb + (size_t) g * 64;
-		__m256i		w0 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *) wg));
-		__m256i		w1 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *) (wg + 16)));
-		__m256i		w2 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *) (wg + 32)));
-		__m256i		w3 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *) (wg + 48)));
+		__m256i		xv = _mm256_set1_epi32(load4(xr + g * 4));
+		__m256i		ax = _mm256_abs_epi8(xv);
 
 		UNROLL
-		for (int r = 0; r < NB; r++)
+		for (int h = 0; h < 2; h++)
 		{
-			__m256i		xv = _mm256_cvtepi8_epi16(_mm_set1_epi32(load4(x->q + (size_t) (n0 + r) * x->C4 + g * 4)));
+			__m256i		w = _mm256_loadu_si256((const __m256i *) (wb + (size_t) g * 64 + 32 * h));
+			__m256i		pairs = _mm256_maddubs_epi16(ax, _mm256_sign_epi8(w, xv));
 
-			acc[r][0] = _mm256_add_epi32(acc[r][0], _mm256_madd_epi16(w0, xv));
-			acc[r][1] = _mm256_add_epi32(acc[r][1], _mm256_madd_epi16(w1, xv));
-			acc[r][2] = _mm256_add_epi32(acc[r][2], _mm256_madd_epi16(w2, xv));
-			acc[r][3] = _mm256_add_epi32(acc[r][3], _mm256_madd_epi16(w3, xv));
+			acc[h] = _mm256_add_epi32(acc[h], _mm256_madd_epi16(pairs, ones));
 		}
 	}
-	UNROLL
-	for (int r = 0; r < NB; r++)
-	{
-		store8_avx2(out, ldo, as_float, x, pk, n0 + r, b * 16, fold_avx2(acc[r][0], acc[r][1]));
-		store8_avx2(out, ldo, as_float, x, pk, n0 + r, b * 16 + 8, fold_avx2(acc[r][2], acc[r][3]));
-	}
+	store8_avx2(out, ldo, as_float, x, pk, n, b * 16, acc[0]);
+	store8_avx2(out, ldo, as_float, x, pk, n, b * 16 + 8, acc[1]);
 }
 
 __attribute__((target("avx2,fma")))
@@ -199,12 +187,8 @@ gemm_avx2(void *out, int ldo, int as_float, const NnQActs *x, const NnQPack *pk)
 {
 	for (int b = 0; b < pk->blocks; b++)
 	{
-		int			n = 0;
-
-		for (; n + 2 <= x->N; n += 2)
-			block_avx2(out, ldo, as_float, x, pk, n, b, 2);
-		for (; n < x->N; n++)
-			block_avx2(out, ldo, as_float, x, pk, n, b, 1);
+		for (int n = 0; n < x->N; n++)
+			row_avx2(out, ldo, as_float, x, pk, n, b);
 	}
 }
 
@@ -237,7 +221,8 @@ byte_k_avx2(__m256i v, int k)
 	}
 }
 
-/* NB rows x 8 outputs (half h of block b). */
+/* NB (4 or 8) rows x 8 outputs (half h of block b): each group's 32 bytes become 4 vectors of
+ * floats once, for all NB rows. */
 __attribute__((target("avx2,fma"), always_inline))
 static inline void
 half_wo_avx2(float *out, int ldo, const float *x, const NnQPack *pk, int n0, int b, int h,
@@ -247,15 +232,11 @@ half_wo_avx2(float *out, int ldo, const float *x, const NnQPack *pk, int n0, int
 				Gfull = pk->C / NN_QGROUP,
 				o = b * 16 + h * 8;
 	const int8_t *wb = pk->w + (size_t) b * G * 64 + h * 32;
-	/* one row alone would wait on its own FMAs: then 4 chains, one per input of the group */
-	const int	KC = NB == 1 ? 4 : 1;
-	__m256		acc[8][4];
+	__m256		acc[8];
 
 	UNROLL
 	for (int r = 0; r < NB; r++)
-		UNROLL
-		for (int k = 0; k < KC; k++)
-			acc[r][k] = _mm256_setzero_ps();
+		acc[r] = _mm256_setzero_ps();
 	for (int g = 0; g < G; g++)
 	{
 		__m256i		v = _mm256_loadu_si256((const __m256i *) (wb + (size_t) g * 64));
@@ -278,15 +259,13 @@ half_wo_avx2(float *out, int ldo, const float *x, const NnQPack *pk, int n0, int
 			}
 			UNROLL
 			for (int k = 0; k < 4; k++)
-				acc[r][k % KC] = _mm256_fmadd_ps(w[k], _mm256_set1_ps(xg[k]), acc[r][k % KC]);
+				acc[r] = _mm256_fmadd_ps(w[k], _mm256_set1_ps(xg[k]), acc[r]);
 		}
 	}
 	UNROLL
 	for (int r = 0; r < NB; r++)
 	{
-		__m256		sum = KC == 1 ? acc[r][0] :
-			_mm256_add_ps(_mm256_add_ps(acc[r][0], acc[r][1]), _mm256_add_ps(acc[r][2], acc[r][3]));
-		__m256		f = _mm256_mul_ps(sum, _mm256_loadu_ps(pk->scale + o));
+		__m256		f = _mm256_mul_ps(acc[r], _mm256_loadu_ps(pk->scale + o));
 		float	   *dst = out + (size_t) (n0 + r) * ldo + o;
 		int			left = pk->OC - o;
 
@@ -302,22 +281,94 @@ half_wo_avx2(float *out, int ldo, const float *x, const NnQPack *pk, int n0, int
 	}
 }
 
+/*
+ * One row x one block of 16 outputs, for fewer rows than half_wo_avx2's widening pays for: each
+ * 8 bytes (2 outputs x 4 inputs) widen straight to 8 floats (vpmovsxbd, vcvtdq2ps) against the
+ * group's 4 inputs broadcast to both halves, into 8 accumulators of (output, input lane); the 4
+ * lanes of each output are summed once at the end.  Half the vector operations per weight of
+ * half_wo_avx2's byte extraction, which made one-row weight-only decoding slower than float.
+ */
+__attribute__((target("avx2,fma")))
+static void
+row_wo_avx2(float *dst, const float *xr, const NnQPack *pk, int b)
+{
+	int			G = pk->C4 / NN_QGROUP,
+				Gfull = pk->C / NN_QGROUP,
+				o = b * 16;
+	const int8_t *wb = pk->w + (size_t) b * G * 64;
+	/* the lanes of hadd(hadd(a0, a1), hadd(a2, a3)) are outputs 0 2 4 6 1 3 5 7 */
+	const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+	__m256		acc[8],
+				sum[2];
+
+	UNROLL
+	for (int j = 0; j < 8; j++)
+		acc[j] = _mm256_setzero_ps();
+	for (int g = 0; g < G; g++)
+	{
+		const int8_t *wg = wb + (size_t) g * 64;
+		float		tail[4];
+		const float *xg = xr + 4 * g;
+		__m256		xx;
+
+		if (g >= Gfull)
+		{
+			group_inputs(tail, xr, g, pk->C);
+			xg = tail;
+		}
+		xx = _mm256_broadcast_ps((const __m128 *) xg);
+		UNROLL
+		for (int j = 0; j < 8; j++)
+		{
+			__m128i		w8 = _mm_loadl_epi64((const __m128i *) (wg + 8 * j));
+
+			acc[j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(w8)), xx, acc[j]);
+		}
+	}
+	UNROLL
+	for (int h = 0; h < 2; h++)
+		sum[h] = _mm256_permutevar8x32_ps(
+			_mm256_hadd_ps(_mm256_hadd_ps(acc[4 * h], acc[4 * h + 1]),
+						   _mm256_hadd_ps(acc[4 * h + 2], acc[4 * h + 3])), order);
+	UNROLL
+	for (int h = 0; h < 2; h++)
+	{
+		__m256		f = _mm256_mul_ps(sum[h], _mm256_loadu_ps(pk->scale + o + 8 * h));
+		int			left = pk->OC - (o + 8 * h);
+
+		if (left >= 8)
+			_mm256_storeu_ps(dst + o + 8 * h, f);
+		else if (left > 0)
+		{
+			float		tmp[8];
+
+			_mm256_storeu_ps(tmp, f);
+			memcpy(dst + o + 8 * h, tmp, left * sizeof(float));
+		}
+	}
+}
+
 __attribute__((target("avx2,fma")))
 static void
 gemm_wo_avx2(float *out, int ldo, const float *x, int N, const NnQPack *pk)
 {
+	/* rows left over from blocks of 4 (and a lone row) widen the weights once per row */
+	int			rest = N % 4;
+
 	for (int b = 0; b < pk->blocks; b++)
+	{
 		for (int h = 0; h < 2 && b * 16 + h * 8 < pk->OC; h++)
 		{
 			int			n = 0;
 
-			for (; n + 8 <= N; n += 8)
+			for (; n + 8 <= N - rest; n += 8)
 				half_wo_avx2(out, ldo, x, pk, n, b, h, 8);
-			for (; n + 4 <= N; n += 4)
+			for (; n + 4 <= N - rest; n += 4)
 				half_wo_avx2(out, ldo, x, pk, n, b, h, 4);
-			for (; n < N; n++)
-				half_wo_avx2(out, ldo, x, pk, n, b, h, 1);
 		}
+		for (int n = N - rest; n < N; n++)
+			row_wo_avx2(out + (size_t) n * ldo, x + (size_t) n * pk->C, pk, b);
+	}
 }
 
 const NnQKernels nn_qkernels_avx2 = {
@@ -449,7 +500,8 @@ block_wo_512(float *out, int ldo, const float *x, const NnQPack *pk, int n0, int
 				left = pk->OC - o;
 	const int8_t *wb = pk->w + (size_t) b * G * 64;
 	__mmask16	mask = left >= 16 ? (__mmask16) 0xFFFF : (__mmask16) ((1u << left) - 1);
-	const int	KC = NB == 1 ? 4 : 1;	/* as in half_wo_avx2 */
+	/* one row alone would wait on its own FMAs: then 4 chains, one per input of the group */
+	const int	KC = NB == 1 ? 4 : 1;
 	__m512		acc[8][4];
 
 	UNROLL
