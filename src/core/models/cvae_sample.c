@@ -16,9 +16,11 @@
 #include <string.h>
 
 /* Index drawn from softmax(logits / temperature) at the uniform u, by the inverse of the
- * cumulative distribution (in double); never an index of probability 0. */
+ * cumulative distribution (in double); never an index of probability 0.  w: K doubles of scratch,
+ * so that each weight's exp is computed once (computed again for the running sum, exp took a
+ * fifth of a batched call). */
 static int
-draw(const float *logits, int K, double temperature, double u)
+draw(const float *logits, int K, double temperature, double u, double *w)
 {
 	double		mx = -INFINITY,
 				total = 0.0,
@@ -28,16 +30,14 @@ draw(const float *logits, int K, double temperature, double u)
 	for (int i = 0; i < K; i++)
 		mx = logits[i] > mx ? logits[i] : mx;
 	for (int i = 0; i < K; i++)
-		total += exp(((double) logits[i] - mx) / temperature);
+		total += w[i] = exp(((double) logits[i] - mx) / temperature);
 	u *= total;
 	for (int i = 0; i < K; i++)
 	{
-		double		w = exp(((double) logits[i] - mx) / temperature);
-
-		if (w <= 0.0)
+		if (w[i] <= 0.0)
 			continue;
 		last = i;
-		acc += w;
+		acc += w[i];
 		if (u < acc)
 			return i;
 	}
@@ -53,7 +53,8 @@ cvae_sample_batched(CvaeModel *m, int class_index, int n, int batch, double late
 				V = m->cfg.n_values;
 	int			S = cvae_rows_fit(&m->cfg, m->base.n_classes, batch < n ? batch : n, CVAE_MAX_BATCH);
 	float	   *z;
-	double	   *u;
+	double	   *u,
+			   *w;
 	int32_t    *cls;
 	int		   *len;
 	int			rc = NTG_OK;
@@ -67,7 +68,8 @@ cvae_sample_batched(CvaeModel *m, int class_index, int n, int batch, double late
 	u = ntg_malloc((size_t) S * (N + 1) * sizeof(double));
 	cls = ntg_malloc(S * sizeof(int32_t));
 	len = ntg_malloc(S * sizeof(int));
-	if (z == NULL || u == NULL || cls == NULL || len == NULL)
+	w = ntg_malloc((size_t) (V > N + 1 ? V : N + 1) * sizeof(double));
+	if (z == NULL || u == NULL || cls == NULL || len == NULL || w == NULL)
 		rc = ntg_error(err, NTG_ERR_NOMEM, "out of memory");
 	for (int r0 = 0; rc == NTG_OK && r0 < n; r0 += S)
 	{
@@ -93,7 +95,7 @@ cvae_sample_batched(CvaeModel *m, int class_index, int n, int batch, double late
 		for (int s = 0; s < rows; s++)
 		{
 			len[s] = draw(len_logits + (size_t) s * (N + 1), N + 1, temperature,
-						  u[(size_t) s * (N + 1)]);
+						  u[(size_t) s * (N + 1)], w);
 			out_len[r0 + s] = len[s];
 		}
 		/* the values, a slice of packed positions (row s, position t, in order) at a time */
@@ -108,7 +110,7 @@ cvae_sample_batched(CvaeModel *m, int class_index, int n, int batch, double late
 				while (t >= len[s])
 					s++, t = 0;
 				out[(size_t) (r0 + s) * N + t] =
-					m->tok.values[draw(logits, V, temperature, u[(size_t) s * (N + 1) + 1 + t])];
+					m->tok.values[draw(logits, V, temperature, u[(size_t) s * (N + 1) + 1 + t], w)];
 			}
 		}
 	}
@@ -116,6 +118,7 @@ cvae_sample_batched(CvaeModel *m, int class_index, int n, int batch, double late
 	ntg_free(u);
 	ntg_free(cls);
 	ntg_free(len);
+	ntg_free(w);
 	return rc;
 }
 
