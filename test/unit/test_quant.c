@@ -6,6 +6,7 @@
  *     to the same bytes and scales, and computes the same int32 dot products, bit for bit, as a
  *     naive product of the row-major int8 matrices written here; the dynamic-mode floats are the
  *     same bits on every level too;
+ *   - activations quantized below the VNNI level (no biased copy) multiply right at that level;
  *   - dynamic and weight-only products are within their error bounds of the float product:
  *       weight-only  |y - y_float| <= (scale[o] / 2) sum_i |x_i|                     + R
  *       dynamic      |y - y_float| <= (scale[o] / 2) sum_i |x_i| + (xs / 2) sum_i |w_o,i|
@@ -187,6 +188,55 @@ check_levels(void)
 		   nn_qsimd_name(level));
 	}
 	nn_qsimd_force(-1);
+}
+
+/* Activations quantized below the VNNI level carry no biased copy: a product at the VNNI level
+ * of them must still be right (it runs the AVX2 kernel), and after nn_qacts_rebias the VNNI one. */
+static void
+check_unbiased_at_vnni(void)
+{
+	const int	N = 5,
+				OC = 33,
+				C = 161;
+	float		x[5 * 161],
+				w[33 * 161],
+				s[33];
+	int8_t		q[33 * 161];
+	int32_t		got[5 * 33];
+	void	   *scr = malloc(nn_qacts_bytes(N, C));
+	NnQActs		a;
+	NnQPack		pk;
+	int			same = 1,
+				biased_after;
+
+	if (nn_qsimd_level() < NN_QSIMD_VNNI)
+	{
+		free(scr);
+		skip(2, "no AVX-512 VNNI on this CPU");
+		return;
+	}
+	fill(x, (size_t) N * C, 1.0f);
+	fill(w, (size_t) OC * C, 0.05f);
+	nn_quantize_rows(q, s, w, OC, C);
+	nn_qpack_build(&pk, q, s, OC, C);
+	nn_qsimd_force(NN_QSIMD_AVX2);
+	nn_quantize_acts(&a, scr, x, N, C);
+	nn_qsimd_force(-1);
+	memset(a.qb, 0x55, (size_t) N * a.C4);	/* what an unwritten copy could hold */
+	nn_qgemm_i32(got, OC, &a, &pk, NN_QSIMD_VNNI);
+	for (int n = 0; n < N; n++)
+		for (int o = 0; o < OC; o++)
+			same &= got[n * OC + o] == naive_dot(a.q + (size_t) n * a.C4, q + (size_t) o * C, C);
+	ok(!a.biased && same, "activations quantized at the AVX2 level multiply right at the VNNI level");
+	nn_qacts_rebias(&a);
+	biased_after = a.biased;
+	nn_qgemm_i32(got, OC, &a, &pk, NN_QSIMD_VNNI);
+	for (int n = 0; n < N; n++)
+		for (int o = 0; o < OC; o++)
+			same &= got[n * OC + o] == naive_dot(a.q + (size_t) n * a.C4, q + (size_t) o * C, C);
+	ok(biased_after && same, "and after nn_qacts_rebias, through the VNNI kernel");
+	nn_qpack_free(&pk);
+	free(scr);
 }
 
 /* y = x w^T in double; sum |x|, sum |w|, and float rounding room: 1e-6 C sum |x w| */
@@ -683,6 +733,7 @@ main(void)
 	ntg_rng_seed(&rng, 20240611);
 	check_rows();
 	check_levels();
+	check_unbiased_at_vnni();
 	check_bounds();
 	check_marking();
 	check_params();

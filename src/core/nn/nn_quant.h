@@ -85,12 +85,15 @@ typedef struct NnQActs
 	int			C4;
 	int8_t	   *q;				/* [N, C4], zero padded */
 	uint8_t    *qb;				/* [N, C4]: q + 128 (= q ^ 0x80), VNNI's unsigned operand */
+	int			biased;			/* qb is written (only the VNNI kernel reads it) */
 	float	   *scale;			/* [N] (0 for a row of zeros) */
 } NnQActs;
 
 /* Bytes of scratch for N rows of C inputs (q, qb and scale, aligned). */
 size_t		nn_qacts_bytes(int N, int C);
-/* Carve a from scratch (nn_qacts_bytes(N, C) bytes) and quantize x[N, C] into it. */
+/* Carve a from scratch (nn_qacts_bytes(N, C) bytes) and quantize x[N, C] into it (qb only at the
+ * VNNI level; a product at that level of activations quantized at another runs the AVX2 kernel,
+ * which gives the same bits). */
 void		nn_quantize_acts(NnQActs *a, void *scratch, const float *x, int N, int C);
 /* qb again from q, after q was written by hand (tests). */
 void		nn_qacts_rebias(NnQActs *a);
