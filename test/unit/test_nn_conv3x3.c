@@ -1,7 +1,7 @@
 /*
  * test_nn_conv3x3.c — the 3 x 3 convolution computed straight from the image (nn_conv3x3.h):
- * the packed weight layout, the plain-C twin against a direct loop in double, the AVX-512 kernel
- * against its twin bit for bit (where the CPU has AVX-512), rows that do not depend on the batch,
+ * the packed weight layout, the plain-C twin against a direct loop in double, the AVX-512 and AVX2
+ * kernels against their twin bit for bit (those the CPU has), rows that do not depend on the batch,
  * and conv2d_forward taking it (and matching the im2col path it replaces within rounding); the
  * same for the input gradient, a convolution by the turned kernel that conv2d_backward takes.
  */
@@ -16,6 +16,7 @@
 #include "unit.h"
 
 static NtgRng rng;
+static int	has_avx512;			/* the AVX-512 kernel runs here (the AVX2 one is checked too) */
 
 static float *
 randn(size_t n, float scale)
@@ -98,23 +99,32 @@ test_shape(int B, int H, int W, int C, int OC, const char *what)
 	   what, direct_diff(ref, inp, w, B, H, W, C, OC));
 	if (!conv3x3_direct_supported())
 	{
-		printf("# %s: no AVX-512 on this CPU: the vector kernel is not checked\n", what);
+		printf("# %s: no AVX2 on this CPU: the vector kernels are not checked\n", what);
 		goto out;
 	}
-	conv3x3_direct(vec, inp, wp, B, H, W, C, OC, 0);
-	ok(memcmp(vec, ref, no * sizeof(float)) == 0, "%s: the AVX-512 kernel gives its twin's bits", what);
-	for (int b = 0; b < B; b++)
+	for (int wide = has_avx512; wide >= 0; wide--)
 	{
-		conv3x3_direct(one, inp + (size_t) b * H * W * C, wp, 1, H, W, C, OC, 0);
-		alone &= memcmp(one, vec + (size_t) b * per_image, per_image * sizeof(float)) == 0;
-	}
-	ok(alone, "%s: each image alone gives the bits it gets among %d", what, B);
+		const char *form = wide ? "AVX-512" : "AVX2";
 
-	/* conv2d_forward takes the kernel (bias added after), and matches the im2col path it replaces */
-	conv2d_forward(fwd, inp, w, bias, B, H, W, C, OC, 3, col);
-	for (size_t i = 0; i < no; i++)
-		vec[i] += bias[i % OC];
-	ok(memcmp(fwd, vec, no * sizeof(float)) == 0, "%s: conv2d_forward computes it with the kernel", what);
+		nn_simd_force_avx512(wide);
+		alone = 1;
+		conv3x3_direct(vec, inp, wp, B, H, W, C, OC, 0);
+		ok(memcmp(vec, ref, no * sizeof(float)) == 0, "%s: the %s kernel gives its twin's bits", what, form);
+		for (int b = 0; b < B; b++)
+		{
+			conv3x3_direct(one, inp + (size_t) b * H * W * C, wp, 1, H, W, C, OC, 0);
+			alone &= memcmp(one, vec + (size_t) b * per_image, per_image * sizeof(float)) == 0;
+		}
+		ok(alone, "%s: %s: each image alone gives the bits it gets among %d", what, form, B);
+
+		/* conv2d_forward takes the kernel (bias added after), and matches the im2col path it replaces */
+		conv2d_forward(fwd, inp, w, bias, B, H, W, C, OC, 3, col);
+		for (size_t i = 0; i < no; i++)
+			vec[i] += bias[i % OC];
+		ok(memcmp(fwd, vec, no * sizeof(float)) == 0, "%s: %s: conv2d_forward computes it with the kernel",
+		   what, form);
+	}
+	nn_simd_force_avx512(1);
 	nn_simd_force(0);
 	conv2d_forward(im2col, inp, w, bias, B, H, W, C, OC, 3, col);
 	nn_simd_force(2);
@@ -160,12 +170,20 @@ test_input_gradient(int B, int H, int W, int C, int OC, const char *what)
 	ok(worst < 1e-5, "%s: the turned kernel's convolution is the input gradient, added (%g)", what, worst);
 	if (!conv3x3_direct_supported())
 		goto out;
-	memcpy(vec, held, ni * sizeof(float));
-	conv3x3_direct(vec, dout, wp, B, H, W, OC, C, 1);
-	ok(memcmp(vec, ref, ni * sizeof(float)) == 0, "%s: the AVX-512 kernel adds its twin's bits", what);
-	memcpy(dinp, held, ni * sizeof(float));
-	conv2d_backward(dinp, NULL, NULL, dout, NULL, w, B, H, W, C, OC, 3, col);
-	ok(memcmp(dinp, vec, ni * sizeof(float)) == 0, "%s: conv2d_backward computes it with the kernel", what);
+	for (int wide = has_avx512; wide >= 0; wide--)
+	{
+		const char *form = wide ? "AVX-512" : "AVX2";
+
+		nn_simd_force_avx512(wide);
+		memcpy(vec, held, ni * sizeof(float));
+		conv3x3_direct(vec, dout, wp, B, H, W, OC, C, 1);
+		ok(memcmp(vec, ref, ni * sizeof(float)) == 0, "%s: the %s kernel adds its twin's bits", what, form);
+		memcpy(dinp, held, ni * sizeof(float));
+		conv2d_backward(dinp, NULL, NULL, dout, NULL, w, B, H, W, C, OC, 3, col);
+		ok(memcmp(dinp, vec, ni * sizeof(float)) == 0, "%s: %s: conv2d_backward computes it with the kernel",
+		   what, form);
+	}
+	nn_simd_force_avx512(1);
 out:
 	free(dout), free(w), free(held), free(wp), free(ref), free(vec), free(dinp), free(im2col), free(col);
 }
@@ -174,6 +192,9 @@ int
 main(void)
 {
 	ntg_rng_seed(&rng, 33);
+	has_avx512 = nn_simd_avx512();
+	printf("# vector kernels checked: %s\n", !conv3x3_direct_supported() ? "none" :
+		   has_avx512 ? "AVX-512 and AVX2" : "AVX2");
 	ok(conv3x3_direct_fits(32, 64) && conv3x3_direct_fits(1, 16) &&
 	   conv3x3_direct_fits(CONV3X3_MAX_C, 48), "16, 48 and 64 output channels fit");
 	ok(!conv3x3_direct_fits(8, 1) && !conv3x3_direct_fits(8, 8) && !conv3x3_direct_fits(8, 24) &&

@@ -1,7 +1,7 @@
 /*
  * nn_conv3x3.c — the 3 x 3 convolution's forward pass and input gradient computed straight from
- * the image ("implicit GEMM"), with AVX-512, for the channel counts the netdiffus U-Net uses
- * (multiples of 16).
+ * the image ("implicit GEMM"), with AVX-512 or AVX2, for the channel counts the netdiffus U-Net
+ * uses (multiples of 16).
  *
  * Why: through im2col + sgemm (nn_conv.c) a 3 x 3 convolution copies its input three times before
  * multiplying — into the unrolled matrix (9 copies of every pixel), then OpenBLAS packs that matrix
@@ -9,7 +9,8 @@
  * copies took about a third of a sampling pass.  Here the weights are packed once per call into
  * panels of 16 output channels, [panel][k][16] with k = (kh, kw, c), and 8 output positions at a
  * time read their 9 neighbours' channels from the image itself (a row of zeros off the image),
- * each input value broadcast against a panel row: 8 x 32 outputs in 16 registers.
+ * each input value broadcast against a panel row: 8 x 32 outputs in 16 registers (AVX2: 6 x 16 in
+ * 12).
  *
  * Every output is one fused multiply-add chain over k in order, from 0 (then added to out when
  * accumulating): the same bits whatever the batch, the block a position falls in or the panel,
@@ -38,7 +39,7 @@ conv3x3_direct_supported(void)
 	static int	has = -1;
 
 	if (has < 0)
-		has = __builtin_cpu_supports("avx512f");
+		has = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
 	return has && nn_simd_level() >= 2;
 #else
 	return 0;
@@ -196,23 +197,73 @@ NAME(float *out, int OC, const float *const (*taps)[9], const float *wp, int C, 
 BLOCK_KERNEL(block_2panels, 2)
 BLOCK_KERNEL(block_1panel, 1)
 
+/*
+ * The AVX2 form: a panel's 16 channels are two 8-lane registers, and 6 positions x one panel
+ * fill 12 of the 16 registers (with the two weight halves and a broadcast: 15).  Each output is the
+ * same fused multiply-add chain as in the AVX-512 kernel and the twin: the same bits.
+ */
+#define ROWS_AVX2 6
+
+__attribute__((target("avx2,fma")))
+static void
+block_avx2(float *out, int OC, const float *const (*taps)[9], const float *wp, int C, int rows,
+		   int add)
+{
+	__m256		acc[ROWS_AVX2][2];
+
+	UNROLLED for (int r = 0; r < ROWS_AVX2; r++)
+		acc[r][0] = acc[r][1] = _mm256_setzero_ps();
+	for (int t = 0; t < 9; t++)
+	{
+		const float *w0 = wp + (size_t) t * C * LANES;
+		const float *a[ROWS_AVX2];
+
+		UNROLLED for (int r = 0; r < ROWS_AVX2; r++)
+			a[r] = taps[r][t];
+		for (int c = 0; c < C; c++)
+		{
+			__m256		lo = _mm256_loadu_ps(w0 + (size_t) c * LANES),
+						hi = _mm256_loadu_ps(w0 + (size_t) c * LANES + 8);
+
+			UNROLLED for (int r = 0; r < ROWS_AVX2; r++)
+			{
+				__m256		x = _mm256_broadcast_ss(a[r] + c);
+
+				acc[r][0] = _mm256_fmadd_ps(x, lo, acc[r][0]);
+				acc[r][1] = _mm256_fmadd_ps(x, hi, acc[r][1]);
+			}
+		}
+	}
+	/* constant indices only (a runtime bound on r would put acc in memory, stored every step) */
+	UNROLLED for (int r = 0; r < ROWS_AVX2; r++)
+		UNROLLED for (int h = 0; h < 2; h++)
+		{
+			float	   *dst = out + (size_t) r * OC + h * 8;
+
+			if (r < rows)
+				_mm256_storeu_ps(dst, add ? _mm256_add_ps(_mm256_loadu_ps(dst), acc[r][h]) : acc[r][h]);
+		}
+}
+
 void
 conv3x3_direct(float *out, const float *inp, const float *wp, int B, int H, int W, int C, int OC,
 			   int add)
 {
 	int			N = B * H * W;
 	size_t		KKC = (size_t) 9 * C;
+	int			wide = nn_simd_avx512();
+	int			R = wide ? ROWS : ROWS_AVX2;
 	const float *taps[ROWS][9];
 	int			b = 0,
 				y = 0,
 				x = 0;
 
-	for (int n0 = 0; n0 < N; n0 += ROWS)
+	for (int n0 = 0; n0 < N; n0 += R)
 	{
-		int			rows = N - n0 < ROWS ? N - n0 : ROWS;
+		int			rows = N - n0 < R ? N - n0 : R;
 		int			p = 0;
 
-		for (int r = 0; r < ROWS; r++)
+		for (int r = 0; r < R; r++)
 		{
 			if (r < rows)
 			{
@@ -223,12 +274,13 @@ conv3x3_direct(float *out, const float *inp, const float *wp, int B, int H, int 
 				for (int t = 0; t < 9; t++)
 					taps[r][t] = zero_row;
 		}
-		for (; p + 2 <= OC / LANES; p += 2)
+		for (; wide && p + 2 <= OC / LANES; p += 2)
 			block_2panels(out + (size_t) n0 * OC + p * LANES, OC,
 						  (const float *const (*)[9]) taps, wp + (size_t) p * KKC * LANES, C, rows, add);
-		if (p < OC / LANES)
-			block_1panel(out + (size_t) n0 * OC + p * LANES, OC,
-						 (const float *const (*)[9]) taps, wp + (size_t) p * KKC * LANES, C, rows, add);
+		for (; p < OC / LANES; p++)
+			(wide ? block_1panel : block_avx2) (out + (size_t) n0 * OC + p * LANES, OC,
+												(const float *const (*)[9]) taps,
+												wp + (size_t) p * KKC * LANES, C, rows, add);
 	}
 }
 #else
