@@ -27,6 +27,7 @@ NTG_PASS_ENV="EPOCHS BATCH1_EPOCHS BATCHES SAMPLES SINGLE_CALLS SKIP_TORCH NTG_B
 
 EPOCHS=${EPOCHS:-10}; BATCH1_EPOCHS=${BATCH1_EPOCHS:-2}; BATCHES=${BATCHES:-1 32}
 SAMPLES=${SAMPLES:-500}; SINGLE_CALLS=${SINGLE_CALLS:-500}; SKIP_TORCH=${SKIP_TORCH:-0}
+ntg_require_torch
 data=$NTG_SHARED_DATA
 if [ -z "$data" ] || [ ! -f "$data/ndpi/flows.tsv" ]; then
 	echo "skipped: $data/ndpi/flows.tsv is absent (set NTG_SHARED_DATA)"; exit 0

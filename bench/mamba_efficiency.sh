@@ -26,6 +26,7 @@ NTG_PASS_ENV="EPOCHS BATCH1_EPOCHS BATCHES SAMPLES SINGLE_CALLS SKIP_TORCH HYPER
 
 EPOCHS=${EPOCHS:-10}; BATCH1_EPOCHS=${BATCH1_EPOCHS:-1}; BATCHES=${BATCHES:-1 32}
 SAMPLES=${SAMPLES:-500}; SINGLE_CALLS=${SINGLE_CALLS:-200}; SKIP_TORCH=${SKIP_TORCH:-0}
+ntg_require_torch
 HYPER=${HYPER:-}			# extra hyperparameters as JSON members, e.g. '"dim": 128'
 data=$NTG_SHARED_DATA
 if [ -z "$data" ] || [ ! -f "$data/ndpi/flows.tsv" ]; then

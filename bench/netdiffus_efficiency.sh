@@ -34,6 +34,7 @@ NTG_PASS_ENV="EPOCHS BATCHES STEPS SAMPLES SINGLE DDPM_ROWS SKIP_TORCH OPENBLAS_
 
 EPOCHS=${EPOCHS:-1}; BATCHES=${BATCHES:-1 64}; STEPS=${STEPS:-50}; SAMPLES=${SAMPLES:-20}
 SINGLE=${SINGLE:-4}; DDPM_ROWS=${DDPM_ROWS:-1}; SKIP_TORCH=${SKIP_TORCH:-0}
+ntg_require_torch
 data=$NTG_SHARED_DATA
 if [ -z "$data" ] || [ ! -f "$data/ndpi/flows.tsv" ]; then
 	echo "skipped: $data/ndpi/flows.tsv is absent (set NTG_SHARED_DATA)"; exit 0

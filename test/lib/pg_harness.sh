@@ -47,6 +47,17 @@ ntg_shared_data() {
 	export NTG_SHARED_DATA=${NTG_SHARED_DATA:-}
 }
 
+# ntg_require_torch: the efficiency benchmarks' PyTorch side needs python3-torch; say so before any
+# work rather than failing with a traceback halfway (SKIP_TORCH=1 runs ntg's side alone).
+ntg_require_torch() {
+	[ "${SKIP_TORCH:-0}" = 1 ] && return 0
+	if ! /usr/bin/python3 -c 'import torch' 2>/dev/null; then
+		echo "error: the PyTorch reference needs python3-torch (Debian: sudo apt-get install python3-torch);" \
+			"SKIP_TORCH=1 runs ntg's side alone" >&2
+		exit 1
+	fi
+}
+
 ntg_rerun_as_postgres() {
 	if [ "$(id -u)" -ne 0 ]; then
 		export NTG_OUT=${NTG_OUT:-$ntg_repo}
