@@ -373,9 +373,10 @@ elementwise_bits(float *sp, float *si, const float *x, int n)
 }
 
 /* conv1d_causal_step over 3 tokens of 3 rows (inputs 7 floats apart from their row's end) with
- * the wide kernel and without it: 1 when the outputs and the windows are the same bits. */
+ * the vector kernel (wide: AVX-512, else AVX2) and with the plain loop: 1 when the outputs and the
+ * windows are the same bits. */
 static int
-conv_step_same_bits(void)
+conv_step_same_bits(int wide)
 {
 	enum
 	{
@@ -401,10 +402,11 @@ conv_step_same_bits(void)
 			for (int t = 0; t < 3; t++)
 			{
 				fill(in, CU * (CMAX + CPAD), 1.0f);
-				for (int wide = 0; wide < 2; wide++)
+				for (int vec = 0; vec < 2; vec++)
 				{
+					nn_simd_force(vec ? 2 : 0);
 					nn_simd_force_avx512(wide);
-					conv1d_causal_step(out[wide], win[wide], in, w, b, CU, C, K, C + CPAD);
+					conv1d_causal_step(out[vec], win[vec], in, w, b, CU, C, K, C + CPAD);
 				}
 				same &= memcmp(out[0], out[1], (size_t) CU * C * sizeof(float)) == 0 &&
 					memcmp(win[0], win[1], (size_t) CU * (K - 1) * C * sizeof(float)) == 0;
@@ -487,9 +489,25 @@ test_avx512_bits(void)
 	}
 	ok(same_scan, "scan step: AVX-512 and AVX2 kernels give the same outputs and states, "
 	   "state sizes 8, 16, 24, 32");
-	ok(conv_step_same_bits(), "conv1d step: the AVX-512 width-4 kernel gives the plain loop's "
+	ok(conv_step_same_bits(1), "conv1d step: the AVX-512 width-4 kernel gives the plain loop's "
 	   "outputs and windows, channels 5, 16, 37, 48, 144, widths 3 and 4");
 	nn_simd_force_avx512(1);
+	nn_simd_force(2);
+}
+
+/* The AVX2 width-4 convolution step against the plain loop, bit for bit. */
+static void
+test_conv_step_avx2(void)
+{
+	if (nn_simd_level() < 2)
+	{
+		skip(1, "no AVX2+FMA on this CPU");
+		return;
+	}
+	ok(conv_step_same_bits(0), "conv1d step: the AVX2 width-4 kernel gives the plain loop's "
+	   "outputs and windows, channels 5, 16, 37, 48, 144, widths 3 and 4");
+	nn_simd_force_avx512(1);
+	nn_simd_force(2);
 }
 
 int
@@ -500,6 +518,7 @@ main(void)
 	test_conv1d();
 	test_scan(3);
 	test_scan(16);
+	test_conv_step_avx2();
 	test_avx512_bits();
 	return done_testing();
 }
