@@ -36,11 +36,7 @@ int
 conv3x3_direct_supported(void)
 {
 #if defined(__x86_64__) && defined(__GNUC__)
-	static int	has = -1;
-
-	if (has < 0)
-		has = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-	return has && nn_simd_level() >= 2;
+	return nn_simd_level() >= 2;	/* AVX2 + FMA, not forced portable */
 #else
 	return 0;
 #endif

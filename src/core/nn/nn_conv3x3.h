@@ -2,7 +2,8 @@
  * nn_conv3x3.h — the 3 x 3 convolution's forward pass and input gradient straight from the image,
  * without im2col (nn_conv3x3.c): conv2d_forward's path where the CPU has AVX2 + FMA (AVX-512 used
  * where it has that) and the output channels are a multiple of 16, and conv2d_backward's for the
- * input gradient where the input channels are.  Shapes as in nn_image.h: inp[B, H, W, C], out[B*H*W, OC] (no bias).
+ * input gradient where the input channels are.  Shapes as in nn_image.h: inp[B, H, W, C],
+ * out[B*H*W, OC] (no bias).
  */
 #ifndef NTG_NN_CONV3X3_H
 #define NTG_NN_CONV3X3_H

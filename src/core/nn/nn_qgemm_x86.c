@@ -101,6 +101,22 @@ quantize_acts_avx2(int8_t *q, float *scale, const float *x, int N, int C, int C4
 
 /* ---- AVX2: dynamic ------------------------------------------------------------------------- */
 
+/* The first `left` floats of f (all 8 when left >= 8, none when left <= 0) to dst. */
+__attribute__((target("avx2,fma")))
+static inline void
+store_upto8_ps(float *dst, __m256 f, int left)
+{
+	float		tmp[8];
+
+	if (left >= 8)
+		_mm256_storeu_ps(dst, f);
+	else if (left > 0)
+	{
+		_mm256_storeu_ps(tmp, f);
+		memcpy(dst, tmp, left * sizeof(float));
+	}
+}
+
 /* Store 8 int32 sums of outputs o .. o+7 of row n, as int32 or scaled floats, up to OC. */
 __attribute__((target("avx2,fma")))
 static inline void
@@ -108,38 +124,27 @@ store8_avx2(void *out, int ldo, int as_float, const NnQActs *x, const NnQPack *p
 			__m256i v)
 {
 	int			left = pk->OC - o;
-	union
-	{
-		int32_t		i[8];
-		float		f[8];
-	}			tmp;
 
 	if (left <= 0)
 		return;
 	if (as_float)
 	{
 		__m256		s = _mm256_mul_ps(_mm256_set1_ps(x->scale[n]), _mm256_loadu_ps(pk->scale + o));
-		__m256		f = _mm256_mul_ps(_mm256_cvtepi32_ps(v), s);
-		float	   *dst = (float *) out + (size_t) n * ldo + o;
 
-		if (left >= 8)
-			_mm256_storeu_ps(dst, f);
-		else
-		{
-			_mm256_storeu_ps(tmp.f, f);
-			memcpy(dst, tmp.f, left * sizeof(float));
-		}
+		store_upto8_ps((float *) out + (size_t) n * ldo + o, _mm256_mul_ps(_mm256_cvtepi32_ps(v), s),
+					   left);
 	}
 	else
 	{
 		int32_t    *dst = (int32_t *) out + (size_t) n * ldo + o;
+		int32_t		tmp[8];
 
 		if (left >= 8)
 			_mm256_storeu_si256((__m256i *) dst, v);
 		else
 		{
-			_mm256_storeu_si256((__m256i *) tmp.i, v);
-			memcpy(dst, tmp.i, left * sizeof(int32_t));
+			_mm256_storeu_si256((__m256i *) tmp, v);
+			memcpy(dst, tmp, left * sizeof(int32_t));
 		}
 	}
 }
@@ -264,21 +269,8 @@ half_wo_avx2(float *out, int ldo, const float *x, const NnQPack *pk, int n0, int
 	}
 	UNROLL
 	for (int r = 0; r < NB; r++)
-	{
-		__m256		f = _mm256_mul_ps(acc[r], _mm256_loadu_ps(pk->scale + o));
-		float	   *dst = out + (size_t) (n0 + r) * ldo + o;
-		int			left = pk->OC - o;
-
-		if (left >= 8)
-			_mm256_storeu_ps(dst, f);
-		else if (left > 0)
-		{
-			float		tmp[8];
-
-			_mm256_storeu_ps(tmp, f);
-			memcpy(dst, tmp, left * sizeof(float));
-		}
-	}
+		store_upto8_ps(out + (size_t) (n0 + r) * ldo + o,
+					   _mm256_mul_ps(acc[r], _mm256_loadu_ps(pk->scale + o)), pk->OC - o);
 }
 
 /*
@@ -332,20 +324,8 @@ row_wo_avx2(float *dst, const float *xr, const NnQPack *pk, int b)
 						   _mm256_hadd_ps(acc[4 * h + 2], acc[4 * h + 3])), order);
 	UNROLL
 	for (int h = 0; h < 2; h++)
-	{
-		__m256		f = _mm256_mul_ps(sum[h], _mm256_loadu_ps(pk->scale + o + 8 * h));
-		int			left = pk->OC - (o + 8 * h);
-
-		if (left >= 8)
-			_mm256_storeu_ps(dst + o + 8 * h, f);
-		else if (left > 0)
-		{
-			float		tmp[8];
-
-			_mm256_storeu_ps(tmp, f);
-			memcpy(dst + o + 8 * h, tmp, left * sizeof(float));
-		}
-	}
+		store_upto8_ps(dst + o + 8 * h, _mm256_mul_ps(sum[h], _mm256_loadu_ps(pk->scale + o + 8 * h)),
+					   pk->OC - (o + 8 * h));
 }
 
 __attribute__((target("avx2,fma")))
