@@ -6,9 +6,10 @@
  * ntg.generate(model, label, 1, seed) once per input row (LATERAL) is estimated at 1000 times
  * its real size, so its cost passes jit_above_cost from ~4,500 input rows on (and the inlining
  * and optimizing thresholds from ~22,000) and every such statement pays a JIT compilation (~20
- * ms, more with inlining) for nothing, and joins above it are planned for the wrong size.  The estimate is n rows when n and the label are constants
- * (n per class, GENERATE_CLASSES_GUESS classes when the label is NULL: how many a model has is
- * not known without loading it); otherwise the declared ROWS stands.
+ * ms, more with inlining) for nothing, and joins above it are planned for the wrong size.  The
+ * estimate is n rows when n and the label are constants (n per class, GENERATE_CLASSES_GUESS
+ * classes when the label is NULL: how many a model has is not known without loading it);
+ * otherwise the declared ROWS stands.
  */
 #include "postgres.h"
 

@@ -1,8 +1,8 @@
 /*
  * nn_simd_x86.h — AVX2 + FMA and AVX-512F building blocks shared by the vector kernels of the nn
- * core (nn_simd.c, nn_scan.c, nn_ssm_act.c, nn_image_simd.c).  Every function carries its own target attribute, so
- * that the files including this header stay buildable for any x86-64 and only call these after
- * checking the CPU (nn_simd_level()).
+ * core (nn_simd.c, nn_scan.c, nn_ssm_act.c, nn_image_simd.c).  Every function carries its own
+ * target attribute, so that the files including this header stay buildable for any x86-64 and
+ * only call these after checking the CPU (nn_simd_level()).
  */
 #ifndef NTG_NN_SIMD_X86_H
 #define NTG_NN_SIMD_X86_H
