@@ -1,15 +1,13 @@
 /*
  * nn_image_simd.c — vector kernels of the image layers (nn_image_simd.h).  GCC at -O2 leaves these
  * loops scalar (their trip counts are not known, and the cheap vectorizer will not add an
- * epilogue), which made group norm and SiLU cost as much as the convolutions' matrix products; the
- * AVX2 versions below run 8 floats at a time, with the exponential and sigmoid of nn_simd_x86.h
- * (about 1 ulp).  Which version runs is nn_simd_level()'s choice.
+ * epilogue), which made group norm cost as much as the convolutions' matrix products; the AVX2
+ * versions below run 8 floats at a time.  Which version runs is nn_simd_level()'s choice.  (SiLU
+ * is the Mamba block's, nn_ssm_act.c.)
  */
 #include "nn/nn_image_simd.h"
 #include "nn/nn_simd.h"
 #include "nn/nn_simd_x86.h"
-
-#include <math.h>
 
 #ifdef NN_HAVE_X86
 #define HAVE_X86 1
@@ -60,24 +58,6 @@ sum_dprod_plain(float *s, float *q, const float *d, const float *x, const float 
 	{
 		s[i] += d[i];
 		q[i] += d[i] * (x[i] - m[i]);
-	}
-}
-
-static void
-silu_plain(float *out, const float *x, int n)
-{
-	for (int i = 0; i < n; i++)
-		out[i] = x[i] / (1.0f + expf(-x[i]));
-}
-
-static void
-silu_bwd_plain(float *dx, const float *d, const float *x, int n)
-{
-	for (int i = 0; i < n; i++)
-	{
-		float		s = 1.0f / (1.0f + expf(-x[i]));
-
-		dx[i] += d[i] * s * (1.0f + x[i] * (1.0f - s));
 	}
 }
 
@@ -158,40 +138,6 @@ sum_dprod_avx2(float *s, float *q, const float *d, const float *x, const float *
 	sum_dprod_plain(s + i, q + i, d + i, x + i, m + i, n - i);
 }
 
-__attribute__((target("avx2,fma")))
-static void
-silu_avx2(float *out, const float *x, int n)
-{
-	int			i = 0;
-
-	for (; i + 8 <= n; i += 8)
-	{
-		__m256		v = _mm256_loadu_ps(x + i);
-
-		_mm256_storeu_ps(out + i, _mm256_mul_ps(v, nn_sigmoid8(v)));
-	}
-	for (; i < n; i++)
-		out[i] = x[i] / (1.0f + expf(-x[i]));
-}
-
-__attribute__((target("avx2,fma")))
-static void
-silu_bwd_avx2(float *dx, const float *d, const float *x, int n)
-{
-	__m256		one = _mm256_set1_ps(1.0f);
-	int			i = 0;
-
-	for (; i + 8 <= n; i += 8)
-	{
-		__m256		v = _mm256_loadu_ps(x + i);
-		__m256		s = nn_sigmoid8(v);
-		__m256		g = _mm256_mul_ps(s, _mm256_fmadd_ps(v, _mm256_sub_ps(one, s), one));
-
-		_mm256_storeu_ps(dx + i, _mm256_fmadd_ps(_mm256_loadu_ps(d + i), g, _mm256_loadu_ps(dx + i)));
-	}
-	silu_bwd_plain(dx + i, d + i, x + i, n - i);
-}
-
 #endif							/* HAVE_X86 */
 
 /* ---- dispatch ------------------------------------------------------------------------------- */
@@ -233,14 +179,3 @@ nn_img_sum_dprod(float *s, float *q, const float *d, const float *x, const float
 	DISPATCH(sum_dprod_avx2(s, q, d, x, m, n), sum_dprod_plain(s, q, d, x, m, n));
 }
 
-void
-nn_img_silu(float *out, const float *x, int n)
-{
-	DISPATCH(silu_avx2(out, x, n), silu_plain(out, x, n));
-}
-
-void
-nn_img_silu_bwd(float *dx, const float *d, const float *x, int n)
-{
-	DISPATCH(silu_bwd_avx2(dx, d, x, n), silu_bwd_plain(dx, d, x, n));
-}

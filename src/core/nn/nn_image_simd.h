@@ -1,6 +1,6 @@
 /*
  * nn_image_simd.h — the vector kernels of the image layers (nn_image_simd.c): per-channel affine
- * maps and sums for group norm, SiLU, and adds, in an AVX2+FMA version and a portable one chosen
+ * maps and sums for group norm, and adds, in an AVX2+FMA version and a portable one chosen
  * once per process from the CPU's features (as nn_simd.c does), so a given machine always computes
  * the same bits.  All arrays hold n floats; a, b, c are per-element vectors.
  */
@@ -19,9 +19,5 @@ void		nn_img_sum_sqdiff(float *q, const float *x, const float *m, int n);
 /* s += d; q += d * (x - m) */
 void		nn_img_sum_dprod(float *s, float *q, const float *d, const float *x, const float *m,
 							 int n);
-/* out = x * sigmoid(x) */
-void		nn_img_silu(float *out, const float *x, int n);
-/* dx += d * silu'(x) */
-void		nn_img_silu_bwd(float *dx, const float *d, const float *x, int n);
 
 #endif							/* NTG_NN_IMAGE_SIMD_H */

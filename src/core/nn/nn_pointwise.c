@@ -5,17 +5,23 @@
  */
 #include "nn/nn_image.h"
 #include "nn/nn_image_simd.h"
+#include "nn/nn_ssm.h"
 
 #include <string.h>
 
-/* Vector kernels take int lengths: long arrays go in chunks. */
+/* The SiLU kernels take int lengths: long arrays go in chunks, each one row of the Mamba block's
+ * SiLU (nn_ssm_act.c: the same vector kernels and bits). */
 #define CHUNK (1 << 20)
 
 void
 img_silu_forward(float *out, const float *inp, size_t n)
 {
 	for (size_t i = 0; i < n; i += CHUNK)
-		nn_img_silu(out + i, inp + i, (int) (n - i < CHUNK ? n - i : CHUNK));
+	{
+		int			len = (int) (n - i < CHUNK ? n - i : CHUNK);
+
+		silu_forward(out + i, inp + i, 1, len, len);
+	}
 }
 
 /* silu'(x) = s (1 + x (1 - s)), s = sigmoid(x) */
@@ -23,7 +29,11 @@ void
 img_silu_backward(float *dinp, const float *dout, const float *inp, size_t n)
 {
 	for (size_t i = 0; i < n; i += CHUNK)
-		nn_img_silu_bwd(dinp + i, dout + i, inp + i, (int) (n - i < CHUNK ? n - i : CHUNK));
+	{
+		int			len = (int) (n - i < CHUNK ? n - i : CHUNK);
+
+		silu_backward(dinp + i, dout + i, inp + i, 1, len, len);
+	}
 }
 
 void
