@@ -13,6 +13,7 @@
 #include "common/rng.h"
 #include "nn/nn.h"
 #include "nn/nn_simd.h"
+#include "nn/nn_vae.h"
 #include "unit.h"
 
 #define H_STEP 1e-3f
@@ -541,6 +542,62 @@ test_exact_kernels(void)
 }
 
 /*
+ * nn_vadd (biases, residuals) and nn_vrelu promise the plain loops' bits on every level too.  The
+ * inputs hold a NaN, zeros of both signs and infinities: ReLU gives +0 for a NaN, -0 and
+ * negatives, and keeps +infinity.
+ */
+static void
+test_add_relu_kernels(void)
+{
+	static const int lens[] = {1, 7, 8, 9, 16, 17, 203};
+	float		x[203],
+				base[203],
+				out[2][203],
+				sum[2][203];
+	int			add_same = 1,
+				relu_same = 1;
+
+	fill(x, 203, 3.0f);
+	fill(base, 203, 1.0f);
+	x[2] = NAN;
+	x[4] = -0.0f;
+	x[9] = 0.0f;
+	x[12] = INFINITY;
+	x[15] = -INFINITY;
+	for (int k = 0; k < (int) (sizeof(lens) / sizeof(lens[0])); k++)
+	{
+		int			n = lens[k];
+
+		for (int level = 0; level <= 2; level += 2)
+		{
+			nn_simd_force(level);
+			memcpy(sum[level / 2], base, n * sizeof(float));
+			nn_vadd(sum[level / 2], x, n);
+			nn_vrelu(out[level / 2], x, n);
+		}
+		for (int i = 0; i < n; i++)
+		{
+			float		want_sum = base[i] + x[i],
+						want_relu = x[i] > 0.0f ? x[i] : 0.0f;
+
+			for (int l = 0; l < 2; l++)
+			{
+				if (memcmp(&sum[l][i], &want_sum, sizeof(float)) != 0)
+					add_same = 0;
+				if (memcmp(&out[l][i], &want_relu, sizeof(float)) != 0)
+					relu_same = 0;
+			}
+		}
+	}
+	nn_simd_force(2);
+	ok(add_same, "vector add gives the plain loop's bits on both levels");
+	ok(relu_same, "vector ReLU gives x > 0 ? x : 0 bit for bit on both levels (NaN, -0 -> +0)");
+	relu_forward(out[0], x, 17);
+	ok(out[0][2] == 0.0f && !signbit(out[0][4]) && out[0][12] == INFINITY && out[0][15] == 0.0f,
+	   "relu_forward: +0 for NaN, -0 and -infinity, +infinity kept");
+}
+
+/*
  * nn_sgemm: the library is opened at the first product (not before), and every transpose form
  * gives the product of its definition, with the library and with the portable loop that runs
  * when the library cannot be loaded.
@@ -606,6 +663,7 @@ main(void)
 	test_simd();
 	test_matvec();
 	test_exact_kernels();
+	test_add_relu_kernels();
 	test_linear();
 	test_rmsnorm();
 	test_embedding();

@@ -164,20 +164,14 @@ swiglu_backward(float *dh13, const float *dout, const float *h13, int N, int H)
 void
 residual_add(float *out, const float *inp, size_t n)
 {
-	for (size_t i = 0; i < n; i++)
-		out[i] += inp[i];
+	nn_vadd(out, inp, n);
 }
 
 void
 bias_forward(float *out, const float *b, int N, int OC)
 {
 	for (int n = 0; n < N; n++)
-	{
-		float	   *o = out + (size_t) n * OC;
-
-		for (int i = 0; i < OC; i++)
-			o[i] += b[i];
-	}
+		nn_vadd(out + (size_t) n * OC, b, OC);
 }
 
 void

@@ -3,12 +3,12 @@
  * linear_forward / linear_backward and bias_forward / bias_backward (nn_dense.c).
  */
 #include "nn/nn_vae.h"
+#include "nn/nn_simd.h"
 
 void
 relu_forward(float *out, const float *inp, size_t n)
 {
-	for (size_t i = 0; i < n; i++)
-		out[i] = inp[i] > 0.0f ? inp[i] : 0.0f;
+	nn_vrelu(out, inp, n);
 }
 
 void

@@ -32,6 +32,9 @@ void		nn_axpy(float *y, float a, const float *x, int n);
 float		nn_vmax(const float *x, int n);
 void		nn_vshift_scale(float *x, int n, float sub, float mul);
 void		nn_axpy_unfused(float *y, float a, const float *x, int n);
+/* Exact too: y[i] += x[i] (biases), and out[i] = x[i] > 0 ? x[i] : 0 (ReLU; NaN and -0 give +0) */
+void		nn_vadd(float *y, const float *x, size_t n);
+void		nn_vrelu(float *out, const float *x, size_t n);
 
 /* x[i] = exp(x[i]) (inputs clamped to +-88.38; ~1 ulp) */
 void		nn_vexp(float *x, int n);
