@@ -226,51 +226,122 @@ byte_k_avx2(__m256i v, int k)
 	}
 }
 
-/* NB (4 or 8) rows x 8 outputs (half h of block b): each group's 32 bytes become 4 vectors of
- * floats once, for all NB rows. */
+/*
+ * Rows in blocks of up to 6 against a panel: block b's weights for WO_KC inputs at a time, widened
+ * to floats once (P[c][16], 16 KB, in L1) for all rows of the call.  Each input then costs two
+ * panel loads, one broadcast per row and two fused multiply-adds per row into 6 x 2 accumulators
+ * (15 of the 16 vector registers): the shape of an sgemm micro-kernel.  Widening the bytes in the
+ * inner loop instead (8 rows x 8 outputs, four broadcasts per multiply-add pair) made batched
+ * weight-only products slower than float32's sgemm.  Each output is one accumulator summed over
+ * the inputs in order, carried through out between panels (unscaled) and scaled once at the end.
+ */
+#define WO_KC 256
+
+/* Block b's weights for inputs c0 .. c0 + kc - 1 (multiples of 4) as floats: P[c - c0][16]. */
+__attribute__((target("avx2,fma")))
+static void
+panel_wo_avx2(float *P, const NnQPack *pk, int b, int c0, int kc)
+{
+	const int8_t *wb = pk->w + (size_t) b * (pk->C4 / NN_QGROUP) * 64;
+
+	for (int g = c0 / 4; g < (c0 + kc) / 4; g++)
+		UNROLL
+		for (int h = 0; h < 2; h++)
+		{
+			__m256i		v = _mm256_loadu_si256((const __m256i *) (wb + (size_t) g * 64 + h * 32));
+
+			UNROLL
+			for (int k = 0; k < 4; k++)
+				_mm256_storeu_ps(P + (size_t) (4 * g + k - c0) * 16 + 8 * h, byte_k_avx2(v, k));
+		}
+}
+
+/* Lanes j < left of a mask (all when left >= 8, none when left <= 0). */
+__attribute__((target("avx2,fma")))
+static inline __m256i
+lanes_upto(int left)
+{
+	return _mm256_cmpgt_epi32(_mm256_set1_epi32(left), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+/* NB (1 to 6) rows from n0 x the 16 outputs of block b, inputs c0 .. c1 - 1 from panel P: from
+ * zero when first, else from the sums out holds; scaled when last. */
 __attribute__((target("avx2,fma"), always_inline))
 static inline void
-half_wo_avx2(float *out, int ldo, const float *x, const NnQPack *pk, int n0, int b, int h,
-			 const int NB)
+tile_wo_avx2(float *out, int ldo, const float *x, const NnQPack *pk, const float *P, int n0, int b,
+			 int c0, int c1, int first, int last, const int NB)
 {
-	int			G = pk->C4 / NN_QGROUP,
-				Gfull = pk->C / NN_QGROUP,
-				o = b * 16 + h * 8;
-	const int8_t *wb = pk->w + (size_t) b * G * 64 + h * 32;
-	__m256		acc[8];
+	int			o = b * 16,
+				left = pk->OC - o;
+	__m256i		mask[2] = {lanes_upto(left), lanes_upto(left - 8)};
+	__m256		acc[6][2];
 
 	UNROLL
 	for (int r = 0; r < NB; r++)
-		acc[r] = _mm256_setzero_ps();
-	for (int g = 0; g < G; g++)
-	{
-		__m256i		v = _mm256_loadu_si256((const __m256i *) (wb + (size_t) g * 64));
-		__m256		w[4];
-
 		UNROLL
-		for (int k = 0; k < 4; k++)
-			w[k] = byte_k_avx2(v, k);
+		for (int h = 0; h < 2; h++)
+			acc[r][h] = first ? _mm256_setzero_ps()
+				: _mm256_maskload_ps(out + (size_t) (n0 + r) * ldo + o + 8 * h, mask[h]);
+	for (int c = c0; c < c1; c++)
+	{
+		__m256		w0 = _mm256_loadu_ps(P + (size_t) (c - c0) * 16),
+					w1 = _mm256_loadu_ps(P + (size_t) (c - c0) * 16 + 8);
+
 		UNROLL
 		for (int r = 0; r < NB; r++)
 		{
-			const float *xr = x + (size_t) (n0 + r) * pk->C;
-			float		tail[4];
-			const float *xg = xr + 4 * g;
+			__m256		xb = _mm256_broadcast_ss(x + (size_t) (n0 + r) * pk->C + c);
 
-			if (g >= Gfull)
-			{
-				group_inputs(tail, xr, g, pk->C);
-				xg = tail;
-			}
-			UNROLL
-			for (int k = 0; k < 4; k++)
-				acc[r] = _mm256_fmadd_ps(w[k], _mm256_set1_ps(xg[k]), acc[r]);
+			acc[r][0] = _mm256_fmadd_ps(w0, xb, acc[r][0]);
+			acc[r][1] = _mm256_fmadd_ps(w1, xb, acc[r][1]);
 		}
 	}
 	UNROLL
 	for (int r = 0; r < NB; r++)
-		store_upto8_ps(out + (size_t) (n0 + r) * ldo + o,
-					   _mm256_mul_ps(acc[r], _mm256_loadu_ps(pk->scale + o)), pk->OC - o);
+		UNROLL
+		for (int h = 0; h < 2; h++)
+			store_upto8_ps(out + (size_t) (n0 + r) * ldo + o + 8 * h,
+						   last ? _mm256_mul_ps(acc[r][h], _mm256_loadu_ps(pk->scale + o + 8 * h))
+						   : acc[r][h], left - 8 * h);
+}
+
+/* All N rows x block b through panels of WO_KC inputs. */
+__attribute__((target("avx2,fma")))
+static void
+block_wo_avx2(float *out, int ldo, const float *x, int N, const NnQPack *pk, int b)
+{
+	float		P[WO_KC * 16] __attribute__((aligned(32)));
+
+	for (int c0 = 0; c0 < pk->C; c0 += WO_KC)
+	{
+		int			kc = pk->C4 - c0 < WO_KC ? pk->C4 - c0 : WO_KC,
+					c1 = pk->C - c0 < WO_KC ? pk->C : c0 + WO_KC,
+					first = c0 == 0,
+					last = c1 == pk->C,
+					n = 0;
+
+		panel_wo_avx2(P, pk, b, c0, kc);
+		for (; n + 6 <= N; n += 6)
+			tile_wo_avx2(out, ldo, x, pk, P, n, b, c0, c1, first, last, 6);
+		switch (N - n)
+		{
+			case 5:
+				tile_wo_avx2(out, ldo, x, pk, P, n, b, c0, c1, first, last, 5);
+				break;
+			case 4:
+				tile_wo_avx2(out, ldo, x, pk, P, n, b, c0, c1, first, last, 4);
+				break;
+			case 3:
+				tile_wo_avx2(out, ldo, x, pk, P, n, b, c0, c1, first, last, 3);
+				break;
+			case 2:
+				tile_wo_avx2(out, ldo, x, pk, P, n, b, c0, c1, first, last, 2);
+				break;
+			case 1:
+				tile_wo_avx2(out, ldo, x, pk, P, n, b, c0, c1, first, last, 1);
+				break;
+		}
+	}
 }
 
 /*
@@ -328,27 +399,20 @@ row_wo_avx2(float *dst, const float *xr, const NnQPack *pk, int b)
 					   pk->OC - (o + 8 * h));
 }
 
+/* Fewer rows than WO_MIN_PANEL_ROWS widen the weights once per row (row_wo_avx2); more share a
+ * panel per block. */
+#define WO_MIN_PANEL_ROWS 4
+
 __attribute__((target("avx2,fma")))
 static void
 gemm_wo_avx2(float *out, int ldo, const float *x, int N, const NnQPack *pk)
 {
-	/* rows left over from blocks of 4 (and a lone row) widen the weights once per row */
-	int			rest = N % 4;
-
 	for (int b = 0; b < pk->blocks; b++)
-	{
-		for (int h = 0; h < 2 && b * 16 + h * 8 < pk->OC; h++)
-		{
-			int			n = 0;
-
-			for (; n + 8 <= N - rest; n += 8)
-				half_wo_avx2(out, ldo, x, pk, n, b, h, 8);
-			for (; n + 4 <= N - rest; n += 4)
-				half_wo_avx2(out, ldo, x, pk, n, b, h, 4);
-		}
-		for (int n = N - rest; n < N; n++)
-			row_wo_avx2(out + (size_t) n * ldo, x + (size_t) n * pk->C, pk, b);
-	}
+		if (N >= WO_MIN_PANEL_ROWS)
+			block_wo_avx2(out, ldo, x, N, pk, b);
+		else
+			for (int n = 0; n < N; n++)
+				row_wo_avx2(out + (size_t) n * ldo, x + (size_t) n * pk->C, pk, b);
 }
 
 const NnQKernels nn_qkernels_avx2 = {
