@@ -401,7 +401,7 @@ MUTANTS = [
      "cb[c] = -r * r * k;", "cb[c] = 0.0f;",
      "test_nn_image", "group norm backward without the variance term"),
     ("col2im-overwrite", "src/core/nn/nn_conv.c",
-     "nn_img_add(dinp + (((size_t) b * H + iy) * W + ix) * C, src, C);",
+     "nn_vadd(dinp + (((size_t) b * H + iy) * W + ix) * C, src, C);",
      "memcpy(dinp + (((size_t) b * H + iy) * W + ix) * C, src, C * sizeof(float));",
      "test_nn_image", "convolution backward overwrites the input gradient of overlapping windows"),
     ("image-avx2-silu", "src/core/nn/nn_ssm_act.c",

@@ -13,6 +13,7 @@
 #include "nn/nn_conv3x3.h"
 #include "nn/nn_image.h"
 #include "nn/nn_image_simd.h"
+#include "nn/nn_simd.h"
 
 #include <string.h>
 
@@ -81,7 +82,7 @@ col2im(float *dinp, const float *col, int n0, int rows, int H, int W, int C, int
 				int			ix = x + kw - pad;
 
 				if (iy >= 0 && iy < H && ix >= 0 && ix < W)
-					nn_img_add(dinp + (((size_t) b * H + iy) * W + ix) * C, src, C);
+					nn_vadd(dinp + (((size_t) b * H + iy) * W + ix) * C, src, C);
 			}
 		}
 	}
@@ -161,12 +162,12 @@ void
 img_bias_forward(float *out, const float *b, int N, int C)
 {
 	for (int n = 0; n < N; n++)
-		nn_img_add(out + (size_t) n * C, b, C);
+		nn_vadd(out + (size_t) n * C, b, C);
 }
 
 void
 img_bias_backward(float *db, const float *dout, int N, int C)
 {
 	for (int n = 0; n < N; n++)
-		nn_img_add(db, dout + (size_t) n * C, C);
+		nn_vadd(db, dout + (size_t) n * C, C);
 }

@@ -9,6 +9,7 @@
  */
 #include "nn/nn_image.h"
 #include "nn/nn_image_simd.h"
+#include "nn/nn_simd.h"
 
 #include <math.h>
 #include <string.h>
@@ -49,7 +50,7 @@ groupnorm_forward(float *out, float *mean, float *rstd, const float *inp, const 
 
 		memset(sum, 0, C * sizeof(float));
 		for (int p = 0; p < P; p++)
-			nn_img_add(sum, x + (size_t) p * C, C);
+			nn_vadd(sum, x + (size_t) p * C, C);
 		for (int g = 0; g < G; g++)
 		{
 			float		m = (float) (group_sum(sum, g, Cg) / M);

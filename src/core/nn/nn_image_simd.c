@@ -3,7 +3,7 @@
  * loops scalar (their trip counts are not known, and the cheap vectorizer will not add an
  * epilogue), which made group norm cost as much as the convolutions' matrix products; the AVX2
  * versions below run 8 floats at a time.  Which version runs is nn_simd_level()'s choice.  (SiLU
- * is the Mamba block's, nn_ssm_act.c.)
+ * is the Mamba block's, nn_ssm_act.c, and adds are nn_vadd, nn_simd.c.)
  */
 #include "nn/nn_image_simd.h"
 #include "nn/nn_simd.h"
@@ -35,13 +35,6 @@ affine2_acc_plain(float *out, const float *a, const float *x, const float *b, co
 {
 	for (int i = 0; i < n; i++)
 		out[i] += a[i] * x[i] + b[i] * y[i] + c[i];
-}
-
-static void
-add_plain(float *s, const float *x, int n)
-{
-	for (int i = 0; i < n; i++)
-		s[i] += x[i];
 }
 
 static void
@@ -97,17 +90,6 @@ affine2_acc_avx2(float *out, const float *a, const float *x, const float *b, con
 
 __attribute__((target("avx2,fma")))
 static void
-add_avx2(float *s, const float *x, int n)
-{
-	int			i = 0;
-
-	for (; i + 8 <= n; i += 8)
-		_mm256_storeu_ps(s + i, _mm256_add_ps(_mm256_loadu_ps(s + i), _mm256_loadu_ps(x + i)));
-	add_plain(s + i, x + i, n - i);
-}
-
-__attribute__((target("avx2,fma")))
-static void
 sum_sqdiff_avx2(float *q, const float *x, const float *m, int n)
 {
 	int			i = 0;
@@ -159,12 +141,6 @@ nn_img_affine2_acc(float *out, const float *a, const float *x, const float *b, c
 				   const float *c, int n)
 {
 	DISPATCH(affine2_acc_avx2(out, a, x, b, y, c, n), affine2_acc_plain(out, a, x, b, y, c, n));
-}
-
-void
-nn_img_add(float *s, const float *x, int n)
-{
-	DISPATCH(add_avx2(s, x, n), add_plain(s, x, n));
 }
 
 void

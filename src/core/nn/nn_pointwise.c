@@ -5,6 +5,7 @@
  */
 #include "nn/nn_image.h"
 #include "nn/nn_image_simd.h"
+#include "nn/nn_simd.h"
 #include "nn/nn_ssm.h"
 
 #include <string.h>
@@ -55,8 +56,8 @@ concat_backward(float *da, float *db, const float *dout, int N, int C1, int C2)
 	{
 		const float *d = dout + (size_t) n * (C1 + C2);
 
-		nn_img_add(da + (size_t) n * C1, d, C1);
-		nn_img_add(db + (size_t) n * C2, d + C1, C2);
+		nn_vadd(da + (size_t) n * C1, d, C1);
+		nn_vadd(db + (size_t) n * C2, d + C1, C2);
 	}
 }
 
@@ -65,7 +66,7 @@ channel_add_forward(float *x, const float *e, int B, int P, int C)
 {
 	for (int i = 0; i < B; i++)
 		for (int p = 0; p < P; p++)
-			nn_img_add(x + ((size_t) i * P + p) * C, e + (size_t) i * C, C);
+			nn_vadd(x + ((size_t) i * P + p) * C, e + (size_t) i * C, C);
 }
 
 void
@@ -73,5 +74,5 @@ channel_add_backward(float *de, const float *dx, int B, int P, int C)
 {
 	for (int i = 0; i < B; i++)
 		for (int p = 0; p < P; p++)
-			nn_img_add(de + (size_t) i * C, dx + ((size_t) i * P + p) * C, C);
+			nn_vadd(de + (size_t) i * C, dx + ((size_t) i * P + p) * C, C);
 }

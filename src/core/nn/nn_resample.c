@@ -5,6 +5,7 @@
  */
 #include "nn/nn_image.h"
 #include "nn/nn_image_simd.h"
+#include "nn/nn_simd.h"
 
 static inline size_t
 pix(int b, int y, int x, int H, int W, int C)
@@ -78,7 +79,7 @@ upsample2_backward(float *dinp, const float *dout, int B, int H, int W, int C)
 		for (int y = 0; y < 2 * H; y++)
 			for (int x = 0; x < 2 * W; x++)
 			{
-				nn_img_add(dinp + pix(b, y / 2, x / 2, H, W, C),
+				nn_vadd(dinp + pix(b, y / 2, x / 2, H, W, C),
 						   dout + pix(b, y, x, 2 * H, 2 * W, C), C);
 			}
 }
