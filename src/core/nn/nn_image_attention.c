@@ -3,9 +3,12 @@
  * nn_image.h): the attention blocks of a diffusion U-Net, where every position attends to every
  * other (no causal mask).  The U-Net uses it at its coarse levels only (16 and 4 positions), so,
  * as for the sequence attention of nn_attention.c, loops over (query, key) pairs beat sgemm calls
- * whose set-up would cost more than the product.
+ * whose set-up would cost more than the product.  The pairs' dot products, weighted sums and
+ * exponentials are the vector kernels of nn_simd.h (scalar loops over the 16 floats of a head
+ * were 4 % of a sampled row).
  */
 #include "nn/nn_image.h"
+#include "nn/nn_simd.h"
 
 #include <math.h>
 #include <string.h>
@@ -31,35 +34,21 @@ image_attention_forward(float *out, float *att, const float *qkv, int B, int P, 
 				const float *q = base + (size_t) t * C3 + h * HS;
 				float	   *row = a + (size_t) t * P;
 				float	   *o = obase + (size_t) t * C + h * HS;
-				float		mx = -INFINITY,
-							sum = 0.0f,
+				float		sum = 0.0f,
 							inv;
 
 				for (int u = 0; u < P; u++)
-				{
-					const float *k = base + (size_t) u * C3 + C + h * HS;
-					float		d = 0.0f;
-
-					for (int i = 0; i < HS; i++)
-						d += q[i] * k[i];
-					row[u] = d * scale;
-					if (row[u] > mx)
-						mx = row[u];
-				}
+					row[u] = nn_dot(q, base + (size_t) u * C3 + C + h * HS, HS) * scale;
+				nn_vshift_scale(row, P, nn_vmax(row, P), 1.0f);
+				nn_vexp(row, P);
 				for (int u = 0; u < P; u++)
-				{
-					row[u] = expf(row[u] - mx);
 					sum += row[u];
-				}
 				inv = 1.0f / sum;
 				memset(o, 0, HS * sizeof(float));
 				for (int u = 0; u < P; u++)
 				{
-					const float *v = base + (size_t) u * C3 + 2 * C + h * HS;
-					float		p = row[u] *= inv;
-
-					for (int i = 0; i < HS; i++)
-						o[i] += p * v[i];
+					row[u] *= inv;
+					nn_axpy(o, row[u], base + (size_t) u * C3 + 2 * C + h * HS, HS);
 				}
 			}
 		}
@@ -97,13 +86,9 @@ image_attention_backward(float *dqkv, const float *dout, const float *qkv, const
 				{
 					const float *v = base + (size_t) u * C3 + 2 * C + h * HS;
 					float	   *dv = dbase + (size_t) u * C3 + 2 * C + h * HS;
-					float		d = 0.0f;
+					float		d = nn_dot(dot_t, v, HS);
 
-					for (int i = 0; i < HS; i++)
-					{
-						d += dot_t[i] * v[i];
-						dv[i] += row[u] * dot_t[i];
-					}
+					nn_axpy(dv, row[u], dot_t, HS);
 					scratch[u] = d;
 					dot += d * row[u];
 				}
@@ -114,11 +99,8 @@ image_attention_backward(float *dqkv, const float *dout, const float *qkv, const
 					float	   *dk = dbase + (size_t) u * C3 + C + h * HS;
 					float		g = row[u] * (scratch[u] - dot) * scale;
 
-					for (int i = 0; i < HS; i++)
-					{
-						dq[i] += g * k[i];
-						dk[i] += g * q[i];
-					}
+					nn_axpy(dq, g, k, HS);
+					nn_axpy(dk, g, q, HS);
 				}
 			}
 		}
