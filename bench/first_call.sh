@@ -12,11 +12,14 @@
 # (one statement, a LATERAL call per row, each with its own seed) twice — the second time the
 # histories the rows share have been kept by the model — then LONG more in one statement (as a
 # query that synthesizes a row per input row makes them), and a batched call's time per row.
-# Three server set-ups, one after the other, each measured in SESSIONS new backends:
-#   cold      the server just started: the first backend reads the model from ntg.models (TOAST)
-#             and writes its model file; it is timed alone ("cold first call")
-#   files     later backends map the model file (ntg.model_file_cache), no preload
-#   preload   the same with shared_preload_libraries = 'ntg': backends start with the library
+# Four set-ups, one after the other, each measured in SESSIONS new backends:
+#   cold      the server just started: the first backend maps the model file that ntg.train wrote
+#             (ntg.model_file_cache) into empty shared buffers; it is timed alone
+#   files     later backends map the same file, no preload
+#   table     the model file removed: the first backend reads the model from ntg.models (TOAST)
+#             and writes the file again; timed alone
+#   preload   the model file there, and shared_preload_libraries = 'ntg': backends start with the
+#             library
 # Times are measured inside the server (clock_timestamp around the statement, and the backend's
 # CPU time from /proc/self/schedstat), so client round trips are not in them.
 set -euo pipefail
@@ -88,9 +91,11 @@ measure() {	# measure SETUP SESSIONS
 		session_sql "$first" "$labels" | "${PSQL[@]}" | sed "s/^/$1|/" >>"$out"
 	done
 }
-ntg_server_restart			# pgsql_tmp is emptied at start: no model file yet
+ntg_server_restart			# the model file ntg.train wrote outlives it
 measure cold 1
 measure files "$SESSIONS"
+rm -f "$srv"/data/pg_stat_tmp/ntg_model_*
+measure table 1
 NTG_SERVER_OPTS="-c shared_preload_libraries=ntg" ntg_server_restart
 measure cold-preload 1
 measure preload "$SESSIONS"
@@ -100,7 +105,7 @@ echo "small ntg.generate calls inside the server, ms (wall / CPU), median of $SE
 /usr/bin/python3 - "$out" <<'PY'
 import statistics, sys
 rows = [l.strip().split("|") for l in open(sys.argv[1]) if l.count("|") == 3]
-setups = ["cold", "files", "preload"]
+setups = ["cold", "files", "table", "preload"]
 steps = ["library", "first call", "second call", "one-row call", "one-row call, again",
          "one-row call, long statement", "batched, per row", "one-row call, tiny model"]
 def cell(setup, step):
@@ -111,8 +116,10 @@ print("| step | " + " | ".join(setups) + " |")
 print("|---|" + "---|" * len(setups))
 for st in steps:
     print("| %s | %s |" % (st, " | ".join(cell(s, st) for s in setups)))
-print("cold: the first backend after a server start reads the model from the table; files: new "
-      "backends map its model file; preload: and the library is loaded before they start; one-row "
+print("cold: the first backend after a server start, which maps the model file ntg.train wrote; "
+      "files: new backends map that file; table: the first backend without a model file, which "
+      "reads the model from ntg.models and writes the file; preload: the library is loaded before "
+      "the backends start; one-row "
       "call: CALLS calls, each with its own seed, cycling over the 5 classes; again: CALLS more, "
       "once the histories they share are kept (llama_nodes.c); long statement: LONG more in one "
       "statement; the tiny model (dim 8, one layer) "

@@ -57,9 +57,9 @@ lookup_plan(bool with_weights)
 {
 	static SPIPlanPtr plans[2];
 	static const char *const sql[2] = {
-		"SELECT kind, version, xmin::pg_catalog.text || ':' || ctid::pg_catalog.text,"
+		"SELECT kind, version, " NTG_MODEL_ROW_ID ","
 		" pg_catalog.octet_length(weights) FROM ntg.models WHERE name OPERATOR(pg_catalog.=) $1",
-		"SELECT kind, version, xmin::pg_catalog.text || ':' || ctid::pg_catalog.text,"
+		"SELECT kind, version, " NTG_MODEL_ROW_ID ","
 		" pg_catalog.octet_length(weights), weights"
 		" FROM ntg.models WHERE name OPERATOR(pg_catalog.=) $1"
 	};

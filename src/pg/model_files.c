@@ -1,19 +1,26 @@
 /*
- * model_files.c — a copy of each stored model's bytes in a file of the server's temporary
- * directory, mapped read-only by the backends that load the model.
+ * model_files.c — a copy of each stored model's bytes in a file of the server's data directory,
+ * mapped read-only by the backends that load the model.
  *
- * Reading a model out of ntg.models means reading its TOAST chunks: for an 8 MB llama about four
- * thousand of them, tens of milliseconds, in every new backend.  So the first backend that loads
- * a row version writes its bytes to base/pgsql_tmp/pgsql_tmp_ntg_<db>_<name>_<xmin>_<ctid>_<v>_<len>
- * (written under a temporary name and renamed, so a reader never sees half a file), and later
- * backends map that file instead: no copy, and every backend shares the same pages of the page
- * cache.  The bytes are checked (checksum, every size and value) on every load as always.
+ * Reading a model out of ntg.models means reading its TOAST chunks: for a 5 MB llama about 2,500
+ * of them, 10-30 ms, in every new backend.  So a model's bytes also go to
+ * pg_stat_tmp/ntg_model_<db>_<name>_<xmin>_<ctid>_<updated>_<v>_<len> (written under a temporary
+ * name and renamed, so a reader never sees half a file): when the row is stored (model_store.c),
+ * or by the first backend that loads a row version without one.  Backends map that file instead
+ * of reading the table: no copy, and every backend shares the same pages of the page cache.  The
+ * bytes are checked (checksum, every size and value) on every load as always, and a file that
+ * fails is removed and written again from the table.
  *
  * What a role may read is still decided by the row lookup in ntg.models, with its privileges and
  * row security; a file is named by the identity of a row version the role has just been allowed
- * to see, so a role never reaches a file it could not read as a row.  The files are a cache: the
- * server removes pgsql_tmp files when it starts, they are not part of base backups, and their
- * total size is bounded by ntg.model_file_cache (oldest removed first; 0 turns the cache off).
+ * to see (NTG_MODEL_ROW_ID), so a role never reaches a file it could not read as a row.
+ *
+ * pg_stat_tmp is where extensions keep such files (pg_stat_statements keeps its query texts
+ * there): its contents are left out of base backups and pg_rewind, and, unlike the temporary
+ * files' directory, it is not emptied when the server starts, so the first backend after a
+ * restart maps the file too.  The files are a cache: their total size is bounded by
+ * ntg.model_file_cache (oldest removed first; 0 turns the cache off), and removing them is
+ * always safe.
  */
 #include "postgres.h"
 
@@ -25,14 +32,15 @@
 
 #include "miscadmin.h"
 #include "common/file_perm.h"
+#include "pgstat.h"
 #include "storage/fd.h"
 
 #include "models_sql.h"
 
 int			ntg_model_file_cache_kb = 1024 * 1024;
 
-#define MODEL_FILE_DIR "base/" PG_TEMP_FILES_DIR
-#define MODEL_FILE_PREFIX PG_TEMP_FILE_PREFIX "_ntg_"
+#define MODEL_FILE_DIR PG_STAT_TMP_DIR
+#define MODEL_FILE_PREFIX "ntg_model_"
 
 /* A stable hash of the model name for the file name (names are any text). */
 static uint64
@@ -50,7 +58,7 @@ file_path(const NtgModelRow *row, int64 len, const char *suffix)
 {
 	char	   *id = pstrdup(row->tuple_id);
 
-	/* "xmin:(block,offset)" -> "xmin_block_offset" */
+	/* "xmin:(block,offset):updated" -> "xmin_xblock_offsetx_updated" */
 	for (char *p = id; *p; p++)
 		if (*p == ':' || *p == ',')
 			*p = '_';

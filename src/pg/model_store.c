@@ -6,7 +6,7 @@
  * Before any training the write is tried in a subtransaction that is rolled back, so that every
  * refusal the final INSERT would meet — read-only transaction, missing privilege, a row-security
  * policy, a name that is taken (also by a model the caller cannot see) — comes before the work,
- * with the same messages as after it.
+ * with the same messages as after it.  A stored model's bytes are written to its model file too.
  */
 #include "postgres.h"
 
@@ -120,6 +120,24 @@ raise_store_error(ErrorData *edata, const char *name, bool replace)
 }
 
 /*
+ * The stored bytes go to the row version's model file now, while they are in memory, so that no
+ * backend has to read them back out of the table (model_files.c).  Should the transaction abort,
+ * the file names a row version nobody will see, and ntg.model_file_cache's bound removes it in time.
+ */
+static void
+write_model_file(const char *name, const NtgStoredModel *m, int64 version, char *row_id)
+{
+	NtgModelRow row = {0};
+
+	row.name = unconstify(char *, name);
+	row.kind = unconstify(char *, m->kind);
+	row.version = version;
+	row.tuple_id = row_id;
+	row.length = m->n_bytes;
+	ntg_pg_model_file_store(&row, m->bytes, m->n_bytes);
+}
+
+/*
  * Run the INSERT (upsert with replace) in a subtransaction: rolled back for a trial, kept
  * otherwise; failures become raise_store_error()'s messages.  Returns the stored version.
  */
@@ -132,8 +150,10 @@ run_store(const char *name, const NtgStoredModel *m, bool replace, bool trial)
 		INT4OID, FLOAT8ARRAYOID, FLOAT8ARRAYOID, INT4OID, FLOAT8OID, FLOAT8OID, INT8OID, INT8OID};
 	Datum		values[STORE_COLS];
 	char		nulls[STORE_COLS];
-	char	   *sql = psprintf("%s%s RETURNING m.version", insert_sql, replace ? upsert_tail : "");
+	char	   *sql = psprintf("%s%s RETURNING m.version, %s", insert_sql,
+								 replace ? upsert_tail : "", NTG_MODEL_ROW_ID);
 	int64		version = 0;
+	char	   *row_id = NULL;
 
 	bind(name, m, values, nulls);
 	BeginInternalSubTransaction(NULL);
@@ -153,6 +173,8 @@ run_store(const char *name, const NtgStoredModel *m, bool replace, bool trial)
 			elog(ERROR, "could not store model \"%s\"", name);
 		version = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1,
 											  &isnull));
+		row_id = MemoryContextStrdup(cxt, SPI_getvalue(SPI_tuptable->vals[0],
+													   SPI_tuptable->tupdesc, 2));
 		AtEOXact_GUC(true, nestlevel);
 		SPI_finish();
 		if (trial)
@@ -175,6 +197,8 @@ run_store(const char *name, const NtgStoredModel *m, bool replace, bool trial)
 		raise_store_error(edata, name, replace);
 	}
 	PG_END_TRY();
+	if (!trial)
+		write_model_file(name, m, version, row_id);
 	return version;
 }
 

@@ -19,10 +19,21 @@ typedef struct NtgModelRow
 	char	   *name;
 	char	   *kind;
 	int64		version;
-	char	   *tuple_id;		/* "xmin:ctid": differs for every version of the row */
+	char	   *tuple_id;		/* NTG_MODEL_ROW_ID: differs for every version of the row */
 	int64		length;			/* bytes of the weights (read without detoasting them) */
 	bytea	   *weights;		/* detoasted copy, or NULL when not asked for */
 } NtgModelRow;
+
+/*
+ * The identity of a row version of ntg.models, as SQL over the row's columns: "xmin:ctid:updated"
+ * (updated_at in microseconds).  xmin and ctid differ for every version; updated_at tells apart
+ * two versions that got the same transaction ID and place because a crash lost the first before
+ * its WAL reached disk (a model file is written when the row is stored, before the commit).
+ */
+#define NTG_MODEL_ROW_ID \
+	"xmin::pg_catalog.text OPERATOR(pg_catalog.||) ':' OPERATOR(pg_catalog.||) ctid::pg_catalog.text" \
+	" OPERATOR(pg_catalog.||) ':' OPERATOR(pg_catalog.||) (EXTRACT(epoch FROM updated_at)" \
+	" OPERATOR(pg_catalog.*) 1000000)::pg_catalog.int8::pg_catalog.text"
 
 /* Read a row; with missing_ok, false when there is none, else a 42704 error. */
 bool		ntg_pg_model_fetch(const char *name, bool with_weights, bool missing_ok,

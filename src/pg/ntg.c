@@ -44,7 +44,7 @@ _PG_init(void)
 							PGC_USERSET, GUC_UNIT_KB, NULL, NULL, NULL);
 	DefineCustomIntVariable("ntg.model_file_cache",
 							"Disk space of the model files that new backends map instead of reading models from the table.",
-							"The files live in the server's temporary directory (removed at start); 0 turns them off.",
+							"The files live in pg_stat_tmp, are written when a model is stored and kept across restarts; 0 turns them off.",
 							&ntg_model_file_cache_kb, 1024 * 1024, 0, INT_MAX / 2,
 							PGC_SIGHUP, GUC_UNIT_KB, NULL, NULL, NULL);
 	DefineCustomEnumVariable("ntg.device",

@@ -1,9 +1,11 @@
 #!/usr/bin/python3
-"""model_files.t — the server's model files (ntg.model_file_cache): the first backend that loads a
-model writes its stored bytes to a file and computes from that file, mapped, as every later backend
-does; a damaged file is noticed, removed and written again from the table; with the cache off no
-file is written and the rows are the same.  Every backend gives the same rows for the same seed."""
+"""model_files.t — the server's model files (ntg.model_file_cache): storing a model writes its bytes
+to a file, and every backend computes from that file, mapped, without reading the table; the file
+outlives a server restart; a backend that finds no file reads the table and writes one; a damaged
+file is noticed, removed and written again from the table; with the cache off no file is written
+and the rows are the same.  Every backend gives the same rows for the same seed."""
 import os
+import subprocess
 import sys
 import time
 
@@ -14,23 +16,42 @@ tap = taplib.Tap()
 ok = tap.ok
 sql = taplib.psql
 
-ROWS = ("SELECT md5(string_agg(g::text, ';')) FROM ntg.generate('files_m', NULL, 40, 7) g;\n")
+DIR = "pg_stat_tmp"
+# in one transaction, whose statistics count the blocks of ntg.models' TOAST table it fetched
+ROWS = ("BEGIN;\n"
+        "SELECT md5(string_agg(g::text, ';')) FROM ntg.generate('files_m', NULL, 40, 7) g;\n")
 # the model files this backend has mapped (each mapping of a file is one line or more)
 MAPPED = ("SELECT 'mapped ' || count(DISTINCT substring(l FROM '/\\S+$')) FROM "
           "regexp_split_to_table(pg_read_file('/proc/self/maps'), E'\\n') l "
-          "WHERE l LIKE '%pgsql_tmp_ntg_%';\n")
-FILES = ("SELECT coalesce(string_agg(f || ':' || (pg_stat_file('base/pgsql_tmp/' || f)).size, ','), '') "
-         "FROM pg_ls_dir('base/pgsql_tmp', true, false) f WHERE f LIKE 'pgsql_tmp_ntg_%' "
+          "WHERE l LIKE '%/" + DIR + "/ntg_model_%';\n")
+TOAST_READ = ("SELECT 'toast ' || pg_stat_get_xact_blocks_fetched(reltoastrelid) FROM pg_class "
+              "WHERE oid = 'ntg.models'::regclass;\nCOMMIT;\n")
+FILES = ("SELECT coalesce(string_agg(f || ':' || (pg_stat_file('" + DIR + "/' || f)).size, ','), '') "
+         "FROM pg_ls_dir('" + DIR + "', true, false) f WHERE f LIKE 'ntg_model_%' "
          "AND f NOT LIKE '%.tmp';")
 
 
-def session():
-    """A new backend: its rows' fingerprint and how many model files it maps afterwards."""
-    r = taplib.psql_script(ROWS + MAPPED)
-    lines = r.stdout.split()
-    if r.returncode != 0 or len(lines) < 3:
+def session(with_toast=False):
+    """A new backend: its rows' fingerprint, how many model files it maps afterwards and (with
+    with_toast) how many blocks of the models' TOAST table it read."""
+    r = taplib.psql_script(ROWS + MAPPED + TOAST_READ)
+    words = [w for w in r.stdout.split() if w not in ("BEGIN", "COMMIT")]
+    if r.returncode != 0 or len(words) != 5 or words[1] != "mapped" or words[3] != "toast":
         raise RuntimeError(r.stdout + r.stderr)
-    return lines[0], int(lines[2])
+    return (words[0], int(words[2]), int(words[4])) if with_toast else (words[0], int(words[2]))
+
+
+def restart_server(datadir):
+    """pg_ctl restart of the test server (postmaster.opts keeps its options); '' or what failed."""
+    bindir = os.path.dirname(taplib.PSQL) if os.path.isabs(taplib.PSQL) else \
+        subprocess.run(["pg_config", "--bindir"], capture_output=True, text=True).stdout.strip()
+    cmd = [os.path.join(bindir, "pg_ctl"), "-D", datadir, "-w", "-m", "fast", "-l",
+           os.path.join(os.path.dirname(datadir), "server.log"), "restart"]
+    if os.geteuid() == 0:
+        import pwd
+        cmd = ["runuser", "-u", pwd.getpwuid(os.stat(datadir).st_uid).pw_name, "--"] + cmd
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    return "" if r.returncode == 0 else r.stdout + r.stderr
 
 
 def model_files():
@@ -55,6 +76,11 @@ def set_cache(value):
     raise RuntimeError("ntg.model_file_cache is not %s after a reload: %s" % (want, r.stdout))
 
 
+# the files of models that earlier tests stored go first: from here on, the files are this test's
+datadir = sql("SHOW data_directory").strip()
+for name, size in model_files():
+    os.unlink(os.path.join(datadir, DIR, name))
+
 sql("""
 SET ntg.progress = off;
 SELECT ntg.drop_model('files_m', if_exists => true);
@@ -70,25 +96,47 @@ SELECT model FROM ntg.train('files_m', 'llama', 'SELECT label, pl FROM files_row
 """)
 stored = int(sql("SELECT octet_length(weights) FROM ntg.models WHERE name = 'files_m'"))
 stored_md5 = sql("SELECT md5(weights) FROM ntg.models WHERE name = 'files_m'").strip()
-datadir = sql("SHOW data_directory").strip()
 
-# 1. The backend that reads the model from the table writes the file and maps it itself.
-for name, size in model_files():
-    os.unlink(os.path.join(datadir, "base/pgsql_tmp", name))	# from a load by ntg.train's checks
-first_rows, first_mapped = session()
+
+def file_md5(name):
+    return sql("SELECT md5(pg_read_binary_file('%s/%s'))" % (DIR, name)).strip()
+
+
+# 1. Storing the model wrote its file: a new backend maps it and reads nothing from the table.
 files = model_files()
-ok(len(files) == 1 and int(files[0][1]) == stored,
-   "the first load writes one model file of the stored value's size (%d bytes)" % stored, files)
-path = os.path.join(datadir, "base/pgsql_tmp", files[0][0]) if files else None
-ok(path is not None and sql("SELECT md5(pg_read_binary_file('base/pgsql_tmp/%s'))" % files[0][0]).strip()
-   == stored_md5, "the file holds the stored bytes")
-ok(first_mapped == 1, "the backend that wrote it computes from the mapped file, not its own copy",
-   "mapped %d" % first_mapped)
+ok(len(files) == 1 and int(files[0][1]) == stored and file_md5(files[0][0]) == stored_md5,
+   "ntg.train wrote one model file holding the stored bytes (%d)" % stored, files)
+first_rows, first_mapped, toast = session(with_toast=True)
+ok(first_mapped == 1 and toast == 0,
+   "a new backend computes from the mapped file and reads no block of the table's TOAST",
+   "mapped %d, TOAST blocks %d" % (first_mapped, toast))
 
-# 2. A later backend maps the same file and draws the same rows.
+# 2. Without a file, the backend that reads the model from the table writes it and maps it itself.
+for name, size in model_files():
+    os.unlink(os.path.join(datadir, DIR, name))
+rows, mapped, toast = session(with_toast=True)
+files = model_files()
+ok(rows == first_rows and toast > 0, "with no file a new backend reads the table (%d TOAST blocks) and "
+   "draws the same rows" % toast, "%s %s" % (rows, first_rows))
+ok(len(files) == 1 and int(files[0][1]) == stored,
+   "it writes one model file of the stored value's size", files)
+path = os.path.join(datadir, DIR, files[0][0]) if files else None
+ok(path is not None and file_md5(files[0][0]) == stored_md5, "the file holds the stored bytes")
+ok(mapped == 1, "the backend that wrote it computes from the mapped file, not its own copy",
+   "mapped %d" % mapped)
+
+# 2b. A later backend maps the same file and draws the same rows.
 rows, mapped = session()
 ok(rows == first_rows and mapped == 1, "a new backend maps the file and draws the same rows",
    "%s %s %d" % (rows, first_rows, mapped))
+
+# 2c. The file outlives a restart: the first backend of the new server maps it.
+failed = restart_server(datadir)
+ok(failed == "", "the server restarts", failed)
+rows, mapped, toast = session(with_toast=True)
+ok(rows == first_rows and mapped == 1 and toast == 0 and model_files() == files,
+   "after a restart the first backend maps the same file, reads no TOAST block, draws the same rows",
+   "%s %s mapped %d TOAST %d %s" % (rows, first_rows, mapped, toast, model_files()))
 
 # 3. A damaged file is noticed: the rows come from the table, and a sound file replaces it.
 if path is not None and os.access(path, os.W_OK):
@@ -99,15 +147,15 @@ if path is not None and os.access(path, os.W_OK):
         f.write(bytes([b[0] ^ 0x10]))
     rows, mapped = session()
     ok(rows == first_rows, "with a damaged file a new backend draws the same rows (read from the table)")
-    ok(mapped == 1 and sql("SELECT md5(pg_read_binary_file('base/pgsql_tmp/%s'))" % files[0][0]).strip()
-       == stored_md5, "and the damaged file was replaced by a sound one, which it maps",
+    ok(mapped == 1 and file_md5(files[0][0]) == stored_md5,
+       "and the damaged file was replaced by a sound one, which it maps",
        "mapped %d" % mapped)
 else:
     tap.skip(2, "the model file cannot be written by this test's user")
 
 # 4. With the cache off no file is written and the rows are the same.
 for name, size in model_files():
-    os.unlink(os.path.join(datadir, "base/pgsql_tmp", name))
+    os.unlink(os.path.join(datadir, DIR, name))
 set_cache(0)
 try:
     rows, mapped = session()
