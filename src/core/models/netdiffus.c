@@ -321,7 +321,7 @@ nd_destroy(NtgModel *model)
 
 	if (m == NULL)
 		return;
-	netdiffus_unpack_convs(m);	/* a sampling call cut short by an interrupt leaves them */
+	netdiffus_unpack_convs(m);	/* packed by sampling calls */
 	netdiffus_free_acts(m);
 	ntg_model_free_classes(&m->base);
 	gasf_values_free(&m->gv);

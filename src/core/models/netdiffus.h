@@ -190,9 +190,9 @@ typedef struct NetdiffusModel
 	int64_t		ema_steps;		/* updates of the average so far */
 	NetdiffusActs *acts;		/* activation buffers, allocated on first use */
 	int			acts_images;	/* images they hold */
-	float	  **packed;			/* during a sampling call: [n_tensors] the 3 x 3 convolutions'
-								 * weights packed for the vector kernel (nn_conv3x3.h), on first
-								 * use; NULL otherwise (the weights may change) */
+	float	  **packed;			/* once sampled from: [n_tensors] the 3 x 3 convolutions'
+								 * weights packed for the vector kernel (nn_conv3x3.h), each on
+								 * first use; NULL while training (the weights change) */
 } NetdiffusModel;
 
 /* ---- netdiffus.c ------------------------------------------------------------------------- */
@@ -225,9 +225,10 @@ size_t		netdiffus_acts_floats(const NetdiffusModel *m, int B);
 /* Make the activation buffers hold B images (B <= ND_MICRO in practice). */
 int			netdiffus_ensure_acts(NetdiffusModel *m, int B);
 void		netdiffus_free_acts(NetdiffusModel *m);
-/* Keep the convolutions' packed weights from now until netdiffus_unpack_convs: for a sampling
- * call, whose weights do not change (packing them for every pass cost a quarter of a one-row
- * call).  Without memory or the vector kernel, the convolutions pack for each pass. */
+/* Keep the convolutions' packed weights from now until netdiffus_unpack_convs (a training epoch
+ * or the model's end): for sampling, whose weights do not change (packing them for every pass
+ * cost a quarter of a one-row call, and for every call ~4 %).  Without memory or the vector
+ * kernel, the convolutions pack for each pass. */
 void		netdiffus_pack_convs(NetdiffusModel *m);
 void		netdiffus_unpack_convs(NetdiffusModel *m);
 /*

@@ -236,7 +236,7 @@ netdiffus_train_epoch(NtgModel *model, const NtgSeqSet *train, int epoch, NtgRng
 	int			rc;
 
 	*mean_loss = 0.0;
-	netdiffus_unpack_convs(m);	/* left by a sampling call an interrupt cut short: stale now */
+	netdiffus_unpack_convs(m);	/* packed by sampling calls: stale once a step changes the weights */
 	if ((rc = same_classes(m, train, err)) != NTG_OK ||
 		(rc = nd_ensure_training(m, train, err)) != NTG_OK)
 		return rc;
