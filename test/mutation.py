@@ -461,14 +461,16 @@ def copy_tree(src, dst):
 
 
 def make(tree, *targets):
-    return subprocess.run(["make", "-s", "-C", tree, *targets], capture_output=True, text=True)
+    return subprocess.run(["make", "-s", "-C", tree, *targets], capture_output=True, text=True,
+                          errors="replace")
 
 
 def run_test(tree, test, timeout=300):
     """0 when the test passes, else the reason it failed."""
     try:
+        # errors="replace": a mutant may make its test print bytes that are not UTF-8
         r = subprocess.run(["test/unit/bin/" + test], cwd=tree, capture_output=True, text=True,
-                           timeout=timeout)
+                           errors="replace", timeout=timeout)
     except subprocess.TimeoutExpired:
         return "timeout"
     if r.returncode == 0 and "\nnot ok" not in "\n" + r.stdout:

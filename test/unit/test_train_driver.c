@@ -185,7 +185,7 @@ int
 main(void)
 {
 	NtgTraining t;
-	NtgError	err;
+	NtgError	err = {0};		/* printed by checks whose call may not have set it */
 	double		losses[] = {3, 2, 1.5, 1.2, 1.1, 1.0, 0.9};
 	double		val[] = {3, 2, 2.5, 2.6, 2.7, 2.8, 2.9};
 
@@ -212,10 +212,12 @@ main(void)
 
 	/* divergence: a non-finite loss, or weight, stops training with an error naming the epoch */
 	script_loss[2] = NAN;
+	memset(&err, 0, sizeof(err));
 	ok(run(NULL, 0, 5, &t, &err) == NTG_ERR_INVALID_ARG && strstr(err.msg, "epoch 3") != NULL &&
 	   strstr(err.hint, "lr") != NULL, "a NaN loss in epoch 3 is refused: %s", err.msg);
 	script_loss[2] = 1.5;
 	script_weight[1] = INFINITY;
+	memset(&err, 0, sizeof(err));
 	ok(run(NULL, 0, 5, &t, &err) == NTG_ERR_INVALID_ARG && strstr(err.msg, "epoch 2") != NULL,
 	   "an infinite weight after epoch 2 is refused: %s", err.msg);
 	script_weight[1] = 0;
