@@ -6,11 +6,11 @@
  * Why: through im2col + sgemm (nn_conv.c) a 3 x 3 convolution copies its input three times before
  * multiplying — into the unrolled matrix (9 copies of every pixel), then OpenBLAS packs that matrix
  * and the weights again on every call.  On the U-Net's small images (16 x 16 down to 2 x 2) those
- * copies took about a third of a sampling pass.  Here the weights are packed once per call into
- * panels of 16 output channels, [panel][k][16] with k = (kh, kw, c), and 8 output positions at a
- * time read their 9 neighbours' channels from the image itself (a row of zeros off the image),
- * each input value broadcast against a panel row: 8 x 32 outputs in 16 registers (AVX2: 6 x 16 in
- * 12).
+ * copies took about a third of a sampling pass.  Here the weights are packed once (the netdiffus
+ * model keeps them while its weights stay the same) into panels of 16 output channels,
+ * [panel][k][16] with k = (kh, kw, c), and 8 output positions at a time read their 9 neighbours'
+ * channels from the image itself (a row of zeros off the image), each input value broadcast
+ * against a panel row: 8 x 32 outputs in 16 registers (AVX2: 6 x 16 in 12).
  *
  * Every output is one fused multiply-add chain over k in order, from 0 (then added to out when
  * accumulating): the same bits whatever the batch, the block a position falls in or the panel,
