@@ -270,8 +270,7 @@ netdiffus_sample_images(NetdiffusModel *m, int class_index, int n, const NtgSamp
 					img[((size_t) (r0 + r) * N + i) * N + j] =
 						x[r * SS + i * S + j] * m->img_std[i * N + j] + m->img_mean[i * N + j];
 	}
-	/* the packed weights stay for the next call: packing them into fresh memory cost a one-row
-	 * call ~2 ms of its ~50 (netdiffus_unet.c, conv3) */
+	/* the packed weights stay for the next call (why: conv3 in netdiffus_unet.c) */
 	ntg_free(x), ntg_free(eps), ntg_free(work), ntg_free(tv), ntg_free(cv), ntg_free(rows);
 	ntg_free(s.tau);
 	return rc;
