@@ -227,8 +227,8 @@ int			netdiffus_ensure_acts(NetdiffusModel *m, int B);
 void		netdiffus_free_acts(NetdiffusModel *m);
 /* Keep the convolutions' packed weights from now until netdiffus_unpack_convs (a training epoch
  * or the model's end): for sampling, whose weights do not change (packing them for every pass
- * cost a quarter of a one-row call, and for every call ~4 %).  Without memory or the vector
- * kernel, the convolutions pack for each pass. */
+ * cost a quarter of a one-row call; for every call, see conv3 in netdiffus_unet.c).  Without
+ * memory or the vector kernel, the convolutions pack for each pass. */
 void		netdiffus_pack_convs(NetdiffusModel *m);
 void		netdiffus_unpack_convs(NetdiffusModel *m);
 /*

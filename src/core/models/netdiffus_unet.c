@@ -286,8 +286,8 @@ netdiffus_ensure_acts(NetdiffusModel *m, int B)
  * sampling has asked for them (netdiffus_pack_convs), each packed on first use and kept with the
  * model until its weights change (a training epoch drops them: netdiffus_unpack_convs) or it is
  * freed; else through conv2d_forward, which packs them for each call.  The same bits either way.
- * Kept across calls because a one-row call paid ~2 ms of its ~50 packing 3 MB into fresh memory
- * (the packing and the page faults).
+ * Kept across calls because packing 3 MB again cost a one-row call up to ~3 ms of its ~50: the
+ * packing itself, and ~720 page faults whenever malloc handed out fresh memory for it.
  */
 static void
 conv3(NetdiffusModel *m, float *out, const float *inp, int wi, int bi, int B, int side, int C,
