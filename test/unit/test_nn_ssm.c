@@ -236,7 +236,7 @@ test_conv1d(void)
 		{
 			for (int r = 0; r < 2; r++)
 				memcpy(x2 + r * E_, g_x + (g_start[r] + t) * IS_ + 2, E_ * sizeof(float));
-			conv1d_causal_step(o2, win, x2, g_w, g_b, 2, E_, K_, E_);
+			conv1d_causal_step(o2, win, win, NULL, x2, g_w, g_b, 2, E_, K_, E_);
 			for (int r = 0; r < 2; r++)
 				same &= memcmp(o2 + r * E_, out + (g_start[r] + t) * E_, E_ * sizeof(float)) == 0;
 		}
@@ -355,11 +355,102 @@ test_scan(int ns)
 			memcpy(d2 + r * E_, s_delta + n * E_, E_ * sizeof(float));
 			memcpy(bc2 + r * P_, s_bc + n * P_, P_ * sizeof(float));
 		}
-		selective_scan_step(ystep, h, u2, d2, s_A, bc2 + 2, P_, s_D, 2, E_, NS_, scratch);
+		selective_scan_step(ystep, h, h, NULL, u2, d2, s_A, bc2 + 2, P_, s_D, 2, E_, NS_, scratch);
 		for (int r = 0; r < 2; r++)
 			same &= memcmp(ystep + r * E_, out + (g_start[r] + t) * E_, E_ * sizeof(float)) == 0;
 	}
 	ok(same, "the one-token step over two states gives the packed forward's bits");
+}
+
+/*
+ * A fork without copies (the sampler's nodes continue their parents' states): one step from
+ * parents' states in another buffer, through parent[], gives the bits of copying each parent's
+ * state to its child and stepping in place, and leaves the parents' states as they were.  At the
+ * plain loops and at the CPU's vector level; convolution widths 3 and 4, state sizes 3 and 16.
+ */
+static int
+forked_step_same_bits(int K, int NS)
+{
+	enum
+	{
+		FU = 3, FC = 4, FE = 37
+	};
+	static const int parent[FC] = {2, 0, 0, 1};
+	static float in[FC * FE],
+				w[FE * 4],
+				b[FE],
+				A[FE * 16],
+				u[FC * FE],
+				d[FC * FE],
+				bc[FC * 2 * 16],
+				D[FE],
+				scratch[FE * 16];
+	static float win_prev[FU * 3 * FE],
+				win_kept[FU * 3 * FE],
+				win[2][FC * 3 * FE],
+				out[2][FC * FE],
+				h_prev[FU * FE * 16],
+				h_kept[FU * FE * 16],
+				h[2][FC * FE * 16],
+				y[2][FC * FE];
+	size_t		wl = (size_t) (K - 1) * FE,
+				hl = (size_t) FE * NS;
+
+	fill(in, FC * FE, 1.0f);
+	fill(w, (size_t) FE * K, 0.7f);
+	fill(b, FE, 0.5f);
+	fill(win_prev, FU * wl, 1.0f);
+	memcpy(win_kept, win_prev, sizeof(win_prev));
+	for (int i = 0; i < FE * NS; i++)
+		A[i] = -(float) (0.1 + 10.0 * ntg_rng_double(&rng));
+	fill(u, FC * FE, 1.0f);
+	for (int i = 0; i < FC * FE; i++)
+		d[i] = 0.01f + (float) ntg_rng_double(&rng);
+	fill(bc, FC * 2 * NS, 1.0f);
+	fill(D, FE, 1.0f);
+	fill(h_prev, FU * hl, 1.0f);
+	memcpy(h_kept, h_prev, sizeof(h_prev));
+	/* copied, then in place */
+	for (int c = 0; c < FC; c++)
+	{
+		memcpy(win[0] + c * wl, win_prev + parent[c] * wl, wl * sizeof(float));
+		memcpy(h[0] + c * hl, h_prev + parent[c] * hl, hl * sizeof(float));
+	}
+	conv1d_causal_step(out[0], win[0], win[0], NULL, in, w, b, FC, FE, K, FE);
+	selective_scan_step(y[0], h[0], h[0], NULL, u, d, A, bc, 2 * NS, D, FC, FE, NS, scratch);
+	/* forked */
+	conv1d_causal_step(out[1], win[1], win_prev, parent, in, w, b, FC, FE, K, FE);
+	selective_scan_step(y[1], h[1], h_prev, parent, u, d, A, bc, 2 * NS, D, FC, FE, NS,
+						scratch);
+	return memcmp(out[0], out[1], FC * FE * sizeof(float)) == 0 &&
+		memcmp(win[0], win[1], FC * wl * sizeof(float)) == 0 &&
+		memcmp(y[0], y[1], FC * FE * sizeof(float)) == 0 &&
+		memcmp(h[0], h[1], FC * hl * sizeof(float)) == 0 &&
+		memcmp(win_prev, win_kept, sizeof(win_prev)) == 0 &&
+		memcmp(h_prev, h_kept, sizeof(h_prev)) == 0;
+}
+
+static void
+test_forked_steps(void)
+{
+	int			level = nn_simd_level();
+
+	for (int vec = 0; vec < 2; vec++)
+	{
+		int			same = 1;
+
+		if (vec && level < 2)
+		{
+			skip(1, "no AVX2+FMA on this CPU");
+			continue;
+		}
+		nn_simd_force(vec ? level : 0);
+		for (int K = 3; K <= 4; K++)
+			same &= forked_step_same_bits(K, 3) && forked_step_same_bits(K, 16);
+		ok(same, "a forked step (%s) reads the parents' states in place of copies: the copies' "
+		   "bits, parents untouched", vec ? "vector kernels" : "plain loops");
+	}
+	nn_simd_force(level);
 }
 
 /* ---- AVX-512 forms against the AVX2 kernels ---- */
@@ -406,7 +497,7 @@ conv_step_same_bits(int wide)
 				{
 					nn_simd_force(vec ? 2 : 0);
 					nn_simd_force_avx512(wide);
-					conv1d_causal_step(out[vec], win[vec], in, w, b, CU, C, K, C + CPAD);
+					conv1d_causal_step(out[vec], win[vec], win[vec], NULL, in, w, b, CU, C, K, C + CPAD);
 				}
 				same &= memcmp(out[0], out[1], (size_t) CU * C * sizeof(float)) == 0 &&
 					memcmp(win[0], win[1], (size_t) CU * (K - 1) * C * sizeof(float)) == 0;
@@ -482,7 +573,8 @@ test_avx512_bits(void)
 		{
 			nn_simd_force_avx512(wide);
 			for (int t = 0; t < 3; t++)
-				selective_scan_step(y[wide], h[wide], u, d, A, bc, P, D, SU, SE, ns, scratch);
+				selective_scan_step(y[wide], h[wide], h[wide], NULL, u, d, A, bc, P, D, SU, SE, ns,
+									scratch);
 		}
 		same_scan &= memcmp(y[0], y[1], sizeof(y[0])) == 0 &&
 			memcmp(h[0], h[1], SU * SE * ns * sizeof(float)) == 0;
@@ -518,6 +610,7 @@ main(void)
 	test_conv1d();
 	test_scan(3);
 	test_scan(16);
+	test_forked_steps();
 	test_conv_step_avx2();
 	test_avx512_bits();
 	return done_testing();

@@ -9,9 +9,10 @@
  *
  * As in llama_sample.c, the rows of a batch are grouped by history (token_draw.h): rows whose
  * tokens so far are identical share one node, whose state is computed once; all the nodes of a
- * position go through each matrix product together.  A node of the next position starts from a
- * copy of its parent's state (two state buffers, swapped every position; one row at a time, one
- * node with one child, nothing is copied).  The <CLASS_c> node of every class is the same for
+ * position go through each matrix product together.  A node of the next position starts from its
+ * parent's state: the convolution and the scan read it from one of two state buffers and write
+ * the node's new state into the other, so a fork copies nothing (one row at a time, one node
+ * with one child, the state advances in place).  The <CLASS_c> node of every class is the same for
  * every row and every call: its state and logits are computed once and kept, with A = -exp(A_log),
  * until the weights change (mamba_forget_sampled).  The output head is evaluated for the drawable
  * tokens (values and <EOS>) only.
@@ -32,7 +33,10 @@ struct MambaSampler
 	float	   *conv[2];		/* [L][cap][conv_n]: windows, current and next position */
 	float	   *ssm[2];			/* [L][cap][ssm_n] */
 	int			cur;			/* which of the two is the current position's */
+	int			forked;			/* the next decode reads parents' states in cur via parent[]
+								 * and writes the nodes' into the other buffer */
 	int32_t    *ntok;			/* [cap] input token of each node */
+	int		   *parent;			/* [cap] node of the previous position each node continues */
 	float	   *x;				/* [cap, D] residual stream */
 	float	   *xb;				/* [cap, D] */
 	float	   *rstd;			/* [cap] */
@@ -86,7 +90,8 @@ prefix_floats(const MambaSampler *s, int n_layers)
 size_t
 mamba_sampler_bytes(const MambaConfig *c, int n_values, int cap)
 {
-	return sampler_floats(c, n_values + 1, cap) * sizeof(float) + cap * sizeof(int32_t) +
+	return sampler_floats(c, n_values + 1, cap) * sizeof(float) +
+		cap * (sizeof(int32_t) + sizeof(int)) +
 		ntg_token_draw_bytes(cap, n_values + 1) + sizeof(MambaSampler);
 }
 
@@ -99,6 +104,7 @@ mamba_free_sampler(MambaModel *m)
 		return;
 	ntg_free(s->block);
 	ntg_free(s->ntok);
+	ntg_free(s->parent);
 	ntg_free(s->slot_class);
 	ntg_free(s->prefixes);
 	ntg_token_draw_free(&s->draw);
@@ -132,11 +138,13 @@ mamba_ensure_sampler(MambaModel *m, int cap)
 	s->ssm_n = E * NS;
 	s->block = ntg_malloc(sampler_floats(c, K, cap) * sizeof(float));
 	s->ntok = ntg_malloc(cap * sizeof(int32_t));
+	s->parent = ntg_malloc(cap * sizeof(int));
 	s->n_slots = m->base.n_classes * prefix_floats(s, L) * sizeof(float) <= MAMBA_PREFIX_STORE_BYTES ?
 		m->base.n_classes : 1;
 	s->slot_class = ntg_malloc(s->n_slots * sizeof(int));
 	s->prefixes = ntg_malloc(s->n_slots * prefix_floats(s, L) * sizeof(float));
-	if (s->block == NULL || s->ntok == NULL || s->slot_class == NULL || s->prefixes == NULL ||
+	if (s->block == NULL || s->ntok == NULL || s->parent == NULL || s->slot_class == NULL ||
+		s->prefixes == NULL ||
 		ntg_token_draw_alloc(&s->draw, cap, K) != NTG_OK)
 	{
 		mamba_free_sampler(m);
@@ -197,9 +205,10 @@ ssm_at(const MambaSampler *s, int b, int l, int j)
 	return s->ssm[b] + ((size_t) l * s->cap + j) * s->ssm_n;
 }
 
-/* One mixer step for the U nodes (normalized inputs in s->xb): updates their states in the
- * current buffer and leaves the mixer output in s->xb.  The matrices are read through nn_matmul
- * (float, or int8 in a quantized model). */
+/* One mixer step for the U nodes (normalized inputs in s->xb): advances their states (in the
+ * current buffer, or from their parents' into the other one when forked) and leaves the mixer
+ * output in s->xb.  The matrices are read through nn_matmul (float, or int8 in a quantized
+ * model). */
 static void
 mixer_step(MambaModel *m, int l, int U)
 {
@@ -211,10 +220,12 @@ mixer_step(MambaModel *m, int l, int U)
 				NS = c->state_dim,
 				R = c->dt_rank,
 				P = R + 2 * NS;
+	int			to = s->forked ? 1 - s->cur : s->cur;
+	const int  *parent = s->forked ? s->parent : NULL;
 
 	nn_matmul(s->xz, s->xb, &m->params, L->in_proj, U, D, 2 * E);
-	conv1d_causal_step(s->xc, conv_at(s, s->cur, l, 0), s->xz, W(m, L->conv_w),
-					   W(m, L->conv_b), U, E, c->conv_width, 2 * E);
+	conv1d_causal_step(s->xc, conv_at(s, to, l, 0), conv_at(s, s->cur, l, 0), parent, s->xz,
+					   W(m, L->conv_w), W(m, L->conv_b), U, E, c->conv_width, 2 * E);
 	silu_forward(s->u, s->xc, U, E, E);
 	nn_matmul(s->dbc, s->u, &m->params, L->x_proj, U, E, P);
 	for (int j = 0; j < U; j++)
@@ -222,15 +233,16 @@ mixer_step(MambaModel *m, int l, int U)
 	nn_matmul(s->dtr, s->dt_in, &m->params, L->dt_proj, U, R, E);
 	bias_forward(s->dtr, W(m, L->dt_bias), U, E);
 	softplus_forward(s->delta, s->dtr, (size_t) U * E);
-	selective_scan_step(s->y, ssm_at(s, s->cur, l, 0), s->u, s->delta,
-						s->A + (size_t) l * E * NS, s->dbc + R, P, W(m, L->D), U, E, NS,
-						s->scratch);
+	selective_scan_step(s->y, ssm_at(s, to, l, 0), ssm_at(s, s->cur, l, 0), parent, s->u,
+						s->delta, s->A + (size_t) l * E * NS, s->dbc + R, P, W(m, L->D), U, E,
+						NS, s->scratch);
 	silu_gate_forward(s->g, s->y, s->xz + E, U, E, 2 * E);
 	nn_matmul(s->xb, s->g, &m->params, L->out_proj, U, E, D);
 }
 
-/* Feed the U nodes' tokens (s->ntok) through the model from their states (current buffer),
- * which advance by that token; leaves the logits of the K drawable tokens in s->logits. */
+/* Feed the U nodes' tokens (s->ntok) through the model from their states (current buffer, or
+ * their parents' there when forked), which advance by that token into the current buffer;
+ * leaves the logits of the K drawable tokens in s->logits. */
 static void
 mamba_decode_nodes(MambaModel *m, int U)
 {
@@ -245,6 +257,9 @@ mamba_decode_nodes(MambaModel *m, int U)
 		mixer_step(m, l, U);
 		residual_add(s->x, s->xb, (size_t) U * D);
 	}
+	if (s->forked)
+		s->cur = 1 - s->cur;
+	s->forked = 0;
 	rmsnorm_forward(s->xb, s->rstd, s->x, W(m, m->t_norm), U, D, MAMBA_NORM_EPS);
 	/* rows 0 .. n_values of the head: the value tokens and <EOS> */
 	nn_matmul(s->logits, s->xb, &m->params, m->t_out, U, D, s->K);
@@ -300,26 +315,18 @@ mamba_prefix(MambaModel *m, int class_index)
 	s->slot_class[slot] = class_index;
 }
 
-/* The next position's nodes start from their parents' states: copied into the other buffer,
- * unless one node has one child (one row at a time: its state is already where it goes). */
+/* The next position's nodes continue their parents: the next decode reads the parents' states
+ * and writes the nodes' into the other buffer, unless one node has one child (one row at a
+ * time: its state advances in place). */
 static void
-fork_states(MambaSampler *s, int n_layers, int U, int next)
+fork_states(MambaSampler *s, int U, int next)
 {
-	int			nb = 1 - s->cur,
-				in_place = U == 1 && next == 1;
-
-	for (int l = 0; l < n_layers && !in_place; l++)
-		for (int c = 0; c < next; c++)
-		{
-			int			j = s->draw.child_parent[c];
-
-			memcpy(conv_at(s, nb, l, c), conv_at(s, s->cur, l, j), s->conv_n * sizeof(float));
-			memcpy(ssm_at(s, nb, l, c), ssm_at(s, s->cur, l, j), s->ssm_n * sizeof(float));
-		}
 	for (int c = 0; c < next; c++)
+	{
 		s->ntok[c] = s->draw.child_tok[c];
-	if (!in_place)
-		s->cur = nb;
+		s->parent[c] = s->draw.child_parent[c];
+	}
+	s->forked = !(U == 1 && next == 1);
 }
 
 /* Generate rows [0, nb) of one batch into out/out_len. */
@@ -331,6 +338,7 @@ mamba_sample_chunk(MambaModel *m, int class_index, int nb, const NtgTokenSamplin
 	int			N = m->cfg.max_len;
 	int			U = 1;			/* nodes at the current position */
 
+	s->forked = 0;
 	mamba_prefix(m, class_index);
 	ntg_token_draw_begin(&s->draw, nb, out, out_len, N);
 	for (int p = 0; p < N && s->draw.nact > 0; p++)
@@ -342,7 +350,7 @@ mamba_sample_chunk(MambaModel *m, int class_index, int nb, const NtgTokenSamplin
 			mamba_decode_nodes(m, U);
 		next = ntg_token_draw_step(&s->draw, s->logits, U, opts, rng, m->tok.values, out,
 								   out_len, N);
-		fork_states(s, m->cfg.n_layers, U, next);
+		fork_states(s, U, next);
 		U = next;
 	}
 }
@@ -430,6 +438,7 @@ mamba_next_probs_recurrent(MambaModel *m, const int32_t *tokens, int len, float 
 	if (mamba_prepare_sampler(m, 1) != NTG_OK)
 		return ntg_error(err, NTG_ERR_NOMEM, "out of memory");
 	s = m->sampler;
+	s->forked = 0;
 	reset_node0(s, m->cfg.n_layers);
 	for (int t = 0; t < len; t++)
 	{

@@ -84,8 +84,8 @@ step_channels(float *o, const float *wn, const float *x, const float *w, const f
  */
 __attribute__((target("avx512f"), optimize("fp-contract=off")))
 static int
-step_k4_avx512(float *out, const float *win, const float *inp, const float *w, const float *b,
-			   int U, int C, int istride)
+step_k4_avx512(float *out, const float *win, const int *parent, const float *inp,
+			   const float *w, const float *b, int U, int C, int istride)
 {
 	const __m512i pick0 = _mm512_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28, 0, 0, 0, 0, 0, 0, 0, 0);
 	int			c0 = 0;
@@ -108,7 +108,7 @@ step_k4_avx512(float *out, const float *win, const float *inp, const float *w, c
 		}
 		for (int j = 0; j < U; j++)
 		{
-			const float *wn = win + (size_t) j * 3 * C + c0;
+			const float *wn = win + (size_t) (parent != NULL ? parent[j] : j) * 3 * C + c0;
 			__m512		o = _mm512_loadu_ps(b + c0);
 
 			o = _mm512_add_ps(o, _mm512_mul_ps(tap[0], _mm512_loadu_ps(wn)));
@@ -128,8 +128,8 @@ step_k4_avx512(float *out, const float *win, const float *inp, const float *w, c
  */
 __attribute__((target("avx2,fma"), optimize("fp-contract=off")))
 static int
-step_k4_avx2(float *out, const float *win, const float *inp, const float *w, const float *b,
-			 int U, int C, int istride)
+step_k4_avx2(float *out, const float *win, const int *parent, const float *inp,
+			 const float *w, const float *b, int U, int C, int istride)
 {
 	/* after the unpacks, lanes hold channels 0 2 4 6 1 3 5 7 */
 	const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
@@ -153,7 +153,7 @@ step_k4_avx2(float *out, const float *win, const float *inp, const float *w, con
 			tap[k] = _mm256_permutevar8x32_ps(tap[k], order);
 		for (int j = 0; j < U; j++)
 		{
-			const float *wn = win + (size_t) j * 3 * C + c0;
+			const float *wn = win + (size_t) (parent != NULL ? parent[j] : j) * 3 * C + c0;
 			__m256		o = _mm256_loadu_ps(b + c0);
 
 			o = _mm256_add_ps(o, _mm256_mul_ps(tap[0], _mm256_loadu_ps(wn)));
@@ -174,26 +174,30 @@ use_avx512(void)
 #endif
 
 void
-conv1d_causal_step(float *out, float *win, const float *inp, const float *w, const float *b,
-				   int U, int C, int K, int istride)
+conv1d_causal_step(float *out, float *win, const float *win_prev, const int *parent,
+				   const float *inp, const float *w, const float *b, int U, int C, int K,
+				   int istride)
 {
+	size_t		wlen = (size_t) (K - 1) * C;
 	int			done = 0;
 
 #if defined(__x86_64__) && defined(__GNUC__)
 	if (K == 4 && use_avx512())
-		done = step_k4_avx512(out, win, inp, w, b, U, C, istride);
+		done = step_k4_avx512(out, win_prev, parent, inp, w, b, U, C, istride);
 	else if (K == 4 && nn_simd_level() >= 2)
-		done = step_k4_avx2(out, win, inp, w, b, U, C, istride);
+		done = step_k4_avx2(out, win_prev, parent, inp, w, b, U, C, istride);
 #endif
 	for (int j = 0; j < U; j++)
 	{
-		float	   *wn = win + (size_t) j * (K - 1) * C;
+		float	   *wn = win + j * wlen;
+		const float *wp = win_prev + (parent != NULL ? parent[j] : j) * wlen;
 		const float *x = inp + (size_t) j * istride;
 
-		step_channels(out + (size_t) j * C, wn, x, w, b, done, C, K);
+		step_channels(out + (size_t) j * C, wp, x, w, b, done, C, K);
 		if (K > 1)
 		{
-			memmove(wn, wn + C, (size_t) (K - 2) * C * sizeof(float));
+			/* the window drops its oldest input and takes x; in place, or from the parent's */
+			memmove(wn, wp + C, (size_t) (K - 2) * C * sizeof(float));
 			memcpy(wn + (size_t) (K - 2) * C, x, C * sizeof(float));
 		}
 	}

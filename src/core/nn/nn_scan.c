@@ -41,19 +41,21 @@ discretize(float *a, const float *delta, const float *A, int E, int NS)
 	nn_vexp(a, E * NS);
 }
 
-/* h = a h + delta u B (in place) for one token; y[e] = C . h[e] + Dp[e] u[e] when y is set */
+/* h = a hp + delta u B for one token (hp may be h: in place); y[e] = C . h[e] + Dp[e] u[e]
+ * when y is set */
 static void
-advance_plain(float *y, float *h, const float *a, const float *u, const float *delta,
-			  const float *B, const float *C, const float *Dp, int E, int NS)
+advance_plain(float *y, float *h, const float *hp, const float *a, const float *u,
+			  const float *delta, const float *B, const float *C, const float *Dp, int E, int NS)
 {
 	for (int e = 0; e < E; e++)
 	{
 		float	   *he = h + (size_t) e * NS;
+		const float *hpe = hp + (size_t) e * NS;
 		const float *ae = a + (size_t) e * NS;
 		float		du = delta[e] * u[e];
 
 		for (int s = 0; s < NS; s++)
-			he[s] = ae[s] * he[s] + du * B[s];
+			he[s] = ae[s] * hpe[s] + du * B[s];
 		if (y != NULL)
 			y[e] = nn_dot(C, he, NS) + Dp[e] * u[e];
 	}
@@ -101,11 +103,12 @@ backward_token_plain(float *g, float *du, float *ddelta, float *dA, float *dB, f
  * more vectors, and the sums over it (y, ddelta, du) are vector sums reduced once per channel.
  */
 /* One token with the exponentials fused in: a = exp(delta A) (stored only when keep_a),
- * h = a h + delta u B, y = C . h + D u */
+ * h = a hp + delta u B (hp may be h), y = C . h + D u */
 __attribute__((target("avx2,fma")))
 static void
-scan_token_avx2(float *y, float *h, float *a, int keep_a, const float *u, const float *delta,
-				const float *A, const float *B, const float *C, const float *Dp, int E, int NS)
+scan_token_avx2(float *y, float *h, const float *hp, float *a, int keep_a, const float *u,
+				const float *delta, const float *A, const float *B, const float *C,
+				const float *Dp, int E, int NS)
 {
 	for (int e = 0; e < E; e++)
 	{
@@ -117,7 +120,7 @@ scan_token_avx2(float *y, float *h, float *a, int keep_a, const float *u, const 
 		for (int s = 0; s < NS; s += 8)
 		{
 			__m256		av = nn_exp8(_mm256_mul_ps(d, _mm256_loadu_ps(A + o + s)));
-			__m256		hv = _mm256_fmadd_ps(av, _mm256_loadu_ps(h + o + s),
+			__m256		hv = _mm256_fmadd_ps(av, _mm256_loadu_ps(hp + o + s),
 											 _mm256_mul_ps(du, _mm256_loadu_ps(B + s)));
 
 			if (keep_a)
@@ -139,8 +142,9 @@ scan_token_avx2(float *y, float *h, float *a, int keep_a, const float *u, const 
  */
 __attribute__((target("avx512f,avx2,fma")))
 static void
-scan_token_avx512(float *y, float *h, float *a, int keep_a, const float *u, const float *delta,
-				  const float *A, const float *B, const float *C, const float *Dp, int E, int NS)
+scan_token_avx512(float *y, float *h, const float *hp, float *a, int keep_a, const float *u,
+				  const float *delta, const float *A, const float *B, const float *C,
+				  const float *Dp, int E, int NS)
 {
 	for (int e = 0; e < E; e++)
 	{
@@ -152,7 +156,7 @@ scan_token_avx512(float *y, float *h, float *a, int keep_a, const float *u, cons
 		for (int s = 0; s < NS; s += 16)
 		{
 			__m512		av = nn_exp16(_mm512_mul_ps(d, _mm512_loadu_ps(A + o + s)));
-			__m512		hv = _mm512_fmadd_ps(av, _mm512_loadu_ps(h + o + s),
+			__m512		hv = _mm512_fmadd_ps(av, _mm512_loadu_ps(hp + o + s),
 											 _mm512_mul_ps(du, _mm512_loadu_ps(B + s)));
 
 			if (keep_a)
@@ -226,27 +230,29 @@ use_avx2(int NS)
 }
 
 /*
- * One token of the scan: h advances in place, y is written when set, and a (E * NS floats)
- * holds exp(delta A) afterwards when keep_a is set (otherwise it is scratch).
+ * One token of the scan: h becomes the state after it from hp, the state before it (hp may be
+ * h, in place; a copy of the state would cost as much as the step), y is written when set, and
+ * a (E * NS floats) holds exp(delta A) afterwards when keep_a is set (otherwise it is scratch).
  */
 static void
-scan_token(float *y, float *h, float *a, int keep_a, const float *u, const float *delta,
-		   const float *A, const float *B, const float *C, const float *Dp, int E, int NS)
+scan_token(float *y, float *h, const float *hp, float *a, int keep_a, const float *u,
+		   const float *delta, const float *A, const float *B, const float *C, const float *Dp,
+		   int E, int NS)
 {
 #ifdef NN_HAVE_X86
 	if (use_avx2(NS) && NS % 16 == 0 && nn_simd_avx512())
 	{
-		scan_token_avx512(y, h, a, keep_a, u, delta, A, B, C, Dp, E, NS);
+		scan_token_avx512(y, h, hp, a, keep_a, u, delta, A, B, C, Dp, E, NS);
 		return;
 	}
 	if (use_avx2(NS))
 	{
-		scan_token_avx2(y, h, a, keep_a, u, delta, A, B, C, Dp, E, NS);
+		scan_token_avx2(y, h, hp, a, keep_a, u, delta, A, B, C, Dp, E, NS);
 		return;
 	}
 #endif
 	discretize(a, delta, A, E, NS);
-	advance_plain(y, h, a, u, delta, B, C, Dp, E, NS);
+	advance_plain(y, h, hp, a, u, delta, B, C, Dp, E, NS);
 }
 
 static void
@@ -268,15 +274,18 @@ backward_token(float *g, float *du, float *ddelta, float *dA, float *dB, float *
 }
 
 void
-selective_scan_step(float *y, float *h, const float *u, const float *delta, const float *A,
-					const float *bc, int bc_stride, const float *Dp, int U, int E, int NS,
-					float *scratch)
+selective_scan_step(float *y, float *h, const float *h_prev, const int *parent,
+					const float *u, const float *delta, const float *A, const float *bc,
+					int bc_stride, const float *Dp, int U, int E, int NS, float *scratch)
 {
+	size_t		EN = (size_t) E * NS;
+
 	for (int j = 0; j < U; j++)
 	{
 		const float *B = bc + (size_t) j * bc_stride;
+		const float *hp = h_prev + (parent != NULL ? parent[j] : j) * EN;
 
-		scan_token(y + (size_t) j * E, h + (size_t) j * E * NS, scratch, 0, u + (size_t) j * E,
+		scan_token(y + (size_t) j * E, h + j * EN, hp, scratch, 0, u + (size_t) j * E,
 				   delta + (size_t) j * E, A, B, B + NS, Dp, E, NS);
 	}
 }
@@ -297,7 +306,7 @@ selective_scan_forward(float *y, const float *u, const float *delta, const float
 			size_t		n = (size_t) start[r] + t;
 			const float *B = bc + n * bc_stride;
 
-			scan_token(y + n * E, h, a, 0, u + n * E, delta + n * E, A, B, B + NS, Dp, E, NS);
+			scan_token(y + n * E, h, h, a, 0, u + n * E, delta + n * E, A, B, B + NS, Dp, E, NS);
 		}
 	}
 }
@@ -331,10 +340,8 @@ selective_scan_backward(float *du, float *ddelta, float *dA, float *dbc, float *
 
 			if (t == 0)
 				memset(hs, 0, EN * sizeof(float));
-			else
-				memcpy(hs + t * EN, hs + (t - 1) * EN, EN * sizeof(float));
-			scan_token(NULL, hs + t * EN, as + t * EN, 1, u + n * E, delta + n * E, A, B, B + NS,
-					   Dp, E, NS);
+			scan_token(NULL, hs + t * EN, t == 0 ? hs : hs + (t - 1) * EN, as + t * EN, 1,
+					   u + n * E, delta + n * E, A, B, B + NS, Dp, E, NS);
 		}
 		memset(g, 0, EN * sizeof(float));
 		for (int t = T - 1; t >= 0; t--)

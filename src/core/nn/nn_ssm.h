@@ -51,13 +51,16 @@ void		conv1d_causal_backward(float *dinp, float *dw, float *db, const float *dou
 								   const int *len, int S, int C, int K, int istride);
 
 /*
- * One token of the convolution for U independent rows (sampling): win[U, (K-1) * C] holds each
- * row's last K-1 inputs, oldest first (zeros at a row's start); out[U, C] is the convolution at
- * the new inputs inp (rows istride apart), which then enter the windows.  The sum runs in the
- * order of conv1d_causal_forward, so a row stepped token by token gets the forward's bits.
+ * One token of the convolution for U independent rows (sampling): a window [(K-1) * C] holds a
+ * row's last K-1 inputs, oldest first (zeros at a row's start).  Row j's window before the token
+ * is win_prev's row parent[j] (row j when parent is NULL); out[U, C] is the convolution at the
+ * new inputs inp (rows istride apart), and win[U, (K-1) * C] receives the windows after them.
+ * win may be win_prev only when parent is NULL (in place).  The sum runs in the order of
+ * conv1d_causal_forward, so a row stepped token by token gets the forward's bits.
  */
-void		conv1d_causal_step(float *out, float *win, const float *inp, const float *w,
-							   const float *b, int U, int C, int K, int istride);
+void		conv1d_causal_step(float *out, float *win, const float *win_prev, const int *parent,
+							   const float *inp, const float *w, const float *b, int U, int C,
+							   int K, int istride);
 
 /* ---- selective scan (nn_scan.c) ----------------------------------------------------------- */
 
@@ -91,13 +94,16 @@ void		selective_scan_backward(float *du, float *ddelta, float *dA, float *dbc, f
 									int E, int NS, float *scratch);
 
 /*
- * One step of the scan for U independent states (sampling: one per distinct history):
- * h[U, E * NS] is updated in place with token inputs u, delta [U, E] and bc rows bc_stride
- * apart, and y[U, E] written.  The training forward runs exactly this per token, so the
- * recurrent sampler computes the same bits.  scratch: E * NS floats.
+ * One step of the scan for U independent states (sampling: one per distinct history): h[U,
+ * E * NS] receives each state after the token inputs u, delta [U, E] and bc rows bc_stride
+ * apart, and y[U, E] is written.  Row j starts from h_prev's row parent[j] (row j when parent is
+ * NULL), so a history that forks needs no copy of its state; h may be h_prev only when parent
+ * is NULL (in place).  The training forward runs exactly this per token, so the recurrent
+ * sampler computes the same bits.  scratch: E * NS floats.
  */
-void		selective_scan_step(float *y, float *h, const float *u, const float *delta,
-								const float *A, const float *bc, int bc_stride, const float *Dp,
-								int U, int E, int NS, float *scratch);
+void		selective_scan_step(float *y, float *h, const float *h_prev, const int *parent,
+								const float *u, const float *delta, const float *A,
+								const float *bc, int bc_stride, const float *Dp, int U, int E,
+								int NS, float *scratch);
 
 #endif							/* NTG_NN_SSM_H */
