@@ -19,7 +19,7 @@ static void
 make_set(NtgSeqSet *s, int reversed)
 {
 	NtgSeqSetBuilder *b = ntg_seqset_builder_new();
-	NtgError	err;
+	NtgError	err = {0};
 	const int32_t *rows[] = {A1, A2, A3, A4, B1};
 	const int	lens[] = {3, 4, 2, 3, 2};
 	const char *labels[] = {"a", "a", "a", "a", "b"};
@@ -59,7 +59,7 @@ test_smote(void)
 				r,
 				out,
 				again;
-	NtgError	err;
+	NtgError	err = {0};
 	int			per_class[2] = {200, 3};
 	int			lengths_ok = 1,
 				signs_ok = 1,
@@ -143,7 +143,7 @@ test_fast_retransmit(void)
 	NtgSeqSet	s,
 				out,
 				again;
-	NtgError	err;
+	NtgError	err = {0};
 	int			per_class[2] = {300, 5};
 	int			valid = 1,
 				moved = 0;

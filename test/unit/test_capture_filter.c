@@ -34,7 +34,7 @@ test_names(void)
 		"ether host gateway1", "gateway router", "host 10.0.0.1a", "dst deadbeef",
 		"portrange http-https", "tcp port 80 or \\ftp", "udp and (src foo.invalid)", NULL
 	};
-	NtgError	err;
+	NtgError	err = {0};
 
 	for (int i = 0; accepted[i]; i++)
 		is_int(check(accepted[i], &err), NTG_OK, "accepted: %s %s", accepted[i], err.msg);
@@ -62,7 +62,7 @@ terms_filter(int terms, const char *op)
 static void
 test_size(void)
 {
-	NtgError	err;
+	NtgError	err = {0};
 	char	   *s;
 	char		long_filter[NTG_FILTER_MAX_LEN + 2];
 
@@ -97,7 +97,7 @@ test_reader(void)
 	static Seen s;
 	NtgCaptureOptions o;
 	NtgCaptureStats st;
-	NtgError	err;
+	NtgError	err = {0};
 	struct timespec t0,
 				t1;
 	char	   *big = malloc(NTG_FILTER_MAX_TERMS * 24);

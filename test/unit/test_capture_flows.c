@@ -256,7 +256,7 @@ test_pcap(void)
 {
 	NtgCaptureOptions o;
 	NtgCaptureStats st;
-	NtgError	err;
+	NtgError	err = {0};
 	static Seen s;
 
 	ntg_capture_default_options(&o);
@@ -327,7 +327,7 @@ test_pcapng(void)
 {
 	NtgCaptureOptions o;
 	NtgCaptureStats st;
-	NtgError	err;
+	NtgError	err = {0};
 	static Seen s;
 	uint32_t	full;
 
@@ -368,7 +368,7 @@ test_fuzz(void)
 {
 	NtgCaptureOptions o;
 	NtgCaptureStats st;
-	NtgError	err;
+	NtgError	err = {0};
 	static Seen s;
 	static Buf	orig;
 	NtgRng		rng;
@@ -431,7 +431,7 @@ test_long_capture(void)
 	static Seen s;
 	NtgCaptureOptions o;
 	NtgCaptureStats st;
-	NtgError	err;
+	NtgError	err = {0};
 	NtgCaptureReader *r;
 	uint8_t    *mem = malloc(6 * 1024 * 1024);
 	uint32_t	n;

@@ -121,7 +121,7 @@ test_udp(void)
 {
 	NtgCaptureOptions o;
 	NtgCaptureStats st;
-	NtgError	err;
+	NtgError	err = {0};
 	static Seen s;
 
 	ntg_capture_default_options(&o);
@@ -196,7 +196,7 @@ test_tcp(void)
 {
 	NtgCaptureOptions o;
 	NtgCaptureStats st;
-	NtgError	err;
+	NtgError	err = {0};
 	static Seen s;
 
 	ntg_capture_default_options(&o);
@@ -234,7 +234,7 @@ test_ipv6(void)
 {
 	NtgCaptureOptions o;
 	NtgCaptureStats st;
-	NtgError	err;
+	NtgError	err = {0};
 	static Seen s;
 
 	ntg_capture_default_options(&o);

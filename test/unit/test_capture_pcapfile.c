@@ -56,7 +56,7 @@ test_formats(void)
 	static Seen s;
 	NtgCaptureOptions o;
 	NtgCaptureStats st;
-	NtgError	err;
+	NtgError	err = {0};
 
 	ntg_capture_default_options(&o);
 	udp_packet(30);
@@ -126,7 +126,7 @@ test_file(void)
 	NtgCaptureOptions o;
 	NtgCaptureStats st1,
 				st2;
-	NtgError	err;
+	NtgError	err = {0};
 	Buf		   *h = malloc(sizeof(Buf));
 	size_t		n;
 	char		path[] = "/tmp/ntg-pcapfile-XXXXXX";

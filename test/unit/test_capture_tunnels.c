@@ -239,7 +239,7 @@ test_capture(void)
 {
 	NtgCaptureOptions o;
 	NtgCaptureStats st;
-	NtgError	err;
+	NtgError	err = {0};
 	static Seen s;
 
 	cap.n = 0;

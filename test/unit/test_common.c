@@ -77,7 +77,7 @@ test_blob_roundtrip(void)
 {
 	NtgBlob		w,
 				r;
-	NtgError	err;
+	NtgError	err = {0};
 	float		weights[6] = {1, 2, 3, 4, 5, 6};
 	int8_t		q[3] = {-1, 0, 127};
 	float		back[6];
@@ -151,7 +151,7 @@ test_blob_alignment(void)
 		char		config[96];
 		NtgBlob		w,
 					r;
-		NtgError	err;
+		NtgError	err = {0};
 		uint8_t    *buf;
 		size_t		len;
 		const uint8_t *pa,

@@ -39,7 +39,7 @@ make_rows(NtgSeqSet *set)
 	static const int lens[] = {3, 2, 4, 4, 2, 2, 3, 0};
 	static const char *labels[] = {"web", "web", "web", "video", "video", "dns", "dns", "dns"};
 	NtgSeqSetBuilder *b = ntg_seqset_builder_new();
-	NtgError	err;
+	NtgError	err = {0};
 
 	for (int rep = 0; rep < 6; rep++)
 		for (int i = 0; i < 8; i++)
@@ -132,7 +132,7 @@ check_estimate_at_defaults(const NtgModelKind *k, const NtgSeqSet *rows)
 	NtgTraining t;
 	NtgParams	params = {0};
 	NtgSeqSet	copy;
-	NtgError	err;
+	NtgError	err = {0};
 	int		   *all = malloc(sizeof(int) * rows->n_rows);
 
 	for (int i = 0; i < rows->n_rows; i++)
@@ -161,7 +161,7 @@ static void
 check_refusals(const NtgModelKind *k, const NtgSeqSet *rows)
 {
 	NtgTraining t;
-	NtgError	err;
+	NtgError	err = {0};
 	NtgTrainLimits tight = {1024, "test limit"};
 	NtgParams	params = {0};
 	NtgSeqSet	copy;
@@ -182,7 +182,7 @@ static int
 sample_all(NtgModel *m, int n, uint64_t seed, const NtgSampleOptions *o, int32_t *out, int *lens)
 {
 	NtgRng		rng;
-	NtgError	err;
+	NtgError	err = {0};
 
 	ntg_rng_seed(&rng, seed);
 	for (int c = 0; c < m->n_classes; c++)
@@ -205,7 +205,7 @@ check_generator(const NtgModelKind *k, const NtgSeqSet *rows, NtgModel *m)
 				known = 1;
 	NtgParams	bad = {0};
 	NtgSampleOptions o = m->sampling;
-	NtgError	err;
+	NtgError	err = {0};
 
 	ok(sample_all(m, n, 5, &m->sampling, a, la), "%s: samples every class", k->name);
 	for (int r = 0; r < rows_out; r++)
@@ -302,7 +302,7 @@ still_works(NtgModel *m)
 		int32_t    *out = calloc((size_t) 2 * m->max_len, sizeof(int32_t));
 		int			lens[2];
 		NtgRng		rng;
-		NtgError	err;
+		NtgError	err = {0};
 		int			good = 1;
 
 		ntg_rng_seed(&rng, 1);
@@ -324,7 +324,7 @@ check_storage(const NtgModelKind *k, NtgModel *m)
 	size_t		len = 0,
 				len2 = 0;
 	NtgModel   *back = NULL;
-	NtgError	err;
+	NtgError	err = {0};
 	int			cuts = 0,
 				refused = 0,
 				flips = 0,
@@ -423,7 +423,7 @@ check_quantized(const NtgModelKind *k, const NtgSeqSet *rows, NtgModel *m)
 			   *qbuf[2];
 	size_t		flen,
 				qlen[2];
-	NtgError	err;
+	NtgError	err = {0};
 
 	if (!(k->caps & NTG_CAP_QUANTIZE))
 	{
@@ -487,7 +487,7 @@ check_trains_borrowed(const NtgModelKind *k, const NtgSeqSet *rows, NtgModel *m)
 			   *copy;
 	size_t		len;
 	NtgModel   *back = NULL;
-	NtgError	err;
+	NtgError	err = {0};
 	NtgRng		rng;
 	double		loss = NAN;
 	int			rc;
@@ -513,7 +513,7 @@ static void
 check_sampling_defaults(const NtgModelKind *k, const NtgSeqSet *rows)
 {
 	NtgTraining t;
-	NtgError	err;
+	NtgError	err = {0};
 	const NtgOptionSpec *o = &k->sample_options[0];
 	double		want = o->type == NTG_OPTION_BOOL ? !o->dflt :
 		o->type == NTG_OPTION_INTEGER ? o->min + 1 : (o->min_open ? o->min : o->min) + (o->max - o->min) / 3;
@@ -549,7 +549,7 @@ main(void)
 	{
 		const NtgModelKind *k = ntg_model_kind_at(i);
 		NtgTraining t;
-		NtgError	err;
+		NtgError	err = {0};
 
 		printf("# kind %s\n", k->name);
 		check_caps(k);

@@ -24,7 +24,7 @@ make_rows(NtgSeqSet *set)
 	static const int32_t a[] = {1, 1, 1, 1, 2, 2, 3, 3, 4, 5, 6, 7};
 	NtgSeqSetBuilder *bld = ntg_seqset_builder_new();
 	int32_t		nine[2] = {9, 9};
-	NtgError	err;
+	NtgError	err = {0};
 
 	for (int i = 0; i < 12; i++)
 		ntg_seqset_builder_add(bld, "a", &a[i], 1, &err);
@@ -42,7 +42,7 @@ test_index(void)
 	uint8_t    *buf;
 	size_t		len;
 	NtgBlob		parsed;
-	NtgError	err;
+	NtgError	err = {0};
 	int32_t		v[2] = {9, 9};
 
 	make_rows(&set);
@@ -132,7 +132,7 @@ static int
 count_sevens(NtgModel *m, NtgSampleOptions *o, uint64_t seed, int n, int32_t *out, int *len)
 {
 	NtgRng		rng;
-	NtgError	err;
+	NtgError	err = {0};
 	int			sevens = 0;
 
 	ntg_rng_seed(&rng, seed);
@@ -152,7 +152,7 @@ test_sample(void)
 	int32_t		out[4000];
 	int			len[4000];
 	NtgRng		rng;
-	NtgError	err;
+	NtgError	err = {0};
 	int			off,
 				strict,
 				half;
@@ -208,7 +208,7 @@ test_llama(void)
 	NtgTraining t;
 	NtgSampleOptions o;
 	NtgRng		rng;
-	NtgError	err;
+	NtgError	err = {0};
 	int32_t    *out;
 	int		   *len;
 	int			n = 300,

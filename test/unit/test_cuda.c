@@ -16,7 +16,7 @@ main(void)
 	struct stat st;
 	const NnDeviceApi *api;
 	NnDeviceInfo info;
-	NtgError	err;
+	NtgError	err = {0};
 
 	dc_path(path, sizeof(path), "../../../kernels/ntg_cuda.so");
 	if (stat(path, &st) != 0)

@@ -35,7 +35,7 @@ check_cleanup(const NnDeviceApi *api)
 {
 	NtgSeqSet	s;
 	LlamaModel *m;
-	NtgError	err;
+	NtgError	err = {0};
 
 	dc_rows(&s);
 	m = dc_model(&s, 0.0);
@@ -60,7 +60,7 @@ main(void)
 	char		path[1200];
 	const NnDeviceApi *api;
 	NnDeviceInfo info;
-	NtgError	err;
+	NtgError	err = {0};
 	uint64_t	ascending;
 	int			rc;
 

@@ -24,7 +24,7 @@ static void
 make_set(NtgSeqSet *s, int reps)
 {
 	NtgSeqSetBuilder *b = ntg_seqset_builder_new();
-	NtgError	err;
+	NtgError	err = {0};
 
 	for (int r = 0; r < reps; r++)
 		for (int i = 0; i < 3; i++)
@@ -42,7 +42,7 @@ make_model_with(const NtgSeqSet *s, int epochs, const char *key, double value)
 	NtgParams	p = {0};
 	NtgModel   *m = NULL;
 	NtgTrainPlan plan;
-	NtgError	err;
+	NtgError	err = {0};
 
 	ntg_params_add_number(&p, "hidden1", 12, &err);
 	ntg_params_add_number(&p, "hidden2", 8, &err);
@@ -71,7 +71,7 @@ train(CvaeModel *m, const NtgSeqSet *s, int epochs)
 {
 	NtgRng		rng;
 	double		loss = NAN;
-	NtgError	err;
+	NtgError	err = {0};
 
 	ntg_rng_seed(&rng, 5);
 	for (int e = 0; e < epochs; e++)
@@ -89,7 +89,7 @@ test_create(const NtgSeqSet *s)
 	NtgParams	p = {0};
 	NtgModel   *m = NULL;
 	NtgTrainPlan plan;
-	NtgError	err;
+	NtgError	err = {0};
 	CvaeModel  *cm = make_model(s, 3);
 	char	   *json;
 	NtgSeqSet	empty;
@@ -181,7 +181,7 @@ objective(CvaeModel *m)
 {
 	CvaeBatch	b = g_batch();
 	CvaeLoss	l;
-	NtgError	err;
+	NtgError	err = {0};
 
 	cvae_step(m, &b, 0, G_KL_WEIGHT, &l, &err);
 	return (l.rec + G_KL_WEIGHT * l.kl) / b.B;
@@ -193,7 +193,7 @@ test_gradient(const NtgSeqSet *s)
 	CvaeModel  *m = make_model(s, 1);
 	CvaeBatch	b = g_batch();
 	CvaeLoss	l;
-	NtgError	err;
+	NtgError	err = {0};
 	NtgRng		pick;
 	float	   *grad;
 	double		worst = 0.0;
@@ -278,7 +278,7 @@ test_eval(const NtgSeqSet *s)
 	CvaeModel  *m = make_model(s, 5);
 	NtgSeqSetBuilder *b = ntg_seqset_builder_new();
 	NtgSeqSet	held;
-	NtgError	err;
+	NtgError	err = {0};
 	double		l1,
 				l2;
 	int64_t		n1,
@@ -321,7 +321,7 @@ test_learns(const NtgSeqSet *s)
 	int			len[40],
 				own = 0;
 	NtgRng		rng;
-	NtgError	err;
+	NtgError	err = {0};
 
 	ok(last < first / 2, "training lowers the loss (%.3f -> %.3f)", first, last);
 	ntg_rng_seed(&rng, 3);
@@ -355,7 +355,7 @@ test_sampling(const NtgSeqSet *s)
 				lb[R];
 	NtgRng		r1,
 				r2;
-	NtgError	err;
+	NtgError	err = {0};
 	int			same = 1,
 				hits[5] = {0};
 	float		z0[3] = {0, 0, 0};
@@ -518,7 +518,7 @@ test_storage(const NtgSeqSet *s)
 	CvaeModel  *m = make_model(s, 2);
 	uint8_t    *buf;
 	size_t		len;
-	NtgError	err;
+	NtgError	err = {0};
 	static const struct
 	{
 		const char *tensor;
@@ -610,7 +610,7 @@ quantized(CvaeModel *m, int mode)
 	uint8_t    *buf;
 	size_t		len;
 	NtgModel   *q = NULL;
-	NtgError	err;
+	NtgError	err = {0};
 
 	ntg_model_save(&m->base, &buf, &len, &err);
 	if (ntg_model_from_bytes(buf, len, &q, &err) != NTG_OK || ntg_model_quantize(q, mode, &err) != NTG_OK)
@@ -637,7 +637,7 @@ same_rows(CvaeModel *a, CvaeModel *b, int n)
 					lb;
 		NtgRng		g1,
 					g2;
-		NtgError	err;
+		NtgError	err = {0};
 
 		ntg_rng_seed(&g1, 300 + r);
 		ntg_rng_seed(&g2, 300 + r);
@@ -659,7 +659,7 @@ test_quantized(const NtgSeqSet *s)
 	size_t		flen;
 	double		floss,
 				qloss;
-	NtgError	err;
+	NtgError	err = {0};
 
 	train(m, s, 30);
 	ntg_model_save(&m->base, &fbuf, &flen, &err);
@@ -734,7 +734,7 @@ test_large_vocabulary(void)
 	};
 	NtgSeqSetBuilder *b = ntg_seqset_builder_new();
 	NtgSeqSet	s;
-	NtgError	err;
+	NtgError	err = {0};
 	CvaeModel  *m;
 	int32_t		cls[B],
 				tok[B * 4];

@@ -31,7 +31,7 @@ check_loader(void)
 	struct stat st;
 	Dl_info		where;
 	FILE	   *f;
-	NtgError	err;
+	NtgError	err = {0};
 	int			rc;
 
 	rc = open_with("/nonexistent/ntg_cuda.so", &err);
@@ -116,7 +116,7 @@ check_modes(void)
 				nb = 0;
 	int			od = -1,
 				rc;
-	NtgError	err;
+	NtgError	err = {0};
 
 	open_with("/nonexistent/ntg_cuda.so", &err);
 	ok(ntg_device_resolve(NTG_DEVICE_CPU, &dev, &err) == NTG_OK && dev == NULL, "cpu: the CPU");

@@ -28,7 +28,7 @@ static void
 make_set(NtgSeqSet *s, int n_per_class, uint64_t seed)
 {
 	NtgSeqSetBuilder *b = ntg_seqset_builder_new();
-	NtgError	err;
+	NtgError	err = {0};
 	NtgRng		rng;
 
 	ntg_rng_seed(&rng, seed);
@@ -49,7 +49,7 @@ static void
 default_config(NtgForestConfig *cfg, int trees, uint64_t seed)
 {
 	NtgParams	p = {0};
-	NtgError	err;
+	NtgError	err = {0};
 
 	ntg_params_add_number(&p, "n_estimators", trees, &err);
 	ntg_params_add_number(&p, "seed", (double) seed, &err);
@@ -62,7 +62,7 @@ test_config(void)
 {
 	NtgParams	p = {0};
 	NtgForestConfig cfg;
-	NtgError	err;
+	NtgError	err = {0};
 	char	   *json;
 
 	ok(ntg_forest_config_from_params(&p, &cfg, &err) == NTG_OK, "empty hyperparameters");
@@ -109,7 +109,7 @@ test_fit(void)
 	NtgForestConfig cfg;
 	NtgForest	f,
 				g;
-	NtgError	err;
+	NtgError	err = {0};
 	int			wrong = 0;
 	double		proba[3];
 
@@ -254,7 +254,7 @@ test_serialization(void)
 	NtgForestConfig cfg;
 	NtgForest	f,
 				g;
-	NtgError	err;
+	NtgError	err = {0};
 	uint8_t    *buf;
 	size_t		len;
 	int			same = 1,
@@ -404,7 +404,7 @@ test_report(void)
 						 2, 4, 0,
 						 0, 0, 0};
 	NtgClassReport r;
-	NtgError	err;
+	NtgError	err = {0};
 
 	ok(ntg_class_report(cm, 3, &r, &err) == NTG_OK, "report");
 	is_int(r.n_labels, 2, "labels absent from both sides are left out");

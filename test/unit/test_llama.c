@@ -22,7 +22,7 @@ static void
 make_set(NtgSeqSet *s)
 {
 	NtgSeqSetBuilder *b = ntg_seqset_builder_new();
-	NtgError	err;
+	NtgError	err = {0};
 
 	for (int i = 0; i < 3; i++)
 		ntg_seqset_builder_add(b, "beta", rows_b[i], lens_b[i], &err);
@@ -34,7 +34,7 @@ make_set(NtgSeqSet *s)
 static void
 tiny_params(NtgParams *p, int epochs, int batch)
 {
-	NtgError	err;
+	NtgError	err = {0};
 
 	memset(p, 0, sizeof(*p));
 	ntg_params_add_number(p, "dim", 8, &err);
@@ -54,7 +54,7 @@ tiny_params(NtgParams *p, int epochs, int batch)
 static void
 set_number(NtgParams *p, const char *key, double v)
 {
-	NtgError	err;
+	NtgError	err = {0};
 
 	for (int i = 0; i < p->n; i++)
 		if (strcmp(p->items[i].key, key) == 0)
@@ -74,7 +74,7 @@ make_model_with(const NtgSeqSet *s, int epochs, int batch, const char *key, doub
 	NtgModel *m = NULL;
 	NtgTrainPlan topts;
 	char	   *json = NULL;
-	NtgError	err;
+	NtgError	err = {0};
 
 	tiny_params(&p, epochs, batch);
 	if (key != NULL)
@@ -98,7 +98,7 @@ train_for(LlamaModel *m, const NtgSeqSet *s, int epochs)
 {
 	NtgRng		rng;
 	double		loss;
-	NtgError	err;
+	NtgError	err = {0};
 
 	ntg_rng_seed(&rng, 5);
 	for (int e = 0; m != NULL && e < epochs; e++)
@@ -113,7 +113,7 @@ test_create(const NtgSeqSet *s)
 	NtgModel *m = NULL;
 	NtgTrainPlan topts;
 	char	   *json = NULL;
-	NtgError	err;
+	NtgError	err = {0};
 	LlamaModel *lm;
 	int64_t		C = 8,
 				H = 12,
@@ -173,7 +173,7 @@ batch_loss(LlamaModel *m)
 {
 	double		loss;
 	int			count;
-	NtgError	err;
+	NtgError	err = {0};
 
 	llama_step(m, g_tokens, g_targets, g_len, 2, 0, &loss, &count, &err);
 	return loss / count;
@@ -187,7 +187,7 @@ test_gradient(const NtgSeqSet *s)
 				worst = 0.0;
 	int			count,
 				checked = 0;
-	NtgError	err;
+	NtgError	err = {0};
 	float	   *grad;
 	NtgRng		pick;
 
@@ -242,7 +242,7 @@ dropout_loss(LlamaModel *m, const NtgRng *state)
 {
 	double		loss;
 	int			count;
-	NtgError	err;
+	NtgError	err = {0};
 
 	m->drop_rng = *state;
 	llama_step(m, g_tokens, g_targets, g_len, 2, 2, &loss, &count, &err);
@@ -260,7 +260,7 @@ test_dropout(const NtgSeqSet *s)
 				l1,
 				l2;
 	int			zeros = 0;
-	NtgError	err;
+	NtgError	err = {0};
 
 	/* away from the tiny initial weights, where RMSNorm is too curved for a step of 1e-2 */
 	ntg_rng_seed(&state, 98);
@@ -387,7 +387,7 @@ test_eval_scoring(const NtgSeqSet *s)
 	LlamaModel *m = trained(s, 10);
 	NtgSeqSetBuilder *b = ntg_seqset_builder_new();
 	NtgSeqSet	held;
-	NtgError	err;
+	NtgError	err = {0};
 	int32_t		cut[] = {100, 12345, 300},
 				unknown_first[] = {12345},
 				known[] = {-5, 7};
@@ -426,7 +426,7 @@ test_micro_batches(const NtgSeqSet *s)
 				worst = 0.0;
 	float	   *gA,
 			   *gB;
-	NtgError	err;
+	NtgError	err = {0};
 	size_t		P = m->params.count;
 
 	for (int r = 0; r < R; r++)
@@ -468,7 +468,7 @@ test_overfit(const NtgSeqSet *s)
 	NtgRng		rng;
 	double		loss = 0.0,
 				first = 0.0;
-	NtgError	err;
+	NtgError	err = {0};
 	int			rc = NTG_OK;
 
 	ntg_rng_seed(&rng, 1);
@@ -515,7 +515,7 @@ sample_rows(LlamaModel *m, int cls, int n, uint64_t seed, int32_t *out, int *len
 			const NtgSampleOptions *o)
 {
 	NtgRng		rng;
-	NtgError	err;
+	NtgError	err = {0};
 
 	ntg_rng_seed(&rng, seed);
 	if (o == NULL)
@@ -552,7 +552,7 @@ test_determinism(const NtgSeqSet *s)
 		NtgModel *c = NULL;
 		NtgTrainPlan topts;
 		char	   *json = NULL;
-		NtgError	err;
+		NtgError	err = {0};
 
 		tiny_params(&p, 20, 2);
 		p.items[7].number = 8;	/* seed */
@@ -584,7 +584,7 @@ test_sampling_rules(const NtgSeqSet *s)
 				greedy = token_opts(1.0, 1, 1.0, 0),
 				nucleus = token_opts(1.0, 0, 0.5, 0),
 				plain_opts = token_opts(1.0, 0, 1.0, 0);
-	NtgError	err;
+	NtgError	err = {0};
 	NtgRng		rng;
 
 	for (int cls = 0; cls < 2; cls++)
@@ -686,7 +686,7 @@ second_tokens_match(LlamaModel *m, const int32_t *out, const int *len, int n, co
 				best = 0;
 	float		p2[16];
 	int32_t		hist[2] = {ntg_tok_class(&m->tok, 0), 0};
-	NtgError	err;
+	NtgError	err = {0};
 
 	for (int i = 1; i < K - 1; i++)
 		if (hits1[i] > hits1[best] || best == eos)
@@ -713,7 +713,7 @@ test_distribution(const NtgSeqSet *s)
 	static int32_t out[NS * 3];
 	static int	len[NS];
 	int			eos = ntg_tok_eos(&m->tok);
-	NtgError	err;
+	NtgError	err = {0};
 	NtgRng		rng;
 
 	for (int mode = 0; mode < 2; mode++)
@@ -766,7 +766,7 @@ test_stratified(const NtgSeqSet *s)
 				indep_off = 0;
 	float		p1[16];
 	int32_t		hist[1];
-	NtgError	err;
+	NtgError	err = {0};
 	NtgRng		rng;
 
 	hist[0] = ntg_tok_class(&m->tok, 0);
@@ -834,7 +834,7 @@ test_save_load(const NtgSeqSet *s)
 	NtgModel *back = NULL;
 	uint8_t    *buf = NULL;
 	size_t		len = 0;
-	NtgError	err;
+	NtgError	err = {0};
 	int32_t		oa[40 * 3],
 				ob[40 * 3];
 	int			la[40],
@@ -977,7 +977,7 @@ test_format_versions(const NtgSeqSet *s)
 	NtgModel *back = NULL;
 	uint8_t    *buf = NULL;
 	size_t		len = 0;
-	NtgError	err;
+	NtgError	err = {0};
 
 	ntg_model_save(&m->base, &buf, &len, &err);
 	ok(ntg_model_from_bytes(buf, len, &back, &err) == NTG_OK &&
@@ -1007,7 +1007,7 @@ test_inconsistent(const NtgSeqSet *s)
 	LlamaModel *m = trained(s, 1);
 	uint8_t    *buf = NULL;
 	size_t		len = 0;
-	NtgError	err;
+	NtgError	err = {0};
 	int32_t		conf[17];
 	Tamper		t;
 	float		nanw[12 * 8];
@@ -1117,7 +1117,7 @@ test_empty_rows(void)
 {
 	NtgSeqSetBuilder *b = ntg_seqset_builder_new();
 	NtgSeqSet	s;
-	NtgError	err;
+	NtgError	err = {0};
 	LlamaModel *m;
 	NtgModel *back = NULL;
 	NtgRng		rng;
@@ -1150,7 +1150,7 @@ static void
 test_tokenizer(const NtgSeqSet *s)
 {
 	NtgTokenizer t;
-	NtgError	err;
+	NtgError	err = {0};
 	int32_t		in[8],
 				tg[8];
 	int32_t		row[] = {300, -5, 100, 7};
@@ -1201,7 +1201,7 @@ test_kept_histories(const NtgSeqSet *s)
 	int			la[200],
 				lb[200];
 	NtgRng		rng;
-	NtgError	err;
+	NtgError	err = {0};
 	int			kept;
 
 	memset(a, 0, sizeof(a));
@@ -1241,7 +1241,7 @@ test_decode_matches_forward(void)
 	NtgSeqSet	longs;
 	LlamaModel *m;
 	NtgRng		rng;
-	NtgError	err;
+	NtgError	err = {0};
 	double		worst = 0.0;
 	int			tried = 0;
 

@@ -33,7 +33,7 @@ static void
 make_set(NtgSeqSet *s)
 {
 	NtgSeqSetBuilder *b = ntg_seqset_builder_new();
-	NtgError	err;
+	NtgError	err = {0};
 
 	for (int i = 0; i < 3; i++)
 		ntg_seqset_builder_add(b, "beta", rows_b[i], lens_b[i], &err);
@@ -45,7 +45,7 @@ make_set(NtgSeqSet *s)
 static void
 tiny_params(NtgParams *p, int epochs, int batch)
 {
-	NtgError	err;
+	NtgError	err = {0};
 
 	memset(p, 0, sizeof(*p));
 	ntg_params_add_number(p, "dim", 8, &err);
@@ -66,7 +66,7 @@ make_model_with(const NtgSeqSet *s, int epochs, int batch, const char *key, doub
 	NtgParams	p;
 	NtgModel   *m = NULL;
 	NtgTrainPlan plan;
-	NtgError	err;
+	NtgError	err = {0};
 
 	tiny_params(&p, epochs, batch);
 	if (key != NULL)
@@ -87,7 +87,7 @@ train_for(MambaModel *m, const NtgSeqSet *s, int epochs)
 {
 	NtgRng		rng;
 	double		loss;
-	NtgError	err;
+	NtgError	err = {0};
 
 	ntg_rng_seed(&rng, 5);
 	for (int e = 0; m != NULL && e < epochs; e++)
@@ -107,7 +107,7 @@ test_create(const NtgSeqSet *s)
 	NtgParams	p;
 	NtgModel   *m = NULL;
 	NtgTrainPlan plan;
-	NtgError	err;
+	NtgError	err = {0};
 	MambaModel *mm;
 	char	   *json;
 	int64_t		D = 8,
@@ -190,7 +190,7 @@ batch_loss(MambaModel *m, int update)
 {
 	double		loss;
 	int			count;
-	NtgError	err;
+	NtgError	err = {0};
 
 	mamba_step(m, g_tokens, g_targets, g_len, 3, update, &loss, &count, &err);
 	return loss / count;
@@ -235,7 +235,7 @@ test_gradient(const NtgSeqSet *s)
 	NtgRng		pick;
 	float	   *grad = malloc(m->params.count * sizeof(float));
 	double		plain;
-	NtgError	err;
+	NtgError	err = {0};
 
 	/* away from the initial weights, so that every path carries gradient */
 	ntg_rng_seed(&pick, 99);
@@ -278,7 +278,7 @@ test_recurrent(const NtgSeqSet *s)
 	static const int32_t hists[][3] = {{7, 0, 0}, {7, 4, 0}, {7, 4, 1}, {8, 2, 0}, {8, 6, 3}};
 	static const int hlen[] = {1, 2, 3, 2, 3};
 	double		worst = 0.0;
-	NtgError	err;
+	NtgError	err = {0};
 
 	for (int h = 0; h < 5; h++)
 	{
@@ -325,7 +325,7 @@ third_tokens_match(MambaModel *m, const int32_t *out, const int *len, int n)
 	int			K = m->tok.n_values + 1,
 				eos = ntg_tok_eos(&m->tok);
 	int			checked = 0;
-	NtgError	err;
+	NtgError	err = {0};
 
 	for (int a = 0; a < K - 1; a++)
 		for (int b = 0; b < K - 1; b++)
@@ -372,7 +372,7 @@ test_distribution(const NtgSeqSet *s)
 	static int	len[NS];
 	int			K = m->tok.n_values + 1,
 				eos = ntg_tok_eos(&m->tok);
-	NtgError	err;
+	NtgError	err = {0};
 	NtgRng		rng;
 
 	for (int mode = 0; mode < 2; mode++)
@@ -420,7 +420,7 @@ sample_rows(MambaModel *m, int cls, int n, uint64_t seed, int32_t *out, int *len
 			const NtgSampleOptions *o)
 {
 	NtgRng		rng;
-	NtgError	err;
+	NtgError	err = {0};
 
 	ntg_rng_seed(&rng, seed);
 	if (ntg_mamba_kind.sample(&m->base, cls, n, o ? o : &m->base.sampling, &rng, out, len,
@@ -452,7 +452,7 @@ test_learning(const NtgSeqSet *s)
 				last = 0.0,
 				held;
 	int64_t		scored;
-	NtgError	err;
+	NtgError	err = {0};
 	int32_t		out[200 * 3];
 	int			len[200],
 				copies = 0;
@@ -491,7 +491,7 @@ test_memory(void)
 	NtgParams	p = {0};
 	NtgModel   *m = NULL;
 	NtgTrainPlan plan;
-	NtgError	err;
+	NtgError	err = {0};
 	NtgRng		rng;
 	double		loss;
 	static const NtgTokenSampling plain = {1.0, 0, 1.0, 0};
@@ -581,7 +581,7 @@ test_sampling_rules(const NtgSeqSet *s)
 				strat = token_opts(1.0, 0, 1.0, 1),
 				badt = token_opts(0.0, 0, 1.0, 0);
 	NtgRng		rng;
-	NtgError	err;
+	NtgError	err = {0};
 
 	for (int cls = 0; cls < 2; cls++)
 	{
@@ -623,7 +623,7 @@ rewrite(MambaModel *m, const char *name, const void *data, uint8_t **out, size_t
 	size_t		len;
 	NtgBlob		in,
 				blob;
-	NtgError	err;
+	NtgError	err = {0};
 	int			rc = ntg_model_save(&m->base, &buf, &len, &err);
 
 	if (rc == NTG_OK)
@@ -654,7 +654,7 @@ refused(MambaModel *m, const char *name, const void *data, const char *want)
 	uint8_t    *buf;
 	size_t		len;
 	NtgModel   *back = NULL;
-	NtgError	err;
+	NtgError	err = {0};
 	int			rc;
 
 	if (rewrite(m, name, data, &buf, &len) != NTG_OK)
@@ -678,7 +678,7 @@ test_storage(const NtgSeqSet *s)
 	NtgBlob		blob;
 	uint8_t    *buf;
 	size_t		len;
-	NtgError	err;
+	NtgError	err = {0};
 
 	ntg_model_save(&m->base, &buf, &len, &err);
 	ntg_blob_parse(buf, len, &blob, &err);
@@ -729,7 +729,7 @@ test_borrowed(const NtgSeqSet *s)
 	NtgModel   *back = NULL;
 	NtgRng		rng;
 	double		loss;
-	NtgError	err;
+	NtgError	err = {0};
 	int			borrowed;
 
 	ntg_model_save(&m->base, &buf, &len, &err);
@@ -755,7 +755,7 @@ reloaded(MambaModel *m)
 	uint8_t    *buf;
 	size_t		len;
 	NtgModel   *back = NULL;
-	NtgError	err;
+	NtgError	err = {0};
 
 	if (ntg_model_save(&m->base, &buf, &len, &err) == NTG_OK)
 		ntg_model_from_bytes(buf, len, &back, &err);
@@ -819,7 +819,7 @@ quantized(MambaModel *m, int mode)
 	uint8_t    *buf;
 	size_t		len;
 	NtgModel   *q = NULL;
-	NtgError	err;
+	NtgError	err = {0};
 
 	if (ntg_model_save(&m->base, &buf, &len, &err) != NTG_OK)
 		return NULL;
@@ -843,7 +843,7 @@ probs_gap(MambaModel *a, MambaModel *b, int recurrent, double *cross)
 	static const int32_t hists[][3] = {{7, 0, 0}, {7, 4, 0}, {7, 4, 1}, {8, 2, 0}, {8, 6, 3}, {8, 6, 0}};
 	static const int hlen[] = {1, 2, 3, 2, 3, 2};
 	double		worst = 0.0;
-	NtgError	err;
+	NtgError	err = {0};
 
 	*cross = 0.0;
 	for (int h = 0; h < 6; h++)
@@ -888,7 +888,7 @@ same_rows(MambaModel *m, MambaModel *q, int n)
 	{
 		NtgRng		rm,
 					rq;
-		NtgError	err;
+		NtgError	err = {0};
 
 		ntg_rng_seed(&rm, 100 + r);
 		ntg_rng_seed(&rq, 100 + r);
@@ -906,7 +906,7 @@ test_quantized(const NtgSeqSet *s)
 	MambaModel *m = trained(s, 20);
 	uint8_t    *fbuf;
 	size_t		flen;
-	NtgError	err;
+	NtgError	err = {0};
 
 	ntg_model_save(&m->base, &fbuf, &flen, &err);
 	for (int i = 0; i < 2; i++)
@@ -986,7 +986,7 @@ test_quantized_storage(const NtgSeqSet *s)
 	int			cut_refused = 0,
 				cuts = 0;
 	NtgModel   *back;
-	NtgError	err;
+	NtgError	err = {0};
 
 	memcpy(sc, xp->scale, xp->dims[0] * sizeof(float));
 	memcpy(w, xp->q, xp->count);

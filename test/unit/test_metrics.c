@@ -19,7 +19,7 @@ static void
 make_set(const Row *rows, int n, NtgSeqSet *out)
 {
 	NtgSeqSetBuilder *b = ntg_seqset_builder_new();
-	NtgError	err;
+	NtgError	err = {0};
 
 	for (int i = 0; i < n; i++)
 		ntg_seqset_builder_add(b, rows[i].label, rows[i].v, rows[i].len, &err);
@@ -45,7 +45,7 @@ test_hand_computed(void)
 	NtgSeqSet	real,
 				synth;
 	NtgFidelity f;
-	NtgError	err;
+	NtgError	err = {0};
 
 	make_set(r, 2, &real);
 	make_set(s, 2, &synth);
@@ -78,7 +78,7 @@ test_edge_cases(void)
 				synth,
 				empty;
 	NtgFidelity f;
-	NtgError	err;
+	NtgError	err = {0};
 	NtgClassFidelity *b,
 			   *c,
 			   *e,
@@ -141,7 +141,7 @@ test_growth(void)
 	NtgSeqSet	real,
 				synth;
 	NtgFidelity f;
-	NtgError	err;
+	NtgError	err = {0};
 
 	for (int i = 0; i < 20000; i++)
 	{
@@ -183,7 +183,7 @@ test_radar(void)
 	const char *names[] = {"llama <&> \"x\"", "cvae"};
 	double		v[12] = {0.01, 0.02, 0.03, 0.04, 0.05, 0.06, 0.1, 0.2, 0.3, 0.35, 0.4, 0.1};
 	char	   *svg;
-	NtgError	err;
+	NtgError	err = {0};
 
 	ok(ntg_radar_svg(2, names, v, "t<1>", 0, &svg, &err) == NTG_OK, "radar svg");
 	ok(strncmp(svg, "<?xml", 5) == 0 && strstr(svg, "</svg>\n") != NULL, "a whole document");

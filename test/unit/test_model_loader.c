@@ -43,7 +43,7 @@ sample_ok(NtgModel *m)
 {
 	NtgSampleOptions opts = m->sampling;
 	NtgRng		rng;
-	NtgError	err;
+	NtgError	err = {0};
 	int32_t    *out;
 	int			lens[2];
 	int			good = 1;
@@ -69,7 +69,7 @@ static int
 try_load(const uint8_t *buf, size_t len, Tally *t)
 {
 	NtgModel *m = NULL;
-	NtgError	err;
+	NtgError	err = {0};
 	int			rc = ntg_model_from_bytes(buf, len, &m, &err);
 
 	t->loads++;
@@ -250,7 +250,7 @@ test_kind(const char *name)
 {
 	uint8_t    *model;
 	size_t		len;
-	NtgError	err;
+	NtgError	err = {0};
 	Tally		t = {0};
 
 	kind_name = name;

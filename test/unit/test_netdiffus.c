@@ -38,7 +38,7 @@ seqset(const char *const *labels, const int32_t (*rows)[10], const int *lens, in
 {
 	NtgSeqSetBuilder *b = ntg_seqset_builder_new();
 	NtgSeqSet	s;
-	NtgError	err;
+	NtgError	err = {0};
 
 	for (int r = 0; r < reps; r++)
 		for (int i = 0; i < n; i++)
@@ -206,7 +206,7 @@ test_values(void)
 {
 	NtgSeqSet	s = seqset(labels_a, rows_a, lens_a, 9, 1);
 	GasfValues	gv;
-	NtgError	err;
+	NtgError	err = {0};
 	int			web = ntg_seqset_class_index(&s, "web"),
 				video = ntg_seqset_class_index(&s, "video");
 	const int32_t *l;
@@ -243,7 +243,7 @@ static int
 roundtrip_failures(const NtgSeqSet *set, int N, int *rows)
 {
 	GasfValues	gv;
-	NtgError	err;
+	NtgError	err = {0};
 	float	   *img = malloc((size_t) N * N * sizeof(float));
 	int32_t    *out = malloc((size_t) N * sizeof(int32_t));
 	int			bad = 0;
@@ -287,7 +287,7 @@ ndpi_rows(NtgSeqSet *set)
 				line[8192];
 	FILE	   *f;
 	NtgSeqSetBuilder *b;
-	NtgError	err;
+	NtgError	err = {0};
 	int			col_pl = -1,
 				col_label = -1;
 
@@ -374,7 +374,7 @@ tiny_model(int n_classes, int N, uint64_t seed)
 {
 	NetdiffusConfig c = {0};
 	NetdiffusModel *m;
-	NtgError	err;
+	NtgError	err = {0};
 	NtgRng		rng;
 
 	c.base_channels = 4;
@@ -410,7 +410,7 @@ test_model_gradient(void)
 	double		loss,
 				worst = 0.0;
 	NtgRng		rng;
-	NtgError	err;
+	NtgError	err = {0};
 	int			checked = 0,
 				bad = 0,
 				tensors_hit = 0;
@@ -480,7 +480,7 @@ train_with(const NtgSeqSet *rows, const char *hyperparams, const char *extra)
 	NtgTraining t;
 	NtgParams	p = {0};
 	NtgSeqSet	copy;
-	NtgError	err;
+	NtgError	err = {0};
 	int		   *all = malloc(sizeof(int) * rows->n_rows);
 
 	for (int i = 0; i < rows->n_rows; i++)
@@ -504,7 +504,7 @@ static int
 sample_rows(NtgModel *m, int c, int n, NtgSampleOptions *o, uint64_t seed, int32_t *out, int *len)
 {
 	NtgRng		rng;
-	NtgError	err;
+	NtgError	err = {0};
 
 	ntg_rng_seed(&rng, seed);
 	return m->kind->sample(m, c, n, o, &rng, out, len, &err) == NTG_OK;
@@ -527,7 +527,7 @@ test_sampling(void)
 	float	   *ia = malloc((size_t) n * N * N * sizeof(float)),
 			   *ib = malloc((size_t) n * N * N * sizeof(float));
 	NtgRng		rng;
-	NtgError	err;
+	NtgError	err = {0};
 	double		l1,
 				l2,
 				worst = 0.0;
@@ -605,7 +605,7 @@ test_guidance_needs_cond_drop(void)
 	NtgTraining t;
 	NtgParams	p = {0};
 	NtgSampleOptions o;
-	NtgError	err;
+	NtgError	err = {0};
 	int			rc;
 
 	json_params(ntg_netdiffus_kind.tiny_hyperparams, &p, &err);
@@ -670,7 +670,7 @@ test_quantized(void)
 			   *imq = malloc((size_t) n * N * N * sizeof(float));
 	NtgSampleOptions o = m->base.sampling;
 	NtgRng		rng;
-	NtgError	err;
+	NtgError	err = {0};
 	uint8_t    *buf;
 	size_t		len;
 
@@ -824,7 +824,7 @@ test_ema(void)
 	uint8_t    *buf;
 	size_t		len;
 	NtgModel   *back = NULL;
-	NtgError	err;
+	NtgError	err = {0};
 
 	m->cfg.ema = 0.9;
 	m->ema = calloc(m->params.count, sizeof(float));
@@ -912,7 +912,7 @@ test_loader(void)
 	int32_t    *v = malloc(nv * sizeof(int32_t)),
 			   *off = malloc((K + 1) * sizeof(int32_t));
 	int32_t		conf[23];
-	NtgError	err;
+	NtgError	err = {0};
 
 	memcpy(v, m->gv.values, nv * sizeof(int32_t));
 	ok(load_with(&m->base, "netdiffus.values", v, nv, &err) == NTG_OK, "the unchanged model loads");
@@ -1006,7 +1006,7 @@ test_packed_convs(void)
 	size_t		len = 0;
 	double		loss;
 	NtgRng		rng;
-	NtgError	err;
+	NtgError	err = {0};
 
 	if (!conv3x3_direct_supported())
 		printf("# no AVX-512 on this CPU: the convolutions take the im2col path\n");

@@ -35,7 +35,7 @@ build(void)
 {
 	NetdiffusConfig c = {0};
 	NetdiffusModel *m;
-	NtgError	err;
+	NtgError	err = {0};
 
 	c.base_channels = nd_config[0];
 	c.levels = nd_config[1];
@@ -166,7 +166,7 @@ test_loss_and_grads(NetdiffusModel *m)
 				d;
 	int			bad = 0,
 				rc;
-	NtgError	err;
+	NtgError	err = {0};
 
 	nn_params_zero_grad(&m->params);
 	m->params.grad_clean = 0;
@@ -211,7 +211,7 @@ test_image_scale(NetdiffusModel *m)
 {
 	NtgSeqSetBuilder *b = ntg_seqset_builder_new();
 	NtgSeqSet	set;
-	NtgError	err;
+	NtgError	err = {0};
 	const int32_t *p = nd_rows;
 	char		name[8];
 	int			N = nd_config[6];
@@ -242,7 +242,7 @@ test_sampling(NetdiffusModel *m)
 	float	   *img = calloc((size_t) 3 * N * N, sizeof(float));
 	NtgSampleOptions o;
 	NtgRng		rng;
-	NtgError	err;
+	NtgError	err = {0};
 	double		d,
 				big = 1.0;
 	int			rc;

@@ -286,7 +286,7 @@ read_back(const uint8_t *data, size_t len, Got *g, uint64_t *packets)
 	NtgCaptureReader *r;
 	NtgCaptureOptions o;
 	NtgCaptureStats st;
-	NtgError	err;
+	NtgError	err = {0};
 	int			rc;
 
 	memset(g, 0, sizeof(*g));
@@ -503,7 +503,7 @@ test_many_simultaneous(void)
 {
 	NtgPcapOutOptions o;
 	NtgPcapWriter *w;
-	NtgError	err;
+	NtgError	err = {0};
 	const int32_t v[2] = {10, -10};
 	int			n = 0;
 	size_t		len;
@@ -561,7 +561,7 @@ static void
 test_errors(void)
 {
 	NtgPcapOutOptions o;
-	NtgError	err;
+	NtgError	err = {0};
 	const int32_t zero[3] = {10, 0, -5};
 	const int32_t udp_big[1] = {-65508};
 	const int32_t ok_v[1] = {10};

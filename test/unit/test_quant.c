@@ -372,7 +372,7 @@ check_params(void)
 				e[3 * 20],
 				norm[20];
 	int32_t		tok[3] = {0, 10, 4};
-	NtgError	err;
+	NtgError	err = {0};
 	int			same = 1;
 	int64_t		n;
 
@@ -461,7 +461,7 @@ round_trip(NnParams *p, const char *name, size_t at, const void *bytes, size_t l
 	NtgBlob		blob;
 	uint8_t    *buf;
 	size_t		n;
-	NtgError	err;
+	NtgError	err = {0};
 	int			rc,
 				mode;
 
@@ -502,7 +502,7 @@ check_store(void)
 {
 	NnParams	p,
 				back;
-	NtgError	err;
+	NtgError	err = {0};
 	float		zero = 0.0f,
 				neg = -1.0f,
 				nan = NAN,
@@ -574,7 +574,7 @@ check_stored_only(void)
 	NnParams	p,
 				f,
 				back;
-	NtgError	err;
+	NtgError	err = {0};
 	NtgBlob		blob;
 	const float *a;
 	double		worst = 0;
@@ -673,7 +673,7 @@ check_store_alignment(void)
 			NnParams	p,
 						back;
 			NtgBlob		blob;
-			NtgError	err;
+			NtgError	err = {0};
 			uint8_t    *buf;
 			size_t		n;
 			char		config[32];
@@ -714,7 +714,7 @@ check_store_alignment(void)
 	   NTG_BLOB_ALIGN);
 	{
 		NnParams	p;
-		NtgError	err;
+		NtgError	err = {0};
 		int			at_alloc,
 					at_quantize;
 

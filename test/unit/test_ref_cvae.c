@@ -28,7 +28,7 @@ static void
 golden_train(NtgSeqSet *set)
 {
 	NtgSeqSetBuilder *b = ntg_seqset_builder_new();
-	NtgError	err;
+	NtgError	err = {0};
 
 	for (int r = 0, off = 0; r < cvae_ref_n_train; r++)
 	{
@@ -46,7 +46,7 @@ create_model(const NtgSeqSet *train)
 	NtgParams	p = {0};
 	NtgModel   *m = NULL;
 	NtgTrainPlan plan;
-	NtgError	err;
+	NtgError	err = {0};
 
 	ntg_params_add_number(&p, "hidden1", cvae_ref_h1, &err);
 	ntg_params_add_number(&p, "hidden2", cvae_ref_h2, &err);
@@ -133,7 +133,7 @@ test_rows(CvaeModel *m, const CvaeBatch *b)
 		CvaeBatch	one = {1, b->cls + r, b->tok + r * N, b->len + r, b->at_least + r,
 		b->eps + r * Z};
 		CvaeLoss	l;
-		NtgError	err;
+		NtgError	err = {0};
 
 		if (cvae_step(m, &one, 0, 1.0, &l, &err) != NTG_OK)
 		{
@@ -187,7 +187,7 @@ static void
 test_gradients(CvaeModel *m, const CvaeBatch *b)
 {
 	CvaeLoss	l;
-	NtgError	err;
+	NtgError	err = {0};
 	int			bad = 0,
 				rc;
 

@@ -39,7 +39,7 @@ static void
 parse_params(const char *spec, NtgParams *p)
 {
 	char		buf[256];
-	NtgError	err;
+	NtgError	err = {0};
 
 	snprintf(buf, sizeof(buf), "%s", spec);
 	for (char *kv = strtok(buf, ";"); kv != NULL; kv = strtok(NULL, ";"))
@@ -64,7 +64,7 @@ static void
 golden_rows(int boot, NtgSeqSet *set)
 {
 	NtgSeqSetBuilder *b = ntg_seqset_builder_new();
-	NtgError	err;
+	NtgError	err = {0};
 
 	for (int r = 0, off = 0; r < forest_ref_n_rows; r++)
 	{
@@ -85,7 +85,7 @@ test_scenario(const GoldenForest *g)
 	NtgForestConfig cfg;
 	NtgForest	f;
 	NtgSeqSet	set;
-	NtgError	err;
+	NtgError	err = {0};
 	int			same_tree,
 				wrong_class = 0,
 				n = forest_ref_n_query + g->n_probes;
@@ -136,7 +136,7 @@ train(const NtgSeqSet *set, const char *spec, NtgForest *f)
 {
 	NtgParams	p = {0};
 	NtgForestConfig cfg;
-	NtgError	err;
+	NtgError	err = {0};
 	int			rc;
 
 	parse_params(spec, &p);
@@ -164,7 +164,7 @@ test_bootstrap_default(void)
 	NtgSeqSetBuilder *b = ntg_seqset_builder_new();
 	NtgSeqSet	set;
 	NtgForest	f;
-	NtgError	err;
+	NtgError	err = {0};
 	NtgRng		rng;
 	double		expected = n * (1.0 - pow(1.0 - 1.0 / n, n));
 
@@ -210,7 +210,7 @@ test_max_features_default(void)
 	NtgSeqSetBuilder *b = ntg_seqset_builder_new();
 	NtgSeqSet	set;
 	NtgForest	f;
-	NtgError	err;
+	NtgError	err = {0};
 	NtgRng		rng;
 	int			trees = 400,
 				k;

@@ -30,7 +30,7 @@ static void
 golden_seqset(const int32_t *flat, int n_rows, NtgSeqSet *set)
 {
 	NtgSeqSetBuilder *b = ntg_seqset_builder_new();
-	NtgError	err;
+	NtgError	err = {0};
 
 	for (int r = 0, off = 0; r < n_rows; r++)
 	{
@@ -46,7 +46,7 @@ create_model(const NtgSeqSet *train)
 	NtgParams	p = {0};
 	NtgModel   *m = NULL;
 	NtgTrainPlan plan;
-	NtgError	err;
+	NtgError	err = {0};
 
 	ntg_params_add_number(&p, "dim", llama_ref_dim, &err);
 	ntg_params_add_number(&p, "hidden_dim", llama_ref_hidden, &err);
@@ -120,7 +120,7 @@ test_logits(LlamaModel *m, const char *kernels)
 	int			rc = NTG_OK,
 				pos = 0,
 				checked = 0;
-	NtgError	err;
+	NtgError	err = {0};
 
 	for (int r = 0; r < llama_ref_n_batch; r++)
 		for (int t = 0; t < llama_ref_len[r]; t++, pos++)
@@ -151,7 +151,7 @@ test_loss_and_grads(LlamaModel *m, const int32_t *tokens, const int32_t *targets
 	int			count,
 				checked = 0;
 	const char *worst_name = "";
-	NtgError	err;
+	NtgError	err = {0};
 
 	ok(llama_step(m, tokens, targets, len, llama_ref_n_batch, 0, &loss, &count, &err) == NTG_OK,
 	   "%s: forward pass over the packed batch", kernels);

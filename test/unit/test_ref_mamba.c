@@ -35,7 +35,7 @@ static void
 golden_seqset(const int32_t *flat, int n_rows, NtgSeqSet *set)
 {
 	NtgSeqSetBuilder *b = ntg_seqset_builder_new();
-	NtgError	err;
+	NtgError	err = {0};
 
 	for (int r = 0, off = 0; r < n_rows; r++)
 	{
@@ -51,7 +51,7 @@ create_model(const NtgSeqSet *train)
 	NtgParams	p = {0};
 	NtgModel   *m = NULL;
 	NtgTrainPlan plan;
-	NtgError	err;
+	NtgError	err = {0};
 
 	ntg_params_add_number(&p, "dim", mamba_ref_dim, &err);
 	ntg_params_add_number(&p, "inner_dim", mamba_ref_inner, &err);
@@ -126,7 +126,7 @@ test_logits(MambaModel *m, int recurrent, const char *kernels)
 	int			rc = NTG_OK,
 				pos = 0,
 				checked = 0;
-	NtgError	err;
+	NtgError	err = {0};
 
 	for (int r = 0; r < mamba_ref_n_batch; r++)
 		for (int t = 0; t < mamba_ref_len[r]; t++, pos++)
@@ -158,7 +158,7 @@ test_loss_and_grads(MambaModel *m, const int32_t *tokens, const int32_t *targets
 	int			count,
 				checked = 0;
 	const char *worst_name = "";
-	NtgError	err;
+	NtgError	err = {0};
 
 	ok(mamba_step(m, tokens, targets, len, mamba_ref_n_batch, 0, &loss, &count, &err) == NTG_OK,
 	   "%s: forward pass over the packed batch", kernels);

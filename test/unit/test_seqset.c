@@ -13,7 +13,7 @@ test_seqset(void)
 {
 	NtgSeqSetBuilder *b = ntg_seqset_builder_new();
 	NtgSeqSet	s;
-	NtgError	err;
+	NtgError	err = {0};
 	int32_t		r1[] = {100, -200, 300};
 	int32_t		r2[] = {-40000};
 	int			len,
@@ -59,7 +59,7 @@ static void
 split_fixture(NtgSeqSet *s, int n_a, int n_b)
 {
 	NtgSeqSetBuilder *b = ntg_seqset_builder_new();
-	NtgError	err;
+	NtgError	err = {0};
 
 	for (int i = 0; i < n_a + n_b; i++)
 	{
@@ -90,7 +90,7 @@ test_split(void)
 				kept2,
 				held2;
 	NtgRng		rng;
-	NtgError	err;
+	NtgError	err = {0};
 	int			counts[3],
 				held_counts[3],
 				seen[200] = {0},
@@ -156,7 +156,7 @@ static void
 test_params(void)
 {
 	NtgParams	p = {0};
-	NtgError	err;
+	NtgError	err = {0};
 	int64_t		i;
 	double		d;
 	int			flag;

@@ -20,7 +20,7 @@ static void
 make_set(const Row *rows, int n, NtgSeqSet *out)
 {
 	NtgSeqSetBuilder *b = ntg_seqset_builder_new();
-	NtgError	err;
+	NtgError	err = {0};
 
 	for (int i = 0; i < n; i++)
 		ntg_seqset_builder_add(b, rows[i].label, rows[i].v, rows[i].len, &err);
@@ -74,7 +74,7 @@ test_cut(void)
 				cut,
 				cut_rev,
 				cut2;
-	NtgError	err;
+	NtgError	err = {0};
 	int			keep[2],
 				ones = 0,
 				same = 1;
@@ -137,7 +137,7 @@ test_match_sizes(void)
 				sb,
 				ca,
 				cb;
-	NtgError	err;
+	NtgError	err = {0};
 	int			na[4],
 				nb[4];
 
@@ -178,7 +178,7 @@ test_gap(void)
 				lt,
 				ls;
 	NtgFidelityGap g;
-	NtgError	err;
+	NtgError	err = {0};
 
 	make_set(r, 4, &R);
 	make_set(t, 2, &T);

@@ -153,7 +153,7 @@ static void
 rows(NtgSeqSet *s)
 {
 	NtgSeqSetBuilder *b = ntg_seqset_builder_new();
-	NtgError	err;
+	NtgError	err = {0};
 	int32_t		v[1] = {5};
 
 	for (int i = 0; i < 20; i++)
