@@ -62,7 +62,7 @@ test_index(void)
 
 	/* storage round trip, and damage refused */
 	memset(&blob, 0, sizeof(blob));
-	ntg_blob_init(&blob, "llama", ntg_strdup("{}"));
+	ntg_blob_init(&blob, "llama", "{}");	/* the config is borrowed */
 	ok(ntg_copy_index_save(ix, &blob, &err) == NTG_OK &&
 	   ntg_blob_serialize(&blob, &buf, &len, &err) == NTG_OK, "saved");
 	ok(ntg_blob_parse(buf, len, &parsed, &err) == NTG_OK &&
