@@ -215,11 +215,13 @@ main(void)
 	memset(&err, 0, sizeof(err));
 	ok(run(NULL, 0, 5, &t, &err) == NTG_ERR_INVALID_ARG && strstr(err.msg, "epoch 3") != NULL &&
 	   strstr(err.hint, "lr") != NULL, "a NaN loss in epoch 3 is refused: %s", err.msg);
+	ntg_training_free(&t);		/* a failed run leaves what it made to the caller */
 	script_loss[2] = 1.5;
 	script_weight[1] = INFINITY;
 	memset(&err, 0, sizeof(err));
 	ok(run(NULL, 0, 5, &t, &err) == NTG_ERR_INVALID_ARG && strstr(err.msg, "epoch 2") != NULL,
 	   "an infinite weight after epoch 2 is refused: %s", err.msg);
+	ntg_training_free(&t);
 	script_weight[1] = 0;
 
 	/* patience needs validation; the limit refuses before anything is created */
