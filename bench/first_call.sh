@@ -28,6 +28,8 @@ repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$repo"
 # shellcheck source=test/lib/pg_harness.sh
 . test/lib/pg_harness.sh
+# shellcheck source=bench/small_calls_model.sh
+. bench/small_calls_model.sh
 ntg_shared_data
 NTG_PASS_ENV="SESSIONS CALLS LONG BATCH" ntg_rerun_as_postgres bench/first_call.sh "$@"
 
@@ -36,12 +38,9 @@ data=$NTG_SHARED_DATA
 if [ -z "$data" ] || [ ! -f "$data/ndpi/flows.tsv" ]; then
 	echo "skipped: $data/ndpi/flows.tsv is absent (set NTG_SHARED_DATA)"; exit 0
 fi
-rows=$(mktemp /tmp/ntg-fc-rows.XXXXXX.tsv)
-/usr/bin/python3 bench/make_rows.py efficiency --flows "$data/ndpi/flows.tsv" --out "$rows" \
-	--classes 5 --rows 500 --seed 1
 srv=$(mktemp -d /tmp/ntg-bench-fc.XXXXXX)
 out=$(mktemp /tmp/ntg-fc-out.XXXXXX)
-trap 'ntg_server_stop "$srv" 2>/dev/null || true; rm -rf "$srv" "$rows" "$out"' EXIT
+trap 'ntg_server_stop "$srv" 2>/dev/null || true; rm -rf "$srv" "$out"' EXIT
 
 # One session: library load, first generate (1 row), second, mean of CALLS one-row calls, and a
 # batched call's time per row; "label|wall_ms|cpu_ms" lines, from timed().
@@ -64,20 +63,12 @@ SELECT pg_temp.t('one-row call, tiny model', 'SELECT count(*) FROM generate_seri
 SQL
 }
 
-# one BLAS thread: one core, as in the other benchmarks
-export OPENBLAS_NUM_THREADS=1
-ntg_server_start "$srv" 54334 ntgbench >/dev/null
+# the server, timed(q) (a statement's wall-clock and CPU milliseconds in this backend), the rows
+# (table eff) and the llama 'fc'
+small_calls_model "$srv" 54334
 PSQL=("${NTG_PSQL[@]}")
-# timed(q) (bench/timed.sql): a statement's wall-clock and CPU milliseconds in this backend
-"${PSQL[@]}" -q -f bench/timed.sql
 "${PSQL[@]}" >/dev/null <<SQL
 SET ntg.progress = off;
-CREATE EXTENSION ntg;
-CREATE TABLE eff (label text, pl integer[]);
-CREATE TEMP TABLE raw (label text, pl text);
-\\copy raw FROM '$rows'
-INSERT INTO eff SELECT label, ('{' || pl || '}')::integer[] FROM raw;
-SELECT ntg.train('fc', 'llama', 'SELECT label, pl FROM eff', '{"epochs": 1, "seed": 1, "dropout": 0, "token_noise": 0}');
 SELECT ntg.train('fc_tiny', 'llama', 'SELECT label, pl FROM eff',
 				 '{"epochs": 1, "seed": 1, "dropout": 0, "token_noise": 0, "dim": 8, "hidden_dim": 8, "n_layers": 1, "n_heads": 1}');
 SQL

@@ -13,12 +13,14 @@
 # decoded only when the store does not hold it.  Rows: the store kept by first come until full
 # (ntg's: 3,072 histories of the default shape in its 32 MB), the same with LRU eviction, 4 times
 # larger, unlimited, and unlimited with deeper histories — the floor no store can go under.
-# shellcheck source=test/lib/pg_harness.sh
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$repo"
+# shellcheck source=test/lib/pg_harness.sh
 . test/lib/pg_harness.sh
+# shellcheck source=bench/small_calls_model.sh
+. bench/small_calls_model.sh
 ntg_shared_data
 NTG_PASS_ENV="CALLS" ntg_rerun_as_postgres bench/history_reuse.sh "$@"
 
@@ -27,27 +29,12 @@ data=$NTG_SHARED_DATA
 if [ -z "$data" ] || [ ! -f "$data/ndpi/flows.tsv" ]; then
 	echo "skipped: $data/ndpi/flows.tsv is absent (set NTG_SHARED_DATA)"; exit 0
 fi
-rows=$(mktemp /tmp/ntg-hr-rows.XXXXXX.tsv)
-/usr/bin/python3 bench/make_rows.py efficiency --flows "$data/ndpi/flows.tsv" --out "$rows" \
-	--classes 5 --rows 500 --seed 1
 srv=$(mktemp -d /tmp/ntg-bench-hr.XXXXXX)
 out=$(mktemp /tmp/ntg-hr-out.XXXXXX)
-trap 'ntg_server_stop "$srv" 2>/dev/null || true; rm -rf "$srv" "$rows" "$out"' EXIT
+trap 'ntg_server_stop "$srv" 2>/dev/null || true; rm -rf "$srv" "$out"' EXIT
 
-# one BLAS thread: one core, as in the other benchmarks
-export OPENBLAS_NUM_THREADS=1
-ntg_server_start "$srv" 54335 ntgbench >/dev/null
+small_calls_model "$srv" 54335		# the server, timed(q) and first_call.sh's llama 'fc'
 PSQL=("${NTG_PSQL[@]}")
-"${PSQL[@]}" -q -f bench/timed.sql
-"${PSQL[@]}" >/dev/null <<SQL
-SET ntg.progress = off;
-CREATE EXTENSION ntg;
-CREATE TABLE eff (label text, pl integer[]);
-CREATE TEMP TABLE raw (label text, pl text);
-\\copy raw FROM '$rows'
-INSERT INTO eff SELECT label, ('{' || pl || '}')::integer[] FROM raw;
-SELECT ntg.train('fc', 'llama', 'SELECT label, pl FROM eff', '{"epochs": 1, "seed": 1, "dropout": 0, "token_noise": 0}');
-SQL
 labels=$("${PSQL[@]}" -c "SELECT string_agg(quote_literal(c), ',') FROM unnest((SELECT classes FROM ntg.models WHERE name = 'fc')) c")
 calls="FROM generate_series(1, $CALLS) s, LATERAL ntg.generate('fc', (ARRAY[$labels])[1 + s % 5], 1, s)"
 # a new backend: the model is loaded and its store empty when the statement starts, as in the replay
