@@ -33,10 +33,10 @@ struct MambaSampler
 	float	   *conv[2];		/* [L][cap][conv_n]: windows, current and next position */
 	float	   *ssm[2];			/* [L][cap][ssm_n] */
 	int			cur;			/* which of the two is the current position's */
-	int			forked;			/* the next decode reads parents' states in cur via parent[]
-								 * and writes the nodes' into the other buffer */
+	int			forked;			/* the next decode reads the parents' states (in cur, by the
+								 * draw's child_parent) and writes the nodes' into the other
+								 * buffer */
 	int32_t    *ntok;			/* [cap] input token of each node */
-	int		   *parent;			/* [cap] node of the previous position each node continues */
 	float	   *x;				/* [cap, D] residual stream */
 	float	   *xb;				/* [cap, D] */
 	float	   *rstd;			/* [cap] */
@@ -90,8 +90,7 @@ prefix_floats(const MambaSampler *s, int n_layers)
 size_t
 mamba_sampler_bytes(const MambaConfig *c, int n_values, int cap)
 {
-	return sampler_floats(c, n_values + 1, cap) * sizeof(float) +
-		cap * (sizeof(int32_t) + sizeof(int)) +
+	return sampler_floats(c, n_values + 1, cap) * sizeof(float) + cap * sizeof(int32_t) +
 		ntg_token_draw_bytes(cap, n_values + 1) + sizeof(MambaSampler);
 }
 
@@ -104,7 +103,6 @@ mamba_free_sampler(MambaModel *m)
 		return;
 	ntg_free(s->block);
 	ntg_free(s->ntok);
-	ntg_free(s->parent);
 	ntg_free(s->slot_class);
 	ntg_free(s->prefixes);
 	ntg_token_draw_free(&s->draw);
@@ -138,13 +136,11 @@ mamba_ensure_sampler(MambaModel *m, int cap)
 	s->ssm_n = E * NS;
 	s->block = ntg_malloc(sampler_floats(c, K, cap) * sizeof(float));
 	s->ntok = ntg_malloc(cap * sizeof(int32_t));
-	s->parent = ntg_malloc(cap * sizeof(int));
 	s->n_slots = m->base.n_classes * prefix_floats(s, L) * sizeof(float) <= MAMBA_PREFIX_STORE_BYTES ?
 		m->base.n_classes : 1;
 	s->slot_class = ntg_malloc(s->n_slots * sizeof(int));
 	s->prefixes = ntg_malloc(s->n_slots * prefix_floats(s, L) * sizeof(float));
-	if (s->block == NULL || s->ntok == NULL || s->parent == NULL || s->slot_class == NULL ||
-		s->prefixes == NULL ||
+	if (s->block == NULL || s->ntok == NULL || s->slot_class == NULL || s->prefixes == NULL ||
 		ntg_token_draw_alloc(&s->draw, cap, K) != NTG_OK)
 	{
 		mamba_free_sampler(m);
@@ -221,7 +217,7 @@ mixer_step(MambaModel *m, int l, int U)
 				R = c->dt_rank,
 				P = R + 2 * NS;
 	int			to = s->forked ? 1 - s->cur : s->cur;
-	const int  *parent = s->forked ? s->parent : NULL;
+	const int  *parent = s->forked ? s->draw.child_parent : NULL;
 
 	nn_matmul(s->xz, s->xb, &m->params, L->in_proj, U, D, 2 * E);
 	conv1d_causal_step(s->xc, conv_at(s, to, l, 0), conv_at(s, s->cur, l, 0), parent, s->xz,
@@ -315,17 +311,15 @@ mamba_prefix(MambaModel *m, int class_index)
 	s->slot_class[slot] = class_index;
 }
 
-/* The next position's nodes continue their parents: the next decode reads the parents' states
- * and writes the nodes' into the other buffer, unless one node has one child (one row at a
- * time: its state advances in place). */
+/* The next position's nodes continue their parents (the draw's child_parent, which stays as it
+ * is until the next draw): the next decode reads the parents' states and writes the nodes' into
+ * the other buffer, unless one node has one child (one row at a time: its state advances in
+ * place). */
 static void
 fork_states(MambaSampler *s, int U, int next)
 {
 	for (int c = 0; c < next; c++)
-	{
 		s->ntok[c] = s->draw.child_tok[c];
-		s->parent[c] = s->draw.child_parent[c];
-	}
 	s->forked = !(U == 1 && next == 1);
 }
 
