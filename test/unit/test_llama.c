@@ -1226,6 +1226,132 @@ test_kept_histories(const NtgSeqSet *s)
 	ntg_llama_kind.destroy(&m->base);
 }
 
+/* The sampler's next-token probabilities after <CLASS_cls> and a few random histories, into
+ * probs[trial][0 .. n_values]. */
+static void
+sampler_probs(LlamaModel *m, uint64_t seed, float probs[][64], int trials)
+{
+	NtgRng		rng;
+	NtgError	err = {0};
+
+	ntg_rng_seed(&rng, seed);
+	for (int t = 0; t < trials; t++)
+	{
+		int32_t		hist[LLAMA_MAX_LEN];
+		int			len = t % m->cfg.max_len;
+
+		for (int i = 0; i < len; i++)
+			hist[i] = (int32_t) ntg_rng_below(&rng, (uint64_t) m->tok.n_values);
+		if (llama_sampler_probs(m, t % 2, hist, len, probs[t], &err) != NTG_OK)
+			printf("# %s\n", err.msg);
+	}
+}
+
+static int
+config_says(LlamaModel *m, const char *what)
+{
+	char	   *json = ntg_llama_kind.config_json(&m->base);
+	int			found = strstr(json, what) != NULL;
+
+	ntg_free(json);
+	return found;
+}
+
+/*
+ * half_weights (the default): the end of training rounds the multiplied matrices to float16
+ * values, one-row sampling then reads a float16 copy of them and draws exactly what the float32
+ * weights draw; training further drops the copy; half_weights false keeps float32 weights.
+ */
+static void
+test_half_weights(const NtgSeqSet *s)
+{
+	enum
+	{
+		ROWS = 24, TRIALS = 12
+	};
+	LlamaModel *m = trained(s, 10);
+	NtgError	err = {0};
+	int32_t		ra[ROWS * LLAMA_MAX_LEN],
+				rb[ROWS * LLAMA_MAX_LEN];
+	int			la[ROWS],
+				lb[ROWS];
+	static float pa[TRIALS][64],
+				pb[TRIALS][64];
+	double		worst = 0.0;
+
+	ok(!nn_params_are_half(&m->params) && config_says(m, "\"half_weights\": false"),
+	   "weights are float32 values while training");
+	ok(ntg_llama_kind.finish_training(&m->base, &err) == NTG_OK &&
+	   nn_params_are_half(&m->params) && config_says(m, "\"half_weights\": true"),
+	   "the end of training rounds them to float16 values (config says half_weights true)");
+
+	/* the copy comes after a number of one-node steps (histories decoded alone, not kept) */
+	for (int i = 0; i < 200 && m->params.half == NULL; i++)
+		sampler_probs(m, 50 + i, pa, TRIALS);
+	ok(m->params.half != NULL && m->one_row_steps > 1 && m->one_row_steps < 1000,
+	   "one-node decode steps build a float16 copy (after %lld of them)",
+	   (long long) m->one_row_steps);
+	llama_forget_prefixes(m);	/* rows decoded now, not kept from before */
+	for (int i = 0; i < ROWS; i++)
+		sample_rows(m, i % 2, 1, 100 + i, ra + i * m->cfg.max_len, &la[i], NULL);
+	sampler_probs(m, 3, pa, TRIALS);
+	nn_params_half_drop(&m->params);
+	m->params.half_state = -1;	/* from here on the float32 weights, as before the copy existed */
+	llama_forget_prefixes(m);
+	for (int i = 0; i < ROWS; i++)
+		sample_rows(m, i % 2, 1, 100 + i, rb + i * m->cfg.max_len, &lb[i], NULL);
+	sampler_probs(m, 3, pb, TRIALS);
+	ok(m->params.half == NULL && memcmp(pa, pb, sizeof(pa)) == 0 &&
+	   memcmp(ra, rb, ROWS * m->cfg.max_len * sizeof(int32_t)) == 0 && memcmp(la, lb, sizeof(la)) == 0,
+	   "the float16 copy gives the float32 weights' probabilities and rows bit for bit");
+
+	/* training further: the copy goes, and sampling follows the new weights */
+	m->params.half_state = 0;
+	sampler_probs(m, 3, pa, TRIALS);
+	ok(m->params.half != NULL, "the copy is built again at the next one-node step");
+	train_for(m, s, 1);
+	ok(m->params.half == NULL && m->params.half_state == 0, "training drops the copy");
+	sampler_probs(m, 3, pa, TRIALS);
+	for (int t = 0; t < TRIALS; t++)
+	{
+		NtgRng		rng;
+		int32_t		hist[LLAMA_MAX_LEN + 1];
+		float		pf[64];
+		int			len = t % m->cfg.max_len;
+
+		/* the histories sampler_probs drew */
+		ntg_rng_seed(&rng, 3);
+		for (int u = 0; u <= t; u++)
+			for (int i = 0; i < u % m->cfg.max_len; i++)
+				hist[1 + i] = (int32_t) ntg_rng_below(&rng, (uint64_t) m->tok.n_values);
+		hist[0] = ntg_tok_class(&m->tok, t % 2);
+		llama_next_probs(m, hist, len + 1, pf, &err);
+		for (int i = 0; i <= m->tok.n_values; i++)
+			worst = unit_worst(worst, fabs(pf[i] - pa[t][i]));
+	}
+	ok(m->params.half == NULL && worst < 1e-5,
+	   "sampling after more training follows the new weights (worst %.2g against the forward pass)",
+	   worst);
+	ntg_llama_kind.destroy(&m->base);
+
+	{
+		NtgParams	p;
+		NtgModel   *c = NULL;
+		NtgTrainPlan plan;
+
+		tiny_params(&p, 10, 2);
+		ntg_params_add_bool(&p, "half_weights", 0, &err);
+		ntg_llama_kind.create(&p, s, &c, &plan, &err);
+		m = train_for((LlamaModel *) c, s, 10);
+		ok(m != NULL && ntg_llama_kind.finish_training(&m->base, &err) == NTG_OK &&
+		   !nn_params_are_half(&m->params) && config_says(m, "\"half_weights\": false"),
+		   "half_weights false: the weights stay float32");
+		if (m != NULL)
+			ntg_llama_kind.destroy(&m->base);
+		ntg_params_free(&p);
+	}
+}
+
 /*
  * The sampler's own decode (a KV cache, one position at a time, attention over the node's chain)
  * gives the forward pass's distribution after every history up to max_len, in every position of
@@ -1298,6 +1424,7 @@ main(void)
 	test_determinism(&s);
 	test_kept_histories(&s);
 	test_decode_matches_forward();
+	test_half_weights(&s);
 	test_sampling_rules(&s);
 	test_distribution(&s);
 	test_stratified(&s);

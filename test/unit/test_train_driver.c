@@ -127,6 +127,18 @@ mock_load(const NtgBlob *blob, NtgModel **model, NtgError *err)
 	return NTG_OK;
 }
 
+/* What the driver's call of finish_training saw: how many calls, and the weight then. */
+static int	finished_calls;
+static float finished_w;
+
+static int
+mock_finish(NtgModel *model, NtgError *err)
+{
+	finished_calls++;
+	finished_w = ((MockModel *) model)->w;
+	return NTG_OK;
+}
+
 static char *
 mock_config(const NtgModel *model)
 {
@@ -146,6 +158,7 @@ static const NtgModelKind mock_kind = {
 	.save = mock_save,
 	.load = mock_load,
 	.config_json = mock_config,
+	.finish_training = mock_finish,
 	.destroy = mock_destroy,
 };
 
@@ -193,7 +206,11 @@ main(void)
 	memcpy(script_val, val, sizeof(val));
 
 	/* early stopping: best held-out loss at epoch 2, patience 2 -> stop after epoch 4 */
+	finished_calls = 0;
 	ok(run("patience", 2, 7, &t, &err) == NTG_OK, "trains with validation and patience");
+	ok(finished_calls == 1 && finished_w == 2.0f,
+	   "finish_training runs once, on the best epoch's weights (%d calls, w %g)", finished_calls,
+	   finished_w);
 	is_int(t.epochs_run, 4, "stops after patience epochs without improvement");
 	is_int(t.best_epoch, 2, "the best epoch is the lowest held-out loss");
 	ok(t.stopped_early, "says it stopped early");
@@ -213,8 +230,10 @@ main(void)
 	/* divergence: a non-finite loss, or weight, stops training with an error naming the epoch */
 	script_loss[2] = NAN;
 	memset(&err, 0, sizeof(err));
+	finished_calls = 0;
 	ok(run(NULL, 0, 5, &t, &err) == NTG_ERR_INVALID_ARG && strstr(err.msg, "epoch 3") != NULL &&
 	   strstr(err.hint, "lr") != NULL, "a NaN loss in epoch 3 is refused: %s", err.msg);
+	is_int(finished_calls, 0, "a failed run does not finish the model");
 	ntg_training_free(&t);		/* a failed run leaves what it made to the caller */
 	script_loss[2] = 1.5;
 	script_weight[1] = INFINITY;

@@ -32,6 +32,7 @@ static const LlamaConfig llama_defaults = {
 	.beta2 = 0.999,
 	.dropout = 0.3,
 	.token_noise = 0.6,
+	.half_weights = 1,
 	.seed = 42,
 	.sample_batch = 256,
 	.blas_threads = 1,
@@ -75,6 +76,7 @@ llama_read_params(NtgParams *p, LlamaConfig *c, NtgError *err)
 		(rc = ntg_params_double(p, "rope_theta", c->rope_theta, 1.0, 1e9, &c->rope_theta, err)) != NTG_OK ||
 		(rc = ntg_params_double(p, "dropout", c->dropout, 0.0, 0.9, &c->dropout, err)) != NTG_OK ||
 		(rc = ntg_params_double(p, "token_noise", c->token_noise, 0.0, 0.9, &c->token_noise, err)) != NTG_OK ||
+		(rc = ntg_params_bool(p, "half_weights", c->half_weights, &c->half_weights, err)) != NTG_OK ||
 		(rc = ntg_params_int(p, "seed", 42, 0, INT64_MAX, &v, err)) != NTG_OK ||
 		(rc = read_int(p, "sample_batch", c->sample_batch, 1, LLAMA_MAX_BATCH, &c->sample_batch, err)) != NTG_OK ||
 		(rc = read_int(p, "blas_threads", c->blas_threads, 0, 256, &c->blas_threads, err)) != NTG_OK)
@@ -188,6 +190,30 @@ llama_mark_quantizable(LlamaModel *m)
 	nn_params_mark_quantizable(p, m->t_out, NN_QUANTIZE_MATMUL);
 }
 
+/*
+ * kind->finish_training: the multiplied matrices rounded to float16 values (hyperparameter
+ * half_weights), so that one-row sampling can read a float16 copy of them (nn.h).  Rounding
+ * moves a weight by at most 2^-11 of itself; docs/nn.md gives what it did to the rows.  On a
+ * device, the weights come back to the host to be rounded and go out again.
+ */
+static int
+llama_finish_training(NtgModel *model, NtgError *err)
+{
+	LlamaModel *m = (LlamaModel *) model;
+	const struct NnDeviceApi *dev = m->gpu != NULL ? model->device : NULL;
+	int			rc;
+
+	if (!m->cfg.half_weights || m->params.quant != NN_QUANT_NONE || m->params.borrowed)
+		return NTG_OK;
+	if (dev != NULL && (rc = llama_set_device(model, NULL, err)) != NTG_OK)
+		return rc;
+	llama_forget_prefixes(m);
+	nn_params_round_half(&m->params);
+	if (dev != NULL)
+		return llama_set_device(model, dev, err);
+	return NTG_OK;
+}
+
 /* kind->quantize: the marked matrices to int8; kept results of the float weights go. */
 static int
 llama_quantize(NtgModel *model, int mode, NtgError *err)
@@ -253,13 +279,15 @@ llama_config_json(const NtgModel *model)
 			 "\"rope_theta\": %.17g, \"epochs\": %d, \"batch_size\": %d, \"lr\": %.17g, "
 			 "\"min_lr_ratio\": %.17g, \"warmup\": %lld, \"lr_schedule\": \"%s\", "
 			 "\"weight_decay\": %.17g, \"grad_clip\": %.17g, \"beta1\": %.17g, "
-			 "\"beta2\": %.17g, \"dropout\": %.17g, \"token_noise\": %.17g, \"seed\": %llu, "
+			 "\"beta2\": %.17g, \"dropout\": %.17g, \"token_noise\": %.17g, "
+			 "\"half_weights\": %s, \"seed\": %llu, "
 			 "\"sample_batch\": %d, \"blas_threads\": %d, \"params\": %lld}",
 			 c->dim, c->hidden_dim, c->n_layers, c->n_heads, c->max_len, c->vocab_size,
 			 m->tok.n_values, m->base.n_classes, c->rope_theta, c->epochs, c->batch_size,
 			 c->lr, c->min_lr_ratio, (long long) m->opt.warmup,
 			 c->cosine ? "cosine" : "constant", c->weight_decay, c->grad_clip, c->beta1,
-			 c->beta2, c->dropout, c->token_noise, (unsigned long long) c->seed,
+			 c->beta2, c->dropout, c->token_noise,
+			 nn_params_are_half(&m->params) ? "true" : "false", (unsigned long long) c->seed,
 			 c->sample_batch, c->blas_threads, (long long) m->base.n_params);
 	return ntg_strdup(buf);
 }
@@ -393,6 +421,7 @@ const NtgModelKind ntg_llama_kind = {
 	.save = llama_save,
 	.load = llama_load,
 	.config_json = llama_config_json,
+	.finish_training = llama_finish_training,
 	.quantize = llama_quantize,
 	.destroy = llama_destroy,
 	.set_device = llama_set_device,

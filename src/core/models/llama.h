@@ -47,6 +47,8 @@ typedef struct LlamaConfig
 	double		beta2;
 	double		dropout;		/* residual dropout probability while training; 0 = off */
 	double		token_noise;	/* probability of blanking each history input while training */
+	int			half_weights;	/* round the multiplied matrices to float16 values at the end
+								 * of training (nn.h: one-row sampling then reads half the bytes) */
 	uint64_t	seed;
 	int			sample_batch;	/* rows generated together through the KV cache */
 	int			blas_threads;
@@ -92,6 +94,7 @@ typedef struct LlamaModel
 	float	   *prefix_store;	/* every class's <CLASS_c> node, once computed (llama_sample.c) */
 	uint8_t    *prefix_ready;	/* [n_classes] */
 	LlamaNodeStore *nodes;		/* histories decoded alone, kept across calls (llama_nodes.c) */
+	int64_t		one_row_steps;	/* one-node decode steps so far (LLAMA_HALF_AFTER_STEPS) */
 	LlamaDevice *gpu;			/* on a CUDA device (base.device): its copies of the weights,
 								 * optimizer state, activations and KV cache (llama_device.c) */
 } LlamaModel;

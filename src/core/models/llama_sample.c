@@ -251,6 +251,15 @@ attend_chain(LlamaSampler *s, int l, int U, int p, int C, int NH)
 	}
 }
 
+/*
+ * A one-node decode step streams every weight matrix once, so its time is their bytes: when the
+ * weights are float16 values (half_weights, the default), it reads a float16 copy of them (nn.h),
+ * half the bytes, for the same results.  Building the copy writes ~2.5 MB of new memory for the
+ * default shape (1-2 ms in a new backend, mostly page faults) and saves ~15 us a step, so a model
+ * builds it after this many one-node steps: a backend that samples a few rows does not pay for it.
+ */
+#define LLAMA_HALF_AFTER_STEPS 64
+
 /* Feed the U nodes of position p (tokens s->ntok) through the model: stores their keys and
  * values and leaves the logits of the K drawable tokens in s->logits.  Fails only on a device. */
 static int
@@ -266,6 +275,9 @@ llama_decode_nodes(LlamaModel *m, int U, int p, NtgError *err)
 	if (m->gpu != NULL)
 		return llama_device_decode(m, U, p, s->ntok, s->parent, s->logits, err);
 
+	/* one node: see LLAMA_HALF_AFTER_STEPS */
+	if (U == 1 && m->params.half_state == 0 && ++m->one_row_steps >= LLAMA_HALF_AFTER_STEPS)
+		nn_params_half_prepare(&m->params);
 	for (int j = 0; j < U; j++)
 		s->pos[j] = p;
 	nn_embed(s->x, s->ntok, &m->params, m->t_emb, U, C);

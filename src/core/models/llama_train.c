@@ -418,6 +418,7 @@ llama_step(LlamaModel *m, const int32_t *tokens, const int32_t *targets, const i
 			return ntg_error(err, NTG_ERR_UNSUPPORTED, "a quantized model cannot be trained");
 		if (m->params.grad == NULL)
 			return ntg_error(err, NTG_ERR_INTERNAL, "model has no gradient buffers");
+		nn_params_half_drop(&m->params);	/* the weights are about to change */
 		if (m->gpu != NULL)
 		{
 			/* the gradient lives on the device */

@@ -178,6 +178,13 @@ struct NtgModelKind
 								NtgRng *rng, double *mean_loss, NtgError *err);
 
 	/*
+	 * Optional: called once when training is over and the model has its final weights (the best
+	 * epoch's, when validation chose one), before it is saved; a kind puts its weights in the
+	 * form it keeps them (llama: rounded to float16 values, nn.h).
+	 */
+	int			(*finish_training) (NtgModel *model, NtgError *err);
+
+	/*
 	 * NTG_CAP_VALIDATION: mean loss per scored target over set's rows, without training.  set has
 	 * the model's classes.  *scored = targets scored (0: nothing scorable, *mean_loss 0).
 	 */

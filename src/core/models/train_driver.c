@@ -306,6 +306,8 @@ ntg_training_run(NtgTraining *t, const NtgTrainHooks *hooks, NtgError *err)
 	ntg_check_interrupts();
 	if (rc == NTG_OK)
 		rc = restore_best(t, err);
+	if (rc == NTG_OK && t->kind->finish_training != NULL)
+		rc = t->kind->finish_training(t->model, err);
 	t->seconds = now_seconds() - start;
 	t->epoch_seconds = t->epochs_run > 0 ? in_epochs / t->epochs_run : 0.0;
 	t->peak_bytes = ntg_mem_peak() - t->mem_start;

@@ -164,6 +164,11 @@ typedef struct NnParams
 	size_t		qrows;			/* their rows (scales) */
 	void	   *qowned;			/* q and scales when the params own them (else borrowed) */
 	void	   *qscratch;		/* activations of NN_QCHUNK rows, quantized (dynamic mode) */
+	/* float16 (nn_half.c): a copy of data in float16 (same offsets) whose NN_QUANTIZE_MATMUL
+	 * tensors nn_matmul reads for one row, or NULL; half_state 1 built, -1 those tensors are not
+	 * all float16 values, 0 not looked at since the weights last changed */
+	uint16_t   *half;
+	int			half_state;
 } NnParams;
 
 /* Declare a tensor (before nn_params_alloc); returns its index or -1 when out of memory. */
@@ -178,6 +183,27 @@ void		nn_params_zero_grad(NnParams *p);
 
 /* Fill tensor i with N(0, std^2) (std == 0: constant `fill`), drawn in declaration order. */
 void		nn_params_init_normal(NnParams *p, int i, NtgRng *rng, float std, float fill);
+
+/* ---- float16 copies of the weights (nn_half.c) ---------------------------------------------- */
+
+/*
+ * A one-row product streams its whole weight matrix from memory, so its time is the matrix's
+ * bytes: a model whose multiplied matrices hold float16 values only (rounded so at the end of
+ * training) reads them from a float16 copy, half the bytes, with the same results bit for bit
+ * (nn_matvec_half).  The copy covers the tensors marked NN_QUANTIZE_MATMUL, of float params.
+ *
+ * nn_params_round_half: round every element of those tensors to the nearest float16, in place,
+ * except a tensor with a value beyond float16's range (left as it is); returns the tensors
+ * rounded.  nn_params_half_prepare: build the copy when every such tensor holds float16 values
+ * only (once; 1 when the copy is there, 0 otherwise, also when it could not be allocated: the
+ * float32 weights give the same results).  nn_params_half_drop: forget the copy; whoever
+ * changes the weights calls it.
+ */
+int			nn_params_round_half(NnParams *p);
+/* 1 when every tensor the copy would cover holds float16 values only (and there is one) */
+int			nn_params_are_half(const NnParams *p);
+int			nn_params_half_prepare(NnParams *p);
+void		nn_params_half_drop(NnParams *p);
 
 /* ---- quantized parameters (nn_qparams.c) --------------------------------------------------- */
 

@@ -71,6 +71,7 @@ void
 nn_params_free(NnParams *p)
 {
 	nn_params_quant_free(p);
+	nn_params_half_drop(p);
 	ntg_free(p->tensors);
 	if (!p->borrowed)
 		ntg_free_aligned(p->data);

@@ -9,6 +9,7 @@
  * borrows) and, for a matrix that is multiplied, a packed copy for the kernels (nn_quant.h).
  */
 #include "nn/nn.h"
+#include "nn/nn_simd.h"
 
 #include <math.h>
 #include <string.h>
@@ -203,6 +204,7 @@ nn_params_quantize(NnParams *p, int mode, NtgError *err)
 		return ntg_error(err, NTG_ERR_INVALID_ARG, "unknown quantization mode %d", mode);
 	if (nn_params_quantizable(p, NULL) == 0)
 		return ntg_error(err, NTG_ERR_UNSUPPORTED, "the model has no matrix that int8 can replace");
+	nn_params_half_drop(p);		/* the int8 weights replace what it copied */
 	if (p->quant != NN_QUANT_NONE)
 	{
 		p->quant = mode;		/* the same int8 weights, multiplied another way */
@@ -218,6 +220,11 @@ nn_matmul(float *out, const float *inp, NnParams *p, int t, int N, int C, int OC
 {
 	int			level;
 
+	if (N == 1 && p->half != NULL && p->tensors[t].quantizable == NN_QUANTIZE_MATMUL)
+	{
+		nn_matvec_half(out, p->half + p->tensors[t].offset, inp, OC, C);
+		return;
+	}
 	if (!nn_tensor_int8_only(p, &p->tensors[t]))
 	{
 		linear_forward(out, inp, p->data + p->tensors[t].offset, N, C, OC);

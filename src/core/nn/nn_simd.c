@@ -7,6 +7,7 @@
 #include "nn/nn_simd.h"
 
 #include <math.h>
+#include <string.h>
 
 #include "nn/nn_simd_x86.h"
 
@@ -15,6 +16,7 @@
 #endif
 
 static int	use_avx2 = -1;
+static int	use_f16c = -1;
 
 static inline int
 avx2(void)
@@ -31,6 +33,19 @@ avx2(void)
 #endif
 }
 
+/* The float16 kernels: level 2 and the CPU's F16C conversions (every AVX2 CPU has them so far). */
+static inline int
+f16c(void)
+{
+#ifdef HAVE_X86
+	if (use_f16c < 0)
+		use_f16c = avx2() && __builtin_cpu_supports("f16c");
+	return use_f16c;
+#else
+	return 0;
+#endif
+}
+
 int
 nn_simd_level(void)
 {
@@ -41,8 +56,9 @@ void
 nn_simd_force(int level)
 {
 	use_avx2 = -1;
+	use_f16c = -1;
 	if (level < 2 || !avx2())
-		use_avx2 = 0;
+		use_avx2 = use_f16c = 0;
 }
 
 static int	avx512_off = 0;
@@ -69,18 +85,89 @@ nn_simd_force_avx512(int on)
 
 /* ---- portable versions ---------------------------------------------------------------------- */
 
-static float
-dot_plain(const float *a, const float *b, int n)
+/* ---- float16 ------------------------------------------------------------------------------ */
+
+float
+nn_half_to_float(uint16_t h)
+{
+	uint32_t	sign = (uint32_t) (h & 0x8000) << 16,
+				e = (h >> 10) & 0x1f,
+				mant = h & 0x3ff,
+				bits;
+	float		f;
+
+	if (e == 0)					/* zero or subnormal: mant * 2^-24, exact in float */
+	{
+		f = (float) mant * 0x1p-24f;
+		return sign ? -f : f;
+	}
+	if (e == 31)				/* infinity or NaN */
+		bits = sign | 0x7f800000u | (mant << 13);
+	else
+		bits = sign | ((e + 112) << 23) | (mant << 13);
+	memcpy(&f, &bits, sizeof(f));
+	return f;
+}
+
+/* Round to nearest, ties to even, as vcvtps2ph with _MM_FROUND_TO_NEAREST_INT: beyond 65504 by
+ * half an ulp or more gives infinity, NaN stays NaN (quiet). */
+uint16_t
+nn_float_to_half(float f)
+{
+	uint32_t	u,
+				a;
+	uint16_t	sign;
+
+	memcpy(&u, &f, sizeof(u));
+	sign = (uint16_t) ((u >> 16) & 0x8000);
+	a = u & 0x7fffffffu;
+	if (a > 0x7f800000u)
+		return sign | 0x7e00 | (uint16_t) ((a >> 13) & 0x1ff);
+	if (a >= 0x477ff000u)		/* 65520 and above, infinity */
+		return sign | 0x7c00;
+	if (a < 0x38800000u)		/* below 2^-14: a subnormal half, mant = |f| * 2^24 rounded */
+		return sign | (uint16_t) nearbyintf(fabsf(f) * 0x1p24f);
+	a -= 0x38000000u;			/* rebias the exponent from 127 to 15 */
+	return sign | (uint16_t) ((a + 0xfffu + ((a >> 13) & 1)) >> 13);
+}
+
+/*
+ * Weights come as float32 or as float16 (nn_matvec_half): each kernel that reads them is written
+ * once, over a weight that wload*() turns into a float, and instantiated for both with `half` a
+ * constant.  A float16 weight becomes exactly the float it stands for, so both instantiations do
+ * the same operations on the same values: the same bits when the float32 weights are the float16
+ * ones widened.
+ */
+static inline __attribute__((always_inline)) float
+wload_plain(const void *w, size_t i, int half)
+{
+	return half ? nn_half_to_float(((const uint16_t *) w)[i]) : ((const float *) w)[i];
+}
+
+static inline __attribute__((always_inline)) float
+dot_plain_any(const float *a, const void *b, int n, int half)
 {
 	float		s[8] = {0};
 	int			i = 0;
 
 	for (; i + 8 <= n; i += 8)
 		for (int k = 0; k < 8; k++)
-			s[k] += a[i + k] * b[i + k];
+			s[k] += a[i + k] * wload_plain(b, i + k, half);
 	for (; i < n; i++)
-		s[0] += a[i] * b[i];
+		s[0] += a[i] * wload_plain(b, i, half);
 	return ((s[0] + s[4]) + (s[1] + s[5])) + ((s[2] + s[6]) + (s[3] + s[7]));
+}
+
+static float
+dot_plain(const float *a, const float *b, int n)
+{
+	return dot_plain_any(a, b, n, 0);
+}
+
+static float
+dot_half_plain(const float *a, const uint16_t *b, int n)
+{
+	return dot_plain_any(a, b, n, 1);
 }
 
 static void
@@ -182,9 +269,25 @@ dot_avx2_sum(__m256 s0, __m256 s1)
 	return _mm_cvtss_f32(h);
 }
 
-__attribute__((target("avx2,fma")))
-static float
-dot_avx2(const float *a, const float *b, int n)
+/* One 8-float load of weights at w + i, float32 or float16 (converted by vcvtph2ps, exact). */
+__attribute__((target("avx2,fma,f16c"), always_inline))
+static inline __m256
+wload8(const void *w, size_t i, int half)
+{
+	return half ? _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *) ((const uint16_t *) w + i)))
+		: _mm256_loadu_ps((const float *) w + i);
+}
+
+__attribute__((target("avx2,fma,f16c"), always_inline))
+static inline float
+wload1(const void *w, size_t i, int half)
+{
+	return half ? _cvtsh_ss(((const uint16_t *) w)[i]) : ((const float *) w)[i];
+}
+
+__attribute__((target("avx2,fma,f16c"), always_inline))
+static inline float
+dot_avx2_any(const float *a, const void *b, int n, int half)
 {
 	__m256		s0 = _mm256_setzero_ps(),
 				s1 = _mm256_setzero_ps();
@@ -193,15 +296,30 @@ dot_avx2(const float *a, const float *b, int n)
 
 	for (; i + 16 <= n; i += 16)
 	{
-		s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
-		s1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), s1);
+		s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), wload8(b, i, half), s0);
+		s1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), wload8(b, i + 8, half), s1);
 	}
 	for (; i + 8 <= n; i += 8)
-		s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
+		s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), wload8(b, i, half), s0);
 	r = dot_avx2_sum(s0, s1);
 	for (; i < n; i++)
-		r += a[i] * b[i];
+		r += a[i] * wload1(b, i, half);
 	return r;
+}
+
+/* (f16c is never used with half 0; the attribute only lets the shared body inline) */
+__attribute__((target("avx2,fma,f16c")))
+static float
+dot_avx2(const float *a, const float *b, int n)
+{
+	return dot_avx2_any(a, b, n, 0);
+}
+
+__attribute__((target("avx2,fma,f16c")))
+static float
+dot_half_avx2(const float *a, const uint16_t *b, int n)
+{
+	return dot_avx2_any(a, b, n, 1);
 }
 
 /*
@@ -218,14 +336,16 @@ dot_avx2(const float *a, const float *b, int n)
  * loaded once for the four rows, which is what makes it faster than four dot products.  pf: the
  * rows MATVEC_PREFETCH_ROWS ahead are still in W (prefetching never reads past it).
  */
-__attribute__((target("avx2,fma")))
-static void
-matvec4_avx2(float *out, const float *w, const float *x, int n, int pf)
+__attribute__((target("avx2,fma,f16c"), always_inline))
+static inline void
+matvec4_avx2_any(float *out, const void *w, const float *x, int n, int pf, int half)
 {
-	const float *w0 = w,
-			   *w1 = w + n,
-			   *w2 = w + 2 * (size_t) n,
-			   *w3 = w + 3 * (size_t) n;
+	size_t		o1 = n,
+				o2 = 2 * (size_t) n,
+				o3 = 3 * (size_t) n,
+				ahead = MATVEC_PREFETCH_ROWS * (size_t) n;
+	const char *base = w;
+	int			esize = half ? 2 : 4;
 	__m256		a0 = _mm256_setzero_ps(),
 				a1 = a0,
 				a2 = a0,
@@ -245,30 +365,31 @@ matvec4_avx2(float *out, const float *w, const float *x, int n, int pf)
 		__m256		xl = _mm256_loadu_ps(x + i),
 					xh = _mm256_loadu_ps(x + i + 8);
 
-		if (pf)
+		/* one prefetch per 64-byte line: every 16 floats, every 32 halves */
+		if (pf && (!half || i % 32 == 0))
 		{
-			_mm_prefetch((const char *) (w0 + i + MATVEC_PREFETCH_ROWS * (size_t) n), _MM_HINT_T0);
-			_mm_prefetch((const char *) (w1 + i + MATVEC_PREFETCH_ROWS * (size_t) n), _MM_HINT_T0);
-			_mm_prefetch((const char *) (w2 + i + MATVEC_PREFETCH_ROWS * (size_t) n), _MM_HINT_T0);
-			_mm_prefetch((const char *) (w3 + i + MATVEC_PREFETCH_ROWS * (size_t) n), _MM_HINT_T0);
+			_mm_prefetch(base + (i + ahead) * esize, _MM_HINT_T0);
+			_mm_prefetch(base + (o1 + i + ahead) * esize, _MM_HINT_T0);
+			_mm_prefetch(base + (o2 + i + ahead) * esize, _MM_HINT_T0);
+			_mm_prefetch(base + (o3 + i + ahead) * esize, _MM_HINT_T0);
 		}
-		a0 = _mm256_fmadd_ps(xl, _mm256_loadu_ps(w0 + i), a0);
-		b0 = _mm256_fmadd_ps(xh, _mm256_loadu_ps(w0 + i + 8), b0);
-		a1 = _mm256_fmadd_ps(xl, _mm256_loadu_ps(w1 + i), a1);
-		b1 = _mm256_fmadd_ps(xh, _mm256_loadu_ps(w1 + i + 8), b1);
-		a2 = _mm256_fmadd_ps(xl, _mm256_loadu_ps(w2 + i), a2);
-		b2 = _mm256_fmadd_ps(xh, _mm256_loadu_ps(w2 + i + 8), b2);
-		a3 = _mm256_fmadd_ps(xl, _mm256_loadu_ps(w3 + i), a3);
-		b3 = _mm256_fmadd_ps(xh, _mm256_loadu_ps(w3 + i + 8), b3);
+		a0 = _mm256_fmadd_ps(xl, wload8(w, i, half), a0);
+		b0 = _mm256_fmadd_ps(xh, wload8(w, i + 8, half), b0);
+		a1 = _mm256_fmadd_ps(xl, wload8(w, o1 + i, half), a1);
+		b1 = _mm256_fmadd_ps(xh, wload8(w, o1 + i + 8, half), b1);
+		a2 = _mm256_fmadd_ps(xl, wload8(w, o2 + i, half), a2);
+		b2 = _mm256_fmadd_ps(xh, wload8(w, o2 + i + 8, half), b2);
+		a3 = _mm256_fmadd_ps(xl, wload8(w, o3 + i, half), a3);
+		b3 = _mm256_fmadd_ps(xh, wload8(w, o3 + i + 8, half), b3);
 	}
 	for (; i + 8 <= n; i += 8)
 	{
 		__m256		xl = _mm256_loadu_ps(x + i);
 
-		a0 = _mm256_fmadd_ps(xl, _mm256_loadu_ps(w0 + i), a0);
-		a1 = _mm256_fmadd_ps(xl, _mm256_loadu_ps(w1 + i), a1);
-		a2 = _mm256_fmadd_ps(xl, _mm256_loadu_ps(w2 + i), a2);
-		a3 = _mm256_fmadd_ps(xl, _mm256_loadu_ps(w3 + i), a3);
+		a0 = _mm256_fmadd_ps(xl, wload8(w, i, half), a0);
+		a1 = _mm256_fmadd_ps(xl, wload8(w, o1 + i, half), a1);
+		a2 = _mm256_fmadd_ps(xl, wload8(w, o2 + i, half), a2);
+		a3 = _mm256_fmadd_ps(xl, wload8(w, o3 + i, half), a3);
 	}
 	r0 = dot_avx2_sum(a0, b0);
 	r1 = dot_avx2_sum(a1, b1);
@@ -276,12 +397,26 @@ matvec4_avx2(float *out, const float *w, const float *x, int n, int pf)
 	r3 = dot_avx2_sum(a3, b3);
 	for (; i < n; i++)
 	{
-		r0 += x[i] * w0[i];
-		r1 += x[i] * w1[i];
-		r2 += x[i] * w2[i];
-		r3 += x[i] * w3[i];
+		r0 += x[i] * wload1(w, i, half);
+		r1 += x[i] * wload1(w, o1 + i, half);
+		r2 += x[i] * wload1(w, o2 + i, half);
+		r3 += x[i] * wload1(w, o3 + i, half);
 	}
 	out[0] = r0, out[1] = r1, out[2] = r2, out[3] = r3;
+}
+
+__attribute__((target("avx2,fma,f16c")))
+static void
+matvec4_avx2(float *out, const float *w, const float *x, int n, int pf)
+{
+	matvec4_avx2_any(out, w, x, n, pf, 0);
+}
+
+__attribute__((target("avx2,fma,f16c")))
+static void
+matvec4_half_avx2(float *out, const uint16_t *w, const float *x, int n, int pf)
+{
+	matvec4_avx2_any(out, w, x, n, pf, 1);
 }
 
 __attribute__((target("avx2,fma")))
@@ -511,6 +646,82 @@ nn_matvec(float *out, const float *w, const float *x, int rows, int n)
 #endif
 	for (; o < rows; o++)
 		out[o] = nn_dot(x, w + (size_t) o * n, n);
+}
+
+void
+nn_matvec_half(float *out, const uint16_t *w, const float *x, int rows, int n)
+{
+	int			o = 0;
+
+#ifdef HAVE_X86
+	if (f16c())
+	{
+		for (; o + 4 <= rows; o += 4)
+			matvec4_half_avx2(out + o, w + (size_t) o * n, x, n, o + 4 + MATVEC_PREFETCH_ROWS <= rows);
+		for (; o < rows; o++)
+			out[o] = dot_half_avx2(x, w + (size_t) o * n, n);
+		return;
+	}
+#endif
+	for (; o < rows; o++)
+		out[o] = dot_half_plain(x, w + (size_t) o * n, n);
+}
+
+/* Whether vcvtps2ph and the scalar nn_float_to_half agree is for the tests; both round alike. */
+__attribute__((target("avx2,f16c")))
+static int
+to_half_avx2(uint16_t *out, float *round, const float *x, size_t n)
+{
+	int			exact = 1;
+	size_t		i = 0;
+
+	for (; i + 8 <= n; i += 8)
+	{
+		__m256		v = _mm256_loadu_ps(x + i);
+		__m128i		h = _mm256_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT);
+		__m256		back = _mm256_cvtph_ps(h);
+
+		if (out != NULL)
+			_mm_storeu_si128((__m128i *) (out + i), h);
+		if (round != NULL)
+			_mm256_storeu_ps(round + i, back);
+		exact &= _mm256_movemask_ps(_mm256_cmp_ps(v, back, _CMP_EQ_OQ)) == 0xff;
+	}
+	for (; i < n; i++)
+	{
+		uint16_t	h = nn_float_to_half(x[i]);
+		float		back = nn_half_to_float(h);
+
+		if (out != NULL)
+			out[i] = h;
+		if (round != NULL)
+			round[i] = back;
+		exact &= back == x[i];
+	}
+	return exact;
+}
+
+int
+nn_to_half(uint16_t *out, float *round, const float *x, size_t n)
+{
+	int			exact = 1;
+
+#ifdef HAVE_X86
+	if (f16c())
+		return to_half_avx2(out, round, x, n);
+#endif
+	for (size_t i = 0; i < n; i++)
+	{
+		uint16_t	h = nn_float_to_half(x[i]);
+		float		back = nn_half_to_float(h);
+
+		if (out != NULL)
+			out[i] = h;
+		if (round != NULL)
+			round[i] = back;
+		exact &= back == x[i];
+	}
+	return exact;
 }
 
 void

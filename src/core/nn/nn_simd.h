@@ -5,6 +5,7 @@
 #define NTG_NN_SIMD_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* 2 when the AVX2+FMA kernels run, 0 for the portable ones. */
 int			nn_simd_level(void);
@@ -22,6 +23,17 @@ float		nn_dot(const float *a, const float *b, int n);
 /* out[o] = nn_dot(x, w[o]) for the rows o of a row-major w[rows][n], bit for bit the same sums,
  * reading x once for several rows: one-row products (sampling one row at a time). */
 void		nn_matvec(float *out, const float *w, const float *x, int rows, int n);
+/*
+ * Float16 weights (IEEE binary16).  nn_matvec_half: out[o] = x . float(w[o]) with exactly
+ * nn_matvec's operations, so a matrix whose float32 values are all float16 values gives
+ * nn_matvec's bits from half the bytes.  nn_to_half: each x[i] to the nearest float16 (ties to
+ * even; beyond the range, infinity) into out and, widened back, into round (either may be NULL;
+ * round may be x); returns 1 when every x[i] was a float16 value already.
+ */
+float		nn_half_to_float(uint16_t h);
+uint16_t	nn_float_to_half(float f);
+void		nn_matvec_half(float *out, const uint16_t *w, const float *x, int rows, int n);
+int			nn_to_half(uint16_t *out, float *round, const float *x, size_t n);
 /* y[0..n) += a * x[0..n) */
 void		nn_axpy(float *y, float a, const float *x, int n);
 /*
