@@ -1,6 +1,6 @@
 -- pgTAP: objects the extension creates and their properties.
 BEGIN;
-SELECT plan(8);
+SELECT plan(9);
 
 SELECT has_schema('ntg');
 SELECT has_table('ntg', 'models', 'ntg.models exists');
@@ -17,6 +17,9 @@ SELECT is((SELECT count(*)::int FROM pg_depend d JOIN pg_extension e ON d.refobj
 
 SELECT ok(has_schema_privilege('public', 'ntg', 'USAGE'),
           'every role may look up functions in schema ntg');
+SELECT is((SELECT attstorage FROM pg_attribute
+            WHERE attrelid = 'ntg.models'::regclass AND attname = 'weights'), 'e'::"char",
+          'weights are stored out of line and uncompressed (no decompression when a backend loads a model)');
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -46,6 +46,7 @@ lines AS (
                 AND NOT b.attisdropped AND b.attnum <= a.attnum) || ' '
          || format_type(a.atttypid, a.atttypmod) || ' notnull ' || a.attnotnull
          || ' identity ' || a.attidentity::text || ' generated ' || a.attgenerated::text
+         || ' storage ' || a.attstorage::text
          || ' default ' || coalesce(pg_get_expr(ad.adbin, ad.adrelid), '-')
          || ' comment ' || coalesce(col_description(c.oid, a.attnum), '-')
     FROM mem m JOIN pg_class c ON m.classid = 'pg_class'::regclass AND c.oid = m.objid
