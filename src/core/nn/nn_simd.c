@@ -13,6 +13,7 @@
 
 #ifdef NN_HAVE_X86
 #define HAVE_X86 1
+#include <cpuid.h>
 #endif
 
 static int	use_avx2 = -1;
@@ -39,7 +40,15 @@ f16c(void)
 {
 #ifdef HAVE_X86
 	if (use_f16c < 0)
-		use_f16c = avx2() && __builtin_cpu_supports("f16c");
+	{
+		unsigned int a,
+					b,
+					c,
+					d;
+
+		/* CPUID leaf 1, ECX bit 29 (clang's __builtin_cpu_supports does not know "f16c") */
+		use_f16c = avx2() && __get_cpuid(1, &a, &b, &c, &d) && (c & bit_F16C) != 0;
+	}
 	return use_f16c;
 #else
 	return 0;
@@ -667,7 +676,28 @@ nn_matvec_half(float *out, const uint16_t *w, const float *x, int rows, int n)
 		out[o] = dot_half_plain(x, w + (size_t) o * n, n);
 }
 
-/* Whether vcvtps2ph and the scalar nn_float_to_half agree is for the tests; both round alike. */
+/* nn_to_half's elements from..n one at a time; 1 when all were float16 values already. */
+static int
+to_half_plain(uint16_t *out, float *round, const float *x, size_t from, size_t n)
+{
+	int			exact = 1;
+
+	for (size_t i = from; i < n; i++)
+	{
+		uint16_t	h = nn_float_to_half(x[i]);
+		float		back = nn_half_to_float(h);
+
+		if (out != NULL)
+			out[i] = h;
+		if (round != NULL)
+			round[i] = back;
+		exact &= back == x[i];
+	}
+	return exact;
+}
+
+#ifdef HAVE_X86
+/* vcvtps2ph rounds as nn_float_to_half does (test_nn_half.c compares them). */
 __attribute__((target("avx2,f16c")))
 static int
 to_half_avx2(uint16_t *out, float *round, const float *x, size_t n)
@@ -687,41 +717,18 @@ to_half_avx2(uint16_t *out, float *round, const float *x, size_t n)
 			_mm256_storeu_ps(round + i, back);
 		exact &= _mm256_movemask_ps(_mm256_cmp_ps(v, back, _CMP_EQ_OQ)) == 0xff;
 	}
-	for (; i < n; i++)
-	{
-		uint16_t	h = nn_float_to_half(x[i]);
-		float		back = nn_half_to_float(h);
-
-		if (out != NULL)
-			out[i] = h;
-		if (round != NULL)
-			round[i] = back;
-		exact &= back == x[i];
-	}
-	return exact;
+	return exact & to_half_plain(out, round, x, i, n);
 }
+#endif
 
 int
 nn_to_half(uint16_t *out, float *round, const float *x, size_t n)
 {
-	int			exact = 1;
-
 #ifdef HAVE_X86
 	if (f16c())
 		return to_half_avx2(out, round, x, n);
 #endif
-	for (size_t i = 0; i < n; i++)
-	{
-		uint16_t	h = nn_float_to_half(x[i]);
-		float		back = nn_half_to_float(h);
-
-		if (out != NULL)
-			out[i] = h;
-		if (round != NULL)
-			round[i] = back;
-		exact &= back == x[i];
-	}
-	return exact;
+	return to_half_plain(out, round, x, 0, n);
 }
 
 void
