@@ -16,12 +16,14 @@ SELECT model, train_rows, epochs < 80 AS stopped_early, best_epoch = epochs - 3 
 	   validation_loss IS NOT NULL AS has_validation_loss
 FROM ntg.train('v_early', 'llama', 'SELECT label, pl FROM v_rows',
 			   :'hp'::jsonb || '{"validation": 0.25, "patience": 3}');
--- The table keeps the per-epoch losses; the stored weights are those of the lowest validation loss.
+-- The table keeps the per-epoch losses; the stored weights are those of the lowest validation loss,
+-- rounded to float16 values once they were put back (half_weights, the default).
 SELECT cardinality(loss_history) = epochs AS losses, cardinality(validation_loss) = epochs AS validation_losses,
 	   validation_loss[best_epoch] = (SELECT min(v) FROM unnest(validation_loss) AS v) AS best_is_lowest,
 	   validation_loss[best_epoch] < validation_loss[1] AS improved,
 	   validation_loss[epochs] > validation_loss[best_epoch] AS then_rose,
-	   config->'validation' AS validation, config->'patience' AS patience
+	   config->'validation' AS validation, config->'patience' AS patience,
+	   config->'half_weights' AS half_weights
 FROM ntg.models WHERE name = 'v_early';
 SELECT best_epoch = (SELECT best_epoch FROM ntg.models WHERE name = 'v_early') AS same_best,
 	   validation_loss IS NOT NULL AS listed

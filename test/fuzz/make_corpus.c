@@ -1,7 +1,7 @@
 /*
  * make_corpus.c — write the seed corpus of the loader fuzz target: a real saved tiny model of every
  * kind of the registry, its int8 copies (weight_only and dynamic) for every quantizable kind, and
- * the llama in format 1 (which the loader still reads).
+ * the llama in formats 1 and 2 (which the loader still reads).
  * Usage: make_corpus DIR
  */
 #include <stdio.h>
@@ -102,6 +102,14 @@ main(int argc, char **argv)
 		return 1;
 	}
 	if (write_seed(argv[1], "llama_tiny_format1.ntgmodel", old, old_len) != 0)
+		return 1;
+	ntg_free(old);
+	if (fixture_llama_as_format(buf, len, 2, 10, &old, &old_len, &err) != NTG_OK)
+	{
+		fprintf(stderr, "could not rewrite the fixture as format 2: %s\n", err.msg);
+		return 1;
+	}
+	if (write_seed(argv[1], "llama_tiny_format2.ntgmodel", old, old_len) != 0)
 		return 1;
 	ntg_free(buf);
 	ntg_free(old);

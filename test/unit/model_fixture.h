@@ -128,7 +128,7 @@ fixture_llama_as_format(const uint8_t *buf, size_t len, int version, int n_hpara
 	NtgBlob		in,
 				blob;
 	int32_t		conf[17];
-	double		hp[10];
+	double		hp[11] = {0};	/* format 3's hyperparameters; n_hparams of them are kept */
 	uint32_t	n = (uint32_t) n_hparams;
 	int			rc;
 
@@ -136,7 +136,7 @@ fixture_llama_as_format(const uint8_t *buf, size_t len, int version, int n_hpara
 		return rc;
 	rc = ntg_blob_read_tensor(&in, "llama.config", NTG_DTYPE_I32, 17, conf, err);
 	if (rc == NTG_OK)
-		rc = ntg_blob_read_tensor(&in, "llama.hparams", NTG_DTYPE_F64, 10, hp, err);
+		rc = ntg_blob_read_tensor(&in, "llama.hparams", NTG_DTYPE_F64, 11, hp, err);
 	conf[0] = version;
 	ntg_blob_init(&blob, in.kind, in.config);
 	for (int i = 0; rc == NTG_OK && i < in.n_tensors; i++)

@@ -969,7 +969,7 @@ load_as_format(const uint8_t *buf, size_t len, int version, int hparams_n, NtgMo
 	return rc;
 }
 
-/* Format 2 stores token_noise; a format-1 value still loads (as trained: no noise). */
+/* Format 2 stores token_noise, format 3 half_weights; older values still load (as trained). */
 static void
 test_format_versions(const NtgSeqSet *s)
 {
@@ -984,6 +984,15 @@ test_format_versions(const NtgSeqSet *s)
 	   ((LlamaModel *) back)->cfg.token_noise == 0.3, "token_noise survives save -> load");
 	if (back != NULL)
 		ntg_llama_kind.destroy(back);
+	ok(ntg_model_from_bytes(buf, len, &back, &err) == NTG_OK && ((LlamaModel *) back)->cfg.half_weights,
+	   "half_weights survives save -> load (format 3)");
+	if (back != NULL)
+		ntg_llama_kind.destroy(back);
+	ok(load_as_format(buf, len, 2, 10, &back, &err) == NTG_OK &&
+	   ((LlamaModel *) back)->cfg.token_noise == 0.3 && !((LlamaModel *) back)->cfg.half_weights,
+	   "a format-2 value (10 hyperparameters) loads, with half_weights false");
+	if (back != NULL)
+		ntg_llama_kind.destroy(back);
 	ok(load_as_format(buf, len, 1, 9, &back, &err) == NTG_OK &&
 	   ((LlamaModel *) back)->cfg.token_noise == 0.0 && ((LlamaModel *) back)->cfg.dropout == 0.0 &&
 	   memcmp(((LlamaModel *) back)->params.data, m->params.data,
@@ -996,7 +1005,9 @@ test_format_versions(const NtgSeqSet *s)
 	ok(load_as_format(buf, len, 2, 9, &back, &err) == NTG_ERR_CORRUPT && back == NULL,
 	   "format 2 with 9 hyperparameters is corrupt: %s", err.msg);
 	ok(load_as_format(buf, len, 3, 10, &back, &err) == NTG_ERR_CORRUPT && back == NULL,
-	   "format 3 is refused: %s", err.msg);
+	   "format 3 with 10 hyperparameters is corrupt: %s", err.msg);
+	ok(load_as_format(buf, len, 4, 11, &back, &err) == NTG_ERR_CORRUPT && back == NULL,
+	   "format 4 is refused: %s", err.msg);
 	ntg_free(buf);
 	ntg_llama_kind.destroy(&m->base);
 }
@@ -1050,7 +1061,7 @@ test_inconsistent(const NtgSeqSet *s)
 		c2[6] = 11;
 		TRY("class count that does not match the names and the embedding");
 		memcpy(c2, conf, sizeof(c2));
-		c2[0] = 3;
+		c2[0] = 4;
 		TRY("unknown format version");
 		memcpy(c2, conf, sizeof(c2));
 		c2[5] = 0;
@@ -1059,17 +1070,24 @@ test_inconsistent(const NtgSeqSet *s)
 		TRY("config of the wrong length");
 	}
 	{
-		double		hp[10];
+		double		hp[11],
+					hp0[11];
 		NtgBlob		b;
 
 		ntg_blob_parse(buf, len, &b, &err);
-		ntg_blob_read_tensor(&b, "llama.hparams", NTG_DTYPE_F64, 10, hp, &err);
+		ok(ntg_blob_read_tensor(&b, "llama.hparams", NTG_DTYPE_F64, 11, hp0, &err) == NTG_OK,
+		   "format 3 stores 11 hyperparameters");
 		ntg_blob_free(&b);
-		t.name = "llama.hparams", t.dtype = NTG_DTYPE_F64, t.ndim = 1, t.dims[0] = 10, t.data = hp;
+		memcpy(hp, hp0, sizeof(hp));
+		t.name = "llama.hparams", t.dtype = NTG_DTYPE_F64, t.ndim = 1, t.dims[0] = 11, t.data = hp;
+		ok(load_tampered(buf, len, &t, &err) == NTG_OK, "the hyperparameters rewritten unchanged load");
 		hp[9] = 0.95;
 		TRY("token_noise beyond 0.9");
 		hp[9] = NAN;
 		TRY("token_noise not a number");
+		memcpy(hp, hp0, sizeof(hp));
+		hp[10] = 0.5;
+		TRY("half_weights neither 0 nor 1");
 	}
 	memset(&t, 0, sizeof(t));
 	t.name = "vocab", t.dtype = NTG_DTYPE_I32, t.ndim = 1, t.dims[0] = 6, t.data = unsorted;
@@ -1279,11 +1297,10 @@ test_half_weights(const NtgSeqSet *s)
 				pb[TRIALS][64];
 	double		worst = 0.0;
 
-	ok(!nn_params_are_half(&m->params) && config_says(m, "\"half_weights\": false"),
-	   "weights are float32 values while training");
-	ok(ntg_llama_kind.finish_training(&m->base, &err) == NTG_OK &&
-	   nn_params_are_half(&m->params) && config_says(m, "\"half_weights\": true"),
-	   "the end of training rounds them to float16 values (config says half_weights true)");
+	ok(!nn_params_are_half(&m->params) && config_says(m, "\"half_weights\": true"),
+	   "weights are float32 values while training (half_weights true, the default)");
+	ok(ntg_llama_kind.finish_training(&m->base, &err) == NTG_OK && nn_params_are_half(&m->params),
+	   "the end of training rounds them to float16 values");
 
 	/* the copy comes after a number of one-node steps (histories decoded alone, not kept) */
 	for (int i = 0; i < 200 && m->params.half == NULL; i++)
@@ -1346,6 +1363,22 @@ test_half_weights(const NtgSeqSet *s)
 		ok(m != NULL && ntg_llama_kind.finish_training(&m->base, &err) == NTG_OK &&
 		   !nn_params_are_half(&m->params) && config_says(m, "\"half_weights\": false"),
 		   "half_weights false: the weights stay float32");
+		if (m != NULL)
+		{
+			uint8_t    *buf = NULL;
+			size_t		len = 0;
+			NtgModel   *back = NULL;
+
+			ntg_model_save(&m->base, &buf, &len, &err);
+			ok(ntg_model_from_bytes(buf, len, &back, &err) == NTG_OK &&
+			   !((LlamaModel *) back)->cfg.half_weights &&
+			   ntg_llama_kind.finish_training(back, &err) == NTG_OK &&
+			   !nn_params_are_half(&((LlamaModel *) back)->params),
+			   "and a loaded copy remembers it (the driver finishes a best epoch put back from bytes)");
+			if (back != NULL)
+				ntg_llama_kind.destroy(back);
+			ntg_free(buf);
+		}
 		if (m != NULL)
 			ntg_llama_kind.destroy(&m->base);
 		ntg_params_free(&p);

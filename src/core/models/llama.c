@@ -193,7 +193,9 @@ llama_mark_quantizable(LlamaModel *m)
 /*
  * kind->finish_training: the multiplied matrices rounded to float16 values (hyperparameter
  * half_weights), so that one-row sampling can read a float16 copy of them (nn.h).  Rounding
- * moves a weight by at most 2^-11 of itself; docs/nn.md gives what it did to the rows.  On a
+ * moves a weight by at most 2^-11 of itself (docs/research/llama-quality.md, "Float16 weights":
+ * what that did to the rows).  Stored with the model (llama_io.c, format 3), so that the best
+ * epoch's weights, put back by the driver from a saved copy, are rounded too.  On a
  * device, the weights come back to the host to be rounded and go out again.
  */
 static int
@@ -287,7 +289,7 @@ llama_config_json(const NtgModel *model)
 			 c->lr, c->min_lr_ratio, (long long) m->opt.warmup,
 			 c->cosine ? "cosine" : "constant", c->weight_decay, c->grad_clip, c->beta1,
 			 c->beta2, c->dropout, c->token_noise,
-			 nn_params_are_half(&m->params) ? "true" : "false", (unsigned long long) c->seed,
+			 c->half_weights ? "true" : "false", (unsigned long long) c->seed,
 			 c->sample_batch, c->blas_threads, (long long) m->base.n_params);
 	return ntg_strdup(buf);
 }

@@ -2,11 +2,11 @@
  * llama_io.c — the stored form of a llama model in the checked container (common/blob.h):
  *
  *   llama.config   i32[17]  format version, shapes, vocabulary and class counts, training ints
- *   llama.hparams  f64[10]  rope_theta, lr, min_lr_ratio, weight_decay, grad_clip, beta1, beta2,
- *                           warmup, dropout, token_noise
+ *   llama.hparams  f64[11]  rope_theta, lr, min_lr_ratio, weight_decay, grad_clip, beta1, beta2,
+ *                           warmup, dropout, token_noise, half_weights (0 or 1)
  *
- * Format 2 added token_noise; a format-1 value (f64[9], written before it existed) still loads,
- * with token_noise 0, which is how it was trained.
+ * Format 2 added token_noise, format 3 half_weights; a format-1 value (f64[9]) still loads with
+ * token_noise 0 and a format-2 value (f64[10]) with half_weights 0, which is how they were trained.
  *   vocab          i32[n_values]   the value vocabulary, strictly ascending
  *   classes        u8[bytes]       class names, each NUL-terminated, strictly ascending
  *   tok_embeddings, layers.L.attention_norm, layers.L.attention.{wq,wk,wv,wo},
@@ -25,10 +25,11 @@
 #include <math.h>
 #include <string.h>
 
-#define LLAMA_FORMAT		2
+#define LLAMA_FORMAT		3
 #define LLAMA_N_CONFIG		17
-#define LLAMA_N_HPARAMS		10
-#define LLAMA_N_HPARAMS_V1	9		/* format 1: no token_noise */
+#define LLAMA_N_HPARAMS		11
+#define LLAMA_N_HPARAMS_V2	10		/* format 2: no half_weights */
+#define LLAMA_N_HPARAMS_V1	9		/* format 1: no token_noise either */
 
 enum
 {
@@ -81,6 +82,7 @@ llama_save(NtgModel *model, NtgBlob *blob, NtgError *err)
 	hp[7] = (double) c->warmup;
 	hp[8] = c->dropout;
 	hp[9] = c->token_noise;
+	hp[10] = c->half_weights ? 1.0 : 0.0;
 
 	if ((json = llama_config_json(model)) == NULL)
 		return ntg_error(err, NTG_ERR_NOMEM, "out of memory");
@@ -118,9 +120,10 @@ load_config(const NtgBlob *blob, LlamaConfig *cfg, int *n_values, int *n_classes
 
 	if (ntg_blob_read_tensor(blob, "llama.config", NTG_DTYPE_I32, LLAMA_N_CONFIG, cf, err) != NTG_OK)
 		return corrupt(err, "llama configuration is missing or malformed");
-	if (cf[CF_VERSION] != 1 && cf[CF_VERSION] != LLAMA_FORMAT)
+	if (cf[CF_VERSION] < 1 || cf[CF_VERSION] > LLAMA_FORMAT)
 		return corrupt(err, "unknown llama format version");
-	n_hp = cf[CF_VERSION] == 1 ? LLAMA_N_HPARAMS_V1 : LLAMA_N_HPARAMS;
+	n_hp = cf[CF_VERSION] == 1 ? LLAMA_N_HPARAMS_V1 :
+		cf[CF_VERSION] == 2 ? LLAMA_N_HPARAMS_V2 : LLAMA_N_HPARAMS;
 	if (ntg_blob_read_tensor(blob, "llama.hparams", NTG_DTYPE_F64, n_hp, hp, err) != NTG_OK)
 		return corrupt(err, "llama configuration is missing or malformed");
 	if (!in_range(cf[CF_DIM], 2, LLAMA_MAX_DIM) || !in_range(cf[CF_HEADS], 1, LLAMA_MAX_HEADS) ||
@@ -142,7 +145,7 @@ load_config(const NtgBlob *blob, LlamaConfig *cfg, int *n_values, int *n_classes
 	if (hp[0] < 1.0 || hp[0] > 1e9 || hp[1] < 0 || hp[1] > 10 || hp[2] < 0 || hp[2] > 1 ||
 		hp[3] < 0 || hp[3] > 10 || hp[4] < 0 || hp[5] < 0 || hp[5] >= 1 || hp[6] < 0 ||
 		hp[6] >= 1 || hp[7] < -1 || hp[7] > 1e12 || hp[7] != floor(hp[7]) ||
-		hp[8] < 0 || hp[8] > 0.9 || hp[9] < 0 || hp[9] > 0.9)
+		hp[8] < 0 || hp[8] > 0.9 || hp[9] < 0 || hp[9] > 0.9 || (hp[10] != 0 && hp[10] != 1))
 		return corrupt(err, "llama hyperparameter is out of range");
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->dim = cf[CF_DIM];
@@ -167,6 +170,7 @@ load_config(const NtgBlob *blob, LlamaConfig *cfg, int *n_values, int *n_classes
 	cfg->warmup = (int64_t) hp[7];
 	cfg->dropout = hp[8];
 	cfg->token_noise = hp[9];
+	cfg->half_weights = hp[10] != 0;
 	*n_values = cf[CF_N_VALUES];
 	*n_classes = cf[CF_N_CLASSES];
 	*epochs_done = cf[CF_EPOCHS_DONE];
