@@ -843,6 +843,10 @@ device_check_driver(const NnDeviceApi *api, const char *tag)
 		ok(strcmp(jd, jc) == 0, "%s: the same configuration either way", tag);
 		ntg_free(jd), ntg_free(jc);
 	}
+	/* the weights come back from the device to be rounded (half_weights, the default) */
+	ok(nn_params_are_half(&((LlamaModel *) md)->params) &&
+	   nn_params_are_half(&((LlamaModel *) mc)->params),
+	   "%s: trained on the device or the CPU, the stored matrices are float16 values", tag);
 	ok(ntg_model_set_device(md2, NTG_DEVICE_CUDA, &err) == NTG_OK && md2->device == api &&
 	   ntg_model_set_device(mc2, NTG_DEVICE_AUTO, &err) == NTG_OK && mc2->device == api,
 	   "%s: ntg_model_set_device puts loaded models on the device (cuda, auto)", tag);
