@@ -146,6 +146,13 @@ SELECT model FROM ntg.train('toy_noisy', 'llama', 'SELECT label, pl FROM m_toy',
 SELECT b.config->'token_noise' AS noisy, a.config->'token_noise' AS plain, a.weights <> b.weights AS other_weights
 FROM ntg.models AS a, ntg.models AS b WHERE a.name = 'toy' AND b.name = 'toy_noisy';
 SELECT ntg.drop_model('toy_noisy');
+-- half_weights (default true: matrices rounded to float16 values) is stored in the config; false
+-- keeps the float32 weights training reached, which differ.
+SELECT model FROM ntg.train('toy_f32', 'llama', 'SELECT label, pl FROM m_toy',
+							jsonb_set(:'tiny'::jsonb, '{half_weights}', 'false'));
+SELECT a.config->'half_weights' AS rounded, b.config->'half_weights' AS float32, a.weights <> b.weights AS other_weights
+FROM ntg.models AS a, ntg.models AS b WHERE a.name = 'toy' AND b.name = 'toy_f32';
+SELECT ntg.drop_model('toy_f32');
 -- int[] sources work too, and replace => true overwrites and bumps the version.
 SELECT model, version, classes, train_rows
 FROM ntg.train('toy_again', 'llama', 'SELECT label, pl::integer[] FROM m_toy WHERE label <> ''dns''',
@@ -173,6 +180,7 @@ SELECT ntg.train('bad', 'llama', 'SELECT label, pl FROM m_toy', '{"dimm": 8}');
 SELECT ntg.train('bad', 'llama', 'SELECT label, pl FROM m_toy', '{"dim": 1}');
 SELECT ntg.train('bad', 'llama', 'SELECT label, pl FROM m_toy', '{"epochs": -1}');
 SELECT ntg.train('bad', 'llama', 'SELECT label, pl FROM m_toy', '{"token_noise": 1}');
+SELECT ntg.train('bad', 'llama', 'SELECT label, pl FROM m_toy', '{"half_weights": 1}');
 SELECT ntg.train('bad', 'llama', 'SELECT label, pl FROM m_toy', '{"dim": 12, "n_heads": 4}');
 SELECT ntg.train('bad', 'llama', 'SELECT label, pl FROM m_toy', '{"dim": "large"}');
 SELECT ntg.train('bad', 'llama', 'SELECT label, pl FROM m_toy', '[1, 2]');
