@@ -73,25 +73,32 @@ int
 nn_params_half_prepare(NnParams *p)
 {
 	uint16_t   *half;
+	int			any = 0;
 
 	if (p->half_state != 0)
 		return p->half_state > 0;
-	if (!nn_params_are_half(p))
-	{
-		p->half_state = -1;
-		return 0;
-	}
-	if ((half = ntg_malloc_aligned(p->count * sizeof(uint16_t) + 64)) == NULL)
-	{
-		p->half_state = -1;		/* the float32 weights serve as well, only slower */
-		return 0;
-	}
+	p->half_state = -1;			/* unless every tensor converts exactly below */
+	if (p->quant != NN_QUANT_NONE || p->data == NULL ||
+		(half = ntg_malloc_aligned(p->count * sizeof(uint16_t))) == NULL)
+		return 0;				/* out of memory: the float32 weights serve as well, only slower */
+	/* one pass converts and checks: a model of float32 values stops at its first multiplied tensor */
 	for (int i = 0; i < p->n_tensors; i++)
 	{
 		const NnTensor *t = &p->tensors[i];
 
-		if (half_copied(t))
-			nn_to_half(half + t->offset, NULL, p->data + t->offset, t->count);
+		if (!half_copied(t))
+			continue;
+		any = 1;
+		if (!nn_to_half(half + t->offset, NULL, p->data + t->offset, t->count))
+		{
+			ntg_free_aligned(half);
+			return 0;
+		}
+	}
+	if (!any)
+	{
+		ntg_free_aligned(half);
+		return 0;
 	}
 	p->half = half;
 	p->half_state = 1;
