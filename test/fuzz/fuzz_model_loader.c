@@ -71,7 +71,7 @@ load_and_sample(const uint8_t *buf, size_t len)
 		return;
 	}
 	exercise(m);
-	m->kind->destroy(m);
+	ntg_model_destroy(m);
 }
 
 int

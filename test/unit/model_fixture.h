@@ -80,7 +80,7 @@ fixture_model_bytes(const char *kind_name, uint8_t **out, size_t *out_len, NtgEr
 	if (rc == NTG_OK)
 		rc = ntg_model_save(model, out, out_len, err);
 	if (model != NULL)
-		kind->destroy(model);
+		ntg_model_destroy(model);
 	ntg_params_free(&params);
 	ntg_seqset_free(&set);
 	return rc;

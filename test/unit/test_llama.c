@@ -946,7 +946,7 @@ load_tampered(const uint8_t *buf, size_t len, const Tamper *t, NtgError *err)
 	ntg_blob_serialize(&out, &nb, &nlen, err);
 	rc = ntg_model_from_bytes(nb, nlen, &m, err);
 	if (m != NULL)
-		m->kind->destroy(m);
+		ntg_model_destroy(m);
 	ntg_free(nb);
 	ntg_blob_free(&out);
 	ntg_blob_free(&in);

@@ -79,7 +79,7 @@ try_load(const uint8_t *buf, size_t len, Tally *t)
 		 * diffusion model's: a whole chain per sample) samples after every (len / 16 kB)-th load. */
 		if (t->ok++ % (len > 65536 ? len / 16384 : 1) == 0 && !sample_ok(m))
 			t->bad_sample++;
-		m->kind->destroy(m);
+		ntg_model_destroy(m);
 	}
 	else if (rc == NTG_ERR_CORRUPT && err.msg[0] != '\0')
 		t->corrupt++;
