@@ -8,7 +8,8 @@ NTG_BUILD_PACKAGES="make gcc pkgconf postgresql-15 postgresql-server-dev-15 libp
 # tshark: test/tap/pcap_write.t checks written captures with Wireshark's dissectors
 # postgresql-15-cron: test/tap/jobs.t schedules jobs with pg_cron
 # python3-yaml: test/tap/capture_flowtest.t reads the FlowTest suite's annotations
-NTG_TEST_PACKAGES="postgresql-15-pgtap postgresql-15-cron libtap-parser-sourcehandler-pgtap-perl python3 python3-numpy python3-yaml tcpdump chromium tshark"
+# clang, libclang-rt-14-dev (libFuzzer): test/tap/fuzz_smoke.t builds the fuzz targets with ASan and UBSan
+NTG_TEST_PACKAGES="postgresql-15-pgtap postgresql-15-cron libtap-parser-sourcehandler-pgtap-perl python3 python3-numpy python3-yaml tcpdump chromium tshark clang libclang-rt-14-dev"
 
 ntg_install_packages() {
 	[ "${NTG_SKIP_DEPS:-0}" = 1 ] && return 0
