@@ -7,7 +7,8 @@
 #   parts: the big capture cut into 4 files (editcap -c), for many files in one call
 # Also the ntg core alone (bench/ntg_flows.c, no PostgreSQL), a plain read of the file, imports
 # with and without background workers (ntg.import_workers), and ntg.import_pcaps with 0, 1 and 2
-# workers.  Each figure is the best of NTG_BENCH_RUNS (3) runs, tshark's of one; files are read
+# workers, and COPY FROM of the imported biflows from a binary file (what storing those rows costs
+# PostgreSQL alone).  Each figure is the best of NTG_BENCH_RUNS (3) runs, tshark's of one; files are read
 # once before timing (page cache).  Run as root (the server then runs as `postgres`) or as a user
 # who can run initdb.
 set -euo pipefail
@@ -134,6 +135,18 @@ setup_cmd='"${psql[@]}" -c "TRUNCATE bench_flows"'
 t=$(best_of "${psql[@]}" -c "SET ntg.progress = off; SET client_min_messages = error; SET ntg.import_workers = 0; SELECT packets, biflows FROM ntg.import_pcap('$big', dataset => 'big', target => 'bench_flows')")
 unset setup_cmd
 row big "ntg.import_pcap into a table, one process" "$p" "$big_bytes" "$t"
+# What storing those biflows costs PostgreSQL alone: the rows the import just wrote, saved to a
+# binary COPY file and loaded back with COPY FROM (no capture read at all) into the same table and
+# indexes; identity and imported_at take their defaults, as in an import.
+cols=$("${psql[@]}" -c "SELECT string_agg(quote_ident(attname), ', ' ORDER BY attnum) FROM pg_attribute
+	WHERE attrelid = 'bench_flows'::regclass AND attnum > 0 AND NOT attisdropped
+	  AND attname NOT IN ('biflow_id', 'imported_at')")
+"${psql[@]}" -c "\\copy bench_flows ($cols) TO '$work/biflows.copy' (FORMAT binary)"
+chmod 644 "$work/biflows.copy"
+setup_cmd='"${psql[@]}" -c "TRUNCATE bench_flows"'
+t=$(best_of "${psql[@]}" -c "COPY bench_flows ($cols) FROM '$work/biflows.copy' (FORMAT binary)")
+unset setup_cmd
+row big "COPY FROM of those biflows (binary file, no capture)" "$p" "$big_bytes" "$t"
 # With idle_timeout 1 s, biflows end while the capture is read (it spans 10 s), so the backend
 # inserts while the worker reads; with the defaults every biflow ends with the capture.
 for w in 1 0; do
