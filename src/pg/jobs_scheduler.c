@@ -1,8 +1,9 @@
 /*
  * jobs_scheduler.c — the scheduler of one database (jobs.h): connected as the bootstrap superuser
  * to do ntg's bookkeeping there, it
- *   - marks as failed (or requeues) every run the tables show as running that no live slot
- *     holds: after a server restart or crash, those are the runs that were interrupted;
+ *   - marks as failed (retried while attempts remain) every run the tables show as running that
+ *     no live slot holds: after a server restart or crash, those are the runs that were
+ *     interrupted; a run whose worker never began goes back to the queue instead;
  *   - claims queued jobs, oldest first, while ntg.max_job_workers allows, checks each owner role
  *     (still there, may log in and connect, no superuser unless it was one when it submitted) and
  *     starts a worker connected as that role;
@@ -123,7 +124,31 @@ finish(int64 run_id, bool cancelled, const char *message, const char *detail, co
 	(void) ntg_jobs_finish_run(run_id, cancelled, &e, progress_json);
 }
 
-/* Runs left 'running' that no slot holds were interrupted by a restart or crash. */
+/*
+ * Put a claimed job back in the queue as if it had never been claimed: its run is deleted and the
+ * attempt not counted.  Only for a run whose worker never began (no command of it ran).  In the
+ * caller's transaction.
+ */
+static void
+requeue_run(int64 run_id, int64 job_id)
+{
+	Oid			types[2] = {INT8OID, INT8OID};
+	Datum		values[2] = {Int64GetDatum(run_id), Int64GetDatum(job_id)};
+
+	if (SPI_execute_with_args("WITH r AS (DELETE FROM ntg.job_runs WHERE run_id = $1) "
+							  "UPDATE ntg.jobs SET state = 'queued', attempts = attempts - 1,"
+							  " started_at = CASE WHEN attempts = 1 THEN NULL ELSE started_at END"
+							  " WHERE job_id = $2",
+							  2, types, values, NULL, false, 0) != SPI_OK_UPDATE)
+		elog(ERROR, "could not requeue ntg job " INT64_FORMAT, job_id);
+}
+
+/*
+ * Runs left 'running' that no slot holds were interrupted by a restart or crash.  One whose
+ * worker never began (job_runs.pid is set by the worker first thing) ran nothing: a job claimed
+ * while the server was stopping, whose worker the postmaster no longer started.  That job goes
+ * back to the queue, unless its cancel was asked for meanwhile.  The others failed.
+ */
 static void
 mark_interrupted(void)
 {
@@ -134,6 +159,8 @@ mark_interrupted(void)
 	Oid			types[1] = {INT8ARRAYOID};
 	Datum		values[1];
 	int64	   *runs;
+	int64	   *jobs;
+	bool	   *never_began;
 	int			n;
 
 	begin_tx();
@@ -143,21 +170,34 @@ mark_interrupted(void)
 		elems[i] = Int64GetDatum(live[i]);
 	arr = construct_array(elems, n_live, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE);
 	values[0] = PointerGetDatum(arr);
-	if (SPI_execute_with_args("SELECT run_id FROM ntg.job_runs WHERE state = 'running' "
-							  "AND run_id <> ALL ($1) ORDER BY run_id",
+	if (SPI_execute_with_args("SELECT r.run_id, r.job_id, r.pid IS NULL AND NOT j.cancel_requested"
+							  "  FROM ntg.job_runs r JOIN ntg.jobs j ON j.job_id = r.job_id"
+							  " WHERE r.state = 'running' AND r.run_id <> ALL ($1) ORDER BY r.run_id",
 							  1, types, values, NULL, true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read ntg.job_runs");
 	n = (int) SPI_processed;
 	runs = palloc(sizeof(int64) * (n + 1));
+	jobs = palloc(sizeof(int64) * (n + 1));
+	never_began = palloc(sizeof(bool) * (n + 1));
 	for (int i = 0; i < n; i++)
 	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
 		bool		isnull;
 
-		runs[i] = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1,
-											  &isnull));
+		runs[i] = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
+		jobs[i] = DatumGetInt64(SPI_getbinval(tup, desc, 2, &isnull));
+		never_began[i] = DatumGetBool(SPI_getbinval(tup, desc, 3, &isnull));
 	}
 	for (int i = 0; i < n; i++)
 	{
+		if (never_began[i])
+		{
+			requeue_run(runs[i], jobs[i]);
+			ereport(LOG, (errmsg("ntg job " INT64_FORMAT " is queued again: the server stopped "
+								 "before its worker began", jobs[i])));
+			continue;
+		}
 		finish(runs[i], false, "interrupted by a server restart",
 			   "The server stopped or crashed while the run was going; nothing it did was kept.",
 			   NULL, NULL);
@@ -335,16 +375,8 @@ claim(int slot, Job *job)
 static void
 unclaim(const Job *job)
 {
-	Oid			types[2] = {INT8OID, INT8OID};
-	Datum		values[2] = {Int64GetDatum(job->run_id), Int64GetDatum(job->job_id)};
-
 	begin_tx();
-	if (SPI_execute_with_args("WITH r AS (DELETE FROM ntg.job_runs WHERE run_id = $1) "
-							  "UPDATE ntg.jobs SET state = 'queued', attempts = attempts - 1,"
-							  " started_at = CASE WHEN attempts = 1 THEN NULL ELSE started_at END"
-							  " WHERE job_id = $2",
-							  2, types, values, NULL, false, 0) != SPI_OK_UPDATE)
-		elog(ERROR, "could not requeue ntg job " INT64_FORMAT, job->job_id);
+	requeue_run(job->run_id, job->job_id);
 	commit_tx();
 }
 

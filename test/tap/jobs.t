@@ -406,13 +406,30 @@ def test_restart():
     queued = sql("SELECT ntg.submit('INSERT INTO after_restart VALUES (1)')")
     running = wait_for(lambda: all(job(s, "state")[0] == "running" for s in sleepers), 60)
     ok(running and job(queued, "state")[0] == "queued", "three jobs run (ntg.max_job_workers) and one waits")
+    # What a claim leaves when the server stops before the claimed job's worker begins (a sleeper's
+    # worker exits at the shutdown, the scheduler claims the queued job into its slot, and the
+    # postmaster starts no worker any more): the job and its run 'running', the run without a pid.
+    # Made here in one transaction, so no scheduler sees the jobs queued; the second was cancelled.
+    never, cancelled = [sql("""DO $$ DECLARE id bigint := ntg.submit('INSERT INTO after_restart VALUES (%d)'); BEGIN
+        UPDATE ntg.jobs SET state = 'running', attempts = 1, started_at = clock_timestamp(),
+                            cancel_requested = %s WHERE job_id = id;
+        INSERT INTO ntg.job_runs (job_id, attempt, state, started_at) VALUES (id, 1, 'running', clock_timestamp());
+        END $$; SELECT max(job_id) FROM ntg.jobs""" % (x, flag)) for x, flag in ((2, "false"), (3, "true"))]
     t0 = time.time()
     r = pg_ctl("-m", "fast", "restart")
     ok(r.returncode == 0, "pg_ctl restart", r.stdout + r.stderr)
     print("# restart took %.1f s" % (time.time() - t0))
     ok(wait_state(queued, ("succeeded", "failed"), 60) and job(queued, "state")[0] == "succeeded",
        "the queued job runs after the restart", server_log_tail())
-    ok(sql("SELECT count(*) FROM after_restart") == "1", "once")
+    ok(wait_state(never, ("succeeded", "failed"), 60) and job(never, "state, attempts") == ["succeeded", "1"],
+       "a job claimed whose worker never began is queued again and runs: one attempt",
+       str(job(never)) + "\n" + server_log_tail())
+    ok(sql("SELECT string_agg(state, ',') FROM ntg.job_runs WHERE job_id = %s" % never) == "succeeded",
+       "its unstarted run is not kept")
+    ok(job(cancelled, "state")[0] == "cancelled", "one whose cancel was asked for is cancelled",
+       str(job(cancelled)))
+    ok(sql("SELECT string_agg(x::text, ',' ORDER BY x) FROM after_restart") == "1,2",
+       "each command ran once, the cancelled one never")
     done = wait_for(lambda: all(job(s, "state")[0] == "failed" for s in sleepers), 60)
     errors = [job(s, "error")[0] for s in sleepers]
     ok(done and all(e == "interrupted by a server restart" or "due to administrator command" in e for e in errors),
