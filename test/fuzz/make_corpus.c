@@ -60,6 +60,13 @@ write_quantized_seeds(const char *dir, const NtgModelKind *kind, const uint8_t *
 	return 0;
 }
 
+/* The llama's older formats the loader still reads: version and its count of hyperparameters. */
+static const struct
+{
+	int			version;
+	int			n_hparams;
+}			old_formats[] = {{1, 9}, {2, 10}};
+
 int
 main(int argc, char **argv)
 {
@@ -67,6 +74,7 @@ main(int argc, char **argv)
 			   *old;
 	size_t		len,
 				old_len;
+	char		name[128];
 	NtgError	err;
 
 	if (argc != 2)
@@ -77,7 +85,6 @@ main(int argc, char **argv)
 	for (int i = 0; i < ntg_model_kind_count(); i++)
 	{
 		const NtgModelKind *kind = ntg_model_kind_at(i);
-		char		name[128];
 
 		if (fixture_tiny_model_bytes(kind, &buf, &len, &err) != NTG_OK)
 		{
@@ -96,22 +103,20 @@ main(int argc, char **argv)
 		fprintf(stderr, "could not build the fixture model: %s\n", err.msg);
 		return 1;
 	}
-	if (fixture_llama_as_format(buf, len, 1, 9, &old, &old_len, &err) != NTG_OK)
+	for (int i = 0; i < (int) (sizeof(old_formats) / sizeof(old_formats[0])); i++)
 	{
-		fprintf(stderr, "could not rewrite the fixture as format 1: %s\n", err.msg);
-		return 1;
+		if (fixture_llama_as_format(buf, len, old_formats[i].version, old_formats[i].n_hparams,
+									&old, &old_len, &err) != NTG_OK)
+		{
+			fprintf(stderr, "could not rewrite the fixture as format %d: %s\n",
+					old_formats[i].version, err.msg);
+			return 1;
+		}
+		snprintf(name, sizeof(name), "llama_tiny_format%d.ntgmodel", old_formats[i].version);
+		if (write_seed(argv[1], name, old, old_len) != 0)
+			return 1;
+		ntg_free(old);
 	}
-	if (write_seed(argv[1], "llama_tiny_format1.ntgmodel", old, old_len) != 0)
-		return 1;
-	ntg_free(old);
-	if (fixture_llama_as_format(buf, len, 2, 10, &old, &old_len, &err) != NTG_OK)
-	{
-		fprintf(stderr, "could not rewrite the fixture as format 2: %s\n", err.msg);
-		return 1;
-	}
-	if (write_seed(argv[1], "llama_tiny_format2.ntgmodel", old, old_len) != 0)
-		return 1;
 	ntg_free(buf);
-	ntg_free(old);
 	return 0;
 }
