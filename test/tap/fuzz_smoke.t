@@ -14,7 +14,6 @@ import glob
 import os
 import re
 import shutil
-import subprocess
 import sys
 import tempfile
 
@@ -38,11 +37,7 @@ def run_target(name, script, runs, min_seeds):
         env = dict(os.environ, NTG_FUZZ_CORPUS=os.path.join(scratch, "corpus"))
         args = ["bash", script, "0", "-runs=%d" % runs, "-seed=1", "-timeout=60",
                 "-artifact_prefix=%s/" % scratch]
-        try:
-            r = subprocess.run(args, cwd=repo, env=env, capture_output=True, text=True, timeout=900)
-            out, rc = r.stdout + r.stderr, r.returncode
-        except subprocess.TimeoutExpired as e:
-            out, rc = str(e.stdout or "") + str(e.stderr or "") + "\n(killed after 900 s)", -1
+        rc, out = taplib.run(args, 900, cwd=repo, env=env)
         # (a slow-unit-* file only says an input took over 10 s: not a finding)
         artifacts = [os.path.basename(p) for p in glob.glob(os.path.join(scratch, "*-*"))
                      if re.match(r"(crash|leak|timeout|oom)-", os.path.basename(p))]

@@ -41,6 +41,18 @@ class Tap:
         return 1 if self.failed else 0
 
 
+def run(args, timeout, **kwargs):
+    """Run a command, its output captured; (exit status, stdout + stderr).  A command still running
+    after timeout seconds is killed: status -1, its output so far and a line saying so."""
+    try:
+        r = subprocess.run(args, capture_output=True, text=True, timeout=timeout, **kwargs)
+        return r.returncode, r.stdout + r.stderr
+    except subprocess.TimeoutExpired as e:
+        partial = "".join(x.decode(errors="replace") if isinstance(x, bytes) else x
+                          for x in (e.stdout, e.stderr) if x)
+        return -1, partial + "\n(killed after %d s)" % timeout
+
+
 def psql(sql, stdin=None, sep=None):
     """Run one -c command string (unaligned, tuples only); its stdout, or RuntimeError with stderr."""
     args = [PSQL, "-XAtq", "-v", "ON_ERROR_STOP=1"] + (["-F", sep] if sep is not None else []) + ["-c", sql]

@@ -10,7 +10,6 @@ import glob
 import os
 import re
 import shutil
-import subprocess
 import sys
 import tempfile
 
@@ -32,9 +31,9 @@ def main():
         tree = os.path.join(scratch, "tree")
         shutil.copytree(repo, tree, symlinks=True, ignore=shutil.ignore_patterns(
             ".git", "tmp_install", "tmp_check", "tmp_pgtap", "tmp_logs", "tmp_demo", "results", "bin", "out"))
-        r = subprocess.run(["make", "-s", "-j%d" % max(2, os.cpu_count() or 2), "unit-build",
-                            "UNIT_EXTRA_CFLAGS=" + SANITIZE], cwd=tree, capture_output=True, text=True)
-        if not ok(r.returncode == 0, "the unit tests build with the sanitizers", r.stdout + r.stderr):
+        rc, out = taplib.run(["make", "-s", "-j%d" % max(2, os.cpu_count() or 2), "unit-build",
+                              "UNIT_EXTRA_CFLAGS=" + SANITIZE], 1800, cwd=tree)
+        if not ok(rc == 0, "the unit tests build with the sanitizers", out):
             return tap.done()
         env = dict(os.environ, OPENBLAS_NUM_THREADS="1",
                    ASAN_OPTIONS="detect_leaks=1:abort_on_error=0", UBSAN_OPTIONS="print_stacktrace=1")
@@ -42,11 +41,7 @@ def main():
             name = os.path.basename(binary)
             if name in LEFT_OUT or not os.access(binary, os.X_OK):
                 continue
-            try:
-                p = subprocess.run([binary], cwd=tree, env=env, capture_output=True, text=True, timeout=900)
-                out, rc = p.stdout + p.stderr, p.returncode
-            except subprocess.TimeoutExpired:
-                out, rc = "(killed after 900 s)", -1
+            rc, out = taplib.run([binary], 900, cwd=tree, env=env)
             failed = re.findall(r"^not ok .*", out, re.M)
             ok(rc == 0 and not failed and not REPORT.search(out) and re.search(r"^1\.\.\d+", out, re.M),
                "%s: its checks pass with no sanitizer report" % name,
