@@ -453,6 +453,116 @@ test_forked_steps(void)
 	nn_simd_force(level);
 }
 
+/* ---- the vector scan's channel blocks ---- */
+
+enum
+{
+	BE = 21, BNS = 16, BN = 5			/* 21 channels: two blocks of 8 and 5 left */
+};
+
+/* Channel e of a [BN, BE] token-major array as a [BN] one. */
+static void
+channel_of(float *dst, const float *src, int e)
+{
+	for (int n = 0; n < BN; n++)
+		dst[n] = src[n * BE + e];
+}
+
+/* The scan over all 21 channels at once against each channel alone (E = 1, no block), bit for
+ * bit: the step (y and states), the packed forward and the per-channel gradients of backward
+ * (its recomputed a_t and h_t come from the same kernel). */
+static int
+scan_blocks_same_bits(void)
+{
+	static const int start[2] = {0, 3},
+				len[2] = {3, 2};
+	float		u[BN * BE],
+				d[BN * BE],
+				A[BE * BNS],
+				bc[BN * 2 * BNS],
+				D[BE],
+				dy[BN * BE],
+				h[2][BN * BE * BNS],
+				y[BN * BE],
+				yf[BN * BE],
+				du[BN * BE] = {0},
+				dd[BN * BE] = {0},
+				dA[BE * BNS] = {0},
+				dbc[BN * 2 * BNS] = {0},
+				dD[BE] = {0},
+				scratch[(2 * 3 + 2) * BE * BNS];
+	int			same = 1;
+
+	fill(u, BN * BE, 1.0f);
+	for (int i = 0; i < BN * BE; i++)
+		d[i] = 0.01f + (float) ntg_rng_double(&rng);
+	for (int i = 0; i < BE * BNS; i++)
+		A[i] = -(float) (0.1 + 10.0 * ntg_rng_double(&rng));
+	fill(bc, BN * 2 * BNS, 1.0f);
+	fill(D, BE, 1.0f);
+	fill(dy, BN * BE, 1.0f);
+	fill(h[0], BN * BE * BNS, 1.0f);
+	memcpy(h[1], h[0], sizeof(h[0]));
+	selective_scan_step(y, h[0], h[0], NULL, u, d, A, bc, 2 * BNS, D, BN, BE, BNS, scratch);
+	selective_scan_forward(yf, u, d, A, bc, 2 * BNS, D, start, len, 2, BE, BNS, scratch);
+	selective_scan_backward(du, dd, dA, dbc, dD, dy, u, d, A, bc, 2 * BNS, D, start, len, 2, BE,
+							BNS, scratch);
+	for (int e = 0; e < BE; e++)
+	{
+		float		ue[BN],
+					de[BN],
+					dye[BN],
+					he[BN * BNS],
+					ye[BN],
+					yfe[BN],
+					due[BN] = {0},
+					dde[BN] = {0},
+					dAe[BNS] = {0},
+					dbce[BN * 2 * BNS] = {0},
+					dDe = 0;
+
+		channel_of(ue, u, e);
+		channel_of(de, d, e);
+		channel_of(dye, dy, e);
+		for (int n = 0; n < BN; n++)
+			memcpy(he + n * BNS, h[1] + ((size_t) n * BE + e) * BNS, BNS * sizeof(float));
+		selective_scan_step(ye, he, he, NULL, ue, de, A + e * BNS, bc, 2 * BNS, D + e, BN, 1, BNS,
+							scratch);
+		selective_scan_forward(yfe, ue, de, A + e * BNS, bc, 2 * BNS, D + e, start, len, 2, 1, BNS,
+							   scratch);
+		selective_scan_backward(due, dde, dAe, dbce, &dDe, dye, ue, de, A + e * BNS, bc, 2 * BNS,
+								D + e, start, len, 2, 1, BNS, scratch);
+		for (int n = 0; n < BN; n++)
+		{
+			same &= memcmp(he + n * BNS, h[0] + ((size_t) n * BE + e) * BNS,
+						   BNS * sizeof(float)) == 0;
+			same &= ye[n] == y[n * BE + e] && yfe[n] == yf[n * BE + e];
+			same &= due[n] == du[n * BE + e] && dde[n] == dd[n * BE + e];
+		}
+		same &= memcmp(dAe, dA + e * BNS, sizeof(dAe)) == 0 && dDe == dD[e];
+	}
+	return same;
+}
+
+static void
+test_scan_blocks(void)
+{
+	int			level = nn_simd_level();
+
+	for (int vec = 0; vec < 2; vec++)
+	{
+		if (vec && level < 2)
+		{
+			skip(1, "no AVX2+FMA on this CPU");
+			continue;
+		}
+		nn_simd_force(vec ? level : 0);
+		ok(scan_blocks_same_bits(), "scan (%s): 21 channels at once and one at a time give the "
+		   "same bits (step, forward and backward)", vec ? "vector kernels" : "plain loops");
+	}
+	nn_simd_force(level);
+}
+
 /* ---- AVX-512 forms against the AVX2 kernels ---- */
 
 /* Softplus and SiLU over n floats, with special values among the random ones: bits of out. */
@@ -611,6 +721,7 @@ main(void)
 	test_scan(3);
 	test_scan(16);
 	test_forked_steps();
+	test_scan_blocks();
 	test_conv_step_avx2();
 	test_avx512_bits();
 	return done_testing();

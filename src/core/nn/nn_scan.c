@@ -23,6 +23,7 @@
 #include "nn/nn_simd.h"
 #include "nn/nn_simd_x86.h"
 
+#include <math.h>
 #include <string.h>
 
 /* a[e, s] = exp(delta[e] A[e, s]) for one token */
@@ -102,34 +103,70 @@ backward_token_plain(float *g, float *du, float *ddelta, float *dA, float *dB, f
  * The same two kernels for NS a multiple of 8 with AVX2 + FMA: the state dimension is one or
  * more vectors, and the sums over it (y, ddelta, du) are vector sums reduced once per channel.
  */
-/* One token with the exponentials fused in: a = exp(delta A) (stored only when keep_a),
- * h = a hp + delta u B (hp may be h), y = C . h + D u */
+/* h[e] = a[e] hp[e] + delta[e] u[e] B; returns the vector whose lane sum is C . h[e] */
+__attribute__((target("avx2,fma")))
+static inline __m256
+advance_channel_avx2(float *h, const float *hp, const float *a, const float *u,
+					 const float *delta, const float *B, const float *C, int e, int NS)
+{
+	size_t		o = (size_t) e * NS;
+	__m256		du = _mm256_set1_ps(delta[e] * u[e]);
+	__m256		acc = _mm256_setzero_ps();
+
+	for (int s = 0; s < NS; s += 8)
+	{
+		__m256		hv = _mm256_fmadd_ps(_mm256_loadu_ps(a + o + s), _mm256_loadu_ps(hp + o + s),
+										 _mm256_mul_ps(du, _mm256_loadu_ps(B + s)));
+
+		_mm256_storeu_ps(h + o + s, hv);
+		acc = _mm256_fmadd_ps(_mm256_loadu_ps(C + s), hv, acc);
+	}
+	return acc;
+}
+
+/*
+ * One token: a = exp(delta A) (kept only when keep_a; scratch otherwise), h = a hp + delta u B
+ * (hp may be h), y = C . h + D u.  Two passes: all E * NS exponentials first, then the state
+ * update.  Fused into one pass, each channel was a long chain of dependent operations (the
+ * exponential's polynomial, then the update, then the sum over the state) and the CPU could
+ * not keep enough of them in flight: a sampled token's scan ran at a quarter of the
+ * exponentials' own speed.  Apart, the exponentials run back to back (nn_vexp's speed) and the
+ * update reads them from L1.  The channels' sums over the state are reduced 8 at a time
+ * (nn_hsum8x8, the same additions as one at a time), so every split gives the same bits.
+ */
 __attribute__((target("avx2,fma")))
 static void
 scan_token_avx2(float *y, float *h, const float *hp, float *a, int keep_a, const float *u,
 				const float *delta, const float *A, const float *B, const float *C,
 				const float *Dp, int E, int NS)
 {
-	for (int e = 0; e < E; e++)
+	int			e = 0;
+
+	(void) keep_a;				/* a is written either way */
+	for (int c = 0; c < E; c++)
 	{
-		size_t		o = (size_t) e * NS;
-		__m256		d = _mm256_set1_ps(delta[e]);
-		__m256		du = _mm256_set1_ps(delta[e] * u[e]);
-		__m256		acc = _mm256_setzero_ps();
+		__m256		d = _mm256_set1_ps(delta[c]);
+		size_t		o = (size_t) c * NS;
 
 		for (int s = 0; s < NS; s += 8)
-		{
-			__m256		av = nn_exp8(_mm256_mul_ps(d, _mm256_loadu_ps(A + o + s)));
-			__m256		hv = _mm256_fmadd_ps(av, _mm256_loadu_ps(hp + o + s),
-											 _mm256_mul_ps(du, _mm256_loadu_ps(B + s)));
+			_mm256_storeu_ps(a + o + s, nn_exp8(_mm256_mul_ps(d, _mm256_loadu_ps(A + o + s))));
+	}
+	for (; e + 8 <= E; e += 8)
+	{
+		__m256		acc[8];
 
-			if (keep_a)
-				_mm256_storeu_ps(a + o + s, av);
-			_mm256_storeu_ps(h + o + s, hv);
-			acc = _mm256_fmadd_ps(_mm256_loadu_ps(C + s), hv, acc);
-		}
+		for (int k = 0; k < 8; k++)
+			acc[k] = advance_channel_avx2(h, hp, a, u, delta, B, C, e + k, NS);
 		if (y != NULL)
-			y[e] = nn_hsum8(acc) + Dp[e] * u[e];
+			_mm256_storeu_ps(y + e, _mm256_fmadd_ps(_mm256_loadu_ps(Dp + e), _mm256_loadu_ps(u + e),
+													nn_hsum8x8(acc)));
+	}
+	for (; e < E; e++)
+	{
+		__m256		acc = advance_channel_avx2(h, hp, a, u, delta, B, C, e, NS);
+
+		if (y != NULL)
+			y[e] = fmaf(Dp[e], u[e], nn_hsum8(acc));
 	}
 }
 
@@ -166,7 +203,7 @@ scan_token_avx512(float *y, float *h, const float *hp, float *a, int keep_a, con
 			acc = _mm256_fmadd_ps(_mm256_loadu_ps(C + s + 8), nn_high8(hv), acc);
 		}
 		if (y != NULL)
-			y[e] = nn_hsum8(acc) + Dp[e] * u[e];
+			y[e] = fmaf(Dp[e], u[e], nn_hsum8(acc));
 	}
 }
 

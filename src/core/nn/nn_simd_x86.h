@@ -110,6 +110,31 @@ nn_hsum8(__m256 v)
 	h = _mm_add_ss(h, _mm_movehdup_ps(h));
 	return _mm_cvtss_f32(h);
 }
+
+/*
+ * The sums of 8 vectors at once: lane k of the result is nn_hsum8(v[k]), bit for bit (the same
+ * additions in the same order: the halves, then lanes 0+2 and 1+3, then those two), in 12
+ * instructions where 8 reductions take 48 and 8 scalar stores.
+ */
+__attribute__((target("avx2,fma")))
+static inline __m256
+nn_hsum8x8(const __m256 v[8])
+{
+	__m256		q[4],
+				s01,
+				s23;
+
+	for (int k = 0; k < 4; k++)		/* [v2k.lo + v2k.hi | v2k+1.lo + v2k+1.hi] */
+		q[k] = _mm256_add_ps(_mm256_permute2f128_ps(v[2 * k], v[2 * k + 1], 0x20),
+							 _mm256_permute2f128_ps(v[2 * k], v[2 * k + 1], 0x31));
+	/* lanes 0+2 and 1+3 of each: [0 0 2 2 | 1 1 3 3] and [4 4 6 6 | 5 5 7 7] */
+	s01 = _mm256_add_ps(_mm256_castpd_ps(_mm256_unpacklo_pd(_mm256_castps_pd(q[0]), _mm256_castps_pd(q[1]))),
+						_mm256_castpd_ps(_mm256_unpackhi_pd(_mm256_castps_pd(q[0]), _mm256_castps_pd(q[1]))));
+	s23 = _mm256_add_ps(_mm256_castpd_ps(_mm256_unpacklo_pd(_mm256_castps_pd(q[2]), _mm256_castps_pd(q[3]))),
+						_mm256_castpd_ps(_mm256_unpackhi_pd(_mm256_castps_pd(q[2]), _mm256_castps_pd(q[3]))));
+	/* [0 2 4 6 | 1 3 5 7], put in order */
+	return _mm256_permutevar8x32_ps(_mm256_hadd_ps(s01, s23), _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+}
 /*
  * The same exp and log for 16 floats with AVX-512F: each lane runs exactly nn_exp8's and
  * nn_log8's operations (the same rounding, the same fused steps), so a 16-lane kernel built on
