@@ -21,7 +21,10 @@
 #
 # Core (CORE=1; token generators only): bench/quantize_core.c (--kind) on the quality model below
 # (the rows of the test split scored): held-out loss and mean KL(float || int8) of the next-token distributions for int8 with
-# and without the embedding and the head in float — the measurements behind quantizing both.
+# and without the embedding and the head in float — the measurements behind quantizing both; the
+# share of a sampled row's time in the matrix products and the speed-up int8 could reach with free
+# products; and bench/simd_peak.c, the multiply-adds per ns of float32 FMAs and of the int8 dot
+# product instructions on this CPU.
 #
 # Quality (QUALITY=1, the protocol of bench/llama_quality.sh): the 30 classes of
 # ndpi/recommended_classes_min30.txt, split 80/20; each kind trained on the training split (a
@@ -70,8 +73,10 @@ if [ "$CORE" = 1 ]; then
 	make -s -j2 unit-build >/dev/null
 	deps=$(make -s print-dep-flags)
 	# shellcheck disable=SC2086
-	gcc -O2 -std=gnu11 -Isrc/core -o "$work/quantize_core" bench/quantize_core.c \
+	gcc -O2 -std=gnu11 -Isrc/core -Wl,--wrap=nn_matmul -o "$work/quantize_core" bench/quantize_core.c \
 		test/unit/bin/libntgcore.a $deps
+	gcc -O2 -o "$work/simd_peak" bench/simd_peak.c
+	"$work/simd_peak" >"$work/simd_peak.txt"
 fi
 
 OPENBLAS_NUM_THREADS=1 ntg_server_start "$work/pg" "${NTG_BENCH_PORT:-54333}" ntgbench
@@ -325,3 +330,8 @@ for kind in kinds:
               "rows_as_float: the share of rows equal to the float32 model's row of the same seed.")
         print("Paper: both int8 variants 'consistent with the non-quantized model up to two significant figures'.")
 PY
+if [ -f "$work/simd_peak.txt" ]; then
+	echo
+	echo "The most multiply-adds a core does per ns with the products' instructions (bench/simd_peak.c):"
+	cat "$work/simd_peak.txt"
+fi

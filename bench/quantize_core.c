@@ -16,6 +16,14 @@
  * and generation time per row (CPU time of this process; one row per call as one-row SQL calls
  * make them, and all --samples rows of a class in one call; the fastest of --rounds rounds over
  * all variants), one thread.  One table on stdout.
+ *
+ * Also the share of that time spent in the matrix products (every nn_matmul call, int8 kernels
+ * and the activations' quantization included), from one more round with each call timed: built
+ * with -Wl,--wrap=nn_matmul (bench/quantize_bench.sh does), the calls the models make go through
+ * __wrap_nn_matmul below.  A second table: per mode, the products' and the rest's ms per row, and
+ * the speed-up over float32 that the mode would reach if its products took no time at all (the
+ * float32 time over the rest's): what int8 products can give a kind at most, one row at a time
+ * and batched.
  */
 #include <math.h>
 #include <stdio.h>
@@ -29,6 +37,33 @@
 #include "models/train_driver.h"
 
 #include "core_bench.h"
+
+#include <x86intrin.h>
+
+/* ---- time spent in the matrix products ---------------------------------------------------- */
+
+void		__real_nn_matmul(float *out, const float *inp, NnParams *p, int t, int N, int C, int OC);
+void		__wrap_nn_matmul(float *out, const float *inp, NnParams *p, int t, int N, int C, int OC);
+
+static int	products_timed;		/* time the calls (one round after the plain ones) */
+static uint64_t products_ticks;
+static double products_macs;	/* multiply-adds of the timed calls */
+
+void
+__wrap_nn_matmul(float *out, const float *inp, NnParams *p, int t, int N, int C, int OC)
+{
+	uint64_t	t0;
+
+	if (!products_timed)
+	{
+		__real_nn_matmul(out, inp, p, t, N, C, OC);
+		return;
+	}
+	t0 = __rdtsc();
+	__real_nn_matmul(out, inp, p, t, N, C, OC);
+	products_ticks += __rdtsc() - t0;
+	products_macs += (double) N * C * OC;
+}
 
 /* What this program needs of a model of either kind: the parameters, the embedding and head
  * tensors, the tokenizer and the next-token distribution after a history. */
@@ -187,9 +222,19 @@ mean_kl(NtgModel *pm, NtgModel *qm, const NtgSeqSet *set)
 	return n > 0 ? sum / n : 0;
 }
 
-/* CPU ms per row: one row per call, and `samples` rows of each class in one call. */
+/* What the timed round finds of the products, one row per call [0] and batched [1]. */
+typedef struct ProductShare
+{
+	double		share[2];		/* of the time: ticks inside nn_matmul over the loop's */
+	double		gmacs[2];		/* multiply-adds per ns of product time */
+} ProductShare;
+
+/*
+ * CPU ms per row: one row per call, and `samples` rows of each class in one call.  With ps set,
+ * the products' share of each and their rate instead (one round with the calls timed).
+ */
 static void
-time_generation(NtgModel *m, int samples, double *one, double *batched)
+time_generation(NtgModel *m, int samples, double *one, double *batched, ProductShare *ps)
 {
 	int			rows = samples * m->n_classes;
 	int32_t    *out = malloc(sizeof(int32_t) * (size_t) samples * m->max_len);
@@ -197,19 +242,53 @@ time_generation(NtgModel *m, int samples, double *one, double *batched)
 	NtgRng		rng;
 	NtgError	err;
 	double		t0;
+	uint64_t	tick0;
+	double		ms[2];
 
 	ntg_rng_seed(&rng, 7);
 	m->kind->sample(m, 0, 1, &m->sampling, &rng, out, lens, &err);	/* buffers made */
-	t0 = cpu_now();
-	for (int r = 0; r < rows; r++)
-		m->kind->sample(m, r % m->n_classes, 1, &m->sampling, &rng, out, lens, &err);
-	*one = (cpu_now() - t0) * 1e3 / rows;
-	t0 = cpu_now();
-	for (int c = 0; c < m->n_classes; c++)
-		m->kind->sample(m, c, samples, &m->sampling, &rng, out, lens, &err);
-	*batched = (cpu_now() - t0) * 1e3 / rows;
+	products_timed = ps != NULL;
+	for (int batch = 0; batch < 2; batch++)
+	{
+		products_ticks = 0;
+		products_macs = 0;
+		tick0 = __rdtsc();
+		t0 = cpu_now();
+		for (int r = 0; r < (batch ? m->n_classes : rows); r++)
+			m->kind->sample(m, r % m->n_classes, batch ? samples : 1, &m->sampling, &rng, out,
+							lens, &err);
+		ms[batch] = (cpu_now() - t0) * 1e3;
+		if (ps != NULL)
+		{
+			ps->share[batch] = (double) products_ticks / (__rdtsc() - tick0);
+			ps->gmacs[batch] = products_macs / (ps->share[batch] * ms[batch] * 1e6);
+		}
+	}
+	*one = ms[0] / rows;
+	*batched = ms[1] / rows;
+	products_timed = 0;
 	free(out);
 	free(lens);
+}
+
+/* The second table: products and the rest of the float32, weight-only and dynamic rows. */
+static void
+print_products(const double *one, const double *batched, const ProductShare *ps)
+{
+	printf("\n| mode | products one at a time (ms/row, share) | rest | products batched (ms/row, "
+		   "share) | rest | products' multiply-adds per ns: one at a time / batched | speed-up "
+		   "over float32 if the products took no time: one at a time / batched |\n"
+		   "|---|---|---|---|---|---|---|\n");
+	for (int v = 0; v < 3; v++)
+	{
+		double		po = one[v] * ps[v].share[0],
+					pb = batched[v] * ps[v].share[1];
+
+		printf("| %s | %.4f (%.0f %%) | %.4f | %.4f (%.0f %%) | %.4f | %.1f / %.1f | %.2fx / %.2fx |\n",
+			   variants[v].name, po, 100 * ps[v].share[0], one[v] - po, pb, 100 * ps[v].share[1],
+			   batched[v] - pb, ps[v].gmacs[0], ps[v].gmacs[1], one[0] / (one[v] - po),
+			   batched[0] / (batched[v] - pb));
+	}
 }
 
 int
@@ -228,6 +307,7 @@ main(int argc, char **argv)
 			   *qm[N_VARIANTS];
 	double		one[N_VARIANTS],
 				batched[N_VARIANTS];
+	ProductShare shares[3];
 	int			rounds = 3;
 	const NtgModelKind *kind = &ntg_llama_kind;
 
@@ -321,10 +401,17 @@ main(int argc, char **argv)
 			double		o,
 						b;
 
-			time_generation(qm[v], samples, &o, &b);
+			time_generation(qm[v], samples, &o, &b, NULL);
 			one[v] = fmin(one[v], o);
 			batched[v] = fmin(batched[v], b);
 		}
+	for (int v = 0; v < 3; v++)
+	{
+		double		o,
+					b;
+
+		time_generation(qm[v], samples, &o, &b, &shares[v]);
+	}
 	for (int v = 0; v < N_VARIANTS; v++)
 	{
 		const Variant *var = &variants[v];
@@ -346,5 +433,6 @@ main(int argc, char **argv)
 		fflush(stdout);
 		ntg_model_destroy(qm[v]);
 	}
+	print_products(one, batched, shares);
 	return 0;
 }
