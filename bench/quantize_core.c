@@ -45,6 +45,9 @@
 void		__real_nn_matmul(float *out, const float *inp, NnParams *p, int t, int N, int C, int OC);
 void		__wrap_nn_matmul(float *out, const float *inp, NnParams *p, int t, int N, int C, int OC);
 
+_Static_assert(__builtin_types_compatible_p(__typeof__(&nn_matmul), __typeof__(&__wrap_nn_matmul)),
+			   "__wrap_nn_matmul must take nn_matmul's arguments");
+
 static int	products_timed;		/* time the calls (one round after the plain ones) */
 static uint64_t products_ticks;
 static double products_macs;	/* multiply-adds of the timed calls */
