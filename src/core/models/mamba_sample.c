@@ -14,7 +14,8 @@
  * the node's new state into the other, so a fork copies nothing (one row at a time, one node
  * with one child, the state advances in place).  The <CLASS_c> node of every class is the same for
  * every row and every call: its state and logits are computed once and kept, with A = -exp(A_log),
- * until the weights change (mamba_forget_sampled).  The output head is evaluated for the drawable
+ * until the weights change (mamba_forget_sampled); the first step after it reads the kept states
+ * where they are, so a one-row call copies only the node's logits.  The output head is evaluated for the drawable
  * tokens (values and <EOS>) only.
  */
 #include "models/mamba.h"
@@ -36,6 +37,8 @@ struct MambaSampler
 	int			forked;			/* the next decode reads the parents' states (in cur, by the
 								 * draw's child_parent) and writes the nodes' into the other
 								 * buffer */
+	const float *kept;			/* or NULL: the next decode reads node 0's states from this kept
+								 * <CLASS_c> node ([L][conv_n, ssm_n]) instead of cur */
 	int32_t    *ntok;			/* [cap] input token of each node */
 	float	   *x;				/* [cap, D] residual stream */
 	float	   *xb;				/* [cap, D] */
@@ -218,9 +221,12 @@ mixer_step(MambaModel *m, int l, int U)
 				P = R + 2 * NS;
 	int			to = s->forked ? 1 - s->cur : s->cur;
 	const int  *parent = s->forked ? s->draw.child_parent : NULL;
+	const float *conv_prev = s->kept != NULL ? s->kept + (size_t) l * (s->conv_n + s->ssm_n)
+		: conv_at(s, s->cur, l, 0);
+	const float *ssm_prev = s->kept != NULL ? conv_prev + s->conv_n : ssm_at(s, s->cur, l, 0);
 
 	nn_matmul(s->xz, s->xb, &m->params, L->in_proj, U, D, 2 * E);
-	conv1d_causal_step(s->xc, conv_at(s, to, l, 0), conv_at(s, s->cur, l, 0), parent, s->xz,
+	conv1d_causal_step(s->xc, conv_at(s, to, l, 0), conv_prev, parent, s->xz,
 					   W(m, L->conv_w), W(m, L->conv_b), U, E, c->conv_width, 2 * E);
 	silu_forward(s->u, s->xc, U, E, E);
 	nn_matmul(s->dbc, s->u, &m->params, L->x_proj, U, E, P);
@@ -229,7 +235,7 @@ mixer_step(MambaModel *m, int l, int U)
 	nn_matmul(s->dtr, s->dt_in, &m->params, L->dt_proj, U, R, E);
 	bias_forward(s->dtr, W(m, L->dt_bias), U, E);
 	softplus_forward(s->delta, s->dtr, (size_t) U * E);
-	selective_scan_step(s->y, ssm_at(s, to, l, 0), ssm_at(s, s->cur, l, 0), parent, s->u,
+	selective_scan_step(s->y, ssm_at(s, to, l, 0), ssm_prev, parent, s->u,
 						s->delta, s->A + (size_t) l * E * NS, s->dbc + R, P, W(m, L->D), U, E,
 						NS, s->scratch);
 	silu_gate_forward(s->g, s->y, s->xz + E, U, E, 2 * E);
@@ -256,6 +262,7 @@ mamba_decode_nodes(MambaModel *m, int U)
 	if (s->forked)
 		s->cur = 1 - s->cur;
 	s->forked = 0;
+	s->kept = NULL;
 	rmsnorm_forward(s->xb, s->rstd, s->x, W(m, m->t_norm), U, D, MAMBA_NORM_EPS);
 	/* rows 0 .. n_values of the head: the value tokens and <EOS> */
 	nn_matmul(s->logits, s->xb, &m->params, m->t_out, U, D, s->K);
@@ -265,6 +272,7 @@ mamba_decode_nodes(MambaModel *m, int U)
 static void
 reset_node0(MambaSampler *s, int n_layers)
 {
+	s->kept = NULL;
 	for (int l = 0; l < n_layers; l++)
 	{
 		memset(conv_at(s, s->cur, l, 0), 0, s->conv_n * sizeof(float));
@@ -272,42 +280,46 @@ reset_node0(MambaSampler *s, int n_layers)
 	}
 }
 
-/* Copy node 0's states (current buffer) and the logits to or from a kept <CLASS_c> node. */
+/* Keep node 0's states (current buffer) and the logits as a <CLASS_c> node. */
 static void
-prefix_copy(MambaSampler *s, int n_layers, float *kept, int keep)
+prefix_store(MambaSampler *s, int n_layers, float *kept)
 {
 	float	   *p = kept;
 
 	for (int l = 0; l < n_layers; l++)
 	{
-		float	   *conv = conv_at(s, s->cur, l, 0),
-				   *ssm = ssm_at(s, s->cur, l, 0);
-
-		memcpy(keep ? p : conv, keep ? conv : p, s->conv_n * sizeof(float));
+		memcpy(p, conv_at(s, s->cur, l, 0), s->conv_n * sizeof(float));
 		p += s->conv_n;
-		memcpy(keep ? p : ssm, keep ? ssm : p, s->ssm_n * sizeof(float));
+		memcpy(p, ssm_at(s, s->cur, l, 0), s->ssm_n * sizeof(float));
 		p += s->ssm_n;
 	}
-	memcpy(keep ? p : s->logits, keep ? s->logits : p, s->K * sizeof(float));
+	memcpy(p, s->logits, s->K * sizeof(float));
 }
 
-/* Node 0 of the current buffer becomes the <CLASS_c> node, computed once and then kept. */
+/*
+ * The <CLASS_c> node becomes node 0: computed in the current buffer and kept the first time;
+ * afterwards only its logits are copied, and the next decode reads its states from where they
+ * are kept (s->kept).  Copying them into the buffer was ~44 KB a call at the default shape,
+ * a few percent of a one-row call.
+ */
 static void
 mamba_prefix(MambaModel *m, int class_index)
 {
 	MambaSampler *s = m->sampler;
 	int			slot = s->n_slots == m->base.n_classes ? class_index : 0;
+	size_t		states = (size_t) m->cfg.n_layers * (s->conv_n + s->ssm_n);
 	float	   *kept = s->prefixes + slot * prefix_floats(s, m->cfg.n_layers);
 
 	if (s->slot_class[slot] == class_index)
 	{
-		prefix_copy(s, m->cfg.n_layers, kept, 0);
+		memcpy(s->logits, kept + states, s->K * sizeof(float));
+		s->kept = kept;
 		return;
 	}
 	reset_node0(s, m->cfg.n_layers);
 	s->ntok[0] = ntg_tok_class(&m->tok, class_index);
 	mamba_decode_nodes(m, 1);
-	prefix_copy(s, m->cfg.n_layers, kept, 1);
+	prefix_store(s, m->cfg.n_layers, kept);
 	s->slot_class[slot] = class_index;
 }
 
@@ -347,6 +359,7 @@ mamba_sample_chunk(MambaModel *m, int class_index, int nb, const NtgTokenSamplin
 		fork_states(s, U, next);
 		U = next;
 	}
+	s->kept = NULL;				/* (no step read it when every row ended at once) */
 }
 
 void
