@@ -6,6 +6,7 @@ row through its link-time wrapper of nn_matmul (a changed nn_matmul or a lost wr
 not in a benchmark run months later).  No timing is checked, only that the figures are there and
 make sense (shares between 0 and 1, products that did multiply-adds, positive bounds)."""
 import os
+import platform
 import re
 import shutil
 import subprocess
@@ -95,6 +96,9 @@ def check_quantize_core(work, kind, params):
 def main():
     if shutil.which("gcc") is None:
         print("1..0 # SKIP gcc is not installed")
+        return 0
+    if platform.machine() not in ("x86_64", "AMD64"):
+        print("1..0 # SKIP quantize_core and simd_peak measure x86 instructions (this is %s)" % platform.machine())
         return 0
     work = tempfile.mkdtemp(prefix="ntg-bench-programs.")
     try:

@@ -15,8 +15,8 @@
  * with one child, the state advances in place).  The <CLASS_c> node of every class is the same for
  * every row and every call: its state and logits are computed once and kept, with A = -exp(A_log),
  * until the weights change (mamba_forget_sampled); the first step after it reads the kept states
- * where they are, so a one-row call copies only the node's logits.  The output head is evaluated for the drawable
- * tokens (values and <EOS>) only.
+ * where they are, so a one-row call copies only the node's logits.  The output head is evaluated
+ * for the drawable tokens (values and <EOS>) only.
  */
 #include "models/mamba.h"
 #include "models/token_draw.h"

@@ -129,8 +129,8 @@ advance_channel_avx2(float *h, const float *hp, const float *a, const float *u,
  * (hp may be h), y = C . h + D u.  Two passes: all E * NS exponentials first, then the state
  * update.  Fused into one pass, each channel was a long chain of dependent operations (the
  * exponential's polynomial, then the update, then the sum over the state) and the CPU could
- * not keep enough of them in flight: a sampled token's scan ran at a quarter of the
- * exponentials' own speed.  Apart, the exponentials run back to back (nn_vexp's speed) and the
+ * not keep enough of them in flight: a sampled token's scan ran well below the exponentials'
+ * own speed.  Apart, the exponentials run back to back (nn_vexp's speed) and the
  * update reads them from L1.  The channels' sums over the state are reduced 8 at a time
  * (nn_hsum8x8, the same additions as one at a time), so every split gives the same bits.
  */

@@ -113,7 +113,7 @@ nn_hsum8(__m256 v)
 
 /*
  * The sums of 8 vectors at once: lane k of the result is nn_hsum8(v[k]), bit for bit (the same
- * additions in the same order: the halves, then lanes 0+2 and 1+3, then those two), in 12
+ * additions in the same order: the halves, then lanes 0+2 and 1+3, then those two), in about 20
  * instructions where 8 reductions take 48 and 8 scalar stores.
  */
 __attribute__((target("avx2,fma")))
